@@ -1,0 +1,39 @@
+#include "cli.h"
+
+#include <cstdio>
+
+namespace canopy::cli {
+
+int report(const Error& error) {
+  std::fprintf(stderr, "error: %s\n", error.message.c_str());
+  switch (error.code) {
+    case ErrorCode::kInvalidArgument: return 2;
+    default: return 1;
+  }
+}
+
+void set_action(CLI::App* command, int& exit_code, std::function<Status()> body) {
+  command->callback([&exit_code, body = std::move(body)] {
+    Status status = body();
+    if (!status.ok()) exit_code = report(status.error());
+  });
+}
+
+void add_server_flags(CLI::App* command, Globals& globals) {
+  command->add_option_function<std::string>(
+      "--server", [&globals](const std::string& v) { globals.flags["server"] = v; },
+      "registry URL, e.g. http://127.0.0.1:8080 (also CANOPY_SERVER)");
+  command->add_option_function<std::string>(
+      "--api-key", [&globals](const std::string& v) { globals.flags["api_key"] = v; },
+      "API key (also CANOPY_API_KEY)");
+}
+
+void print_json(const Json& value) { std::printf("%s\n", value.dump(2).c_str()); }
+
+Result<client::RegistryClient> connect_to_registry(const Globals& globals) {
+  CANOPY_ASSIGN_OR_RETURN(std::string server, globals.config.require("server"));
+  CANOPY_ASSIGN_OR_RETURN(std::string api_key, globals.config.require("api_key"));
+  return client::RegistryClient(server, api_key);
+}
+
+}  // namespace canopy::cli

@@ -1,0 +1,47 @@
+// Shared pieces of the `canopy` command line: settings resolution and output.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+#include <map>
+#include <string>
+
+#include "client/registry_client.h"
+#include "common/config.h"
+#include "common/error.h"
+#include "common/json.h"
+
+namespace canopy::cli {
+
+// Settings every command can read: --config FILE, then flags/env/file per key.
+struct Globals {
+  std::string config_file;
+  bool verbose = false;
+  bool quiet = false;
+  bool json = false;
+  // Flag values by setting key; merged into `config` once the file is loaded.
+  std::map<std::string, std::string> flags;
+  Config config;
+};
+
+// Prints the error as one line and returns the exit code for it.
+int report(const Error& error);
+
+// Wraps a command body so that errors print and set the exit code.
+void set_action(CLI::App* command, int& exit_code, std::function<Status()> body);
+
+// Adds --server and --api-key to a command that talks to the registry.
+void add_server_flags(CLI::App* command, Globals& globals);
+
+void print_json(const Json& value);
+
+// A registry client from the resolved `server` and `api_key` settings.
+Result<client::RegistryClient> connect_to_registry(const Globals& globals);
+
+void register_package_commands(CLI::App& app, Globals& globals, int& exit_code);
+void register_model_commands(CLI::App& app, Globals& globals, int& exit_code);
+void register_key_commands(CLI::App& app, Globals& globals, int& exit_code);
+void register_server_command(CLI::App& app, Globals& globals, int& exit_code);
+
+}  // namespace canopy::cli

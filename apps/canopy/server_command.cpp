@@ -1,0 +1,59 @@
+#include <memory>
+
+#include "cli.h"
+#include "server/server.h"
+
+namespace canopy::cli {
+
+namespace {
+
+Result<std::pair<std::string, int>> parse_listen(const std::string& listen) {
+  auto colon = listen.rfind(':');
+  if (colon == std::string::npos)
+    return make_error(ErrorCode::kInvalidArgument, "--listen '" + listen + "' must be HOST:PORT, e.g. 127.0.0.1:8080");
+  try {
+    int port = std::stoi(listen.substr(colon + 1));
+    if (port < 0 || port > 65535) throw std::out_of_range("port");
+    return std::make_pair(listen.substr(0, colon), port);
+  } catch (const std::exception&) {
+    return make_error(ErrorCode::kInvalidArgument, "--listen '" + listen + "' has no valid port (0-65535)");
+  }
+}
+
+}  // namespace
+
+void register_server_command(CLI::App& app, Globals& globals, int& exit_code) {
+  auto* command = app.add_subcommand("server", "Run the registry and control-plane server");
+  auto trusted = std::make_shared<std::vector<std::string>>();
+  command->add_option_function<std::string>("--data", [&globals](const std::string& v) { globals.flags["data"] = v; },
+                                            "data directory (also CANOPY_DATA; default ./canopy-data)");
+  command->add_option_function<std::string>(
+      "--listen", [&globals](const std::string& v) { globals.flags["listen"] = v; },
+      "HOST:PORT to listen on; port 0 picks a free one (also CANOPY_LISTEN; default 127.0.0.1:8080)");
+  command->add_option_function<std::string>(
+      "--max-upload-bytes", [&globals](const std::string& v) { globals.flags["max_upload_bytes"] = v; },
+      "largest package accepted (also CANOPY_MAX_UPLOAD_BYTES; default 4 GiB)");
+  command->add_option_function<std::string>(
+      "--max-compression-ratio", [&globals](const std::string& v) { globals.flags["max_compression_ratio"] = v; },
+      "largest uncompressed:compressed ratio of a package (default 100)");
+  command->add_option("--trusted-key", *trusted, "publisher public key whose signed packages are accepted (repeatable)");
+  set_action(command, exit_code, [&globals, trusted, &exit_code]() -> Status {
+    server::ServerOptions options;
+    options.data_dir = globals.config.get("data", "canopy-data");
+    CANOPY_ASSIGN_OR_RETURN(auto listen, parse_listen(globals.config.get("listen", "127.0.0.1:8080")));
+    options.host = listen.first;
+    options.port = listen.second;
+    CANOPY_ASSIGN_OR_RETURN(long long max_upload, globals.config.get_int("max_upload_bytes", 4ll << 30));
+    if (max_upload <= 0) return make_error(ErrorCode::kInvalidArgument, "--max-upload-bytes must be positive");
+    options.max_upload_bytes = static_cast<std::uint64_t>(max_upload);
+    options.limits.max_total_bytes = options.max_upload_bytes * 4;
+    CANOPY_ASSIGN_OR_RETURN(long long ratio, globals.config.get_int("max_compression_ratio", 100));
+    options.limits.max_compression_ratio = static_cast<double>(ratio);
+    for (const auto& file : *trusted) options.trusted_key_files.emplace_back(file);
+    options.admin_key = globals.config.get("admin_key");
+    exit_code = server::run_server(options);
+    return {};
+  });
+}
+
+}  // namespace canopy::cli

@@ -1,0 +1,49 @@
+// A client for the registry's HTTP API (docs/api.md), used by the CLI and the
+// pipeline runner. Every call returns the server's JSON, or an Error whose
+// message is the server's one-line explanation.
+// Thread-safety: one RegistryClient per thread.
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+#include "common/error.h"
+#include "common/http_client.h"
+#include "common/json.h"
+
+namespace canopy::client {
+
+// "NAME", "NAME:VERSION" or "NAME@ALIAS".
+struct ModelRef {
+  std::string name;
+  std::string version;  // "latest", a number, or "@alias": the form the API takes
+  static Result<ModelRef> parse(const std::string& text);
+};
+
+class RegistryClient {
+ public:
+  RegistryClient(const std::string& server_url, const std::string& api_key, HttpOptions options = {});
+
+  Result<Json> push(const std::filesystem::path& package, const ProgressCallback& progress = {});
+  Result<Json> list_models(const std::string& query, const std::string& tag);
+  Result<Json> show_model(const std::string& name);
+  Result<Json> show_version(const ModelRef& ref);
+  // Downloads the package to `output` (resuming a partial download) and
+  // checks its SHA-256 against the registry's record.
+  Result<Json> pull(const ModelRef& ref, const std::filesystem::path& output, const ProgressCallback& progress = {});
+  Result<Json> set_alias(const std::string& name, const std::string& alias, std::int64_t version);
+  Result<Json> delete_version(const std::string& name, std::int64_t version);
+  Result<Json> create_key(const std::string& role, const std::string& name);
+  Result<Json> list_keys();
+  Result<Json> revoke_key(const std::string& id);
+
+ private:
+  Result<Json> call(const std::string& method, const std::string& path, const std::string& body,
+                    const std::string& what);
+  HttpClient http_;
+};
+
+// Percent-encodes one path segment.
+std::string url_segment(const std::string& text);
+
+}  // namespace canopy::client

@@ -1,0 +1,72 @@
+// File helpers. Every write of state that matters goes through
+// write_file_atomic or commit_file: a crash at any instant leaves either the
+// old content or the new one, never a mix (temp file, fsync, rename, fsync dir).
+// Thread-safety: stateless functions; concurrent writers of one path race as
+// rename does (last one wins, never a torn file).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+#include "common/error.h"
+
+namespace canopy {
+
+namespace fs = std::filesystem;
+
+Result<std::string> read_file(const fs::path& path);
+
+// Writes `content` to `path` atomically and durably.
+Status write_file_atomic(const fs::path& path, std::string_view content, int mode = 0644);
+
+// Durably moves a fully written `temp` file onto `target` (fsync temp, rename,
+// fsync the target's directory). `temp` must be on the same filesystem.
+Status commit_file(const fs::path& temp, const fs::path& target);
+
+// fsyncs a directory so that renames and creations inside it survive a crash.
+Status fsync_dir(const fs::path& dir);
+
+// Creates a fresh uniquely named directory `<parent>/<prefix>XXXXXX`.
+Result<fs::path> make_temp_dir(const fs::path& parent, std::string_view prefix);
+
+// A file descriptor opened for writing a new temp file; closed by the destructor.
+class TempFile {
+ public:
+  // Creates `<dir>/<prefix>XXXXXX` exclusively.
+  static Result<TempFile> create(const fs::path& dir, std::string_view prefix);
+  TempFile(TempFile&& other) noexcept;
+  TempFile& operator=(TempFile&&) = delete;
+  TempFile(const TempFile&) = delete;
+  ~TempFile();
+
+  Status write(std::string_view data);
+  Status sync();
+  // mkstemp creates 0600; set the final permission bits before commit.
+  Status set_mode(int mode);
+  // Syncs, closes and renames onto target; after success the temp is gone.
+  Status commit_to(const fs::path& target);
+  // Removes the temp file (no-op after commit).
+  void discard();
+
+  const fs::path& path() const { return path_; }
+  std::uint64_t bytes_written() const { return bytes_written_; }
+
+ private:
+  TempFile(int fd, fs::path path) : fd_(fd), path_(std::move(path)) {}
+  void close_fd();
+  int fd_ = -1;
+  fs::path path_;
+  std::uint64_t bytes_written_ = 0;
+  bool committed_ = false;
+};
+
+// True when `relative` is a plain relative path that stays inside its root:
+// not empty, not absolute, no `..` component, no backslashes or NUL bytes.
+bool is_confined_relative_path(std::string_view relative);
+
+// Human-readable byte count, e.g. "12.5 MiB".
+std::string format_bytes(std::uint64_t bytes);
+
+}  // namespace canopy

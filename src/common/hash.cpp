@@ -1,0 +1,81 @@
+#include "common/hash.h"
+
+#include <fstream>
+#include <vector>
+
+namespace canopy {
+
+Status init_crypto() {
+  if (sodium_init() < 0) return make_error(ErrorCode::kInternal, "libsodium failed to initialise");
+  return {};
+}
+
+std::string to_hex(const unsigned char* data, size_t size) {
+  static const char digits[] = "0123456789abcdef";
+  std::string out(size * 2, '0');
+  for (size_t i = 0; i < size; ++i) {
+    out[2 * i] = digits[data[i] >> 4];
+    out[2 * i + 1] = digits[data[i] & 0xf];
+  }
+  return out;
+}
+
+Result<std::string> from_hex(std::string_view hex) {
+  if (hex.size() % 2 != 0) return make_error(ErrorCode::kInvalidArgument, "hex string has odd length");
+  auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  std::string out(hex.size() / 2, '\0');
+  for (size_t i = 0; i < out.size(); ++i) {
+    int hi = nibble(hex[2 * i]);
+    int lo = nibble(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0) return make_error(ErrorCode::kInvalidArgument, "not a hex string");
+    out[i] = static_cast<char>((hi << 4) | lo);
+  }
+  return out;
+}
+
+Sha256::Sha256() { crypto_hash_sha256_init(&state_); }
+
+void Sha256::update(std::string_view data) {
+  crypto_hash_sha256_update(&state_, reinterpret_cast<const unsigned char*>(data.data()),
+                            data.size());
+}
+
+std::string Sha256::finish_hex() {
+  unsigned char digest[crypto_hash_sha256_BYTES];
+  crypto_hash_sha256_final(&state_, digest);
+  return to_hex(digest, sizeof digest);
+}
+
+std::string sha256_hex(std::string_view data) {
+  Sha256 hasher;
+  hasher.update(data);
+  return hasher.finish_hex();
+}
+
+Result<std::string> sha256_file_hex(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return make_error(ErrorCode::kIo, "cannot open " + path.string());
+  Sha256 hasher;
+  std::vector<char> buffer(1 << 16);
+  while (in) {
+    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+    hasher.update(std::string_view(buffer.data(), static_cast<size_t>(in.gcount())));
+  }
+  if (in.bad()) return make_error(ErrorCode::kIo, "cannot read " + path.string());
+  return hasher.finish_hex();
+}
+
+bool is_sha256_hex(std::string_view text) {
+  if (text.size() != 64) return false;
+  for (char c : text) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
+}  // namespace canopy

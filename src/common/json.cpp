@@ -1,0 +1,14 @@
+#include "common/json.h"
+
+namespace canopy {
+
+Result<Json> parse_json(std::string_view text, std::string_view what) {
+  try {
+    return Json::parse(text);
+  } catch (const Json::parse_error& e) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      std::string(what) + " is not valid JSON (at byte " + std::to_string(e.byte) + ")");
+  }
+}
+
+}  // namespace canopy

@@ -1,0 +1,36 @@
+// `canopy server`: opens the data directory, sets up keys, serves the HTTP
+// API until SIGINT or SIGTERM.
+//
+// Data directory layout:
+//   registry.db            SQLite (WAL): models, versions, aliases, API keys
+//   blobs/sha256/ab/...    package files by SHA-256
+//   tmp/                   uploads in flight (emptied at every start)
+//   keys/publisher.key     the server's ed25519 key; signs unsigned uploads
+//   trusted/*.pub          publisher keys whose signed packages are accepted
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "package/package.h"
+
+namespace canopy::server {
+
+struct ServerOptions {
+  std::filesystem::path data_dir;
+  std::string host = "127.0.0.1";
+  int port = 8080;                               // 0 picks a free port
+  std::uint64_t max_upload_bytes = 4ull << 30;
+  package::Limits limits;
+  std::vector<std::filesystem::path> trusted_key_files;
+  std::string admin_key;                         // registered as an admin key when non-empty
+};
+
+// Blocks until a stop signal. Prints "listening on http://HOST:PORT" on
+// stdout once ready (and the bootstrap admin key, once, on the first start).
+// Returns the process exit code.
+int run_server(const ServerOptions& options);
+
+}  // namespace canopy::server
