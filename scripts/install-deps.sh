@@ -15,6 +15,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # real clients used by integration tests and the demo
   curl zip unzip
+  # real ONNX models with reference inputs/outputs for the demo and tests
+  libonnx-testdata
 )
 
 missing=()

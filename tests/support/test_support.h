@@ -1,0 +1,97 @@
+// Helpers shared by the test suites: temp directories, real child processes
+// (the canopy binary, curl, zip), a registry server fixture, and a zip writer
+// that can craft the malicious archives a real attacker would send.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace canopy::testing {
+
+namespace fs = std::filesystem;
+
+// Path of the canopy binary under test (set by CMake).
+fs::path canopy_binary();
+
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const fs::path& path() const { return path_; }
+  fs::path operator/(const std::string& name) const { return path_ / name; }
+
+ private:
+  fs::path path_;
+};
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr together
+};
+
+// Runs `command` with bash -c, capturing its output.
+CommandResult run_shell(const std::string& command);
+
+// A child process started with fork/exec; stdout and stderr go to files.
+class Process {
+ public:
+  Process(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
+          const fs::path& stdout_file, const fs::path& stderr_file);
+  ~Process();
+  Process(const Process&) = delete;
+  Process& operator=(const Process&) = delete;
+  pid_t pid() const { return pid_; }
+  void signal(int signal_number);
+  // Waits for exit; returns the exit code, or 128+signal.
+  int wait();
+
+ private:
+  pid_t pid_ = -1;
+  bool reaped_ = false;
+};
+
+// `canopy server` on an ephemeral loopback port with a known admin key.
+class ServerProcess {
+ public:
+  static constexpr const char* kAdminKey = "test-admin-key-0123456789abcdef";
+  ServerProcess(fs::path data_dir, std::vector<std::string> extra_args = {});
+  ~ServerProcess();
+  // (Re)starts and waits until it listens; fails the test if it does not.
+  void start();
+  void stop();        // SIGTERM and wait
+  void kill_hard();   // SIGKILL and wait: a crash
+  const std::string& url() const { return url_; }
+  std::string log() const;
+
+ private:
+  fs::path data_dir_;
+  std::vector<std::string> extra_args_;
+  std::unique_ptr<Process> process_;
+  std::string url_;
+  int starts_ = 0;
+};
+
+// One entry of a crafted zip.
+struct ZipEntry {
+  enum class Kind { kFile, kDirectory, kSymlink };
+  std::string name;
+  std::string content;       // file bytes, or the symlink target
+  Kind kind = Kind::kFile;
+};
+void write_zip(const fs::path& path, const std::vector<ZipEntry>& entries);
+
+std::string random_bytes(size_t size, unsigned seed);
+void write_bytes(const fs::path& path, const std::string& bytes);
+std::string read_bytes(const fs::path& path);
+
+// Lists every regular file under `root` (relative paths, sorted).
+std::vector<std::string> list_files(const fs::path& root);
+
+}  // namespace canopy::testing

@@ -1,0 +1,102 @@
+#include <gtest/gtest.h>
+
+#include "common/hash.h"
+#include "package/manifest.h"
+
+namespace canopy::package {
+namespace {
+
+Json valid_manifest() {
+  return Json{{"format", 1},
+              {"name", "crop-disease-detector"},
+              {"labels", {"healthy", "diseased", "water_stressed"}},
+              {"input", {{"shape", {1, 3, 320, 320}}}},
+              {"files", {{{"path", "model.onnx"}, {"sha256", sha256_hex("m")}, {"size", 1}, {"role", "model"}}}}};
+}
+
+std::string error_of(const Json& manifest) {
+  auto parsed = parse_manifest(manifest.dump());
+  return parsed.ok() ? "" : parsed.error().message;
+}
+
+TEST(Manifest, ParsesMinimalAndFillsDefaults) {
+  auto m = parse_manifest(valid_manifest().dump());
+  ASSERT_TRUE(m.ok()) << m.error().message;
+  EXPECT_EQ(m->name, "crop-disease-detector");
+  EXPECT_EQ(m->task, "detection");
+  EXPECT_EQ(m->input.layout, "NCHW");
+  EXPECT_EQ(m->model_file().path, "model.onnx");
+  EXPECT_DOUBLE_EQ(m->thresholds.iou, 0.45);
+}
+
+TEST(Manifest, SerializeRoundTrips) {
+  auto m = parse_manifest(valid_manifest().dump());
+  ASSERT_TRUE(m.ok());
+  m->metrics = Json{{"map50", 0.91}};
+  m->lineage = Json{{"run", "r-1"}};
+  auto again = parse_manifest(serialize_manifest(*m));
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  EXPECT_EQ(serialize_manifest(*again), serialize_manifest(*m));
+}
+
+TEST(Manifest, RejectsEachBrokenField) {
+  Json m = valid_manifest();
+  m["colour"] = "red";
+  EXPECT_NE(error_of(m).find("unknown field 'colour'"), std::string::npos);
+
+  m = valid_manifest();
+  m["format"] = 2;
+  EXPECT_NE(error_of(m).find("format 2 is not supported"), std::string::npos);
+
+  m = valid_manifest();
+  m["name"] = "../evil";
+  EXPECT_NE(error_of(m).find("name"), std::string::npos);
+
+  m = valid_manifest();
+  m["labels"] = Json::array();
+  EXPECT_NE(error_of(m).find("labels"), std::string::npos);
+
+  m = valid_manifest();
+  m["labels"] = {"a", "a"};
+  EXPECT_NE(error_of(m).find("duplicates"), std::string::npos);
+
+  m = valid_manifest();
+  m["input"]["shape"] = {1, 3, 320};
+  EXPECT_NE(error_of(m).find("4 dimensions"), std::string::npos);
+
+  m = valid_manifest();
+  m["files"][0]["path"] = "../model.onnx";
+  EXPECT_NE(error_of(m).find("stay inside the package"), std::string::npos);
+
+  m = valid_manifest();
+  m["files"][0]["sha256"] = "abc";
+  EXPECT_NE(error_of(m).find("malformed sha256"), std::string::npos);
+
+  m = valid_manifest();
+  m["files"][0]["role"] = "other";
+  EXPECT_NE(error_of(m).find("exactly one file must have role 'model'"), std::string::npos);
+
+  m = valid_manifest();
+  m["files"].push_back(m["files"][0]);
+  EXPECT_NE(error_of(m).find("listed twice"), std::string::npos);
+
+  m = valid_manifest();
+  m["golden"] = {{{"input", "in.pb"}, {"output", "out.pb"}}};
+  EXPECT_NE(error_of(m).find("not listed"), std::string::npos);
+
+  m = valid_manifest();
+  m["thresholds"] = {{"score", 2.0}};
+  EXPECT_NE(error_of(m).find("between 0 and 1"), std::string::npos);
+
+  EXPECT_NE(parse_manifest("{not json").error().message.find("not valid JSON"), std::string::npos);
+}
+
+TEST(Manifest, ParseShape) {
+  EXPECT_EQ(*parse_shape("1x3x320x320"), (std::vector<std::int64_t>{1, 3, 320, 320}));
+  EXPECT_FALSE(parse_shape("1x3x320").ok());
+  EXPECT_FALSE(parse_shape("1x3xAx320").ok());
+  EXPECT_FALSE(parse_shape("1x0x3x3").ok());
+}
+
+}  // namespace
+}  // namespace canopy::package
