@@ -9,6 +9,7 @@
 int main(int argc, char** argv) {
   CLI::App app{"Canopy: train, publish and roll out detection models to edge devices.", "canopy"};
   app.require_subcommand(1);
+  app.fallthrough();  // global flags (--json, --verbose) may follow the subcommand
   app.set_version_flag("--version", "canopy 0.1.0");
   canopy::cli::Globals globals;
   app.add_option("--config", globals.config_file, "YAML settings file (also CANOPY_CONFIG)");
