@@ -19,9 +19,11 @@ TEST_F(RegistryCrashTest, KillNineMidUploadLeavesNoTrace) {
 
   fs::path big = signed_package("crop-disease-detector", random_bytes(6u << 20, 41), signing_key_, "big.zip");
   // A slow upload in the background, so the kill lands mid-body.
-  Process upload({"/usr/bin/curl", "-s", "--limit-rate", "1M", "-H", std::string("X-API-KEY:") + ServerProcess::kAdminKey,
-                  "-T", big.string(), server_->url() + "/repository/model.zip"},
-                 {}, work_ / "curl.out", work_ / "curl.err");
+  auto upload = Subprocess::start({{"/usr/bin/curl", "-s", "--limit-rate", "1M", "-H",
+                                    std::string("X-API-KEY:") + ServerProcess::kAdminKey, "-T", big.string(),
+                                    server_->url() + "/repository/model.zip"},
+                                   {}, work_ / "curl.out", work_ / "curl.err"});
+  ASSERT_TRUE(upload.ok()) << upload.error().message;
   bool partial_seen = false;
   for (int i = 0; i < 200 && !partial_seen; ++i) {
     for (const auto& f : list_files(work_ / "data" / "tmp"))
@@ -30,7 +32,7 @@ TEST_F(RegistryCrashTest, KillNineMidUploadLeavesNoTrace) {
   }
   ASSERT_TRUE(partial_seen) << "the upload never reached the server's temp directory";
   server_->kill_hard();
-  upload.wait();
+  upload->wait();
   EXPECT_FALSE(list_files(work_ / "data" / "tmp").empty()) << "the crash should leave a partial upload behind";
 
   server_->start();

@@ -2,7 +2,6 @@
 
 #include <archive.h>
 #include <archive_entry.h>
-#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -51,41 +50,6 @@ CommandResult run_shell(const std::string& command) {
   return result;
 }
 
-Process::Process(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
-                 const fs::path& stdout_file, const fs::path& stderr_file) {
-  pid_ = ::fork();
-  if (pid_ == 0) {
-    int out = ::open(stdout_file.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    int err = ::open(stderr_file.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    ::dup2(out, 1);
-    ::dup2(err, 2);
-    for (const auto& [key, value] : env) ::setenv(key.c_str(), value.c_str(), 1);
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    ::execv(args[0], args.data());
-    ::_exit(127);
-  }
-}
-
-Process::~Process() {
-  if (!reaped_ && pid_ > 0) {
-    ::kill(pid_, SIGKILL);
-    wait();
-  }
-}
-
-void Process::signal(int signal_number) {
-  if (!reaped_) ::kill(pid_, signal_number);
-}
-
-int Process::wait() {
-  int status = 0;
-  ::waitpid(pid_, &status, 0);
-  reaped_ = true;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
 ServerProcess::ServerProcess(fs::path data_dir, std::vector<std::string> extra_args)
     : data_dir_(std::move(data_dir)), extra_args_(std::move(extra_args)) {
   start();
@@ -99,8 +63,9 @@ void ServerProcess::start() {
   std::vector<std::string> argv = {canopy_binary().string(), "server", "--data", data_dir_.string(),
                                    "--listen", "127.0.0.1:0"};
   argv.insert(argv.end(), extra_args_.begin(), extra_args_.end());
-  process_ = std::make_unique<Process>(argv, std::map<std::string, std::string>{{"CANOPY_ADMIN_KEY", kAdminKey}}, out,
-                                       data_dir_.string() + ".stderr");
+  auto process = Subprocess::start({argv, {{"CANOPY_ADMIN_KEY", kAdminKey}}, out, data_dir_.string() + ".stderr"});
+  ASSERT_TRUE(process.ok()) << process.error().message;
+  process_ = std::make_unique<Subprocess>(std::move(*process));
   url_.clear();
   for (int i = 0; i < 200 && url_.empty(); ++i) {
     std::ifstream in(out);

@@ -3,13 +3,14 @@
 // that can craft the malicious archives a real attacker would send.
 #pragma once
 
-#include <sys/types.h>
-
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
+
+#include "common/subprocess.h"
 
 namespace canopy::testing {
 
@@ -39,24 +40,6 @@ struct CommandResult {
 // Runs `command` with bash -c, capturing its output.
 CommandResult run_shell(const std::string& command);
 
-// A child process started with fork/exec; stdout and stderr go to files.
-class Process {
- public:
-  Process(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
-          const fs::path& stdout_file, const fs::path& stderr_file);
-  ~Process();
-  Process(const Process&) = delete;
-  Process& operator=(const Process&) = delete;
-  pid_t pid() const { return pid_; }
-  void signal(int signal_number);
-  // Waits for exit; returns the exit code, or 128+signal.
-  int wait();
-
- private:
-  pid_t pid_ = -1;
-  bool reaped_ = false;
-};
-
 // `canopy server` on an ephemeral loopback port with a known admin key.
 class ServerProcess {
  public:
@@ -73,7 +56,7 @@ class ServerProcess {
  private:
   fs::path data_dir_;
   std::vector<std::string> extra_args_;
-  std::unique_ptr<Process> process_;
+  std::unique_ptr<Subprocess> process_;
   std::string url_;
   int starts_ = 0;
 };

@@ -1,0 +1,81 @@
+#include "common/subprocess.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace canopy {
+
+namespace {
+
+void redirect(int target_fd, const std::filesystem::path& file) {
+  if (file.empty()) return;
+  int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  if (fd >= 0) ::dup2(fd, target_fd);
+}
+
+}  // namespace
+
+Result<Subprocess> Subprocess::start(const Options& options) {
+  if (options.argv.empty()) return make_error(ErrorCode::kInvalidArgument, "no program to run");
+  // Everything exec needs is prepared before fork: the child only calls
+  // async-signal-safe functions.
+  std::vector<char*> args;
+  for (const auto& a : options.argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  int error_pipe[2];
+  if (::pipe2(error_pipe, O_CLOEXEC) != 0) return make_error(ErrorCode::kIo, "cannot create a pipe");
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    ::close(error_pipe[0]);
+    ::close(error_pipe[1]);
+    return make_error(ErrorCode::kIo, std::string("cannot fork: ") + std::strerror(errno));
+  }
+  if (pid == 0) {
+    ::close(error_pipe[0]);
+    redirect(STDOUT_FILENO, options.stdout_file);
+    redirect(STDERR_FILENO, options.stderr_file);
+    for (const auto& [key, value] : options.env) ::setenv(key.c_str(), value.c_str(), 1);
+    ::execv(args[0], args.data());
+    int code = errno;
+    (void)!::write(error_pipe[1], &code, sizeof code);
+    ::_exit(127);
+  }
+  ::close(error_pipe[1]);
+  int exec_errno = 0;
+  ssize_t n = ::read(error_pipe[0], &exec_errno, sizeof exec_errno);
+  ::close(error_pipe[0]);
+  Subprocess child(pid);
+  if (n == static_cast<ssize_t>(sizeof exec_errno)) {
+    child.wait();
+    return make_error(ErrorCode::kNotFound,
+                      "cannot run " + options.argv[0] + ": " + std::strerror(exec_errno));
+  }
+  return child;
+}
+
+Subprocess::~Subprocess() {
+  if (pid_ > 0 && !reaped_) {
+    ::kill(pid_, SIGKILL);
+    wait();
+  }
+}
+
+void Subprocess::signal(int signal_number) {
+  if (pid_ > 0 && !reaped_) ::kill(pid_, signal_number);
+}
+
+int Subprocess::wait() {
+  if (pid_ <= 0) return -1;
+  int status = 0;
+  while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+  }
+  reaped_ = true;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+}  // namespace canopy

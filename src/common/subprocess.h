@@ -1,0 +1,46 @@
+// Child processes started with fork/exec: argv (no shell), extra environment
+// variables, stdout and stderr appended to files. Used by the pipeline runner,
+// benchmarks and tests that drive the real binaries.
+// Thread-safety: one Subprocess object per thread; the destructor kills and
+// reaps a child that is still running, so none is left behind.
+#pragma once
+
+#include <sys/types.h>
+
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/error.h"
+
+namespace canopy {
+
+class Subprocess {
+ public:
+  struct Options {
+    std::vector<std::string> argv;               // argv[0] is the program path
+    std::map<std::string, std::string> env;      // added to (or replacing in) the parent's environment
+    std::filesystem::path stdout_file;           // empty: inherit
+    std::filesystem::path stderr_file;           // empty: inherit
+  };
+
+  static Result<Subprocess> start(const Options& options);
+  Subprocess(Subprocess&& other) noexcept : pid_(other.pid_), reaped_(other.reaped_) { other.pid_ = -1; }
+  Subprocess(const Subprocess&) = delete;
+  Subprocess& operator=(const Subprocess&) = delete;
+  Subprocess& operator=(Subprocess&&) = delete;
+  ~Subprocess();
+
+  pid_t pid() const { return pid_; }
+  void signal(int signal_number);
+  // Waits for exit; returns the exit code, or 128 + the signal that ended it.
+  int wait();
+
+ private:
+  explicit Subprocess(pid_t pid) : pid_(pid) {}
+  pid_t pid_ = -1;
+  bool reaped_ = false;
+};
+
+}  // namespace canopy
