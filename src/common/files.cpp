@@ -147,6 +147,19 @@ bool is_confined_relative_path(std::string_view relative) {
   return true;
 }
 
+bool is_canonical_relative_path(std::string_view relative) {
+  if (!is_confined_relative_path(relative) || relative.back() == '/') return false;
+  size_t start = 0;
+  while (start <= relative.size()) {
+    size_t end = relative.find('/', start);
+    if (end == std::string_view::npos) end = relative.size();
+    std::string_view part = relative.substr(start, end - start);
+    if (part.empty() || part == ".") return false;
+    start = end + 1;
+  }
+  return true;
+}
+
 std::string format_bytes(std::uint64_t bytes) {
   static const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
   double value = static_cast<double>(bytes);

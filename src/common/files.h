@@ -66,6 +66,11 @@ class TempFile {
 // not empty, not absolute, no `..` component, no backslashes or NUL bytes.
 bool is_confined_relative_path(std::string_view relative);
 
+// True when `relative` is confined (above) and written one way only: no "."
+// or empty components, no trailing slash. Manifests list files this way so a
+// listed path matches exactly one archive entry.
+bool is_canonical_relative_path(std::string_view relative);
+
 // Human-readable byte count, e.g. "12.5 MiB".
 std::string format_bytes(std::uint64_t bytes);
 

@@ -1,5 +1,8 @@
 #include "common/hash.h"
 
+#include <openssl/evp.h>
+#include <sodium.h>
+
 #include <fstream>
 #include <vector>
 
@@ -38,17 +41,17 @@ Result<std::string> from_hex(std::string_view hex) {
   return out;
 }
 
-Sha256::Sha256() { crypto_hash_sha256_init(&state_); }
+Sha256::Sha256() : context_(EVP_MD_CTX_new()) { EVP_DigestInit_ex(context_, EVP_sha256(), nullptr); }
 
-void Sha256::update(std::string_view data) {
-  crypto_hash_sha256_update(&state_, reinterpret_cast<const unsigned char*>(data.data()),
-                            data.size());
-}
+Sha256::~Sha256() { EVP_MD_CTX_free(context_); }
+
+void Sha256::update(std::string_view data) { EVP_DigestUpdate(context_, data.data(), data.size()); }
 
 std::string Sha256::finish_hex() {
-  unsigned char digest[crypto_hash_sha256_BYTES];
-  crypto_hash_sha256_final(&state_, digest);
-  return to_hex(digest, sizeof digest);
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  EVP_DigestFinal_ex(context_, digest, &length);
+  return to_hex(digest, length);
 }
 
 std::string sha256_hex(std::string_view data) {
@@ -61,7 +64,7 @@ Result<std::string> sha256_file_hex(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return make_error(ErrorCode::kIo, "cannot open " + path.string());
   Sha256 hasher;
-  std::vector<char> buffer(1 << 16);
+  std::vector<char> buffer(1 << 20);
   while (in) {
     in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
     hasher.update(std::string_view(buffer.data(), static_cast<size_t>(in.gcount())));

@@ -5,7 +5,7 @@
 
 namespace canopy::package {
 
-Result<ArchiveReader> ArchiveReader::open(const std::filesystem::path& zip) {
+Result<ArchiveReader> ArchiveReader::open(const std::filesystem::path& zip, const std::string& display_name) {
   archive* a = archive_read_new();
   // The seekable reader trusts the central directory, as unzip does, and
   // fails fast on a truncated file whose directory is missing.
@@ -14,9 +14,9 @@ Result<ArchiveReader> ArchiveReader::open(const std::filesystem::path& zip) {
     std::string reason = archive_error_string(a) ? archive_error_string(a) : "unknown error";
     archive_read_free(a);
     return make_error(ErrorCode::kCorrupt,
-                      zip.string() + " is not a readable zip package (truncated or corrupt?): " + reason);
+                      display_name + " is not a readable zip package (truncated or corrupt?): " + reason);
   }
-  return ArchiveReader(a, zip);
+  return ArchiveReader(a, display_name);
 }
 
 ArchiveReader::~ArchiveReader() {
@@ -25,7 +25,7 @@ ArchiveReader::~ArchiveReader() {
 
 Error ArchiveReader::archive_error(std::string_view what) const {
   const char* reason = archive_error_string(archive_);
-  return make_error(ErrorCode::kCorrupt, path_.string() + ": " + std::string(what) +
+  return make_error(ErrorCode::kCorrupt, name_ + ": " + std::string(what) +
                                              " (truncated or corrupt zip?): " +
                                              (reason ? reason : "unknown error"));
 }

@@ -24,8 +24,9 @@ struct ArchiveEntry {
 
 class ArchiveReader {
  public:
-  static Result<ArchiveReader> open(const std::filesystem::path& zip);
-  ArchiveReader(ArchiveReader&& other) noexcept : archive_(other.archive_), path_(std::move(other.path_)) {
+  // `display_name` names the archive in error messages.
+  static Result<ArchiveReader> open(const std::filesystem::path& zip, const std::string& display_name);
+  ArchiveReader(ArchiveReader&& other) noexcept : archive_(other.archive_), name_(std::move(other.name_)) {
     other.archive_ = nullptr;
   }
   ArchiveReader(const ArchiveReader&) = delete;
@@ -39,10 +40,10 @@ class ArchiveReader {
   Result<size_t> read(char* buffer, size_t size);
 
  private:
-  ArchiveReader(archive* a, std::filesystem::path path) : archive_(a), path_(std::move(path)) {}
+  ArchiveReader(archive* a, std::string name) : archive_(a), name_(std::move(name)) {}
   Error archive_error(std::string_view what) const;
   archive* archive_;
-  std::filesystem::path path_;
+  std::string name_;
 };
 
 }  // namespace canopy::package

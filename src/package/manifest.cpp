@@ -55,8 +55,9 @@ Result<FileEntry> parse_file_entry(const Json& json) {
   CANOPY_ASSIGN_OR_RETURN(entry.sha256, json_get<std::string>(json, "sha256"));
   CANOPY_ASSIGN_OR_RETURN(entry.size_bytes, json_get<std::uint64_t>(json, "size"));
   CANOPY_ASSIGN_OR_RETURN(entry.role, json_get_or<std::string>(json, "role", "other"));
-  if (!is_confined_relative_path(entry.path) || entry.path.back() == '/')
-    return invalid("file path '" + entry.path + "' must be relative and stay inside the package");
+  if (!is_canonical_relative_path(entry.path))
+    return invalid("file path '" + entry.path +
+                   "' must be relative, stay inside the package, and have no '.' or empty parts");
   if (entry.path == kManifestName || entry.path == kSignatureName)
     return invalid("'" + entry.path + "' is reserved and cannot be listed in 'files'");
   if (!is_sha256_hex(entry.sha256))

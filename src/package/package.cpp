@@ -6,7 +6,9 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <array>
 #include <chrono>
+#include <cmath>
 #include <fstream>
 #include <map>
 #include <set>
@@ -61,8 +63,8 @@ Result<std::string> read_small_entry(ArchiveReader& reader, const std::string& n
   return out;
 }
 
-Result<Scan> scan_entries(const fs::path& zip, const Limits& limits) {
-  CANOPY_ASSIGN_OR_RETURN(ArchiveReader reader, ArchiveReader::open(zip));
+Result<Scan> scan_entries(const fs::path& zip, const std::string& name_for_errors, const Limits& limits) {
+  CANOPY_ASSIGN_OR_RETURN(ArchiveReader reader, ArchiveReader::open(zip, name_for_errors));
   std::vector<ArchiveEntry> entries;
   std::vector<std::string> names;
   std::set<std::string> seen;
@@ -91,8 +93,8 @@ Result<Scan> scan_entries(const fs::path& zip, const Limits& limits) {
   }
   if (!manifest_name)
     return make_error(ErrorCode::kCorrupt,
-                      zip.string() + " has no canopy.json at its root or under one directory; "
-                                     "create the manifest with 'canopy package init'");
+                      name_for_errors + " has no canopy.json, at its root or in its top directories; "
+                                        "create the manifest with 'canopy package init'");
   Scan scan;
   scan.prefix = manifest_name->substr(0, manifest_name->size() - kManifestName.size());
   for (size_t i = 0; i < entries.size(); ++i) {
@@ -106,7 +108,7 @@ Result<Scan> scan_entries(const fs::path& zip, const Limits& limits) {
 
   // Second walk of the same reader is impossible, so read the two small
   // entries with a fresh reader.
-  CANOPY_ASSIGN_OR_RETURN(ArchiveReader again, ArchiveReader::open(zip));
+  CANOPY_ASSIGN_OR_RETURN(ArchiveReader again, ArchiveReader::open(zip, name_for_errors));
   while (true) {
     CANOPY_ASSIGN_OR_RETURN(std::optional<ArchiveEntry> entry, again.next());
     if (!entry) break;
@@ -150,13 +152,13 @@ Status check_signature(PackageInfo& info, const std::optional<std::string>& sign
 
 // Streams every listed file, checking size and hash; writes them under
 // `out_dir` when given.
-Status check_contents(const fs::path& zip, const PackageInfo& info, const Limits& limits,
-                      const fs::path* out_dir) {
+Status check_contents(const fs::path& zip, const std::string& name_for_errors, const PackageInfo& info,
+                      const Limits& limits, const fs::path* out_dir) {
   std::error_code ec;
   const std::uint64_t archive_bytes = fs::file_size(zip, ec);
   const double ratio_budget =
       static_cast<double>(limits.ratio_allowance_bytes) + limits.max_compression_ratio * static_cast<double>(archive_bytes);
-  CANOPY_ASSIGN_OR_RETURN(ArchiveReader reader, ArchiveReader::open(zip));
+  CANOPY_ASSIGN_OR_RETURN(ArchiveReader reader, ArchiveReader::open(zip, name_for_errors));
   std::set<std::string> found;
   std::uint64_t total = 0;
   std::vector<char> buffer(kChunkBytes);
@@ -229,7 +231,8 @@ Status check_contents(const fs::path& zip, const PackageInfo& info, const Limits
 }
 
 Result<PackageInfo> verify_impl(const fs::path& zip, const VerifyOptions& options, const fs::path* out_dir) {
-  CANOPY_ASSIGN_OR_RETURN(Scan scan, scan_entries(zip, options.limits));
+  const std::string name_for_errors = options.display_name.empty() ? zip.string() : options.display_name;
+  CANOPY_ASSIGN_OR_RETURN(Scan scan, scan_entries(zip, name_for_errors, options.limits));
   PackageInfo info;
   info.root_prefix = scan.prefix;
   info.manifest_bytes = std::move(scan.manifest_bytes);
@@ -240,8 +243,29 @@ Result<PackageInfo> verify_impl(const fs::path& zip, const VerifyOptions& option
                                                 format_bytes(info.manifest.total_size_bytes()) +
                                                 ", over the limit of " + format_bytes(options.limits.max_total_bytes));
   CANOPY_TRY(check_signature(info, scan.signature_bytes, options));
-  CANOPY_TRY(check_contents(zip, info, options.limits, out_dir));
+  CANOPY_TRY(check_contents(zip, name_for_errors, info, options.limits, out_dir));
   return info;
+}
+
+// True when the first MiB of `in` is near-random bytes (Shannon entropy above
+// 7.9 bits per byte), which deflate cannot shrink but would spend seconds on.
+// Rewinds `in`.
+bool looks_incompressible(std::ifstream& in) {
+  std::vector<char> sample(1 << 20);
+  in.read(sample.data(), static_cast<std::streamsize>(sample.size()));
+  auto count = static_cast<size_t>(in.gcount());
+  in.clear();
+  in.seekg(0);
+  if (count < 4096) return false;
+  std::array<std::uint64_t, 256> histogram{};
+  for (size_t i = 0; i < count; ++i) ++histogram[static_cast<unsigned char>(sample[i])];
+  double entropy = 0;
+  for (auto n : histogram) {
+    if (n == 0) continue;
+    double p = static_cast<double>(n) / static_cast<double>(count);
+    entropy -= p * std::log2(p);
+  }
+  return entropy > 7.9;
 }
 
 // Owns a libarchive writer; the zip goes to a temp file committed at the end.
@@ -249,7 +273,8 @@ class ZipWriter {
  public:
   explicit ZipWriter(const fs::path& path) : archive_(archive_write_new()) {
     archive_write_set_format_zip(archive_);
-    archive_write_set_options(archive_, "zip:compression=deflate");
+    // Level 1: model weights barely compress, so higher levels cost time for nothing.
+    archive_write_set_options(archive_, "zip:compression=deflate,zip:compression-level=1");
     opened_ = archive_write_open_filename(archive_, path.c_str()) == ARCHIVE_OK;
   }
   ~ZipWriter() { archive_write_free(archive_); }
@@ -288,6 +313,9 @@ class ZipWriter {
   Status add_file(const std::string& name, const fs::path& file, std::uint64_t size) {
     std::ifstream in(file, std::ios::binary);
     if (!in) return make_error(ErrorCode::kIo, "cannot open " + file.string());
+    // The zip writer takes the compression method at each entry's header.
+    if (looks_incompressible(in)) archive_write_zip_set_compression_store(archive_);
+    else archive_write_zip_set_compression_deflate(archive_);
     std::vector<char> buffer(kChunkBytes);
     return add(name, size, [&](std::string_view& chunk) -> Status {
       in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
@@ -311,8 +339,8 @@ class ZipWriter {
   bool opened_ = false;
 };
 
-Result<FileEntry> describe_file(const fs::path& directory, const std::string& relative, const std::string& role) {
-  fs::path path = directory / relative;
+// Describes the regular file at `path` as the package entry `relative`.
+Result<FileEntry> describe_file(const fs::path& path, const std::string& relative, const std::string& role) {
   std::error_code ec;
   if (fs::is_symlink(path, ec) || !fs::is_regular_file(path, ec))
     return make_error(ErrorCode::kInvalidArgument, path.string() + " must be a regular file (not a link or directory)");
@@ -323,20 +351,31 @@ Result<FileEntry> describe_file(const fs::path& directory, const std::string& re
   return entry;
 }
 
-// Copies `source` into `directory` unless it already lives there; returns its relative path.
-Result<std::string> place_in_directory(const fs::path& directory, const fs::path& source) {
+// A file handed to `package init`: described from where it is now, copied
+// into the package directory only once the whole manifest checked out.
+struct Placement {
+  fs::path source;
+  FileEntry entry;
+  bool needs_copy = false;
+};
+
+Result<Placement> plan_placement(const fs::path& directory, const fs::path& source, const std::string& role) {
   std::error_code ec;
   fs::path dir = fs::weakly_canonical(directory, ec);
   fs::path src = fs::weakly_canonical(source, ec);
   if (!fs::is_regular_file(src, ec)) return make_error(ErrorCode::kNotFound, source.string() + " does not exist");
-  fs::path relative = src.lexically_relative(dir);
-  if (!relative.empty() && is_confined_relative_path(relative.string())) return relative.string();
-  fs::path target = dir / src.filename();
-  if (fs::exists(target, ec))
-    return make_error(ErrorCode::kAlreadyExists, target.string() + " exists and is not " + source.string());
-  fs::copy_file(src, target, ec);
-  if (ec) return make_error(ErrorCode::kIo, "cannot copy " + source.string() + " into " + dir.string());
-  return src.filename().string();
+  fs::path inside = src.lexically_relative(dir);
+  Placement placement{src, {}, false};
+  std::string relative = src.filename().string();
+  if (!inside.empty() && is_canonical_relative_path(inside.string())) {
+    relative = inside.string();
+  } else {
+    placement.needs_copy = true;
+    if (fs::exists(dir / relative, ec))
+      return make_error(ErrorCode::kAlreadyExists, (dir / relative).string() + " exists and is not " + source.string());
+  }
+  CANOPY_ASSIGN_OR_RETURN(placement.entry, describe_file(src, relative, role));
+  return placement;
 }
 
 }  // namespace
@@ -402,33 +441,38 @@ Result<PackageInfo> extract_package(const fs::path& zip, const fs::path& destina
 }
 
 Result<Manifest> init_package(const InitOptions& options) {
-  if (!is_valid_model_name(options.name))
-    return make_error(ErrorCode::kInvalidArgument,
-                      "model name '" + options.name + "' must be 1-128 characters of A-Z a-z 0-9 . _ -");
-  if (options.labels.empty()) return make_error(ErrorCode::kInvalidArgument, "give at least one label (--labels a,b,c)");
-  std::error_code ec;
-  fs::create_directories(options.directory, ec);
-  if (ec) return make_error(ErrorCode::kIo, "cannot create " + options.directory.string());
-
   Manifest m;
   m.name = options.name;
   m.labels = options.labels;
   m.input.shape = options.input_shape;
   m.output = Json{{"decoder", "auto"}};
   m.created_at = now_rfc3339();
-  CANOPY_ASSIGN_OR_RETURN(std::string model_path, place_in_directory(options.directory, options.model));
-  CANOPY_ASSIGN_OR_RETURN(FileEntry model, describe_file(options.directory, model_path, "model"));
-  m.files.push_back(model);
+  std::vector<Placement> placements;
+  CANOPY_ASSIGN_OR_RETURN(Placement model, plan_placement(options.directory, options.model, "model"));
+  placements.push_back(model);
   for (const auto& [input, output] : options.golden) {
-    CANOPY_ASSIGN_OR_RETURN(std::string in_rel, place_in_directory(options.directory, input));
-    CANOPY_ASSIGN_OR_RETURN(std::string out_rel, place_in_directory(options.directory, output));
-    CANOPY_ASSIGN_OR_RETURN(FileEntry in_entry, describe_file(options.directory, in_rel, "golden-input"));
-    CANOPY_ASSIGN_OR_RETURN(FileEntry out_entry, describe_file(options.directory, out_rel, "golden-output"));
-    m.files.push_back(in_entry);
-    m.files.push_back(out_entry);
-    m.golden.push_back(GoldenSample{in_rel, out_rel, 1e-3});
+    CANOPY_ASSIGN_OR_RETURN(Placement in, plan_placement(options.directory, input, "golden-input"));
+    CANOPY_ASSIGN_OR_RETURN(Placement out, plan_placement(options.directory, output, "golden-output"));
+    m.golden.push_back(GoldenSample{in.entry.path, out.entry.path, 1e-3});
+    placements.push_back(in);
+    placements.push_back(out);
   }
-  CANOPY_TRY(write_file_atomic(options.directory / kManifestName, serialize_manifest(m)));
+  for (const auto& p : placements) m.files.push_back(p.entry);
+  // Check the manifest exactly as a reader will before touching the
+  // directory, so init never leaves a manifest create or verify would refuse.
+  std::string bytes = serialize_manifest(m);
+  auto checked = parse_manifest(bytes);
+  if (!checked.ok()) return checked.error();
+
+  std::error_code ec;
+  fs::create_directories(options.directory, ec);
+  if (ec) return make_error(ErrorCode::kIo, "cannot create " + options.directory.string());
+  for (const auto& p : placements) {
+    if (!p.needs_copy || fs::exists(options.directory / p.entry.path, ec)) continue;
+    fs::copy_file(p.source, options.directory / p.entry.path, ec);
+    if (ec) return make_error(ErrorCode::kIo, "cannot copy " + p.source.string() + " into " + options.directory.string());
+  }
+  CANOPY_TRY(write_file_atomic(options.directory / kManifestName, bytes));
   return m;
 }
 
@@ -440,7 +484,7 @@ Result<PackageInfo> create_package(const fs::path& directory, const fs::path& ou
   if (!parsed.ok()) return parsed.error().with_context(manifest_path.string());
   Manifest m = std::move(*parsed);
   for (auto& file : m.files) {
-    CANOPY_ASSIGN_OR_RETURN(FileEntry fresh, describe_file(directory, file.path, file.role));
+    CANOPY_ASSIGN_OR_RETURN(FileEntry fresh, describe_file(directory / file.path, file.path, file.role));
     if (fresh.sha256 != file.sha256 || fresh.size_bytes != file.size_bytes)
       spdlog::info("package.refresh file={} size={}", file.path, fresh.size_bytes);
     file = fresh;

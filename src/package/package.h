@@ -52,6 +52,9 @@ struct VerifyOptions {
   // An unsigned package is rejected unless this is set (the registry sets it
   // because it signs such uploads itself; devices never do).
   bool allow_unsigned = false;
+  // How error messages name the package (default: its path). The registry
+  // says "upload" so that its temp paths never reach a client.
+  std::string display_name;
 };
 
 struct PackageInfo {

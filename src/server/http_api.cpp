@@ -4,7 +4,9 @@
 
 #include <fstream>
 #include <memory>
+#include <regex>
 
+#include "common/hash.h"
 #include "common/json.h"
 
 namespace canopy::server {
@@ -37,8 +39,8 @@ void send_json(Response& res, int status, const Json& body) {
   res.set_content(body.dump(2) + "\n", "application/json");
 }
 
-void send_error(Response& res, const Error& error) {
-  send_json(res, http_status_for(error.code),
+void send_error(Response& res, const Error& error, int status = 0) {
+  send_json(res, status != 0 ? status : http_status_for(error.code),
             {{"error", {{"code", error_code_name(error.code)}, {"message", error.message}}}});
 }
 
@@ -100,12 +102,33 @@ Result<std::int64_t> parse_version_number(const std::string& text) {
   return make_error(ErrorCode::kInvalidArgument, "version '" + text + "' must be a positive number");
 }
 
+Error upload_too_large(const HttpApiOptions& options) {
+  return make_error(ErrorCode::kTooLarge,
+                    "upload is larger than the server's limit of " + format_bytes(options.max_upload_bytes));
+}
+
+bool is_upload_route(const Request& req) {
+  static const std::regex upload_path(R"(/(?:repository/)?[^/]+\.zip|/api/v1/models/[^/]+/versions)");
+  return (req.method == "PUT" || req.method == "POST") && std::regex_match(req.path, upload_path);
+}
+
 // Streams the request body into a temp file, then hands it to the registry.
 void receive_upload(Registry& registry, const HttpApiOptions& options, const Request& req, Response& res,
                     const httplib::ContentReader& reader, const ApiKeyRecord& key,
                     const std::optional<std::string>& expected_name) {
+  if (req.get_header_value<std::uint64_t>("Content-Length") > options.max_upload_bytes) {
+    // Answer without reading the body; closing is the only way to skip it.
+    res.set_header("Connection", "close");
+    return send_error(res, upload_too_large(options));
+  }
   auto temp = TempFile::create(registry.tmp_dir(), "upload-");
   if (!temp.ok()) return send_error(res, temp.error());
+  // httplib hands the body over in small pieces; gather them into large
+  // writes, and hash on the way so the stored file is never read back for it.
+  constexpr size_t kWriteBytes = 1 << 20;
+  std::string pending;
+  pending.reserve(kWriteBytes);
+  Sha256 hasher;
   std::uint64_t received = 0;
   bool too_large = false;
   Status write_status;
@@ -115,19 +138,23 @@ void receive_upload(Registry& registry, const HttpApiOptions& options, const Req
       too_large = true;
       return false;
     }
-    write_status = temp->write(std::string_view(data, length));
+    hasher.update(std::string_view(data, length));
+    pending.append(data, length);
+    if (pending.size() >= kWriteBytes) {
+      write_status = temp->write(pending);
+      pending.clear();
+    }
     return write_status.ok();
   });
-  if (too_large)
-    return send_error(res, make_error(ErrorCode::kTooLarge, "upload is larger than the server's limit of " +
-                                                                format_bytes(options.max_upload_bytes)));
+  if (too_large) return send_error(res, upload_too_large(options));
+  if (write_status.ok()) write_status = temp->write(pending);
   if (!write_status.ok()) return send_error(res, write_status.error());
   if (!complete)
     return send_error(res, make_error(ErrorCode::kInvalidArgument,
                                       "upload was cut off before all its bytes arrived; send it again"));
   if (received == 0)
     return send_error(res, make_error(ErrorCode::kInvalidArgument, "upload is empty; send a model package zip"));
-  auto published = registry.publish(std::move(*temp), expected_name, key.id);
+  auto published = registry.publish(std::move(*temp), hasher.finish_hex(), expected_name, key.id);
   if (!published.ok()) {
     spdlog::warn("http.upload.rejected path={} key={} reason=\"{}\"", req.path, key.id, published.error().message);
     return send_error(res, published.error());
@@ -152,6 +179,18 @@ void serve_package(const VersionRecord& record, const fs::path& path, const Requ
   std::error_code ec;
   auto size = fs::file_size(path, ec);
   if (!*file || ec) return send_error(res, make_error(ErrorCode::kIo, "package file is missing from the store"));
+  // cpp-httplib 0.11 slices the body by req.ranges without checking them
+  // against the length: answer 416 for a range that starts past the end and
+  // clamp one that ends past it, as RFC 9110 asks.
+  auto& ranges = const_cast<Request&>(req).ranges;
+  for (auto& [first, last] : ranges) {
+    if (first >= static_cast<ssize_t>(size)) {
+      res.set_header("Content-Range", "bytes */" + std::to_string(size));
+      return send_error(res, make_error(ErrorCode::kInvalidArgument, "range starts past the end of the package"),
+                        416);
+    }
+    if (last >= static_cast<ssize_t>(size)) last = static_cast<ssize_t>(size) - 1;
+  }
   res.set_header("Content-Disposition",
                  "attachment; filename=\"" + record.model + "-v" + std::to_string(record.version) + ".zip\"");
   // httplib applies a Range header to a sized content provider (206 + Content-Range).
@@ -290,9 +329,10 @@ void install_key_routes(httplib::Server& http, Registry& registry) {
               if (!role)
                 return send_error(res, make_error(ErrorCode::kInvalidArgument,
                                                   "role '" + *role_text + "' must be reader, publisher or admin"));
-              std::string name = body->value("name", "");
+              auto name = json_get_or<std::string>(*body, "name", "");
+              if (!name.ok()) return send_error(res, name.error().with_context("request body"));
               auto guard = registry.lock();
-              auto created = registry.keys().create(*role, name);
+              auto created = registry.keys().create(*role, *name);
               if (!created.ok()) return send_error(res, created.error());
               Json out = key_to_json(created->record);
               out["key"] = created->secret;
@@ -325,14 +365,14 @@ void install_http_api(httplib::Server& http, Registry& registry, const HttpApiOp
   // Refuse an upload before its body is sent (curl sends Expect: 100-continue
   // for large bodies), so a bad key or an oversize file costs no transfer.
   http.set_expect_100_continue_handler([&registry, options](const Request& req, Response& res) {
+    if (!is_upload_route(req)) return 100;
     auto key = authorize(registry, req, Role::kPublisher);
     if (!key.ok()) {
       send_error(res, key.error());
       return res.status;
     }
     if (req.get_header_value<std::uint64_t>("Content-Length") > options.max_upload_bytes) {
-      send_error(res, make_error(ErrorCode::kTooLarge, "upload is larger than the server's limit of " +
-                                                           format_bytes(options.max_upload_bytes)));
+      send_error(res, upload_too_large(options));
       return res.status;
     }
     return 100;
@@ -340,15 +380,26 @@ void install_http_api(httplib::Server& http, Registry& registry, const HttpApiOp
   // Errors httplib produces itself (no route, body over the payload limit) get a JSON body too.
   http.set_error_handler([](const Request&, Response& res) {
     if (!res.body.empty()) return;
-    ErrorCode code = res.status == 404 ? ErrorCode::kNotFound
+    ErrorCode code = res.status == 404   ? ErrorCode::kNotFound
                      : res.status == 413 ? ErrorCode::kTooLarge
+                     : res.status >= 500 ? ErrorCode::kInternal
                                          : ErrorCode::kInvalidArgument;
-    std::string message = res.status == 404 ? "no such endpoint; see docs/api.md"
+    std::string message = res.status == 404   ? "no such endpoint; see docs/api.md"
                           : res.status == 413 ? "request body is larger than the server's limit"
                                               : "request could not be processed (HTTP " + std::to_string(res.status) + ")";
-    int status = res.status;
-    send_error(res, make_error(code, message));
-    res.status = status;
+    send_error(res, make_error(code, message), res.status);
+  });
+  // A handler bug must still answer in JSON, and be logged.
+  http.set_exception_handler([](const Request& req, Response& res, std::exception_ptr error) {
+    std::string what = "unknown exception";
+    try {
+      std::rethrow_exception(error);
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {
+    }
+    spdlog::error("http.exception method={} path={} what=\"{}\"", req.method, req.path, what);
+    send_error(res, make_error(ErrorCode::kInternal, "internal error; the server log has details"));
   });
   http.set_payload_max_length(static_cast<size_t>(options.max_upload_bytes));
   http.set_logger([](const Request& req, const Response& res) {

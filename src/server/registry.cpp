@@ -154,13 +154,15 @@ Status Registry::sweep_orphans() {
   return {};
 }
 
-Result<PublishResult> Registry::publish(TempFile upload, const std::optional<std::string>& expected_name,
+Result<PublishResult> Registry::publish(TempFile upload, const std::string& upload_sha256,
+                                        const std::optional<std::string>& expected_name,
                                         const std::string& uploaded_by) {
   package::VerifyOptions verify;
   verify.limits = options_.limits;
   verify.trusted_keys = options_.trusted_publishers;
   verify.trusted_keys.push_back(publishing_key_.public_key);
   verify.allow_unsigned = true;
+  verify.display_name = "upload";
   CANOPY_ASSIGN_OR_RETURN(package::PackageInfo info, package::verify_package(upload.path(), verify));
   if (expected_name && info.manifest.name != *expected_name)
     return make_error(ErrorCode::kInvalidArgument, "the package's manifest names model '" + info.manifest.name +
@@ -201,15 +203,20 @@ Result<PublishResult> Registry::publish(TempFile upload, const std::optional<std
     if (staging) fs::remove_all(*staging, ec);
   };
 
-  auto blob_sha256 = sha256_file_hex(stored_file);
+  auto blob_sha256 = server_signed ? sha256_file_hex(stored_file) : Result<std::string>(upload_sha256);
   std::error_code ec;
   std::uint64_t size_bytes = fs::file_size(stored_file, ec);
   if (!blob_sha256.ok()) { cleanup(); return blob_sha256.error(); }
+  // Flush the bytes before taking the lock; the rename into the store and the
+  // row go under it together, so a concurrent delete of an identical blob
+  // cannot remove the file between the two.
+  Status synced = server_signed ? Status() : upload.sync();
+  if (!synced.ok()) { cleanup(); return synced.error(); }
+  auto guard = lock();
   Status stored = server_signed ? blobs_.put_path(stored_file, *blob_sha256) : blobs_.put(upload, *blob_sha256);
   cleanup();
   CANOPY_TRY(stored);
 
-  auto guard = lock();
   info.manifest_sha256 = sha256_hex(info.manifest_bytes);
   auto result = record_locked(info, content_sha256, *blob_sha256, size_bytes, server_signed, uploaded_by);
   if (!result.ok() || !result->created) {
@@ -293,7 +300,8 @@ Result<std::vector<ModelSummary>> Registry::list_models(const std::string& query
   auto guard = lock();
   std::string sql =
       "SELECT v.model, COUNT(*), MAX(v.version), MAX(v.created_at) FROM versions v WHERE v.model LIKE ? ESCAPE '\\'";
-  if (!tag.empty()) sql += " AND EXISTS (SELECT 1 FROM version_tags t WHERE t.model = v.model AND t.version = v.version AND t.tag = ?)";
+  // The tag selects models; their counts still cover every version.
+  if (!tag.empty()) sql += " AND v.model IN (SELECT model FROM version_tags WHERE tag = ?)";
   sql += " GROUP BY v.model ORDER BY v.model";
   CANOPY_ASSIGN_OR_RETURN(Statement stmt, db_.prepare(sql));
   std::string pattern = "%";

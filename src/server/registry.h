@@ -73,11 +73,12 @@ class Registry {
   static Result<std::unique_ptr<Registry>> open(const fs::path& data_dir, RegistryOptions options,
                                                 KeyPair publishing_key);
 
-  // Verifies `upload` and stores it as the next version of the model its
-  // manifest names (which must equal `expected_name` when given). Unsigned
-  // packages are signed with the server's publishing key.
-  Result<PublishResult> publish(TempFile upload, const std::optional<std::string>& expected_name,
-                                const std::string& uploaded_by);
+  // Verifies `upload` (whose SHA-256 the caller computed while receiving it)
+  // and stores it as the next version of the model its manifest names, which
+  // must equal `expected_name` when given. Unsigned packages are signed with
+  // the server's publishing key.
+  Result<PublishResult> publish(TempFile upload, const std::string& upload_sha256,
+                                const std::optional<std::string>& expected_name, const std::string& uploaded_by);
 
   Result<std::vector<ModelSummary>> list_models(const std::string& query, const std::string& tag);
   Result<std::vector<VersionRecord>> list_versions(const std::string& model);

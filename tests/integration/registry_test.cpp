@@ -81,7 +81,7 @@ TEST_F(RegistryTest, ResumesAnInterruptedDownload) {
   EXPECT_EQ(read_bytes(out), read_bytes(zip));
 }
 
-TEST_F(RegistryTest, DownloadHonoursEtag) {
+TEST_F(RegistryTest, DownloadHonoursEtagAndRanges) {
   fs::path zip = signed_package("crop-disease-detector", random_bytes(1000, 6), signing_key_, "signed.zip");
   ASSERT_EQ(cli("model push " + zip.string()).exit_code, 0);
   std::string etag = "\"" + *sha256_file_hex(zip) + "\"";
@@ -89,6 +89,31 @@ TEST_F(RegistryTest, DownloadHonoursEtag) {
                            "/api/v1/models/crop-disease-detector/versions/1/package");
   EXPECT_EQ(cached.status, 304);
   EXPECT_TRUE(cached.body.empty());
+
+  const auto size = fs::file_size(zip);
+  const std::string path = "/api/v1/models/crop-disease-detector/versions/1/package";
+  HttpResult tail = curl(admin_header() + " -r " + std::to_string(size - 10) + "-" + std::to_string(size + 5000), path);
+  EXPECT_EQ(tail.status, 206);
+  EXPECT_EQ(tail.body, read_bytes(zip).substr(size - 10)) << "a range past the end is clamped";
+  HttpResult beyond = curl(admin_header() + " -r " + std::to_string(size + 1) + "-", path);
+  EXPECT_EQ(beyond.status, 416);
+}
+
+TEST_F(RegistryTest, TagSearchFindsModelsAndCountsAllTheirVersions) {
+  fs::path dir = make_package_dir("crop-disease-detector", random_bytes(1000, 50));
+  ASSERT_EQ(pipeline_upload(zip_dir("crop-disease-detector", "a.zip")).status, 201);
+  std::string manifest = read_bytes(dir / "canopy.json");
+  manifest.replace(manifest.find("\"tags\": []"), 10, "\"tags\": [\"crop:maize\"]");
+  write_bytes(dir / "canopy.json", manifest);
+  ASSERT_EQ(pipeline_upload(zip_dir("crop-disease-detector", "b.zip")).status, 201);
+  auto tagged = parse_json(curl(admin_header(), "/api/v1/models?tag=crop:maize").body);
+  ASSERT_TRUE(tagged.ok());
+  ASSERT_EQ((*tagged)["models"].size(), 1u);
+  EXPECT_EQ((*tagged)["models"][0]["versions"], 2);
+  auto none = parse_json(curl(admin_header(), "/api/v1/models?tag=crop:wheat").body);
+  EXPECT_TRUE((*none)["models"].empty());
+  auto by_name = parse_json(curl(admin_header(), "/api/v1/models?q=disease").body);
+  EXPECT_EQ((*by_name)["models"].size(), 1u);
 }
 
 TEST_F(RegistryTest, UnauthenticatedCallersLearnNothing) {
@@ -216,6 +241,7 @@ TEST_F(RegistryTest, RejectionsLeaveTheStoreUnchanged) {
   HttpResult truncated = pipeline_upload(work_ / "truncated.zip");
   EXPECT_EQ(truncated.status, 422) << truncated.body;
   EXPECT_NE(truncated.body.find("truncated or corrupt"), std::string::npos) << truncated.body;
+  EXPECT_EQ(truncated.body.find("/tmp"), std::string::npos) << "server paths must not leak: " << truncated.body;
 
   // A zip bomb: 6 MiB of zeros (under the upload limit) compress about 1000:1.
   make_package_dir("bomb", std::string(6u << 20, '\0'));
@@ -229,7 +255,11 @@ TEST_F(RegistryTest, RejectionsLeaveTheStoreUnchanged) {
   HttpResult big = pipeline_upload(work_ / "big.zip");
   EXPECT_EQ(big.status, 413) << big.body;
   EXPECT_NE(big.body.find("larger than the server's limit"), std::string::npos) << big.body;
-  // Oversize without Expect (chunked, no length known up front): cut off while streaming.
+  // Oversize without Expect: refused from its Content-Length.
+  HttpResult no_expect = curl(admin_header() + " -H 'Expect:' -T " + (work_ / "big.zip").string(), "/repository/model.zip");
+  EXPECT_EQ(no_expect.status, 413) << no_expect.body;
+  EXPECT_NE(no_expect.body.find("larger than the server's limit"), std::string::npos) << no_expect.body;
+  // Oversize and chunked (no length known up front): cut off while streaming.
   HttpResult chunked = curl(admin_header() + " -H 'Expect:' -H 'Transfer-Encoding: chunked' -T " +
                                 (work_ / "big.zip").string(),
                             "/repository/model.zip");

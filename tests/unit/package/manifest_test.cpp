@@ -68,6 +68,12 @@ TEST(Manifest, RejectsEachBrokenField) {
   m["files"][0]["path"] = "../model.onnx";
   EXPECT_NE(error_of(m).find("stay inside the package"), std::string::npos);
 
+  for (const char* path : {"./model.onnx", "a//model.onnx", "dir/", "a/./b"}) {
+    m = valid_manifest();
+    m["files"][0]["path"] = path;
+    EXPECT_NE(error_of(m).find("no '.' or empty parts"), std::string::npos) << path;
+  }
+
   m = valid_manifest();
   m["files"][0]["sha256"] = "abc";
   EXPECT_NE(error_of(m).find("malformed sha256"), std::string::npos);

@@ -277,6 +277,12 @@ TEST_F(PackageTest, InitRejectsBadInput) {
   init.name = "ok";
   init.labels = {};
   EXPECT_EQ(init_package(init).error().code, ErrorCode::kInvalidArgument);
+  init.labels = {"a", "a"};
+  EXPECT_EQ(init_package(init).error().code, ErrorCode::kInvalidArgument);
+  init.labels = {"a"};
+  init.input_shape = {1, 3, 320, 99999};
+  EXPECT_EQ(init_package(init).error().code, ErrorCode::kInvalidArgument);
+  EXPECT_FALSE(fs::exists(dir_ / "bad")) << "a refused init must leave nothing behind";
 }
 
 }  // namespace

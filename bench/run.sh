@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Runs every benchmark and records the results in docs/benchmarks.md.
+set -euo pipefail
+build_dir=${1:-build}
+root=$(cd "$(dirname "$0")/.." && pwd)
+"$root/$build_dir/bench/registry_bench" --canopy "$root/$build_dir/apps/canopy" \
+  --work "$root/$build_dir/bench-work" --markdown "$root/docs/benchmarks.md"
