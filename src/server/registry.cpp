@@ -16,7 +16,11 @@ constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS models (
   name TEXT PRIMARY KEY,
   created_at TEXT NOT NULL,
-  next_version INTEGER NOT NULL DEFAULT 1  -- numbers are never reused, even after a delete
+  next_version INTEGER NOT NULL DEFAULT 1,  -- numbers are never reused, even after a delete
+  -- kept with every publish and delete so that listing reads one row per model
+  version_count INTEGER NOT NULL DEFAULT 0,
+  latest_version INTEGER NOT NULL DEFAULT 0,
+  updated_at TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS versions (
   model TEXT NOT NULL REFERENCES models(name),
@@ -26,6 +30,7 @@ CREATE TABLE IF NOT EXISTS versions (
   blob_sha256 TEXT NOT NULL,
   size_bytes INTEGER NOT NULL,
   manifest TEXT NOT NULL,
+  summary TEXT NOT NULL,          -- labels, tags, metrics, lineage: what listings show, without the manifest
   signed_by TEXT NOT NULL,
   server_signed INTEGER NOT NULL,
   uploaded_by TEXT NOT NULL,
@@ -51,8 +56,10 @@ CREATE TABLE IF NOT EXISTS alias_history (
 );
 )sql";
 
+constexpr int kSchemaVersion = 1;
+
 constexpr const char* kVersionColumns =
-    "model, version, manifest_sha256, blob_sha256, size_bytes, manifest, signed_by, server_signed, "
+    "model, version, manifest_sha256, blob_sha256, size_bytes, summary, signed_by, server_signed, "
     "uploaded_by, created_at";
 
 VersionRecord read_version(const Statement& stmt) {
@@ -62,7 +69,8 @@ VersionRecord read_version(const Statement& stmt) {
   v.manifest_sha256 = stmt.column_text(2);
   v.blob_sha256 = stmt.column_text(3);
   v.size_bytes = static_cast<std::uint64_t>(stmt.column_int(4));
-  v.manifest = stmt.column_text(5);
+  auto summary = parse_json(stmt.column_text(5));
+  v.summary = summary.ok() ? *summary : Json::object();
   v.signed_by = stmt.column_text(6);
   v.server_signed = stmt.column_int(7) != 0;
   v.uploaded_by = stmt.column_text(8);
@@ -99,13 +107,10 @@ Json VersionRecord::to_json(bool with_manifest) const {
               {"uploaded_by", uploaded_by},
               {"created_at", created_at},
               {"aliases", aliases}};
-  auto parsed = parse_json(manifest);
-  if (parsed.ok()) {
-    out["metrics"] = parsed->value("metrics", Json::object());
-    out["lineage"] = parsed->value("lineage", Json::object());
-    out["tags"] = parsed->value("tags", Json::array());
-    out["labels"] = parsed->value("labels", Json::array());
-    if (with_manifest) out["manifest"] = *parsed;
+  for (const auto& [key, value] : summary.items()) out[key] = value;
+  if (with_manifest) {
+    auto parsed = parse_json(manifest);
+    if (parsed.ok()) out["manifest"] = *parsed;
   }
   return out;
 }
@@ -135,7 +140,14 @@ Result<std::unique_ptr<Registry>> Registry::open(const fs::path& data_dir, Regis
 }
 
 Status Registry::create_schema() {
+  CANOPY_ASSIGN_OR_RETURN(Statement stmt, db_.prepare("PRAGMA user_version"));
+  CANOPY_ASSIGN_OR_RETURN(bool row, stmt.step());
+  std::int64_t version = row ? stmt.column_int(0) : 0;
+  if (version != 0 && version != kSchemaVersion)
+    return make_error(ErrorCode::kConflict, "the data directory has schema version " + std::to_string(version) +
+                                                "; this server reads version " + std::to_string(kSchemaVersion));
   CANOPY_TRY(db_.exec(kSchema));
+  CANOPY_TRY(db_.exec("PRAGMA user_version = " + std::to_string(kSchemaVersion)));
   return ApiKeyStore::create_schema(db_);
 }
 
@@ -248,14 +260,20 @@ Result<PublishResult> Registry::record_locked(const package::PackageInfo& info, 
   if (!has_row) return make_error(ErrorCode::kInternal, "model row vanished during publish");
   std::int64_t version = next.column_int(0);
   std::string signed_by = info.signature ? info.signature->key_id : "";
+  Json summary = {{"labels", info.manifest.labels},
+                  {"tags", info.manifest.tags},
+                  {"metrics", info.manifest.metrics},
+                  {"lineage", info.manifest.lineage}};
   CANOPY_TRY(db_.run(std::string("INSERT INTO versions(") + kVersionColumns +
-                         ", content_sha256) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
+                         ", content_sha256, manifest) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
                      {model, version, info.manifest_sha256, blob_sha256, static_cast<std::int64_t>(size_bytes),
-                      info.manifest_bytes, signed_by, static_cast<std::int64_t>(server_signed ? 1 : 0), uploaded_by,
-                      now, content_sha256}));
+                      summary.dump(), signed_by, static_cast<std::int64_t>(server_signed ? 1 : 0), uploaded_by, now,
+                      content_sha256, info.manifest_bytes}));
   for (const auto& tag : info.manifest.tags)
     CANOPY_TRY(db_.run("INSERT OR IGNORE INTO version_tags(model, version, tag) VALUES(?,?,?)", {model, version, tag}));
-  CANOPY_TRY(db_.run("UPDATE models SET next_version = ? WHERE name = ?", {version + 1, model}));
+  CANOPY_TRY(db_.run("UPDATE models SET next_version = ?, version_count = version_count + 1, latest_version = ?, "
+                     "updated_at = ? WHERE name = ?",
+                     {version + 1, version, now, model}));
   CANOPY_TRY(tx.commit());
   CANOPY_ASSIGN_OR_RETURN(VersionRecord record, load_version_locked(model, version));
   return PublishResult{record, true};
@@ -279,6 +297,11 @@ Result<VersionRecord> Registry::load_version_locked(const std::string& model, st
   CANOPY_ASSIGN_OR_RETURN(bool row, stmt.step());
   if (!row) return no_such_version(model, version);
   VersionRecord record = read_version(stmt);
+  CANOPY_ASSIGN_OR_RETURN(Statement manifest,
+                          db_.prepare("SELECT manifest FROM versions WHERE model = ? AND version = ?"));
+  manifest.bind(1, model).bind(2, version);
+  CANOPY_ASSIGN_OR_RETURN(bool found, manifest.step());
+  if (found) record.manifest = manifest.column_text(0);
   CANOPY_ASSIGN_OR_RETURN(record.aliases, aliases_of_locked(model, version));
   return record;
 }
@@ -299,10 +322,11 @@ Result<std::vector<std::string>> Registry::aliases_of_locked(const std::string& 
 Result<std::vector<ModelSummary>> Registry::list_models(const std::string& query, const std::string& tag) {
   auto guard = lock();
   std::string sql =
-      "SELECT v.model, COUNT(*), MAX(v.version), MAX(v.created_at) FROM versions v WHERE v.model LIKE ? ESCAPE '\\'";
+      "SELECT name, version_count, latest_version, updated_at FROM models "
+      "WHERE version_count > 0 AND name LIKE ? ESCAPE '\\'";
   // The tag selects models; their counts still cover every version.
-  if (!tag.empty()) sql += " AND v.model IN (SELECT model FROM version_tags WHERE tag = ?)";
-  sql += " GROUP BY v.model ORDER BY v.model";
+  if (!tag.empty()) sql += " AND name IN (SELECT model FROM version_tags WHERE tag = ?)";
+  sql += " ORDER BY name";
   CANOPY_ASSIGN_OR_RETURN(Statement stmt, db_.prepare(sql));
   std::string pattern = "%";
   for (char c : query) {
@@ -406,6 +430,10 @@ Status Registry::delete_version(const std::string& model, std::int64_t version) 
     CANOPY_ASSIGN_OR_RETURN(Transaction tx, Transaction::begin(db_));
     CANOPY_TRY(db_.run("DELETE FROM version_tags WHERE model = ? AND version = ?", {model, version}));
     CANOPY_TRY(db_.run("DELETE FROM versions WHERE model = ? AND version = ?", {model, version}));
+    CANOPY_TRY(db_.run("UPDATE models SET version_count = version_count - 1, "
+                       "latest_version = COALESCE((SELECT MAX(version) FROM versions WHERE model = ?), 0), "
+                       "updated_at = ? WHERE name = ?",
+                       {model, now_rfc3339(), model}));
     CANOPY_TRY(tx.commit());
   }
   CANOPY_ASSIGN_OR_RETURN(Statement stmt, db_.prepare("SELECT 1 FROM versions WHERE blob_sha256 = ?"));

@@ -36,7 +36,8 @@ struct VersionRecord {
   std::string manifest_sha256;
   std::string blob_sha256;
   std::uint64_t size_bytes = 0;
-  std::string manifest;      // canopy.json bytes as stored in the package
+  Json summary = Json::object();  // labels, tags, metrics, lineage
+  std::string manifest;      // canopy.json bytes as stored; filled for single-version reads only
   std::string signed_by;     // key id
   bool server_signed = false;
   std::string uploaded_by;   // API key id

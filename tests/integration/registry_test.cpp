@@ -179,6 +179,11 @@ TEST_F(RegistryTest, AliasesMoveWithHistoryAndProtectVersions) {
   fs::path zip = signed_package("crop-disease-detector", random_bytes(1000, 12), signing_key_, "signed.zip");
   auto pushed = cli("model push --json " + zip.string());
   EXPECT_NE(pushed.output.find("\"version\": 3"), std::string::npos) << pushed.output;
+  auto models = parse_json(curl(admin_header(), "/api/v1/models").body);
+  ASSERT_TRUE(models.ok());
+  EXPECT_EQ((*models)["models"][0]["versions"], 2) << "versions 2 and 3 remain";
+  EXPECT_EQ((*models)["models"][0]["latest_version"], 3);
+  EXPECT_EQ((*models)["models"][0]["aliases"]["production"], 2);
 }
 
 // Each bad upload gets its status and message, and the store afterwards holds
