@@ -183,13 +183,19 @@ void serve_package(const VersionRecord& record, const fs::path& path, const Requ
   // against the length: answer 416 for a range that starts past the end and
   // clamp one that ends past it, as RFC 9110 asks.
   auto& ranges = const_cast<Request&>(req).ranges;
+  const auto file_length = static_cast<ssize_t>(size);
   for (auto& [first, last] : ranges) {
-    if (first >= static_cast<ssize_t>(size)) {
+    if (first < 0) {  // a suffix range "bytes=-N": the last N bytes
+      last = std::min(last, file_length);
+      continue;
+    }
+    if (first >= file_length) {
+      ranges.clear();  // or httplib would slice the error body too
       res.set_header("Content-Range", "bytes */" + std::to_string(size));
       return send_error(res, make_error(ErrorCode::kInvalidArgument, "range starts past the end of the package"),
                         416);
     }
-    if (last >= static_cast<ssize_t>(size)) last = static_cast<ssize_t>(size) - 1;
+    if (last >= file_length) last = file_length - 1;
   }
   res.set_header("Content-Disposition",
                  "attachment; filename=\"" + record.model + "-v" + std::to_string(record.version) + ".zip\"");

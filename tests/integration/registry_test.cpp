@@ -95,8 +95,11 @@ TEST_F(RegistryTest, DownloadHonoursEtagAndRanges) {
   HttpResult tail = curl(admin_header() + " -r " + std::to_string(size - 10) + "-" + std::to_string(size + 5000), path);
   EXPECT_EQ(tail.status, 206);
   EXPECT_EQ(tail.body, read_bytes(zip).substr(size - 10)) << "a range past the end is clamped";
+  HttpResult suffix = curl(admin_header() + " -r -" + std::to_string(size + 100), path);
+  EXPECT_EQ(suffix.body, read_bytes(zip)) << "a suffix longer than the file is the whole file";
   HttpResult beyond = curl(admin_header() + " -r " + std::to_string(size + 1) + "-", path);
   EXPECT_EQ(beyond.status, 416);
+  EXPECT_NE(beyond.body.find("past the end"), std::string::npos) << beyond.body;
 }
 
 TEST_F(RegistryTest, TagSearchFindsModelsAndCountsAllTheirVersions) {
