@@ -11,6 +11,8 @@ packages=(
   nlohmann-json3-dev libyaml-cpp-dev libcli11-dev libspdlog-dev libcpp-httplib-dev
   # cpp-httplib's header is built with TLS, zlib and brotli support and includes their headers
   libssl-dev zlib1g-dev libbrotli-dev
+  # inference engine: ONNX models, oneDNN (x86-64) and XNNPACK kernels, images
+  libonnx-dev libprotobuf-dev protobuf-compiler libdnnl-dev libxnnpack-dev libpthreadpool-dev libopencv-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   # real clients used by integration tests and the demo
@@ -26,6 +28,7 @@ for p in "${packages[@]}"; do
   fi
 done
 
+bash "$(dirname "${BASH_SOURCE[0]}")/install-onnxruntime.sh"  # before the early exit below: it must run every time
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi

@@ -34,6 +34,17 @@ class Attributes {
   std::map<std::string, AttributeValue> values_;
 };
 
+// An operation fused onto a node's output by the optimizer: an activation,
+// or the sum with another value (a residual connection). Applied in order.
+struct PostOp {
+  enum class Kind { kActivation, kSum };
+  Kind kind = Kind::kActivation;
+  std::string activation;  // Relu, LeakyRelu, Clip, Sigmoid, HardSigmoid, HardSwish, SiLU
+  float alpha = 0;         // LeakyRelu/HardSigmoid alpha, Clip min
+  float beta = 0;          // HardSigmoid beta, Clip max
+  int sum_input = -1;      // for kSum: index into Node::inputs of the value added
+};
+
 struct Node {
   std::string op_type;
   std::string name;
@@ -41,6 +52,7 @@ struct Node {
   std::vector<int> outputs;  // value indices, -1 = omitted optional output
   Attributes attributes;
   int opset = 0;             // the default-domain opset the model imports
+  std::vector<PostOp> post_ops;
 
   int input(size_t i) const { return i < inputs.size() ? inputs[i] : -1; }
 };

@@ -14,6 +14,8 @@
 #include <memory>
 #include <random>
 #include <sstream>
+#include <stdexcept>
+#include <cstring>
 #include <thread>
 
 namespace canopy::testing {
@@ -140,6 +142,16 @@ std::string read_bytes(const fs::path& path) {
   std::ostringstream buffer;
   buffer << in.rdbuf();
   return buffer.str();
+}
+
+infer::Tensor from_floats(infer::Shape shape, std::vector<float> values) {
+  if (infer::element_count(shape) != static_cast<std::int64_t>(values.size())) {
+    throw std::invalid_argument("from_floats: " + std::to_string(values.size()) +
+                                " values for shape " + infer::shape_to_string(shape));
+  }
+  infer::Tensor tensor = infer::Tensor::allocate(infer::DataType::kFloat32, std::move(shape));
+  if (!values.empty()) std::memcpy(tensor.raw(), values.data(), values.size() * sizeof(float));
+  return tensor;
 }
 
 std::vector<std::string> list_files(const fs::path& root) {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/subprocess.h"
+#include "infer/tensor.h"
 
 namespace canopy::testing {
 
@@ -73,6 +74,9 @@ void write_zip(const fs::path& path, const std::vector<ZipEntry>& entries);
 std::string random_bytes(size_t size, unsigned seed);
 void write_bytes(const fs::path& path, const std::string& bytes);
 std::string read_bytes(const fs::path& path);
+
+// A float32 tensor of `shape` holding `values` (their count must match).
+infer::Tensor from_floats(infer::Shape shape, std::vector<float> values);
 
 // Lists every regular file under `root` (relative paths, sorted).
 std::vector<std::string> list_files(const fs::path& root);

@@ -8,7 +8,7 @@
 //          (Reshape's shape, Slice's starts ...), which some ops require.
 //   run:   computes the outputs, which the caller has allocated with the
 //          shapes infer returned. Tensors are contiguous row-major.
-// Errors are clear values naming the problem; the engine adds the node name.
+// Errors are clear values that name the node (op_error does).
 // Thread-safety: both functions are pure; call them from any thread.
 #pragma once
 

@@ -1,0 +1,248 @@
+// oneDNN backend (x86-64): convolutions and transposed convolutions in
+// float32, with fused activations and residual sums as oneDNN post-ops.
+// Activations stay in plain NCHW so any neighbouring node can read them;
+// weights are reordered once, at plan time, into the layout oneDNN picks.
+// Threads: oneDNN here is built on OpenMP; each run sets the calling
+// thread's OpenMP thread count to the engine's.
+#include <omp.h>
+
+#include <dnnl.hpp>
+
+#include <cstring>
+#include <optional>
+#include <unordered_map>
+
+#include "infer/backend.h"
+#include "infer/ops/spatial.h"
+
+namespace canopy::infer {
+
+namespace {
+
+using dnnl::memory;
+using tag = memory::format_tag;
+using dt = memory::data_type;
+
+const dnnl::engine& cpu_engine() {
+  static const dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  return engine;
+}
+
+memory::dims dims_of(const Shape& shape) { return memory::dims(shape.begin(), shape.end()); }
+
+// Appends the node's post-ops to `ops`; false if one has no oneDNN equivalent.
+bool append_post_ops(const Node& node, const std::vector<TensorInfo>& inputs, dnnl::post_ops& ops,
+                     std::vector<int>& binary_inputs) {
+  for (const auto& op : node.post_ops) {
+    if (op.kind == PostOp::Kind::kSum) {
+      const auto& operand = inputs[static_cast<size_t>(op.sum_input)];
+      ops.append_binary(dnnl::algorithm::binary_add, memory::desc(dims_of(operand.shape), dt::f32, tag::nchw));
+      binary_inputs.push_back(op.sum_input);
+      continue;
+    }
+    const std::string& a = op.activation;
+    if (a == "Relu") ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+    else if (a == "LeakyRelu") ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, op.alpha, 0.f);
+    else if (a == "Clip") ops.append_eltwise(1.f, dnnl::algorithm::eltwise_clip_v2, op.alpha, op.beta);
+    else if (a == "Sigmoid") ops.append_eltwise(1.f, dnnl::algorithm::eltwise_logistic, 0.f, 0.f);
+    else if (a == "SiLU") ops.append_eltwise(1.f, dnnl::algorithm::eltwise_swish, 1.f, 0.f);
+    else if (a == "HardSwish") ops.append_eltwise(1.f, dnnl::algorithm::eltwise_hardswish, 0.f, 0.f);
+    else if (a == "HardSigmoid") {
+      ops.append_eltwise(1.f, dnnl::algorithm::eltwise_linear, op.alpha, op.beta);
+      ops.append_eltwise(1.f, dnnl::algorithm::eltwise_clip_v2, 0.f, 1.f);
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+
+// One oneDNN primitive with plain NCHW source and destination, its
+// pre-reordered weights, bias, binary post-op operands and scratchpad.
+class OneDnnKernel final : public Kernel {
+ public:
+  OneDnnKernel(dnnl::primitive primitive, memory weights, std::optional<memory> bias, memory::desc src_md,
+               memory::desc dst_md, std::vector<std::pair<int, memory::desc>> binaries, memory scratchpad, int threads)
+      : primitive_(std::move(primitive)), weights_(std::move(weights)), bias_(std::move(bias)), src_md_(src_md),
+        dst_md_(dst_md), binaries_(std::move(binaries)), scratchpad_(std::move(scratchpad)), threads_(threads) {}
+
+  Status run(const std::vector<const Tensor*>& inputs, const std::vector<Tensor*>& outputs) override {
+    omp_set_num_threads(threads_);
+    const auto& engine = cpu_engine();
+    memory src(src_md_, engine, const_cast<void*>(inputs[0]->raw()));
+    memory dst(dst_md_, engine, outputs[0]->raw());
+    std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights_}, {DNNL_ARG_DST, dst},
+                                         {DNNL_ARG_SCRATCHPAD, scratchpad_}};
+    if (bias_) args[DNNL_ARG_BIAS] = *bias_;
+    for (size_t i = 0; i < binaries_.size(); ++i) {
+      const auto& [input, md] = binaries_[i];
+      args[DNNL_ARG_ATTR_MULTIPLE_POST_OP(static_cast<int>(post_op_index(i))) | DNNL_ARG_SRC_1] =
+          memory(md, engine, const_cast<void*>(inputs[static_cast<size_t>(input)]->raw()));
+    }
+    dnnl::stream stream(engine);
+    primitive_.execute(stream, args);
+    stream.wait();
+    return {};
+  }
+  bool fuses_post_ops() const override { return true; }
+  std::string_view backend() const override { return "onednn"; }
+
+  void set_post_op_positions(std::vector<size_t> positions) { positions_ = std::move(positions); }
+
+ private:
+  size_t post_op_index(size_t binary) const { return positions_[binary]; }
+
+  dnnl::primitive primitive_;
+  memory weights_;
+  std::optional<memory> bias_;
+  memory::desc src_md_, dst_md_;
+  std::vector<std::pair<int, memory::desc>> binaries_;
+  std::vector<size_t> positions_;
+  memory scratchpad_;
+  int threads_;
+};
+
+// Where each binary post-op sits in the oneDNN post-op chain (HardSigmoid
+// takes two entries, so positions differ from the node's post-op indices).
+std::vector<size_t> binary_positions(const Node& node) {
+  std::vector<size_t> positions;
+  size_t index = 0;
+  for (const auto& op : node.post_ops) {
+    if (op.kind == PostOp::Kind::kSum) positions.push_back(index);
+    index += (op.kind == PostOp::Kind::kActivation && op.activation == "HardSigmoid") ? 2 : 1;
+  }
+  return positions;
+}
+
+memory reorder_weights(const Tensor& weights, const memory::desc& plain, const memory::desc& wanted) {
+  const auto& engine = cpu_engine();
+  memory source(plain, engine, const_cast<void*>(weights.raw()));
+  memory target(wanted, engine);
+  dnnl::stream stream(engine);
+  dnnl::reorder(source, target).execute(stream, source, target);
+  stream.wait();
+  return target;
+}
+
+memory copy_bias(const Tensor& bias) {
+  memory::desc md({bias.numel()}, dt::f32, tag::x);
+  memory target(md, cpu_engine());
+  std::memcpy(target.get_data_handle(), bias.raw(), bias.size_bytes());
+  return target;
+}
+
+class OneDnnBackend final : public Backend {
+ public:
+  explicit OneDnnBackend(int threads) : threads_(threads) {}
+  std::string_view name() const override { return "onednn"; }
+
+  Result<std::unique_ptr<Kernel>> create(const Node& node, const std::vector<TensorInfo>& inputs,
+                                         const std::vector<TensorInfo>& outputs) override {
+    if (node.op_type != "Conv" && node.op_type != "ConvTranspose") return std::unique_ptr<Kernel>();
+    for (size_t i = 0; i < std::min<size_t>(inputs.size(), 3); ++i)
+      if (inputs[i].present && inputs[i].dtype != DataType::kFloat32) return std::unique_ptr<Kernel>();
+    // Weights and bias must be constants to be prepared once.
+    if (inputs[1].value == nullptr || (inputs.size() > 2 && inputs[2].present && node.input(2) >= 0 &&
+                                       inputs[2].value == nullptr && !is_post_op_input(node, 2)))
+      return std::unique_ptr<Kernel>();
+    try {
+      return node.op_type == "Conv" ? make_conv(node, inputs, outputs) : make_deconv(node, inputs, outputs);
+    } catch (const dnnl::error& e) {
+      // oneDNN has no implementation for this configuration: the reference kernel runs it.
+      return std::unique_ptr<Kernel>();
+    }
+  }
+
+ private:
+  static bool is_post_op_input(const Node& node, int index) {
+    for (const auto& op : node.post_ops)
+      if (op.kind == PostOp::Kind::kSum && op.sum_input == index) return true;
+    return false;
+  }
+
+  static const Tensor* bias_of(const Node& node, const std::vector<TensorInfo>& inputs) {
+    if (inputs.size() < 3 || is_post_op_input(node, 2) || !inputs[2].present) return nullptr;
+    return inputs[2].value;
+  }
+
+  Result<std::unique_ptr<Kernel>> make_conv(const Node& node, const std::vector<TensorInfo>& inputs,
+                                            const std::vector<TensorInfo>& outputs) {
+    const Shape& x = inputs[0].shape;
+    const Tensor& w = *inputs[1].value;
+    CANOPY_ASSIGN_OR_RETURN(Window2d win, forward_window(node, x[2], x[3], {w.dim(2), w.dim(3)}, false));
+    const std::int64_t group = node.attributes.get_int("group", 1);
+    memory::dims w_dims = group == 1 ? dims_of(w.shape())
+                                     : memory::dims{group, w.dim(0) / group, w.dim(1), w.dim(2), w.dim(3)};
+    memory::desc src_md(dims_of(x), dt::f32, tag::nchw);
+    memory::desc dst_md(dims_of(outputs[0].shape), dt::f32, tag::nchw);
+    memory::desc w_any(w_dims, dt::f32, tag::any);
+    memory::desc w_plain(w_dims, dt::f32, group == 1 ? tag::oihw : tag::goihw);
+    const Tensor* bias = bias_of(node, inputs);
+    memory::desc b_md = bias ? memory::desc({bias->numel()}, dt::f32, tag::x) : memory::desc();
+    dnnl::post_ops ops;
+    std::vector<int> binary_inputs;
+    if (!append_post_ops(node, inputs, ops, binary_inputs)) return std::unique_ptr<Kernel>();
+    dnnl::primitive_attr attr;
+    attr.set_post_ops(ops);
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    dnnl::convolution_forward::desc desc(
+        dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src_md, w_any, b_md, dst_md,
+        {win.stride[0], win.stride[1]}, {win.dilation[0] - 1, win.dilation[1] - 1},
+        {win.pad_begin[0], win.pad_begin[1]}, {win.pad_end[0], win.pad_end[1]});
+    dnnl::convolution_forward::primitive_desc pd(desc, attr, cpu_engine());
+    return finish(node, dnnl::convolution_forward(pd), reorder_weights(w, w_plain, pd.weights_desc()), bias, src_md,
+                  dst_md, inputs, binary_inputs, pd.scratchpad_desc());
+  }
+
+  Result<std::unique_ptr<Kernel>> make_deconv(const Node& node, const std::vector<TensorInfo>& inputs,
+                                              const std::vector<TensorInfo>& outputs) {
+    const Shape& x = inputs[0].shape;
+    const Tensor& w = *inputs[1].value;
+    CANOPY_ASSIGN_OR_RETURN(Window2d win, transposed_window(node, x[2], x[3], {w.dim(2), w.dim(3)}));
+    const std::int64_t group = node.attributes.get_int("group", 1);
+    // ONNX keeps ConvTranspose weights as [C_in, C_out/group, kH, kW]: oneDNN's iohw.
+    memory::dims w_dims = group == 1 ? memory::dims{w.dim(1), w.dim(0), w.dim(2), w.dim(3)}
+                                     : memory::dims{group, w.dim(1), w.dim(0) / group, w.dim(2), w.dim(3)};
+    memory::desc w_plain(w_dims, dt::f32, group == 1 ? tag::iohw : tag::giohw);
+    memory::desc w_any(w_dims, dt::f32, tag::any);
+    memory::desc src_md(dims_of(x), dt::f32, tag::nchw);
+    memory::desc dst_md(dims_of(outputs[0].shape), dt::f32, tag::nchw);
+    const Tensor* bias = bias_of(node, inputs);
+    memory::desc b_md = bias ? memory::desc({bias->numel()}, dt::f32, tag::x) : memory::desc();
+    dnnl::post_ops ops;
+    std::vector<int> binary_inputs;
+    if (!append_post_ops(node, inputs, ops, binary_inputs)) return std::unique_ptr<Kernel>();
+    dnnl::primitive_attr attr;
+    attr.set_post_ops(ops);
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    dnnl::deconvolution_forward::desc desc(
+        dnnl::prop_kind::forward_inference, dnnl::algorithm::deconvolution_direct, src_md, w_any, b_md, dst_md,
+        {win.stride[0], win.stride[1]}, {win.dilation[0] - 1, win.dilation[1] - 1},
+        {win.pad_begin[0], win.pad_begin[1]}, {win.pad_end[0], win.pad_end[1]});
+    dnnl::deconvolution_forward::primitive_desc pd(desc, attr, cpu_engine());
+    return finish(node, dnnl::deconvolution_forward(pd), reorder_weights(w, w_plain, pd.weights_desc()), bias,
+                  src_md, dst_md, inputs, binary_inputs, pd.scratchpad_desc());
+  }
+
+  std::unique_ptr<Kernel> finish(const Node& node, dnnl::primitive primitive, memory weights, const Tensor* bias,
+                                 const memory::desc& src_md, const memory::desc& dst_md,
+                                 const std::vector<TensorInfo>& inputs, const std::vector<int>& binary_inputs,
+                                 const memory::desc& scratchpad_md) {
+    std::vector<std::pair<int, memory::desc>> binaries;
+    for (int input : binary_inputs)
+      binaries.emplace_back(input, memory::desc(dims_of(inputs[static_cast<size_t>(input)].shape), dt::f32, tag::nchw));
+    auto kernel = std::make_unique<OneDnnKernel>(
+        std::move(primitive), std::move(weights), bias ? std::optional<memory>(copy_bias(*bias)) : std::nullopt,
+        src_md, dst_md, std::move(binaries), memory(scratchpad_md, cpu_engine()), threads_);
+    kernel->set_post_op_positions(binary_positions(node));
+    return kernel;
+  }
+
+  int threads_;
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_onednn_backend(int threads) { return std::make_unique<OneDnnBackend>(threads); }
+
+}  // namespace canopy::infer

@@ -1,0 +1,260 @@
+#include "infer/passes.h"
+
+#include <cmath>
+#include <set>
+
+#include "infer/ops/op.h"
+
+namespace canopy::infer {
+
+namespace {
+
+// Index of the node producing each value, -1 for inputs and constants.
+std::vector<int> producers(const Graph& graph) {
+  std::vector<int> producer(graph.values.size(), -1);
+  for (size_t i = 0; i < graph.nodes.size(); ++i)
+    for (int v : graph.nodes[i].outputs)
+      if (v >= 0) producer[static_cast<size_t>(v)] = static_cast<int>(i);
+  return producer;
+}
+
+// The single node reading `value`, or -1 when zero or several nodes (or the
+// graph outputs) read it.
+int sole_consumer(const Graph& graph, int value) {
+  int found = -1;
+  for (int out : graph.outputs)
+    if (out == value) return -1;
+  for (size_t i = 0; i < graph.nodes.size(); ++i) {
+    for (int v : graph.nodes[i].inputs) {
+      if (v != value) continue;
+      if (found >= 0 && found != static_cast<int>(i)) return -1;
+      found = static_cast<int>(i);
+    }
+  }
+  return found;
+}
+
+int count_readers(const Graph& graph, int value) {
+  int count = 0;
+  for (const auto& node : graph.nodes)
+    for (int v : node.inputs)
+      if (v == value) ++count;
+  for (int out : graph.outputs)
+    if (out == value) ++count;
+  return count;
+}
+
+void erase_nodes(Graph& graph, const std::set<size_t>& doomed) {
+  std::vector<Node> kept;
+  for (size_t i = 0; i < graph.nodes.size(); ++i)
+    if (!doomed.count(i)) kept.push_back(std::move(graph.nodes[i]));
+  graph.nodes = std::move(kept);
+}
+
+bool is_fusable_producer(const Node& node) { return node.op_type == "Conv" || node.op_type == "ConvTranspose"; }
+
+// The activation `node` applies, as a post-op, when its parameters are known now.
+std::optional<PostOp> as_activation(const Graph& graph, const Node& node) {
+  PostOp op;
+  op.activation = node.op_type;
+  if (node.op_type == "Relu" || node.op_type == "Sigmoid" || node.op_type == "HardSwish") return op;
+  if (node.op_type == "LeakyRelu") {
+    op.alpha = node.attributes.get_float("alpha", 0.01f);
+    return op;
+  }
+  if (node.op_type == "HardSigmoid") {
+    op.alpha = node.attributes.get_float("alpha", 0.2f);
+    op.beta = node.attributes.get_float("beta", 0.5f);
+    return op;
+  }
+  if (node.op_type == "Clip") {
+    op.alpha = -INFINITY;
+    op.beta = INFINITY;
+    for (size_t i = 1; i < node.inputs.size(); ++i) {
+      if (node.inputs[i] < 0) continue;
+      const Tensor* bound = graph.constant(node.inputs[i]);
+      if (bound == nullptr || bound->numel() != 1 || bound->dtype() != DataType::kFloat32) return std::nullopt;
+      (i == 1 ? op.alpha : op.beta) = bound->data<float>()[0];
+    }
+    return op;
+  }
+  return std::nullopt;
+}
+
+bool same_known_shape(const Graph& graph, int a, int b) {
+  const Shape& sa = graph.values[static_cast<size_t>(a)].shape;
+  const Shape& sb = graph.values[static_cast<size_t>(b)].shape;
+  if (sa.empty() || sa != sb) return false;
+  for (auto d : sa)
+    if (d < 0) return false;
+  return true;
+}
+
+// Tries one fusion onto the producer node at `index`; true when the graph changed.
+bool fuse_one(Graph& graph, size_t index) {
+  Node& producer = graph.nodes[index];
+  if (!is_fusable_producer(producer)) return false;
+  const int out = producer.outputs[0];
+  // SiLU: x * Sigmoid(x), where x is our output, read by exactly those two nodes.
+  if (count_readers(graph, out) == 2) {
+    int sigmoid = -1, mul = -1;
+    for (size_t i = index + 1; i < graph.nodes.size(); ++i) {
+      const Node& n = graph.nodes[i];
+      if (n.op_type == "Sigmoid" && n.inputs[0] == out) sigmoid = static_cast<int>(i);
+    }
+    if (sigmoid >= 0) {
+      const int s = graph.nodes[static_cast<size_t>(sigmoid)].outputs[0];
+      for (size_t i = index + 1; i < graph.nodes.size(); ++i) {
+        const Node& n = graph.nodes[i];
+        if (n.op_type == "Mul" && ((n.inputs[0] == out && n.inputs[1] == s) || (n.inputs[0] == s && n.inputs[1] == out)))
+          mul = static_cast<int>(i);
+      }
+      if (mul >= 0 && sole_consumer(graph, s) == mul) {
+        PostOp op;
+        op.activation = "SiLU";
+        producer.post_ops.push_back(op);
+        producer.outputs[0] = graph.nodes[static_cast<size_t>(mul)].outputs[0];
+        erase_nodes(graph, {static_cast<size_t>(sigmoid), static_cast<size_t>(mul)});
+        return true;
+      }
+    }
+  }
+  const int consumer_index = sole_consumer(graph, out);
+  if (consumer_index < 0) return false;
+  Node& consumer = graph.nodes[static_cast<size_t>(consumer_index)];
+  if (auto activation = as_activation(graph, consumer); activation && consumer.inputs[0] == out) {
+    producer.post_ops.push_back(*activation);
+    producer.outputs[0] = consumer.outputs[0];
+    erase_nodes(graph, {static_cast<size_t>(consumer_index)});
+    return true;
+  }
+  if (consumer.op_type == "Add") {
+    const int other = consumer.inputs[0] == out ? consumer.inputs[1] : consumer.inputs[0];
+    if (other == out || !same_known_shape(graph, other, consumer.outputs[0]) ||
+        !same_known_shape(graph, out, consumer.outputs[0]))
+      return false;
+    // The other operand must exist when the producer runs.
+    auto producer_of = producers(graph);
+    if (producer_of[static_cast<size_t>(other)] >= static_cast<int>(index)) return false;
+    PostOp op;
+    op.kind = PostOp::Kind::kSum;
+    op.sum_input = static_cast<int>(producer.inputs.size());
+    producer.inputs.push_back(other);
+    producer.post_ops.push_back(op);
+    producer.outputs[0] = consumer.outputs[0];
+    erase_nodes(graph, {static_cast<size_t>(consumer_index)});
+    return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+Status fold_constants(Graph& graph) {
+  const OpRegistry& ops = OpRegistry::reference();
+  std::set<size_t> folded;
+  for (size_t i = 0; i < graph.nodes.size(); ++i) {
+    const Node& node = graph.nodes[i];
+    if (node.op_type == "DequantizeLinear" || !node.post_ops.empty()) continue;
+    bool all_constant = true;
+    for (int v : node.inputs)
+      if (v >= 0 && !graph.is_constant(v)) all_constant = false;
+    if (!all_constant) continue;
+    const OpDefinition* op = ops.find(node.op_type);
+    std::vector<TensorInfo> in_info;
+    std::vector<const Tensor*> in_tensors;
+    for (int v : node.inputs) {
+      const Tensor* t = v >= 0 ? graph.constant(v) : nullptr;
+      in_info.push_back(t ? TensorInfo{true, t->dtype(), t->shape(), t} : TensorInfo{false, DataType::kFloat32, {}, nullptr});
+      in_tensors.push_back(t);
+    }
+    std::vector<TensorInfo> out_info;
+    CANOPY_TRY(op->infer(node, in_info, out_info));
+    std::vector<Tensor> outputs;
+    std::vector<Tensor*> out_ptrs;
+    outputs.reserve(out_info.size());
+    for (const auto& info : out_info) outputs.push_back(info.present ? Tensor::allocate(info.dtype, info.shape) : Tensor());
+    for (size_t k = 0; k < outputs.size(); ++k) out_ptrs.push_back(out_info[k].present ? &outputs[k] : nullptr);
+    CANOPY_TRY(op->run(node, in_tensors, out_ptrs));
+    for (size_t k = 0; k < node.outputs.size() && k < outputs.size(); ++k)
+      if (node.outputs[k] >= 0 && out_info[k].present) graph.constants[node.outputs[k]] = std::move(outputs[k]);
+    folded.insert(i);
+  }
+  erase_nodes(graph, folded);
+  return {};
+}
+
+void fold_batch_norm(Graph& graph) {
+  for (size_t i = 0; i < graph.nodes.size(); ++i) {
+    Node& conv = graph.nodes[i];
+    if (conv.op_type != "Conv" || !conv.post_ops.empty()) continue;
+    const int bn_index = sole_consumer(graph, conv.outputs[0]);
+    if (bn_index < 0) continue;
+    const Node& bn = graph.nodes[static_cast<size_t>(bn_index)];
+    if (bn.op_type != "BatchNormalization" || bn.inputs[0] != conv.outputs[0]) continue;
+    const Tensor* weights = graph.constant(conv.inputs[1]);
+    const Tensor* bias = conv.input(2) >= 0 ? graph.constant(conv.inputs[2]) : nullptr;
+    const Tensor *scale = graph.constant(bn.inputs[1]), *shift = graph.constant(bn.inputs[2]),
+                 *mean = graph.constant(bn.inputs[3]), *var = graph.constant(bn.inputs[4]);
+    if (!weights || !scale || !shift || !mean || !var || (conv.input(2) >= 0 && !bias)) continue;
+    if (weights->dtype() != DataType::kFloat32 || weights->rank() != 4) continue;
+    const std::int64_t channels = weights->dim(0);
+    if (scale->numel() != channels || shift->numel() != channels || mean->numel() != channels || var->numel() != channels)
+      continue;
+    const float epsilon = bn.attributes.get_float("epsilon", 1e-5f);
+    Tensor new_weights = weights->clone();
+    Tensor new_bias = Tensor::allocate(DataType::kFloat32, {channels});
+    const std::int64_t per_channel = weights->numel() / channels;
+    for (std::int64_t c = 0; c < channels; ++c) {
+      const float a = scale->data<float>()[c] / std::sqrt(var->data<float>()[c] + epsilon);
+      for (std::int64_t k = 0; k < per_channel; ++k) new_weights.data<float>()[c * per_channel + k] *= a;
+      const float b = bias ? bias->data<float>()[c] : 0.0f;
+      new_bias.data<float>()[c] = (b - mean->data<float>()[c]) * a + shift->data<float>()[c];
+    }
+    const int w_value = graph.add_value(Value{conv.name + ".folded_weights", DataType::kFloat32, new_weights.shape()});
+    const int b_value = graph.add_value(Value{conv.name + ".folded_bias", DataType::kFloat32, {channels}});
+    graph.constants[w_value] = std::move(new_weights);
+    graph.constants[b_value] = std::move(new_bias);
+    Node& target = graph.nodes[i];
+    target.inputs.resize(3);
+    target.inputs[1] = w_value;
+    target.inputs[2] = b_value;
+    target.outputs[0] = graph.nodes[static_cast<size_t>(bn_index)].outputs[0];
+    erase_nodes(graph, {static_cast<size_t>(bn_index)});
+  }
+}
+
+void fuse_post_ops(Graph& graph) {
+  for (size_t i = 0; i < graph.nodes.size(); ++i)
+    while (fuse_one(graph, i)) {
+    }
+}
+
+void remove_dead_nodes(Graph& graph) {
+  bool changed = true;
+  while (changed) {
+    changed = false;
+    auto uses = graph.use_counts();
+    std::set<size_t> dead;
+    for (size_t i = 0; i < graph.nodes.size(); ++i) {
+      bool used = false;
+      for (int v : graph.nodes[i].outputs)
+        if (v >= 0 && uses[static_cast<size_t>(v)] > 0) used = true;
+      if (!used) dead.insert(i);
+    }
+    if (!dead.empty()) {
+      erase_nodes(graph, dead);
+      changed = true;
+    }
+  }
+}
+
+Status optimize_graph(Graph& graph) {
+  CANOPY_TRY(fold_constants(graph));
+  fold_batch_norm(graph);
+  fuse_post_ops(graph);
+  remove_dead_nodes(graph);
+  return {};
+}
+
+}  // namespace canopy::infer

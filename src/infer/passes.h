@@ -1,0 +1,24 @@
+// Graph rewrites done once when a model loads, each a small pass:
+//  - fold_constants: nodes whose inputs are all constants are computed now
+//    (except DequantizeLinear, whose int8 weights the int8 backends need);
+//  - fold_batch_norm: Conv followed by BatchNormalization becomes one Conv;
+//  - fuse_post_ops: activations (incl. SiLU written as x*Sigmoid(x)) and
+//    residual Adds that follow a Conv become post-ops of that Conv;
+//  - remove_dead_nodes: drops nodes whose outputs nobody reads.
+// Each pass keeps the graph valid and in topological order.
+#pragma once
+
+#include "common/error.h"
+#include "infer/graph.h"
+
+namespace canopy::infer {
+
+Status fold_constants(Graph& graph);
+void fold_batch_norm(Graph& graph);
+void fuse_post_ops(Graph& graph);
+void remove_dead_nodes(Graph& graph);
+
+// All of the above, in the order that makes each one most effective.
+Status optimize_graph(Graph& graph);
+
+}  // namespace canopy::infer

@@ -1,0 +1,146 @@
+#include "infer/plan.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <mutex>
+#include <set>
+
+namespace canopy::infer {
+
+namespace {
+
+constexpr size_t kAlignment = 64;
+
+size_t aligned(size_t bytes) { return (bytes + kAlignment - 1) / kAlignment * kAlignment; }
+
+// Logs each (backend, operator) fallback once per process.
+void note_fallback(std::string_view backend, const Node& node) {
+  static std::mutex mutex;
+  static std::set<std::string> seen;
+  std::lock_guard<std::mutex> lock(mutex);
+  std::string key = std::string(backend) + "/" + node.op_type;
+  if (seen.insert(key).second)
+    spdlog::info("infer.fallback backend={} op={} node={} kernel=reference", backend, node.op_type, node.name);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Plan>> Plan::build(const Graph& graph, const std::vector<Shape>& input_shapes,
+                                          const std::vector<Backend*>& backends) {
+  std::unique_ptr<Plan> plan(new Plan());
+  plan->graph_ = &graph;
+  plan->input_shapes_ = input_shapes;
+  CANOPY_TRY(plan->infer_shapes(input_shapes));
+  CANOPY_TRY(plan->choose_kernels(backends));
+  plan->assign_memory();
+  return plan;
+}
+
+Status Plan::infer_shapes(const std::vector<Shape>& input_shapes) {
+  const Graph& g = *graph_;
+  infos_.assign(g.values.size(), TensorInfo{false, DataType::kFloat32, {}, nullptr});
+  for (const auto& [value, tensor] : g.constants)
+    infos_[static_cast<size_t>(value)] = TensorInfo{true, tensor.dtype(), tensor.shape(), &tensor};
+  for (size_t i = 0; i < g.inputs.size(); ++i) {
+    const Value& v = g.values[static_cast<size_t>(g.inputs[i])];
+    infos_[static_cast<size_t>(g.inputs[i])] = TensorInfo{true, v.dtype, input_shapes[i], nullptr};
+  }
+  const OpRegistry& ops = OpRegistry::reference();
+  for (const auto& node : g.nodes) {
+    const OpDefinition* op = ops.find(node.op_type);
+    std::vector<TensorInfo> in;
+    const size_t op_inputs = std::min(node.inputs.size(), static_cast<size_t>(op->max_inputs));
+    for (size_t i = 0; i < op_inputs; ++i)
+      in.push_back(node.inputs[i] >= 0 ? infos_[static_cast<size_t>(node.inputs[i])]
+                                       : TensorInfo{false, DataType::kFloat32, {}, nullptr});
+    std::vector<TensorInfo> out;
+    CANOPY_TRY(op->infer(node, in, out));
+    for (size_t i = 0; i < node.outputs.size() && i < out.size(); ++i) {
+      if (node.outputs[i] < 0) continue;
+      out[i].value = nullptr;
+      infos_[static_cast<size_t>(node.outputs[i])] = out[i];
+    }
+    for (const auto& post : node.post_ops) {
+      if (post.kind != PostOp::Kind::kSum) continue;
+      const auto& operand = infos_[static_cast<size_t>(node.inputs[static_cast<size_t>(post.sum_input)])];
+      if (operand.shape != out[0].shape)
+        return make_error(ErrorCode::kInvalidArgument, node.op_type + " node '" + node.name +
+                                                           "': the fused residual has shape " +
+                                                           shape_to_string(operand.shape) + ", the output " +
+                                                           shape_to_string(out[0].shape));
+    }
+  }
+  return {};
+}
+
+Status Plan::choose_kernels(const std::vector<Backend*>& backends) {
+  auto reference = make_reference_backend();
+  for (const auto& node : graph_->nodes) {
+    std::vector<TensorInfo> in, out;
+    for (int v : node.inputs)
+      in.push_back(v >= 0 ? infos_[static_cast<size_t>(v)] : TensorInfo{false, DataType::kFloat32, {}, nullptr});
+    for (int v : node.outputs)
+      out.push_back(v >= 0 ? infos_[static_cast<size_t>(v)] : TensorInfo{false, DataType::kFloat32, {}, nullptr});
+    std::unique_ptr<Kernel> kernel;
+    for (Backend* backend : backends) {
+      CANOPY_ASSIGN_OR_RETURN(kernel, backend->create(node, in, out));
+      if (kernel) break;
+      note_fallback(backend->name(), node);
+    }
+    if (!kernel) {
+      CANOPY_ASSIGN_OR_RETURN(kernel, reference->create(node, in, out));
+    }
+    ++kernels_by_backend_[std::string(kernel->backend())];
+    steps_.push_back(PlanStep{&node, std::move(kernel)});
+  }
+  return {};
+}
+
+void Plan::assign_memory() {
+  const Graph& g = *graph_;
+  const size_t count = g.values.size();
+  offsets_.assign(count, -1);
+  // Lifetime of each node-produced value: [producing step, last reading step].
+  std::vector<int> first(count, -1), last(count, -1);
+  for (size_t s = 0; s < g.nodes.size(); ++s) {
+    for (int v : g.nodes[s].outputs)
+      if (v >= 0) first[static_cast<size_t>(v)] = last[static_cast<size_t>(v)] = static_cast<int>(s);
+    for (int v : g.nodes[s].inputs)
+      if (v >= 0 && first[static_cast<size_t>(v)] >= 0) last[static_cast<size_t>(v)] = static_cast<int>(s);
+  }
+  for (int v : g.outputs)
+    if (first[static_cast<size_t>(v)] >= 0) last[static_cast<size_t>(v)] = static_cast<int>(g.nodes.size());
+  std::vector<int> order;
+  for (size_t v = 0; v < count; ++v)
+    if (first[v] >= 0) order.push_back(static_cast<int>(v));
+  auto size_of = [&](int v) {
+    const auto& info = infos_[static_cast<size_t>(v)];
+    return aligned(static_cast<size_t>(element_count(info.shape)) * element_size(info.dtype));
+  };
+  std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return size_of(a) > size_of(b); });
+  // Greedy by size: each value takes the lowest gap among the values already
+  // placed whose lifetimes overlap its own.
+  std::vector<int> placed;
+  for (int v : order) {
+    const size_t vi = static_cast<size_t>(v);
+    std::vector<std::pair<size_t, size_t>> busy;
+    for (int p : placed) {
+      const size_t pi = static_cast<size_t>(p);
+      if (first[pi] <= last[vi] && first[vi] <= last[pi])
+        busy.emplace_back(static_cast<size_t>(offsets_[pi]), static_cast<size_t>(offsets_[pi]) + size_of(p));
+    }
+    std::sort(busy.begin(), busy.end());
+    size_t offset = 0;
+    const size_t size = size_of(v);
+    for (const auto& [begin, end] : busy) {
+      if (offset + size <= begin) break;
+      offset = std::max(offset, end);
+    }
+    offsets_[vi] = static_cast<std::int64_t>(offset);
+    arena_bytes_ = std::max(arena_bytes_, offset + size);
+    placed.push_back(v);
+  }
+}
+
+}  // namespace canopy::infer

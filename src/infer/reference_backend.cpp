@@ -1,0 +1,66 @@
+#include <algorithm>
+#include <cmath>
+
+#include "infer/backend.h"
+
+namespace canopy::infer {
+
+namespace {
+
+class ReferenceKernel final : public Kernel {
+ public:
+  ReferenceKernel(const Node& node, const OpDefinition& op) : node_(node), op_(op) {}
+  Status run(const std::vector<const Tensor*>& inputs, const std::vector<Tensor*>& outputs) override {
+    // Post-op operands are extra inputs the operator itself does not take.
+    std::vector<const Tensor*> op_inputs(inputs.begin(),
+                                         inputs.begin() + static_cast<std::ptrdiff_t>(std::min<size_t>(
+                                                              inputs.size(), static_cast<size_t>(op_.max_inputs))));
+    return op_.run(node_, op_inputs, outputs);
+  }
+  std::string_view backend() const override { return "reference"; }
+
+ private:
+  const Node& node_;
+  const OpDefinition& op_;
+};
+
+class ReferenceBackend final : public Backend {
+ public:
+  std::string_view name() const override { return "reference"; }
+  Result<std::unique_ptr<Kernel>> create(const Node& node, const std::vector<TensorInfo>&,
+                                         const std::vector<TensorInfo>&) override {
+    const OpDefinition* op = OpRegistry::reference().find(node.op_type);
+    if (op == nullptr) return make_error(ErrorCode::kInternal, "no reference operator " + node.op_type);
+    return std::unique_ptr<Kernel>(new ReferenceKernel(node, *op));
+  }
+};
+
+float activate(const PostOp& op, float x) {
+  if (op.activation == "Relu") return x > 0 ? x : 0.0f;
+  if (op.activation == "LeakyRelu") return x >= 0 ? x : op.alpha * x;
+  if (op.activation == "Clip") return std::min(op.beta, std::max(op.alpha, x));
+  if (op.activation == "Sigmoid") return 1.0f / (1.0f + std::exp(-x));
+  if (op.activation == "HardSigmoid") return std::max(0.0f, std::min(1.0f, op.alpha * x + op.beta));
+  if (op.activation == "HardSwish") return x * std::max(0.0f, std::min(1.0f, x / 6.0f + 0.5f));
+  if (op.activation == "SiLU") return x / (1.0f + std::exp(-x));
+  return x;
+}
+
+}  // namespace
+
+std::unique_ptr<Backend> make_reference_backend() { return std::make_unique<ReferenceBackend>(); }
+
+void apply_post_ops(const Node& node, const std::vector<const Tensor*>& inputs, Tensor& output) {
+  float* y = output.data<float>();
+  const std::int64_t n = output.numel();
+  for (const auto& op : node.post_ops) {
+    if (op.kind == PostOp::Kind::kSum) {
+      const float* r = inputs[static_cast<size_t>(op.sum_input)]->data<float>();
+      for (std::int64_t i = 0; i < n; ++i) y[i] += r[i];
+    } else {
+      for (std::int64_t i = 0; i < n; ++i) y[i] = activate(op, y[i]);
+    }
+  }
+}
+
+}  // namespace canopy::infer
