@@ -31,8 +31,11 @@ class Backend {
  public:
   virtual ~Backend() = default;
   virtual std::string_view name() const = 0;
-  // A kernel for `node` with these input and output types and shapes, or
-  // nullptr when this backend does not handle it.
+  // The layout this backend wants for the 4-D outputs of its kernels; the
+  // plan passes it in `outputs` to create().
+  virtual Layout preferred_layout() const { return Layout::kNchw; }
+  // A kernel for `node` with these input and output types, shapes and
+  // layouts, or nullptr when this backend does not handle it.
   virtual Result<std::unique_ptr<Kernel>> create(const Node& node, const std::vector<TensorInfo>& inputs,
                                                  const std::vector<TensorInfo>& outputs) = 0;
 };
@@ -40,6 +43,9 @@ class Backend {
 std::unique_ptr<Backend> make_reference_backend();
 // oneDNN (x86-64): float32 Conv and ConvTranspose with fused post-ops.
 std::unique_ptr<Backend> make_onednn_backend(int threads);
+
+// Copies a 4-D float32 tensor between layouts (the plan's boundary steps).
+std::unique_ptr<Kernel> make_layout_conversion(Layout from, Layout to);
 
 // Applies `node`'s post-ops in place on `output` (the reference way, for
 // kernels that do not fuse them).

@@ -120,9 +120,10 @@ Status Context::prepare(const std::vector<Shape>& shapes) {
     arena_ = std::shared_ptr<void>(memory, std::free);
   }
   const Graph& g = engine_.graph_;
-  values_.assign(g.values.size(), Tensor());
+  const size_t count = plan_->infos().size();
+  values_.assign(count, Tensor());
   for (const auto& [value, tensor] : g.constants) values_[static_cast<size_t>(value)] = tensor;
-  for (size_t v = 0; v < g.values.size(); ++v) {
+  for (size_t v = 0; v < count; ++v) {
     const std::int64_t offset = plan_->offset(static_cast<int>(v));
     if (offset < 0) continue;
     const auto& info = plan_->infos()[v];
@@ -162,13 +163,14 @@ Result<std::vector<Tensor>> Context::run(const std::vector<Tensor>& inputs) {
   for (auto& step : plan_->steps()) {
     in.clear();
     out.clear();
-    for (int v : step.node->inputs) in.push_back(v >= 0 ? &values_[static_cast<size_t>(v)] : nullptr);
-    for (int v : step.node->outputs) out.push_back(v >= 0 ? &values_[static_cast<size_t>(v)] : nullptr);
+    for (int v : step.inputs) in.push_back(v >= 0 ? &values_[static_cast<size_t>(v)] : nullptr);
+    for (int v : step.outputs) out.push_back(v >= 0 ? &values_[static_cast<size_t>(v)] : nullptr);
     CANOPY_TRY(step.kernel->run(in, out));  // operator errors already name their node
-    if (!step.node->post_ops.empty() && !step.kernel->fuses_post_ops()) apply_post_ops(*step.node, in, *out[0]);
+    if (step.node != nullptr && !step.node->post_ops.empty() && !step.kernel->fuses_post_ops())
+      apply_post_ops(*step.node, in, *out[0]);
   }
   std::vector<Tensor> result;
-  for (int v : g.outputs) result.push_back(values_[static_cast<size_t>(v)]);
+  for (int v : plan_->outputs()) result.push_back(values_[static_cast<size_t>(v)]);
   return result;
 }
 

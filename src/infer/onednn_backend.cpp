@@ -1,9 +1,10 @@
 // oneDNN backend (x86-64): convolutions and transposed convolutions in
 // float32, with fused activations and residual sums as oneDNN post-ops.
-// Activations stay in plain NCHW so any neighbouring node can read them;
-// weights are reordered once, at plan time, into the layout oneDNN picks.
-// Threads: oneDNN here is built on OpenMP; each run sets the calling
-// thread's OpenMP thread count to the engine's.
+// Activations between its kernels are NHWC, the layout oneDNN's direct
+// (brgemm/JIT) convolutions read without reordering; weights are reordered
+// once, at plan time, into the layout oneDNN picks.
+// Threads: oneDNN here is built on OpenMP; creating a kernel and each run set
+// the calling thread's OpenMP thread count to the engine's.
 #include <omp.h>
 
 #include <dnnl.hpp>
@@ -30,13 +31,17 @@ const dnnl::engine& cpu_engine() {
 
 memory::dims dims_of(const Shape& shape) { return memory::dims(shape.begin(), shape.end()); }
 
+tag tag_of(Layout layout) { return layout == Layout::kNhwc ? tag::nhwc : tag::nchw; }
+
+memory::desc activation_md(const TensorInfo& info) { return memory::desc(dims_of(info.shape), dt::f32, tag_of(info.layout)); }
+
 // Appends the node's post-ops to `ops`; false if one has no oneDNN equivalent.
 bool append_post_ops(const Node& node, const std::vector<TensorInfo>& inputs, dnnl::post_ops& ops,
                      std::vector<int>& binary_inputs) {
   for (const auto& op : node.post_ops) {
     if (op.kind == PostOp::Kind::kSum) {
       const auto& operand = inputs[static_cast<size_t>(op.sum_input)];
-      ops.append_binary(dnnl::algorithm::binary_add, memory::desc(dims_of(operand.shape), dt::f32, tag::nchw));
+      ops.append_binary(dnnl::algorithm::binary_add, activation_md(operand));
       binary_inputs.push_back(op.sum_input);
       continue;
     }
@@ -61,15 +66,30 @@ bool append_post_ops(const Node& node, const std::vector<TensorInfo>& inputs, dn
 // pre-reordered weights, bias, binary post-op operands and scratchpad.
 class OneDnnKernel final : public Kernel {
  public:
-  OneDnnKernel(dnnl::primitive primitive, memory weights, std::optional<memory> bias, memory::desc src_md,
-               memory::desc dst_md, std::vector<std::pair<int, memory::desc>> binaries, memory scratchpad, int threads)
-      : primitive_(std::move(primitive)), weights_(std::move(weights)), bias_(std::move(bias)), src_md_(src_md),
-        dst_md_(dst_md), binaries_(std::move(binaries)), scratchpad_(std::move(scratchpad)), threads_(threads) {}
+  // `given_src_md` is how the input arrives; when it differs from the
+  // primitive's `src_md` the kernel reorders it into a buffer of its own
+  // (allocated here, at plan time) before each run.
+  OneDnnKernel(dnnl::primitive primitive, memory weights, std::optional<memory> bias, memory::desc given_src_md,
+               memory::desc src_md, memory::desc dst_md, std::vector<std::pair<int, memory::desc>> binaries,
+               memory scratchpad, int threads)
+      : primitive_(std::move(primitive)), weights_(std::move(weights)), bias_(std::move(bias)),
+        given_src_md_(given_src_md), src_md_(src_md), dst_md_(dst_md), binaries_(std::move(binaries)),
+        scratchpad_(std::move(scratchpad)), threads_(threads) {
+    if (given_src_md_ != src_md_) {
+      staged_src_ = memory(src_md_, cpu_engine());
+      src_reorder_ = dnnl::reorder(memory(given_src_md_, cpu_engine(), DNNL_MEMORY_NONE), *staged_src_);
+    }
+  }
 
   Status run(const std::vector<const Tensor*>& inputs, const std::vector<Tensor*>& outputs) override {
     omp_set_num_threads(threads_);
     const auto& engine = cpu_engine();
-    memory src(src_md_, engine, const_cast<void*>(inputs[0]->raw()));
+    dnnl::stream stream(engine);
+    memory src(given_src_md_, engine, const_cast<void*>(inputs[0]->raw()));
+    if (staged_src_) {
+      src_reorder_.execute(stream, src, *staged_src_);
+      src = *staged_src_;
+    }
     memory dst(dst_md_, engine, outputs[0]->raw());
     std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights_}, {DNNL_ARG_DST, dst},
                                          {DNNL_ARG_SCRATCHPAD, scratchpad_}};
@@ -79,7 +99,6 @@ class OneDnnKernel final : public Kernel {
       args[DNNL_ARG_ATTR_MULTIPLE_POST_OP(static_cast<int>(post_op_index(i))) | DNNL_ARG_SRC_1] =
           memory(md, engine, const_cast<void*>(inputs[static_cast<size_t>(input)]->raw()));
     }
-    dnnl::stream stream(engine);
     primitive_.execute(stream, args);
     stream.wait();
     return {};
@@ -95,7 +114,9 @@ class OneDnnKernel final : public Kernel {
   dnnl::primitive primitive_;
   memory weights_;
   std::optional<memory> bias_;
-  memory::desc src_md_, dst_md_;
+  memory::desc given_src_md_, src_md_, dst_md_;
+  std::optional<memory> staged_src_;
+  dnnl::reorder src_reorder_;
   std::vector<std::pair<int, memory::desc>> binaries_;
   std::vector<size_t> positions_;
   memory scratchpad_;
@@ -135,6 +156,7 @@ class OneDnnBackend final : public Backend {
  public:
   explicit OneDnnBackend(int threads) : threads_(threads) {}
   std::string_view name() const override { return "onednn"; }
+  Layout preferred_layout() const override { return Layout::kNhwc; }
 
   Result<std::unique_ptr<Kernel>> create(const Node& node, const std::vector<TensorInfo>& inputs,
                                          const std::vector<TensorInfo>& outputs) override {
@@ -145,6 +167,9 @@ class OneDnnBackend final : public Backend {
     if (inputs[1].value == nullptr || (inputs.size() > 2 && inputs[2].present && node.input(2) >= 0 &&
                                        inputs[2].value == nullptr && !is_post_op_input(node, 2)))
       return std::unique_ptr<Kernel>();
+    // oneDNN fixes a primitive's thread count when it is created (from the
+    // calling thread's OpenMP setting), so set it here as well as in run().
+    omp_set_num_threads(threads_);
     try {
       return node.op_type == "Conv" ? make_conv(node, inputs, outputs) : make_deconv(node, inputs, outputs);
     } catch (const dnnl::error& e) {
@@ -173,8 +198,11 @@ class OneDnnBackend final : public Backend {
     const std::int64_t group = node.attributes.get_int("group", 1);
     memory::dims w_dims = group == 1 ? dims_of(w.shape())
                                      : memory::dims{group, w.dim(0) / group, w.dim(1), w.dim(2), w.dim(3)};
-    memory::desc src_md(dims_of(x), dt::f32, tag::nchw);
-    memory::desc dst_md(dims_of(outputs[0].shape), dt::f32, tag::nchw);
+    // Mixed layouts send oneDNN to its slow reference code: the source is
+    // brought to the destination's layout first.
+    memory::desc given_src_md = activation_md(inputs[0]);
+    memory::desc dst_md = activation_md(outputs[0]);
+    memory::desc src_md(dims_of(x), dt::f32, tag_of(outputs[0].layout));
     memory::desc w_any(w_dims, dt::f32, tag::any);
     memory::desc w_plain(w_dims, dt::f32, group == 1 ? tag::oihw : tag::goihw);
     const Tensor* bias = bias_of(node, inputs);
@@ -190,8 +218,8 @@ class OneDnnBackend final : public Backend {
         {win.stride[0], win.stride[1]}, {win.dilation[0] - 1, win.dilation[1] - 1},
         {win.pad_begin[0], win.pad_begin[1]}, {win.pad_end[0], win.pad_end[1]});
     dnnl::convolution_forward::primitive_desc pd(desc, attr, cpu_engine());
-    return finish(node, dnnl::convolution_forward(pd), reorder_weights(w, w_plain, pd.weights_desc()), bias, src_md,
-                  dst_md, inputs, binary_inputs, pd.scratchpad_desc());
+    return finish(node, dnnl::convolution_forward(pd), reorder_weights(w, w_plain, pd.weights_desc()), bias,
+                  given_src_md, src_md, dst_md, inputs, binary_inputs, pd.scratchpad_desc());
   }
 
   Result<std::unique_ptr<Kernel>> make_deconv(const Node& node, const std::vector<TensorInfo>& inputs,
@@ -205,8 +233,11 @@ class OneDnnBackend final : public Backend {
                                      : memory::dims{group, w.dim(1), w.dim(0) / group, w.dim(2), w.dim(3)};
     memory::desc w_plain(w_dims, dt::f32, group == 1 ? tag::iohw : tag::giohw);
     memory::desc w_any(w_dims, dt::f32, tag::any);
-    memory::desc src_md(dims_of(x), dt::f32, tag::nchw);
-    memory::desc dst_md(dims_of(outputs[0].shape), dt::f32, tag::nchw);
+    // Mixed layouts send oneDNN to its slow reference code: the source is
+    // brought to the destination's layout first.
+    memory::desc given_src_md = activation_md(inputs[0]);
+    memory::desc dst_md = activation_md(outputs[0]);
+    memory::desc src_md(dims_of(x), dt::f32, tag_of(outputs[0].layout));
     const Tensor* bias = bias_of(node, inputs);
     memory::desc b_md = bias ? memory::desc({bias->numel()}, dt::f32, tag::x) : memory::desc();
     dnnl::post_ops ops;
@@ -221,19 +252,20 @@ class OneDnnBackend final : public Backend {
         {win.pad_begin[0], win.pad_begin[1]}, {win.pad_end[0], win.pad_end[1]});
     dnnl::deconvolution_forward::primitive_desc pd(desc, attr, cpu_engine());
     return finish(node, dnnl::deconvolution_forward(pd), reorder_weights(w, w_plain, pd.weights_desc()), bias,
-                  src_md, dst_md, inputs, binary_inputs, pd.scratchpad_desc());
+                  given_src_md, src_md, dst_md, inputs, binary_inputs, pd.scratchpad_desc());
   }
 
   std::unique_ptr<Kernel> finish(const Node& node, dnnl::primitive primitive, memory weights, const Tensor* bias,
-                                 const memory::desc& src_md, const memory::desc& dst_md,
+                                 const memory::desc& given_src_md, const memory::desc& src_md,
+                                 const memory::desc& dst_md,
                                  const std::vector<TensorInfo>& inputs, const std::vector<int>& binary_inputs,
                                  const memory::desc& scratchpad_md) {
     std::vector<std::pair<int, memory::desc>> binaries;
     for (int input : binary_inputs)
-      binaries.emplace_back(input, memory::desc(dims_of(inputs[static_cast<size_t>(input)].shape), dt::f32, tag::nchw));
+      binaries.emplace_back(input, activation_md(inputs[static_cast<size_t>(input)]));
     auto kernel = std::make_unique<OneDnnKernel>(
         std::move(primitive), std::move(weights), bias ? std::optional<memory>(copy_bias(*bias)) : std::nullopt,
-        src_md, dst_md, std::move(binaries), memory(scratchpad_md, cpu_engine()), threads_);
+        given_src_md, src_md, dst_md, std::move(binaries), memory(scratchpad_md, cpu_engine()), threads_);
     kernel->set_post_op_positions(binary_positions(node));
     return kernel;
   }

@@ -76,41 +76,71 @@ Status Plan::infer_shapes(const std::vector<Shape>& input_shapes) {
 
 Status Plan::choose_kernels(const std::vector<Backend*>& backends) {
   auto reference = make_reference_backend();
+  auto missing = [] { return TensorInfo{false, DataType::kFloat32, {}, nullptr}; };
+  // Nodes are visited in order, so every input's layout is final when its
+  // consumers are planned.
   for (const auto& node : graph_->nodes) {
     std::vector<TensorInfo> in, out;
-    for (int v : node.inputs)
-      in.push_back(v >= 0 ? infos_[static_cast<size_t>(v)] : TensorInfo{false, DataType::kFloat32, {}, nullptr});
-    for (int v : node.outputs)
-      out.push_back(v >= 0 ? infos_[static_cast<size_t>(v)] : TensorInfo{false, DataType::kFloat32, {}, nullptr});
+    for (int v : node.inputs) in.push_back(v >= 0 ? infos_[static_cast<size_t>(v)] : missing());
+    for (int v : node.outputs) out.push_back(v >= 0 ? infos_[static_cast<size_t>(v)] : missing());
     std::unique_ptr<Kernel> kernel;
     for (Backend* backend : backends) {
-      CANOPY_ASSIGN_OR_RETURN(kernel, backend->create(node, in, out));
-      if (kernel) break;
+      std::vector<TensorInfo> proposed = out;
+      for (auto& info : proposed)
+        if (info.present && info.shape.size() == 4) info.layout = backend->preferred_layout();
+      CANOPY_ASSIGN_OR_RETURN(kernel, backend->create(node, in, proposed));
+      if (kernel) {
+        out = proposed;
+        break;
+      }
       note_fallback(backend->name(), node);
     }
+    PlanStep step{&node, node.inputs, node.outputs, nullptr};
     if (!kernel) {
+      // The reference operator reads NCHW only.
+      for (auto& v : step.inputs)
+        if (v >= 0 && infos_[static_cast<size_t>(v)].layout != Layout::kNchw) v = plain_version(v);
+      for (size_t i = 0; i < step.inputs.size(); ++i)
+        if (step.inputs[i] >= 0) in[i] = infos_[static_cast<size_t>(step.inputs[i])];
       CANOPY_ASSIGN_OR_RETURN(kernel, reference->create(node, in, out));
     }
+    for (size_t i = 0; i < node.outputs.size(); ++i)
+      if (node.outputs[i] >= 0) infos_[static_cast<size_t>(node.outputs[i])].layout = out[i].layout;
     ++kernels_by_backend_[std::string(kernel->backend())];
-    steps_.push_back(PlanStep{&node, std::move(kernel)});
+    step.kernel = std::move(kernel);
+    steps_.push_back(std::move(step));
   }
+  for (int v : graph_->outputs)
+    outputs_.push_back(infos_[static_cast<size_t>(v)].layout == Layout::kNchw ? v : plain_version(v));
   return {};
 }
 
+int Plan::plain_version(int value) {
+  if (auto it = plain_versions_.find(value); it != plain_versions_.end()) return it->second;
+  TensorInfo plain = infos_[static_cast<size_t>(value)];
+  const Layout from = plain.layout;
+  plain.layout = Layout::kNchw;
+  infos_.push_back(plain);
+  const int converted = static_cast<int>(infos_.size()) - 1;
+  plain_versions_[value] = converted;
+  steps_.push_back(PlanStep{nullptr, {value}, {converted}, make_layout_conversion(from, Layout::kNchw)});
+  ++kernels_by_backend_["layout"];
+  return converted;
+}
+
 void Plan::assign_memory() {
-  const Graph& g = *graph_;
-  const size_t count = g.values.size();
+  const size_t count = infos_.size();
   offsets_.assign(count, -1);
-  // Lifetime of each node-produced value: [producing step, last reading step].
+  // Lifetime of each step-produced value: [producing step, last reading step].
   std::vector<int> first(count, -1), last(count, -1);
-  for (size_t s = 0; s < g.nodes.size(); ++s) {
-    for (int v : g.nodes[s].outputs)
+  for (size_t s = 0; s < steps_.size(); ++s) {
+    for (int v : steps_[s].outputs)
       if (v >= 0) first[static_cast<size_t>(v)] = last[static_cast<size_t>(v)] = static_cast<int>(s);
-    for (int v : g.nodes[s].inputs)
+    for (int v : steps_[s].inputs)
       if (v >= 0 && first[static_cast<size_t>(v)] >= 0) last[static_cast<size_t>(v)] = static_cast<int>(s);
   }
-  for (int v : g.outputs)
-    if (first[static_cast<size_t>(v)] >= 0) last[static_cast<size_t>(v)] = static_cast<int>(g.nodes.size());
+  for (int v : outputs_)
+    if (first[static_cast<size_t>(v)] >= 0) last[static_cast<size_t>(v)] = static_cast<int>(steps_.size());
   std::vector<int> order;
   for (size_t v = 0; v < count; ++v)
     if (first[v] >= 0) order.push_back(static_cast<int>(v));

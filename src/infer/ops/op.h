@@ -22,11 +22,17 @@
 
 namespace canopy::infer {
 
+// Memory order of a 4-D tensor whose shape is always given as N, C, H, W.
+// Reference operators only ever see kNchw; backend kernels may produce and
+// consume kNhwc, which the plan converts at the boundaries.
+enum class Layout { kNchw, kNhwc };
+
 struct TensorInfo {
   bool present = true;            // false for an omitted optional input
   DataType dtype = DataType::kFloat32;
   Shape shape;
   const Tensor* value = nullptr;  // set when the input is a constant
+  Layout layout = Layout::kNchw;
 };
 
 using InferFunction =
