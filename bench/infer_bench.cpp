@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 
@@ -14,6 +15,7 @@
 #include "common/subprocess.h"
 #include "infer/engine.h"
 #include "infer/onnx_builder.h"
+#include "report.h"
 
 namespace {
 
@@ -28,38 +30,120 @@ void die(const std::string& message) {
 
 struct Network {
   std::string name;
-  std::string description;
+  std::string precision;
   double gflop = 0;
   fs::path file;
 };
 
+struct Layer {
+  std::int64_t in, out, stride;
+};
+
 // Ten 3x3 convolutions with ReLU on a 320x320 image, strided down to 20x20.
-Network conv10(const fs::path& dir) {
-  struct Layer { std::int64_t in, out, stride; };
-  const std::vector<Layer> layers = {{3, 16, 2},  {16, 32, 2},  {32, 32, 1},   {32, 64, 2},   {64, 64, 1},
-                                     {64, 64, 1}, {64, 128, 2}, {128, 128, 1}, {128, 128, 1}, {128, 128, 1}};
+const std::vector<Layer> kConv10 = {{3, 16, 2},  {16, 32, 2},  {32, 32, 1},   {32, 64, 2},   {64, 64, 1},
+                                    {64, 64, 1}, {64, 128, 2}, {128, 128, 1}, {128, 128, 1}, {128, 128, 1}};
+
+Tensor layer_weights(size_t i) {
+  const auto& l = kConv10[i];
+  return random_tensor(DataType::kFloat32, {l.out, l.in, 3, 3}, static_cast<unsigned>(i), -0.1f, 0.1f);
+}
+
+Tensor layer_bias(size_t i) {
+  return random_tensor(DataType::kFloat32, {kConv10[i].out}, static_cast<unsigned>(100 + i), -0.1f, 0.1f);
+}
+
+// The float32 network; with `all_outputs` every ReLU output is a graph
+// output (for calibrating the int8 version).
+OnnxBuilder conv10_fp32(bool all_outputs, double* gflop) {
   OnnxBuilder b(13);
   b.add_input("image", DataType::kFloat32, {1, 3, 320, 320});
   std::string x = "image";
   std::int64_t size = 320;
   double macs = 0;
-  for (size_t i = 0; i < layers.size(); ++i) {
-    const auto& l = layers[i];
+  for (size_t i = 0; i < kConv10.size(); ++i) {
+    const auto& l = kConv10[i];
     const std::string w = "w" + std::to_string(i), bias = "b" + std::to_string(i);
-    b.add_initializer(w, random_tensor(DataType::kFloat32, {l.out, l.in, 3, 3}, static_cast<unsigned>(i), -0.1f, 0.1f));
-    b.add_initializer(bias, random_tensor(DataType::kFloat32, {l.out}, static_cast<unsigned>(100 + i), -0.1f, 0.1f));
+    b.add_initializer(w, layer_weights(i)).add_initializer(bias, layer_bias(i));
     const std::string c = "conv" + std::to_string(i), y = "relu" + std::to_string(i);
-    b.add_node("Conv", {x, w, bias}, {c},
-               {attr_ints("pads", {1, 1, 1, 1}), attr_ints("strides", {l.stride, l.stride})});
+    b.add_node("Conv", {x, w, bias}, {c}, {attr_ints("pads", {1, 1, 1, 1}), attr_ints("strides", {l.stride, l.stride})});
     b.add_node("Relu", {c}, {y});
     size /= l.stride;
     macs += static_cast<double>(size * size * l.out * l.in * 9);
+    if (all_outputs || i + 1 == kConv10.size()) b.add_output(y, DataType::kFloat32, {});
     x = y;
   }
-  b.add_output(x, DataType::kFloat32, {});
-  Network net{"conv10", "10 conv3x3+ReLU, 320x320 input", 2 * macs / 1e9, dir / "conv10.onnx"};
-  if (!b.save(net.file).ok()) die("cannot write " + net.file.string());
-  return net;
+  if (gflop) *gflop = 2 * macs / 1e9;
+  return b;
+}
+
+Tensor scalar(float v) {
+  Tensor t = Tensor::allocate(DataType::kFloat32, {});
+  t.data<float>()[0] = v;
+  return t;
+}
+
+// The QDQ int8 version, as a quantizer writes it: per-channel symmetric
+// int8 weights, uint8 activations (after ReLU, zero point 0) with scales
+// from the largest value each layer produced on calibration images.
+OnnxBuilder conv10_int8(const std::vector<float>& activation_max) {
+  OnnxBuilder b(13);
+  b.add_input("image", DataType::kFloat32, {1, 3, 320, 320});
+  b.add_initializer("zp", Tensor::allocate(DataType::kUInt8, {}));
+  b.add_initializer("s_in", scalar(1.0f / 255.0f));
+  b.add_node("QuantizeLinear", {"image", "s_in", "zp"}, {"q_in"});
+  std::string xq = "q_in", xs = "s_in";
+  for (size_t i = 0; i < kConv10.size(); ++i) {
+    const auto& l = kConv10[i];
+    const std::string n = std::to_string(i);
+    Tensor w = layer_weights(i);
+    Tensor wq = Tensor::allocate(DataType::kInt8, w.shape());
+    Tensor ws = Tensor::allocate(DataType::kFloat32, {l.out});
+    const std::int64_t per = w.numel() / l.out;
+    for (std::int64_t m = 0; m < l.out; ++m) {
+      float largest = 1e-8f;
+      for (std::int64_t k = 0; k < per; ++k) largest = std::max(largest, std::fabs(w.data<float>()[m * per + k]));
+      ws.data<float>()[m] = largest / 127.0f;
+      for (std::int64_t k = 0; k < per; ++k)
+        wq.data<std::int8_t>()[m * per + k] = static_cast<std::int8_t>(std::nearbyint(w.data<float>()[m * per + k] / ws.data<float>()[m]));
+    }
+    b.add_initializer("wq" + n, wq).add_initializer("ws" + n, ws);
+    b.add_initializer("wzp" + n, Tensor::allocate(DataType::kInt8, {l.out}));
+    b.add_initializer("b" + n, layer_bias(i));
+    b.add_initializer("ys" + n, scalar(std::max(activation_max[i], 1e-6f) / 255.0f));
+    b.add_node("DequantizeLinear", {xq, xs, "zp"}, {"xd" + n});
+    b.add_node("DequantizeLinear", {"wq" + n, "ws" + n, "wzp" + n}, {"wd" + n}, {attr_int("axis", 0)});
+    b.add_node("Conv", {"xd" + n, "wd" + n, "b" + n}, {"c" + n},
+               {attr_ints("pads", {1, 1, 1, 1}), attr_ints("strides", {l.stride, l.stride})});
+    b.add_node("Relu", {"c" + n}, {"r" + n});
+    b.add_node("QuantizeLinear", {"r" + n, "ys" + n, "zp"}, {"q" + n});
+    xq = "q" + n;
+    xs = "ys" + n;
+  }
+  b.add_node("DequantizeLinear", {xq, xs, "zp"}, {"output"});
+  b.add_output("output", DataType::kFloat32, {});
+  return b;
+}
+
+std::vector<Network> conv10(const fs::path& dir) {
+  double gflop = 0;
+  Network fp32{"conv10", "fp32", 0, dir / "conv10.onnx"};
+  if (!conv10_fp32(false, &gflop).save(fp32.file).ok()) die("cannot write " + fp32.file.string());
+  fp32.gflop = gflop;
+  // Calibrate on a few images with the float network.
+  const fs::path calibration = dir / "conv10-calibration.onnx";
+  if (!conv10_fp32(true, nullptr).save(calibration).ok()) die("cannot write the calibration model");
+  auto engine = Engine::load(calibration, {});
+  if (!engine.ok()) die(engine.error().message);
+  std::vector<float> largest(kConv10.size(), 0.0f);
+  for (unsigned seed = 0; seed < 4; ++seed) {
+    auto outputs = (*engine)->run({random_tensor(DataType::kFloat32, {1, 3, 320, 320}, seed, 0.0f, 1.0f)});
+    if (!outputs.ok()) die(outputs.error().message);
+    for (size_t i = 0; i < kConv10.size(); ++i)
+      for (float v : to_float_vector((*outputs)[i])) largest[i] = std::max(largest[i], v);
+  }
+  Network int8{"conv10", "int8 (QDQ)", gflop, dir / "conv10-int8.onnx"};
+  if (!conv10_int8(largest).save(int8.file).ok()) die("cannot write " + int8.file.string());
+  return {fp32, int8};
 }
 
 double time_canopy(const Network& net, BackendKind backend, int threads, int runs) {
@@ -112,23 +196,28 @@ int main(int argc, char** argv) {
   fs::path work = fs::absolute(work_dir);
   fs::create_directories(work);
 
-  std::string table = "| network | threads | engine | median ms | ratio to ORT fp32 |\n|---|---|---|---|---|\n";
-  for (const Network& net : {conv10(work)}) {
-    for (int threads : {1, 2}) {
-      std::fprintf(stderr, "%s, %d thread(s)\n", net.name.c_str(), threads);
-      const double ort = time_onnxruntime(net, threads, runs, script, work);
-      const double onednn = time_canopy(net, BackendKind::kOneDnn, threads, runs);
-      auto row = [&](const std::string& engine, double ms) {
-        char line[256];
-        std::snprintf(line, sizeof line, "| %s (%.2f GFLOP) | %d | %s | %.2f | %.2f |\n", net.name.c_str(), net.gflop,
-                      threads, engine.c_str(), ms, ms / ort);
-        table += line;
-      };
-      row("ONNX Runtime 1.20 fp32", ort);
-      row("canopy oneDNN fp32", onednn);
-    }
+  std::string table =
+      "| network | threads | engine | precision | median ms | ratio to ORT fp32 |\n|---|---|---|---|---|---|\n";
+  const auto nets = conv10(work);
+  for (int threads : {1, 2}) {
+    std::fprintf(stderr, "conv10, %d thread(s)\n", threads);
+    const double ort_fp32 = time_onnxruntime(nets[0], threads, runs, script, work);
+    auto row = [&](const Network& net, const std::string& engine, double ms) {
+      char line[256];
+      std::snprintf(line, sizeof line, "| %s (%.2f GFLOP) | %d | %s | %s | %.2f | %.2f |\n", net.name.c_str(),
+                    net.gflop, threads, engine.c_str(), net.precision.c_str(), ms, ms / ort_fp32);
+      table += line;
+    };
+    row(nets[0], "ONNX Runtime 1.20", ort_fp32);
+    row(nets[1], "ONNX Runtime 1.20", time_onnxruntime(nets[1], threads, runs, script, work));
+    for (const auto& net : nets) row(net, "canopy oneDNN", time_canopy(net, BackendKind::kOneDnn, threads, runs));
   }
   std::printf("%s", table.c_str());
-  (void)markdown;
+  if (!markdown.empty()) {
+    std::string section = "Measured with `make bench` (`build/bench/infer_bench`), median of " + std::to_string(runs) +
+                          " runs after 10 warm-up runs, input 1x3x320x320.\n\n" + table;
+    Status written = bench::replace_section(markdown, "infer-bench", section);
+    if (!written.ok()) die(written.error().message);
+  }
   return 0;
 }

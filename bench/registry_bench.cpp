@@ -28,6 +28,7 @@
 #include "common/progress.h"
 #include "common/subprocess.h"
 #include "package/package.h"
+#include "report.h"
 #include "server/registry.h"
 
 namespace {
@@ -262,16 +263,6 @@ std::vector<Row> bench_listing(const fs::path& canopy, const fs::path& work, int
   };
 }
 
-void write_section(const fs::path& markdown, const std::string& section) {
-  const std::string begin = "<!-- registry-bench:begin -->", end = "<!-- registry-bench:end -->";
-  std::string text = read_file(markdown).ok() ? *read_file(markdown) : "# Benchmarks\n";
-  auto a = text.find(begin), b = text.find(end);
-  std::string block = begin + "\n" + section + end;
-  if (a != std::string::npos && b != std::string::npos) text.replace(a, b + end.size() - a, block);
-  else text += "\n" + block + "\n";
-  check(write_file_atomic(markdown, text), "write " + markdown.string());
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -305,7 +296,7 @@ int main(int argc, char** argv) {
                           std::to_string(std::thread::hardware_concurrency()) + " cores, scratch on " + work.string() +
                           ". Ratios above 1 mean canopy is faster for throughput, slower for latency and start-up.\n\n" +
                           result;
-    write_section(markdown, section);
+    check(bench::replace_section(markdown, "registry-bench", section), "write " + markdown);
   }
   fs::remove_all(work);
   return 0;

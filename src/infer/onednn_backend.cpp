@@ -160,6 +160,14 @@ class OneDnnBackend final : public Backend {
 
   Result<std::unique_ptr<Kernel>> create(const Node& node, const std::vector<TensorInfo>& inputs,
                                          const std::vector<TensorInfo>& outputs) override {
+    if (node.op_type == "QLinearConv") {
+      omp_set_num_threads(threads_);
+      try {
+        return make_qconv(node, inputs, outputs);
+      } catch (const dnnl::error&) {
+        return std::unique_ptr<Kernel>();
+      }
+    }
     if (node.op_type != "Conv" && node.op_type != "ConvTranspose") return std::unique_ptr<Kernel>();
     for (size_t i = 0; i < std::min<size_t>(inputs.size(), 3); ++i)
       if (inputs[i].present && inputs[i].dtype != DataType::kFloat32) return std::unique_ptr<Kernel>();
@@ -253,6 +261,63 @@ class OneDnnBackend final : public Backend {
     dnnl::deconvolution_forward::primitive_desc pd(desc, attr, cpu_engine());
     return finish(node, dnnl::deconvolution_forward(pd), reorder_weights(w, w_plain, pd.weights_desc()), bias,
                   given_src_md, src_md, dst_md, inputs, binary_inputs, pd.scratchpad_desc());
+  }
+
+  // int8 convolution (QLinearConv) with symmetric (zero-point 0) input and
+  // weights: s8/u8 NHWC activations, s8 weights, per-channel output scales
+  // x_scale * w_scale giving real values, float activations, then the
+  // requantization to y_scale / y_zero_point as a final linear post-op.
+  Result<std::unique_ptr<Kernel>> make_qconv(const Node& node, const std::vector<TensorInfo>& inputs,
+                                             const std::vector<TensorInfo>& outputs) {
+    for (int i : {1, 2, 3, 4, 5, 6, 7})
+      if (inputs[static_cast<size_t>(i)].value == nullptr) return std::unique_ptr<Kernel>();
+    const Tensor& w = *inputs[3].value;
+    const Tensor& w_scale = *inputs[4].value;
+    if (w.dtype() != DataType::kInt8) return std::unique_ptr<Kernel>();
+    for (auto z : to_int64_vector(*inputs[5].value))
+      if (z != 0) return std::unique_ptr<Kernel>();
+    if (to_int64_vector(*inputs[2].value)[0] != 0) return std::unique_ptr<Kernel>();
+    const Tensor* bias = inputs.size() > 8 && inputs[8].present ? inputs[8].value : nullptr;
+    if (inputs.size() > 8 && inputs[8].present && bias == nullptr) return std::unique_ptr<Kernel>();
+    const float x_scale = inputs[1].value->data<float>()[0];
+    const float y_scale = inputs[6].value->data<float>()[0];
+    const float y_zero = static_cast<float>(to_int64_vector(*inputs[7].value)[0]);
+    const Shape& x = inputs[0].shape;
+    CANOPY_ASSIGN_OR_RETURN(Window2d win, forward_window(node, x[2], x[3], {w.dim(2), w.dim(3)}, false));
+    const std::int64_t group = node.attributes.get_int("group", 1);
+    memory::dims w_dims = group == 1 ? dims_of(w.shape())
+                                     : memory::dims{group, w.dim(0) / group, w.dim(1), w.dim(2), w.dim(3)};
+    auto int8_type = [](DataType t) { return t == DataType::kInt8 ? dt::s8 : dt::u8; };
+    memory::desc given_src_md(dims_of(x), int8_type(inputs[0].dtype), tag_of(inputs[0].layout));
+    memory::desc src_md(dims_of(x), int8_type(inputs[0].dtype), tag_of(outputs[0].layout));
+    memory::desc dst_md(dims_of(outputs[0].shape), int8_type(outputs[0].dtype), tag_of(outputs[0].layout));
+    memory::desc w_plain(w_dims, dt::s8, group == 1 ? tag::oihw : tag::goihw);
+    memory::desc w_any(w_dims, dt::s8, tag::any);
+    memory::desc b_md = bias ? memory::desc({bias->numel()}, dt::s32, tag::x) : memory::desc();
+    std::vector<float> scales;
+    for (std::int64_t m = 0; m < w_scale.numel(); ++m) scales.push_back(x_scale * w_scale.data<float>()[m]);
+    dnnl::post_ops ops;
+    std::vector<int> binary_inputs;
+    if (!append_post_ops(node, inputs, ops, binary_inputs) || !binary_inputs.empty()) return std::unique_ptr<Kernel>();
+    ops.append_eltwise(1.f, dnnl::algorithm::eltwise_linear, 1.0f / y_scale, y_zero);
+    dnnl::primitive_attr attr;
+    attr.set_output_scales(scales.size() > 1 ? 2 : 0, scales);
+    attr.set_post_ops(ops);
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    dnnl::convolution_forward::desc desc(
+        dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src_md, w_any, b_md, dst_md,
+        {win.stride[0], win.stride[1]}, {win.dilation[0] - 1, win.dilation[1] - 1},
+        {win.pad_begin[0], win.pad_begin[1]}, {win.pad_end[0], win.pad_end[1]});
+    dnnl::convolution_forward::primitive_desc pd(desc, attr, cpu_engine());
+    std::optional<memory> bias_memory;
+    if (bias) {
+      bias_memory = memory(b_md, cpu_engine());
+      std::memcpy(bias_memory->get_data_handle(), bias->raw(), bias->size_bytes());
+    }
+    return std::unique_ptr<Kernel>(std::make_unique<OneDnnKernel>(
+        dnnl::convolution_forward(pd), reorder_weights(w, w_plain, pd.weights_desc()), std::move(bias_memory),
+        given_src_md, src_md, dst_md, std::vector<std::pair<int, memory::desc>>{},
+        memory(pd.scratchpad_desc(), cpu_engine()), threads_));
   }
 
   std::unique_ptr<Kernel> finish(const Node& node, dnnl::primitive primitive, memory weights, const Tensor* bias,

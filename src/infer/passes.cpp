@@ -1,6 +1,7 @@
 #include "infer/passes.h"
 
 #include <cmath>
+#include <optional>
 #include <set>
 
 #include "infer/ops/op.h"
@@ -148,7 +149,104 @@ bool fuse_one(Graph& graph, size_t index) {
   return false;
 }
 
+// The DequantizeLinear node producing `value`, or nullptr.
+const Node* dequantizer_of(const Graph& graph, const std::vector<int>& producer, int value) {
+  const int p = value >= 0 ? producer[static_cast<size_t>(value)] : -1;
+  if (p < 0) return nullptr;
+  const Node& node = graph.nodes[static_cast<size_t>(p)];
+  return node.op_type == "DequantizeLinear" ? &node : nullptr;
+}
+
+// A scalar constant (scale or zero point), or nullptr.
+const Tensor* scalar_constant(const Graph& graph, int value) {
+  const Tensor* t = value >= 0 ? graph.constant(value) : nullptr;
+  return t != nullptr && t->numel() == 1 ? t : nullptr;
+}
+
+// A zero point input of a Q/DQ node; an omitted one means uint8 zero.
+int zero_point_or_default(Graph& graph, const Node& node, const std::string& name) {
+  if (node.input(2) >= 0) return node.inputs[2];
+  Tensor zero = Tensor::allocate(DataType::kUInt8, {});
+  const int v = graph.add_value(Value{name, DataType::kUInt8, {}});
+  graph.constants[v] = std::move(zero);
+  return v;
+}
+
+// Tries to turn the Conv at `index` and its Q/DQ neighbours into one
+// QLinearConv; true when the graph changed.
+bool fuse_qdq_at(Graph& graph, size_t index) {
+  const Node& conv = graph.nodes[index];
+  if (conv.op_type != "Conv") return false;
+  for (const auto& op : conv.post_ops)
+    if (op.kind == PostOp::Kind::kSum) return false;
+  const auto producer = producers(graph);
+  const Node* dx = dequantizer_of(graph, producer, conv.inputs[0]);
+  const Node* dw = dequantizer_of(graph, producer, conv.inputs[1]);
+  const int q_index = sole_consumer(graph, conv.outputs[0]);
+  if (dx == nullptr || dw == nullptr || q_index < 0) return false;
+  const Node& q = graph.nodes[static_cast<size_t>(q_index)];
+  if (q.op_type != "QuantizeLinear" || q.inputs[0] != conv.outputs[0]) return false;
+  const Tensor* w = graph.constant(dw->inputs[0]);
+  const Tensor* w_scale = graph.constant(dw->inputs[1]);
+  const Tensor* x_scale = scalar_constant(graph, dx->inputs[1]);
+  const Tensor* y_scale = scalar_constant(graph, q.inputs[1]);
+  if (w == nullptr || w_scale == nullptr || x_scale == nullptr || y_scale == nullptr) return false;
+  if (w->rank() != 4 || (w_scale->numel() != 1 && w_scale->numel() != w->dim(0))) return false;
+  if (w_scale->numel() > 1 && dw->attributes.get_int("axis", 1) != 0) return false;
+  if ((dx->input(2) >= 0 && !scalar_constant(graph, dx->inputs[2])) ||
+      (q.input(2) >= 0 && !scalar_constant(graph, q.inputs[2])) || (dw->input(2) >= 0 && !graph.is_constant(dw->inputs[2])))
+    return false;
+  // The bias becomes int32 in accumulator units (x_scale * w_scale).
+  std::optional<Tensor> bias_int;
+  if (conv.input(2) >= 0) {
+    const Tensor* bias = graph.constant(conv.inputs[2]);
+    const Node* db = dequantizer_of(graph, producer, conv.inputs[2]);
+    std::vector<float> real;
+    if (bias != nullptr && bias->dtype() == DataType::kFloat32) {
+      real = to_float_vector(*bias);
+    } else if (db != nullptr && graph.is_constant(db->inputs[0]) && scalar_constant(graph, db->inputs[1])) {
+      auto q_bias = to_float_vector(*graph.constant(db->inputs[0]));
+      const float s = graph.constant(db->inputs[1])->data<float>()[0];
+      for (float v : q_bias) real.push_back(v * s);
+    } else {
+      return false;
+    }
+    if (static_cast<std::int64_t>(real.size()) != w->dim(0)) return false;
+    Tensor b = Tensor::allocate(DataType::kInt32, {w->dim(0)});
+    const float xs = x_scale->data<float>()[0];
+    for (std::int64_t m = 0; m < w->dim(0); ++m) {
+      const float ws = w_scale->data<float>()[w_scale->numel() > 1 ? m : 0];
+      b.data<std::int32_t>()[m] = static_cast<std::int32_t>(std::nearbyint(real[static_cast<size_t>(m)] / (xs * ws)));
+    }
+    bias_int = std::move(b);
+  }
+  Node fused;
+  fused.op_type = "QLinearConv";
+  fused.name = conv.name + ".int8";
+  fused.opset = conv.opset;
+  fused.attributes = conv.attributes;
+  fused.post_ops = conv.post_ops;
+  const int x_zero = zero_point_or_default(graph, *dx, conv.name + ".x_zero_point");
+  const int w_zero = zero_point_or_default(graph, *dw, conv.name + ".w_zero_point");
+  const int y_zero = zero_point_or_default(graph, q, conv.name + ".y_zero_point");
+  // zero_point_or_default may have grown graph.values; node references stay valid (nodes unchanged).
+  fused.inputs = {dx->inputs[0], dx->inputs[1], x_zero, dw->inputs[0], dw->inputs[1], w_zero, q.inputs[1], y_zero};
+  if (bias_int) {
+    const int b = graph.add_value(Value{conv.name + ".bias_int32", DataType::kInt32, bias_int->shape()});
+    graph.constants[b] = std::move(*bias_int);
+    fused.inputs.push_back(b);
+  }
+  fused.outputs = {q.outputs[0]};
+  graph.nodes[index] = std::move(fused);
+  erase_nodes(graph, {static_cast<size_t>(q_index)});
+  return true;
+}
+
 }  // namespace
+
+void fuse_qdq_convolutions(Graph& graph) {
+  for (size_t i = 0; i < graph.nodes.size(); ++i) fuse_qdq_at(graph, i);
+}
 
 Status fold_constants(Graph& graph) {
   const OpRegistry& ops = OpRegistry::reference();
@@ -253,6 +351,7 @@ Status optimize_graph(Graph& graph) {
   CANOPY_TRY(fold_constants(graph));
   fold_batch_norm(graph);
   fuse_post_ops(graph);
+  fuse_qdq_convolutions(graph);
   remove_dead_nodes(graph);
   return {};
 }

@@ -4,6 +4,9 @@
 //  - fold_batch_norm: Conv followed by BatchNormalization becomes one Conv;
 //  - fuse_post_ops: activations (incl. SiLU written as x*Sigmoid(x)) and
 //    residual Adds that follow a Conv become post-ops of that Conv;
+//  - fuse_qdq_convolutions: DequantizeLinear -> Conv -> QuantizeLinear with
+//    constant int8 weights and scales becomes one QLinearConv, so int8
+//    models run true int8 convolutions;
 //  - remove_dead_nodes: drops nodes whose outputs nobody reads.
 // Each pass keeps the graph valid and in topological order.
 #pragma once
@@ -16,6 +19,7 @@ namespace canopy::infer {
 Status fold_constants(Graph& graph);
 void fold_batch_norm(Graph& graph);
 void fuse_post_ops(Graph& graph);
+void fuse_qdq_convolutions(Graph& graph);
 void remove_dead_nodes(Graph& graph);
 
 // All of the above, in the order that makes each one most effective.

@@ -18,6 +18,7 @@ class ReferenceKernel final : public Kernel {
                                                               inputs.size(), static_cast<size_t>(op_.max_inputs))));
     return op_.run(node_, op_inputs, outputs);
   }
+  bool fuses_post_ops() const override { return op_.applies_post_ops; }
   std::string_view backend() const override { return "reference"; }
 
  private:
@@ -35,17 +36,6 @@ class ReferenceBackend final : public Backend {
     return std::unique_ptr<Kernel>(new ReferenceKernel(node, *op));
   }
 };
-
-float activate(const PostOp& op, float x) {
-  if (op.activation == "Relu") return x > 0 ? x : 0.0f;
-  if (op.activation == "LeakyRelu") return x >= 0 ? x : op.alpha * x;
-  if (op.activation == "Clip") return std::min(op.beta, std::max(op.alpha, x));
-  if (op.activation == "Sigmoid") return 1.0f / (1.0f + std::exp(-x));
-  if (op.activation == "HardSigmoid") return std::max(0.0f, std::min(1.0f, op.alpha * x + op.beta));
-  if (op.activation == "HardSwish") return x * std::max(0.0f, std::min(1.0f, x / 6.0f + 0.5f));
-  if (op.activation == "SiLU") return x / (1.0f + std::exp(-x));
-  return x;
-}
 
 class LayoutConversion final : public Kernel {
  public:
@@ -91,7 +81,7 @@ void apply_post_ops(const Node& node, const std::vector<const Tensor*>& inputs, 
       const float* r = inputs[static_cast<size_t>(op.sum_input)]->data<float>();
       for (std::int64_t i = 0; i < n; ++i) y[i] += r[i];
     } else {
-      for (std::int64_t i = 0; i < n; ++i) y[i] = activate(op, y[i]);
+      for (std::int64_t i = 0; i < n; ++i) y[i] = apply_activation(op, y[i]);
     }
   }
 }

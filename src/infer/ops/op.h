@@ -46,6 +46,9 @@ struct OpDefinition {
   int max_inputs = 1;
   InferFunction infer;
   RunFunction run;
+  // True when run() applies the node's fused post-ops itself (quantized
+  // operators must, before they round to integers).
+  bool applies_post_ops = false;
 };
 
 class OpRegistry {
@@ -76,5 +79,10 @@ void register_resize_ops(OpRegistry& registry);
 void register_softmax_ops(OpRegistry& registry);
 void register_matmul_ops(OpRegistry& registry);
 void register_quantize_ops(OpRegistry& registry);
+void register_qlinear_ops(OpRegistry& registry);
+
+// The float activation a fused post-op applies (shared by every kernel that
+// applies post-ops in software).
+float apply_activation(const PostOp& op, float x);
 
 }  // namespace canopy::infer

@@ -1,6 +1,7 @@
 #include "infer/ops/op.h"
 
 #include <algorithm>
+#include <cmath>
 
 namespace canopy::infer {
 
@@ -25,6 +26,17 @@ Result<Shape> broadcast_shapes(const Node& node, const Shape& a, const Shape& b)
     out[i] = da == 1 ? db : da;
   }
   return out;
+}
+
+float apply_activation(const PostOp& op, float x) {
+  if (op.activation == "Relu") return x > 0 ? x : 0.0f;
+  if (op.activation == "LeakyRelu") return x >= 0 ? x : op.alpha * x;
+  if (op.activation == "Clip") return std::min(op.beta, std::max(op.alpha, x));
+  if (op.activation == "Sigmoid") return 1.0f / (1.0f + std::exp(-x));
+  if (op.activation == "HardSigmoid") return std::max(0.0f, std::min(1.0f, op.alpha * x + op.beta));
+  if (op.activation == "HardSwish") return x * std::max(0.0f, std::min(1.0f, x / 6.0f + 0.5f));
+  if (op.activation == "SiLU") return x / (1.0f + std::exp(-x));
+  return x;
 }
 
 }  // namespace canopy::infer

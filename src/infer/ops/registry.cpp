@@ -15,6 +15,7 @@ const OpRegistry& OpRegistry::reference() {
     register_softmax_ops(r);
     register_matmul_ops(r);
     register_quantize_ops(r);
+    register_qlinear_ops(r);
     return r;
   }();
   return registry;
