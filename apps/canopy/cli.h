@@ -43,5 +43,6 @@ void register_package_commands(CLI::App& app, Globals& globals, int& exit_code);
 void register_model_commands(CLI::App& app, Globals& globals, int& exit_code);
 void register_key_commands(CLI::App& app, Globals& globals, int& exit_code);
 void register_server_command(CLI::App& app, Globals& globals, int& exit_code);
+void register_infer_commands(CLI::App& app, Globals& globals, int& exit_code);
 
 }  // namespace canopy::cli

@@ -1,0 +1,60 @@
+// Detection on top of the engine: an image goes in, boxes with labels and
+// scores come out. Pre- and post-processing follow the package manifest:
+// letterbox or stretch to the input size, channel order and normalization,
+// then the output layout:
+//   "yolo"        [1, N, 5+C]: cx, cy, w, h, objectness, C class scores
+//   "yolov8"      [1, 4+C, N]: cx, cy, w, h, C class scores, one column per box
+//   "yolov8-rows" [1, N, 4+C]: the same, one row per box
+//   "auto"        picks one of the above from the output shape and C.
+// Coordinates are input pixels (or 0-1 with "normalized": true).
+// Thread-safety: one Detector per thread (it owns an engine context).
+#pragma once
+
+#include <opencv2/core.hpp>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/error.h"
+#include "infer/engine.h"
+#include "package/manifest.h"
+#include "vision/boxes.h"
+
+namespace canopy::infer {
+
+struct DetectorOptions {
+  EngineOptions engine;
+  float score_threshold = -1;  // < 0: the manifest's
+  float iou_threshold = -1;    // < 0: the manifest's
+};
+
+class Detector {
+ public:
+  // From a package directory (canopy.json and the files it lists).
+  static Result<std::unique_ptr<Detector>> load_package_dir(const std::filesystem::path& directory,
+                                                            const DetectorOptions& options);
+  // From a bare ONNX file and a manifest describing it.
+  static Result<std::unique_ptr<Detector>> load(const std::filesystem::path& model, package::Manifest manifest,
+                                                const DetectorOptions& options);
+
+  Result<std::vector<vision::Detection>> detect(const cv::Mat& bgr_image);
+
+  const package::Manifest& manifest() const { return manifest_; }
+  Engine& engine() { return *engine_; }
+
+ private:
+  Detector() = default;
+  Status decode(const Tensor& output, std::vector<vision::Detection>& found) const;
+
+  package::Manifest manifest_;
+  std::string decoder_;
+  std::unique_ptr<Engine> engine_;
+  std::unique_ptr<Context> context_;
+  Tensor input_;
+  float score_threshold_ = 0.25f;
+  float iou_threshold_ = 0.45f;
+};
+
+}  // namespace canopy::infer

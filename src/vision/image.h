@@ -1,0 +1,50 @@
+// Images for detection: decoding (OpenCV), letterbox resizing to the model's
+// input size while keeping the aspect ratio, conversion to a normalized NCHW
+// float tensor as the model's manifest says, and drawing detections.
+// Thread-safety: pure functions over cv::Mat values.
+#pragma once
+
+#include <opencv2/core.hpp>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "common/error.h"
+#include "vision/boxes.h"
+
+namespace canopy::vision {
+
+// Decodes a JPEG/PNG/... file into an 8-bit BGR image; bounded to 100 megapixels.
+Result<cv::Mat> read_image(const std::filesystem::path& path);
+Status write_image(const std::filesystem::path& path, const cv::Mat& image);
+
+// How an image was placed into the model input, to map boxes back.
+struct Placement {
+  float scale = 1;           // model pixels per image pixel (x and y for stretch)
+  float scale_y = 1;
+  float pad_x = 0, pad_y = 0;
+};
+
+// Resizes `image` to width x height: letterbox keeps the aspect ratio and
+// pads with grey (114), stretch does not.
+cv::Mat fit_to_input(const cv::Mat& image, int width, int height, bool letterbox, Placement& placement);
+
+// Maps a box from model-input pixels back to the original image, clipped.
+Box to_image(const Box& box, const Placement& placement, int image_width, int image_height);
+
+struct Normalization {
+  bool rgb = true;            // channel order the model expects
+  float scale = 1.0f / 255;   // applied first
+  float mean[3] = {0, 0, 0};
+  float std[3] = {1, 1, 1};
+};
+
+// Writes `image` (8-bit BGR, already model-sized) into `out` as NCHW float:
+// ((pixel * scale) - mean) / std per channel.
+void to_nchw(const cv::Mat& image, const Normalization& normalization, float* out);
+
+// Draws boxes with their label names and scores.
+void draw_detections(cv::Mat& image, const std::vector<Detection>& detections, const std::vector<std::string>& labels);
+
+}  // namespace canopy::vision
