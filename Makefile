@@ -2,9 +2,10 @@
 #   make demo   install what is missing, build, run the demo
 #   make test   install what is missing, build, run every test through CTest
 BUILD_DIR ?= build
+FUZZ_DIR ?= build-fuzz
 BUILD_TYPE ?= RelWithDebInfo
 
-.PHONY: all deps configure build test demo bench clean
+.PHONY: all deps configure build fuzz-build test demo bench clean
 
 all: build
 
@@ -17,7 +18,12 @@ configure: deps
 build: configure
 	@cmake --build $(BUILD_DIR)
 
-test: build
+# The fuzz targets need clang and sanitizers: a build of their own.
+fuzz-build: deps
+	@CXX=clang++ CC=clang cmake -S . -B $(FUZZ_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCANOPY_FUZZ=ON > /dev/null
+	@cmake --build $(FUZZ_DIR) --target onnx_loader_fuzzer
+
+test: build fuzz-build
 	@cd $(BUILD_DIR) && ctest --output-on-failure --timeout 600 -j2
 
 demo: build
@@ -27,4 +33,4 @@ bench: build
 	@bash bench/run.sh $(BUILD_DIR)
 
 clean:
-	rm -rf $(BUILD_DIR)
+	rm -rf $(BUILD_DIR) $(FUZZ_DIR)

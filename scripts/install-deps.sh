@@ -13,8 +13,8 @@ packages=(
   libssl-dev zlib1g-dev libbrotli-dev
   # inference engine: ONNX models, oneDNN (x86-64) and XNNPACK kernels, images
   libonnx-dev libprotobuf-dev protobuf-compiler libdnnl-dev libxnnpack-dev libpthreadpool-dev libopencv-dev
-  # tests and benchmarks
-  libgtest-dev libgmock-dev libbenchmark-dev
+  # tests and benchmarks (clang and its runtime for the libFuzzer target)
+  clang libclang-rt-14-dev libgtest-dev libgmock-dev libbenchmark-dev
   # real clients used by integration tests and the demo
   curl zip unzip
   # real ONNX models with reference inputs/outputs for the demo and tests

@@ -35,13 +35,15 @@ tag tag_of(Layout layout) { return layout == Layout::kNhwc ? tag::nhwc : tag::nc
 
 memory::desc activation_md(const TensorInfo& info) { return memory::desc(dims_of(info.shape), dt::f32, tag_of(info.layout)); }
 
-// Appends the node's post-ops to `ops`; false if one has no oneDNN equivalent.
-bool append_post_ops(const Node& node, const std::vector<TensorInfo>& inputs, dnnl::post_ops& ops,
-                     std::vector<int>& binary_inputs) {
+// Appends the node's post-ops to `ops`; false if one has no oneDNN
+// equivalent. Residual operands are described in the output's layout
+// (oneDNN silently miscomputes mixed layouts); the kernel converts them.
+bool append_post_ops(const Node& node, const std::vector<TensorInfo>& inputs, Layout output_layout,
+                     dnnl::post_ops& ops, std::vector<int>& binary_inputs) {
   for (const auto& op : node.post_ops) {
     if (op.kind == PostOp::Kind::kSum) {
       const auto& operand = inputs[static_cast<size_t>(op.sum_input)];
-      ops.append_binary(dnnl::algorithm::binary_add, activation_md(operand));
+      ops.append_binary(dnnl::algorithm::binary_add, memory::desc(dims_of(operand.shape), dt::f32, tag_of(output_layout)));
       binary_inputs.push_back(op.sum_input);
       continue;
     }
@@ -64,13 +66,22 @@ bool append_post_ops(const Node& node, const std::vector<TensorInfo>& inputs, dn
 
 // One oneDNN primitive with plain NCHW source and destination, its
 // pre-reordered weights, bias, binary post-op operands and scratchpad.
+// A residual operand of a binary post-op, reordered into the output's
+// layout when it arrives in another.
+struct BinaryOperand {
+  int input = -1;
+  memory::desc given, wanted;
+  std::optional<memory> staged;
+  dnnl::reorder reorder;
+};
+
 class OneDnnKernel final : public Kernel {
  public:
   // `given_src_md` is how the input arrives; when it differs from the
   // primitive's `src_md` the kernel reorders it into a buffer of its own
   // (allocated here, at plan time) before each run.
   OneDnnKernel(dnnl::primitive primitive, memory weights, std::optional<memory> bias, memory::desc given_src_md,
-               memory::desc src_md, memory::desc dst_md, std::vector<std::pair<int, memory::desc>> binaries,
+               memory::desc src_md, memory::desc dst_md, std::vector<BinaryOperand> binaries,
                memory scratchpad, int threads)
       : primitive_(std::move(primitive)), weights_(std::move(weights)), bias_(std::move(bias)),
         given_src_md_(given_src_md), src_md_(src_md), dst_md_(dst_md), binaries_(std::move(binaries)),
@@ -78,6 +89,11 @@ class OneDnnKernel final : public Kernel {
     if (given_src_md_ != src_md_) {
       staged_src_ = memory(src_md_, cpu_engine());
       src_reorder_ = dnnl::reorder(memory(given_src_md_, cpu_engine(), DNNL_MEMORY_NONE), *staged_src_);
+    }
+    for (auto& b : binaries_) {
+      if (b.given == b.wanted) continue;
+      b.staged = memory(b.wanted, cpu_engine());
+      b.reorder = dnnl::reorder(memory(b.given, cpu_engine(), DNNL_MEMORY_NONE), *b.staged);
     }
   }
 
@@ -95,9 +111,13 @@ class OneDnnKernel final : public Kernel {
                                          {DNNL_ARG_SCRATCHPAD, scratchpad_}};
     if (bias_) args[DNNL_ARG_BIAS] = *bias_;
     for (size_t i = 0; i < binaries_.size(); ++i) {
-      const auto& [input, md] = binaries_[i];
-      args[DNNL_ARG_ATTR_MULTIPLE_POST_OP(static_cast<int>(post_op_index(i))) | DNNL_ARG_SRC_1] =
-          memory(md, engine, const_cast<void*>(inputs[static_cast<size_t>(input)]->raw()));
+      auto& b = binaries_[i];
+      memory operand(b.given, engine, const_cast<void*>(inputs[static_cast<size_t>(b.input)]->raw()));
+      if (b.staged) {
+        b.reorder.execute(stream, operand, *b.staged);
+        operand = *b.staged;
+      }
+      args[DNNL_ARG_ATTR_MULTIPLE_POST_OP(static_cast<int>(post_op_index(i))) | DNNL_ARG_SRC_1] = operand;
     }
     primitive_.execute(stream, args);
     stream.wait();
@@ -117,7 +137,7 @@ class OneDnnKernel final : public Kernel {
   memory::desc given_src_md_, src_md_, dst_md_;
   std::optional<memory> staged_src_;
   dnnl::reorder src_reorder_;
-  std::vector<std::pair<int, memory::desc>> binaries_;
+  std::vector<BinaryOperand> binaries_;
   std::vector<size_t> positions_;
   memory scratchpad_;
   int threads_;
@@ -217,7 +237,7 @@ class OneDnnBackend final : public Backend {
     memory::desc b_md = bias ? memory::desc({bias->numel()}, dt::f32, tag::x) : memory::desc();
     dnnl::post_ops ops;
     std::vector<int> binary_inputs;
-    if (!append_post_ops(node, inputs, ops, binary_inputs)) return std::unique_ptr<Kernel>();
+    if (!append_post_ops(node, inputs, outputs[0].layout, ops, binary_inputs)) return std::unique_ptr<Kernel>();
     dnnl::primitive_attr attr;
     attr.set_post_ops(ops);
     attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
@@ -227,7 +247,7 @@ class OneDnnBackend final : public Backend {
         {win.pad_begin[0], win.pad_begin[1]}, {win.pad_end[0], win.pad_end[1]});
     dnnl::convolution_forward::primitive_desc pd(desc, attr, cpu_engine());
     return finish(node, dnnl::convolution_forward(pd), reorder_weights(w, w_plain, pd.weights_desc()), bias,
-                  given_src_md, src_md, dst_md, inputs, binary_inputs, pd.scratchpad_desc());
+                  given_src_md, src_md, dst_md, outputs[0].layout, inputs, binary_inputs, pd.scratchpad_desc());
   }
 
   Result<std::unique_ptr<Kernel>> make_deconv(const Node& node, const std::vector<TensorInfo>& inputs,
@@ -250,7 +270,7 @@ class OneDnnBackend final : public Backend {
     memory::desc b_md = bias ? memory::desc({bias->numel()}, dt::f32, tag::x) : memory::desc();
     dnnl::post_ops ops;
     std::vector<int> binary_inputs;
-    if (!append_post_ops(node, inputs, ops, binary_inputs)) return std::unique_ptr<Kernel>();
+    if (!append_post_ops(node, inputs, outputs[0].layout, ops, binary_inputs)) return std::unique_ptr<Kernel>();
     dnnl::primitive_attr attr;
     attr.set_post_ops(ops);
     attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
@@ -260,7 +280,7 @@ class OneDnnBackend final : public Backend {
         {win.pad_begin[0], win.pad_begin[1]}, {win.pad_end[0], win.pad_end[1]});
     dnnl::deconvolution_forward::primitive_desc pd(desc, attr, cpu_engine());
     return finish(node, dnnl::deconvolution_forward(pd), reorder_weights(w, w_plain, pd.weights_desc()), bias,
-                  given_src_md, src_md, dst_md, inputs, binary_inputs, pd.scratchpad_desc());
+                  given_src_md, src_md, dst_md, outputs[0].layout, inputs, binary_inputs, pd.scratchpad_desc());
   }
 
   // int8 convolution (QLinearConv) with symmetric (zero-point 0) input and
@@ -298,7 +318,7 @@ class OneDnnBackend final : public Backend {
     for (std::int64_t m = 0; m < w_scale.numel(); ++m) scales.push_back(x_scale * w_scale.data<float>()[m]);
     dnnl::post_ops ops;
     std::vector<int> binary_inputs;
-    if (!append_post_ops(node, inputs, ops, binary_inputs) || !binary_inputs.empty()) return std::unique_ptr<Kernel>();
+    if (!append_post_ops(node, inputs, outputs[0].layout, ops, binary_inputs) || !binary_inputs.empty()) return std::unique_ptr<Kernel>();
     ops.append_eltwise(1.f, dnnl::algorithm::eltwise_linear, 1.0f / y_scale, y_zero);
     dnnl::primitive_attr attr;
     attr.set_output_scales(scales.size() > 1 ? 2 : 0, scales);
@@ -316,18 +336,22 @@ class OneDnnBackend final : public Backend {
     }
     return std::unique_ptr<Kernel>(std::make_unique<OneDnnKernel>(
         dnnl::convolution_forward(pd), reorder_weights(w, w_plain, pd.weights_desc()), std::move(bias_memory),
-        given_src_md, src_md, dst_md, std::vector<std::pair<int, memory::desc>>{},
+        given_src_md, src_md, dst_md, std::vector<BinaryOperand>{},
         memory(pd.scratchpad_desc(), cpu_engine()), threads_));
   }
 
   std::unique_ptr<Kernel> finish(const Node& node, dnnl::primitive primitive, memory weights, const Tensor* bias,
                                  const memory::desc& given_src_md, const memory::desc& src_md,
-                                 const memory::desc& dst_md,
+                                 const memory::desc& dst_md, Layout output_layout,
                                  const std::vector<TensorInfo>& inputs, const std::vector<int>& binary_inputs,
                                  const memory::desc& scratchpad_md) {
-    std::vector<std::pair<int, memory::desc>> binaries;
-    for (int input : binary_inputs)
-      binaries.emplace_back(input, activation_md(inputs[static_cast<size_t>(input)]));
+    std::vector<BinaryOperand> binaries;
+    for (int input : binary_inputs) {
+      const auto& operand = inputs[static_cast<size_t>(input)];
+      binaries.push_back(BinaryOperand{input, activation_md(operand),
+                                       memory::desc(dims_of(operand.shape), dt::f32, tag_of(output_layout)),
+                                       std::nullopt, {}});
+    }
     auto kernel = std::make_unique<OneDnnKernel>(
         std::move(primitive), std::move(weights), bias ? std::optional<memory>(copy_bias(*bias)) : std::nullopt,
         given_src_md, src_md, dst_md, std::move(binaries), memory(scratchpad_md, cpu_engine()), threads_);

@@ -2,7 +2,6 @@
 
 #include <onnx/checker.h>
 #include <onnx/onnx_pb.h>
-#include <onnx/shape_inference/implementation.h>
 
 #include <cstring>
 #include <fstream>
@@ -162,15 +161,28 @@ Result<int> find_opset(const onnx::ModelProto& model) {
   return opset;
 }
 
-// The checker and shape inference throw on bad input; turn that into an Error.
-// Shape inference runs first: it fills in graph outputs declared without a
-// shape (valid ONNX that ONNX Runtime accepts), which the checker would refuse.
-Status check_and_infer(onnx::ModelProto& model) {
-  try {
-    onnx::shape_inference::InferShapes(model);
-  } catch (const std::exception& e) {
-    return invalid(std::string("shape inference failed: ") + e.what());
+// Every graph input, output and value_info must be a tensor of a type the
+// engine knows, checked here before any library code looks at the model.
+Status check_value_types(const onnx::ModelProto& model) {
+  const auto& g = model.graph();
+  for (const auto* list : {&g.input(), &g.output(), &g.value_info()}) {
+    for (const auto& info : *list) {
+      if (!info.has_type() || !info.type().has_tensor_type())
+        return invalid("value '" + info.name() + "' is not a plain tensor");
+      auto type = convert_type(info.type().tensor_type().elem_type(), "value '" + info.name() + "'");
+      if (!type.ok()) return type.error();
+    }
   }
+  return {};
+}
+
+// The ONNX checker throws on bad input; turn that into an Error. It insists
+// on a shape for every graph output, which ONNX itself (and ONNX Runtime)
+// does not: an output declared without one is given an empty one for the
+// checker's sake. The engine computes every shape itself at plan time.
+Status run_checker(onnx::ModelProto& model) {
+  for (auto& output : *model.mutable_graph()->mutable_output())
+    if (!output.type().tensor_type().has_shape()) output.mutable_type()->mutable_tensor_type()->mutable_shape();
   try {
     onnx::checker::check_model(model);
   } catch (const std::exception& e) {
@@ -282,7 +294,8 @@ Result<Graph> load_onnx_bytes(std::string_view bytes, const LoadLimits& limits) 
       !model.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())))
     return invalid("the file is not a valid ONNX protobuf (truncated or not a model?)");
   CANOPY_ASSIGN_OR_RETURN(int opset, find_opset(model));
-  CANOPY_TRY(check_and_infer(model));
+  CANOPY_TRY(check_value_types(model));
+  CANOPY_TRY(run_checker(model));
   return convert_graph(model, opset, limits);
 }
 

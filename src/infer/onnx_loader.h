@@ -1,6 +1,7 @@
 // Reads an ONNX model into the engine's Graph. Nothing in the file is
-// trusted: the size is bounded, the protobuf must parse, the ONNX checker and
-// shape inference must accept it, the default-domain opset must be 11-17,
+// trusted: the size is bounded, the protobuf must parse, every declared value
+// must be a tensor of a supported type, the ONNX checker must accept it, the
+// default-domain opset must be 11-17,
 // every operator must be one the engine implements (otherwise the error
 // names the operator, the node and the opset), and every initializer's data
 // must match its declared type and shape.

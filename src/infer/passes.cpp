@@ -5,6 +5,7 @@
 #include <set>
 
 #include "infer/ops/op.h"
+#include "infer/shape_inference.h"
 
 namespace canopy::infer {
 
@@ -82,17 +83,17 @@ std::optional<PostOp> as_activation(const Graph& graph, const Node& node) {
   return std::nullopt;
 }
 
-bool same_known_shape(const Graph& graph, int a, int b) {
-  const Shape& sa = graph.values[static_cast<size_t>(a)].shape;
-  const Shape& sb = graph.values[static_cast<size_t>(b)].shape;
-  if (sa.empty() || sa != sb) return false;
-  for (auto d : sa)
-    if (d < 0) return false;
-  return true;
+bool same_shape(const std::vector<TensorInfo>& infos, int a, int b) {
+  if (infos.empty()) return false;
+  const auto& ia = infos[static_cast<size_t>(a)];
+  const auto& ib = infos[static_cast<size_t>(b)];
+  return ia.present && ib.present && !ia.shape.empty() && ia.shape == ib.shape;
 }
 
 // Tries one fusion onto the producer node at `index`; true when the graph changed.
-bool fuse_one(Graph& graph, size_t index) {
+// `infos` holds each value's shape for the default input shapes (empty when
+// they could not be computed, which disables residual fusion).
+bool fuse_one(Graph& graph, size_t index, const std::vector<TensorInfo>& infos) {
   Node& producer = graph.nodes[index];
   if (!is_fusable_producer(producer)) return false;
   const int out = producer.outputs[0];
@@ -131,14 +132,16 @@ bool fuse_one(Graph& graph, size_t index) {
   }
   if (consumer.op_type == "Add") {
     const int other = consumer.inputs[0] == out ? consumer.inputs[1] : consumer.inputs[0];
-    if (other == out || !same_known_shape(graph, other, consumer.outputs[0]) ||
-        !same_known_shape(graph, out, consumer.outputs[0]))
+    if (other == out || !same_shape(infos, other, consumer.outputs[0]) || !same_shape(infos, out, consumer.outputs[0]))
       return false;
     // The other operand must exist when the producer runs.
     auto producer_of = producers(graph);
     if (producer_of[static_cast<size_t>(other)] >= static_cast<int>(index)) return false;
     PostOp op;
     op.kind = PostOp::Kind::kSum;
+    // Operands of post-ops follow all of the operator's own inputs (an
+    // omitted bias keeps its slot).
+    if (producer.inputs.size() < 3) producer.inputs.resize(3, -1);
     op.sum_input = static_cast<int>(producer.inputs.size());
     producer.inputs.push_back(other);
     producer.post_ops.push_back(op);
@@ -323,8 +326,12 @@ void fold_batch_norm(Graph& graph) {
 }
 
 void fuse_post_ops(Graph& graph) {
+  // Shapes decide whether an Add is a residual the convolution can absorb.
+  // Fusions only rewire values, so shapes computed once stay valid.
+  auto infos = infer_value_infos(graph, default_input_shapes(graph));
+  const std::vector<TensorInfo> known = infos.ok() ? std::move(*infos) : std::vector<TensorInfo>{};
   for (size_t i = 0; i < graph.nodes.size(); ++i)
-    while (fuse_one(graph, i)) {
+    while (fuse_one(graph, i, known)) {
     }
 }
 

@@ -1,5 +1,7 @@
 #include "infer/plan.h"
 
+#include "infer/shape_inference.h"
+
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -38,37 +40,17 @@ Result<std::unique_ptr<Plan>> Plan::build(const Graph& graph, const std::vector<
 }
 
 Status Plan::infer_shapes(const std::vector<Shape>& input_shapes) {
-  const Graph& g = *graph_;
-  infos_.assign(g.values.size(), TensorInfo{false, DataType::kFloat32, {}, nullptr});
-  for (const auto& [value, tensor] : g.constants)
-    infos_[static_cast<size_t>(value)] = TensorInfo{true, tensor.dtype(), tensor.shape(), &tensor};
-  for (size_t i = 0; i < g.inputs.size(); ++i) {
-    const Value& v = g.values[static_cast<size_t>(g.inputs[i])];
-    infos_[static_cast<size_t>(g.inputs[i])] = TensorInfo{true, v.dtype, input_shapes[i], nullptr};
-  }
-  const OpRegistry& ops = OpRegistry::reference();
-  for (const auto& node : g.nodes) {
-    const OpDefinition* op = ops.find(node.op_type);
-    std::vector<TensorInfo> in;
-    const size_t op_inputs = std::min(node.inputs.size(), static_cast<size_t>(op->max_inputs));
-    for (size_t i = 0; i < op_inputs; ++i)
-      in.push_back(node.inputs[i] >= 0 ? infos_[static_cast<size_t>(node.inputs[i])]
-                                       : TensorInfo{false, DataType::kFloat32, {}, nullptr});
-    std::vector<TensorInfo> out;
-    CANOPY_TRY(op->infer(node, in, out));
-    for (size_t i = 0; i < node.outputs.size() && i < out.size(); ++i) {
-      if (node.outputs[i] < 0) continue;
-      out[i].value = nullptr;
-      infos_[static_cast<size_t>(node.outputs[i])] = out[i];
-    }
+  CANOPY_ASSIGN_OR_RETURN(infos_, infer_value_infos(*graph_, input_shapes));
+  for (const auto& node : graph_->nodes) {
     for (const auto& post : node.post_ops) {
       if (post.kind != PostOp::Kind::kSum) continue;
       const auto& operand = infos_[static_cast<size_t>(node.inputs[static_cast<size_t>(post.sum_input)])];
-      if (operand.shape != out[0].shape)
+      const auto& output = infos_[static_cast<size_t>(node.outputs[0])];
+      if (operand.shape != output.shape)
         return make_error(ErrorCode::kInvalidArgument, node.op_type + " node '" + node.name +
                                                            "': the fused residual has shape " +
                                                            shape_to_string(operand.shape) + ", the output " +
-                                                           shape_to_string(out[0].shape));
+                                                           shape_to_string(output.shape));
     }
   }
   return {};
