@@ -12,7 +12,7 @@ packages=(
   # cpp-httplib's header is built with TLS, zlib and brotli support and includes their headers
   libssl-dev zlib1g-dev libbrotli-dev
   # inference engine: ONNX models, oneDNN (x86-64) and XNNPACK kernels, images
-  libonnx-dev libprotobuf-dev protobuf-compiler libdnnl-dev libxnnpack-dev libpthreadpool-dev libopencv-dev
+  libonnx-dev libprotobuf-dev protobuf-compiler libdnnl-dev libxnnpack-dev libpthreadpool-dev libopencv-dev libturbojpeg0-dev libpng-dev
   # tests and benchmarks (clang and its runtime for the libFuzzer target)
   clang libclang-rt-14-dev libgtest-dev libgmock-dev libbenchmark-dev
   # real clients used by integration tests and the demo

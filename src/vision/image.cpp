@@ -1,44 +1,32 @@
 #include "vision/image.h"
 
-#include <opencv2/imgcodecs.hpp>
+#include "common/files.h"
+#include "vision/image_codec.h"
+
 #include <opencv2/imgproc.hpp>
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
 
 namespace canopy::vision {
 
-namespace {
-
-constexpr std::int64_t kMaxPixels = 100'000'000;
-
-}  // namespace
-
 Result<cv::Mat> read_image(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return make_error(ErrorCode::kNotFound, "cannot open image " + path.string());
-  std::vector<unsigned char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (bytes.empty()) return make_error(ErrorCode::kInvalidArgument, path.string() + " is empty");
-  cv::Mat image;
-  try {
-    image = cv::imdecode(bytes, cv::IMREAD_COLOR);
-  } catch (const cv::Exception& e) {
-    return make_error(ErrorCode::kInvalidArgument, path.string() + " is not a readable image: " + e.what());
-  }
-  if (image.empty()) return make_error(ErrorCode::kInvalidArgument, path.string() + " is not a readable image");
-  if (static_cast<std::int64_t>(image.rows) * image.cols > kMaxPixels)
-    return make_error(ErrorCode::kTooLarge, path.string() + " is larger than 100 megapixels");
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) return make_error(ErrorCode::kNotFound, "cannot open image " + path.string());
+  CANOPY_ASSIGN_OR_RETURN(std::string bytes, read_file(path));
+  auto image = decode_image(bytes);
+  if (!image.ok()) return image.error().with_context(path.string());
   return image;
 }
 
 Status write_image(const std::filesystem::path& path, const cv::Mat& image) {
-  try {
-    if (!cv::imwrite(path.string(), image)) return make_error(ErrorCode::kIo, "cannot write image " + path.string());
-  } catch (const cv::Exception& e) {
-    return make_error(ErrorCode::kIo, "cannot write image " + path.string() + ": " + e.what());
-  }
-  return {};
+  std::string extension = path.extension().string();
+  for (char& c : extension) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  const bool png = extension == ".png";
+  if (!png && extension != ".jpg" && extension != ".jpeg")
+    return make_error(ErrorCode::kInvalidArgument, path.string() + ": write .jpg or .png images");
+  CANOPY_ASSIGN_OR_RETURN(std::string bytes, encode_image(image, png ? ImageFormat::kPng : ImageFormat::kJpeg));
+  return write_file_atomic(path, bytes);
 }
 
 cv::Mat fit_to_input(const cv::Mat& image, int width, int height, bool letterbox, Placement& placement) {

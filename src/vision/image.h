@@ -1,4 +1,4 @@
-// Images for detection: decoding (OpenCV), letterbox resizing to the model's
+// Images for detection: decoding (libjpeg-turbo, libpng), letterbox resizing to the model's
 // input size while keeping the aspect ratio, conversion to a normalized NCHW
 // float tensor as the model's manifest says, and drawing detections.
 // Thread-safety: pure functions over cv::Mat values.
@@ -15,8 +15,9 @@
 
 namespace canopy::vision {
 
-// Decodes a JPEG/PNG/... file into an 8-bit BGR image; bounded to 100 megapixels.
+// Reads a JPEG or PNG file into an 8-bit BGR image (see image_codec.h).
 Result<cv::Mat> read_image(const std::filesystem::path& path);
+// Writes .jpg or .png (by extension), atomically.
 Status write_image(const std::filesystem::path& path, const cv::Mat& image);
 
 // How an image was placed into the model input, to map boxes back.

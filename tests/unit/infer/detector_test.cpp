@@ -4,12 +4,11 @@
 // be checked against hand-computed values. Also the `canopy infer` CLI.
 #include <gtest/gtest.h>
 
-#include <opencv2/imgcodecs.hpp>
-
 #include "infer/detector.h"
 #include "infer/onnx_builder.h"
 #include "package/package.h"
 #include "test_support.h"
+#include "vision/image.h"
 
 namespace canopy::infer {
 namespace {
@@ -103,7 +102,7 @@ TEST(InferCommand, RunsAPackageDirectoryAndDrawsTheResult) {
   init.input_shape = {1, 3, 64, 64};
   ASSERT_TRUE(package::init_package(init).ok());
   cv::Mat image(64, 64, CV_8UC3, cv::Scalar(10, 200, 10));
-  ASSERT_TRUE(cv::imwrite((dir / "field.jpg").string(), image));
+  ASSERT_TRUE(vision::write_image(dir / "field.jpg", image).ok());
   auto result = testing::run_shell(testing::canopy_binary().string() + " --json infer " + (dir / "pkg").string() + " " +
                                    (dir / "field.jpg").string() + " --draw " + (dir / "drawn").string());
   ASSERT_EQ(result.exit_code, 0) << result.output;

@@ -1,0 +1,88 @@
+#include "vision/image_codec.h"
+
+#include <png.h>
+#include <turbojpeg.h>
+
+#include <memory>
+
+namespace canopy::vision {
+
+namespace {
+
+constexpr std::int64_t kMaxPixels = 100'000'000;
+
+Error bad_image(const std::string& why) { return make_error(ErrorCode::kInvalidArgument, "not a readable image: " + why); }
+
+using TurboHandle = std::unique_ptr<void, int (*)(tjhandle)>;
+
+Result<cv::Mat> decode_jpeg(std::string_view bytes) {
+  TurboHandle handle(tjInitDecompress(), tjDestroy);
+  if (!handle) return make_error(ErrorCode::kInternal, "cannot start the JPEG decoder");
+  auto* data = reinterpret_cast<const unsigned char*>(bytes.data());
+  int width = 0, height = 0, subsampling = 0, colorspace = 0;
+  if (tjDecompressHeader3(handle.get(), data, bytes.size(), &width, &height, &subsampling, &colorspace) != 0)
+    return bad_image(tjGetErrorStr2(handle.get()));
+  if (width <= 0 || height <= 0 || static_cast<std::int64_t>(width) * height > kMaxPixels)
+    return make_error(ErrorCode::kTooLarge, "image is larger than 100 megapixels");
+  cv::Mat image(height, width, CV_8UC3);
+  if (tjDecompress2(handle.get(), data, bytes.size(), image.data, width, 0, height, TJPF_BGR, 0) != 0 &&
+      tjGetErrorCode(handle.get()) == TJERR_FATAL)
+    return bad_image(tjGetErrorStr2(handle.get()));
+  return image;
+}
+
+Result<cv::Mat> decode_png(std::string_view bytes) {
+  png_image png{};
+  png.version = PNG_IMAGE_VERSION;
+  if (!png_image_begin_read_from_memory(&png, bytes.data(), bytes.size())) return bad_image(png.message);
+  if (static_cast<std::int64_t>(png.width) * png.height > kMaxPixels) {
+    png_image_free(&png);
+    return make_error(ErrorCode::kTooLarge, "image is larger than 100 megapixels");
+  }
+  png.format = PNG_FORMAT_BGR;
+  cv::Mat image(static_cast<int>(png.height), static_cast<int>(png.width), CV_8UC3);
+  if (!png_image_finish_read(&png, nullptr, image.data, 0, nullptr)) return bad_image(png.message);
+  return image;
+}
+
+}  // namespace
+
+Result<cv::Mat> decode_image(std::string_view bytes) {
+  if (bytes.size() >= 3 && static_cast<unsigned char>(bytes[0]) == 0xFF && static_cast<unsigned char>(bytes[1]) == 0xD8)
+    return decode_jpeg(bytes);
+  if (bytes.size() >= 8 && bytes.substr(0, 8) == std::string_view("\x89PNG\r\n\x1a\n", 8)) return decode_png(bytes);
+  return bad_image("only JPEG and PNG are supported");
+}
+
+Result<std::string> encode_image(const cv::Mat& bgr, ImageFormat format, int jpeg_quality) {
+  if (bgr.type() != CV_8UC3 || !bgr.isContinuous())
+    return make_error(ErrorCode::kInvalidArgument, "only continuous 8-bit BGR images can be encoded");
+  if (format == ImageFormat::kPng) {
+    png_image png{};
+    png.version = PNG_IMAGE_VERSION;
+    png.width = static_cast<png_uint_32>(bgr.cols);
+    png.height = static_cast<png_uint_32>(bgr.rows);
+    png.format = PNG_FORMAT_BGR;
+    png_alloc_size_t size = 0;
+    if (!png_image_write_to_memory(&png, nullptr, &size, 0, bgr.data, 0, nullptr))
+      return make_error(ErrorCode::kInternal, std::string("PNG encoding failed: ") + png.message);
+    std::string out(size, '\0');
+    if (!png_image_write_to_memory(&png, out.data(), &size, 0, bgr.data, 0, nullptr))
+      return make_error(ErrorCode::kInternal, std::string("PNG encoding failed: ") + png.message);
+    out.resize(size);
+    return out;
+  }
+  TurboHandle handle(tjInitCompress(), tjDestroy);
+  unsigned char* buffer = nullptr;
+  unsigned long size = 0;
+  if (!handle || tjCompress2(handle.get(), bgr.data, bgr.cols, 0, bgr.rows, TJPF_BGR, &buffer, &size, TJSAMP_420,
+                             jpeg_quality, 0) != 0) {
+    tjFree(buffer);
+    return make_error(ErrorCode::kInternal, "JPEG encoding failed");
+  }
+  std::string out(reinterpret_cast<char*>(buffer), size);
+  tjFree(buffer);
+  return out;
+}
+
+}  // namespace canopy::vision
