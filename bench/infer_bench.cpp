@@ -211,6 +211,7 @@ int main(int argc, char** argv) {
     row(nets[0], "ONNX Runtime 1.20", ort_fp32);
     row(nets[1], "ONNX Runtime 1.20", time_onnxruntime(nets[1], threads, runs, script, work));
     for (const auto& net : nets) row(net, "canopy oneDNN", time_canopy(net, BackendKind::kOneDnn, threads, runs));
+    for (const auto& net : nets) row(net, "canopy XNNPACK", time_canopy(net, BackendKind::kXnnpack, threads, runs));
   }
   std::printf("%s", table.c_str());
   if (!markdown.empty()) {

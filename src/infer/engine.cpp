@@ -81,7 +81,8 @@ Status Engine::choose_backends(BackendKind wanted) {
       return make_error(ErrorCode::kInvalidArgument, "the oneDNN backend is only built for x86-64; use xnnpack");
 #endif
     case BackendKind::kXnnpack:
-      return make_error(ErrorCode::kInvalidArgument, "the xnnpack backend is not available in this build");
+      backends_.push_back(make_xnnpack_backend(options_.threads));
+      break;
     case BackendKind::kReference:
     case BackendKind::kAuto:
       break;
