@@ -1,6 +1,7 @@
 // The inference engine's public face.
 //
-//   auto engine = Engine::load("model.onnx", {.backend = BackendKind::kAuto, .threads = 2});
+//   EngineOptions options;               // backend auto, 1 thread
+//   auto engine = Engine::load("model.onnx", options);
 //   auto outputs = (*engine)->run({input});            // thread-safe, outputs are copies
 //   auto context = (*engine)->create_context();          // one per thread for concurrent runs
 //   auto views = context->run({input});                  // no allocation; views live until the next run
