@@ -199,7 +199,7 @@ class OneDnnBackend final : public Backend {
     // calling thread's OpenMP setting), so set it here as well as in run().
     omp_set_num_threads(threads_);
     try {
-      return node.op_type == "Conv" ? make_conv(node, inputs, outputs) : make_deconv(node, inputs, outputs);
+      return make_float_conv(node, inputs, outputs);
     } catch (const dnnl::error& e) {
       // oneDNN has no implementation for this configuration: the reference kernel runs it.
       return std::unique_ptr<Kernel>();
@@ -218,21 +218,34 @@ class OneDnnBackend final : public Backend {
     return inputs[2].value;
   }
 
-  Result<std::unique_ptr<Kernel>> make_conv(const Node& node, const std::vector<TensorInfo>& inputs,
-                                            const std::vector<TensorInfo>& outputs) {
+  // Conv or ConvTranspose in float32; the two differ only in their window,
+  // their weight layout and the oneDNN primitive.
+  Result<std::unique_ptr<Kernel>> make_float_conv(const Node& node, const std::vector<TensorInfo>& inputs,
+                                                  const std::vector<TensorInfo>& outputs) {
+    const bool transposed = node.op_type == "ConvTranspose";
     const Shape& x = inputs[0].shape;
     const Tensor& w = *inputs[1].value;
-    CANOPY_ASSIGN_OR_RETURN(Window2d win, forward_window(node, x[2], x[3], {w.dim(2), w.dim(3)}, false));
     const std::int64_t group = node.attributes.get_int("group", 1);
-    memory::dims w_dims = group == 1 ? dims_of(w.shape())
-                                     : memory::dims{group, w.dim(0) / group, w.dim(1), w.dim(2), w.dim(3)};
+    Window2d win;
+    memory::dims w_dims;
+    tag w_tag;
+    if (transposed) {
+      CANOPY_ASSIGN_OR_RETURN(win, transposed_window(node, x[2], x[3], {w.dim(2), w.dim(3)}));
+      // ONNX keeps ConvTranspose weights as [C_in, C_out/group, kH, kW]: oneDNN's iohw.
+      w_dims = group == 1 ? memory::dims{w.dim(1), w.dim(0), w.dim(2), w.dim(3)}
+                          : memory::dims{group, w.dim(1), w.dim(0) / group, w.dim(2), w.dim(3)};
+      w_tag = group == 1 ? tag::iohw : tag::giohw;
+    } else {
+      CANOPY_ASSIGN_OR_RETURN(win, forward_window(node, x[2], x[3], {w.dim(2), w.dim(3)}, false));
+      w_dims = group == 1 ? dims_of(w.shape()) : memory::dims{group, w.dim(0) / group, w.dim(1), w.dim(2), w.dim(3)};
+      w_tag = group == 1 ? tag::oihw : tag::goihw;
+    }
     // Mixed layouts send oneDNN to its slow reference code: the source is
     // brought to the destination's layout first.
     memory::desc given_src_md = activation_md(inputs[0]);
     memory::desc dst_md = activation_md(outputs[0]);
     memory::desc src_md(dims_of(x), dt::f32, tag_of(outputs[0].layout));
     memory::desc w_any(w_dims, dt::f32, tag::any);
-    memory::desc w_plain(w_dims, dt::f32, group == 1 ? tag::oihw : tag::goihw);
     const Tensor* bias = bias_of(node, inputs);
     memory::desc b_md = bias ? memory::desc({bias->numel()}, dt::f32, tag::x) : memory::desc();
     dnnl::post_ops ops;
@@ -241,46 +254,29 @@ class OneDnnBackend final : public Backend {
     dnnl::primitive_attr attr;
     attr.set_post_ops(ops);
     attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-    dnnl::convolution_forward::desc desc(
-        dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src_md, w_any, b_md, dst_md,
-        {win.stride[0], win.stride[1]}, {win.dilation[0] - 1, win.dilation[1] - 1},
-        {win.pad_begin[0], win.pad_begin[1]}, {win.pad_end[0], win.pad_end[1]});
-    dnnl::convolution_forward::primitive_desc pd(desc, attr, cpu_engine());
-    return finish(node, dnnl::convolution_forward(pd), reorder_weights(w, w_plain, pd.weights_desc()), bias,
-                  given_src_md, src_md, dst_md, outputs[0].layout, inputs, binary_inputs, pd.scratchpad_desc());
-  }
-
-  Result<std::unique_ptr<Kernel>> make_deconv(const Node& node, const std::vector<TensorInfo>& inputs,
-                                              const std::vector<TensorInfo>& outputs) {
-    const Shape& x = inputs[0].shape;
-    const Tensor& w = *inputs[1].value;
-    CANOPY_ASSIGN_OR_RETURN(Window2d win, transposed_window(node, x[2], x[3], {w.dim(2), w.dim(3)}));
-    const std::int64_t group = node.attributes.get_int("group", 1);
-    // ONNX keeps ConvTranspose weights as [C_in, C_out/group, kH, kW]: oneDNN's iohw.
-    memory::dims w_dims = group == 1 ? memory::dims{w.dim(1), w.dim(0), w.dim(2), w.dim(3)}
-                                     : memory::dims{group, w.dim(1), w.dim(0) / group, w.dim(2), w.dim(3)};
-    memory::desc w_plain(w_dims, dt::f32, group == 1 ? tag::iohw : tag::giohw);
-    memory::desc w_any(w_dims, dt::f32, tag::any);
-    // Mixed layouts send oneDNN to its slow reference code: the source is
-    // brought to the destination's layout first.
-    memory::desc given_src_md = activation_md(inputs[0]);
-    memory::desc dst_md = activation_md(outputs[0]);
-    memory::desc src_md(dims_of(x), dt::f32, tag_of(outputs[0].layout));
-    const Tensor* bias = bias_of(node, inputs);
-    memory::desc b_md = bias ? memory::desc({bias->numel()}, dt::f32, tag::x) : memory::desc();
-    dnnl::post_ops ops;
-    std::vector<int> binary_inputs;
-    if (!append_post_ops(node, inputs, outputs[0].layout, ops, binary_inputs)) return std::unique_ptr<Kernel>();
-    dnnl::primitive_attr attr;
-    attr.set_post_ops(ops);
-    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-    dnnl::deconvolution_forward::desc desc(
-        dnnl::prop_kind::forward_inference, dnnl::algorithm::deconvolution_direct, src_md, w_any, b_md, dst_md,
-        {win.stride[0], win.stride[1]}, {win.dilation[0] - 1, win.dilation[1] - 1},
-        {win.pad_begin[0], win.pad_begin[1]}, {win.pad_end[0], win.pad_end[1]});
-    dnnl::deconvolution_forward::primitive_desc pd(desc, attr, cpu_engine());
-    return finish(node, dnnl::deconvolution_forward(pd), reorder_weights(w, w_plain, pd.weights_desc()), bias,
-                  given_src_md, src_md, dst_md, outputs[0].layout, inputs, binary_inputs, pd.scratchpad_desc());
+    const memory::dims strides{win.stride[0], win.stride[1]}, dilations{win.dilation[0] - 1, win.dilation[1] - 1},
+        pad_l{win.pad_begin[0], win.pad_begin[1]}, pad_r{win.pad_end[0], win.pad_end[1]};
+    dnnl::primitive primitive;
+    memory::desc weights_md, scratchpad_md;
+    if (transposed) {
+      dnnl::deconvolution_forward::primitive_desc pd(
+          dnnl::deconvolution_forward::desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::deconvolution_direct,
+                                            src_md, w_any, b_md, dst_md, strides, dilations, pad_l, pad_r),
+          attr, cpu_engine());
+      primitive = dnnl::deconvolution_forward(pd);
+      weights_md = pd.weights_desc();
+      scratchpad_md = pd.scratchpad_desc();
+    } else {
+      dnnl::convolution_forward::primitive_desc pd(
+          dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
+                                          src_md, w_any, b_md, dst_md, strides, dilations, pad_l, pad_r),
+          attr, cpu_engine());
+      primitive = dnnl::convolution_forward(pd);
+      weights_md = pd.weights_desc();
+      scratchpad_md = pd.scratchpad_desc();
+    }
+    return finish(node, std::move(primitive), reorder_weights(w, memory::desc(w_dims, dt::f32, w_tag), weights_md),
+                  bias, given_src_md, src_md, dst_md, outputs[0].layout, inputs, binary_inputs, scratchpad_md);
   }
 
   // int8 convolution (QLinearConv) with symmetric (zero-point 0) input and

@@ -84,6 +84,28 @@ Case binary_case(std::string name, std::string op, Shape b_shape) {
               }};
 }
 
+// A QDQ int8 convolution with a float bias and Relu, as a static quantizer
+// writes it; `activations` is the type of the quantized activations.
+Case qdq_conv_case(std::string name, DataType activations) {
+  return Case{name, 13, {{"x", {1, 8, 9, 9}}}, [activations](OnnxBuilder& b) {
+                std::vector<float> ws;
+                for (int m = 0; m < 16; ++m) ws.push_back(0.002f + 0.001f * static_cast<float>(m % 5));
+                b.add_initializer("wq", random_tensor(DataType::kInt8, {16, 8, 3, 3}, 24)).add_initializer("ws", floats(ws));
+                b.add_initializer("wzp", Tensor::allocate(DataType::kInt8, {16}));
+                b.add_initializer("bias", weights({16}, 25, 0.3f));
+                b.add_initializer("xs", scalar(0.02f)).add_initializer("zp", Tensor::allocate(activations, {}));
+                b.add_initializer("ys", scalar(0.01f));
+                b.add_node("QuantizeLinear", {"x", "xs", "zp"}, {"xq"});
+                b.add_node("DequantizeLinear", {"xq", "xs", "zp"}, {"xd"});
+                b.add_node("DequantizeLinear", {"wq", "ws", "wzp"}, {"wd"}, {attr_int("axis", 0)});
+                b.add_node("Conv", {"xd", "wd", "bias"}, {"c"},
+                           {attr_ints("pads", {1, 1, 1, 1}), attr_ints("strides", {2, 2})});
+                b.add_node("Relu", {"c"}, {"r"});
+                b.add_node("QuantizeLinear", {"r", "ys", "zp"}, {"y"});
+                b.add_output("y", activations, {});
+              }};
+}
+
 std::vector<Case> all_cases() {
   std::vector<Case> cases;
   // Convolution.
@@ -298,42 +320,8 @@ std::vector<Case> all_cases() {
                          b.add_node("QuantizeLinear", {"c", "ys", "yzp"}, {"y"});
                          b.add_output("y", DataType::kInt8, {});
                        }});
-  cases.push_back(Case{"conv_qdq_int8_bias_relu_stride2", 13, {{"x", {1, 8, 9, 9}}}, [](OnnxBuilder& b) {
-                         Tensor wq = random_tensor(DataType::kInt8, {16, 8, 3, 3}, 24);
-                         std::vector<float> ws;
-                         for (int m = 0; m < 16; ++m) ws.push_back(0.002f + 0.001f * static_cast<float>(m % 5));
-                         b.add_initializer("wq", wq).add_initializer("ws", floats(ws));
-                         b.add_initializer("wzp", Tensor::allocate(DataType::kInt8, {16}));
-                         b.add_initializer("bias", weights({16}, 25, 0.3f));
-                         b.add_initializer("xs", scalar(0.02f)).add_initializer("zp", Tensor::allocate(DataType::kInt8, {}));
-                         b.add_initializer("ys", scalar(0.01f));
-                         b.add_node("QuantizeLinear", {"x", "xs", "zp"}, {"xq"});
-                         b.add_node("DequantizeLinear", {"xq", "xs", "zp"}, {"xd"});
-                         b.add_node("DequantizeLinear", {"wq", "ws", "wzp"}, {"wd"}, {attr_int("axis", 0)});
-                         b.add_node("Conv", {"xd", "wd", "bias"}, {"c"},
-                                    {attr_ints("pads", {1, 1, 1, 1}), attr_ints("strides", {2, 2})});
-                         b.add_node("Relu", {"c"}, {"r"});
-                         b.add_node("QuantizeLinear", {"r", "ys", "zp"}, {"y"});
-                         b.add_output("y", DataType::kInt8, {});
-                       }});
-  cases.push_back(Case{"conv_qdq_uint8_activations_relu", 13, {{"x", {1, 8, 9, 9}}}, [](OnnxBuilder& b) {
-                         Tensor wq = random_tensor(DataType::kInt8, {16, 8, 3, 3}, 24);
-                         std::vector<float> ws;
-                         for (int m = 0; m < 16; ++m) ws.push_back(0.002f + 0.001f * static_cast<float>(m % 5));
-                         b.add_initializer("wq", wq).add_initializer("ws", floats(ws));
-                         b.add_initializer("wzp", Tensor::allocate(DataType::kInt8, {16}));
-                         b.add_initializer("bias", weights({16}, 25, 0.3f));
-                         b.add_initializer("xs", scalar(0.02f)).add_initializer("zp", Tensor::allocate(DataType::kUInt8, {}));
-                         b.add_initializer("ys", scalar(0.01f));
-                         b.add_node("QuantizeLinear", {"x", "xs", "zp"}, {"xq"});
-                         b.add_node("DequantizeLinear", {"xq", "xs", "zp"}, {"xd"});
-                         b.add_node("DequantizeLinear", {"wq", "ws", "wzp"}, {"wd"}, {attr_int("axis", 0)});
-                         b.add_node("Conv", {"xd", "wd", "bias"}, {"c"},
-                                    {attr_ints("pads", {1, 1, 1, 1}), attr_ints("strides", {2, 2})});
-                         b.add_node("Relu", {"c"}, {"r"});
-                         b.add_node("QuantizeLinear", {"r", "ys", "zp"}, {"y"});
-                         b.add_output("y", DataType::kUInt8, {});
-                       }});
+  cases.push_back(qdq_conv_case("conv_qdq_int8_bias_relu_stride2", DataType::kInt8));
+  cases.push_back(qdq_conv_case("conv_qdq_uint8_activations_relu", DataType::kUInt8));
   return cases;
 }
 

@@ -65,20 +65,25 @@ class RegistryFixture : public ::testing::Test {
     return work_ / zip_name;
   }
 
-  // curl, returning the status code and body. `args` go before the URL.
-  HttpResult curl(const std::string& args, const std::string& path) {
-    fs::path body = work_ / "curl-body";
-    fs::remove(body);
-    auto result = run_shell("curl -s -o " + body.string() + " -w '%{http_code}' " + args + " '" + server_->url() +
-                            path + "'");
+  // The status curl's -w printed, and the body it saved to `body_file`.
+  static HttpResult read_curl_result(const CommandResult& result, const fs::path& body_file) {
     HttpResult out;
     try {
       out.status = std::stoi(result.output);
     } catch (const std::exception&) {
       out.status = -1;
     }
-    out.body = read_bytes(body);
+    out.body = read_bytes(body_file);
     return out;
+  }
+
+  // curl, returning the status code and body. `args` go before the URL.
+  HttpResult curl(const std::string& args, const std::string& path) {
+    fs::path body = work_ / "curl-body";
+    fs::remove(body);
+    auto result = run_shell("curl -s -o " + body.string() + " -w '%{http_code}' " + args + " '" + server_->url() +
+                            path + "'");
+    return read_curl_result(result, body);
   }
 
   std::string admin_header() { return std::string("-H 'X-API-KEY:") + ServerProcess::kAdminKey + "'"; }
@@ -93,14 +98,7 @@ class RegistryFixture : public ::testing::Test {
                             "/repository'; curl -s -o " + body.string() + " -w '%{http_code}' " +
                             "-H \"X-API-KEY:$API_KEY\" -T " + tmp_zip + " \"$MODEL_REPOSITORY/model.zip\"");
     fs::remove(tmp_zip);
-    HttpResult out;
-    try {
-      out.status = std::stoi(result.output);
-    } catch (const std::exception&) {
-      out.status = -1;
-    }
-    out.body = read_bytes(body);
-    return out;
+    return read_curl_result(result, body);
   }
 
   // Runs the canopy CLI against the server with the admin key.
