@@ -66,5 +66,8 @@ step "promote version 1 to production and list"
 step "pull it back and verify against the server's publishing key"
 "$canopy" model pull crop-disease-detector@production -o pulled.zip
 "$canopy" package verify pulled.zip --key data/keys/publisher.pub
+
+step "run it on the edge inference engine (oneDNN here, XNNPACK on ARM)"
+"$canopy" bench infer pulled.zip --runs 20 --warmup 5
 echo
 echo "demo finished"

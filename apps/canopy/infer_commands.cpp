@@ -185,7 +185,7 @@ Status run_bench(const BenchArgs& args, const Globals& globals) {
     std::printf("model       %s\nbackend     %s, %d thread(s), batch %lld\n", args.model.c_str(),
                 std::string(infer::backend_kind_name(engine->backend())).c_str(), args.threads,
                 static_cast<long long>(args.batch));
-    std::printf("latency     p50 %.2f ms  p90 %.2f ms  p99 %.2f ms  (%d runs)\n", percentile(ms, 0.5),
+    std::printf("latency     p50 %.3f ms  p90 %.3f ms  p99 %.3f ms  (%d runs)\n", percentile(ms, 0.5),
                 percentile(ms, 0.9), percentile(ms, 0.99), args.runs);
     std::printf("throughput  %.1f inferences/s\n", static_cast<double>(args.runs * args.batch) / seconds);
     std::printf("memory      peak RSS %s, arena %s\n", format_bytes(static_cast<std::uint64_t>(usage.ru_maxrss) * 1024).c_str(),
