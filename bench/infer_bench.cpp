@@ -146,6 +146,121 @@ std::vector<Network> conv10(const fs::path& dir) {
   return {fp32, int8};
 }
 
+// A small YOLO-style detector (the shape of network the field models are):
+// strided conv stem, C2f-like blocks (1x1 conv, split, two 3x3 convs with a
+// residual, concat, 1x1 conv), SPPF (three 5x5 max pools), a 2x nearest
+// upsample joined with the stride-16 features, and two heads whose outputs
+// are concatenated as [1, 4+3, boxes] (the yolov8 layout). SiLU everywhere.
+class DetectorNet {
+ public:
+  explicit DetectorNet(OnnxBuilder& b) : b_(b) {}
+
+  std::string conv(const std::string& x, std::int64_t in, std::int64_t out, std::int64_t k, std::int64_t stride,
+                   bool activation = true) {
+    const std::string n = std::to_string(count_++);
+    b_.add_initializer("w" + n, random_tensor(DataType::kFloat32, {out, in, k, k}, static_cast<unsigned>(count_),
+                                              -0.2f, 0.2f));
+    b_.add_initializer("b" + n, random_tensor(DataType::kFloat32, {out}, static_cast<unsigned>(1000 + count_), -0.1f, 0.1f));
+    const std::int64_t pad = k / 2;
+    b_.add_node("Conv", {x, "w" + n, "b" + n}, {"c" + n},
+                {attr_ints("pads", {pad, pad, pad, pad}), attr_ints("strides", {stride, stride})});
+    macs_ += static_cast<double>(in * out * k * k) * current_area(stride);
+    if (!activation) return "c" + n;
+    b_.add_node("Sigmoid", {"c" + n}, {"s" + n});
+    b_.add_node("Mul", {"c" + n, "s" + n}, {"a" + n});
+    return "a" + n;
+  }
+
+  std::string c2f(const std::string& x, std::int64_t channels) {
+    const std::string n = std::to_string(count_);
+    std::string y = conv(x, channels, channels, 1, 1);
+    b_.add_initializer("split" + n, int64s({channels / 2, channels / 2}));
+    b_.add_node("Split", {y, "split" + n}, {"l" + n, "r" + n}, {attr_int("axis", 1)});
+    std::string h = conv("r" + n, channels / 2, channels / 2, 3, 1);
+    h = conv(h, channels / 2, channels / 2, 3, 1);
+    b_.add_node("Add", {"r" + n, h}, {"res" + n});
+    b_.add_node("Concat", {"l" + n, "r" + n, "res" + n}, {"cat" + n}, {attr_int("axis", 1)});
+    return conv("cat" + n, channels * 3 / 2, channels, 1, 1);
+  }
+
+  std::string sppf(const std::string& x, std::int64_t channels) {
+    const std::string n = std::to_string(count_);
+    std::string y = conv(x, channels, channels / 2, 1, 1);
+    std::vector<std::string> parts{y};
+    for (int i = 0; i < 3; ++i) {
+      const std::string p = "pool" + n + "_" + std::to_string(i);
+      b_.add_node("MaxPool", {parts.back()}, {p},
+                  {attr_ints("kernel_shape", {5, 5}), attr_ints("pads", {2, 2, 2, 2}), attr_ints("strides", {1, 1})});
+      parts.push_back(p);
+    }
+    b_.add_node("Concat", parts, {"spp" + n}, {attr_int("axis", 1)});
+    return conv("spp" + n, channels * 2, channels, 1, 1);
+  }
+
+  std::string head(const std::string& x, std::int64_t channels, std::int64_t cells) {
+    const std::string n = std::to_string(count_);
+    std::string y = conv(x, channels, channels, 3, 1);
+    y = conv(y, channels, 7, 1, 1, false);
+    b_.add_initializer("shape" + n, int64s({1, 7, cells}));
+    b_.add_node("Reshape", {y, "shape" + n}, {"flat" + n});
+    return "flat" + n;
+  }
+
+  void set_area(std::int64_t side) { side_ = side; }
+  double gflop() const { return 2 * macs_ / 1e9; }
+
+ private:
+  double current_area(std::int64_t stride) const {
+    const double out = static_cast<double>(side_ / stride);
+    return out * out;
+  }
+  static Tensor int64s(std::vector<std::int64_t> values) {
+    Tensor t = Tensor::allocate(DataType::kInt64, {static_cast<std::int64_t>(values.size())});
+    for (size_t i = 0; i < values.size(); ++i) t.data<std::int64_t>()[i] = values[i];
+    return t;
+  }
+
+  OnnxBuilder& b_;
+  int count_ = 0;
+  std::int64_t side_ = 320;
+  double macs_ = 0;
+};
+
+Network detector(const fs::path& dir) {
+  OnnxBuilder b(13);
+  b.add_input("image", DataType::kFloat32, {1, 3, 320, 320});
+  DetectorNet net(b);
+  std::string x = net.conv("image", 3, 16, 3, 2);
+  net.set_area(160);
+  x = net.conv(x, 16, 32, 3, 2);
+  net.set_area(80);
+  x = net.c2f(x, 32);
+  x = net.conv(x, 32, 64, 3, 2);
+  net.set_area(40);
+  const std::string p4 = net.c2f(x, 64);
+  x = net.conv(p4, 64, 128, 3, 2);
+  net.set_area(20);
+  x = net.c2f(x, 128);
+  const std::string p5 = net.sppf(x, 128);
+  b.add_initializer("roi", Tensor::allocate(DataType::kFloat32, {0}));
+  Tensor scales = Tensor::allocate(DataType::kFloat32, {4});
+  for (int i = 0; i < 4; ++i) scales.data<float>()[i] = i < 2 ? 1.0f : 2.0f;
+  b.add_initializer("scales", scales);
+  b.add_node("Resize", {p5, "roi", "scales"}, {"up"}, {attr_string("mode", "nearest")});
+  b.add_node("Concat", {"up", p4}, {"neck"}, {attr_int("axis", 1)});
+  net.set_area(40);
+  std::string n4 = net.conv("neck", 192, 64, 1, 1);
+  n4 = net.c2f(n4, 64);
+  const std::string h4 = net.head(n4, 64, 40 * 40);
+  net.set_area(20);
+  const std::string h5 = net.head(p5, 128, 20 * 20);
+  b.add_node("Concat", {h4, h5}, {"detections"}, {attr_int("axis", 2)});
+  b.add_output("detections", DataType::kFloat32, {});
+  Network result{"detector", "fp32", net.gflop(), dir / "detector.onnx"};
+  if (!b.save(result.file).ok()) die("cannot write " + result.file.string());
+  return result;
+}
+
 double time_canopy(const Network& net, BackendKind backend, int threads, int runs) {
   EngineOptions options;
   options.backend = backend;
@@ -212,6 +327,17 @@ int main(int argc, char** argv) {
     row(nets[1], "ONNX Runtime 1.20", time_onnxruntime(nets[1], threads, runs, script, work));
     for (const auto& net : nets) row(net, "canopy oneDNN", time_canopy(net, BackendKind::kOneDnn, threads, runs));
     for (const auto& net : nets) row(net, "canopy XNNPACK", time_canopy(net, BackendKind::kXnnpack, threads, runs));
+    const Network yolo = detector(work);
+    const double ort_yolo = time_onnxruntime(yolo, threads, runs, script, work);
+    auto yolo_row = [&](const std::string& engine, double ms) {
+      char line[256];
+      std::snprintf(line, sizeof line, "| %s (%.2f GFLOP) | %d | %s | fp32 | %.2f | %.2f |\n", yolo.name.c_str(),
+                    yolo.gflop, threads, engine.c_str(), ms, ms / ort_yolo);
+      table += line;
+    };
+    yolo_row("ONNX Runtime 1.20", ort_yolo);
+    yolo_row("canopy oneDNN", time_canopy(yolo, BackendKind::kOneDnn, threads, runs));
+    yolo_row("canopy XNNPACK", time_canopy(yolo, BackendKind::kXnnpack, threads, runs));
   }
   std::printf("%s", table.c_str());
   if (!markdown.empty()) {

@@ -34,12 +34,15 @@ class Attributes {
   std::map<std::string, AttributeValue> values_;
 };
 
+// The activations the optimizer fuses into a producing node.
+enum class Activation { kNone, kRelu, kLeakyRelu, kClip, kSigmoid, kHardSigmoid, kHardSwish, kSiLU };
+
 // An operation fused onto a node's output by the optimizer: an activation,
 // or the sum with another value (a residual connection). Applied in order.
 struct PostOp {
   enum class Kind { kActivation, kSum };
   Kind kind = Kind::kActivation;
-  std::string activation;  // Relu, LeakyRelu, Clip, Sigmoid, HardSigmoid, HardSwish, SiLU
+  Activation activation = Activation::kNone;
   float alpha = 0;         // LeakyRelu/HardSigmoid alpha, Clip min
   float beta = 0;          // HardSigmoid beta, Clip max
   int sum_input = -1;      // for kSum: index into Node::inputs of the value added

@@ -47,18 +47,18 @@ bool append_post_ops(const Node& node, const std::vector<TensorInfo>& inputs, La
       binary_inputs.push_back(op.sum_input);
       continue;
     }
-    const std::string& a = op.activation;
-    if (a == "Relu") ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
-    else if (a == "LeakyRelu") ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, op.alpha, 0.f);
-    else if (a == "Clip") ops.append_eltwise(1.f, dnnl::algorithm::eltwise_clip_v2, op.alpha, op.beta);
-    else if (a == "Sigmoid") ops.append_eltwise(1.f, dnnl::algorithm::eltwise_logistic, 0.f, 0.f);
-    else if (a == "SiLU") ops.append_eltwise(1.f, dnnl::algorithm::eltwise_swish, 1.f, 0.f);
-    else if (a == "HardSwish") ops.append_eltwise(1.f, dnnl::algorithm::eltwise_hardswish, 0.f, 0.f);
-    else if (a == "HardSigmoid") {
-      ops.append_eltwise(1.f, dnnl::algorithm::eltwise_linear, op.alpha, op.beta);
-      ops.append_eltwise(1.f, dnnl::algorithm::eltwise_clip_v2, 0.f, 1.f);
-    } else {
-      return false;
+    switch (op.activation) {
+      case Activation::kRelu: ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f); break;
+      case Activation::kLeakyRelu: ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, op.alpha, 0.f); break;
+      case Activation::kClip: ops.append_eltwise(1.f, dnnl::algorithm::eltwise_clip_v2, op.alpha, op.beta); break;
+      case Activation::kSigmoid: ops.append_eltwise(1.f, dnnl::algorithm::eltwise_logistic, 0.f, 0.f); break;
+      case Activation::kSiLU: ops.append_eltwise(1.f, dnnl::algorithm::eltwise_swish, 1.f, 0.f); break;
+      case Activation::kHardSwish: ops.append_eltwise(1.f, dnnl::algorithm::eltwise_hardswish, 0.f, 0.f); break;
+      case Activation::kHardSigmoid:  // oneDNN 2.6 has none: linear, then clip to [0, 1]
+        ops.append_eltwise(1.f, dnnl::algorithm::eltwise_linear, op.alpha, op.beta);
+        ops.append_eltwise(1.f, dnnl::algorithm::eltwise_clip_v2, 0.f, 1.f);
+        break;
+      case Activation::kNone: return false;
     }
   }
   return true;
@@ -150,7 +150,7 @@ std::vector<size_t> binary_positions(const Node& node) {
   size_t index = 0;
   for (const auto& op : node.post_ops) {
     if (op.kind == PostOp::Kind::kSum) positions.push_back(index);
-    index += (op.kind == PostOp::Kind::kActivation && op.activation == "HardSigmoid") ? 2 : 1;
+    index += (op.kind == PostOp::Kind::kActivation && op.activation == Activation::kHardSigmoid) ? 2 : 1;
   }
   return positions;
 }

@@ -58,18 +58,23 @@ bool is_fusable_producer(const Node& node) { return node.op_type == "Conv" || no
 // The activation `node` applies, as a post-op, when its parameters are known now.
 std::optional<PostOp> as_activation(const Graph& graph, const Node& node) {
   PostOp op;
-  op.activation = node.op_type;
-  if (node.op_type == "Relu" || node.op_type == "Sigmoid" || node.op_type == "HardSwish") return op;
+  if (node.op_type == "Relu") op.activation = Activation::kRelu;
+  if (node.op_type == "Sigmoid") op.activation = Activation::kSigmoid;
+  if (node.op_type == "HardSwish") op.activation = Activation::kHardSwish;
+  if (op.activation != Activation::kNone) return op;
   if (node.op_type == "LeakyRelu") {
+    op.activation = Activation::kLeakyRelu;
     op.alpha = node.attributes.get_float("alpha", 0.01f);
     return op;
   }
   if (node.op_type == "HardSigmoid") {
+    op.activation = Activation::kHardSigmoid;
     op.alpha = node.attributes.get_float("alpha", 0.2f);
     op.beta = node.attributes.get_float("beta", 0.5f);
     return op;
   }
   if (node.op_type == "Clip") {
+    op.activation = Activation::kClip;
     op.alpha = -INFINITY;
     op.beta = INFINITY;
     for (size_t i = 1; i < node.inputs.size(); ++i) {
@@ -113,7 +118,7 @@ bool fuse_one(Graph& graph, size_t index, const std::vector<TensorInfo>& infos) 
       }
       if (mul >= 0 && sole_consumer(graph, s) == mul) {
         PostOp op;
-        op.activation = "SiLU";
+        op.activation = Activation::kSiLU;
         producer.post_ops.push_back(op);
         producer.outputs[0] = graph.nodes[static_cast<size_t>(mul)].outputs[0];
         erase_nodes(graph, {static_cast<size_t>(sigmoid), static_cast<size_t>(mul)});

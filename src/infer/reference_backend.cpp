@@ -81,7 +81,7 @@ void apply_post_ops(const Node& node, const std::vector<const Tensor*>& inputs, 
       const float* r = inputs[static_cast<size_t>(op.sum_input)]->data<float>();
       for (std::int64_t i = 0; i < n; ++i) y[i] += r[i];
     } else {
-      for (std::int64_t i = 0; i < n; ++i) y[i] = apply_activation(op, y[i]);
+      apply_activation(op, y, n);
     }
   }
 }

@@ -113,7 +113,7 @@ class XnnpackConv final : public Kernel {
           }
           for (std::int64_t k = 0; k < n; ++k) values[k] += r[k];
         } else {
-          for (std::int64_t k = 0; k < n; ++k) values[k] = apply_activation(op, values[k]);
+          apply_activation(op, values, n);
         }
       }
     }
@@ -169,8 +169,8 @@ class XnnpackBackend final : public Backend {
     size_t first_software = 0;
     if (!node.post_ops.empty() && node.post_ops[0].kind == PostOp::Kind::kActivation) {
       const PostOp& op = node.post_ops[0];
-      if (op.activation == "Relu") lo = 0, first_software = 1;
-      else if (op.activation == "Clip") lo = op.alpha, hi = op.beta, first_software = 1;
+      if (op.activation == Activation::kRelu) lo = 0, first_software = 1;
+      else if (op.activation == Activation::kClip) lo = op.alpha, hi = op.beta, first_software = 1;
     }
     auto weights = ohwi<float>(w);
     xnn_operator_t op = nullptr;
@@ -207,9 +207,9 @@ class XnnpackBackend final : public Backend {
     std::int64_t lo = -128, hi = 127;
     for (const auto& op : node.post_ops) {
       if (op.kind != PostOp::Kind::kActivation) return std::unique_ptr<Kernel>();
-      if (op.activation == "Relu") {
+      if (op.activation == Activation::kRelu) {
         lo = std::max<std::int64_t>(lo, y_zero);
-      } else if (op.activation == "Clip") {
+      } else if (op.activation == Activation::kClip) {
         lo = std::max<std::int64_t>(lo, static_cast<std::int64_t>(std::nearbyint(op.alpha / y_scale)) + y_zero);
         hi = std::min<std::int64_t>(hi, static_cast<std::int64_t>(std::nearbyint(op.beta / y_scale)) + y_zero);
       } else {

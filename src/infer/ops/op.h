@@ -84,5 +84,6 @@ void register_qlinear_ops(OpRegistry& registry);
 // The float activation a fused post-op applies (shared by every kernel that
 // applies post-ops in software).
 float apply_activation(const PostOp& op, float x);
+void apply_activation(const PostOp& op, float* values, std::int64_t count);
 
 }  // namespace canopy::infer

@@ -29,14 +29,31 @@ Result<Shape> broadcast_shapes(const Node& node, const Shape& a, const Shape& b)
 }
 
 float apply_activation(const PostOp& op, float x) {
-  if (op.activation == "Relu") return x > 0 ? x : 0.0f;
-  if (op.activation == "LeakyRelu") return x >= 0 ? x : op.alpha * x;
-  if (op.activation == "Clip") return std::min(op.beta, std::max(op.alpha, x));
-  if (op.activation == "Sigmoid") return 1.0f / (1.0f + std::exp(-x));
-  if (op.activation == "HardSigmoid") return std::max(0.0f, std::min(1.0f, op.alpha * x + op.beta));
-  if (op.activation == "HardSwish") return x * std::max(0.0f, std::min(1.0f, x / 6.0f + 0.5f));
-  if (op.activation == "SiLU") return x / (1.0f + std::exp(-x));
+  switch (op.activation) {
+    case Activation::kRelu: return x > 0 ? x : 0.0f;
+    case Activation::kLeakyRelu: return x >= 0 ? x : op.alpha * x;
+    case Activation::kClip: return std::min(op.beta, std::max(op.alpha, x));
+    case Activation::kSigmoid: return 1.0f / (1.0f + std::exp(-x));
+    case Activation::kHardSigmoid: return std::max(0.0f, std::min(1.0f, op.alpha * x + op.beta));
+    case Activation::kHardSwish: return x * std::max(0.0f, std::min(1.0f, x / 6.0f + 0.5f));
+    case Activation::kSiLU: return x / (1.0f + std::exp(-x));
+    case Activation::kNone: return x;
+  }
   return x;
+}
+
+void apply_activation(const PostOp& op, float* values, std::int64_t count) {
+  // One loop per activation, so each is a tight loop the compiler can vectorize.
+  switch (op.activation) {
+    case Activation::kRelu:
+      for (std::int64_t i = 0; i < count; ++i) values[i] = values[i] > 0 ? values[i] : 0.0f;
+      break;
+    case Activation::kSiLU:
+      for (std::int64_t i = 0; i < count; ++i) values[i] = values[i] / (1.0f + std::exp(-values[i]));
+      break;
+    default:
+      for (std::int64_t i = 0; i < count; ++i) values[i] = apply_activation(op, values[i]);
+  }
 }
 
 }  // namespace canopy::infer
