@@ -16,6 +16,7 @@
 #include "infer/engine.h"
 #include "infer/onnx_builder.h"
 #include "report.h"
+#include "torch_reference.h"
 
 namespace {
 
@@ -327,6 +328,11 @@ int main(int argc, char** argv) {
     row(nets[1], "ONNX Runtime 1.20", time_onnxruntime(nets[1], threads, runs, script, work));
     for (const auto& net : nets) row(net, "canopy oneDNN", time_canopy(net, BackendKind::kOneDnn, threads, runs));
     for (const auto& net : nets) row(net, "canopy XNNPACK", time_canopy(net, BackendKind::kXnnpack, threads, runs));
+    std::vector<bench::ConvLayer> torch_layers;
+    for (size_t i = 0; i < kConv10.size(); ++i)
+      torch_layers.push_back({layer_weights(i), layer_bias(i), kConv10[i].stride, 1});
+    row(nets[0], "libtorch 1.13 (same weights)",
+        bench::torch_conv_relu_median_ms(torch_layers, {1, 3, 320, 320}, threads, runs));
     const Network yolo = detector(work);
     const double ort_yolo = time_onnxruntime(yolo, threads, runs, script, work);
     auto yolo_row = [&](const std::string& engine, double ms) {
