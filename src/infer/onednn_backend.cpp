@@ -14,6 +14,7 @@
 #include <unordered_map>
 
 #include "infer/backend.h"
+#include "infer/nhwc_ops.h"
 #include "infer/ops/spatial.h"
 
 namespace canopy::infer {
@@ -188,6 +189,7 @@ class OneDnnBackend final : public Backend {
         return std::unique_ptr<Kernel>();
       }
     }
+    if (auto moved = make_nhwc_kernel(node, inputs, outputs, "onednn")) return moved;
     if (node.op_type != "Conv" && node.op_type != "ConvTranspose") return std::unique_ptr<Kernel>();
     for (size_t i = 0; i < std::min<size_t>(inputs.size(), 3); ++i)
       if (inputs[i].present && inputs[i].dtype != DataType::kFloat32) return std::unique_ptr<Kernel>();

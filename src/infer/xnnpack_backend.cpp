@@ -14,6 +14,7 @@
 #include <mutex>
 
 #include "infer/backend.h"
+#include "infer/nhwc_ops.h"
 #include "infer/ops/spatial.h"
 
 namespace canopy::infer {
@@ -145,6 +146,7 @@ class XnnpackBackend final : public Backend {
   Result<std::unique_ptr<Kernel>> create(const Node& node, const std::vector<TensorInfo>& inputs,
                                          const std::vector<TensorInfo>& outputs) override {
     if (!xnnpack_ready()) return std::unique_ptr<Kernel>();
+    if (auto moved = make_nhwc_kernel(node, inputs, outputs, "xnnpack")) return moved;
     if (node.op_type == "Conv") return make_conv(node, inputs, outputs);
     if (node.op_type == "QLinearConv") return make_qconv(node, inputs, outputs);
     return std::unique_ptr<Kernel>();

@@ -320,6 +320,42 @@ std::vector<Case> all_cases() {
                          b.add_node("QuantizeLinear", {"c", "ys", "yzp"}, {"y"});
                          b.add_output("y", DataType::kInt8, {});
                        }});
+  // Data-movement operators between convolutions (the NHWC backends run them
+  // in NHWC): MaxPool, Split and Concat along channels, and an SPPF-style
+  // block with an upsample, as in the field detectors.
+  cases.push_back(Case{"conv_then_maxpool_ceil", 13, {{"x", {1, 3, 11, 9}}}, [](OnnxBuilder& b) {
+                         b.add_initializer("w", weights({8, 3, 3, 3}, 30));
+                         b.add_node("Conv", {"x", "w"}, {"c"}, {attr_ints("pads", {1, 1, 1, 1})});
+                         b.add_node("MaxPool", {"c"}, {"y"},
+                                    {attr_ints("kernel_shape", {3, 3}), attr_ints("strides", {2, 2}),
+                                     attr_ints("pads", {1, 1, 1, 1}), attr_int("ceil_mode", 1)});
+                         b.add_output("y", DataType::kFloat32, {});
+                       }});
+  cases.push_back(Case{"conv_split_conv_concat", 13, {{"x", {1, 3, 7, 6}}}, [](OnnxBuilder& b) {
+                         b.add_initializer("w1", weights({8, 3, 3, 3}, 31)).add_initializer("w2", weights({4, 5, 1, 1}, 32));
+                         b.add_initializer("sizes", ints({3, 5}));
+                         b.add_node("Conv", {"x", "w1"}, {"c"}, {attr_ints("pads", {1, 1, 1, 1})});
+                         b.add_node("Split", {"c", "sizes"}, {"a", "bpart"}, {attr_int("axis", 1)});
+                         b.add_node("Conv", {"bpart", "w2"}, {"d"});
+                         b.add_node("Concat", {"a", "d", "bpart"}, {"y"}, {attr_int("axis", -3)});
+                         b.add_output("y", DataType::kFloat32, {});
+                       }});
+  cases.push_back(Case{"sppf_upsample_block", 13, {{"x", {1, 4, 8, 8}}}, [](OnnxBuilder& b) {
+                         b.add_initializer("w1", weights({6, 4, 1, 1}, 33)).add_initializer("w2", weights({8, 24, 1, 1}, 34));
+                         b.add_initializer("roi", floats({})).add_initializer("scales", floats({1, 1, 2, 2}));
+                         b.add_node("Conv", {"x", "w1"}, {"c"});
+                         std::vector<std::string> parts{"c"};
+                         for (int i = 0; i < 3; ++i) {
+                           std::string p = "p" + std::to_string(i);
+                           b.add_node("MaxPool", {parts.back()}, {p},
+                                      {attr_ints("kernel_shape", {5, 5}), attr_ints("pads", {2, 2, 2, 2})});
+                           parts.push_back(p);
+                         }
+                         b.add_node("Concat", parts, {"cat"}, {attr_int("axis", 1)});
+                         b.add_node("Conv", {"cat", "w2"}, {"d"});
+                         b.add_node("Resize", {"d", "roi", "scales"}, {"y"}, {attr_string("mode", "nearest")});
+                         b.add_output("y", DataType::kFloat32, {});
+                       }});
   cases.push_back(qdq_conv_case("conv_qdq_int8_bias_relu_stride2", DataType::kInt8));
   cases.push_back(qdq_conv_case("conv_qdq_uint8_activations_relu", DataType::kUInt8));
   return cases;
