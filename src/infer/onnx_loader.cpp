@@ -191,7 +191,9 @@ Status run_checker(onnx::ModelProto& model) {
   return {};
 }
 
-Result<Graph> convert_graph(const onnx::ModelProto& model, int opset, const LoadLimits& limits) {
+// Converts the model; its initializers' data is released as it is copied,
+// so a model's weights are never held three times over while loading.
+Result<Graph> convert_graph(onnx::ModelProto& model, int opset, const LoadLimits& limits) {
   const auto& g = model.graph();
   if (static_cast<std::uint64_t>(g.node_size()) > limits.max_nodes)
     return invalid("it has more than " + std::to_string(limits.max_nodes) + " nodes");
@@ -203,10 +205,12 @@ Result<Graph> convert_graph(const onnx::ModelProto& model, int opset, const Load
     by_name[value.name] = index;
     return index;
   };
-  for (const auto& init : g.initializer()) {
+  for (auto& init : *model.mutable_graph()->mutable_initializer()) {
     CANOPY_ASSIGN_OR_RETURN(Tensor t, convert_tensor(init, limits));
     int index = define(Value{init.name(), t.dtype(), t.shape()});
     graph.constants[index] = std::move(t);
+    init.clear_raw_data();
+    init.clear_float_data();
   }
   for (const auto& input : g.input()) {
     if (by_name.count(input.name())) continue;  // an initializer listed as input (old exporters)
@@ -284,6 +288,14 @@ Result<Graph> convert_graph(const onnx::ModelProto& model, int opset, const Load
   return graph;
 }
 
+// Everything after parsing, shared by files and byte buffers.
+Result<Graph> load_model(onnx::ModelProto& model, const LoadLimits& limits) {
+  CANOPY_ASSIGN_OR_RETURN(int opset, find_opset(model));
+  CANOPY_TRY(check_value_types(model));
+  CANOPY_TRY(run_checker(model));
+  return convert_graph(model, opset, limits);
+}
+
 }  // namespace
 
 Result<Graph> load_onnx_bytes(std::string_view bytes, const LoadLimits& limits) {
@@ -293,10 +305,7 @@ Result<Graph> load_onnx_bytes(std::string_view bytes, const LoadLimits& limits) 
   if (bytes.size() > static_cast<size_t>(std::numeric_limits<int>::max()) ||
       !model.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())))
     return invalid("the file is not a valid ONNX protobuf (truncated or not a model?)");
-  CANOPY_ASSIGN_OR_RETURN(int opset, find_opset(model));
-  CANOPY_TRY(check_value_types(model));
-  CANOPY_TRY(run_checker(model));
-  return convert_graph(model, opset, limits);
+  return load_model(model, limits);
 }
 
 Result<Graph> load_onnx_file(const std::filesystem::path& path, const LoadLimits& limits) {
@@ -306,10 +315,12 @@ Result<Graph> load_onnx_file(const std::filesystem::path& path, const LoadLimits
   if (size > limits.max_model_bytes)
     return invalid(path.string() + " is larger than the limit of " + std::to_string(limits.max_model_bytes) + " bytes");
   std::ifstream in(path, std::ios::binary);
-  std::string bytes(size, '\0');
-  in.read(bytes.data(), static_cast<std::streamsize>(size));
   if (!in) return make_error(ErrorCode::kIo, "cannot read model " + path.string());
-  auto graph = load_onnx_bytes(bytes, limits);
+  // Parsed straight from the stream: the file's bytes are never held whole.
+  onnx::ModelProto model;
+  if (!model.ParseFromIstream(&in))
+    return invalid(path.string() + " is not a valid ONNX protobuf (truncated or not a model?)");
+  auto graph = load_model(model, limits);
   if (!graph.ok()) return graph.error().with_context(path.string());
   return graph;
 }
