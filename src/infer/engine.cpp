@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "infer/passes.h"
+#include "infer/shape_inference.h"
 
 namespace canopy::infer {
 
@@ -50,18 +51,12 @@ Result<std::unique_ptr<Engine>> Engine::from_graph(Graph graph, EngineOptions op
     const Value& value = engine->graph_.values[static_cast<size_t>(v)];
     engine->output_specs_.push_back(TensorSpec{value.name, value.dtype, value.shape});
   }
-  // Compile the declared shapes now, so a broken model fails at load, not at the first frame.
-  engine->default_context_ = engine->create_context();
-  std::vector<Shape> shapes;
-  for (const auto& spec : engine->input_specs_) {
-    Shape shape = spec.shape;
-    for (auto& d : shape)
-      if (d < 0) d = 1;
-    shapes.push_back(shape);
-  }
-  CANOPY_TRY(engine->default_context_->prepare(shapes));
+  // Compile the declared shapes now, so a broken model fails at load, not at
+  // the first frame; the first context created will use this plan.
+  CANOPY_ASSIGN_OR_RETURN(engine->spare_plan_, engine->take_or_build_plan(default_input_shapes(engine->graph_)));
+  engine->kernels_by_backend_ = engine->spare_plan_->kernels_by_backend();
   spdlog::info("infer.loaded nodes={} backend={} arena_bytes={}", engine->graph_.nodes.size(),
-               backend_kind_name(engine->backend_kind_), engine->default_context_->arena_bytes());
+               backend_kind_name(engine->backend_kind_), engine->spare_plan_->arena_bytes());
   return engine;
 }
 
@@ -92,19 +87,17 @@ Status Engine::choose_backends(BackendKind wanted) {
 
 std::unique_ptr<Context> Engine::create_context() const { return std::unique_ptr<Context>(new Context(*this)); }
 
-Result<std::unique_ptr<Plan>> Engine::build_plan(const std::vector<Shape>& shapes) const {
+Result<std::unique_ptr<Plan>> Engine::take_or_build_plan(const std::vector<Shape>& shapes) const {
   std::lock_guard<std::mutex> lock(plan_mutex_);
+  if (spare_plan_ && spare_plan_->input_shapes() == shapes) return std::move(spare_plan_);
   std::vector<Backend*> backends;
   for (const auto& b : backends_) backends.push_back(b.get());
   return Plan::build(graph_, shapes, backends);
 }
 
-std::map<std::string, int> Engine::kernels_by_backend() const {
-  return default_context_->plan_ ? default_context_->plan_->kernels_by_backend() : std::map<std::string, int>{};
-}
-
 Result<std::vector<Tensor>> Engine::run(const std::vector<Tensor>& inputs) {
   std::lock_guard<std::mutex> lock(run_mutex_);
+  if (!default_context_) default_context_ = create_context();
   CANOPY_ASSIGN_OR_RETURN(std::vector<Tensor> views, default_context_->run(inputs));
   std::vector<Tensor> owned;
   for (const auto& v : views) owned.push_back(v.clone());
@@ -113,7 +106,7 @@ Result<std::vector<Tensor>> Engine::run(const std::vector<Tensor>& inputs) {
 
 Status Context::prepare(const std::vector<Shape>& shapes) {
   if (plan_ && plan_->input_shapes() == shapes) return {};
-  CANOPY_ASSIGN_OR_RETURN(plan_, engine_.build_plan(shapes));
+  CANOPY_ASSIGN_OR_RETURN(plan_, engine_.take_or_build_plan(shapes));
   if (plan_->arena_bytes() > arena_bytes_ || !arena_) {
     arena_bytes_ = std::max<size_t>(plan_->arena_bytes(), 64);
     void* memory = std::aligned_alloc(64, arena_bytes_);

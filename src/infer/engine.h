@@ -82,12 +82,14 @@ class Engine {
   BackendKind backend() const { return backend_kind_; }
   const Graph& graph() const { return graph_; }
   // Which backend runs how many nodes, for the plan of the declared input shapes.
-  std::map<std::string, int> kernels_by_backend() const;
+  const std::map<std::string, int>& kernels_by_backend() const { return kernels_by_backend_; }
 
  private:
   friend class Context;
   Engine() = default;
-  Result<std::unique_ptr<Plan>> build_plan(const std::vector<Shape>& shapes) const;
+  // The plan compiled at load when it fits `shapes` (each plan's kernels and
+  // prepared weights belong to one context, so it is handed out once), or a new one.
+  Result<std::unique_ptr<Plan>> take_or_build_plan(const std::vector<Shape>& shapes) const;
   Status choose_backends(BackendKind wanted);
 
   Graph graph_;
@@ -96,8 +98,10 @@ class Engine {
   std::vector<std::unique_ptr<Backend>> backends_;
   std::vector<TensorSpec> input_specs_, output_specs_;
   mutable std::mutex plan_mutex_;
+  mutable std::unique_ptr<Plan> spare_plan_;  // guarded by plan_mutex_
+  std::map<std::string, int> kernels_by_backend_;
   std::mutex run_mutex_;
-  std::unique_ptr<Context> default_context_;
+  std::unique_ptr<Context> default_context_;  // created on the first Engine::run; guarded by run_mutex_
 };
 
 }  // namespace canopy::infer
