@@ -43,7 +43,7 @@ class Backend {
 std::unique_ptr<Backend> make_reference_backend();
 // oneDNN (x86-64): float32 Conv and ConvTranspose with fused post-ops.
 std::unique_ptr<Backend> make_onednn_backend(int threads);
-// XNNPACK (portable, ARM first): float32 Conv and int8 QLinearConv, NHWC.
+// XNNPACK (portable, ARM first): float32 Conv and ConvTranspose, int8 QLinearConv, NHWC.
 std::unique_ptr<Backend> make_xnnpack_backend(int threads);
 
 // Copies a 4-D float32 tensor between layouts (the plan's boundary steps).

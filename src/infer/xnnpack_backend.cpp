@@ -1,5 +1,6 @@
 // XNNPACK backend: the portable one (ARM boards first; it runs on x86 too).
-// float32 Conv and int8 QLinearConv (per-channel weights, "qc8"), NHWC.
+// float32 Conv and ConvTranspose, and int8 QLinearConv (per-channel weights,
+// "qc8"), NHWC.
 // XNNPACK fuses only a clamp, so a leading Relu or Clip becomes the clamp
 // and any other float activation or residual sum is applied after, on the
 // output. uint8 activations are shifted to int8 on the way in and out
@@ -7,6 +8,7 @@
 #include <pthreadpool.h>
 #include <xnnpack.h>
 
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -56,12 +58,15 @@ std::vector<T> ohwi(const Tensor& w) {
   return out;
 }
 
+// Which XNNPACK operator a kernel drives.
+enum class ConvKind { kFloat, kQuantized, kTransposed };
+
 class XnnpackConv final : public Kernel {
  public:
-  XnnpackConv(const Node& node, Operator op, Threadpool pool, bool quantized, bool nchw_input, bool u8_input,
+  XnnpackConv(const Node& node, Operator op, Threadpool pool, ConvKind kind, bool nchw_input, bool u8_input,
               bool u8_output, size_t first_software_post_op, std::int64_t staged_input_bytes,
               std::int64_t staged_output_bytes, bool nchw_residual)
-      : node_(node), op_(std::move(op)), pool_(std::move(pool)), quantized_(quantized), nchw_input_(nchw_input),
+      : node_(node), op_(std::move(op)), pool_(std::move(pool)), kind_(kind), nchw_input_(nchw_input),
         u8_input_(u8_input), u8_output_(u8_output), nchw_residual_(nchw_residual),
         first_software_post_op_(first_software_post_op), staged_input_(static_cast<size_t>(staged_input_bytes)),
         staged_output_(static_cast<size_t>(staged_output_bytes)) {}
@@ -80,13 +85,23 @@ class XnnpackConv final : public Kernel {
     void* output = u8_output_ ? staged_output_.data() : y.raw();
     if (input != last_input_ || output != last_output_) {
       // XNNPACK builds its indirection buffers at setup: redo it only when pointers move.
-      const auto status =
-          quantized_ ? xnn_setup_convolution2d_nhwc_qc8(op_.get(), static_cast<size_t>(x.dim(0)), static_cast<size_t>(x.dim(2)),
-                                                        static_cast<size_t>(x.dim(3)), static_cast<const int8_t*>(input),
-                                                        static_cast<int8_t*>(output), pool_.get())
-                     : xnn_setup_convolution2d_nhwc_f32(op_.get(), static_cast<size_t>(x.dim(0)), static_cast<size_t>(x.dim(2)),
-                                                        static_cast<size_t>(x.dim(3)), static_cast<const float*>(input),
-                                                        static_cast<float*>(output), pool_.get());
+      const auto n = static_cast<size_t>(x.dim(0)), h = static_cast<size_t>(x.dim(2)), w = static_cast<size_t>(x.dim(3));
+      xnn_status status = xnn_status_success;
+      switch (kind_) {
+        case ConvKind::kQuantized:
+          status = xnn_setup_convolution2d_nhwc_qc8(op_.get(), n, h, w, static_cast<const int8_t*>(input),
+                                                    static_cast<int8_t*>(output), pool_.get());
+          break;
+        case ConvKind::kFloat:
+          status = xnn_setup_convolution2d_nhwc_f32(op_.get(), n, h, w, static_cast<const float*>(input),
+                                                    static_cast<float*>(output), pool_.get());
+          break;
+        case ConvKind::kTransposed:
+          status = xnn_setup_deconvolution2d_nhwc_f32(op_.get(), n, h, w, adjustment_[0], adjustment_[1],
+                                                      static_cast<const float*>(input), static_cast<float*>(output),
+                                                      pool_.get());
+          break;
+      }
       if (status != xnn_status_success) return make_error(ErrorCode::kInternal, "XNNPACK setup failed for " + node_.name);
       last_input_ = input;
       last_output_ = output;
@@ -98,7 +113,7 @@ class XnnpackConv final : public Kernel {
       for (size_t i = 0; i < staged_output_.size(); ++i) out[i] = static_cast<unsigned char>(staged_output_[i] ^ 0x80);
     }
     // Post-ops XNNPACK could not fuse; they are element-wise, so NHWC is fine.
-    if (!quantized_ && first_software_post_op_ < node_.post_ops.size()) {
+    if (kind_ != ConvKind::kQuantized && first_software_post_op_ < node_.post_ops.size()) {
       float* values = y.data<float>();
       const std::int64_t n = y.numel();
       for (size_t i = first_software_post_op_; i < node_.post_ops.size(); ++i) {
@@ -122,18 +137,54 @@ class XnnpackConv final : public Kernel {
   }
   bool fuses_post_ops() const override { return true; }
   std::string_view backend() const override { return "xnnpack"; }
+  // For transposed convolutions: output rows/columns beyond the minimal size.
+  void set_adjustment(uint32_t height, uint32_t width) { adjustment_ = {height, width}; }
 
  private:
   const Node& node_;
   Operator op_;
   Threadpool pool_;
-  bool quantized_, nchw_input_, u8_input_, u8_output_, nchw_residual_;
+  ConvKind kind_;
+  std::array<uint32_t, 2> adjustment_{0, 0};
+  bool nchw_input_, u8_input_, u8_output_, nchw_residual_;
   size_t first_software_post_op_;
   std::vector<unsigned char> staged_input_, staged_output_;
   std::vector<float> staged_residual_;
   const void* last_input_ = nullptr;
   void* last_output_ = nullptr;
 };
+
+// A leading Relu or Clip becomes XNNPACK's output clamp; the other post-ops
+// are applied after.
+struct Clamp {
+  float lo = -std::numeric_limits<float>::infinity();
+  float hi = std::numeric_limits<float>::infinity();
+  size_t post_ops_used = 0;
+};
+
+Clamp leading_clamp(const Node& node) {
+  Clamp clamp;
+  if (node.post_ops.empty() || node.post_ops[0].kind != PostOp::Kind::kActivation) return clamp;
+  const PostOp& op = node.post_ops[0];
+  if (op.activation == Activation::kRelu) clamp = {0.0f, clamp.hi, 1};
+  else if (op.activation == Activation::kClip) clamp = {op.alpha, op.beta, 1};
+  return clamp;
+}
+
+// ConvTranspose weights as XNNPACK wants them: [group][C_out/group][kH][kW][C_in/group]
+// (ONNX has [C_in][C_out/group][kH][kW]).
+std::vector<float> grouped_ohwi_from_iohw(const Tensor& w, std::int64_t group) {
+  const std::int64_t C = w.dim(0), Mg = w.dim(1), KH = w.dim(2), KW = w.dim(3), Cg = C / group;
+  std::vector<float> out(static_cast<size_t>(w.numel()));
+  for (std::int64_t g = 0; g < group; ++g)
+    for (std::int64_t m = 0; m < Mg; ++m)
+      for (std::int64_t h = 0; h < KH; ++h)
+        for (std::int64_t k = 0; k < KW; ++k)
+          for (std::int64_t c = 0; c < Cg; ++c)
+            out[static_cast<size_t>((((g * Mg + m) * KH + h) * KW + k) * Cg + c)] =
+                w.data<float>()[(((g * Cg + c) * Mg + m) * KH + h) * KW + k];
+  return out;
+}
 
 class XnnpackBackend final : public Backend {
  public:
@@ -147,7 +198,10 @@ class XnnpackBackend final : public Backend {
                                          const std::vector<TensorInfo>& outputs) override {
     if (!xnnpack_ready()) return std::unique_ptr<Kernel>();
     if (auto moved = make_nhwc_kernel(node, inputs, outputs, "xnnpack")) return moved;
+    // XNNPACK writes NHWC only.
+    if (outputs.empty() || outputs[0].layout != Layout::kNhwc) return std::unique_ptr<Kernel>();
     if (node.op_type == "Conv") return make_conv(node, inputs, outputs);
+    if (node.op_type == "ConvTranspose") return make_deconv(node, inputs);
     if (node.op_type == "QLinearConv") return make_qconv(node, inputs, outputs);
     return std::unique_ptr<Kernel>();
   }
@@ -166,14 +220,9 @@ class XnnpackBackend final : public Backend {
     const Shape& x = inputs[0].shape;
     CANOPY_ASSIGN_OR_RETURN(Window2d win, forward_window(node, x[2], x[3], {w.dim(2), w.dim(3)}, false));
     const std::int64_t group = node.attributes.get_int("group", 1);
-    // A leading Relu or Clip becomes XNNPACK's output clamp.
-    float lo = -std::numeric_limits<float>::infinity(), hi = std::numeric_limits<float>::infinity();
-    size_t first_software = 0;
-    if (!node.post_ops.empty() && node.post_ops[0].kind == PostOp::Kind::kActivation) {
-      const PostOp& op = node.post_ops[0];
-      if (op.activation == Activation::kRelu) lo = 0, first_software = 1;
-      else if (op.activation == Activation::kClip) lo = op.alpha, hi = op.beta, first_software = 1;
-    }
+    const Clamp clamp = leading_clamp(node);
+    const float lo = clamp.lo, hi = clamp.hi;
+    const size_t first_software = clamp.post_ops_used;
     auto weights = ohwi<float>(w);
     xnn_operator_t op = nullptr;
     const auto status = xnn_create_convolution2d_nhwc_f32(
@@ -186,8 +235,47 @@ class XnnpackBackend final : public Backend {
     if (status != xnn_status_success) return std::unique_ptr<Kernel>();
     const bool nchw = inputs[0].layout == Layout::kNchw;
     return std::unique_ptr<Kernel>(std::make_unique<XnnpackConv>(
-        node, Operator(op, xnn_delete_operator), pool_, false, nchw, false, false, first_software,
+        node, Operator(op, xnn_delete_operator), pool_, ConvKind::kFloat, nchw, false, false, first_software,
         nchw ? static_cast<std::int64_t>(element_count(x) * 4) : 0, 0, nchw_residual));
+  }
+
+  Result<std::unique_ptr<Kernel>> make_deconv(const Node& node, const std::vector<TensorInfo>& inputs) {
+    if (inputs[0].dtype != DataType::kFloat32 || inputs[1].value == nullptr) return std::unique_ptr<Kernel>();
+    const Tensor* bias = inputs.size() > 2 && node.input(2) >= 0 ? inputs[2].value : nullptr;
+    if (inputs.size() > 2 && node.input(2) >= 0 && bias == nullptr) return std::unique_ptr<Kernel>();
+    for (const auto& op : node.post_ops)
+      if (op.kind == PostOp::Kind::kSum) return std::unique_ptr<Kernel>();
+    const Tensor& w = *inputs[1].value;
+    const Shape& x = inputs[0].shape;
+    CANOPY_ASSIGN_OR_RETURN(Window2d win, transposed_window(node, x[2], x[3], {w.dim(2), w.dim(3)}));
+    const std::int64_t group = node.attributes.get_int("group", 1);
+    std::array<uint32_t, 2> adjustment{};
+    for (int i = 0; i < 2; ++i) {
+      const std::int64_t extent = (w.dim(2 + i) - 1) * win.dilation[static_cast<size_t>(i)] + 1;
+      const std::int64_t minimal = win.stride[static_cast<size_t>(i)] * (x[2 + static_cast<size_t>(i)] - 1) + extent -
+                                   win.pad_begin[static_cast<size_t>(i)] - win.pad_end[static_cast<size_t>(i)];
+      const std::int64_t extra = win.output[static_cast<size_t>(i)] - minimal;
+      if (extra < 0 || extra >= win.stride[static_cast<size_t>(i)]) return std::unique_ptr<Kernel>();
+      adjustment[static_cast<size_t>(i)] = static_cast<uint32_t>(extra);
+    }
+    const Clamp clamp = leading_clamp(node);
+    auto weights = grouped_ohwi_from_iohw(w, group);
+    xnn_operator_t op = nullptr;
+    const auto status = xnn_create_deconvolution2d_nhwc_f32(
+        static_cast<uint32_t>(win.pad_begin[0]), static_cast<uint32_t>(win.pad_end[1]),
+        static_cast<uint32_t>(win.pad_end[0]), static_cast<uint32_t>(win.pad_begin[1]), static_cast<uint32_t>(w.dim(2)),
+        static_cast<uint32_t>(w.dim(3)), static_cast<uint32_t>(win.stride[0]), static_cast<uint32_t>(win.stride[1]),
+        static_cast<uint32_t>(win.dilation[0]), static_cast<uint32_t>(win.dilation[1]), static_cast<uint32_t>(group),
+        static_cast<size_t>(w.dim(0) / group), static_cast<size_t>(w.dim(1)), static_cast<size_t>(x[1]),
+        static_cast<size_t>(w.dim(1) * group), weights.data(), bias ? bias->data<float>() : nullptr, clamp.lo, clamp.hi,
+        0, &op);
+    if (status != xnn_status_success) return std::unique_ptr<Kernel>();
+    const bool nchw = inputs[0].layout == Layout::kNchw;
+    auto kernel = std::make_unique<XnnpackConv>(node, Operator(op, xnn_delete_operator), pool_, ConvKind::kTransposed,
+                                                nchw, false, false, clamp.post_ops_used,
+                                                nchw ? static_cast<std::int64_t>(element_count(x) * 4) : 0, 0, false);
+    kernel->set_adjustment(adjustment[0], adjustment[1]);
+    return std::unique_ptr<Kernel>(std::move(kernel));
   }
 
   Result<std::unique_ptr<Kernel>> make_qconv(const Node& node, const std::vector<TensorInfo>& inputs,
@@ -238,7 +326,7 @@ class XnnpackBackend final : public Backend {
     if (status != xnn_status_success) return std::unique_ptr<Kernel>();
     const bool nchw = inputs[0].layout == Layout::kNchw;
     return std::unique_ptr<Kernel>(std::make_unique<XnnpackConv>(
-        node, Operator(op, xnn_delete_operator), pool_, true, nchw, u8_in, u8_out, node.post_ops.size(),
+        node, Operator(op, xnn_delete_operator), pool_, ConvKind::kQuantized, nchw, u8_in, u8_out, node.post_ops.size(),
         nchw || u8_in ? element_count(x) : 0, u8_out ? element_count(outputs[0].shape) : 0, false));
   }
 

@@ -408,10 +408,7 @@ TEST_P(Conformance, MatchesOnnxRuntime) {
   auto engine = infer::Engine::load(model, options);
   ASSERT_TRUE(engine.ok()) << engine.error().message;
   // Convolutions must really run on the backend under test, not fall back.
-  // (XNNPACK has no transposed convolution kernel here yet: the reference one runs it.)
-  const bool expected_on_backend = c.name.rfind("conv", 0) == 0 &&
-                                   !(backend == infer::BackendKind::kXnnpack && c.name.rfind("conv_transpose", 0) == 0);
-  if (backend != infer::BackendKind::kReference && expected_on_backend) {
+  if (backend != infer::BackendKind::kReference && c.name.rfind("conv", 0) == 0) {
     auto kernels = (*engine)->kernels_by_backend();
     EXPECT_GE(kernels[std::string(infer::backend_kind_name(backend))], 1)
         << "no node ran on " << infer::backend_kind_name(backend);
