@@ -144,6 +144,32 @@ class OneDnnKernel final : public Kernel {
   int threads_;
 };
 
+// QuantizeLinear / DequantizeLinear with per-tensor scale and zero point as
+// one oneDNN reorder: the layout change and the (de)quantization in one
+// multi-threaded pass (round half to even, saturated).
+class OneDnnReorder final : public Kernel {
+ public:
+  OneDnnReorder(memory::desc src_md, memory::desc dst_md, const dnnl::primitive_attr& attr, int threads)
+      : src_md_(src_md), dst_md_(dst_md),
+        reorder_(dnnl::reorder::primitive_desc(cpu_engine(), src_md, cpu_engine(), dst_md, attr)), threads_(threads) {}
+
+  Status run(const std::vector<const Tensor*>& inputs, const std::vector<Tensor*>& outputs) override {
+    omp_set_num_threads(threads_);
+    memory src(src_md_, cpu_engine(), const_cast<void*>(inputs[0]->raw()));
+    memory dst(dst_md_, cpu_engine(), outputs[0]->raw());
+    dnnl::stream stream(cpu_engine());
+    reorder_.execute(stream, src, dst);
+    stream.wait();
+    return {};
+  }
+  std::string_view backend() const override { return "onednn"; }
+
+ private:
+  memory::desc src_md_, dst_md_;
+  dnnl::reorder reorder_;
+  int threads_;
+};
+
 // Where each binary post-op sits in the oneDNN post-op chain (HardSigmoid
 // takes two entries, so positions differ from the node's post-op indices).
 std::vector<size_t> binary_positions(const Node& node) {
@@ -190,6 +216,14 @@ class OneDnnBackend final : public Backend {
       }
     }
     if (auto moved = make_nhwc_kernel(node, inputs, outputs, "onednn")) return moved;
+    if (node.op_type == "QuantizeLinear" || node.op_type == "DequantizeLinear") {
+      omp_set_num_threads(threads_);
+      try {
+        return make_quantize(node, inputs, outputs);
+      } catch (const dnnl::error&) {
+        return std::unique_ptr<Kernel>();
+      }
+    }
     if (node.op_type != "Conv" && node.op_type != "ConvTranspose") return std::unique_ptr<Kernel>();
     for (size_t i = 0; i < std::min<size_t>(inputs.size(), 3); ++i)
       if (inputs[i].present && inputs[i].dtype != DataType::kFloat32) return std::unique_ptr<Kernel>();
@@ -279,6 +313,27 @@ class OneDnnBackend final : public Backend {
     }
     return finish(node, std::move(primitive), reorder_weights(w, memory::desc(w_dims, dt::f32, w_tag), weights_md),
                   bias, given_src_md, src_md, dst_md, outputs[0].layout, inputs, binary_inputs, scratchpad_md);
+  }
+
+  Result<std::unique_ptr<Kernel>> make_quantize(const Node& node, const std::vector<TensorInfo>& inputs,
+                                                const std::vector<TensorInfo>& outputs) {
+    const bool quantize = node.op_type == "QuantizeLinear";
+    if (inputs[0].shape.size() != 4 || inputs[1].value == nullptr || inputs[1].value->numel() != 1)
+      return std::unique_ptr<Kernel>();
+    if (inputs.size() > 2 && inputs[2].present && (inputs[2].value == nullptr || inputs[2].value->numel() != 1))
+      return std::unique_ptr<Kernel>();
+    const DataType int_type = quantize ? outputs[0].dtype : inputs[0].dtype;
+    if (int_type != DataType::kUInt8 && int_type != DataType::kInt8) return std::unique_ptr<Kernel>();
+    const float scale = inputs[1].value->data<float>()[0];
+    const auto zero = static_cast<std::int32_t>(
+        inputs.size() > 2 && inputs[2].present ? to_int64_vector(*inputs[2].value)[0] : 0);
+    const dt int_dt = int_type == DataType::kInt8 ? dt::s8 : dt::u8;
+    memory::desc src_md(dims_of(inputs[0].shape), quantize ? dt::f32 : int_dt, tag_of(inputs[0].layout));
+    memory::desc dst_md(dims_of(outputs[0].shape), quantize ? int_dt : dt::f32, tag_of(outputs[0].layout));
+    dnnl::primitive_attr attr;
+    attr.set_output_scales(0, {quantize ? 1.0f / scale : scale});
+    if (zero != 0) attr.set_zero_points(quantize ? DNNL_ARG_DST : DNNL_ARG_SRC, 0, {zero});
+    return std::unique_ptr<Kernel>(std::make_unique<OneDnnReorder>(src_md, dst_md, attr, threads_));
   }
 
   // int8 convolution (QLinearConv) with symmetric (zero-point 0) input and
