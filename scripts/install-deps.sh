@@ -23,25 +23,9 @@ packages=(
   libonnx-testdata
 )
 
-missing=()
-for p in "${packages[@]}"; do
-  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
-    missing+=("$p")
-  fi
-done
-
-bash "$(dirname "${BASH_SOURCE[0]}")/install-onnxruntime.sh"  # before the early exit below: it must run every time
-if [ ${#missing[@]} -eq 0 ]; then
-  exit 0
-fi
-
-if [ "$(id -u)" -ne 0 ]; then
-  echo "install-deps: missing packages: ${missing[*]}" >&2
-  echo "install-deps: run as root (or install them with apt-get) and try again" >&2
-  exit 1
-fi
-
-echo "install-deps: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+here="$(dirname "${BASH_SOURCE[0]}")"
+# shellcheck source=lib/apt.sh
+source "$here/lib/apt.sh"
+apt_install_missing install-deps "${packages[@]}"
+# ONNX Runtime (npm) comes after: it needs node, which it installs if missing.
+bash "$here/install-onnxruntime.sh"

@@ -20,19 +20,10 @@ if command -v node >/dev/null 2>&1 && [ -f "$package_dir/package.json" ] &&
   exit 0
 fi
 
-missing=()
-command -v node >/dev/null 2>&1 || missing+=(nodejs)
-command -v npm >/dev/null 2>&1 || missing+=(npm)
-if [ ${#missing[@]} -gt 0 ]; then
-  if [ "$(id -u)" -ne 0 ]; then
-    echo "install-onnxruntime: missing packages: ${missing[*]}" >&2
-    echo "install-onnxruntime: run as root (or install them with apt-get) and try again" >&2
-    exit 1
-  fi
-  echo "install-onnxruntime: installing ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  # shellcheck source=lib/apt.sh
+  source "$root/scripts/lib/apt.sh"
+  apt_install_missing install-onnxruntime nodejs npm
 fi
 
 echo "install-onnxruntime: installing onnxruntime-node into tools/onnxruntime"

@@ -46,7 +46,9 @@ std::unique_ptr<Backend> make_onednn_backend(int threads);
 // XNNPACK (portable, ARM first): float32 Conv and ConvTranspose, int8 QLinearConv, NHWC.
 std::unique_ptr<Backend> make_xnnpack_backend(int threads);
 
-// Copies a 4-D float32 tensor between layouts (the plan's boundary steps).
+// Copies a 4-D tensor (`in`, whose memory is in `from`) into `out` in `to`.
+void convert_layout(const Tensor& in, Layout from, Layout to, void* out);
+// A kernel doing that: the plan's boundary steps.
 std::unique_ptr<Kernel> make_layout_conversion(Layout from, Layout to);
 
 // Applies `node`'s post-ops in place on `output` (the reference way, for

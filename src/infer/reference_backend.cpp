@@ -41,22 +41,7 @@ class LayoutConversion final : public Kernel {
  public:
   LayoutConversion(Layout from, Layout to) : from_(from), to_(to) {}
   Status run(const std::vector<const Tensor*>& inputs, const std::vector<Tensor*>& outputs) override {
-    const Tensor& in = *inputs[0];
-    Tensor& out = *outputs[0];
-    const std::int64_t N = in.dim(0), C = in.dim(1), H = in.dim(2), W = in.dim(3);
-    const size_t bytes = element_size(in.dtype());
-    const auto* src = static_cast<const unsigned char*>(in.raw());
-    auto* dst = static_cast<unsigned char*>(out.raw());
-    const bool to_nchw = from_ == Layout::kNhwc && to_ == Layout::kNchw;
-    for (std::int64_t n = 0; n < N; ++n)
-      for (std::int64_t c = 0; c < C; ++c)
-        for (std::int64_t h = 0; h < H; ++h)
-          for (std::int64_t w = 0; w < W; ++w) {
-            const std::int64_t nchw = ((n * C + c) * H + h) * W + w;
-            const std::int64_t nhwc = ((n * H + h) * W + w) * C + c;
-            const std::int64_t s = to_nchw ? nhwc : nchw, d = to_nchw ? nchw : nhwc;
-            std::memcpy(dst + static_cast<size_t>(d) * bytes, src + static_cast<size_t>(s) * bytes, bytes);
-          }
+    convert_layout(*inputs[0], from_, to_, outputs[0]->raw());
     return {};
   }
   std::string_view backend() const override { return "layout"; }
@@ -66,6 +51,27 @@ class LayoutConversion final : public Kernel {
 };
 
 }  // namespace
+
+void convert_layout(const Tensor& in, Layout from, Layout to, void* out) {
+  const std::int64_t N = in.dim(0), C = in.dim(1), H = in.dim(2), W = in.dim(3);
+  const size_t bytes = element_size(in.dtype());
+  const auto* src = static_cast<const unsigned char*>(in.raw());
+  auto* dst = static_cast<unsigned char*>(out);
+  if (from == to) {
+    std::memcpy(dst, src, in.size_bytes());
+    return;
+  }
+  const bool to_nchw = to == Layout::kNchw;
+  for (std::int64_t n = 0; n < N; ++n)
+    for (std::int64_t c = 0; c < C; ++c)
+      for (std::int64_t h = 0; h < H; ++h)
+        for (std::int64_t w = 0; w < W; ++w) {
+          const std::int64_t nchw = ((n * C + c) * H + h) * W + w;
+          const std::int64_t nhwc = ((n * H + h) * W + w) * C + c;
+          const std::int64_t s = to_nchw ? nhwc : nchw, d = to_nchw ? nchw : nhwc;
+          std::memcpy(dst + static_cast<size_t>(d) * bytes, src + static_cast<size_t>(s) * bytes, bytes);
+        }
+}
 
 std::unique_ptr<Kernel> make_layout_conversion(Layout from, Layout to) {
   return std::make_unique<LayoutConversion>(from, to);

@@ -31,20 +31,6 @@ bool xnnpack_ready() {
 using Threadpool = std::shared_ptr<pthreadpool>;
 using Operator = std::unique_ptr<xnn_operator, enum xnn_status (*)(xnn_operator_t)>;
 
-// NCHW <-> NHWC for a 4-D tensor of `element` bytes.
-void to_nhwc(const Tensor& in, void* out) {
-  const std::int64_t N = in.dim(0), C = in.dim(1), H = in.dim(2), W = in.dim(3);
-  const size_t bytes = element_size(in.dtype());
-  const auto* src = static_cast<const unsigned char*>(in.raw());
-  auto* dst = static_cast<unsigned char*>(out);
-  for (std::int64_t n = 0; n < N; ++n)
-    for (std::int64_t c = 0; c < C; ++c)
-      for (std::int64_t h = 0; h < H; ++h)
-        for (std::int64_t w = 0; w < W; ++w)
-          std::memcpy(dst + static_cast<size_t>(((n * H + h) * W + w) * C + c) * bytes,
-                      src + static_cast<size_t>(((n * C + c) * H + h) * W + w) * bytes, bytes);
-}
-
 // The weights as XNNPACK wants them: [M][kH][kW][C/group] (ONNX has [M][C/group][kH][kW]).
 template <typename T>
 std::vector<T> ohwi(const Tensor& w) {
@@ -76,7 +62,7 @@ class XnnpackConv final : public Kernel {
     Tensor& y = *outputs[0];
     const void* input = x.raw();
     if (nchw_input_ || u8_input_) {
-      if (nchw_input_) to_nhwc(x, staged_input_.data());
+      if (nchw_input_) convert_layout(x, Layout::kNchw, Layout::kNhwc, staged_input_.data());
       else std::memcpy(staged_input_.data(), x.raw(), x.size_bytes());
       if (u8_input_)
         for (auto& b : staged_input_) b = static_cast<unsigned char>(b ^ 0x80);  // u8 - 128 as s8
@@ -124,7 +110,7 @@ class XnnpackConv final : public Kernel {
           if (nchw_residual_) {
             // The residual arrives in NCHW (a graph input, say): bring it to NHWC first.
             staged_residual_.resize(static_cast<size_t>(n));
-            to_nhwc(operand, staged_residual_.data());
+            convert_layout(operand, Layout::kNchw, Layout::kNhwc, staged_residual_.data());
             r = staged_residual_.data();
           }
           for (std::int64_t k = 0; k < n; ++k) values[k] += r[k];
