@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <fstream>
 
 namespace canopy::vision {
 
@@ -17,6 +18,22 @@ Result<cv::Mat> read_image(const std::filesystem::path& path) {
   auto image = decode_image(bytes);
   if (!image.ok()) return image.error().with_context(path.string());
   return image;
+}
+
+Result<cv::Size> read_image_size(const std::filesystem::path& path) {
+  constexpr std::streamsize kHeaderBytes = 64 * 1024;
+  std::ifstream file(path, std::ios::binary);
+  if (!file) return make_error(ErrorCode::kNotFound, "cannot open image " + path.string());
+  std::string head(kHeaderBytes, '\0');
+  file.read(head.data(), kHeaderBytes);
+  head.resize(static_cast<size_t>(file.gcount()));
+  auto size = decode_image_size(head);
+  if (!size.ok() && file.gcount() == kHeaderBytes) {
+    CANOPY_ASSIGN_OR_RETURN(std::string bytes, read_file(path));
+    size = decode_image_size(bytes);
+  }
+  if (!size.ok()) return size.error().with_context(path.string());
+  return size;
 }
 
 Status write_image(const std::filesystem::path& path, const cv::Mat& image) {

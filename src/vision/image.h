@@ -17,6 +17,10 @@ namespace canopy::vision {
 
 // Reads a JPEG or PNG file into an 8-bit BGR image (see image_codec.h).
 Result<cv::Mat> read_image(const std::filesystem::path& path);
+// Width and height of a JPEG or PNG file from its header. Reads the first
+// 64 KiB, and the whole file only when the header runs past them (a large
+// EXIF block before a JPEG's frame header).
+Result<cv::Size> read_image_size(const std::filesystem::path& path);
 // Writes .jpg or .png (by extension), atomically.
 Status write_image(const std::filesystem::path& path, const cv::Mat& image);
 

@@ -15,6 +15,15 @@ Error bad_image(const std::string& why) { return make_error(ErrorCode::kInvalidA
 
 using TurboHandle = std::unique_ptr<void, int (*)(tjhandle)>;
 
+bool is_jpeg(std::string_view bytes) {
+  return bytes.size() >= 3 && static_cast<unsigned char>(bytes[0]) == 0xFF &&
+         static_cast<unsigned char>(bytes[1]) == 0xD8;
+}
+
+bool is_png(std::string_view bytes) {
+  return bytes.size() >= 8 && bytes.substr(0, 8) == std::string_view("\x89PNG\r\n\x1a\n", 8);
+}
+
 Result<cv::Mat> decode_jpeg(std::string_view bytes) {
   TurboHandle handle(tjInitDecompress(), tjDestroy);
   if (!handle) return make_error(ErrorCode::kInternal, "cannot start the JPEG decoder");
@@ -45,12 +54,36 @@ Result<cv::Mat> decode_png(std::string_view bytes) {
   return image;
 }
 
+Result<cv::Size> jpeg_size(std::string_view bytes) {
+  TurboHandle handle(tjInitDecompress(), tjDestroy);
+  if (!handle) return make_error(ErrorCode::kInternal, "cannot start the JPEG decoder");
+  int width = 0, height = 0, subsampling = 0, colorspace = 0;
+  if (tjDecompressHeader3(handle.get(), reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(),
+                          &width, &height, &subsampling, &colorspace) != 0)
+    return bad_image(tjGetErrorStr2(handle.get()));
+  return cv::Size(width, height);
+}
+
+Result<cv::Size> png_size(std::string_view bytes) {
+  png_image png{};
+  png.version = PNG_IMAGE_VERSION;
+  if (!png_image_begin_read_from_memory(&png, bytes.data(), bytes.size())) return bad_image(png.message);
+  cv::Size size(static_cast<int>(png.width), static_cast<int>(png.height));
+  png_image_free(&png);
+  return size;
+}
+
 }  // namespace
 
 Result<cv::Mat> decode_image(std::string_view bytes) {
-  if (bytes.size() >= 3 && static_cast<unsigned char>(bytes[0]) == 0xFF && static_cast<unsigned char>(bytes[1]) == 0xD8)
-    return decode_jpeg(bytes);
-  if (bytes.size() >= 8 && bytes.substr(0, 8) == std::string_view("\x89PNG\r\n\x1a\n", 8)) return decode_png(bytes);
+  if (is_jpeg(bytes)) return decode_jpeg(bytes);
+  if (is_png(bytes)) return decode_png(bytes);
+  return bad_image("only JPEG and PNG are supported");
+}
+
+Result<cv::Size> decode_image_size(std::string_view bytes) {
+  if (is_jpeg(bytes)) return jpeg_size(bytes);
+  if (is_png(bytes)) return png_size(bytes);
   return bad_image("only JPEG and PNG are supported");
 }
 

@@ -18,6 +18,9 @@ namespace canopy::vision {
 enum class ImageFormat { kJpeg, kPng };
 
 Result<cv::Mat> decode_image(std::string_view bytes);
+// Width and height from the header alone, without decoding pixels. `bytes`
+// may be just the start of the file, as long as it holds the whole header.
+Result<cv::Size> decode_image_size(std::string_view bytes);
 Result<std::string> encode_image(const cv::Mat& bgr, ImageFormat format, int jpeg_quality = 90);
 
 }  // namespace canopy::vision
