@@ -44,5 +44,6 @@ void register_model_commands(CLI::App& app, Globals& globals, int& exit_code);
 void register_key_commands(CLI::App& app, Globals& globals, int& exit_code);
 void register_server_command(CLI::App& app, Globals& globals, int& exit_code);
 void register_infer_commands(CLI::App& app, Globals& globals, int& exit_code);
+void register_dataset_commands(CLI::App& app, Globals& globals, int& exit_code);
 
 }  // namespace canopy::cli

@@ -64,6 +64,7 @@ void ProgressReporter::draw(bool final_line) {
   } else {
     line += format_amount(done_, bytes_) + " " + rate_text;
   }
+  if (!detail_.empty()) line += "  " + detail_;
   if (tty_) {
     std::fprintf(stderr, "\r\033[K%s%s", line.c_str(), final_line ? "\n" : "");
   } else {

@@ -16,6 +16,8 @@ class ProgressReporter {
   ProgressReporter(std::string label, std::uint64_t total, bool unit_is_bytes = true);
   void set_total(std::uint64_t total) { total_ = total; }
   void update(std::uint64_t done);
+  // Extra text shown after the rate, e.g. current losses; kept until replaced.
+  void set_detail(std::string detail) { detail_ = std::move(detail); }
   void finish();
   // Suppresses all output (for --quiet and for tests).
   void silence() { silent_ = true; }
@@ -23,6 +25,7 @@ class ProgressReporter {
  private:
   void draw(bool final_line);
   std::string label_;
+  std::string detail_;
   std::uint64_t total_;
   std::uint64_t done_ = 0;
   bool bytes_;
