@@ -52,7 +52,11 @@ Result<std::unique_ptr<Detector>> Detector::load(const std::filesystem::path& mo
   if (inputs.size() != 1 || inputs[0].dtype != DataType::kFloat32)
     return make_error(ErrorCode::kInvalidArgument, "a detector takes one float32 image input");
   if (outputs.size() != 1) return make_error(ErrorCode::kInvalidArgument, "a detector has one output");
+  // A bare model described by a manifest without an input shape: the model's own.
+  if (d->manifest_.input.shape.empty()) d->manifest_.input.shape = inputs[0].shape;
   const auto& spec = d->manifest_.input;
+  if (spec.shape.size() != 4 || spec.shape[2] <= 0 || spec.shape[3] <= 0)
+    return make_error(ErrorCode::kInvalidArgument, "the detector input needs a fixed [1, 3, H, W] shape");
   if (spec.layout != "NCHW" || spec.shape[1] != 3)
     return make_error(ErrorCode::kInvalidArgument, "the detector input must be NCHW with 3 channels");
   d->input_ = Tensor::allocate(DataType::kFloat32, {1, 3, spec.shape[2], spec.shape[3]});
