@@ -7,3 +7,4 @@ root=$(cd "$(dirname "$0")/.." && pwd)
   --work "$root/$build_dir/bench-work" --markdown "$root/docs/benchmarks.md"
 "$root/$build_dir/bench/infer_bench" --ort-script "$root/bench/ort_bench.mjs" \
   --work "$root/$build_dir/bench-work" --markdown "$root/docs/benchmarks.md"
+"$root/$build_dir/bench/train_bench" --work "$root/$build_dir/bench-work" --markdown "$root/docs/benchmarks.md"

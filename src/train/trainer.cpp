@@ -1,5 +1,6 @@
 #include "train/trainer.h"
 
+#include <opencv2/core/utility.hpp>
 #include <spdlog/spdlog.h>
 
 #include <chrono>
@@ -291,6 +292,9 @@ Result<TrainResult> train_detector(const vision::Dataset& train_set, const visio
   }
   const std::vector<std::string>& labels = train_set.labels;
   torch::set_num_threads(options.threads > 0 ? options.threads : int(std::max(1u, std::thread::hardware_concurrency())));
+  // The loader thread's OpenCV calls run sequentially: OpenCV's own thread
+  // pool would fight libtorch's spinning OpenMP workers for the same cores.
+  cv::setNumThreads(0);
   torch::manual_seed(options.seed);
 
   DetectorConfig config = options.model;
