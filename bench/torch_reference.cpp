@@ -1,5 +1,9 @@
 #include "torch_reference.h"
 
+#include "common/files.h"
+#include "train/model.h"
+#include "train/onnx_export.h"
+
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -34,6 +38,17 @@ double torch_conv_relu_median_ms(const std::vector<ConvLayer>& layers, const inf
   }
   std::sort(ms.begin(), ms.end());
   return ms[ms.size() / 2];
+}
+
+double export_field_detector(const std::filesystem::path& onnx) {
+  torch::manual_seed(0);
+  train::FieldDetector model{train::DetectorConfig{}};
+  model->eval();
+  auto bytes = train::export_onnx(*model, {"healthy", "diseased", "water_stressed"});
+  if (!bytes.ok() || !write_file_atomic(onnx, *bytes).ok()) {
+    throw std::runtime_error("cannot export the field detector to " + onnx.string());
+  }
+  return train::gflops(*model);
 }
 
 }  // namespace canopy::bench

@@ -1,3 +1,8 @@
+// Field renderer throughput on one core: `canopy dataset generate`'s work
+// (render, JPEG-encode, write image and labels) against only JPEG-encoding
+// and writing the same number of already-rendered images, the floor any
+// renderer writing JPEG files pays.
+//
 // Training throughput: canopy-train's loop (JPEG decode, augmentation incl.
 // mosaic, batching in the background, loss with target assignment, AdamW,
 // EMA) against a plain libtorch loop over the same model and batch size that
@@ -5,9 +10,11 @@
 // step). The ratio says how much the data pipeline and bookkeeping cost: 1.0
 // would mean they are free.
 #include <CLI/CLI.hpp>
+#include <opencv2/core/utility.hpp>
 
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 
 #include "report.h"
 #include "train/data_loader.h"
@@ -16,6 +23,8 @@
 #include "train/trainer.h"
 #include "vision/dataset_formats.h"
 #include "vision/field_renderer.h"
+#include "vision/image.h"
+#include "vision/image_codec.h"
 
 namespace {
 
@@ -50,6 +59,34 @@ double plain_loop(const vision::Dataset& dataset, const train::DetectorConfig& c
   return double(steps * batch_size) / seconds_since(start);
 }
 
+struct RendererFigures {
+  double images_per_second = 0;
+  double encode_only_per_second = 0;
+};
+
+Result<RendererFigures> renderer_throughput(const fs::path& work, int images) {
+  RendererFigures figures;
+  vision::FieldOptions field;
+  field.out = work / "renderer-bench";
+  field.images = images;
+  fs::remove_all(field.out);
+  auto start = std::chrono::steady_clock::now();
+  CANOPY_TRY(vision::generate_field_dataset(field));
+  figures.images_per_second = images / seconds_since(start);
+
+  CANOPY_ASSIGN_OR_RETURN(cv::Mat rendered, vision::read_image(field.out / "images/000000.jpg"));
+  const fs::path copies = work / "renderer-bench-copies";
+  fs::remove_all(copies);
+  fs::create_directories(copies);
+  start = std::chrono::steady_clock::now();
+  for (int i = 0; i < images; ++i) {
+    CANOPY_ASSIGN_OR_RETURN(std::string jpeg, vision::encode_image(rendered, vision::ImageFormat::kJpeg, field.jpeg_quality));
+    std::ofstream(copies / (std::to_string(i) + ".jpg"), std::ios::binary) << jpeg;
+  }
+  figures.encode_only_per_second = images / seconds_since(start);
+  return figures;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -62,6 +99,14 @@ int main(int argc, char** argv) {
   app.add_option("--batch", batch, "batch size");
   app.add_option("--epochs", epochs, "epochs of the full loop (the first includes warm-up)");
   CLI11_PARSE(app, argc, argv);
+
+  // OpenCV sequential: "on one core".
+  cv::setNumThreads(0);
+  auto renderer = renderer_throughput(work, 1000);
+  if (!renderer.ok()) {
+    std::fprintf(stderr, "error: %s\n", renderer.error().message.c_str());
+    return 1;
+  }
 
   const fs::path data = work / "train-bench-data";
   fs::remove_all(data);
@@ -107,11 +152,20 @@ int main(int argc, char** argv) {
                 "Default model (width %.2f, %d px), batch %d, %d generated images, %d threads.\n",
                 plain, pipeline, pipeline / plain, config.width, config.input_size, batch, images,
                 torch::get_num_threads());
-  std::printf("%s", table);
+  char renderer_table[512];
+  std::snprintf(renderer_table, sizeof renderer_table,
+                "| work (480x360, one core) | images/s | ratio |\n|---|---:|---:|\n"
+                "| JPEG-encode and write only | %.0f | 1.00 |\n"
+                "| canopy dataset generate (render, encode, write image and labels) | %.0f | %.2f |\n",
+                renderer->encode_only_per_second, renderer->images_per_second,
+                renderer->images_per_second / renderer->encode_only_per_second);
+  std::printf("%s\n%s", renderer_table, table);
   if (!markdown.empty()) {
-    if (auto status = bench::replace_section(markdown, "train-throughput", table); !status.ok()) {
-      std::fprintf(stderr, "error: %s\n", status.error().message.c_str());
-      return 1;
+    for (auto [section, content] : {std::pair{"field-renderer", renderer_table}, std::pair{"train-throughput", table}}) {
+      if (auto status = bench::replace_section(markdown, section, content); !status.ok()) {
+        std::fprintf(stderr, "error: %s\n", status.error().message.c_str());
+        return 1;
+      }
     }
   }
   return 0;
