@@ -41,6 +41,21 @@ Result<std::unique_ptr<Plan>> Plan::build(const Graph& graph, const std::vector<
 
 Status Plan::infer_shapes(const std::vector<Shape>& input_shapes) {
   CANOPY_ASSIGN_OR_RETURN(infos_, infer_value_infos(*graph_, input_shapes));
+  // Shapes come from the model: a hostile one can make an intermediate value
+  // (or the element count itself) overflow, so each one is bounded before any
+  // kernel or arena is sized from it.
+  constexpr std::int64_t kMaxValueElements = std::int64_t{1} << 28;  // 1 GiB of float32
+  for (size_t v = 0; v < infos_.size(); ++v) {
+    std::int64_t count = 1;
+    for (std::int64_t d : infos_[v].shape) {
+      if (d < 0 || (d > 0 && count > kMaxValueElements / d)) {
+        return make_error(ErrorCode::kTooLarge, "value '" + graph_->values[v].name + "' would have shape " +
+                                                    shape_to_string(infos_[v].shape) + ", more than " +
+                                                    std::to_string(kMaxValueElements) + " elements");
+      }
+      count *= d;
+    }
+  }
   for (const auto& node : graph_->nodes) {
     for (const auto& post : node.post_ops) {
       if (post.kind != PostOp::Kind::kSum) continue;

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the ONNX loader fuzzer for a bounded time over Debian's ONNX test
-# models (read-only seeds); new inputs go to a temp directory. Exits non-zero
+# models and tests/fuzz/regressions/ (inputs that once crashed it, replayed
+# first every run) as read-only seeds; new inputs go to a temp directory. Exits non-zero
 # on any crash, leak, timeout or out-of-memory, leaving the reproducer in
 # tests/fuzz/artifacts/.
 set -euo pipefail
@@ -15,4 +16,4 @@ corpus=$(mktemp -d)
 trap 'rm -rf "$corpus"' EXIT
 mkdir -p "$here/artifacts"
 "$fuzzer" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-  -artifact_prefix="$here/artifacts/" "$corpus" /usr/share/libonnx-testdata/data/node 2>&1 | tail -25
+  -artifact_prefix="$here/artifacts/" "$corpus" "$here/regressions" /usr/share/libonnx-testdata/data/node 2>&1 | tail -25
