@@ -6,6 +6,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "client/registry_client.h"
 #include "common/config.h"
@@ -36,6 +37,9 @@ void add_server_flags(CLI::App* command, Globals& globals);
 
 void print_json(const Json& value);
 
+// "a,b,c" -> {"a", "b", "c"}; empty items are dropped.
+std::vector<std::string> split_labels(const std::string& text);
+
 // A registry client from the resolved `server` and `api_key` settings.
 Result<client::RegistryClient> connect_to_registry(const Globals& globals);
 
@@ -45,5 +49,7 @@ void register_key_commands(CLI::App& app, Globals& globals, int& exit_code);
 void register_server_command(CLI::App& app, Globals& globals, int& exit_code);
 void register_infer_commands(CLI::App& app, Globals& globals, int& exit_code);
 void register_dataset_commands(CLI::App& app, Globals& globals, int& exit_code);
+void register_pipeline_commands(CLI::App& app, Globals& globals, int& exit_code);
+void register_run_commands(CLI::App& app, Globals& globals, int& exit_code);
 
 }  // namespace canopy::cli

@@ -4,7 +4,6 @@
 // register_dataset_commands lists them.
 #include <cstdio>
 #include <memory>
-#include <sstream>
 
 #include "cli.h"
 #include "common/progress.h"
@@ -35,15 +34,6 @@ struct LoadedSource {
 
 const std::vector<std::string> kSourceFormats = {"auto", "yolo", "coco", "voc"};
 const std::vector<std::string> kTargetFormats = {"yolo", "coco", "voc"};
-
-std::vector<std::string> split_labels(const std::string& text) {
-  std::vector<std::string> out;
-  std::stringstream stream(text);
-  std::string part;
-  while (std::getline(stream, part, ','))
-    if (!part.empty()) out.push_back(part);
-  return out;
-}
 
 void add_read_flags(CLI::App* command, SourceArgs& source) {
   command->add_option(

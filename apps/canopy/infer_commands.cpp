@@ -4,7 +4,6 @@
 #include <chrono>
 #include <cstdio>
 #include <memory>
-#include <sstream>
 
 #include "cli.h"
 #include "common/files.h"
@@ -36,15 +35,6 @@ struct BenchArgs {
   int warmup = 10;
   std::int64_t batch = 1;
 };
-
-std::vector<std::string> split_labels(const std::string& text) {
-  std::vector<std::string> out;
-  std::stringstream stream(text);
-  std::string part;
-  while (std::getline(stream, part, ','))
-    if (!part.empty()) out.push_back(part);
-  return out;
-}
 
 // A model argument: a package directory, a package zip (verified and
 // extracted to a temp directory), or a bare .onnx file.

@@ -58,13 +58,11 @@ vision::LabeledImage DataLoader::read(std::size_t index) const {
   return item;
 }
 
-vision::LabeledImage DataLoader::load(std::size_t index, std::mt19937_64& random, bool augment) const {
-  const vision::AugmentOptions none = vision::AugmentOptions::none();
-  const vision::AugmentOptions& options = augment ? options_.augment : none;
+vision::LabeledImage DataLoader::load(std::size_t index, std::mt19937_64& random) const {
   const auto another = [&] {
     return read(std::uniform_int_distribution<std::size_t>(0, dataset_.samples.size() - 1)(random));
   };
-  return vision::augment(read(index), options_.input_size, options, random, another);
+  return vision::augment(read(index), options_.input_size, options_.augment, random, another);
 }
 
 Batch DataLoader::make_batch(const std::vector<std::size_t>& indices, int epoch, std::int64_t position) const {
@@ -72,7 +70,7 @@ Batch DataLoader::make_batch(const std::vector<std::size_t>& indices, int epoch,
   std::vector<torch::Tensor> images;
   for (std::size_t k = 0; k < indices.size(); ++k) {
     std::mt19937_64 random(mix(options_.seed, mix(std::uint64_t(epoch), std::uint64_t(position) + k)));
-    vision::LabeledImage item = load(indices[k], random, true);
+    const vision::LabeledImage item = load(indices[k], random);
     images.push_back(image_to_tensor(item.image));
     Targets targets;
     std::vector<float> flat;
@@ -80,7 +78,6 @@ Batch DataLoader::make_batch(const std::vector<std::size_t>& indices, int epoch,
     targets.boxes = torch::tensor(flat, torch::kFloat32).reshape({-1, 4});
     targets.labels = torch::tensor(std::vector<std::int64_t>(item.labels.begin(), item.labels.end()), torch::kLong);
     batch.targets.push_back(std::move(targets));
-    if (options_.keep_images) batch.placed.push_back(std::move(item));
   }
   batch.images = torch::stack(images);
   return batch;

@@ -27,14 +27,12 @@ namespace canopy::train {
 struct Batch {
   torch::Tensor images;          // [B, 3, S, S] float, RGB, 0-1
   std::vector<Targets> targets;  // input pixels
-  std::vector<vision::LabeledImage> placed;  // the placed images (for golden samples and drawing)
 };
 
 struct LoaderOptions {
   int input_size = 320;
   int batch_size = 16;
   bool shuffle = true;
-  bool keep_images = false;     // fill Batch::placed
   bool drop_last = false;       // training drops a ragged last batch (BatchNorm dislikes tiny ones)
   std::uint64_t seed = 0;
   vision::AugmentOptions augment = vision::AugmentOptions::none();
@@ -53,10 +51,10 @@ class DataLoader {
   void start_epoch(int epoch, std::int64_t first = 0);
   // The next batch of the epoch, or nothing when it is over.
   std::optional<Batch> next();
-  // Reads and places one image as training would (index into the dataset).
-  vision::LabeledImage load(std::size_t index, std::mt19937_64& random, bool augment) const;
 
  private:
+  // Reads one image and places it (augmented when the options say so).
+  vision::LabeledImage load(std::size_t index, std::mt19937_64& random) const;
   void produce(int epoch, std::int64_t first, std::int64_t generation);
   void stop();
   Batch make_batch(const std::vector<std::size_t>& indices, int epoch, std::int64_t position) const;

@@ -11,7 +11,7 @@
 //
 // Why this family: anchor-free heads have no anchor sizes to tune for a new
 // crop, one sigmoid per class lets a plant be scored for each condition, and
-// every layer is Conv, Relu, Sigmoid, Add, Mul, Resize, Concat, Reshape or
+// every layer is Conv, Relu, Sigmoid, Add, Resize, Concat, Reshape or
 // Transpose, which the inference engine runs natively (and fuses).
 //
 // Box distances are sigmoid(x) * 16 * stride rather than exp(x): bounded,

@@ -245,7 +245,6 @@ vision::EvaluationResult evaluate_model(FieldDetectorImpl& model, const vision::
   options.input_size = model.config.input_size;
   options.batch_size = batch;
   options.shuffle = false;
-  options.keep_images = false;
   DataLoader loader(dataset, options);
   vision::DetectionEvaluator evaluator(size_t(model.config.classes));
   ProgressReporter progress("validate", std::uint64_t(dataset.samples.size()), false);

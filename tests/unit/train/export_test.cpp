@@ -66,12 +66,19 @@ void expect_close(const torch::Tensor& expected, const infer::Tensor& actual, co
   }
 }
 
+// Exports `model` to DIR/model.onnx.
+void export_to(FieldDetectorImpl& model, const TempDir& dir, const std::vector<std::string>& labels) {
+  auto onnx = export_onnx(model, labels);
+  ASSERT_TRUE(onnx.ok()) << onnx.error().message;
+  ASSERT_TRUE(write_file_atomic(dir / "model.onnx", *onnx).ok());
+}
+
+const std::vector<std::string> kLabels = {"healthy", "diseased", "water_stressed"};
+
 TEST(OnnxExport, EngineMatchesLibtorch) {
   FieldDetector model = random_detector();
   TempDir dir;
-  auto onnx = export_onnx(*model, {"healthy", "diseased", "water_stressed"});
-  ASSERT_TRUE(onnx.ok()) << onnx.error().message;
-  ASSERT_TRUE(write_file_atomic(dir / "model.onnx", *onnx).ok());
+  ASSERT_NO_FATAL_FAILURE(export_to(*model, dir, kLabels));
   const torch::Tensor input = torch::rand({1, 3, 96, 96});
   const torch::Tensor expected = torch_output(*model, input);
   EXPECT_EQ(expected.size(1), 12 * 12 + 6 * 6 + 3 * 3);
@@ -92,9 +99,7 @@ TEST(OnnxExport, OnnxRuntimeMatchesLibtorch) {
   if (!testing::onnxruntime_available()) GTEST_SKIP() << "onnxruntime-node is not installed (make deps)";
   FieldDetector model = random_detector();
   TempDir dir;
-  auto onnx = export_onnx(*model, {"healthy", "diseased", "water_stressed"});
-  ASSERT_TRUE(onnx.ok()) << onnx.error().message;
-  ASSERT_TRUE(write_file_atomic(dir / "model.onnx", *onnx).ok());
+  ASSERT_NO_FATAL_FAILURE(export_to(*model, dir, kLabels));
   const torch::Tensor input = torch::rand({1, 3, 96, 96});
   auto outputs = testing::run_onnxruntime(dir / "model.onnx", {{kInputName, to_engine(input)}});
   ASSERT_TRUE(outputs.ok()) << outputs.error().message;
@@ -104,9 +109,7 @@ TEST(OnnxExport, OnnxRuntimeMatchesLibtorch) {
 TEST(OnnxExport, WeightsLoadBackIntoTheSameFunction) {
   FieldDetector model = random_detector();
   TempDir dir;
-  auto onnx = export_onnx(*model, {"a", "b", "c"});
-  ASSERT_TRUE(onnx.ok());
-  ASSERT_TRUE(write_file_atomic(dir / "model.onnx", *onnx).ok());
+  ASSERT_NO_FATAL_FAILURE(export_to(*model, dir, {"a", "b", "c"}));
   auto loaded = load_model(dir / "model.onnx");
   ASSERT_TRUE(loaded.ok()) << loaded.error().message;
   EXPECT_EQ(loaded->labels, (std::vector<std::string>{"a", "b", "c"}));
