@@ -2,10 +2,13 @@
 # The demo: start a registry, make a signing key, package a real ONNX model
 # (a Conv model from Debian's ONNX test data, with its reference input and
 # output as golden samples), push it with the same curl command MLOps
-# pipelines use, push it again (same version), tag it production, list it.
+# pipelines use, push it again (same version), run the example pipeline
+# (examples/agriculture/pipeline.yaml) in a small configuration against the
+# registry, tag production, list it.
 set -euo pipefail
 build_dir=${1:-build}
 canopy="$(cd "$build_dir" && pwd)/apps/canopy"
+root="$(cd "$(dirname "$0")/.." && pwd)"
 work=$(mktemp -d /tmp/canopy-demo.XXXXXX)
 server_pid=
 cleanup() {
@@ -57,6 +60,18 @@ step "a signed package from the CLI (version 2)"
 sed -i 's/"description": ""/"description": "demo, signed by the pipeline key"/' models/crop-disease-detector/canopy.json
 "$canopy" package create models/crop-disease-detector -o signed.zip --sign signing.key
 "$canopy" model push signed.zip --server "$url" --api-key "$API_KEY"
+
+step "run the example pipeline: field data -> train -> evaluate -> gates -> package -> curl upload"
+# A small configuration (about a minute on 2 cores); the defaults are the full one.
+# The steps call canopy and canopy-train from PATH; the runner records the run
+# on the registry (CANOPY_SERVER) and the deploy step uploads with the publisher key.
+PATH="$(dirname "$canopy"):$PATH" API_KEY="$API_KEY" MODEL_REPOSITORY="$MODEL_REPOSITORY" \
+  "$canopy" pipeline run "$root/examples/agriculture/pipeline.yaml" --workspace pipeline-workspace \
+  --param images=64 --param val_images=16 --param epochs=3 --param img=160 --param width=0.25 \
+  --param batch=8 --param min_map50=0
+run_id=$(ls pipeline-workspace/runs | tail -n 1)
+echo "-- the run as the registry recorded it, linked to the model version it produced"
+"$canopy" run show "$run_id"
 
 step "promote version 1 to production and list"
 "$canopy" model alias set crop-disease-detector 1 production

@@ -23,6 +23,8 @@ int main(int argc, char** argv) {
   canopy::cli::register_model_commands(app, globals, exit_code);
   canopy::cli::register_infer_commands(app, globals, exit_code);
   canopy::cli::register_dataset_commands(app, globals, exit_code);
+  canopy::cli::register_pipeline_commands(app, globals, exit_code);
+  canopy::cli::register_run_commands(app, globals, exit_code);
 
   app.parse_complete_callback([&] {
     canopy::init_logging({globals.verbose, globals.quiet});

@@ -121,4 +121,16 @@ Result<Json> RegistryClient::revoke_key(const std::string& id) {
   return call("DELETE", "/api/v1/keys/" + url_segment(id), "", "revoking key " + id);
 }
 
+Result<Json> RegistryClient::post_run(const Json& record) {
+  return call("POST", "/api/v1/runs", record.dump(), "recording run " + record.value("id", std::string("?")));
+}
+
+Result<Json> RegistryClient::get_run(const std::string& id) {
+  return call("GET", "/api/v1/runs/" + url_segment(id), "", "showing run " + id);
+}
+
+Result<Json> RegistryClient::list_runs(int limit) {
+  return call("GET", "/api/v1/runs?limit=" + std::to_string(limit), "", "listing runs");
+}
+
 }  // namespace canopy::client

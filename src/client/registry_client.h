@@ -36,6 +36,11 @@ class RegistryClient {
   Result<Json> create_key(const std::string& role, const std::string& name);
   Result<Json> list_keys();
   Result<Json> revoke_key(const std::string& id);
+  // Pipeline runs (docs/pipeline.md): stores or replaces the run record with its id.
+  Result<Json> post_run(const Json& record);
+  // The run record plus the model versions whose lineage names the run.
+  Result<Json> get_run(const std::string& id);
+  Result<Json> list_runs(int limit);
 
  private:
   Result<Json> call(const std::string& method, const std::string& path, const std::string& body,

@@ -97,6 +97,13 @@ Status TempFile::commit_to(const fs::path& target) {
   return fsync_dir(target.parent_path());
 }
 
+Status TempFile::rename_to(const fs::path& target) {
+  close_fd();
+  if (::rename(path_.c_str(), target.c_str()) != 0) return io_error("cannot rename onto", target);
+  committed_ = true;
+  return {};
+}
+
 void TempFile::discard() {
   close_fd();
   if (!committed_ && !path_.empty()) {
@@ -122,6 +129,14 @@ Status write_file_atomic(const fs::path& path, std::string_view content, int mod
   CANOPY_TRY(temp.set_mode(mode));
   CANOPY_TRY(temp.write(content));
   return temp.commit_to(path);
+}
+
+Status replace_file_atomic(const fs::path& path, std::string_view content, int mode) {
+  fs::path dir = path.parent_path().empty() ? fs::path(".") : path.parent_path();
+  CANOPY_ASSIGN_OR_RETURN(TempFile temp, TempFile::create(dir, "." + path.filename().string() + ".tmp-"));
+  CANOPY_TRY(temp.set_mode(mode));
+  CANOPY_TRY(temp.write(content));
+  return temp.rename_to(path);
 }
 
 Result<fs::path> make_temp_dir(const fs::path& parent, std::string_view prefix) {

@@ -21,6 +21,12 @@ Result<std::string> read_file(const fs::path& path);
 // Writes `content` to `path` atomically and durably.
 Status write_file_atomic(const fs::path& path, std::string_view content, int mode = 0644);
 
+// Replaces `path` atomically (temp file + rename) but without fsync: a crash
+// of the process leaves the old content or the new, never a mix; after a
+// power loss the file may hold the previous content. For state rewritten many
+// times a second whose loss costs only redone work (progress records, caches).
+Status replace_file_atomic(const fs::path& path, std::string_view content, int mode = 0644);
+
 // Durably moves a fully written `temp` file onto `target` (fsync temp, rename,
 // fsync the target's directory). `temp` must be on the same filesystem.
 Status commit_file(const fs::path& temp, const fs::path& target);
@@ -47,6 +53,8 @@ class TempFile {
   Status set_mode(int mode);
   // Syncs, closes and renames onto target; after success the temp is gone.
   Status commit_to(const fs::path& target);
+  // Closes and renames onto target without syncing (see replace_file_atomic).
+  Status rename_to(const fs::path& target);
   // Removes the temp file (no-op after commit).
   void discard();
 

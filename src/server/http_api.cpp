@@ -360,6 +360,42 @@ void install_key_routes(httplib::Server& http, Registry& registry) {
            }));
 }
 
+void install_run_routes(httplib::Server& http, Registry& registry) {
+  constexpr size_t kMaxRunBytes = 4 << 20;  // a record of hundreds of steps stays far below this
+  http.Post("/api/v1/runs", guarded(registry, Role::kPublisher, [&registry](const Request& req, Response& res,
+                                                                             const ApiKeyRecord& key) {
+              if (req.body.size() > kMaxRunBytes)
+                return send_error(res, make_error(ErrorCode::kTooLarge, "a run record may be at most 4 MiB"));
+              auto body = parse_json(req.body, "request body");
+              if (!body.ok()) return send_error(res, body.error());
+              auto created = registry.put_run(*body, key.id);
+              if (!created.ok()) return send_error(res, created.error());
+              send_json(res, *created ? 201 : 200,
+                        {{"id", (*body)["id"]}, {"status", (*body)["status"]}, {"created", *created}});
+            }));
+
+  http.Get("/api/v1/runs", guarded(registry, Role::kReader, [&registry](const Request& req, Response& res,
+                                                                         const ApiKeyRecord&) {
+             int limit = 50;
+             if (req.has_param("limit")) {
+               auto parsed = parse_version_number(req.get_param_value("limit"));
+               if (!parsed.ok() || *parsed > 1000)
+                 return send_error(res, make_error(ErrorCode::kInvalidArgument, "limit must be between 1 and 1000"));
+               limit = static_cast<int>(*parsed);
+             }
+             auto runs = registry.list_runs(limit);
+             if (!runs.ok()) return send_error(res, runs.error());
+             send_json(res, 200, *runs);
+           }));
+
+  http.Get(R"(/api/v1/runs/([^/]+))",
+           guarded(registry, Role::kReader, [&registry](const Request& req, Response& res, const ApiKeyRecord&) {
+             auto run = registry.get_run(req.matches[1].str());
+             if (!run.ok()) return send_error(res, run.error());
+             send_json(res, 200, *run);
+           }));
+}
+
 }  // namespace
 
 void install_http_api(httplib::Server& http, Registry& registry, const HttpApiOptions& options) {
@@ -367,6 +403,7 @@ void install_http_api(httplib::Server& http, Registry& registry, const HttpApiOp
   install_model_routes(http, registry, options);
   install_alias_routes(http, registry);
   install_key_routes(http, registry);
+  install_run_routes(http, registry);
 
   // Refuse an upload before its body is sent (curl sends Expect: 100-continue
   // for large bodies), so a bad key or an oversize file costs no transfer.

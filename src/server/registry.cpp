@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <map>
+#include <regex>
 #include <set>
 
 #include "common/hash.h"
@@ -54,9 +55,22 @@ CREATE TABLE IF NOT EXISTS alias_history (
   model TEXT NOT NULL, alias TEXT NOT NULL, version INTEGER,
   changed_at TEXT NOT NULL, changed_by TEXT NOT NULL
 );
+-- version 2: pipeline runs, as their runner recorded them
+CREATE TABLE IF NOT EXISTS runs (
+  id TEXT PRIMARY KEY,
+  status TEXT NOT NULL,
+  pipeline_sha256 TEXT NOT NULL,
+  started_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL,
+  posted_by TEXT NOT NULL,
+  record TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS runs_by_start ON runs(started_at);
 )sql";
 
-constexpr int kSchemaVersion = 1;
+// 1: models, versions, tags, aliases. 2: adds runs. Every table is created
+// with IF NOT EXISTS, so running the schema upgrades any older version.
+constexpr int kSchemaVersion = 2;
 
 constexpr const char* kVersionColumns =
     "model, version, manifest_sha256, blob_sha256, size_bytes, summary, signed_by, server_signed, "
@@ -143,9 +157,12 @@ Status Registry::create_schema() {
   CANOPY_ASSIGN_OR_RETURN(Statement stmt, db_.prepare("PRAGMA user_version"));
   CANOPY_ASSIGN_OR_RETURN(bool row, stmt.step());
   std::int64_t version = row ? stmt.column_int(0) : 0;
-  if (version != 0 && version != kSchemaVersion)
+  if (version > kSchemaVersion)
     return make_error(ErrorCode::kConflict, "the data directory has schema version " + std::to_string(version) +
-                                                "; this server reads version " + std::to_string(kSchemaVersion));
+                                                "; this server reads versions up to " + std::to_string(kSchemaVersion) +
+                                                ": run a newer canopy server");
+  if (version != 0 && version < kSchemaVersion)
+    spdlog::info("registry.schema.upgrade from={} to={}", version, kSchemaVersion);
   CANOPY_TRY(db_.exec(kSchema));
   CANOPY_TRY(db_.exec("PRAGMA user_version = " + std::to_string(kSchemaVersion)));
   return ApiKeyStore::create_schema(db_);
@@ -493,6 +510,85 @@ Result<std::vector<AliasChange>> Registry::alias_history(const std::string& mode
   }
   if (out.empty()) return make_error(ErrorCode::kNotFound, "model '" + model + "' never had alias '" + alias + "'");
   return out;
+}
+
+Result<bool> Registry::put_run(const Json& record, const std::string& posted_by) {
+  static const std::regex id_pattern("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
+  if (!record.is_object()) return make_error(ErrorCode::kInvalidArgument, "a run record must be a JSON object");
+  const Json id = record.value("id", Json());
+  if (!id.is_string() || !std::regex_match(id.get<std::string>(), id_pattern))
+    return make_error(ErrorCode::kInvalidArgument, "a run record needs an 'id' of 1-64 letters, digits, '.', '_' or '-'");
+  const Json status = record.value("status", Json());
+  static const std::set<std::string> statuses = {"running", "succeeded", "failed", "interrupted"};
+  if (!status.is_string() || !statuses.count(status.get<std::string>()))
+    return make_error(ErrorCode::kInvalidArgument, "a run record needs a 'status' of running, succeeded, failed or interrupted");
+  if (!record.value("steps", Json()).is_array())
+    return make_error(ErrorCode::kInvalidArgument, "a run record needs a 'steps' list");
+  const Json pipeline = record.value("pipeline", Json::object());
+  const std::string pipeline_sha256 = pipeline.is_object() ? pipeline.value("sha256", "") : "";
+  const std::string started_at = record.value("started_at", Json("")).is_string() ? record.value("started_at", "") : "";
+  auto guard = lock();
+  CANOPY_ASSIGN_OR_RETURN(Statement existing, db_.prepare("SELECT 1 FROM runs WHERE id = ?"));
+  existing.bind(1, id.get<std::string>());
+  CANOPY_ASSIGN_OR_RETURN(bool found, existing.step());
+  CANOPY_TRY(db_.run("INSERT INTO runs(id, status, pipeline_sha256, started_at, updated_at, posted_by, record) "
+                     "VALUES(?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET status = excluded.status, "
+                     "pipeline_sha256 = excluded.pipeline_sha256, started_at = excluded.started_at, "
+                     "updated_at = excluded.updated_at, posted_by = excluded.posted_by, record = excluded.record",
+                     {id.get<std::string>(), status.get<std::string>(), pipeline_sha256, started_at, now_rfc3339(),
+                      posted_by, record.dump()}));
+  return !found;
+}
+
+Result<Json> Registry::get_run(const std::string& id) {
+  auto guard = lock();
+  CANOPY_ASSIGN_OR_RETURN(Statement stmt, db_.prepare("SELECT record, updated_at, posted_by FROM runs WHERE id = ?"));
+  stmt.bind(1, id);
+  CANOPY_ASSIGN_OR_RETURN(bool row, stmt.step());
+  if (!row) return make_error(ErrorCode::kNotFound, "no run '" + id + "' is recorded");
+  CANOPY_ASSIGN_OR_RETURN(Json record, parse_json(stmt.column_text(0), "stored run record"));
+  record["updated_at"] = stmt.column_text(1);
+  record["posted_by"] = stmt.column_text(2);
+  // The link from run to models: canopy-train writes lineage.pipeline_run
+  // from CANOPY_RUN_ID into the manifest, and the summary keeps the lineage.
+  CANOPY_ASSIGN_OR_RETURN(Statement versions,
+                          db_.prepare("SELECT model, version, created_at FROM versions "
+                                      "WHERE json_extract(summary, '$.lineage.pipeline_run') = ? ORDER BY model, version"));
+  versions.bind(1, id);
+  Json linked = Json::array();
+  while (true) {
+    CANOPY_ASSIGN_OR_RETURN(bool more, versions.step());
+    if (!more) break;
+    const std::string model = versions.column_text(0);
+    const std::int64_t version = versions.column_int(1);
+    CANOPY_ASSIGN_OR_RETURN(auto aliases, aliases_of_locked(model, version));
+    linked.push_back({{"model", model}, {"version", version}, {"created_at", versions.column_text(2)}, {"aliases", aliases}});
+  }
+  record["model_versions"] = linked;
+  return record;
+}
+
+Result<Json> Registry::list_runs(int limit) {
+  auto guard = lock();
+  CANOPY_ASSIGN_OR_RETURN(Statement stmt, db_.prepare("SELECT record, updated_at FROM runs "
+                                                      "ORDER BY started_at DESC, id DESC LIMIT ?"));
+  stmt.bind(1, static_cast<std::int64_t>(limit));
+  Json runs = Json::array();
+  while (true) {
+    CANOPY_ASSIGN_OR_RETURN(bool row, stmt.step());
+    if (!row) break;
+    auto record = parse_json(stmt.column_text(0));
+    if (!record.ok()) continue;
+    const Json pipeline = record->value("pipeline", Json::object());
+    runs.push_back({{"id", record->value("id", "")},
+                    {"status", record->value("status", "")},
+                    {"pipeline", pipeline.is_object() ? pipeline.value("file", "") : ""},
+                    {"git_commit", record->value("git_commit", Json())},
+                    {"started_at", record->value("started_at", "")},
+                    {"updated_at", stmt.column_text(1)},
+                    {"steps", record->value("steps", Json::array()).size()}});
+  }
+  return Json{{"runs", runs}};
 }
 
 }  // namespace canopy::server

@@ -93,6 +93,16 @@ class Registry {
   Status remove_alias(const std::string& model, const std::string& alias, const std::string& changed_by);
   Result<std::vector<AliasChange>> alias_history(const std::string& model, const std::string& alias);
 
+  // Pipeline runs (docs/api.md, "Pipeline runs"). A run is stored as its
+  // record, keyed by the record's "id"; posting the same id again replaces it
+  // (a runner posts as the run progresses). Returns true when the id was new.
+  Result<bool> put_run(const Json& record, const std::string& posted_by);
+  // The record, plus "model_versions": every version whose manifest lineage
+  // has pipeline_run equal to the id.
+  Result<Json> get_run(const std::string& id);
+  // Summaries of the newest `limit` runs, newest first.
+  Result<Json> list_runs(int limit);
+
   // Caller must hold lock() while using keys().
   ApiKeyStore& keys() { return keys_; }
   std::unique_lock<std::mutex> lock() { return std::unique_lock<std::mutex>(mutex_); }
