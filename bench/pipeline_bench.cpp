@@ -100,8 +100,8 @@ int main(int argc, char** argv) {
   std::printf("%s", result.c_str());
   if (!markdown.empty()) {
     std::string section = "Measured with `make bench` (`build/bench/pipeline_bench`), " +
-                          std::to_string(std::thread::hardware_concurrency()) + " cores, scratch on " + work.string() +
-                          ". Ratio: canopy time over the script's time (above 1: the runner is slower).\n\n" + result;
+                          std::to_string(std::thread::hardware_concurrency()) +
+                          " cores, scratch in the build directory. Ratio: canopy time over the script's time (above 1: the runner is slower).\n\n" + result;
     check(bench::replace_section(markdown, "pipeline-overhead", section), "write " + markdown);
   }
   return 0;

@@ -293,7 +293,7 @@ int main(int argc, char** argv) {
   std::printf("%s", result.c_str());
   if (!markdown.empty()) {
     std::string section = "Measured with `make bench` (`build/bench/registry_bench`), " +
-                          std::to_string(std::thread::hardware_concurrency()) + " cores, scratch on " + work.string() +
+                          std::to_string(std::thread::hardware_concurrency()) + " cores, scratch in the build directory" +
                           ". Ratios above 1 mean canopy is faster for throughput, slower for latency and start-up.\n\n" +
                           result;
     check(bench::replace_section(markdown, "registry-bench", section), "write " + markdown);
