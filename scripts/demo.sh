@@ -4,7 +4,7 @@
 # output as golden samples), push it with the same curl command MLOps
 # pipelines use, push it again (same version), run the example pipeline
 # (examples/agriculture/pipeline.yaml) in a small configuration against the
-# registry, tag production, list it.
+# registry, promote the detector it trained to production, pull it, run it.
 set -euo pipefail
 build_dir=${1:-build}
 canopy="$(cd "$build_dir" && pwd)/apps/canopy"
@@ -67,14 +67,15 @@ step "run the example pipeline: field data -> train -> evaluate -> gates -> pack
 # on the registry (CANOPY_SERVER) and the deploy step uploads with the publisher key.
 PATH="$(dirname "$canopy"):$PATH" API_KEY="$API_KEY" MODEL_REPOSITORY="$MODEL_REPOSITORY" \
   "$canopy" pipeline run "$root/examples/agriculture/pipeline.yaml" --workspace pipeline-workspace \
-  --param images=64 --param val_images=16 --param epochs=3 --param img=160 --param width=0.25 \
+  --param images=96 --param val_images=24 --param epochs=10 --param img=160 --param width=0.25 \
   --param batch=8 --param min_map50=0
 run_id=$(ls pipeline-workspace/runs | tail -n 1)
 echo "-- the run as the registry recorded it, linked to the model version it produced"
 "$canopy" run show "$run_id"
 
-step "promote version 1 to production and list"
-"$canopy" model alias set crop-disease-detector 1 production
+step "promote the pipeline's trained detector (the latest version) to production and list"
+latest=$("$canopy" model list --json | grep -o '"latest_version": *[0-9]*' | grep -o '[0-9]*$')
+"$canopy" model alias set crop-disease-detector "$latest" production
 "$canopy" model list
 "$canopy" model show crop-disease-detector@production
 
@@ -83,6 +84,8 @@ step "pull it back and verify against the server's publishing key"
 "$canopy" package verify pulled.zip --key data/keys/publisher.pub
 
 step "run it on the edge inference engine (oneDNN here, XNNPACK on ARM)"
+"$canopy" dataset generate --out field --images 2 --seed 7 -q
+"$canopy" infer pulled.zip field/images/000000.jpg --draw annotated
 "$canopy" bench infer pulled.zip --runs 20 --warmup 5
 echo
 echo "demo finished"

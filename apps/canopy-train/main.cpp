@@ -209,7 +209,9 @@ int main(int argc, char** argv) {
                    {"seed", options.seed},
                    {"parent_model", options.init_from.empty() ? Json() : Json(options.init_from.string())}};
       if (const char* run_id = std::getenv("CANOPY_RUN_ID")) lineage["pipeline_run"] = run_id;
+      // The manifest keeps the summary; the PR curves stay in OUT/metrics.json.
       Json metrics = vision::to_json(result.best_metrics, train_set.labels);
+      for (auto& [label, per_class] : metrics["per_class"].items()) per_class.erase("pr_curve50");
       metrics["parameters"] = train::parameter_count(*best.model);
       metrics["gflops"] = train::gflops(*best.model);
       package.out = out / "package";
