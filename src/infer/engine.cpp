@@ -92,7 +92,7 @@ Result<std::unique_ptr<Plan>> Engine::take_or_build_plan(const std::vector<Shape
   if (spare_plan_ && spare_plan_->input_shapes() == shapes) return std::move(spare_plan_);
   std::vector<Backend*> backends;
   for (const auto& b : backends_) backends.push_back(b.get());
-  return Plan::build(graph_, shapes, backends);
+  return Plan::build(graph_, shapes, backends, options_.limits.max_tensor_elements);
 }
 
 Result<std::vector<Tensor>> Engine::run(const std::vector<Tensor>& inputs) {

@@ -47,17 +47,14 @@ Result<Tensor> convert_tensor(const onnx::TensorProto& proto, const LoadLimits& 
   if (proto.data_location() == onnx::TensorProto_DataLocation_EXTERNAL || proto.external_data_size() > 0)
     return invalid(what + " uses external data, which is not supported; save the model with its weights inside");
   CANOPY_ASSIGN_OR_RETURN(DataType type, convert_type(proto.data_type(), what));
-  Shape shape;
-  std::uint64_t count = 1;
-  for (auto d : proto.dims()) {
+  const Shape shape(proto.dims().begin(), proto.dims().end());
+  for (auto d : shape)
     if (d < 0) return invalid(what + " has a negative dimension");
-    shape.push_back(d);
-    if (d != 0 && count > limits.max_tensor_elements / static_cast<std::uint64_t>(d))
-      return invalid(what + " is larger than the limit of " + std::to_string(limits.max_tensor_elements) + " elements");
-    count *= static_cast<std::uint64_t>(d);
-  }
+  const std::optional<std::uint64_t> count = bounded_element_count(shape, limits.max_tensor_elements);
+  if (!count)
+    return invalid(what + " is larger than the limit of " + std::to_string(limits.max_tensor_elements) + " elements");
   Tensor tensor = Tensor::allocate(type, shape);
-  const auto n = static_cast<std::int64_t>(count);
+  const auto n = static_cast<std::int64_t>(*count);
   if (proto.has_raw_data()) {
     if (proto.raw_data().size() != tensor.size_bytes())
       return invalid(what + " has " + std::to_string(proto.raw_data().size()) + " bytes of data, its shape " +

@@ -29,31 +29,26 @@ void note_fallback(std::string_view backend, const Node& node) {
 }  // namespace
 
 Result<std::unique_ptr<Plan>> Plan::build(const Graph& graph, const std::vector<Shape>& input_shapes,
-                                          const std::vector<Backend*>& backends) {
+                                          const std::vector<Backend*>& backends, std::uint64_t max_value_elements) {
   std::unique_ptr<Plan> plan(new Plan());
   plan->graph_ = &graph;
   plan->input_shapes_ = input_shapes;
-  CANOPY_TRY(plan->infer_shapes(input_shapes));
+  CANOPY_TRY(plan->infer_shapes(input_shapes, max_value_elements));
   CANOPY_TRY(plan->choose_kernels(backends));
   plan->assign_memory();
   return plan;
 }
 
-Status Plan::infer_shapes(const std::vector<Shape>& input_shapes) {
+Status Plan::infer_shapes(const std::vector<Shape>& input_shapes, std::uint64_t max_value_elements) {
   CANOPY_ASSIGN_OR_RETURN(infos_, infer_value_infos(*graph_, input_shapes));
   // Shapes come from the model: a hostile one can make an intermediate value
-  // (or the element count itself) overflow, so each one is bounded before any
-  // kernel or arena is sized from it.
-  constexpr std::int64_t kMaxValueElements = std::int64_t{1} << 28;  // 1 GiB of float32
+  // (or its element count) overflow, so each one is bounded by the same limit
+  // as the model's own tensors before any kernel or arena is sized from it.
   for (size_t v = 0; v < infos_.size(); ++v) {
-    std::int64_t count = 1;
-    for (std::int64_t d : infos_[v].shape) {
-      if (d < 0 || (d > 0 && count > kMaxValueElements / d)) {
-        return make_error(ErrorCode::kTooLarge, "value '" + graph_->values[v].name + "' would have shape " +
-                                                    shape_to_string(infos_[v].shape) + ", more than " +
-                                                    std::to_string(kMaxValueElements) + " elements");
-      }
-      count *= d;
+    if (!bounded_element_count(infos_[v].shape, max_value_elements)) {
+      return make_error(ErrorCode::kTooLarge, "value '" + graph_->values[v].name + "' would have shape " +
+                                                  shape_to_string(infos_[v].shape) + ", more than " +
+                                                  std::to_string(max_value_elements) + " elements");
     }
   }
   for (const auto& node : graph_->nodes) {

@@ -32,8 +32,9 @@ struct PlanStep {
 class Plan {
  public:
   // `backends` in order of preference; the reference backend is always the last resort.
+  // A value whose inferred shape holds more than `max_value_elements` is an error.
   static Result<std::unique_ptr<Plan>> build(const Graph& graph, const std::vector<Shape>& input_shapes,
-                                             const std::vector<Backend*>& backends);
+                                             const std::vector<Backend*>& backends, std::uint64_t max_value_elements);
 
   const std::vector<TensorInfo>& infos() const { return infos_; }
   std::vector<PlanStep>& steps() { return steps_; }
@@ -46,7 +47,7 @@ class Plan {
   const std::map<std::string, int>& kernels_by_backend() const { return kernels_by_backend_; }
 
  private:
-  Status infer_shapes(const std::vector<Shape>& input_shapes);
+  Status infer_shapes(const std::vector<Shape>& input_shapes, std::uint64_t max_value_elements);
   Status choose_kernels(const std::vector<Backend*>& backends);
   // The NCHW version of `value`, adding a conversion step the first time.
   int plain_version(int value);

@@ -34,6 +34,16 @@ std::int64_t element_count(const Shape& shape) {
   return count;
 }
 
+std::optional<std::uint64_t> bounded_element_count(const Shape& shape, std::uint64_t limit) {
+  std::uint64_t count = 1;
+  for (auto d : shape) {
+    if (d < 0) return std::nullopt;
+    if (d != 0 && count > limit / static_cast<std::uint64_t>(d)) return std::nullopt;
+    count *= static_cast<std::uint64_t>(d);
+  }
+  return count;
+}
+
 std::string shape_to_string(const Shape& shape) {
   std::string out = "[";
   for (size_t i = 0; i < shape.size(); ++i) out += (i ? "," : "") + std::to_string(shape[i]);

@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -23,6 +24,10 @@ using Shape = std::vector<std::int64_t>;
 
 // Number of elements; 1 for a scalar (empty shape).
 std::int64_t element_count(const Shape& shape);
+// The element count of a shape that comes from untrusted input: nothing when
+// a dimension is negative or the count exceeds `limit` (checked before every
+// multiplication, so it cannot overflow on the way).
+std::optional<std::uint64_t> bounded_element_count(const Shape& shape, std::uint64_t limit);
 std::string shape_to_string(const Shape& shape);
 
 class Tensor {
