@@ -46,6 +46,9 @@ struct PostOp {
   float alpha = 0;         // LeakyRelu/HardSigmoid alpha, Clip min
   float beta = 0;          // HardSigmoid beta, Clip max
   int sum_input = -1;      // for kSum: index into Node::inputs of the value added
+  // For kSum on an int8 convolution (QLinearConv): index into Node::inputs
+  // of the operand's scale; the operand is int8/uint8 with zero point 0.
+  int sum_scale_input = -1;
 };
 
 struct Node {

@@ -36,6 +36,24 @@ tag tag_of(Layout layout) { return layout == Layout::kNhwc ? tag::nhwc : tag::nc
 
 memory::desc activation_md(const TensorInfo& info) { return memory::desc(dims_of(info.shape), dt::f32, tag_of(info.layout)); }
 
+// Appends one activation post-op; false if it has no oneDNN equivalent.
+bool append_activation(const PostOp& op, dnnl::post_ops& ops) {
+  switch (op.activation) {
+    case Activation::kRelu: ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f); return true;
+    case Activation::kLeakyRelu: ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, op.alpha, 0.f); return true;
+    case Activation::kClip: ops.append_eltwise(1.f, dnnl::algorithm::eltwise_clip_v2, op.alpha, op.beta); return true;
+    case Activation::kSigmoid: ops.append_eltwise(1.f, dnnl::algorithm::eltwise_logistic, 0.f, 0.f); return true;
+    case Activation::kSiLU: ops.append_eltwise(1.f, dnnl::algorithm::eltwise_swish, 1.f, 0.f); return true;
+    case Activation::kHardSwish: ops.append_eltwise(1.f, dnnl::algorithm::eltwise_hardswish, 0.f, 0.f); return true;
+    case Activation::kHardSigmoid:  // oneDNN 2.6 has none: linear, then clip to [0, 1]
+      ops.append_eltwise(1.f, dnnl::algorithm::eltwise_linear, op.alpha, op.beta);
+      ops.append_eltwise(1.f, dnnl::algorithm::eltwise_clip_v2, 0.f, 1.f);
+      return true;
+    case Activation::kNone: return false;
+  }
+  return false;
+}
+
 // Appends the node's post-ops to `ops`; false if one has no oneDNN
 // equivalent. Residual operands are described in the output's layout
 // (oneDNN silently miscomputes mixed layouts); the kernel converts them.
@@ -48,19 +66,7 @@ bool append_post_ops(const Node& node, const std::vector<TensorInfo>& inputs, La
       binary_inputs.push_back(op.sum_input);
       continue;
     }
-    switch (op.activation) {
-      case Activation::kRelu: ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f); break;
-      case Activation::kLeakyRelu: ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, op.alpha, 0.f); break;
-      case Activation::kClip: ops.append_eltwise(1.f, dnnl::algorithm::eltwise_clip_v2, op.alpha, op.beta); break;
-      case Activation::kSigmoid: ops.append_eltwise(1.f, dnnl::algorithm::eltwise_logistic, 0.f, 0.f); break;
-      case Activation::kSiLU: ops.append_eltwise(1.f, dnnl::algorithm::eltwise_swish, 1.f, 0.f); break;
-      case Activation::kHardSwish: ops.append_eltwise(1.f, dnnl::algorithm::eltwise_hardswish, 0.f, 0.f); break;
-      case Activation::kHardSigmoid:  // oneDNN 2.6 has none: linear, then clip to [0, 1]
-        ops.append_eltwise(1.f, dnnl::algorithm::eltwise_linear, op.alpha, op.beta);
-        ops.append_eltwise(1.f, dnnl::algorithm::eltwise_clip_v2, 0.f, 1.f);
-        break;
-      case Activation::kNone: return false;
-    }
+    if (!append_activation(op, ops)) return false;
   }
   return true;
 }
@@ -367,12 +373,30 @@ class OneDnnBackend final : public Backend {
     memory::desc w_plain(w_dims, dt::s8, group == 1 ? tag::oihw : tag::goihw);
     memory::desc w_any(w_dims, dt::s8, tag::any);
     memory::desc b_md = bias ? memory::desc({bias->numel()}, dt::s32, tag::x) : memory::desc();
+    // A residual sum adds an int8 operand that oneDNN cannot scale, so the
+    // accumulator is brought to the operand's units instead (output scales
+    // divided by its scale, the final linear step multiplied by it). That is
+    // exact only when every activation commutes with a positive scale.
+    float unit = 1.0f;
+    std::vector<BinaryOperand> binaries;
+    for (const auto& op : node.post_ops) {
+      if (op.kind == PostOp::Kind::kActivation && op.activation != Activation::kRelu &&
+          op.activation != Activation::kLeakyRelu && has_sum(node))
+        return std::unique_ptr<Kernel>();
+      if (op.kind != PostOp::Kind::kSum) continue;
+      const TensorInfo& operand = inputs[static_cast<size_t>(op.sum_input)];
+      const TensorInfo& operand_scale = inputs[static_cast<size_t>(op.sum_scale_input)];
+      if (operand_scale.value == nullptr) return std::unique_ptr<Kernel>();
+      unit = operand_scale.value->data<float>()[0];
+      binaries.push_back(BinaryOperand{op.sum_input, memory::desc(dims_of(operand.shape), int8_type(operand.dtype), tag_of(operand.layout)),
+                                       memory::desc(dims_of(operand.shape), int8_type(operand.dtype), tag_of(outputs[0].layout)),
+                                       std::nullopt, {}});
+    }
     std::vector<float> scales;
-    for (std::int64_t m = 0; m < w_scale.numel(); ++m) scales.push_back(x_scale * w_scale.data<float>()[m]);
+    for (std::int64_t m = 0; m < w_scale.numel(); ++m) scales.push_back(x_scale * w_scale.data<float>()[m] / unit);
     dnnl::post_ops ops;
-    std::vector<int> binary_inputs;
-    if (!append_post_ops(node, inputs, outputs[0].layout, ops, binary_inputs) || !binary_inputs.empty()) return std::unique_ptr<Kernel>();
-    ops.append_eltwise(1.f, dnnl::algorithm::eltwise_linear, 1.0f / y_scale, y_zero);
+    if (!append_int8_post_ops(node, binaries, ops)) return std::unique_ptr<Kernel>();
+    ops.append_eltwise(1.f, dnnl::algorithm::eltwise_linear, unit / y_scale, y_zero);
     dnnl::primitive_attr attr;
     attr.set_output_scales(scales.size() > 1 ? 2 : 0, scales);
     attr.set_post_ops(ops);
@@ -387,10 +411,31 @@ class OneDnnBackend final : public Backend {
       bias_memory = memory(b_md, cpu_engine());
       std::memcpy(bias_memory->get_data_handle(), bias->raw(), bias->size_bytes());
     }
-    return std::unique_ptr<Kernel>(std::make_unique<OneDnnKernel>(
+    auto kernel = std::make_unique<OneDnnKernel>(
         dnnl::convolution_forward(pd), reorder_weights(w, w_plain, pd.weights_desc()), std::move(bias_memory),
-        given_src_md, src_md, dst_md, std::vector<BinaryOperand>{},
-        memory(pd.scratchpad_desc(), cpu_engine()), threads_));
+        given_src_md, src_md, dst_md, std::move(binaries), memory(pd.scratchpad_desc(), cpu_engine()), threads_);
+    kernel->set_post_op_positions(binary_positions(node));
+    return std::unique_ptr<Kernel>(std::move(kernel));
+  }
+
+  static bool has_sum(const Node& node) {
+    for (const auto& op : node.post_ops)
+      if (op.kind == PostOp::Kind::kSum) return true;
+    return false;
+  }
+
+  // The post-ops of an int8 convolution: activations as eltwise steps and the
+  // residual sum as a binary add of the int8 operand (see make_qconv).
+  static bool append_int8_post_ops(const Node& node, const std::vector<BinaryOperand>& binaries, dnnl::post_ops& ops) {
+    size_t next_binary = 0;
+    for (const auto& op : node.post_ops) {
+      if (op.kind == PostOp::Kind::kSum) {
+        ops.append_binary(dnnl::algorithm::binary_add, binaries[next_binary++].wanted);
+        continue;
+      }
+      if (!append_activation(op, ops)) return false;
+    }
+    return true;
   }
 
   std::unique_ptr<Kernel> finish(const Node& node, dnnl::primitive primitive, memory weights, const Tensor* bias,

@@ -185,9 +185,22 @@ int zero_point_or_default(Graph& graph, const Node& node, const std::string& nam
 bool fuse_qdq_at(Graph& graph, size_t index) {
   const Node& conv = graph.nodes[index];
   if (conv.op_type != "Conv") return false;
-  for (const auto& op : conv.post_ops)
-    if (op.kind == PostOp::Kind::kSum) return false;
   const auto producer = producers(graph);
+  // A residual sum stays fused when its operand is dequantized int8 with a
+  // zero point of 0: the int8 kernel reads the int8 tensor and its scale.
+  int sum_post_op = -1;
+  const Node* dsum = nullptr;
+  for (size_t k = 0; k < conv.post_ops.size(); ++k) {
+    if (conv.post_ops[k].kind != PostOp::Kind::kSum) continue;
+    if (dsum != nullptr) return false;
+    dsum = dequantizer_of(graph, producer, conv.inputs[static_cast<size_t>(conv.post_ops[k].sum_input)]);
+    if (dsum == nullptr || !scalar_constant(graph, dsum->inputs[1])) return false;
+    if (dsum->input(2) >= 0) {
+      const Tensor* zero = scalar_constant(graph, dsum->inputs[2]);
+      if (zero == nullptr || to_int64_vector(*zero)[0] != 0) return false;
+    }
+    sum_post_op = static_cast<int>(k);
+  }
   const Node* dx = dequantizer_of(graph, producer, conv.inputs[0]);
   const Node* dw = dequantizer_of(graph, producer, conv.inputs[1]);
   const int q_index = sole_consumer(graph, conv.outputs[0]);
@@ -206,16 +219,19 @@ bool fuse_qdq_at(Graph& graph, size_t index) {
     return false;
   // The bias becomes int32 in accumulator units (x_scale * w_scale).
   std::optional<Tensor> bias_int;
-  if (conv.input(2) >= 0) {
+  const bool has_bias = conv.input(2) >= 0 && (dsum == nullptr || conv.post_ops[static_cast<size_t>(sum_post_op)].sum_input != 2);
+  if (has_bias) {
     const Tensor* bias = graph.constant(conv.inputs[2]);
     const Node* db = dequantizer_of(graph, producer, conv.inputs[2]);
     std::vector<float> real;
     if (bias != nullptr && bias->dtype() == DataType::kFloat32) {
       real = to_float_vector(*bias);
-    } else if (db != nullptr && graph.is_constant(db->inputs[0]) && scalar_constant(graph, db->inputs[1])) {
+    } else if (db != nullptr && graph.is_constant(db->inputs[0]) && graph.is_constant(db->inputs[1])) {
+      // int32 bias with a scale per tensor or per output channel.
       auto q_bias = to_float_vector(*graph.constant(db->inputs[0]));
-      const float s = graph.constant(db->inputs[1])->data<float>()[0];
-      for (float v : q_bias) real.push_back(v * s);
+      const Tensor& s = *graph.constant(db->inputs[1]);
+      if (s.numel() != 1 && s.numel() != static_cast<std::int64_t>(q_bias.size())) return false;
+      for (size_t m = 0; m < q_bias.size(); ++m) real.push_back(q_bias[m] * s.data<float>()[s.numel() == 1 ? 0 : m]);
     } else {
       return false;
     }
@@ -244,6 +260,14 @@ bool fuse_qdq_at(Graph& graph, size_t index) {
     graph.constants[b] = std::move(*bias_int);
     fused.inputs.push_back(b);
   }
+  if (dsum != nullptr) {
+    if (fused.inputs.size() < 9) fused.inputs.push_back(-1);  // no bias
+    PostOp& sum = fused.post_ops[static_cast<size_t>(sum_post_op)];
+    sum.sum_input = static_cast<int>(fused.inputs.size());
+    sum.sum_scale_input = sum.sum_input + 1;
+    fused.inputs.push_back(dsum->inputs[0]);
+    fused.inputs.push_back(dsum->inputs[1]);
+  }
   fused.outputs = {q.outputs[0]};
   graph.nodes[index] = std::move(fused);
   erase_nodes(graph, {static_cast<size_t>(q_index)});
@@ -256,12 +280,12 @@ void fuse_qdq_convolutions(Graph& graph) {
   for (size_t i = 0; i < graph.nodes.size(); ++i) fuse_qdq_at(graph, i);
 }
 
-Status fold_constants(Graph& graph) {
+Status fold_constants(Graph& graph, bool fold_dequantize) {
   const OpRegistry& ops = OpRegistry::reference();
   std::set<size_t> folded;
   for (size_t i = 0; i < graph.nodes.size(); ++i) {
     const Node& node = graph.nodes[i];
-    if (node.op_type == "DequantizeLinear" || !node.post_ops.empty()) continue;
+    if ((node.op_type == "DequantizeLinear" && !fold_dequantize) || !node.post_ops.empty()) continue;
     bool all_constant = true;
     for (int v : node.inputs)
       if (v >= 0 && !graph.is_constant(v)) all_constant = false;
@@ -364,6 +388,8 @@ Status optimize_graph(Graph& graph) {
   fold_batch_norm(graph);
   fuse_post_ops(graph);
   fuse_qdq_convolutions(graph);
+  remove_dead_nodes(graph);
+  CANOPY_TRY(fold_constants(graph, true));
   remove_dead_nodes(graph);
   return {};
 }

@@ -12,7 +12,9 @@ class ReferenceKernel final : public Kernel {
  public:
   ReferenceKernel(const Node& node, const OpDefinition& op) : node_(node), op_(op) {}
   Status run(const std::vector<const Tensor*>& inputs, const std::vector<Tensor*>& outputs) override {
-    // Post-op operands are extra inputs the operator itself does not take.
+    // Post-op operands are extra inputs the operator itself does not take,
+    // unless it applies the post-ops itself.
+    if (op_.applies_post_ops) return op_.run(node_, inputs, outputs);
     std::vector<const Tensor*> op_inputs(inputs.begin(),
                                          inputs.begin() + static_cast<std::ptrdiff_t>(std::min<size_t>(
                                                               inputs.size(), static_cast<size_t>(op_.max_inputs))));

@@ -106,6 +106,34 @@ Case qdq_conv_case(std::string name, DataType activations) {
               }};
 }
 
+// A residual block as the quantizer writes it: int8 convolution, Relu, then
+// the Add of another dequantized int8 tensor, quantized once at the end; the
+// bias is int32 with a scale per output channel.
+Case qdq_residual_case() {
+  return Case{"qdq_conv_relu_residual_add_uint8", 13, {{"x", {1, 8, 9, 9}}, {"r", {1, 8, 9, 9}}}, [](OnnxBuilder& b) {
+                std::vector<float> ws, bs;
+                for (int m = 0; m < 8; ++m) ws.push_back(0.002f + 0.001f * static_cast<float>(m % 3));
+                for (float w : ws) bs.push_back(0.02f * w);
+                b.add_initializer("wq", random_tensor(DataType::kInt8, {8, 8, 3, 3}, 31)).add_initializer("ws", floats(ws));
+                b.add_initializer("wzp", Tensor::allocate(DataType::kInt8, {8}));
+                b.add_initializer("bq", random_tensor(DataType::kInt32, {8}, 32)).add_initializer("bs", floats(bs));
+                b.add_initializer("bzp", Tensor::allocate(DataType::kInt32, {8}));
+                b.add_initializer("xs", scalar(0.02f)).add_initializer("rs", scalar(0.015f)).add_initializer("ys", scalar(0.03f));
+                b.add_initializer("zp", Tensor::allocate(DataType::kUInt8, {}));
+                b.add_node("QuantizeLinear", {"x", "xs", "zp"}, {"xq"});
+                b.add_node("DequantizeLinear", {"xq", "xs", "zp"}, {"xd"});
+                b.add_node("QuantizeLinear", {"r", "rs", "zp"}, {"rq"});
+                b.add_node("DequantizeLinear", {"rq", "rs", "zp"}, {"rd"});
+                b.add_node("DequantizeLinear", {"wq", "ws", "wzp"}, {"wd"}, {attr_int("axis", 0)});
+                b.add_node("DequantizeLinear", {"bq", "bs", "bzp"}, {"bd"}, {attr_int("axis", 0)});
+                b.add_node("Conv", {"xd", "wd", "bd"}, {"c"}, {attr_ints("pads", {1, 1, 1, 1})});
+                b.add_node("Relu", {"c"}, {"a"});
+                b.add_node("Add", {"a", "rd"}, {"s"});
+                b.add_node("QuantizeLinear", {"s", "ys", "zp"}, {"y"});
+                b.add_output("y", DataType::kUInt8, {});
+              }};
+}
+
 std::vector<Case> all_cases() {
   std::vector<Case> cases;
   // Convolution.
@@ -358,6 +386,18 @@ std::vector<Case> all_cases() {
                        }});
   cases.push_back(qdq_conv_case("conv_qdq_int8_bias_relu_stride2", DataType::kInt8));
   cases.push_back(qdq_conv_case("conv_qdq_uint8_activations_relu", DataType::kUInt8));
+  cases.push_back(qdq_residual_case());
+  // An FPN upsample of a quantized map: nearest Resize straight on uint8.
+  cases.push_back(Case{"resize_nearest_uint8", 13, {{"x", {1, 3, 5, 4}}}, [](OnnxBuilder& b) {
+                         b.add_initializer("s", scalar(0.02f)).add_initializer("zp", Tensor::allocate(DataType::kUInt8, {}));
+                         b.add_initializer("scales", floats({1, 1, 2, 2}));
+                         b.add_node("QuantizeLinear", {"x", "s", "zp"}, {"q"});
+                         b.add_node("Resize", {"q", "", "scales"}, {"u"},
+                                    {attr_string("mode", "nearest"), attr_string("coordinate_transformation_mode", "asymmetric"),
+                                     attr_string("nearest_mode", "floor")});
+                         b.add_node("DequantizeLinear", {"u", "s", "zp"}, {"y"});
+                         b.add_output("u", DataType::kUInt8, {}).add_output("y", DataType::kFloat32, {});
+                       }});
   return cases;
 }
 

@@ -3,7 +3,8 @@
 // into it. Exact integer accumulation, then (accumulator * x_scale *
 // w_scale) gives the real value, the fused activations apply in float, and
 // the result is quantized with y_scale and y_zero_point (round half to even,
-// saturated) — what ONNX's QDQ form means.
+// saturated) — what ONNX's QDQ form means. A fused residual sum adds its
+// int8 operand (zero point 0) times the operand's scale, in float too.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -46,8 +47,6 @@ Status infer_qlinear_conv(const Node& node, const std::vector<TensorInfo>& in, s
   const std::int64_t group = node.attributes.get_int("group", 1);
   if (group <= 0 || x[1] % group != 0 || M % group != 0 || w[1] * group != x[1])
     return op_error(node, "group and channel counts do not agree");
-  for (const auto& op : node.post_ops)
-    if (op.kind == PostOp::Kind::kSum) return op_error(node, "a fused residual sum is not supported on int8 convolutions");
   CANOPY_ASSIGN_OR_RETURN(Window2d win, forward_window(node, x[2], x[3], {w[2], w[3]}, false));
   out = {TensorInfo{true, in[7].dtype, {x[0], M, win.output[0], win.output[1]}, nullptr}};
   return {};
@@ -68,6 +67,16 @@ Status run_qlinear_conv(const Node& node, const std::vector<const Tensor*>& in, 
   const float y_scale = in[6]->data<float>()[0];
   const std::int32_t y_zero = integer_at(*in[7], 0);
   const bool per_channel = in[4]->numel() == M;
+  // A fused residual operand (added by the optimizer, never read from a
+  // model): int8 or uint8 with zero point 0, its scale a float scalar.
+  for (const auto& op : node.post_ops) {
+    if (op.kind != PostOp::Kind::kSum) continue;
+    const auto operand = static_cast<size_t>(op.sum_input), scale = static_cast<size_t>(op.sum_scale_input);
+    if (op.sum_scale_input < 0 || scale >= in.size() || in[operand] == nullptr || in[scale] == nullptr ||
+        !is_int8(in[operand]->dtype()) || in[scale]->dtype() != DataType::kFloat32 || in[scale]->numel() != 1 ||
+        in[operand]->numel() != Y.numel())
+      return op_error(node, "a fused residual sum needs an int8 operand of the output's size and its scale");
+  }
   const bool out_signed = Y.dtype() == DataType::kInt8;
   const float lo = out_signed ? -128.0f : 0.0f, hi = out_signed ? 127.0f : 255.0f;
   for (std::int64_t n = 0; n < N; ++n) {
@@ -92,10 +101,16 @@ Status run_qlinear_conv(const Node& node, const std::vector<const Tensor*>& in, 
               }
             }
           }
-          float real = static_cast<float>(acc) * x_scale * w_scale;
-          for (const auto& op : node.post_ops) real = apply_activation(op, real);
-          const float q = std::min(hi, std::max(lo, std::nearbyint(real / y_scale) + static_cast<float>(y_zero)));
           const std::int64_t index = ((n * M + m) * OH + oh) * OW + ow;
+          float real = static_cast<float>(acc) * x_scale * w_scale;
+          for (const auto& op : node.post_ops) {
+            if (op.kind == PostOp::Kind::kSum)
+              real += in[static_cast<size_t>(op.sum_scale_input)]->data<float>()[0] *
+                      static_cast<float>(integer_at(*in[static_cast<size_t>(op.sum_input)], index));
+            else
+              real = apply_activation(op, real);
+          }
+          const float q = std::min(hi, std::max(lo, std::nearbyint(real / y_scale) + static_cast<float>(y_zero)));
           if (out_signed) Y.data<std::int8_t>()[index] = static_cast<std::int8_t>(q);
           else Y.data<std::uint8_t>()[index] = static_cast<std::uint8_t>(q);
         }

@@ -1,5 +1,5 @@
 // Resize and its predecessor Upsample on 4-D NCHW float32 tensors, with
-// nearest and (bi)linear interpolation. The coordinate formulas follow the
+// nearest and (bi)linear interpolation (nearest also on int8/uint8). The coordinate formulas follow the
 // ONNX Resize specification: every output coordinate is mapped back to a
 // (fractional) input coordinate, which is then rounded (nearest) or
 // interpolated between its two neighbours (linear).
@@ -218,17 +218,19 @@ std::vector<Index> nearest_indices(const ResizeMode& mode, Index in_len, Index o
   return indices;
 }
 
+// Nearest copies elements, so it serves quantized (int8/uint8) tensors as well.
+template <typename T>
 void resize_nearest(const Tensor& x, const ResizeGeometry& geometry, const ResizeMode& mode, Tensor& y) {
   std::vector<std::vector<Index>> maps;
   for (size_t d = 0; d < 4; ++d)
     maps.push_back(nearest_indices(mode, x.shape()[d], geometry.output[d], geometry.scales[d]));
   const Shape& in = x.shape();
-  const float* src = x.data<float>();
-  float* dst = y.data<float>();
+  const T* src = x.data<T>();
+  T* dst = y.data<T>();
   for (Index n : maps[0])
     for (Index c : maps[1])
       for (Index h : maps[2]) {
-        const float* row = src + ((n * in[1] + c) * in[2] + h) * in[3];
+        const T* row = src + ((n * in[1] + c) * in[2] + h) * in[3];
         for (Index w : maps[3]) *dst++ = row[w];
       }
 }
@@ -274,17 +276,20 @@ Status infer_resize(const Node& node, const std::vector<TensorInfo>& inputs,
                     std::vector<TensorInfo>& outputs) {
   if (!inputs[0].present) return op_error(node, "the input X is missing");
   const TensorInfo& x = inputs[0];
-  if (x.dtype != DataType::kFloat32)
-    return op_error(node, "input must be float32, not " + std::string(data_type_name(x.dtype)));
   if (x.shape.size() != 4)
     return op_error(node, "input must be 4-D NCHW, got shape " + shape_to_string(x.shape));
   if (scales_in_attribute(node) && !node.attributes.has("scales"))
     return op_error(node, "Upsample before opset 9 needs a 'scales' attribute");
   CANOPY_ASSIGN_OR_RETURN(ResizeMode mode, resize_mode(node));
+  const bool quantized = x.dtype == DataType::kUInt8 || x.dtype == DataType::kInt8;
+  if (x.dtype != DataType::kFloat32 && !(quantized && mode.interpolation == Interpolation::kNearest))
+    return op_error(node, "input must be float32 (or int8/uint8 with mode nearest), not " +
+                              std::string(data_type_name(x.dtype)));
   CANOPY_ASSIGN_OR_RETURN(auto scales, constant_scales(node, inputs));
   CANOPY_ASSIGN_OR_RETURN(auto sizes, constant_sizes(node, inputs));
   CANOPY_ASSIGN_OR_RETURN(ResizeGeometry geometry, resize_geometry(node, x.shape, mode, scales, sizes));
   TensorInfo out;
+  out.dtype = x.dtype;
   out.shape = geometry.output;
   outputs = {out};
   return {};
@@ -297,8 +302,12 @@ Status run_resize(const Node& node, const std::vector<const Tensor*>& inputs,
   CANOPY_ASSIGN_OR_RETURN(
       ResizeGeometry geometry,
       resize_geometry(node, x.shape(), mode, run_scales(node, inputs), run_sizes(node, inputs)));
-  if (mode.interpolation == Interpolation::kNearest)
-    resize_nearest(x, geometry, mode, *outputs[0]);
+  if (mode.interpolation == Interpolation::kNearest && x.dtype() == DataType::kUInt8)
+    resize_nearest<std::uint8_t>(x, geometry, mode, *outputs[0]);
+  else if (mode.interpolation == Interpolation::kNearest && x.dtype() == DataType::kInt8)
+    resize_nearest<std::int8_t>(x, geometry, mode, *outputs[0]);
+  else if (mode.interpolation == Interpolation::kNearest)
+    resize_nearest<float>(x, geometry, mode, *outputs[0]);
   else
     resize_linear(x, geometry, mode, *outputs[0]);
   return {};
