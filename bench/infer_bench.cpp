@@ -269,6 +269,13 @@ Network field_detector(const fs::path& dir) {
   return result;
 }
 
+// Its int8 version, written by canopy-train's quantizer (QDQ).
+Network field_detector_int8(const Network& fp32, const fs::path& dir) {
+  Network result{fp32.name, "int8 (QDQ)", fp32.gflop, dir / "field_detector-int8.onnx"};
+  bench::quantize_field_detector(fp32.file, dir, result.file);
+  return result;
+}
+
 double time_canopy(const Network& net, BackendKind backend, int threads, int runs) {
   EngineOptions options;
   options.backend = backend;
@@ -340,17 +347,24 @@ int main(int argc, char** argv) {
       torch_layers.push_back({layer_weights(i), layer_bias(i), kConv10[i].stride, 1});
     row(nets[0], "libtorch 1.13 (same weights)",
         bench::torch_conv_relu_median_ms(torch_layers, {1, 3, 320, 320}, threads, runs));
-    for (const Network& net : {detector(work), field_detector(work)}) {
+    const Network field = field_detector(work);
+    const Network field_int8 = field_detector_int8(field, work);
+    for (const Network& net : {detector(work), field}) {
       const double ort = time_onnxruntime(net, threads, runs, script, work);
-      auto net_row = [&](const std::string& engine, double ms) {
+      auto net_row = [&](const Network& variant, const std::string& engine, double ms) {
         char line[256];
-        std::snprintf(line, sizeof line, "| %s (%.2f GFLOP) | %d | %s | fp32 | %.2f | %.2f |\n", net.name.c_str(),
-                      net.gflop, threads, engine.c_str(), ms, ms / ort);
+        std::snprintf(line, sizeof line, "| %s (%.2f GFLOP) | %d | %s | %s | %.2f | %.2f |\n", net.name.c_str(),
+                      net.gflop, threads, engine.c_str(), variant.precision.c_str(), ms, ms / ort);
         table += line;
       };
-      net_row("ONNX Runtime 1.20", ort);
-      net_row("canopy oneDNN", time_canopy(net, BackendKind::kOneDnn, threads, runs));
-      net_row("canopy XNNPACK", time_canopy(net, BackendKind::kXnnpack, threads, runs));
+      net_row(net, "ONNX Runtime 1.20", ort);
+      net_row(net, "canopy oneDNN", time_canopy(net, BackendKind::kOneDnn, threads, runs));
+      net_row(net, "canopy XNNPACK", time_canopy(net, BackendKind::kXnnpack, threads, runs));
+      if (net.file != field.file) continue;
+      net_row(net, "libtorch 1.13 (same weights)", bench::torch_field_detector_median_ms(threads, runs));
+      net_row(field_int8, "ONNX Runtime 1.20", time_onnxruntime(field_int8, threads, runs, script, work));
+      net_row(field_int8, "canopy oneDNN", time_canopy(field_int8, BackendKind::kOneDnn, threads, runs));
+      net_row(field_int8, "canopy XNNPACK", time_canopy(field_int8, BackendKind::kXnnpack, threads, runs));
     }
   }
   std::printf("%s", table.c_str());

@@ -1,6 +1,7 @@
-// libtorch for bench/infer_bench: as a reference engine (the same Conv+ReLU
-// stack, the same weights, timed in the same run), and to export the field
-// detector canopy-train ships. The only file under bench/ besides
+// libtorch and canopy-train for bench/infer_bench: libtorch as a reference
+// engine (the same Conv+ReLU stack or field detector, the same weights,
+// timed in the same run), the export of the field detector canopy-train
+// ships, and its int8 version from canopy-train's quantizer. The only file under bench/ besides
 // train_bench.cpp that includes libtorch headers (they are heavy to compile).
 #pragma once
 
@@ -28,5 +29,13 @@ double torch_conv_relu_median_ms(const std::vector<ConvLayer>& layers, const inf
 // initialised weights: latency does not depend on their values) as ONNX and
 // returns its GFLOP per image.
 double export_field_detector(const std::filesystem::path& onnx);
+
+// The same detector forward pass (with box decoding) in libtorch.
+double torch_field_detector_median_ms(int threads, int runs);
+
+// Writes the QDQ int8 version of `fp32_onnx` to `int8_onnx`, calibrated on
+// 16 rendered field images (kept in WORK/calibration).
+void quantize_field_detector(const std::filesystem::path& fp32_onnx, const std::filesystem::path& work,
+                             const std::filesystem::path& int8_onnx);
 
 }  // namespace canopy::bench

@@ -68,7 +68,7 @@ step "run the example pipeline: field data -> train -> evaluate -> gates -> pack
 PATH="$(dirname "$canopy"):$PATH" API_KEY="$API_KEY" MODEL_REPOSITORY="$MODEL_REPOSITORY" \
   "$canopy" pipeline run "$root/examples/agriculture/pipeline.yaml" --workspace pipeline-workspace \
   --param images=96 --param val_images=24 --param epochs=10 --param img=160 --param width=0.25 \
-  --param batch=8 --param min_map50=0
+  --param batch=8 --param min_map50=0 --param max_drop=1
 run_id=$(ls pipeline-workspace/runs | tail -n 1)
 echo "-- the run as the registry recorded it, linked to the model version it produced"
 "$canopy" run show "$run_id"

@@ -11,6 +11,8 @@
 #include "common/log.h"
 #include "train/evaluate.h"
 #include "train/onnx_export.h"
+#include "train/prune.h"
+#include "train/quantize.h"
 #include "train/trainer.h"
 #include "vision/dataset_formats.h"
 #include "vision/dataset_split.h"
@@ -85,18 +87,6 @@ Status write_metrics(const vision::EvaluationResult& result, const std::vector<s
   return vision::write_pr_curve_png(result, labels, out / "pr_curve.png");
 }
 
-// Up to `count` validation images, letterboxed to the model input, as golden samples.
-std::vector<cv::Mat> golden_images(const vision::Dataset& dataset, int size, int count) {
-  std::vector<cv::Mat> images;
-  for (const vision::Sample& sample : dataset.samples) {
-    if (int(images.size()) >= count) break;
-    auto image = vision::read_image(dataset.root / sample.image);
-    if (!image) continue;
-    vision::Placement placement;
-    images.push_back(vision::fit_to_input(*image, size, size, true, placement));
-  }
-  return images;
-}
 
 struct PackageArgs {
   fs::path out;
@@ -114,7 +104,7 @@ Status write_package(train::FieldDetectorImpl& model, const std::vector<std::str
   options.labels = labels;
   options.metrics = metrics;
   options.lineage = lineage;
-  if (golden_from) options.golden_images = golden_images(*golden_from, model.config.input_size, args.golden);
+  if (golden_from) options.golden_images = train::golden_images_from(*golden_from, model.config.input_size, args.golden);
   CANOPY_TRY(train::export_package(model, options));
   std::printf("package directory %s (model.onnx, canopy.json, %zu golden samples)\n", args.out.string().c_str(),
               options.golden_images.size());
@@ -144,7 +134,7 @@ int run(const std::function<Status()>& body) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"canopy-train: train, evaluate and export the field detector (libtorch, CPU).", "canopy-train"};
+  CLI::App app{"canopy-train: train, evaluate, export and compress (quantize, prune) the field detector (libtorch, CPU).", "canopy-train"};
   app.require_subcommand(1);
   app.fallthrough();
   bool verbose = false, quiet = false, json = false;
@@ -272,6 +262,87 @@ int main(int argc, char** argv) {
       Json lineage{{"exported_from", fs::absolute(checkpoint).string()}};
       return write_package(*loaded.model, loaded.labels, loaded.metrics, lineage, golden ? &*golden : nullptr,
                            export_package);
+    });
+  });
+
+  // quantize
+  auto* quantize_cmd = app.add_subcommand("quantize", "int8 post-training quantization of a package (QDQ ONNX)");
+  fs::path quantize_model_dir, quantize_out, quantize_val;
+  DataArgs calib;
+  int calib_images = 64;
+  double max_drop_points = 1.0;
+  std::string quantize_backend = "auto";
+  train::QuantizeOptions quantize_options;
+  quantize_cmd->add_option("--model", quantize_model_dir, "package directory of the float model")
+      ->required()->check(CLI::ExistingDirectory);
+  quantize_cmd->add_option("--calib", calib.path, "images to calibrate activation ranges on (a dataset)")->required();
+  quantize_cmd->add_option("--images", calib_images, "calibration images used")->check(CLI::Range(1, 100000));
+  quantize_cmd->add_option("--val", quantize_val, "labelled dataset to choose the calibrator and measure on")->required();
+  quantize_cmd->add_option("--out", quantize_out, "output: OUT/package and OUT/report.json")->required();
+  quantize_cmd->add_option("--calibrator", quantize_options.calibrator, "minmax, percentile, entropy or auto")
+      ->check(CLI::IsMember({"auto", "minmax", "percentile", "entropy"}));
+  quantize_cmd->add_option("--max-drop", max_drop_points, "mAP@0.5 points the int8 model may lose before layers stay float");
+  quantize_cmd->add_option("--max-float-layers", quantize_options.max_float_layers, "layers that may stay float");
+  quantize_cmd->add_option("--backend", quantize_backend, "engine backend measured on: auto, onednn, xnnpack, reference");
+  quantize_cmd->callback([&] {
+    exit_code = run([&]() -> Status {
+      CANOPY_ASSIGN_OR_RETURN(quantize_options.engine.backend, infer::parse_backend(quantize_backend));
+      CANOPY_ASSIGN_OR_RETURN(vision::Dataset calibration_set, load_dataset(calib.path, calib.format, calib.strict));
+      CANOPY_ASSIGN_OR_RETURN(vision::Dataset validation, load_dataset(quantize_val, "auto", false));
+      std::vector<cv::Mat> images;
+      for (const vision::Sample& sample : calibration_set.samples) {
+        if (static_cast<int>(images.size()) >= calib_images) break;
+        CANOPY_ASSIGN_OR_RETURN(cv::Mat image, vision::read_image(calibration_set.root / sample.image));
+        images.push_back(std::move(image));
+      }
+      quantize_options.max_map_drop = max_drop_points / 100.0;
+      quantize_options.show_progress = !quiet;
+      CANOPY_ASSIGN_OR_RETURN(Json report, train::quantize_package(quantize_model_dir, images, validation,
+                                                                   quantize_options, quantize_out));
+      if (json) std::printf("%s\n", report.dump(2).c_str());
+      std::fprintf(stderr, "int8 package %s, report %s\n", (quantize_out / "package").string().c_str(),
+                   (quantize_out / "report.json").string().c_str());
+      return {};
+    });
+  });
+
+  // prune
+  auto* prune_cmd = app.add_subcommand("prune", "structured channel pruning with fine-tuning");
+  fs::path prune_model, prune_out, prune_val;
+  DataArgs prune_data;
+  std::string criterion = "l1";
+  train::PruneOptions prune_options;
+  prune_options.finetune.epochs = 3;
+  prune_options.finetune.lr = 1e-3;
+  prune_options.finetune.warmup_epochs = 0;
+  prune_cmd->add_option("--model", prune_model, "package directory or .pt checkpoint")->required()->check(CLI::ExistingPath);
+  add_data_options(prune_cmd, prune_data, "training dataset for fine-tuning");
+  prune_cmd->add_option("--val", prune_val, "validation dataset")->required();
+  prune_cmd->add_option("--out", prune_out, "output: OUT/package, OUT/report.json, OUT/step*/")->required();
+  prune_cmd->add_option("--ratio", prune_options.ratio, "share of channels removed from every group")
+      ->check(CLI::Range(0.05, 0.95));
+  prune_cmd->add_option("--criterion", criterion, "channel importance: l1, l2 or bn")->check(CLI::IsMember({"l1", "l2", "bn"}));
+  prune_cmd->add_option("--steps", prune_options.steps, "prune a bit, fine-tune, repeat")->check(CLI::Range(1, 10));
+  prune_cmd->add_option("--epochs", prune_options.finetune.epochs, "fine-tuning epochs per step")->check(CLI::NonNegativeNumber);
+  prune_cmd->add_option("--batch", prune_options.finetune.batch, "images per fine-tuning step")->check(CLI::PositiveNumber);
+  prune_cmd->add_option("--lr", prune_options.finetune.lr, "fine-tuning peak learning rate")->check(CLI::PositiveNumber);
+  prune_cmd->add_option("--seed", prune_options.finetune.seed, "seed for data order and augmentation");
+  prune_cmd->add_flag("--uniform", [&](std::int64_t) { prune_options.by_sensitivity = false; },
+                      "remove --ratio from every group instead of sharing it out by sensitivity");
+  prune_cmd->add_flag("--no-sensitivity", [&](std::int64_t) { prune_options.measure_sensitivity = prune_options.by_sensitivity = false; },
+                      "uniform, and skip measuring each group's sensitivity");
+  prune_cmd->callback([&] {
+    exit_code = run([&]() -> Status {
+      CANOPY_ASSIGN_OR_RETURN(prune_options.criterion, train::parse_prune_criterion(criterion));
+      CANOPY_ASSIGN_OR_RETURN(vision::Dataset train_set, load_dataset(prune_data.path, prune_data.format, prune_data.strict));
+      CANOPY_ASSIGN_OR_RETURN(vision::Dataset val_set, load_dataset(prune_val, "auto", false));
+      prune_options.finetune.show_progress = !quiet;
+      prune_options.finetune.restart = true;
+      CANOPY_ASSIGN_OR_RETURN(Json report, train::prune_package(prune_model, train_set, val_set, prune_options, prune_out));
+      if (json) std::printf("%s\n", report.dump(2).c_str());
+      std::fprintf(stderr, "pruned package %s, report %s\n", (prune_out / "package").string().c_str(),
+                   (prune_out / "report.json").string().c_str());
+      return {};
     });
   });
 

@@ -73,8 +73,7 @@ Result<std::unique_ptr<Detector>> Detector::load(const std::filesystem::path& mo
   return d;
 }
 
-Result<std::vector<vision::Detection>> Detector::detect(const cv::Mat& image) {
-  const auto& spec = manifest_.input;
+vision::Placement prepare_input(const package::InputSpec& spec, const cv::Mat& image, float* out) {
   const int width = static_cast<int>(spec.shape[3]), height = static_cast<int>(spec.shape[2]);
   vision::Placement placement;
   cv::Mat fitted = vision::fit_to_input(image, width, height, spec.resize == "letterbox", placement);
@@ -85,7 +84,12 @@ Result<std::vector<vision::Detection>> Detector::detect(const cv::Mat& image) {
     normalization.mean[c] = static_cast<float>(spec.mean.size() == 3 ? spec.mean[c] : 0.0);
     normalization.std[c] = static_cast<float>(spec.std.size() == 3 ? spec.std[c] : 1.0);
   }
-  vision::to_nchw(fitted, normalization, input_.data<float>());
+  vision::to_nchw(fitted, normalization, out);
+  return placement;
+}
+
+Result<std::vector<vision::Detection>> Detector::detect(const cv::Mat& image) {
+  const vision::Placement placement = prepare_input(manifest_.input, image, input_.data<float>());
   CANOPY_ASSIGN_OR_RETURN(std::vector<Tensor> outputs, context_->run({input_}));
   std::vector<vision::Detection> found;
   CANOPY_TRY(decode(outputs[0], found));

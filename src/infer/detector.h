@@ -21,6 +21,7 @@
 #include "infer/engine.h"
 #include "package/manifest.h"
 #include "vision/boxes.h"
+#include "vision/image.h"
 
 namespace canopy::infer {
 
@@ -29,6 +30,11 @@ struct DetectorOptions {
   float score_threshold = -1;  // < 0: the manifest's
   float iou_threshold = -1;    // < 0: the manifest's
 };
+
+// Fits `bgr_image` to the model input as `spec` says (letterbox or stretch,
+// channel order, normalization) and writes it to `out` as NCHW float
+// (spec.shape[1..3] elements). Returns where the image landed in the input.
+vision::Placement prepare_input(const package::InputSpec& spec, const cv::Mat& bgr_image, float* out);
 
 class Detector {
  public:

@@ -322,4 +322,18 @@ Result<Graph> load_onnx_file(const std::filesystem::path& path, const LoadLimits
   return graph;
 }
 
+Result<Tensor> load_tensor_file(const std::filesystem::path& path, const LoadLimits& limits) {
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(path, ec);
+  if (ec) return make_error(ErrorCode::kNotFound, "cannot read tensor " + path.string() + ": " + ec.message());
+  if (size > limits.max_model_bytes)
+    return invalid(path.string() + " is larger than the limit of " + std::to_string(limits.max_model_bytes) + " bytes");
+  std::ifstream in(path, std::ios::binary);
+  onnx::TensorProto proto;
+  if (!in || !proto.ParseFromIstream(&in)) return invalid(path.string() + " is not a serialized ONNX TensorProto");
+  auto tensor = convert_tensor(proto, limits);
+  if (!tensor.ok()) return invalid(path.string() + ": " + tensor.error().message);
+  return std::move(*tensor);
+}
+
 }  // namespace canopy::infer

@@ -21,6 +21,12 @@ struct EvalOptions {
   bool show_progress = true;
 };
 
+// `onnx_file` read as `manifest` describes it (input spec, decoder, labels):
+// how a model that is not packaged yet, e.g. a compression candidate, is measured.
+Result<vision::EvaluationResult> evaluate_with_manifest(const std::filesystem::path& onnx_file,
+                                                        const package::Manifest& manifest,
+                                                        const vision::Dataset& dataset, const EvalOptions& options);
+
 // `model`: a package directory (canopy.json) or a bare .onnx file, whose
 // labels are then taken to be the dataset's.
 Result<vision::EvaluationResult> evaluate_onnx(const std::filesystem::path& model, const vision::Dataset& dataset,

@@ -18,8 +18,15 @@ const double kBoxBias = std::log(2.0 / (kBoxRange - 2.0));
 }  // namespace
 
 Json DetectorConfig::to_json() const {
-  return Json{{"architecture", "canopy-fpn-anchor-free"}, {"classes", classes}, {"input_size", input_size},
-              {"width", width}, {"depth", depth}};
+  Json json{{"architecture", "canopy-fpn-anchor-free"}, {"classes", classes}, {"input_size", input_size},
+            {"width", width}, {"depth", depth}};
+  if (!channels.empty()) json["channels"] = channels;
+  return json;
+}
+
+int DetectorConfig::channels_of(const std::string& group, int fallback) const {
+  auto found = channels.find(group);
+  return found != channels.end() ? found->second : fallback;
 }
 
 DetectorConfig DetectorConfig::from_json(const Json& json) {
@@ -28,6 +35,7 @@ DetectorConfig DetectorConfig::from_json(const Json& json) {
   config.input_size = json.value("input_size", config.input_size);
   config.width = json.value("width", config.width);
   config.depth = json.value("depth", config.depth);
+  if (json.contains("channels")) config.channels = json.at("channels").get<std::map<std::string, int>>();
   return config;
 }
 
@@ -44,17 +52,17 @@ torch::Tensor ConvBnActImpl::forward(const torch::Tensor& x) {
   return activation ? torch::relu(y) : y;
 }
 
-BottleneckImpl::BottleneckImpl(int channels_) {
-  reduce = register_module("reduce", ConvBnAct(channels_, channels_ / 2, 1, 1));
-  expand = register_module("expand", ConvBnAct(channels_ / 2, channels_, 3, 1));
+BottleneckImpl::BottleneckImpl(int channels_, int hidden) {
+  reduce = register_module("reduce", ConvBnAct(channels_, hidden, 1, 1));
+  expand = register_module("expand", ConvBnAct(hidden, channels_, 3, 1));
 }
 
 torch::Tensor BottleneckImpl::forward(const torch::Tensor& x) { return x + expand(reduce(x)); }
 
-StageImpl::StageImpl(int in, int out, int count) {
+StageImpl::StageImpl(int in, int out, const std::vector<int>& hidden) {
   down = register_module("down", ConvBnAct(in, out, 3, 2));
   blocks = register_module("blocks", torch::nn::ModuleList());
-  for (int i = 0; i < count; ++i) blocks->push_back(Bottleneck(out));
+  for (int h : hidden) blocks->push_back(Bottleneck(out, h));
 }
 
 torch::Tensor StageImpl::forward(torch::Tensor x) {
@@ -63,10 +71,10 @@ torch::Tensor StageImpl::forward(torch::Tensor x) {
   return x;
 }
 
-HeadImpl::HeadImpl(int channels_, int classes) {
-  stem = register_module("stem", ConvBnAct(channels_, channels_, 3, 1));
-  box = register_module("box", torch::nn::Conv2d(torch::nn::Conv2dOptions(channels_, 4, 1)));
-  cls = register_module("cls", torch::nn::Conv2d(torch::nn::Conv2dOptions(channels_, classes, 1)));
+HeadImpl::HeadImpl(int channels_, int hidden, int classes) {
+  stem = register_module("stem", ConvBnAct(channels_, hidden, 3, 1));
+  box = register_module("box", torch::nn::Conv2d(torch::nn::Conv2dOptions(hidden, 4, 1)));
+  cls = register_module("cls", torch::nn::Conv2d(torch::nn::Conv2dOptions(hidden, classes, 1)));
   torch::NoGradGuard no_grad;
   torch::nn::init::normal_(box->weight, 0, 0.01);
   torch::nn::init::normal_(cls->weight, 0, 0.01);
@@ -81,21 +89,30 @@ std::pair<torch::Tensor, torch::Tensor> HeadImpl::forward(const torch::Tensor& x
 
 FieldDetectorImpl::FieldDetectorImpl(const DetectorConfig& c) : config(c) {
   const double w = c.width, d = c.depth;
-  const int c0 = channels(32, w), c1 = channels(64, w), c2 = channels(128, w), c3 = channels(256, w),
-            c4 = channels(384, w), neck = channels(128, w);
+  const int c0 = c.channels_of("stem", channels(32, w)), c1 = c.channels_of("stage1", channels(64, w)),
+            c2 = c.channels_of("stage2", channels(128, w)), c3 = c.channels_of("stage3", channels(256, w)),
+            c4 = c.channels_of("stage4", channels(384, w)), neck = c.channels_of("neck", channels(128, w));
+  // Bottleneck widths: half the stage's channels unless pruned.
+  const auto hidden = [&](const std::string& stage, int out, int blocks) {
+    std::vector<int> widths;
+    for (int i = 0; i < blocks; ++i)
+      widths.push_back(c.channels_of(stage + ".blocks." + std::to_string(i) + ".reduce", out / 2));
+    return widths;
+  };
   stem = register_module("stem", ConvBnAct(3, c0, 3, 2));
-  stage1 = register_module("stage1", Stage(c0, c1, repeats(1, d)));
-  stage2 = register_module("stage2", Stage(c1, c2, repeats(2, d)));
-  stage3 = register_module("stage3", Stage(c2, c3, repeats(2, d)));
-  stage4 = register_module("stage4", Stage(c3, c4, repeats(1, d)));
+  stage1 = register_module("stage1", Stage(c0, c1, hidden("stage1", channels(64, w), repeats(1, d))));
+  stage2 = register_module("stage2", Stage(c1, c2, hidden("stage2", channels(128, w), repeats(2, d))));
+  stage3 = register_module("stage3", Stage(c2, c3, hidden("stage3", channels(256, w), repeats(2, d))));
+  stage4 = register_module("stage4", Stage(c3, c4, hidden("stage4", channels(384, w), repeats(1, d))));
   lateral3 = register_module("lateral3", ConvBnAct(c2, neck, 1, 1));
   lateral4 = register_module("lateral4", ConvBnAct(c3, neck, 1, 1));
   lateral5 = register_module("lateral5", ConvBnAct(c4, neck, 1, 1));
   smooth3 = register_module("smooth3", ConvBnAct(neck, neck, 3, 1));
   smooth4 = register_module("smooth4", ConvBnAct(neck, neck, 3, 1));
-  head3 = register_module("head3", Head(neck, c.classes));
-  head4 = register_module("head4", Head(neck, c.classes));
-  head5 = register_module("head5", Head(neck, c.classes));
+  const int head_width = channels(128, w);
+  head3 = register_module("head3", Head(neck, c.channels_of("head3.stem", head_width), c.classes));
+  head4 = register_module("head4", Head(neck, c.channels_of("head4.stem", head_width), c.classes));
+  head5 = register_module("head5", Head(neck, c.channels_of("head5.stem", head_width), c.classes));
 }
 
 std::vector<LevelOutput> FieldDetectorImpl::forward(const torch::Tensor& images) {

@@ -27,6 +27,7 @@
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -39,7 +40,12 @@ struct DetectorConfig {
   int input_size = 320;      // square input, pixels; a multiple of 32
   double width = 0.5;        // channel multiplier
   double depth = 1.0;        // bottleneck count multiplier
+  // Channel counts that override `width` for a channel group (see
+  // channel_groups in prune.h); empty unless the model was pruned.
+  std::map<std::string, int> channels;
   std::vector<int> strides() const { return {8, 16, 32}; }
+  // The group's channel count: its override, or `fallback`.
+  int channels_of(const std::string& group, int fallback) const;
 
   Json to_json() const;
   static DetectorConfig from_json(const Json& json);
@@ -55,17 +61,17 @@ struct ConvBnActImpl : torch::nn::Module {
 };
 TORCH_MODULE(ConvBnAct);
 
-// x + relu(bn(conv3x3(relu(bn(conv1x1(x)))))).
+// x + relu(bn(conv3x3(relu(bn(conv1x1(x)))))); `hidden` channels between.
 struct BottleneckImpl : torch::nn::Module {
-  explicit BottleneckImpl(int channels);
+  BottleneckImpl(int channels, int hidden);
   torch::Tensor forward(const torch::Tensor& x);
   ConvBnAct reduce{nullptr}, expand{nullptr};
 };
 TORCH_MODULE(Bottleneck);
 
-// A stride-2 convolution followed by `blocks` bottlenecks.
+// A stride-2 convolution followed by one bottleneck per `hidden` entry.
 struct StageImpl : torch::nn::Module {
-  StageImpl(int in, int out, int blocks);
+  StageImpl(int in, int out, const std::vector<int>& hidden);
   torch::Tensor forward(torch::Tensor x);
   ConvBnAct down{nullptr};
   torch::nn::ModuleList blocks;
@@ -74,7 +80,7 @@ TORCH_MODULE(Stage);
 
 // One pyramid level's head: shared 3x3 conv, then box and class 1x1 convs.
 struct HeadImpl : torch::nn::Module {
-  HeadImpl(int channels, int classes);
+  HeadImpl(int channels, int hidden, int classes);
   // {box distances [B,4,H,W] raw, class logits [B,C,H,W]}
   std::pair<torch::Tensor, torch::Tensor> forward(const torch::Tensor& x);
   ConvBnAct stem{nullptr};

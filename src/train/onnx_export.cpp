@@ -9,6 +9,7 @@
 #include "infer/onnx_builder.h"
 #include "package/package.h"
 #include "train/data_loader.h"
+#include "vision/image.h"
 
 namespace canopy::train {
 namespace {
@@ -270,6 +271,18 @@ Status write_tensor_proto(const std::filesystem::path& path, const torch::Tensor
 }
 
 }  // namespace
+
+std::vector<cv::Mat> golden_images_from(const vision::Dataset& dataset, int size, int count) {
+  std::vector<cv::Mat> images;
+  for (const vision::Sample& sample : dataset.samples) {
+    if (int(images.size()) >= count) break;
+    auto image = vision::read_image(dataset.root / sample.image);
+    if (!image) continue;
+    vision::Placement placement;
+    images.push_back(vision::fit_to_input(*image, size, size, true, placement));
+  }
+  return images;
+}
 
 Status export_package(FieldDetectorImpl& model, const PackageExport& options) {
   namespace fs = std::filesystem;

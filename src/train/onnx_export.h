@@ -16,6 +16,7 @@
 #include "common/error.h"
 #include "common/json.h"
 #include "train/model.h"
+#include "vision/dataset.h"
 
 namespace canopy::train {
 
@@ -39,6 +40,9 @@ struct PackageExport {
   // the device's health check against this model's outputs.
   std::vector<cv::Mat> golden_images;
 };
+
+// Up to `count` images of `dataset`, letterboxed to `size`, as golden samples.
+std::vector<cv::Mat> golden_images_from(const vision::Dataset& dataset, int size, int count);
 
 // Writes model.onnx, golden/input_K.pb and golden/output_K.pb (ONNX
 // TensorProto) and canopy.json (labels, input spec, decoder, thresholds,

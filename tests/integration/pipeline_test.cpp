@@ -422,7 +422,7 @@ TEST_F(PipelineTest, TheAgricultureExampleRunsEndToEndInItsTinyConfiguration) {
   const std::string command = env + canopy() + " pipeline run " + example.string() + " --workspace " +
                               (work_ / "ws").string() +
                               " --param images=48 --param val_images=16 --param epochs=2 --param img=160"
-                              " --param width=0.25 --param batch=8 --param min_map50=0";
+                              " --param width=0.25 --param batch=8 --param min_map50=0 --param max_drop=1";
   auto first = run_shell(command);
   ASSERT_EQ(first.exit_code, 0) << first.output;
   EXPECT_NE(first.output.find("the registry has no crop-disease-detector@production yet"), std::string::npos)
@@ -431,9 +431,10 @@ TEST_F(PipelineTest, TheAgricultureExampleRunsEndToEndInItsTinyConfiguration) {
   for (const auto& entry : fs::directory_iterator(work_ / "ws" / "runs")) ids.push_back(entry.path().filename().string());
   ASSERT_EQ(ids.size(), 1u);
   const Json r = Json::parse(read_bytes(work_ / "ws" / "runs" / ids[0] / "run.json"));
-  for (const char* name : {"preprocess", "train", "evaluate", "package", "deploy"})
+  for (const char* name : {"preprocess", "train", "evaluate", "compress", "package", "deploy"})
     EXPECT_EQ(step(r, name)["status"], "succeeded") << name;
   EXPECT_TRUE(step(r, "evaluate")["metrics"].contains("map50"));
+  EXPECT_TRUE(step(r, "compress")["metrics"].contains("compressed.map50_drop")) << step(r, "compress").dump();
   for (const auto& gate : r["gates"]) EXPECT_EQ(gate["status"], "passed") << gate.dump();
 
   // The run and the model version name each other.

@@ -1,6 +1,8 @@
 // The ONNX export against the model it came from: libtorch, Canopy's engine
 // and ONNX Runtime must agree on the same weights, BatchNorm folding must be
 // exact, and a model loaded back from its ONNX must compute the same function.
+// Also the pieces of compression that need no training run: channel pruning
+// and the activation calibrators.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -10,7 +12,9 @@
 #include "onnxruntime.h"
 #include "test_support.h"
 #include "train/model.h"
+#include "train/calibration.h"
 #include "train/onnx_export.h"
+#include "train/prune.h"
 #include "train/trainer.h"
 
 namespace canopy::train {
@@ -142,6 +146,87 @@ TEST(ModelSize, DefaultFitsAFarmBoard) {
   EXPECT_LE(parameter_count(*model), 2'000'000);
   EXPECT_LE(gflops(*model), 2.0);
   EXPECT_GT(gflops(*model), 0.1);
+}
+
+// Half of every channel group goes: the network really shrinks (weights
+// have half the inputs and half the outputs, so about a quarter of the
+// parameters and FLOPs), the least important channels are the ones removed,
+// and the smaller network exports and runs on the engine like in libtorch.
+TEST(Prune, RemovesTheLeastImportantChannelsAndShrinksTheNetwork) {
+  FieldDetector model = random_detector(96, 0.5);
+  {
+    // stage2's first 32 of 64 channels barely contribute.
+    torch::NoGradGuard no_grad;
+    model->stage2->down->conv->weight.narrow(0, 0, 32).mul_(1e-3);
+    for (const auto& block : *model->stage2->blocks)
+      block->as<BottleneckImpl>()->expand->conv->weight.narrow(0, 0, 32).mul_(1e-3);
+  }
+  std::map<std::string, int> keep;
+  for (const auto& [group, size] : channel_groups(*model)) keep[group] = size / 2;
+  EXPECT_EQ(keep.size(), 15u);  // stem, 4 stages, 6 bottlenecks, neck, 3 heads
+  EXPECT_EQ(keep["stage2"], 32);
+  FieldDetector pruned = prune_channels(*model, keep, PruneCriterion::kL1);
+  for (const auto& [group, size] : channel_groups(*pruned)) EXPECT_EQ(size, keep[group]) << group;
+  EXPECT_TRUE(torch::equal(pruned->stage2->down->bn->weight, model->stage2->down->bn->weight.narrow(0, 32, 32)));
+  EXPECT_EQ(pruned->stage3->down->conv->weight.size(1), 32);  // the next stage reads only the kept channels
+
+  const double parameters = double(parameter_count(*pruned)) / double(parameter_count(*model));
+  const double flops = gflops(*pruned) / gflops(*model);
+  EXPECT_GT(parameters, 0.22);
+  EXPECT_LT(parameters, 0.30);
+  EXPECT_GT(flops, 0.22);
+  EXPECT_LT(flops, 0.32);
+
+  TempDir dir;
+  ASSERT_NO_FATAL_FAILURE(export_to(*pruned, dir, kLabels));
+  auto loaded = load_model(dir / "model.onnx");  // the channel counts travel in the ONNX metadata
+  ASSERT_TRUE(loaded.ok()) << loaded.error().message;
+  EXPECT_EQ(loaded->model->config.channels, pruned->config.channels);
+  const torch::Tensor input = torch::rand({1, 3, 96, 96});
+  auto engine = infer::Engine::load(dir / "model.onnx", {});
+  ASSERT_TRUE(engine.ok()) << engine.error().message;
+  auto outputs = (*engine)->run({to_engine(input)});
+  ASSERT_TRUE(outputs.ok()) << outputs.error().message;
+  expect_close(torch_output(*pruned, input), (*outputs)[0], "pruned on the engine");
+}
+
+TEST(Prune, UnknownCriterionIsAnError) {
+  EXPECT_TRUE(parse_prune_criterion("l2").ok());
+  auto bad = parse_prune_criterion("magnitude");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("l1, l2 or bn"), std::string::npos);
+}
+
+// Uniform values in [0, 1) and one far outlier: min-max keeps the outlier,
+// the percentile and entropy calibrators clip it and keep resolution.
+TEST(Calibration, CalibratorsAgreeOnTheBulkAndDifferOnOutliers) {
+  std::vector<float> values(100000);
+  for (size_t i = 0; i < values.size(); ++i) values[i] = float(i % 1000) / 1000.0f;
+  values[17] = 50.0f;
+  ActivationHistogram histogram;
+  histogram.observe_range(values.data(), std::int64_t(values.size()));
+  histogram.observe(values.data(), std::int64_t(values.size()));
+  EXPECT_FALSE(histogram.is_signed());
+  EXPECT_FLOAT_EQ(histogram.threshold(Calibrator::kMinMax), 50.0f);
+  EXPECT_NEAR(histogram.threshold(Calibrator::kPercentile), 1.0f, 0.05f);
+  // Entropy cannot clip below one histogram bin per level (256 of 2048 bins
+  // of [0, 50] here), but it does clip the outlier.
+  EXPECT_LT(histogram.threshold(Calibrator::kEntropy), 10.0f);
+  EXPECT_GT(histogram.threshold(Calibrator::kEntropy), 1.0f);
+
+  ActivationHistogram signed_values;
+  const float mixed[] = {-3.0f, 1.0f, 2.0f};
+  signed_values.observe_range(mixed, 3);
+  signed_values.observe(mixed, 3);
+  EXPECT_TRUE(signed_values.is_signed());
+  EXPECT_FLOAT_EQ(signed_values.threshold(Calibrator::kMinMax), 3.0f);
+
+  ActivationHistogram zeros;
+  const float zero[] = {0.0f, 0.0f};
+  zeros.observe_range(zero, 2);
+  zeros.observe(zero, 2);
+  EXPECT_GT(zeros.threshold(Calibrator::kEntropy), 0.0f);  // never a zero scale
+  EXPECT_FALSE(parse_calibrator("kl").ok());
 }
 
 }  // namespace
