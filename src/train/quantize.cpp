@@ -168,6 +168,17 @@ class QdqWriter {
              {dequantized(tensor)});
   }
 
+  // NAME_quantized (int8 or int32), NAME_scale per channel, zero points 0,
+  // and a DequantizeLinear along axis 0 giving NAME_dequantized.
+  void add_per_channel_constant(onnx::GraphProto& graph, const std::string& name, const Tensor& quantized,
+                                const Tensor& scale) {
+    add_initializer(name + "_quantized", quantized);
+    add_initializer(name + "_scale", scale);
+    add_initializer(name + "_zero_point", Tensor::allocate(quantized.dtype(), {scale.numel()}));
+    add_node(graph, "DequantizeLinear", {name + "_quantized", name + "_scale", name + "_zero_point"},
+             {name + "_dequantized"}, 0);
+  }
+
   // Per-channel symmetric int8 weights and int32 bias, each behind a
   // DequantizeLinear along axis 0; the Conv reads the dequantized values.
   void quantize_conv_weights(onnx::GraphProto& graph, onnx::NodeProto& conv, std::set<std::string>& replaced) {
@@ -188,11 +199,7 @@ class QdqWriter {
         wq.data<std::int8_t>()[m * per_channel + k] = static_cast<std::int8_t>(std::clamp(q, -127.0f, 127.0f));
       }
     }
-    add_initializer(w_name + "_quantized", wq);
-    add_initializer(w_name + "_scale", w_scale);
-    add_initializer(w_name + "_zero_point", Tensor::allocate(DataType::kInt8, {channels}));
-    add_node(graph, "DequantizeLinear", {w_name + "_quantized", w_name + "_scale", w_name + "_zero_point"},
-             {w_name + "_dequantized"}, 0);
+    add_per_channel_constant(graph, w_name, wq, w_scale);
     replaced.insert(w_name);
     // The activation feeding this Conv (its Q/DQ was written before it).
     const std::string x = conv.input(0).substr(0, conv.input(0).size() - std::string("_dequantized").size());
@@ -210,11 +217,7 @@ class QdqWriter {
       b_scale.data<float>()[m] = s;
       bq.data<std::int32_t>()[m] = static_cast<std::int32_t>(std::nearbyint(b[static_cast<size_t>(m)] / s));
     }
-    add_initializer(b_name + "_quantized", bq);
-    add_initializer(b_name + "_scale", b_scale);
-    add_initializer(b_name + "_zero_point", Tensor::allocate(DataType::kInt32, {channels}));
-    add_node(graph, "DequantizeLinear", {b_name + "_quantized", b_name + "_scale", b_name + "_zero_point"},
-             {b_name + "_dequantized"}, 0);
+    add_per_channel_constant(graph, b_name, bq, b_scale);
     replaced.insert(b_name);
     conv.set_input(2, b_name + "_dequantized");
   }
