@@ -305,6 +305,14 @@ Result<Graph> load_onnx_bytes(std::string_view bytes, const LoadLimits& limits) 
   return load_model(model, limits);
 }
 
+Result<Tensor> load_tensor_proto(std::string_view bytes, const LoadLimits& limits) {
+  onnx::TensorProto proto;
+  if (bytes.size() > limits.max_model_bytes || bytes.size() > static_cast<size_t>(std::numeric_limits<int>::max()) ||
+      !proto.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())))
+    return invalid("not a valid serialized TensorProto (truncated, too large, or another format)");
+  return convert_tensor(proto, limits);
+}
+
 Result<Graph> load_onnx_file(const std::filesystem::path& path, const LoadLimits& limits) {
   std::error_code ec;
   auto size = std::filesystem::file_size(path, ec);
