@@ -1,0 +1,73 @@
+// The rollout rules of docs/fleet.md as pure functions of a deployment's
+// state and the clock: which devices a stage admits, when a stage advances
+// (soak time passed and enough successes), when failures pause or roll the
+// deployment back, and what each member device is told to do.
+// Nothing here sleeps or stores: the Fleet evaluates a plan whenever a report,
+// a poll or a status read could change the outcome, stores it, then applies it.
+// Thread-safety: pure functions; callers hold the Fleet's lock.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "server/fleet_model.h"
+
+namespace canopy::server {
+
+// True for a device that counts toward a deployment: active (approved, not
+// revoked or decommissioned).
+using DeviceActive = std::function<bool(const std::string& device_id)>;
+
+inline constexpr std::int64_t kNever = std::numeric_limits<std::int64_t>::max();
+
+struct RolloutPlan {
+  std::vector<std::pair<std::size_t, int>> admit;  // member index, stage it joins in
+  int stage = 0;
+  std::int64_t stage_started_ms = 0;
+  DeploymentState state = DeploymentState::kRunning;
+  std::string reason;
+  // The earliest time at which the clock alone could change the plan (a soak
+  // ending); kNever when only reports or membership changes can.
+  std::int64_t wake_ms = kNever;
+
+  // True when applying the plan changes the deployment.
+  bool changes(const Deployment& deployment) const;
+};
+
+RolloutPlan plan_rollout(const Deployment& deployment, const DeviceActive& active, std::int64_t now_ms);
+void apply_plan(Deployment& deployment, const RolloutPlan& plan, std::int64_t now_ms);
+
+struct StageTally {
+  std::size_t size = 0;      // cumulative devices this stage admits at today's target size
+  std::size_t admitted = 0;  // devices admitted in this stage
+  std::size_t successes = 0;
+  std::size_t failures = 0;
+};
+
+struct Tally {
+  std::size_t eligible = 0;  // active members not superseded
+  std::size_t admitted = 0;
+  std::size_t successes = 0;
+  std::size_t failures = 0;
+  std::map<std::string, std::size_t> by_state;  // every member, by its state
+  std::vector<StageTally> stages;
+};
+
+Tally tally(const Deployment& deployment, const DeviceActive& active);
+
+enum class Action { kInstall, kRollback };
+
+struct Assignment {
+  Action action = Action::kInstall;
+  PackageRef package;
+};
+
+// What the deployment tells one of its member devices, if anything.
+std::optional<Assignment> assignment_for(const Deployment& deployment, const Member& member);
+
+}  // namespace canopy::server
