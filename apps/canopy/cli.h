@@ -51,5 +51,6 @@ void register_infer_commands(CLI::App& app, Globals& globals, int& exit_code);
 void register_dataset_commands(CLI::App& app, Globals& globals, int& exit_code);
 void register_pipeline_commands(CLI::App& app, Globals& globals, int& exit_code);
 void register_run_commands(CLI::App& app, Globals& globals, int& exit_code);
+void register_fleet_commands(CLI::App& app, Globals& globals, int& exit_code);
 
 }  // namespace canopy::cli

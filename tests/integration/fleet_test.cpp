@@ -384,5 +384,68 @@ TEST_F(FleetTest, FleetStateSurvivesARestart) {
   EXPECT_EQ(status["successes"], 1);
 }
 
+TEST_F(FleetTest, TheCliManagesTokensDevicesAndDeployments) {
+  int previous = publish(19);
+  int version = publish(20);
+  auto token = cli("enroll-token create --group north-field --expires 1h --uses 3 --approval manual");
+  ASSERT_EQ(token.exit_code, 0) << token.output;
+  // stdout holds the token alone; the note about it goes to stderr.
+  const auto start = token.output.find("cet_");
+  ASSERT_NE(start, std::string::npos) << token.output;
+  const std::string secret = token.output.substr(start, token.output.find('\n', start) - start);
+  auto tokens = cli("enroll-token list");
+  EXPECT_NE(tokens.output.find("0/3"), std::string::npos) << tokens.output;
+  EXPECT_EQ(tokens.output.find(secret), std::string::npos) << "the secret is shown once";
+
+  SimDevice a = enroll("cam-a", secret, {{"crop", "wheat"}});
+  SimDevice b = enroll("cam-b", secret, {{"crop", "maize"}});
+  auto pending = cli("device list --status pending --tag crop=wheat");
+  ASSERT_EQ(pending.exit_code, 0) << pending.output;
+  EXPECT_NE(pending.output.find("cam-a"), std::string::npos) << pending.output;
+  EXPECT_EQ(pending.output.find("cam-b"), std::string::npos) << pending.output;
+  for (const SimDevice* d : {&a, &b}) ASSERT_EQ(cli("device approve " + d->id).exit_code, 0);
+
+  auto missing = cli("deploy create --model crop-disease-detector --version " + std::to_string(version));
+  EXPECT_EQ(missing.exit_code, 2) << missing.output;
+  EXPECT_NE(missing.output.find("exactly one of --group, --tag or --devices"), std::string::npos) << missing.output;
+  auto created = cli("--json deploy create --model crop-disease-detector --version " + std::to_string(version) +
+                     " --group north-field --canary 1 --waves 100% --soak 0s --success-ratio 1");
+  ASSERT_EQ(created.exit_code, 0) << created.output;
+  const std::int64_t id = parse_json(created.output.substr(created.output.find('{')))->value("id", 0);
+  for (SimDevice* d : {&a, &b}) {
+    if (action_of(desired(*d)) == "install") {
+      ASSERT_EQ(report(*d, id, "success", version, version, previous).status, 200);
+    }
+  }
+  for (SimDevice* d : {&a, &b}) {
+    if (action_of(desired(*d)) == "install") {
+      ASSERT_EQ(report(*d, id, "success", version, version, previous).status, 200);
+    }
+  }
+  auto watched = cli("deploy status " + std::to_string(id) + " --watch --interval 1s");
+  EXPECT_EQ(watched.exit_code, 0) << watched.output;
+  EXPECT_NE(watched.output.find("completed"), std::string::npos) << watched.output;
+  EXPECT_NE(watched.output.find("canary"), std::string::npos) << watched.output;
+  auto listed = cli("deploy list");
+  EXPECT_NE(listed.output.find("crop-disease-detector:" + std::to_string(version)), std::string::npos) << listed.output;
+
+  auto rolled = cli("deploy rollback " + std::to_string(id));
+  ASSERT_EQ(rolled.exit_code, 0) << rolled.output;
+  EXPECT_EQ(action_of(desired(a)), "rollback");
+  auto watch_rolled = cli("deploy status " + std::to_string(id) + " --watch");
+  EXPECT_NE(watch_rolled.exit_code, 0) << "a rolled-back deployment is not a success";
+  EXPECT_NE(watch_rolled.output.find("rolled back by"), std::string::npos) << watch_rolled.output;
+
+  auto shown = cli("device show " + a.id);
+  EXPECT_NE(shown.output.find("crop-disease-detector:" + std::to_string(version)), std::string::npos) << shown.output;
+  ASSERT_EQ(cli("device revoke " + a.id).exit_code, 0);
+  EXPECT_EQ(device_call(a, "GET", "/api/v1/device/desired").status, 401);
+  auto conflict = cli("device approve " + a.id);
+  EXPECT_NE(conflict.exit_code, 0);
+  EXPECT_NE(conflict.output.find("is revoked"), std::string::npos) << conflict.output;
+  for (const char* help : {"enroll-token create", "device list", "deploy create", "deploy status"})
+    EXPECT_EQ(cli(std::string(help) + " --help").exit_code, 0) << help;
+}
+
 }  // namespace
 }  // namespace canopy::testing
