@@ -29,7 +29,9 @@ HttpClient DeviceClient::client(bool with_token) const {
 }
 
 Result<Enrollment> DeviceClient::enroll(const EnrollRequest& request, const KeyPair& identity) {
-  const std::string public_key = identity.public_key.to_text();
+  // The key file's line without its newline: the form docs/fleet.md signs and sends.
+  std::string public_key = identity.public_key.to_text();
+  while (!public_key.empty() && public_key.back() == '\n') public_key.pop_back();
   const std::string timestamp = now_rfc3339();
   const std::string proof = enrollment_proof(request.enrollment_token, public_key, request.name, timestamp);
   Json tags = Json::object();
