@@ -124,7 +124,8 @@ Status Updater::recover() {
     Status advanced = advance();
     if (!advanced.ok() && !is_network(advanced)) return advanced;
   }
-  if (!outbox_.has_pending()) (void)outbox_.post(report("idle", state_, std::nullopt, state_.last_error));
+  // A report that a crash kept from being sent goes out now.
+  (void)outbox_.flush();
   return {};
 }
 
