@@ -28,6 +28,7 @@ class AgentFixture : public FleetFixture {
     const std::string tag = std::to_string(++packages_);
     const fs::path zip = work_ / ("agent-" + tag + ".zip");
     build_model_package(work_ / ("agent-src-" + tag), zip, spec, signing_key_);
+    last_zip_ = zip;
     auto pushed = cli("--json model push " + zip.string());
     EXPECT_EQ(pushed.exit_code, 0) << pushed.output;
     const auto brace = pushed.output.find('{');
@@ -108,8 +109,17 @@ class AgentFixture : public FleetFixture {
     return ::testing::AssertionSuccess();
   }
 
+  // The server's stored copy of the last published package.
+  fs::path last_blob() {
+    const std::string sha = *sha256_file_hex(last_zip_);
+    const fs::path blob = work_ / "data" / "blobs" / "sha256" / sha.substr(0, 2) / (sha + ".zip");
+    EXPECT_TRUE(fs::exists(blob)) << blob;
+    return blob;
+  }
+
   std::string token_;
   int packages_ = 0;
+  fs::path last_zip_;
 };
 
 }  // namespace canopy::testing
