@@ -361,22 +361,16 @@ Status Fleet::report(const std::string& device_id, const Json& request) {
   Deployment* deployment = nullptr;
   if (deployment_id && device.deployment == deployment_id) deployment = &deployments_.at(*deployment_id);
   Member* member = deployment ? deployment->member(device_id) : nullptr;
-  // Only a device the deployment admitted moves its counts; "idle" says
-  // nothing about the deployment.
-  if (member && member->admitted_stage && member->state != kMemberSuperseded && state_name != "idle") {
-    const ModelVersion& target = deployment->package.model;
-    const bool installed_target = (model ? *model == target : current && *current == target);
-    // Success counts only for the model this deployment rolls out.
-    if (state_name != "success" || installed_target) {
-      undo.add([member, old = *member]() { *member = old; });
-      member->state = state_name;
-      member->error = error_text;
-      member->updated_ms = now;
-      if (state_name == "success" && deployment->state != DeploymentState::kRolledBack)
-        member->rollback_to = rollback_to;
-      CANOPY_TRY(store_.put_member(deployment->id, *member));
-      CANOPY_TRY(advance_locked(*deployment, now, undo));
-    }
+  const auto next_state = member ? state_after_report(*deployment, *member, state_name, model ? model : current)
+                                 : std::nullopt;
+  if (next_state) {
+    undo.add([member, old = *member]() { *member = old; });
+    member->state = *next_state;
+    member->error = error_text;
+    member->updated_ms = now;
+    if (*next_state == "success") member->rollback_to = rollback_to;
+    CANOPY_TRY(store_.put_member(deployment->id, *member));
+    CANOPY_TRY(advance_locked(*deployment, now, undo));
   }
   CANOPY_TRY(tx.commit());
   undo.commit();

@@ -131,6 +131,8 @@ std::optional<DeploymentState> parse_deployment_state(std::string_view text);
 inline constexpr const char* kMemberWaiting = "waiting";
 inline constexpr const char* kMemberPending = "pending";
 inline constexpr const char* kMemberSuperseded = "superseded";
+// Back on its previous model after the deployment was rolled back.
+inline constexpr const char* kMemberReverted = "reverted";
 
 // Status report states, docs/fleet.md.
 bool is_report_state(std::string_view state);

@@ -123,6 +123,16 @@ Tally tally(const Deployment& deployment, const DeviceActive& active) {
   return out;
 }
 
+std::optional<std::string> state_after_report(const Deployment& deployment, const Member& member,
+                                              std::string_view state, const std::optional<ModelVersion>& reported) {
+  if (!member.admitted_stage || member.state == kMemberSuperseded || state == "idle") return std::nullopt;
+  if (deployment.state == DeploymentState::kRolledBack && member.rollback_to &&
+      (state == "rolled-back" || (state == "success" && reported == member.rollback_to->model)))
+    return std::string(kMemberReverted);
+  if (state == "success" && reported != deployment.package.model) return std::nullopt;
+  return std::string(state);
+}
+
 std::optional<Assignment> assignment_for(const Deployment& deployment, const Member& member) {
   if (member.state == kMemberSuperseded) return std::nullopt;
   if (deployment.state == DeploymentState::kRolledBack) {

@@ -13,6 +13,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "server/fleet_model.h"
@@ -59,6 +60,15 @@ struct Tally {
 };
 
 Tally tally(const Deployment& deployment, const DeviceActive& active);
+
+// The state a status report gives a member device, or nullopt when the
+// report changes nothing there: the device was not admitted or was
+// superseded, the report is "idle", or it claims success with a model other
+// than the deployment's. `reported` is the report's model (else its current).
+// After a rollback, a device that is back on its previous model is "reverted",
+// which is neither a success nor a failure.
+std::optional<std::string> state_after_report(const Deployment& deployment, const Member& member,
+                                              std::string_view state, const std::optional<ModelVersion>& reported);
 
 enum class Action { kInstall, kRollback };
 

@@ -283,6 +283,12 @@ TEST_F(FleetTest, FailuresRollBackDevicesThatSucceeded) {
               200);
   }
   for (int i : {2, 3}) EXPECT_TRUE(desired(*told[i])["deployment"].is_null());
+  // The agent reports its return to the previous model: neither success nor failure.
+  ASSERT_EQ(report(*told[0], id, "rolled-back", version, previous, version, "deployment rolled back").status, 200);
+  status = deployment(id);
+  EXPECT_EQ(status["counts"]["reverted"], 1) << status;
+  EXPECT_EQ(status["failures"], 2);
+  EXPECT_EQ(action_of(desired(*told[0])), "rollback") << "the instruction stays put";
   for (auto& d : devices) {
     if (std::find(told.begin(), told.end(), &d) == told.end()) {
       EXPECT_TRUE(desired(d)["model"].is_null());

@@ -100,6 +100,22 @@ TEST(Rollout, FailuresOverTheThresholdRollBack) {
   EXPECT_FALSE(assignment_for(d, d.members[5]).has_value());
 }
 
+TEST(Rollout, ReportsCountOnlyForTheDeploymentsModel) {
+  Deployment d = make_deployment(2, {{"canary", {{"count", 1}}}});
+  step(d, 0);
+  const ModelVersion target{"crop-detector", 4}, other{"crop-detector", 3};
+  EXPECT_EQ(state_after_report(d, d.members[0], "success", target), "success");
+  EXPECT_FALSE(state_after_report(d, d.members[0], "success", other)) << "success with another model";
+  EXPECT_FALSE(state_after_report(d, d.members[0], "idle", target));
+  EXPECT_FALSE(state_after_report(d, d.members[1], "failed", target)) << "not admitted";
+  d.state = DeploymentState::kRolledBack;
+  PackageRef previous;
+  previous.model = other;
+  d.members[0].rollback_to = previous;
+  EXPECT_EQ(state_after_report(d, d.members[0], "rolled-back", other), kMemberReverted);
+  EXPECT_EQ(state_after_report(d, d.members[0], "success", other), kMemberReverted);
+}
+
 TEST(Rollout, APauseHoldsDevicesThatHaveNotStarted) {
   Deployment d = make_deployment(4, {{"min_failures", 1}, {"max_failure_ratio", 0.1}, {"auto_rollback", false}});
   step(d, 0);
