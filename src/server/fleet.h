@@ -1,6 +1,8 @@
 // The fleet: device enrollment and authentication, the desired state each
 // device polls, status reports, and deployments rolled out by the rules in
-// rollout.h. docs/fleet.md is the contract.
+// rollout.h. docs/fleet.md is the contract. The class is implemented in
+// fleet.cpp (devices, polls, reports, membership), fleet_enrollment.cpp and
+// fleet_deployments.cpp.
 //
 // Everything lives in memory, loaded from SQLite at start, so that a poll
 // (the hot path: thousands of devices every few seconds) touches no database:
