@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <chrono>
+
 #include "common/files.h"
 #include "common/hash.h"
 #include "common/time.h"
@@ -9,6 +11,8 @@
 namespace canopy::agent {
 
 namespace {
+
+constexpr auto kProgressReportInterval = std::chrono::seconds(10);
 
 bool is_network(const Status& status) { return !status.ok() && status.error().code == ErrorCode::kNetwork; }
 
@@ -65,10 +69,10 @@ package::VerifyOptions Updater::verify_options() const {
 }
 
 Json Updater::report(std::string_view state, const UpdateState& after, const std::optional<Target>& target,
-                     const std::string& error) const {
+                     const std::string& error, double progress) const {
   return {{"deployment_id", target ? Json(target->deployment_id) : Json(nullptr)},
           {"state", state},
-          {"progress", state == "success" || state == "rolled-back" ? 1.0 : 0.0},
+          {"progress", state == "success" || state == "rolled-back" ? 1.0 : progress},
           {"model", target ? model_label_json(target->model) : Json(nullptr)},
           {"current", model_label_json(after.current())},
           {"previous", model_label_json(after.previous())},
@@ -117,6 +121,8 @@ Status Updater::recover() {
     } else {
       spdlog::error("agent.active_model_unhealthy slot={} reason=\"{}\"", state_.active_slot,
                     loaded.error().message);
+      // With an update in progress the inactive slot is its target, not a fallback.
+      if (state_.phase == Phase::kIdle) CANOPY_TRY(fall_back_to_previous(loaded.error().message));
     }
   }
   // Local phases can finish without the network; downloading waits for a poll.
@@ -224,12 +230,16 @@ Result<Phase> Updater::download() {
   std::error_code ec;
   std::filesystem::create_directories(file.parent_path(), ec);
   if (!std::filesystem::exists(file, ec)) {
-    std::uint64_t last_logged = 0;
+    auto last_report = std::chrono::steady_clock::now();
     Status fetched = client_.download(target.url, file, [&](std::uint64_t done, std::uint64_t total) {
       faults_.reached("download");
-      if (done - last_logged >= (1u << 20) || done == total) {
+      // Long downloads tell the server how far they are, a few times a minute.
+      const auto now = std::chrono::steady_clock::now();
+      if (total > 0 && now - last_report >= kProgressReportInterval) {
+        last_report = now;
+        const double progress = static_cast<double>(done) / static_cast<double>(total);
         spdlog::debug("agent.download model={} bytes={} total={}", target.model.label(), done, total);
-        last_logged = done;
+        (void)outbox_.post(report("downloading", state_, state_.target, "", progress));
       }
     });
     if (!fetched.ok()) return fetched.error();
@@ -336,6 +346,30 @@ Status Updater::roll_back_to_previous(const Target& target) {
   faults_.reached("rolled-back");
   active_.set(std::shared_ptr<const LoadedModel>(std::move(*loaded)));
   (void)outbox_.flush();
+  return {};
+}
+
+// The active model no longer passes its health check (damaged on disk, or
+// the device changed): serve the previous one. The desired state then names
+// a version that is not current, so the next poll installs it afresh.
+Status Updater::fall_back_to_previous(const std::string& reason) {
+  const std::string slot = state_.inactive_slot();
+  const std::optional<ModelRef> previous = state_.slot(slot);
+  if (!previous) return {};
+  auto loaded = check_model(slots_.slot_dir(slot), *previous, options_.health);
+  if (!loaded.ok()) {
+    spdlog::error("agent.previous_unhealthy slot={} reason=\"{}\"", slot, loaded.error().message);
+    return {};
+  }
+  const std::string error = state_.current()->label() + " failed its health check at start: " + reason;
+  UpdateState next = state_;
+  next.active_slot = slot;
+  next.last_error = error;
+  CANOPY_TRY(outbox_.store(report("rolled-back", next, std::nullopt, error)));
+  CANOPY_TRY(store_.save(next));
+  state_ = std::move(next);
+  spdlog::warn("agent.fell_back to={} slot={}", previous->label(), slot);
+  active_.set(std::shared_ptr<const LoadedModel>(std::move(*loaded)));
   return {};
 }
 

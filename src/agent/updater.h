@@ -80,6 +80,7 @@ class Updater {
   Status fail(const std::string& reason);
   Status commit();
   Status roll_back_to_previous(const Target& target);
+  Status fall_back_to_previous(const std::string& reason);
   Status reconcile(const DesiredState& desired);
   void remove_leftovers();
 
@@ -91,8 +92,9 @@ class Updater {
 
   std::filesystem::path download_path(const Target& target) const;
   package::VerifyOptions verify_options() const;
+  // A status report of fleet.md; `progress` defaults to 1 for the end states.
   Json report(std::string_view state, const UpdateState& after, const std::optional<Target>& target,
-              const std::string& error) const;
+              const std::string& error, double progress = 0.0) const;
 
   UpdaterOptions options_;
   DeviceClient& client_;

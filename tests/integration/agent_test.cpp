@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <chrono>
 #include <thread>
 
@@ -179,6 +180,29 @@ TEST_F(AgentRollbackTest, ServerOrderedRollbackSwitchesBackToThePrevious) {
   Json row = device_row(device_id_);
   EXPECT_EQ(row["state"], "rolled-back") << row;
   EXPECT_EQ(version_of(row["current"]), v1_) << row;
+}
+
+TEST_F(AgentRollbackTest, DamagedActiveModelFallsBackThenIsReinstalled) {
+  const int v2 = publish_model({.scale = 3.0f, .golden_scale = 3.0f, .seed = 11});
+  deploy_version(v2, device_id_);
+  ASSERT_EQ(run_agent(data_).exit_code, 0);
+  ASSERT_EQ(agent_status(data_)["state"]["active_slot"], "b");
+  write_bytes(data_ / "slots" / "b" / "model.onnx", "bit rot");
+
+  auto ran = run_agent(data_, "", " --verbose");
+  ASSERT_EQ(ran.exit_code, 0) << ran.output;
+  EXPECT_NE(ran.output.find("agent.fell_back to=crop-detector:" + std::to_string(v1_)), std::string::npos)
+      << ran.output;
+  Json status = agent_status(data_);
+  EXPECT_EQ(version_of(status["current"]), v2) << "downloaded again: " << status;
+  EXPECT_EQ(version_of(status["previous"]), v1_) << status;
+  EXPECT_TRUE(active_model_verifies(data_, status));
+  const Json reports = device_row(device_id_)["reports"];
+  const bool fell_back = std::any_of(reports.begin(), reports.end(), [](const Json& r) {
+    return r["state"] == "rolled-back" &&
+           r["error"].get<std::string>().find("failed its health check at start") != std::string::npos;
+  });
+  EXPECT_TRUE(fell_back) << reports;
 }
 
 TEST_F(AgentRollbackTest, ReportsKeptWhileOfflineAreSentWhenTheServerIsBack) {
