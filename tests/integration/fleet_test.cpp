@@ -117,6 +117,18 @@ TEST_F(FleetTest, DeviceTokensAndApiKeysStayOnTheirOwnRoutes) {
   EXPECT_EQ(refused.status, 401) << "a revoked device cannot enroll itself back";
 }
 
+TEST_F(FleetTest, OversizeBodiesAreRefused) {
+  SimDevice device = enroll("cam", enrollment_token("north-field"));
+  const Json big = {{"padding", std::string(200 << 10, 'x')}};
+  auto enroll_big = call("POST", "/api/v1/enroll", big, {});
+  EXPECT_EQ(enroll_big.status, 413) << enroll_big.body;
+  auto status_big = device_call(device, "POST", "/api/v1/device/status", big);
+  EXPECT_EQ(status_big.status, 413) << status_big.body;
+  auto not_json = call("POST", "/api/v1/enroll", "[1, 2]", {});
+  EXPECT_EQ(not_json.status, 400) << not_json.body;
+  EXPECT_EQ(desired(device)["status"], "active") << "the server still answers";
+}
+
 TEST_F(FleetTest, DesiredStateAnswers304UntilItChanges) {
   int version = publish(2);
   SimDevice device = enroll("cam", enrollment_token("north-field"));
