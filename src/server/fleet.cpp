@@ -299,6 +299,12 @@ Status Fleet::advance_locked(Deployment& deployment, std::int64_t now, UndoLog& 
 }
 
 void Fleet::advance_if_due(std::int64_t deployment_id, std::int64_t now) {
+  {
+    // Mostly nothing is due: find that out without waiting for a database write.
+    std::lock_guard state(state_mutex_);
+    auto wake = wake_ms_.find(deployment_id);
+    if (wake == wake_ms_.end() || wake->second > now) return;
+  }
   Locks locks{std::unique_lock(db_mutex_), std::unique_lock(state_mutex_)};
   auto it = deployments_.find(deployment_id);
   if (it == deployments_.end() || wake_ms_[deployment_id] > now) return;
