@@ -219,6 +219,23 @@ void Fleet::flush_last_seen(std::int64_t now) {
   }
 }
 
+Status Fleet::save_last_seen() {
+  std::lock_guard db(db_mutex_);
+  std::vector<std::pair<std::string, std::int64_t>> batch;
+  {
+    std::lock_guard state(state_mutex_);
+    std::set<std::string> pending(last_seen_dirty_.begin(), last_seen_dirty_.end());
+    for (auto& [id, device] : devices_) {
+      if (device.last_seen_ms == device.last_seen_saved_ms && !pending.count(id)) continue;
+      batch.emplace_back(id, device.last_seen_ms);
+      device.last_seen_saved_ms = device.last_seen_ms;
+    }
+    last_seen_dirty_.clear();
+  }
+  if (batch.empty()) return {};
+  return store_.put_last_seen(batch);
+}
+
 // ---- membership and rollout steps ----
 
 std::optional<std::int64_t> Fleet::owner_for(const Device& device) {

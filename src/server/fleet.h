@@ -91,6 +91,9 @@ class Fleet {
   // `operation` is pause, resume, abort or rollback.
   Result<Json> control_deployment(std::int64_t id, const std::string& operation, const std::string& by);
 
+  // Writes every last_seen that polls have not written yet; for shutdown.
+  Status save_last_seen();
+
   // The registry's delete guard: a conflict when a device reports the
   // version as current or previous, or a deployment still hands it out.
   Status check_version_unreferenced(const std::string& model, std::int64_t version);

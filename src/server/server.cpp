@@ -135,6 +135,8 @@ int run_server(const ServerOptions& options) {
   std::fflush(stdout);
   spdlog::info("server.ready data={} startup_ms={:.1f}", options.data_dir.string(), startup_ms);
   bool clean = http.listen_after_bind();
+  Status saved = (*fleet)->save_last_seen();
+  if (!saved.ok()) spdlog::warn("fleet.last_seen.not_saved error=\"{}\"", saved.error().message);
   // listen_after_bind returns when stopped; make sure the waiter thread ends too.
   if (signal_waiter.joinable()) {
     pthread_kill(signal_waiter.native_handle(), SIGTERM);

@@ -394,8 +394,12 @@ TEST_F(FleetTest, FleetStateSurvivesARestart) {
   Json created = deploy({{"model", "crop-disease-detector"}, {"version", version}, {"target", {{"group", "north-field"}}}});
   ASSERT_EQ(report(device, created["id"], "success", version, version, 0).status, 200);
   std::string before = desired(device).dump();
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  (void)desired(device);  // a poll's last_seen is written only in batches, or at shutdown
+  const Json seen = body_of(admin("GET", "/api/v1/devices/" + device.id))["last_seen"];
   server_->stop();
   server_->start();
+  EXPECT_EQ(body_of(admin("GET", "/api/v1/devices/" + device.id))["last_seen"], seen);
   EXPECT_EQ(desired(device).dump(), before);
   Json status = deployment(created["id"]);
   EXPECT_EQ(status["state"], "completed");
