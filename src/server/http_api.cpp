@@ -2,8 +2,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include <fstream>
-#include <memory>
 #include <regex>
 
 #include "common/hash.h"

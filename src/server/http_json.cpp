@@ -4,6 +4,8 @@ namespace canopy::server {
 
 using httplib::Response;
 
+namespace {
+
 int http_status_for(ErrorCode code) {
   switch (code) {
     case ErrorCode::kInvalidArgument: return 400;
@@ -21,6 +23,8 @@ int http_status_for(ErrorCode code) {
   }
   return 500;
 }
+
+}  // namespace
 
 void send_json(Response& res, int status, const Json& body) {
   res.status = status;

@@ -1,5 +1,5 @@
 // JSON answers of the HTTP API: the body conventions and the error body of
-// docs/api.md, with the HTTP status for each error code.
+// docs/api.md, with the HTTP status each error code maps to.
 // Thread-safety: stateless.
 #pragma once
 
@@ -10,7 +10,6 @@
 
 namespace canopy::server {
 
-int http_status_for(ErrorCode code);
 // Pretty-printed with a final newline, as docs/api.md promises.
 void send_json(httplib::Response& res, int status, const Json& body);
 // {"error": {"code", "message"}} with the code's status, or `status` when not 0.
