@@ -17,7 +17,6 @@ class Backoff {
   // where the cap doubles with each failure up to `max`.
   std::chrono::milliseconds next_failure();
   void reset() { failures_ = 0; }
-  int failures() const { return failures_; }
 
   // interval × U(0.8, 1.2).
   std::chrono::milliseconds jittered(std::chrono::milliseconds interval);

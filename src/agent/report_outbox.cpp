@@ -9,13 +9,9 @@ namespace canopy::agent {
 ReportOutbox::ReportOutbox(const std::filesystem::path& data_dir, DeviceClient& client)
     : path_(data_dir / "report.json"), client_(client) {}
 
-bool ReportOutbox::has_pending() const {
-  std::error_code ec;
-  return std::filesystem::exists(path_, ec);
-}
-
 std::optional<Json> ReportOutbox::pending() const {
-  if (!has_pending()) return std::nullopt;
+  std::error_code ec;
+  if (!std::filesystem::exists(path_, ec)) return std::nullopt;
   auto text = read_file(path_);
   if (!text.ok()) return std::nullopt;
   auto json = parse_json(*text, "report.json");
@@ -36,8 +32,8 @@ Status ReportOutbox::post(const Json& report) {
 Status ReportOutbox::flush() {
   std::optional<Json> report = pending();
   if (!report) {
-    // A damaged outbox (it never is after an atomic write, but the disk may
-    // lie) must not block every later report.
+    // Nothing pending, or a damaged file (never after an atomic write, but
+    // disks lie), which must not block every later report.
     std::error_code ec;
     std::filesystem::remove(path_, ec);
     return {};

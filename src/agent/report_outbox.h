@@ -25,10 +25,9 @@ class ReportOutbox {
   Status post(const Json& report);
   // Sends the pending report, if any. kNetwork when the server is unreachable.
   Status flush();
-  bool has_pending() const;
-  std::optional<Json> pending() const;
 
  private:
+  std::optional<Json> pending() const;
   std::filesystem::path path_;
   DeviceClient& client_;
 };

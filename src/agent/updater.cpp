@@ -101,16 +101,12 @@ void Updater::remove_leftovers() {
 }
 
 Status Updater::recover() {
+  // Counted durably first: a step that kills the process (a model that
+  // crashes the engine, a power cut) is counted before it runs again.
   if (state_.phase != Phase::kIdle) {
     ++state_.attempts;
     spdlog::warn("agent.resume phase={} model={} attempt={}", phase_name(state_.phase), state_.target->model.label(),
                  state_.attempts);
-    if (state_.attempts > options_.max_attempts) {
-      remove_leftovers();
-      return fail("gave up after " + std::to_string(options_.max_attempts) +
-                  " attempts: the update was interrupted in phase " + std::string(phase_name(state_.phase)) +
-                  " each time (crash or power loss)");
-    }
     CANOPY_TRY(store_.save(state_));
   }
   remove_leftovers();
@@ -125,6 +121,10 @@ Status Updater::recover() {
       if (state_.phase == Phase::kIdle) CANOPY_TRY(fall_back_to_previous(loaded.error().message));
     }
   }
+  if (state_.phase != Phase::kIdle && state_.attempts > options_.max_attempts)
+    return fail("gave up after " + std::to_string(options_.max_attempts) +
+                " attempts: the update was interrupted in phase " + std::string(phase_name(state_.phase)) +
+                " each time (crash or power loss)");
   // Local phases can finish without the network; downloading waits for a poll.
   if (state_.phase != Phase::kIdle && state_.phase != Phase::kDownloading) {
     Status advanced = advance();

@@ -117,7 +117,7 @@ TEST_F(AgentCrashTest, EveryTransitionAndRandomInstantsRecover) {
   }
   RecordProperty("trials", trial);
   RecordProperty("killed", killed);
-  EXPECT_GE(killed, 200) << "trials that really died mid-update";
+  EXPECT_GE(killed, 200) << "agent processes that really died mid-update";
 }
 
 TEST_F(AgentCrashTest, AVersionThatKeepsCrashingIsGivenUpAndNotRetried) {

@@ -212,7 +212,6 @@ TEST_F(AgentUnitTest, BackoffGrowsWithJitterAndPollsAreJittered) {
     EXPECT_GE(wait.count(), 100);
     EXPECT_LE(wait.count(), std::min(1000, 100 << std::min(i, 10)));
   }
-  EXPECT_EQ(backoff.failures(), 20);
   backoff.reset();
   EXPECT_EQ(backoff.next_failure().count(), 100) << "the first wait after a success is the initial one";
   for (int i = 0; i < 50; ++i) {
