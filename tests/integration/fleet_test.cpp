@@ -406,6 +406,29 @@ TEST_F(FleetTest, FleetStateSurvivesARestart) {
   EXPECT_EQ(status["successes"], 1);
 }
 
+TEST_F(FleetTest, AKilledServerKeepsEveryAnsweredChange) {
+  int version = publish(21);
+  std::string token = enrollment_token("north-field");
+  SimDevice a = enroll("a", token);
+  SimDevice b = enroll("b", token);
+  Json created = deploy({{"model", "crop-disease-detector"},
+                         {"version", version},
+                         {"target", {{"group", "north-field"}}},
+                         {"strategy", {{"canary", {{"count", 1}}}, {"waves", {{{"percent", 100}}}}}}});
+  SimDevice& canary = action_of(desired(a)) == "install" ? a : b;
+  ASSERT_EQ(report(canary, created["id"], "success", version, version, 0).status, 200);
+  server_->kill_hard();
+  server_->start();
+  Json status = deployment(created["id"]);
+  EXPECT_EQ(status["successes"], 1) << status;
+  EXPECT_EQ(status["stage_name"], "wave 1");
+  EXPECT_EQ(action_of(desired(a)), "install");
+  EXPECT_EQ(action_of(desired(b)), "install");
+  SimDevice late = enroll("late", token);
+  EXPECT_EQ(action_of(desired(late)), "install") << "the enrollment token's use count survived too";
+  EXPECT_EQ(body_of(admin("GET", "/api/v1/enrollment-tokens"))["enrollment_tokens"][0]["uses"], 3);
+}
+
 TEST_F(FleetTest, TheCliManagesTokensDevicesAndDeployments) {
   int previous = publish(19);
   int version = publish(20);
