@@ -161,6 +161,9 @@ int main(int argc, char** argv) {
     }
     std::signal(SIGTERM, on_stop_signal);
     std::signal(SIGINT, on_stop_signal);
+    // A file-size limit (ulimit -f) must fail the write that hits it, like a
+    // full disk does, rather than kill the agent.
+    std::signal(SIGXFSZ, SIG_IGN);
     canopy::agent::ActiveModel active;
     auto ran = canopy::agent::run_agent(*options, active);
     exit_code = ran.ok() ? *ran : exit_code_for(ran.error());

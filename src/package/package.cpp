@@ -7,8 +7,10 @@
 #include <unistd.h>
 
 #include <array>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <set>
@@ -206,8 +208,13 @@ Status check_contents(const fs::path& zip, const std::string& name_for_errors, c
                               ":1 (zip bomb?)");
       } else {
         hasher.update(std::string_view(buffer.data(), *n));
-        if (fd >= 0 && ::write(fd, buffer.data(), *n) != static_cast<ssize_t>(*n))
-          status = make_error(ErrorCode::kIo, "cannot write extracted file " + relative);
+        if (fd >= 0) {
+          const ssize_t written = ::write(fd, buffer.data(), *n);
+          // A short write to a regular file means the space ran out.
+          if (written != static_cast<ssize_t>(*n))
+            status = make_error(ErrorCode::kIo, "cannot write extracted file " + relative + ": " +
+                                                    (written < 0 ? std::strerror(errno) : "no space left"));
+        }
       }
     }
     if (fd >= 0) {

@@ -160,6 +160,26 @@ TEST_F(AgentRollbackTest, SlotDirectoryTooFullForTheModel) {
   expect_kept_previous(bad, "not enough disk space", " --max-slot-bytes 200000");
 }
 
+TEST_F(AgentRollbackTest, DiskFullDuringUnpack) {
+  const int bad = publish_model({.padding_bytes = 600000, .seed = 12});
+  deploy_version(bad, device_id_);
+  // Downloaded and verified; then the next start may write at most 300 KB
+  // per file (ulimit -f), so the 600 KB file fails halfway through unpacking.
+  ASSERT_NE(run_agent(data_, "CANOPY_AGENT_CRASH_AT=installing").exit_code, 0);
+  auto ran = run_shell("ulimit -f 300 && " + agent_command(data_) + " 2>&1");
+  ASSERT_EQ(ran.exit_code, 0) << ran.output;
+  Json status = agent_status(data_);
+  EXPECT_EQ(version_of(status["current"]), v1_) << status;
+  EXPECT_EQ(version_of(status["state"]["failed"]), bad) << status;
+  const std::string error = status["state"]["last_error"];
+  EXPECT_NE(error.find("install into slot b: cannot write extracted file calibration.bin: no space left"),
+            std::string::npos)
+      << error;
+  EXPECT_TRUE(active_model_verifies(data_, status));
+  EXPECT_EQ(partial_files(data_), std::vector<std::string>{}) << "the half-written file went with its staging";
+  EXPECT_EQ(device_row(device_id_)["state"], "failed");
+}
+
 TEST_F(AgentRollbackTest, ServerOrderedRollbackSwitchesBackToThePrevious) {
   const int v2 = publish_model({.scale = 3.0f, .golden_scale = 3.0f, .seed = 8});
   const std::int64_t deployment = deploy_version(v2, device_id_);
