@@ -3,7 +3,6 @@
 // setting can come from a flag, a CANOPY_* variable or the --config file
 // (common/config.h).
 #include <CLI/CLI.hpp>
-
 #include <algorithm>
 #include <csignal>
 #include <cstdio>
@@ -81,13 +80,16 @@ Result<canopy::agent::AgentOptions> agent_options(const Config& config, std::vec
   CANOPY_ASSIGN_OR_RETURN(options.tags, parse_tags(tag_flags));
   options.once = once;
   CANOPY_ASSIGN_OR_RETURN(long long attempts, config.get_int("agent.max_attempts", 3));
-  if (attempts < 1) return canopy::make_error(ErrorCode::kInvalidArgument, "--max-attempts must be at least 1");
+  if (attempts < 1)
+    return canopy::make_error(ErrorCode::kInvalidArgument, "--max-attempts must be at least 1");
   options.max_attempts = static_cast<int>(attempts);
   CANOPY_ASSIGN_OR_RETURN(long long max_slot_bytes, config.get_int("agent.max_slot_bytes", 0));
-  if (max_slot_bytes < 0) return canopy::make_error(ErrorCode::kInvalidArgument, "--max-slot-bytes must not be negative");
+  if (max_slot_bytes < 0)
+    return canopy::make_error(ErrorCode::kInvalidArgument, "--max-slot-bytes must not be negative");
   options.max_slot_bytes = static_cast<std::uint64_t>(max_slot_bytes);
   options.crash_at = config.get("agent.crash_at");
-  CANOPY_ASSIGN_OR_RETURN(options.engine.backend, canopy::infer::parse_backend(config.get("backend", "auto")));
+  CANOPY_ASSIGN_OR_RETURN(options.engine.backend,
+                          canopy::infer::parse_backend(config.get("backend", "auto")));
   CANOPY_ASSIGN_OR_RETURN(long long threads, config.get_int("threads", 1));
   options.engine.threads = static_cast<int>(std::max(1LL, threads));
   CANOPY_ASSIGN_OR_RETURN(long long backoff_initial, config.get_int("agent.backoff_initial_ms", 1000));
@@ -100,21 +102,28 @@ Result<canopy::agent::AgentOptions> agent_options(const Config& config, std::vec
 void print_status(const canopy::Json& status) {
   const canopy::Json& state = status["state"];
   auto model = [](const canopy::Json& ref) {
-    return ref.is_null() ? std::string("-") : ref["name"].get<std::string>() + ":" + std::to_string(ref["version"].get<long long>());
+    return ref.is_null()
+               ? std::string("-")
+               : ref["name"].get<std::string>() + ":" + std::to_string(ref["version"].get<long long>());
   };
   std::printf("device:     %s%s\n", status["device_id"].get<std::string>().c_str(),
               status["enrolled"].get<bool>() ? "" : " (not enrolled)");
   std::printf("state:      %s\n", state["phase"].get<std::string>().c_str());
   const std::string active = state["active_slot"].get<std::string>();
   for (const char* slot : {"a", "b"})
-    std::printf("slot %s:     %s%s\n", slot, model(state["slots"][slot]).c_str(), active == slot ? "  (active)" : "");
+    std::printf("slot %s:     %s%s\n", slot, model(state["slots"][slot]).c_str(),
+                active == slot ? "  (active)" : "");
   std::printf("current:    %s\n", model(status["current"]).c_str());
   std::printf("previous:   %s\n", model(status["previous"]).c_str());
   if (!state["target"].is_null())
-    std::printf("updating:   %s (attempt %d)\n", model(state["target"]["model"]).c_str(), state["attempts"].get<int>());
+    std::printf("updating:   %s (attempt %d)\n", model(state["target"]["model"]).c_str(),
+                state["attempts"].get<int>());
   if (!state["failed"].is_null()) std::printf("failed:     %s\n", model(state["failed"]).c_str());
-  std::printf("last error: %s\n", state["last_error"].get<std::string>().empty() ? "-" : state["last_error"].get<std::string>().c_str());
-  std::printf("report:     %s\n", status["report_pending"].get<bool>() ? "pending (server not reached yet)" : "sent");
+  std::printf("last error: %s\n", state["last_error"].get<std::string>().empty()
+                                      ? "-"
+                                      : state["last_error"].get<std::string>().c_str());
+  std::printf("report:     %s\n",
+              status["report_pending"].get<bool>() ? "pending (server not reached yet)" : "sent");
 }
 
 }  // namespace
@@ -128,23 +137,28 @@ int main(int argc, char** argv) {
   app.add_option("--config", globals.config_file, "YAML settings file (also CANOPY_CONFIG)");
   app.add_flag("-v,--verbose", globals.verbose, "log info and debug lines to stderr");
   app.add_flag("-q,--quiet", globals.quiet, "log errors only");
-  auto flag = [&globals](CLI::App* command, const std::string& name, const std::string& key, const std::string& help) {
-    command->add_option_function<std::string>(name, [&globals, key](const std::string& v) { globals.flags[key] = v; },
-                                              help);
+  auto flag = [&globals](CLI::App* command, const std::string& name, const std::string& key,
+                         const std::string& help) {
+    command->add_option_function<std::string>(
+        name, [&globals, key](const std::string& v) { globals.flags[key] = v; }, help);
   };
   int exit_code = 0;
 
-  CLI::App* run = app.add_subcommand("run", "Enrol (first start), then poll, update and report until stopped");
+  CLI::App* run =
+      app.add_subcommand("run", "Enrol (first start), then poll, update and report until stopped");
   flag(run, "--server", "server", "server URL, e.g. http://10.0.0.2:8080 (also CANOPY_SERVER)");
   flag(run, "--data-dir", "data_dir", "the agent's data directory (also CANOPY_DATA_DIR)");
-  flag(run, "--enroll-token", "enroll_token", "enrollment token cet_..., needed on first start (also CANOPY_ENROLL_TOKEN)");
+  flag(run, "--enroll-token", "enroll_token",
+       "enrollment token cet_..., needed on first start (also CANOPY_ENROLL_TOKEN)");
   flag(run, "--name", "name", "device name in the inventory (default: host name)");
   std::vector<std::string> tags;
   run->add_option("--tag", tags, "device tag key=value (repeatable; also CANOPY_TAGS=k=v,k2=v2)");
   bool once = false;
   run->add_flag("--once", once, "one poll-and-update cycle, then exit (0: server reached and work done)");
-  flag(run, "--max-attempts", "agent.max_attempts", "tries per version, restarts included, before giving it up (default 3)");
-  flag(run, "--max-slot-bytes", "agent.max_slot_bytes", "cap on the model slots' disk use in bytes (default 0: free space)");
+  flag(run, "--max-attempts", "agent.max_attempts",
+       "tries per version, restarts included, before giving it up (default 3)");
+  flag(run, "--max-slot-bytes", "agent.max_slot_bytes",
+       "cap on the model slots' disk use in bytes (default 0: free space)");
   flag(run, "--backend", "backend", "inference backend: auto, reference, onednn, xnnpack (default auto)");
   flag(run, "--threads", "threads", "inference threads (default 1)");
   run->callback([&] {
@@ -189,8 +203,10 @@ int main(int argc, char** argv) {
       exit_code = exit_code_for(described.error());
       return;
     }
-    if (globals.json) std::printf("%s\n", described->dump(2).c_str());
-    else print_status(*described);
+    if (globals.json)
+      std::printf("%s\n", described->dump(2).c_str());
+    else
+      print_status(*described);
   });
 
   try {

@@ -1,9 +1,8 @@
 #include "agent/agent.h"
 
+#include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <spdlog/spdlog.h>
 
 #include <atomic>
 #include <chrono>
@@ -71,10 +70,12 @@ void request_stop() { stop_requested.store(true); }
 
 Result<int> run_agent(const AgentOptions& options, ActiveModel& active) {
   CANOPY_TRY(init_crypto());
-  if (options.server_url.empty()) return make_error(ErrorCode::kInvalidArgument, "no server: pass --server URL");
+  if (options.server_url.empty())
+    return make_error(ErrorCode::kInvalidArgument, "no server: pass --server URL");
   std::error_code ec;
   std::filesystem::create_directories(options.data_dir, ec);
-  if (ec) return make_error(ErrorCode::kIo, "cannot create " + options.data_dir.string() + ": " + ec.message());
+  if (ec)
+    return make_error(ErrorCode::kIo, "cannot create " + options.data_dir.string() + ": " + ec.message());
   // The directory holds the device's secrets.
   ::chmod(options.data_dir.c_str(), 0700);
   CANOPY_ASSIGN_OR_RETURN(FaultInjector faults, FaultInjector::parse(options.crash_at));

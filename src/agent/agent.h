@@ -25,13 +25,13 @@ struct AgentOptions {
   std::string enrollment_token;  // needed only until the device has enrolled
   std::string name;              // device name shown in the inventory; default: the device id
   std::map<std::string, std::string> tags;
-  bool once = false;              // one poll-and-update cycle, then return
+  bool once = false;  // one poll-and-update cycle, then return
   int max_attempts = 3;
   std::uint64_t max_slot_bytes = 0;
-  std::string crash_at;           // fault injection (see fault_injection.h); empty: off
+  std::string crash_at;  // fault injection (see fault_injection.h); empty: off
   infer::EngineOptions engine;
   long backoff_initial_ms = 1000;
-  long backoff_max_ms = 300000;   // the longest wait between tries while offline
+  long backoff_max_ms = 300000;  // the longest wait between tries while offline
 };
 
 // Runs the updater. The returned code is the process exit code: 0, or 1

@@ -17,7 +17,8 @@ std::chrono::milliseconds Backoff::next_failure() {
 
 std::chrono::milliseconds Backoff::jittered(std::chrono::milliseconds interval) {
   std::uniform_real_distribution<double> factor(0.8, 1.2);
-  return std::chrono::milliseconds(static_cast<long long>(static_cast<double>(interval.count()) * factor(random_)));
+  return std::chrono::milliseconds(
+      static_cast<long long>(static_cast<double>(interval.count()) * factor(random_)));
 }
 
 }  // namespace canopy::agent

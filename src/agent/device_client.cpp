@@ -11,7 +11,8 @@ namespace {
 // of view; the rest are the server's answer to this request.
 Error response_error(const HttpResponse& response, const std::string& what) {
   Error error = http_status_error(response, what);
-  if (response.status >= 500 || response.status == 408 || response.status == 429) error.code = ErrorCode::kNetwork;
+  if (response.status >= 500 || response.status == 408 || response.status == 429)
+    error.code = ErrorCode::kNetwork;
   return error;
 }
 
@@ -83,9 +84,11 @@ Result<DesiredState> parse_desired(const Json& body) {
   CANOPY_ASSIGN_OR_RETURN(target.url, json_get<std::string>(model, "url"));
   // The hash names the download file on disk, so it must be nothing but hex.
   if (!is_sha256_hex(target.model.sha256))
-    return make_error(ErrorCode::kInvalidArgument, "desired state: the model's sha256 is not a SHA-256 hex digest");
+    return make_error(ErrorCode::kInvalidArgument,
+                      "desired state: the model's sha256 is not a SHA-256 hex digest");
   if (!target.url.starts_with("/"))
-    return make_error(ErrorCode::kInvalidArgument, "desired state: the package url must be a path on the server");
+    return make_error(ErrorCode::kInvalidArgument,
+                      "desired state: the package url must be a path on the server");
   desired.target = std::move(target);
   return desired;
 }
@@ -94,7 +97,8 @@ Result<DesiredPoll> DeviceClient::poll_desired(const std::string& etag) {
   HttpOptions options = options_;
   options.headers.push_back("Authorization: Bearer " + token_);
   if (!etag.empty()) options.headers.push_back("If-None-Match: " + etag);
-  CANOPY_ASSIGN_OR_RETURN(HttpResponse response, HttpClient(server_url_, options).get("/api/v1/device/desired"));
+  CANOPY_ASSIGN_OR_RETURN(HttpResponse response,
+                          HttpClient(server_url_, options).get("/api/v1/device/desired"));
   DesiredPoll poll;
   poll.etag = response.header("etag");
   if (response.status == 304) {
@@ -116,8 +120,8 @@ Status DeviceClient::download(const std::string& url, const std::filesystem::pat
 }
 
 Status DeviceClient::report(const Json& status) {
-  CANOPY_ASSIGN_OR_RETURN(HttpResponse response,
-                          client(true).send("POST", "/api/v1/device/status", status.dump(), "application/json"));
+  CANOPY_ASSIGN_OR_RETURN(HttpResponse response, client(true).send("POST", "/api/v1/device/status",
+                                                                   status.dump(), "application/json"));
   if (response.status != 200) return response_error(response, "status report");
   return {};
 }

@@ -28,7 +28,7 @@ struct EnrollRequest {
 };
 
 struct DesiredState {
-  std::string status;   // active or pending
+  std::string status;  // active or pending
   int poll_interval_s = 30;
   std::optional<Target> target;  // nothing desired when empty
 };

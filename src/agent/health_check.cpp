@@ -73,7 +73,8 @@ Result<std::unique_ptr<LoadedModel>> check_model(const std::filesystem::path& di
   std::vector<infer::Tensor> timing_input;
   for (const package::GoldenSample& sample : model->manifest.golden) {
     CANOPY_ASSIGN_OR_RETURN(infer::Tensor input, read_tensor(directory, sample.input, options.engine.limits));
-    CANOPY_ASSIGN_OR_RETURN(infer::Tensor expected, read_tensor(directory, sample.output, options.engine.limits));
+    CANOPY_ASSIGN_OR_RETURN(infer::Tensor expected,
+                            read_tensor(directory, sample.output, options.engine.limits));
     auto outputs = context->run({input});
     if (!outputs.ok()) return unhealthy("golden sample " + sample.input + ": " + outputs.error().message);
     if (outputs->empty()) return unhealthy("the model produced no output");
@@ -91,7 +92,8 @@ Result<std::unique_ptr<LoadedModel>> check_model(const std::filesystem::path& di
     if (!outputs.ok()) return unhealthy("inference failed: " + outputs.error().message);
     if (run > 0) times_ms.push_back(std::chrono::duration<double, std::milli>(elapsed).count());
   }
-  std::nth_element(times_ms.begin(), times_ms.begin() + static_cast<long>(times_ms.size() / 2), times_ms.end());
+  std::nth_element(times_ms.begin(), times_ms.begin() + static_cast<long>(times_ms.size() / 2),
+                   times_ms.end());
   const double median_ms = times_ms[times_ms.size() / 2];
   std::error_code ec;
   const std::uint64_t memory_bytes = std::filesystem::file_size(model_file, ec) + context->arena_bytes();

@@ -19,7 +19,9 @@ Result<KeyPair> load_or_create_identity(const fs::path& data_dir) {
     return pair;
   }
   fs::create_directories(data_dir, ec);
-  if (ec) return make_error(ErrorCode::kIo, "cannot create the data directory " + data_dir.string() + ": " + ec.message());
+  if (ec)
+    return make_error(ErrorCode::kIo,
+                      "cannot create the data directory " + data_dir.string() + ": " + ec.message());
   fs::remove(public_file, ec);  // a stray public half without its secret is useless
   KeyPair pair = KeyPair::generate();
   CANOPY_TRY(save_key_pair(pair, data_dir / "identity"));
@@ -53,9 +55,9 @@ Result<std::optional<Enrollment>> load_enrollment(const fs::path& data_dir) {
 }
 
 Status save_enrollment(const fs::path& data_dir, const Enrollment& e) {
-  const Json json = {{"device_id", e.device_id},   {"device_token", e.device_token},
-                     {"status", e.status},         {"group", e.group},
-                     {"poll_interval_s", e.poll_interval_s}, {"trusted_keys", e.trusted_keys}};
+  const Json json = {
+      {"device_id", e.device_id}, {"device_token", e.device_token},       {"status", e.status},
+      {"group", e.group},         {"poll_interval_s", e.poll_interval_s}, {"trusted_keys", e.trusted_keys}};
   return write_file_atomic(data_dir / "enrollment.json", json.dump(2) + "\n", 0600);
 }
 

@@ -25,7 +25,8 @@ Status ReportOutbox::store(const Json& report) {
 
 Status ReportOutbox::post(const Json& report) {
   CANOPY_TRY(store(report));
-  if (auto sent = flush(); !sent.ok()) spdlog::info("agent.report_pending reason=\"{}\"", sent.error().message);
+  if (auto sent = flush(); !sent.ok())
+    spdlog::info("agent.report_pending reason=\"{}\"", sent.error().message);
   return {};
 }
 

@@ -1,10 +1,9 @@
 #include "agent/slots.h"
 
+#include <spdlog/spdlog.h>
 #include <sys/statvfs.h>
 
 #include <algorithm>
-
-#include <spdlog/spdlog.h>
 
 #include "common/files.h"
 
@@ -46,9 +45,7 @@ bool SlotStore::has_staged(std::string_view slot) const {
   return fs::is_directory(staging_dir(slot), ec);
 }
 
-std::uint64_t SlotStore::used_bytes() const {
-  return tree_bytes(slot_dir("a")) + tree_bytes(slot_dir("b"));
-}
+std::uint64_t SlotStore::used_bytes() const { return tree_bytes(slot_dir("a")) + tree_bytes(slot_dir("b")); }
 
 Result<package::PackageInfo> SlotStore::stage(const fs::path& zip, std::string_view slot,
                                               package::VerifyOptions options) const {
@@ -87,7 +84,9 @@ Status SlotStore::promote(std::string_view slot, const std::function<void()>& be
   if (between) between();
   std::error_code ec;
   fs::rename(staging_dir(slot), slot_dir(slot), ec);
-  if (ec) return make_error(ErrorCode::kIo, "cannot move the new model into slot " + std::string(slot) + ": " + ec.message());
+  if (ec)
+    return make_error(ErrorCode::kIo,
+                      "cannot move the new model into slot " + std::string(slot) + ": " + ec.message());
   return fsync_dir(root_);
 }
 
@@ -107,7 +106,8 @@ void SlotStore::remove_leftovers(std::string_view keep_staged) const {
   }
   for (const fs::path& path : doomed) {
     spdlog::info("agent.cleanup path={}", path.string());
-    if (auto removed = remove_tree(path); !removed.ok()) spdlog::warn("agent.cleanup_failed {}", removed.error().message);
+    if (auto removed = remove_tree(path); !removed.ok())
+      spdlog::warn("agent.cleanup_failed {}", removed.error().message);
   }
   if (!doomed.empty()) (void)fsync_dir(root_);
 }

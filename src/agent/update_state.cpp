@@ -34,8 +34,11 @@ Result<std::optional<ModelRef>> model_ref_from_json(const Json& json) {
 
 Json target_to_json(const std::optional<Target>& target) {
   if (!target) return nullptr;
-  return {{"deployment_id", target->deployment_id}, {"action", target->action},
-          {"model", model_ref_to_json(target->model)}, {"size", target->size_bytes}, {"url", target->url}};
+  return {{"deployment_id", target->deployment_id},
+          {"action", target->action},
+          {"model", model_ref_to_json(target->model)},
+          {"size", target->size_bytes},
+          {"url", target->url}};
 }
 
 Result<std::optional<Target>> target_from_json(const Json& json) {
@@ -105,7 +108,8 @@ Result<UpdateState> state_from_json(const Json& json) {
   CANOPY_ASSIGN_OR_RETURN(state.slot_a, model_ref_from_json(slots.value("a", Json())));
   CANOPY_ASSIGN_OR_RETURN(state.slot_b, model_ref_from_json(slots.value("b", Json())));
   CANOPY_ASSIGN_OR_RETURN(state.target, target_from_json(json.value("target", Json())));
-  if (state.phase != Phase::kIdle && !state.target) return corrupt("an update is in progress but has no target");
+  if (state.phase != Phase::kIdle && !state.target)
+    return corrupt("an update is in progress but has no target");
   CANOPY_ASSIGN_OR_RETURN(state.attempts, json_get_or<int>(json, "attempts", 0));
   CANOPY_ASSIGN_OR_RETURN(state.failed, model_ref_from_json(json.value("failed", Json())));
   CANOPY_ASSIGN_OR_RETURN(state.last_error, json_get_or<std::string>(json, "last_error", ""));

@@ -43,7 +43,7 @@ struct Target {
   std::string action = "install";  // install or rollback
   ModelRef model;
   std::uint64_t size_bytes = 0;
-  std::string url;                 // path on the server, e.g. /api/v1/device/packages/NAME/VERSION
+  std::string url;  // path on the server, e.g. /api/v1/device/packages/NAME/VERSION
 };
 
 struct UpdateState {

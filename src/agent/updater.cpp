@@ -26,7 +26,8 @@ bool same_version(const std::optional<ModelRef>& have, const ModelRef& want) {
 }
 
 // Removes everything in `dir` whose name makes `doomed` true.
-void remove_matching(const std::filesystem::path& dir, const std::function<bool(const std::string&)>& doomed) {
+void remove_matching(const std::filesystem::path& dir,
+                     const std::function<bool(const std::string&)>& doomed) {
   std::error_code ec;
   std::vector<std::filesystem::path> paths;
   for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
@@ -40,10 +41,11 @@ void remove_matching(const std::filesystem::path& dir, const std::function<bool(
 
 }  // namespace
 
-Result<std::unique_ptr<Updater>> Updater::open(UpdaterOptions options, DeviceClient& client, FaultInjector faults,
-                                               ActiveModel& active) {
+Result<std::unique_ptr<Updater>> Updater::open(UpdaterOptions options, DeviceClient& client,
+                                               FaultInjector faults, ActiveModel& active) {
   CANOPY_ASSIGN_OR_RETURN(UpdateState state, StateStore(options.data_dir).load());
-  return std::unique_ptr<Updater>(new Updater(std::move(options), client, std::move(faults), active, std::move(state)));
+  return std::unique_ptr<Updater>(
+      new Updater(std::move(options), client, std::move(faults), active, std::move(state)));
 }
 
 Updater::Updater(UpdaterOptions options, DeviceClient& client, FaultInjector faults, ActiveModel& active,
@@ -88,9 +90,9 @@ void Updater::remove_leftovers() {
     return name.starts_with(".") && name.find(".tmp-") != std::string::npos;
   });
   // Downloads: only the current target's file (or its .part) is worth keeping.
-  const bool keep_download = state_.target && (state_.phase == Phase::kDownloading ||
-                                               state_.phase == Phase::kVerifying ||
-                                               state_.phase == Phase::kInstalling);
+  const bool keep_download =
+      state_.target && (state_.phase == Phase::kDownloading || state_.phase == Phase::kVerifying ||
+                        state_.phase == Phase::kInstalling);
   const std::string keep = keep_download ? download_path(*state_.target).filename().string() : "";
   remove_matching(options_.data_dir / "downloads", [&](const std::string& name) {
     return keep.empty() || (name != keep && name != keep + ".part");
@@ -105,8 +107,8 @@ Status Updater::recover() {
   // crashes the engine, a power cut) is counted before it runs again.
   if (state_.phase != Phase::kIdle) {
     ++state_.attempts;
-    spdlog::warn("agent.resume phase={} model={} attempt={}", phase_name(state_.phase), state_.target->model.label(),
-                 state_.attempts);
+    spdlog::warn("agent.resume phase={} model={} attempt={}", phase_name(state_.phase),
+                 state_.target->model.label(), state_.attempts);
     CANOPY_TRY(store_.save(state_));
   }
   remove_leftovers();
@@ -142,7 +144,8 @@ Status Updater::enter(Phase phase) {
                state_.attempts);
   faults_.reached(phase_name(phase));
   // switching is internal: its outcome (success) is what the server hears.
-  if (phase != Phase::kSwitching) CANOPY_TRY(outbox_.post(report(phase_name(phase), state_, state_.target, "")));
+  if (phase != Phase::kSwitching)
+    CANOPY_TRY(outbox_.post(report(phase_name(phase), state_, state_.target, "")));
   return {};
 }
 
@@ -158,7 +161,8 @@ Status Updater::start(const Target& target) {
 }
 
 Status Updater::abandon() {
-  spdlog::info("agent.abandon model={} reason=\"the server desires another model\"", state_.target->model.label());
+  spdlog::info("agent.abandon model={} reason=\"the server desires another model\"",
+               state_.target->model.label());
   state_.phase = Phase::kIdle;
   state_.target.reset();
   state_.attempts = 0;
@@ -171,8 +175,8 @@ Status Updater::abandon() {
 Status Updater::fail(const std::string& reason) {
   const Target target = *state_.target;
   const bool slot_touched = state_.phase == Phase::kSwitching;
-  spdlog::error("agent.update_failed model={} phase={} reason=\"{}\"", target.model.label(), phase_name(state_.phase),
-                reason);
+  spdlog::error("agent.update_failed model={} phase={} reason=\"{}\"", target.model.label(),
+                phase_name(state_.phase), reason);
   UpdateState next = state_;
   next.phase = Phase::kIdle;
   next.target.reset();
@@ -214,12 +218,17 @@ Status Updater::advance() {
 
 Result<Phase> Updater::run_step() {
   switch (state_.phase) {
-    case Phase::kDownloading: return download();
-    case Phase::kVerifying: return verify();
-    case Phase::kInstalling: return install();
-    case Phase::kHealthChecking: return health_check();
+    case Phase::kDownloading:
+      return download();
+    case Phase::kVerifying:
+      return verify();
+    case Phase::kInstalling:
+      return install();
+    case Phase::kHealthChecking:
+      return health_check();
     case Phase::kSwitching:
-    case Phase::kIdle: break;
+    case Phase::kIdle:
+      break;
   }
   return make_error(ErrorCode::kInternal, "no step runs in phase " + std::string(phase_name(state_.phase)));
 }
@@ -248,8 +257,9 @@ Result<Phase> Updater::download() {
   if (ec) return make_error(ErrorCode::kIo, "cannot read the downloaded package: " + ec.message());
   if (target.size_bytes > 0 && size != target.size_bytes) {
     std::filesystem::remove(file, ec);
-    return make_error(ErrorCode::kCorrupt, "download is " + std::to_string(size) + " bytes, the server announced " +
-                                               std::to_string(target.size_bytes) + " (truncated or damaged transfer)");
+    return make_error(ErrorCode::kCorrupt,
+                      "download is " + std::to_string(size) + " bytes, the server announced " +
+                          std::to_string(target.size_bytes) + " (truncated or damaged transfer)");
   }
   auto sha256 = sha256_file_hex(file);
   if (!sha256.ok()) return sha256.error();
@@ -267,8 +277,8 @@ Result<Phase> Updater::verify() {
   auto info = package::verify_package(download_path(target), verify_options());
   if (!info.ok()) return info.error().with_context("package rejected");
   if (info->manifest.name != target.model.name)
-    return make_error(ErrorCode::kCorrupt, "package holds model '" + info->manifest.name + "', the server announced '" +
-                                               target.model.name + "'");
+    return make_error(ErrorCode::kCorrupt, "package holds model '" + info->manifest.name +
+                                               "', the server announced '" + target.model.name + "'");
   return Phase::kInstalling;
 }
 
@@ -282,7 +292,8 @@ Result<Phase> Updater::install() {
 
 Result<Phase> Updater::health_check() {
   const std::string slot = state_.inactive_slot();
-  if (!slots_.has_staged(slot)) return Phase::kInstalling;  // removed as incomplete after a crash: install again
+  if (!slots_.has_staged(slot))
+    return Phase::kInstalling;  // removed as incomplete after a crash: install again
   auto checked = check_model(slots_.staging_dir(slot), state_.target->model, options_.health);
   if (!checked.ok()) return checked.error().with_context("health check");
   staged_ = std::move(*checked);
@@ -303,8 +314,9 @@ Status Updater::commit() {
   next.failed.reset();
   next.last_error.clear();
   const std::string outcome = target.action == "rollback" ? "rolled-back" : "success";
-  const std::string note =
-      target.action == "rollback" ? "deployment " + std::to_string(target.deployment_id) + " rolled back" : "";
+  const std::string note = target.action == "rollback"
+                               ? "deployment " + std::to_string(target.deployment_id) + " rolled back"
+                               : "";
   CANOPY_TRY(outbox_.store(report(outcome, next, target, note)));
   faults_.reached("report-stored");
   // The commit: one atomic write flips the active slot and ends the update.
@@ -339,8 +351,8 @@ Status Updater::roll_back_to_previous(const Target& target) {
   next.active_slot = slot;
   next.failed.reset();
   next.last_error.clear();
-  CANOPY_TRY(outbox_.store(
-      report("rolled-back", next, target, "deployment " + std::to_string(target.deployment_id) + " rolled back")));
+  CANOPY_TRY(outbox_.store(report("rolled-back", next, target,
+                                  "deployment " + std::to_string(target.deployment_id) + " rolled back")));
   CANOPY_TRY(store_.save(next));
   state_ = std::move(next);
   faults_.reached("rolled-back");
@@ -380,7 +392,8 @@ Status Updater::reconcile(const DesiredState& desired) {
     CANOPY_TRY(abandon());
   }
   if (!target) return {};
-  if (state_.failed && target->model.same_as(*state_.failed)) return {};  // given up on; wait for another version
+  if (state_.failed && target->model.same_as(*state_.failed))
+    return {};  // given up on; wait for another version
   if (same_version(state_.current(), target->model)) return {};
   if (target->action == "rollback" && same_version(state_.previous(), target->model))
     return roll_back_to_previous(*target);
@@ -396,8 +409,10 @@ Result<CycleOutcome> Updater::cycle() {
   (void)outbox_.flush();
   auto poll = client_.poll_desired(etag_);
   if (!poll.ok()) {
-    if (poll.error().code != ErrorCode::kNetwork) spdlog::error("agent.poll_refused reason=\"{}\"", poll.error().message);
-    else spdlog::info("agent.offline reason=\"{}\"", poll.error().message);
+    if (poll.error().code != ErrorCode::kNetwork)
+      spdlog::error("agent.poll_refused reason=\"{}\"", poll.error().message);
+    else
+      spdlog::info("agent.offline reason=\"{}\"", poll.error().message);
     return outcome;
   }
   outcome.reached_server = true;

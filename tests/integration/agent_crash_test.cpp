@@ -21,8 +21,9 @@ class AgentCrashTest : public AgentFixture {
   // (137 = killed by SIGKILL). `kill_after_ms` >= 0 kills it from here.
   int run_agent_process(const fs::path& data_dir, const std::string& crash_at, int kill_after_ms = -1) {
     Subprocess::Options options;
-    options.argv = {CANOPY_AGENT_BINARY, "run",          "--once",      "--server", server_->url(),
-                    "--data-dir",        data_dir.string(), "--enroll-token", token_};
+    options.argv = {
+        CANOPY_AGENT_BINARY, "run", "--once", "--server", server_->url(), "--data-dir", data_dir.string(),
+        "--enroll-token",    token_};
     if (!crash_at.empty()) options.env["CANOPY_AGENT_CRASH_AT"] = crash_at;
     options.stdout_file = work_ / "agent.log";
     options.stderr_file = work_ / "agent.log";
@@ -76,8 +77,8 @@ class AgentCrashTest : public AgentFixture {
   int v1_ = 0, v2_ = 0;
 };
 
-const std::vector<std::string> kTransitions = {"downloading", "verifying", "installing", "health-checking",
-                                               "switching", "unpacked", "promote", "promoted",
+const std::vector<std::string> kTransitions = {"downloading",   "verifying", "installing", "health-checking",
+                                               "switching",     "unpacked",  "promote",    "promoted",
                                                "report-stored", "committed"};
 
 TEST_F(AgentCrashTest, EveryTransitionAndRandomInstantsRecover) {
@@ -112,7 +113,8 @@ TEST_F(AgentCrashTest, EveryTransitionAndRandomInstantsRecover) {
     const int delay = delay_ms(random);
     const fs::path dir = fresh_copy(template_, ++trial);
     killed += run_agent_process(dir, "", delay) == 128 + SIGKILL;
-    expect_recovered(dir, "trial " + std::to_string(trial) + ": killed after " + std::to_string(delay) + " ms");
+    expect_recovered(dir,
+                     "trial " + std::to_string(trial) + ": killed after " + std::to_string(delay) + " ms");
     if (::testing::Test::HasFailure()) break;
   }
   RecordProperty("trials", trial);
@@ -130,7 +132,8 @@ TEST_F(AgentCrashTest, AVersionThatKeepsCrashingIsGivenUpAndNotRetried) {
   EXPECT_EQ(status["state"]["phase"], "idle");
   EXPECT_EQ(version_of(status["current"]), v1_) << status;
   EXPECT_EQ(version_of(status["state"]["failed"]), v2_) << status;
-  EXPECT_NE(status["state"]["last_error"].get<std::string>().find("gave up after 3 attempts"), std::string::npos)
+  EXPECT_NE(status["state"]["last_error"].get<std::string>().find("gave up after 3 attempts"),
+            std::string::npos)
       << status;
   EXPECT_TRUE(active_model_verifies(dir, status));
   EXPECT_EQ(partial_files(dir), std::vector<std::string>{});

@@ -32,7 +32,8 @@ class AgentFixture : public FleetFixture {
     auto pushed = cli("--json model push " + zip.string());
     EXPECT_EQ(pushed.exit_code, 0) << pushed.output;
     const auto brace = pushed.output.find('{');
-    auto json = parse_json(brace == std::string::npos ? std::string_view() : std::string_view(pushed.output).substr(brace));
+    auto json = parse_json(brace == std::string::npos ? std::string_view()
+                                                      : std::string_view(pushed.output).substr(brace));
     return json.ok() ? json->value("version", 0) : 0;
   }
 
@@ -47,12 +48,14 @@ class AgentFixture : public FleetFixture {
   }
 
   // One `run --once`; `env` is prepended (e.g. "CANOPY_AGENT_CRASH_AT=switching").
-  CommandResult run_agent(const fs::path& data_dir, const std::string& env = "", const std::string& extra = "") {
+  CommandResult run_agent(const fs::path& data_dir, const std::string& env = "",
+                          const std::string& extra = "") {
     return run_shell(env + " " + agent_command(data_dir, extra) + " 2>&1");
   }
 
   Json agent_status(const fs::path& data_dir) {
-    auto shown = run_shell(std::string(CANOPY_AGENT_BINARY) + " status --json --data-dir " + data_dir.string());
+    auto shown =
+        run_shell(std::string(CANOPY_AGENT_BINARY) + " status --json --data-dir " + data_dir.string());
     EXPECT_EQ(shown.exit_code, 0) << shown.output;
     auto json = parse_json(shown.output);
     return json.ok() ? *json : Json();
@@ -60,7 +63,9 @@ class AgentFixture : public FleetFixture {
 
   static int version_of(const Json& ref) { return ref.is_null() ? 0 : ref.value("version", 0); }
 
-  Json device_row(const std::string& device_id) { return body_of(admin("GET", "/api/v1/devices/" + device_id)); }
+  Json device_row(const std::string& device_id) {
+    return body_of(admin("GET", "/api/v1/devices/" + device_id));
+  }
 
   // Enrolls a fresh agent in `data_dir` and installs `version` on it.
   std::string enrolled_with(const fs::path& data_dir, int version) {
@@ -100,7 +105,8 @@ class AgentFixture : public FleetFixture {
     if (!manifest.ok()) return ::testing::AssertionFailure() << manifest.error().message;
     for (const auto& file : manifest->files) {
       auto sha = sha256_file_hex(dir / file.path);
-      if (!sha.ok() || *sha != file.sha256) return ::testing::AssertionFailure() << file.path << " is damaged";
+      if (!sha.ok() || *sha != file.sha256)
+        return ::testing::AssertionFailure() << file.path << " is damaged";
     }
     auto signature = package::Signature::from_json(read_bytes(dir / "canopy.sig"));
     if (!signature.ok()) return ::testing::AssertionFailure() << signature.error().message;

@@ -64,10 +64,12 @@ TEST_F(AgentTest, EnrollsInstallsUpdatesAndReports) {
 
   auto again = run_agent(data, "", " --verbose");
   ASSERT_EQ(again.exit_code, 0) << again.output;
-  EXPECT_EQ(again.output.find("agent.update "), std::string::npos) << "nothing to do when current: " << again.output;
+  EXPECT_EQ(again.output.find("agent.update "), std::string::npos)
+      << "nothing to do when current: " << again.output;
 
   auto shown = run_shell(std::string(CANOPY_AGENT_BINARY) + " status --data-dir " + data.string());
-  EXPECT_NE(shown.output.find("slot b:     crop-detector:" + std::to_string(v2) + "  (active)"), std::string::npos)
+  EXPECT_NE(shown.output.find("slot b:     crop-detector:" + std::to_string(v2) + "  (active)"),
+            std::string::npos)
       << shown.output;
 }
 
@@ -109,8 +111,8 @@ class AgentRollbackTest : public AgentFixture {
 
     auto again = run_agent(data_, "", extra + " --verbose");
     ASSERT_EQ(again.exit_code, 0) << again.output;
-    EXPECT_EQ(again.output.find("agent.update "), std::string::npos) << "a failed version is not retried: "
-                                                                       << again.output;
+    EXPECT_EQ(again.output.find("agent.update "), std::string::npos)
+        << "a failed version is not retried: " << again.output;
     EXPECT_EQ(version_of(agent_status(data_)["current"]), v1_);
   }
 
@@ -176,7 +178,8 @@ TEST_F(AgentRollbackTest, DiskFullDuringUnpack) {
             std::string::npos)
       << error;
   EXPECT_TRUE(active_model_verifies(data_, status));
-  EXPECT_EQ(partial_files(data_), std::vector<std::string>{}) << "the half-written file went with its staging";
+  EXPECT_EQ(partial_files(data_), std::vector<std::string>{})
+      << "the half-written file went with its staging";
   EXPECT_EQ(device_row(device_id_)["state"], "failed");
 }
 
@@ -191,7 +194,8 @@ TEST_F(AgentRollbackTest, ServerOrderedRollbackSwitchesBackToThePrevious) {
   auto ran = run_agent(data_, "", " --verbose");
   ASSERT_EQ(ran.exit_code, 0) << ran.output;
   EXPECT_NE(ran.output.find("agent.rollback"), std::string::npos) << ran.output;
-  EXPECT_EQ(ran.output.find("agent.phase phase=downloading"), std::string::npos) << "no download: " << ran.output;
+  EXPECT_EQ(ran.output.find("agent.phase phase=downloading"), std::string::npos)
+      << "no download: " << ran.output;
   Json status = agent_status(data_);
   EXPECT_EQ(version_of(status["current"]), v1_) << status;
   EXPECT_EQ(version_of(status["previous"]), v2) << status;

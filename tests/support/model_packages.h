@@ -21,11 +21,11 @@ namespace canopy::testing {
 
 struct ModelPackageSpec {
   std::string name = "crop-detector";
-  float scale = 2.0f;              // the model multiplies its input by this
-  float golden_scale = 2.0f;       // the golden output was recorded with this factor
-  double latency_budget_ms = 0;    // budgets.latency_ms (0: none)
+  float scale = 2.0f;            // the model multiplies its input by this
+  float golden_scale = 2.0f;     // the golden output was recorded with this factor
+  double latency_budget_ms = 0;  // budgets.latency_ms (0: none)
   std::uint64_t memory_budget_bytes = 0;
-  std::uint64_t padding_bytes = 0; // an extra file, so downloads and unpacking take a while
+  std::uint64_t padding_bytes = 0;  // an extra file, so downloads and unpacking take a while
   unsigned seed = 1;
 };
 

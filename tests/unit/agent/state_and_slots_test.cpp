@@ -134,7 +134,8 @@ TEST_F(AgentUnitTest, AFullSlotDirectoryRefusesTheInstallAndWritesNothing) {
   auto staged = slots.stage(zip, "a", trusting());
   ASSERT_FALSE(staged.ok());
   EXPECT_EQ(staged.error().code, ErrorCode::kTooLarge);
-  EXPECT_NE(staged.error().message.find("not enough disk space"), std::string::npos) << staged.error().message;
+  EXPECT_NE(staged.error().message.find("not enough disk space"), std::string::npos)
+      << staged.error().message;
   EXPECT_FALSE(slots.has_staged("a"));
   EXPECT_TRUE(canopy::testing::list_files(work_ / "slots").empty());
 }
@@ -167,7 +168,8 @@ TEST_F(AgentUnitTest, HealthCheckRejectsWrongOutputsSlownessAndMemory) {
   ASSERT_TRUE(slots.stage(package("wrong", {.scale = 2.0f, .golden_scale = 2.5f}), "a", trusting()).ok());
   auto wrong = check_model(slots.staging_dir("a"), ModelRef{"crop-detector", 1, ""}, {});
   ASSERT_FALSE(wrong.ok());
-  EXPECT_NE(wrong.error().message.find("golden sample golden/output_0.pb"), std::string::npos) << wrong.error().message;
+  EXPECT_NE(wrong.error().message.find("golden sample golden/output_0.pb"), std::string::npos)
+      << wrong.error().message;
 
   ASSERT_TRUE(slots.stage(package("slow", {.latency_budget_ms = 1e-6}), "a", trusting()).ok());
   auto slow = check_model(slots.staging_dir("a"), ModelRef{"crop-detector", 1, ""}, {});
@@ -179,8 +181,10 @@ TEST_F(AgentUnitTest, HealthCheckRejectsWrongOutputsSlownessAndMemory) {
   ASSERT_FALSE(fat.ok());
   EXPECT_NE(fat.error().message.find("of memory, the budget is"), std::string::npos) << fat.error().message;
 
-  ASSERT_TRUE(slots.stage(package("roomy", {.latency_budget_ms = 10000, .memory_budget_bytes = 1u << 30}), "a",
-                          trusting()).ok());
+  ASSERT_TRUE(slots
+                  .stage(package("roomy", {.latency_budget_ms = 10000, .memory_budget_bytes = 1u << 30}), "a",
+                         trusting())
+                  .ok());
   EXPECT_TRUE(check_model(slots.staging_dir("a"), ModelRef{"crop-detector", 1, ""}, {}).ok());
 }
 
