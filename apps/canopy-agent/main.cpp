@@ -123,7 +123,7 @@ void print_status(const canopy::Json& status) {
                                       ? "-"
                                       : state["last_error"].get<std::string>().c_str());
   std::printf("report:     %s\n",
-              status["report_pending"].get<bool>() ? "pending (server not reached yet)" : "sent");
+              status["report_pending"].get<bool>() ? "pending (server not reached yet)" : "none pending");
 }
 
 }  // namespace

@@ -128,7 +128,11 @@ Result<Json> describe_agent(const std::filesystem::path& data_dir) {
   Json out = Json::object();
   CANOPY_ASSIGN_OR_RETURN(std::optional<Enrollment> enrollment, load_enrollment(data_dir));
   out["enrolled"] = enrollment.has_value();
-  out["device_id"] = enrollment ? enrollment->device_id : "";
+  // Before enrollment the id is already known: it is the key id of the device key.
+  std::string device_id = enrollment ? enrollment->device_id : "";
+  if (device_id.empty())
+    if (auto key = load_public_key(data_dir / "identity.pub"); key.ok()) device_id = key->key_id();
+  out["device_id"] = device_id;
   out["group"] = enrollment ? enrollment->group : "";
   CANOPY_ASSIGN_OR_RETURN(UpdateState state, StateStore(data_dir).load());
   out["state"] = state_to_json(state);
