@@ -284,7 +284,9 @@ Result<Phase> Updater::verify() {
 
 Result<Phase> Updater::install() {
   const Target& target = *state_.target;
-  auto staged = slots_.stage(download_path(target), state_.inactive_slot(), verify_options());
+  package::VerifyOptions options = verify_options();
+  options.on_file_extracted = [this](const std::string&) { faults_.reached("unpack"); };
+  auto staged = slots_.stage(download_path(target), state_.inactive_slot(), options);
   if (!staged.ok()) return staged.error().with_context("install into slot " + state_.inactive_slot());
   faults_.reached("unpacked");
   return Phase::kHealthChecking;

@@ -6,6 +6,7 @@
 #include <signal.h>
 
 #include <chrono>
+#include <map>
 #include <random>
 #include <thread>
 
@@ -63,6 +64,17 @@ class AgentCrashTest : public AgentFixture {
     fs::remove_all(dir);
   }
 
+  // Where a killed agent was: its recorded phase, or finer, a transfer or an
+  // extraction caught halfway (their partial files are still there).
+  static std::string where_it_died(const fs::path& dir) {
+    for (const std::string& file : partial_files(dir)) {
+      if (file.ends_with(".part")) return "mid-download";
+      if (file.find(".extract-") != std::string::npos) return "mid-unpack";
+    }
+    auto state = parse_json(read_bytes(dir / "state.json"));
+    return state.ok() ? state->value("phase", "?") : "?";
+  }
+
   void prepare() {
     v1_ = publish_model({.seed = 1});
     template_ = work_ / "template";
@@ -100,25 +112,39 @@ TEST_F(AgentCrashTest, EveryTransitionAndRandomInstantsRecover) {
       expect_recovered(twice, "trial " + std::to_string(trial) + ": crash at " + point + " then " + second);
     }
   }
-  // Inside the download: the N-th progress callback.
-  for (int n : {1, 2, 3, 4, 5, 6, 8, 10}) {
+  // Inside the download (the N-th progress callback) and inside the unpack
+  // (after the N-th of the package's 4 files).
+  std::vector<std::string> inside;
+  for (int n : {1, 2, 3, 4, 5, 6, 8, 10}) inside.push_back("download:" + std::to_string(n));
+  for (int n : {1, 2, 3, 4}) inside.push_back("unpack:" + std::to_string(n));
+  for (const std::string& point : inside) {
     const fs::path dir = fresh_copy(template_, ++trial);
-    killed += run_agent_process(dir, "download:" + std::to_string(n)) == 128 + SIGKILL;
-    expect_recovered(dir, "trial " + std::to_string(trial) + ": crash at download:" + std::to_string(n));
+    killed += run_agent_process(dir, point) == 128 + SIGKILL;
+    if (point.starts_with("unpack")) {
+      EXPECT_EQ(where_it_died(dir), "mid-unpack") << point;
+    }
+    expect_recovered(dir, "trial " + std::to_string(trial) + ": crash at " + point);
   }
   // SIGKILL from outside at random instants of a whole update (which takes
   // about 150 ms here), until 200 trials have really died mid-update.
   std::uniform_int_distribution<int> delay_ms(0, 160);
+  std::map<std::string, int> landed;
   while ((killed < 210 || trial < 230) && trial < 400) {
     const int delay = delay_ms(random);
     const fs::path dir = fresh_copy(template_, ++trial);
-    killed += run_agent_process(dir, "", delay) == 128 + SIGKILL;
+    if (run_agent_process(dir, "", delay) == 128 + SIGKILL) {
+      ++killed;
+      ++landed[where_it_died(dir)];
+    }
     expect_recovered(dir,
                      "trial " + std::to_string(trial) + ": killed after " + std::to_string(delay) + " ms");
     if (::testing::Test::HasFailure()) break;
   }
   RecordProperty("trials", trial);
   RecordProperty("killed", killed);
+  std::string histogram;
+  for (const auto& [where, count] : landed) histogram += where + "=" + std::to_string(count) + " ";
+  RecordProperty("random_kills", histogram);
   EXPECT_GE(killed, 200) << "agent processes that really died mid-update";
 }
 
