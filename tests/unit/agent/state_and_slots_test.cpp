@@ -9,6 +9,7 @@
 
 #include "agent/active_model.h"
 #include "agent/backoff.h"
+#include "agent/device_client.h"
 #include "agent/fault_injection.h"
 #include "agent/health_check.h"
 #include "agent/slots.h"
@@ -223,6 +224,45 @@ TEST_F(AgentUnitTest, BackoffGrowsWithJitterAndPollsAreJittered) {
     EXPECT_GE(wait.count(), 24000);
     EXPECT_LE(wait.count(), 36000);
   }
+}
+
+TEST_F(AgentUnitTest, DesiredStateFromTheServerIsCheckedBeforeUse) {
+  Json body = {{"device_id", "3f2a"},
+               {"status", "active"},
+               {"poll_interval_s", 15},
+               {"deployment", {{"id", 7}, {"action", "install"}}},
+               {"model",
+                {{"name", "crop-detector"},
+                 {"version", 4},
+                 {"sha256", std::string(64, 'a')},
+                 {"size", 1234},
+                 {"url", "/api/v1/device/packages/crop-detector/4"}}}};
+  auto desired = parse_desired(body);
+  ASSERT_TRUE(desired.ok()) << desired.error().message;
+  EXPECT_EQ(desired->poll_interval_s, 15);
+  ASSERT_TRUE(desired->target);
+  EXPECT_EQ(desired->target->deployment_id, 7);
+  EXPECT_EQ(desired->target->model.label(), "crop-detector:4");
+
+  Json nothing = {
+      {"status", "pending"}, {"poll_interval_s", 30}, {"deployment", nullptr}, {"model", nullptr}};
+  auto idle = parse_desired(nothing);
+  ASSERT_TRUE(idle.ok());
+  EXPECT_FALSE(idle->target);
+  EXPECT_EQ(idle->status, "pending");
+
+  Json traversal = body;
+  traversal["model"]["sha256"] = "../../identity";  // names a file on disk
+  EXPECT_FALSE(parse_desired(traversal).ok());
+  Json elsewhere = body;
+  elsewhere["model"]["url"] = "http://attacker.example/model.zip";
+  EXPECT_FALSE(parse_desired(elsewhere).ok());
+  Json unknown = body;
+  unknown["deployment"]["action"] = "format-disk";
+  EXPECT_FALSE(parse_desired(unknown).ok());
+  Json incomplete = body;
+  incomplete["model"].erase("size");
+  EXPECT_FALSE(parse_desired(incomplete).ok());
 }
 
 TEST_F(AgentUnitTest, ReadersKeepTheirSnapshotAcrossASwitch) {
