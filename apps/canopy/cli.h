@@ -51,5 +51,7 @@ void register_infer_commands(CLI::App& app, Globals& globals, int& exit_code);
 void register_dataset_commands(CLI::App& app, Globals& globals, int& exit_code);
 void register_pipeline_commands(CLI::App& app, Globals& globals, int& exit_code);
 void register_run_commands(CLI::App& app, Globals& globals, int& exit_code);
+void register_fleet_commands(CLI::App& app, Globals& globals, int& exit_code);
+void register_sim_command(CLI::App& app, Globals& globals, int& exit_code);
 
 }  // namespace canopy::cli

@@ -25,6 +25,8 @@ int main(int argc, char** argv) {
   canopy::cli::register_dataset_commands(app, globals, exit_code);
   canopy::cli::register_pipeline_commands(app, globals, exit_code);
   canopy::cli::register_run_commands(app, globals, exit_code);
+  canopy::cli::register_fleet_commands(app, globals, exit_code);
+  canopy::cli::register_sim_command(app, globals, exit_code);
 
   app.parse_complete_callback([&] {
     canopy::init_logging({globals.verbose, globals.quiet});

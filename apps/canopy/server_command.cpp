@@ -36,6 +36,9 @@ void register_server_command(CLI::App& app, Globals& globals, int& exit_code) {
   command->add_option_function<std::string>(
       "--max-compression-ratio", [&globals](const std::string& v) { globals.flags["max_compression_ratio"] = v; },
       "largest uncompressed:compressed ratio of a package (default 100)");
+  command->add_option_function<std::string>(
+      "--poll-interval", [&globals](const std::string& v) { globals.flags["poll_interval_s"] = v; },
+      "seconds between device polls, sent to every device (also CANOPY_POLL_INTERVAL_S; default 30)");
   command->add_option("--trusted-key", *trusted, "publisher public key whose signed packages are accepted (repeatable)");
   set_action(command, exit_code, [&globals, trusted, &exit_code]() -> Status {
     server::ServerOptions options;
@@ -51,6 +54,10 @@ void register_server_command(CLI::App& app, Globals& globals, int& exit_code) {
     options.limits.max_compression_ratio = static_cast<double>(ratio);
     for (const auto& file : *trusted) options.trusted_key_files.emplace_back(file);
     options.admin_key = globals.config.get("admin_key");
+    CANOPY_ASSIGN_OR_RETURN(long long poll_interval, globals.config.get_int("poll_interval_s", 30));
+    if (poll_interval < 1 || poll_interval > 86400)
+      return make_error(ErrorCode::kInvalidArgument, "--poll-interval must be between 1 and 86400 seconds");
+    options.poll_interval_s = poll_interval;
     exit_code = server::run_server(options);
     return {};
   });

@@ -5,15 +5,11 @@
 
 namespace canopy::client {
 
-namespace {
-
 Result<Json> parse_answer(const Result<HttpResponse>& response, const std::string& what) {
   if (!response.ok()) return response.error();
   if (response->status < 200 || response->status >= 300) return http_status_error(*response, what);
   return parse_json(response->body, "server response");
 }
-
-}  // namespace
 
 std::string url_segment(const std::string& text) {
   std::string out;

@@ -51,4 +51,8 @@ class RegistryClient {
 // Percent-encodes one path segment.
 std::string url_segment(const std::string& text);
 
+// The JSON of a 2xx answer; a transport error, or an Error made of the
+// server's error body for any other status (`what` names the request).
+Result<Json> parse_answer(const Result<HttpResponse>& response, const std::string& what);
+
 }  // namespace canopy::client

@@ -69,13 +69,30 @@ void Subprocess::signal(int signal_number) {
   if (pid_ > 0 && !reaped_) ::kill(pid_, signal_number);
 }
 
+namespace {
+
+int exit_code_of(int status) { return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status); }
+
+}  // namespace
+
 int Subprocess::wait() {
   if (pid_ <= 0) return -1;
   int status = 0;
   while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
   }
   reaped_ = true;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return exit_code_of(status);
+}
+
+std::optional<int> Subprocess::try_wait() {
+  if (pid_ <= 0 || reaped_) return std::nullopt;
+  int status = 0;
+  pid_t done = 0;
+  while ((done = ::waitpid(pid_, &status, WNOHANG)) < 0 && errno == EINTR) {
+  }
+  if (done != pid_) return std::nullopt;
+  reaped_ = true;
+  return exit_code_of(status);
 }
 
 }  // namespace canopy

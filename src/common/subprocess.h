@@ -9,6 +9,7 @@
 
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,8 @@ class Subprocess {
   void signal(int signal_number);
   // Waits for exit; returns the exit code, or 128 + the signal that ended it.
   int wait();
+  // Like wait() if the child has exited, without blocking; nullopt while it runs.
+  std::optional<int> try_wait();
 
  private:
   explicit Subprocess(pid_t pid) : pid_(pid) {}

@@ -305,6 +305,14 @@ Result<Graph> load_onnx_bytes(std::string_view bytes, const LoadLimits& limits) 
   return load_model(model, limits);
 }
 
+Result<Tensor> load_tensor_proto(std::string_view bytes, const LoadLimits& limits) {
+  onnx::TensorProto proto;
+  if (bytes.size() > limits.max_model_bytes || bytes.size() > static_cast<size_t>(std::numeric_limits<int>::max()) ||
+      !proto.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())))
+    return invalid("not a valid serialized TensorProto (truncated, too large, or another format)");
+  return convert_tensor(proto, limits);
+}
+
 Result<Graph> load_onnx_file(const std::filesystem::path& path, const LoadLimits& limits) {
   std::error_code ec;
   auto size = std::filesystem::file_size(path, ec);
@@ -320,20 +328,6 @@ Result<Graph> load_onnx_file(const std::filesystem::path& path, const LoadLimits
   auto graph = load_model(model, limits);
   if (!graph.ok()) return graph.error().with_context(path.string());
   return graph;
-}
-
-Result<Tensor> load_tensor_file(const std::filesystem::path& path, const LoadLimits& limits) {
-  std::error_code ec;
-  const auto size = std::filesystem::file_size(path, ec);
-  if (ec) return make_error(ErrorCode::kNotFound, "cannot read tensor " + path.string() + ": " + ec.message());
-  if (size > limits.max_model_bytes)
-    return invalid(path.string() + " is larger than the limit of " + std::to_string(limits.max_model_bytes) + " bytes");
-  std::ifstream in(path, std::ios::binary);
-  onnx::TensorProto proto;
-  if (!in || !proto.ParseFromIstream(&in)) return invalid(path.string() + " is not a serialized ONNX TensorProto");
-  auto tensor = convert_tensor(proto, limits);
-  if (!tensor.ok()) return invalid(path.string() + ": " + tensor.error().message);
-  return std::move(*tensor);
 }
 
 }  // namespace canopy::infer

@@ -28,9 +28,8 @@ struct LoadLimits {
 
 Result<Graph> load_onnx_file(const std::filesystem::path& path, const LoadLimits& limits = {});
 Result<Graph> load_onnx_bytes(std::string_view bytes, const LoadLimits& limits = {});
-
-// One tensor stored as a serialized ONNX TensorProto (how packages keep
-// golden inputs and outputs), checked like an initializer.
-Result<Tensor> load_tensor_file(const std::filesystem::path& path, const LoadLimits& limits = {});
+// One serialized TensorProto (the ONNX test-data `.pb` files that packages
+// carry as golden samples), checked like an initializer.
+Result<Tensor> load_tensor_proto(std::string_view bytes, const LoadLimits& limits = {});
 
 }  // namespace canopy::infer

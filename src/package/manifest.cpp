@@ -11,7 +11,7 @@ namespace {
 
 const std::set<std::string, std::less<>> kTopLevelFields = {
     "format", "name", "task", "description", "labels", "tags", "input", "output", "thresholds",
-    "metrics", "lineage", "created_at", "files", "golden"};
+    "metrics", "lineage", "created_at", "files", "golden", "budgets"};
 const std::set<std::string, std::less<>> kRoles = {"model", "golden-input", "golden-output", "other"};
 
 Error invalid(std::string message) {
@@ -163,6 +163,13 @@ Result<Manifest> parse_manifest(std::string_view bytes) {
       m.golden.push_back(std::move(sample));
     }
   }
+  if (json.contains("budgets")) {
+    const Json& b = json["budgets"];
+    if (!b.is_object()) return invalid("'budgets' must be an object");
+    CANOPY_ASSIGN_OR_RETURN(m.budgets.latency_ms, json_get_or<double>(b, "latency_ms", 0.0));
+    CANOPY_ASSIGN_OR_RETURN(m.budgets.memory_bytes, json_get_or<std::uint64_t>(b, "memory_bytes", 0));
+    if (m.budgets.latency_ms < 0) return invalid("'budgets.latency_ms' must not be negative");
+  }
   return m;
 }
 
@@ -187,6 +194,9 @@ std::string serialize_manifest(const Manifest& m) {
                {"created_at", m.created_at},
                {"files", files},
                {"golden", golden}};
+  // Written only when set, so manifests without budgets keep their exact bytes.
+  if (m.budgets.any())
+    json["budgets"] = {{"latency_ms", m.budgets.latency_ms}, {"memory_bytes", m.budgets.memory_bytes}};
   return json.dump(2) + "\n";
 }
 

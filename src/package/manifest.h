@@ -50,6 +50,16 @@ struct GoldenSample {
   double tolerance = 1e-3;
 };
 
+// Resources the model may use on a device, checked by the agent's health
+// check before the model goes live. 0 means no limit; a manifest without
+// "budgets" has none.
+struct Budgets {
+  double latency_ms = 0;           // median time of one run on the golden (or zero) input
+  std::uint64_t memory_bytes = 0;  // model file plus the engine's inference arena
+
+  bool any() const { return latency_ms > 0 || memory_bytes > 0; }
+};
+
 struct Manifest {
   int format = kFormatVersion;
   std::string name;
@@ -65,6 +75,7 @@ struct Manifest {
   std::string created_at;         // RFC 3339 UTC
   std::vector<FileEntry> files;
   std::vector<GoldenSample> golden;
+  Budgets budgets;
 
   const FileEntry* find_file(std::string_view path) const;
   // The entry with role "model" (exactly one is required).

@@ -7,8 +7,10 @@
 #include <unistd.h>
 
 #include <array>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <set>
@@ -153,7 +155,8 @@ Status check_signature(PackageInfo& info, const std::optional<std::string>& sign
 // Streams every listed file, checking size and hash; writes them under
 // `out_dir` when given.
 Status check_contents(const fs::path& zip, const std::string& name_for_errors, const PackageInfo& info,
-                      const Limits& limits, const fs::path* out_dir) {
+                      const VerifyOptions& options, const fs::path* out_dir) {
+  const Limits& limits = options.limits;
   std::error_code ec;
   const std::uint64_t archive_bytes = fs::file_size(zip, ec);
   const double ratio_budget =
@@ -206,8 +209,13 @@ Status check_contents(const fs::path& zip, const std::string& name_for_errors, c
                               ":1 (zip bomb?)");
       } else {
         hasher.update(std::string_view(buffer.data(), *n));
-        if (fd >= 0 && ::write(fd, buffer.data(), *n) != static_cast<ssize_t>(*n))
-          status = make_error(ErrorCode::kIo, "cannot write extracted file " + relative);
+        if (fd >= 0) {
+          const ssize_t written = ::write(fd, buffer.data(), *n);
+          // A short write to a regular file means the space ran out.
+          if (written != static_cast<ssize_t>(*n))
+            status = make_error(ErrorCode::kIo, "cannot write extracted file " + relative + ": " +
+                                                    (written < 0 ? std::strerror(errno) : "no space left"));
+        }
       }
     }
     if (fd >= 0) {
@@ -223,6 +231,7 @@ Status check_contents(const fs::path& zip, const std::string& name_for_errors, c
     if (hasher.finish_hex() != listed->sha256)
       return rejected(ErrorCode::kCorrupt, entry->name, "SHA-256 does not match the manifest (file changed or corrupt)");
     found.insert(relative);
+    if (out_dir != nullptr && options.on_file_extracted) options.on_file_extracted(relative);
   }
   for (const auto& file : info.manifest.files)
     if (found.count(file.path) == 0)
@@ -243,7 +252,7 @@ Result<PackageInfo> verify_impl(const fs::path& zip, const VerifyOptions& option
                                                 format_bytes(info.manifest.total_size_bytes()) +
                                                 ", over the limit of " + format_bytes(options.limits.max_total_bytes));
   CANOPY_TRY(check_signature(info, scan.signature_bytes, options));
-  CANOPY_TRY(check_contents(zip, name_for_errors, info, options.limits, out_dir));
+  CANOPY_TRY(check_contents(zip, name_for_errors, info, options, out_dir));
   return info;
 }
 

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -55,6 +56,9 @@ struct VerifyOptions {
   // How error messages name the package (default: its path). The registry
   // says "upload" so that its temp paths never reach a client.
   std::string display_name;
+  // extract_package calls this with each listed file's path once the file is
+  // written and checked (progress, and the agent's crash-injection points).
+  std::function<void(const std::string& path)> on_file_extracted;
 };
 
 struct PackageInfo {

@@ -2,12 +2,13 @@
 
 #include <spdlog/spdlog.h>
 
-#include <fstream>
-#include <memory>
 #include <regex>
 
 #include "common/hash.h"
 #include "common/json.h"
+#include "server/http_auth.h"
+#include "server/http_json.h"
+#include "server/package_response.h"
 
 namespace canopy::server {
 
@@ -15,73 +16,6 @@ namespace {
 
 using httplib::Request;
 using httplib::Response;
-
-int http_status_for(ErrorCode code) {
-  switch (code) {
-    case ErrorCode::kInvalidArgument: return 400;
-    case ErrorCode::kUnauthenticated: return 401;
-    case ErrorCode::kPermissionDenied: return 403;
-    case ErrorCode::kNotFound: return 404;
-    case ErrorCode::kAlreadyExists:
-    case ErrorCode::kConflict: return 409;
-    case ErrorCode::kTooLarge: return 413;
-    case ErrorCode::kCorrupt:
-    case ErrorCode::kBadSignature: return 422;
-    case ErrorCode::kNetwork: return 502;
-    case ErrorCode::kIo:
-    case ErrorCode::kInternal: return 500;
-  }
-  return 500;
-}
-
-void send_json(Response& res, int status, const Json& body) {
-  res.status = status;
-  res.set_content(body.dump(2) + "\n", "application/json");
-}
-
-void send_error(Response& res, const Error& error, int status = 0) {
-  send_json(res, status != 0 ? status : http_status_for(error.code),
-            {{"error", {{"code", error_code_name(error.code)}, {"message", error.message}}}});
-}
-
-std::string presented_key(const Request& req) {
-  std::string key = req.get_header_value("X-API-KEY");
-  if (key.empty()) {
-    std::string auth = req.get_header_value("Authorization");
-    if (auth.rfind("Bearer ", 0) == 0) key = auth.substr(7);
-  }
-  return key;
-}
-
-// Authenticates the request and checks its role. The same answer is given for
-// a missing key and an unknown one, and before any lookup of what the request
-// names, so nothing leaks about what exists.
-Result<ApiKeyRecord> authorize(Registry& registry, const Request& req, Role needed) {
-  std::optional<ApiKeyRecord> key;
-  {
-    auto guard = registry.lock();
-    key = registry.keys().authenticate(presented_key(req));
-  }
-  if (!key)
-    return make_error(ErrorCode::kUnauthenticated,
-                      "a valid API key is required (send it in the X-API-KEY header)");
-  if (static_cast<int>(key->role) < static_cast<int>(needed))
-    return make_error(ErrorCode::kPermissionDenied, "this needs the " + std::string(role_name(needed)) +
-                                                        " role; the key has " + std::string(role_name(key->role)));
-  return *key;
-}
-
-using Handler = std::function<void(const Request&, Response&, const ApiKeyRecord&)>;
-using ReaderHandler =
-    std::function<void(const Request&, Response&, const httplib::ContentReader&, const ApiKeyRecord&)>;
-
-httplib::Server::Handler guarded(Registry& registry, Role needed, Handler handler) {
-  return [&registry, needed, handler = std::move(handler)](const Request& req, Response& res) {
-    auto key = authorize(registry, req, needed);
-    if (!key.ok()) return send_error(res, key.error());
-    handler(req, res, *key);
-  };
-}
 
 httplib::Server::HandlerWithContentReader guarded_reader(Registry& registry, Role needed, ReaderHandler handler) {
   return [&registry, needed, handler = std::move(handler)](const Request& req, Response& res,
@@ -162,53 +96,6 @@ void receive_upload(Registry& registry, const HttpApiOptions& options, const Req
   Json body = published->version.to_json(false);
   body["created"] = published->created;
   send_json(res, published->created ? 201 : 200, body);
-}
-
-void serve_package(const VersionRecord& record, const fs::path& path, const Request& req, Response& res) {
-  const std::string etag = "\"" + record.blob_sha256 + "\"";
-  res.set_header("ETag", etag);
-  res.set_header("Accept-Ranges", "bytes");
-  res.set_header("X-Canopy-Model", record.model);
-  res.set_header("X-Canopy-Version", std::to_string(record.version));
-  if (req.get_header_value("If-None-Match") == etag) {
-    res.status = 304;
-    return;
-  }
-  // Opened before answering: a concurrent delete unlinks the path, not our descriptor.
-  auto file = std::make_shared<std::ifstream>(path, std::ios::binary);
-  std::error_code ec;
-  auto size = fs::file_size(path, ec);
-  if (!*file || ec) return send_error(res, make_error(ErrorCode::kIo, "package file is missing from the store"));
-  // cpp-httplib 0.11 slices the body by req.ranges without checking them
-  // against the length: answer 416 for a range that starts past the end and
-  // clamp one that ends past it, as RFC 9110 asks.
-  auto& ranges = const_cast<Request&>(req).ranges;
-  const auto file_length = static_cast<ssize_t>(size);
-  for (auto& [first, last] : ranges) {
-    if (first < 0) {  // a suffix range "bytes=-N": the last N bytes
-      last = std::min(last, file_length);
-      continue;
-    }
-    if (first >= file_length) {
-      ranges.clear();  // or httplib would slice the error body too
-      res.set_header("Content-Range", "bytes */" + std::to_string(size));
-      return send_error(res, make_error(ErrorCode::kInvalidArgument, "range starts past the end of the package"),
-                        416);
-    }
-    if (last >= file_length) last = file_length - 1;
-  }
-  res.set_header("Content-Disposition",
-                 "attachment; filename=\"" + record.model + "-v" + std::to_string(record.version) + ".zip\"");
-  // httplib applies a Range header to a sized content provider (206 + Content-Range).
-  res.set_content_provider(static_cast<size_t>(size), "application/zip",
-                           [file](size_t offset, size_t length, httplib::DataSink& sink) {
-                             std::vector<char> buffer(std::min<size_t>(length, 1 << 18));
-                             file->seekg(static_cast<std::streamoff>(offset));
-                             file->read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
-                             auto n = static_cast<size_t>(file->gcount());
-                             if (n == 0) return false;
-                             return sink.write(buffer.data(), n);
-                           });
 }
 
 void install_model_routes(httplib::Server& http, Registry& registry, const HttpApiOptions& options) {

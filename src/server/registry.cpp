@@ -8,6 +8,7 @@
 
 #include "common/hash.h"
 #include "common/time.h"
+#include "server/fleet_store.h"
 
 namespace canopy::server {
 
@@ -68,9 +69,10 @@ CREATE TABLE IF NOT EXISTS runs (
 CREATE INDEX IF NOT EXISTS runs_by_start ON runs(started_at);
 )sql";
 
-// 1: models, versions, tags, aliases. 2: adds runs. Every table is created
-// with IF NOT EXISTS, so running the schema upgrades any older version.
-constexpr int kSchemaVersion = 2;
+// 1: models, versions, tags, aliases. 2: adds runs. 3: adds the fleet's
+// tables (fleet_store.cpp). Every table is created with IF NOT EXISTS, so
+// running the schema upgrades any older version.
+constexpr int kSchemaVersion = 3;
 
 constexpr const char* kVersionColumns =
     "model, version, manifest_sha256, blob_sha256, size_bytes, summary, signed_by, server_signed, "
@@ -164,8 +166,9 @@ Status Registry::create_schema() {
   if (version != 0 && version < kSchemaVersion)
     spdlog::info("registry.schema.upgrade from={} to={}", version, kSchemaVersion);
   CANOPY_TRY(db_.exec(kSchema));
-  CANOPY_TRY(db_.exec("PRAGMA user_version = " + std::to_string(kSchemaVersion)));
-  return ApiKeyStore::create_schema(db_);
+  CANOPY_TRY(ApiKeyStore::create_schema(db_));
+  CANOPY_TRY(FleetStore::create_schema(db_));
+  return db_.exec("PRAGMA user_version = " + std::to_string(kSchemaVersion));
 }
 
 Status Registry::sweep_orphans() {
@@ -443,6 +446,7 @@ Status Registry::delete_version(const std::string& model, std::int64_t version) 
     return make_error(ErrorCode::kConflict, "version " + std::to_string(version) + " of '" + model +
                                                 "' is referenced by alias '" + record.aliases.front() +
                                                 "'; move or remove the alias first");
+  if (delete_guard_) CANOPY_TRY(delete_guard_(model, version));
   {
     CANOPY_ASSIGN_OR_RETURN(Transaction tx, Transaction::begin(db_));
     CANOPY_TRY(db_.run("DELETE FROM version_tags WHERE model = ? AND version = ?", {model, version}));

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -86,7 +87,15 @@ class Registry {
   Result<VersionRecord> get_version(const std::string& model, std::int64_t version);
   // Accepts "latest", a number, or "@alias".
   Result<VersionRecord> resolve(const std::string& model, const std::string& reference);
+  // Refuses (409) while an alias or the delete guard (set_delete_guard) holds the version.
   Status delete_version(const std::string& model, std::int64_t version);
+  // Called under the registry's lock before a version is deleted; an error
+  // refuses the delete. The fleet uses it to keep versions devices run.
+  using DeleteGuard = std::function<Status(const std::string& model, std::int64_t version)>;
+  void set_delete_guard(DeleteGuard guard) {
+    auto held = lock();
+    delete_guard_ = std::move(guard);
+  }
 
   Status set_alias(const std::string& model, const std::string& alias, std::int64_t version,
                    const std::string& changed_by);
@@ -131,6 +140,7 @@ class Registry {
   ApiKeyStore keys_;
   RegistryOptions options_;
   KeyPair publishing_key_;
+  DeleteGuard delete_guard_;
 };
 
 // An alias: 1-64 of [A-Za-z0-9._-], not all digits (so it never reads as a version).

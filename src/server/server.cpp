@@ -9,6 +9,8 @@
 
 #include "common/files.h"
 #include "common/hash.h"
+#include "server/fleet.h"
+#include "server/fleet_http.h"
 #include "server/http_api.h"
 #include "server/registry.h"
 
@@ -41,6 +43,16 @@ Result<std::vector<PublicKey>> load_trusted_keys(const ServerOptions& options) {
     CANOPY_ASSIGN_OR_RETURN(PublicKey key, load_public_key(file));
     keys.push_back(std::move(key));
   }
+  return keys;
+}
+
+constexpr std::size_t kHttpWorkers = 128;
+
+// The keys a device accepts package signatures from: the server's own first.
+std::vector<PublicKey> trusted_for_devices(const PublicKey& publishing_key, const std::vector<PublicKey>& trusted) {
+  std::vector<PublicKey> keys = {publishing_key};
+  for (const auto& key : trusted)
+    if (key.bytes != publishing_key.bytes) keys.push_back(key);
   return keys;
 }
 
@@ -81,11 +93,28 @@ int run_server(const ServerOptions& options) {
   if (!registry.ok()) return fail(registry.error());
   Status bootstrapped = bootstrap_admin_key(**registry, options.admin_key);
   if (!bootstrapped.ok()) return fail(bootstrapped.error());
+  FleetOptions fleet_options;
+  fleet_options.poll_interval_s = options.poll_interval_s;
+  for (const PublicKey& key : trusted_for_devices(publishing_key->public_key, *trusted))
+    fleet_options.trusted_keys.push_back(key.to_text().substr(0, key.to_text().size() - 1));
+  auto fleet = Fleet::open(options.data_dir / "registry.db", **registry, fleet_options);
+  if (!fleet.ok()) return fail(fleet.error());
+  (*registry)->set_delete_guard([&fleet = **fleet](const std::string& model, std::int64_t version) {
+    return fleet.check_version_unreferenced(model, version);
+  });
 
   httplib::Server http;
   http.set_read_timeout(30);
   http.set_write_timeout(30);
+  // Every open connection holds a worker while it waits for its next
+  // request, so a fleet of pollers needs far more workers than cores (the
+  // work per poll is microseconds); idle keep-alive connections are let go
+  // after 2 s so they cannot hold the pool.
+  http.new_task_queue = [] { return new httplib::ThreadPool(kHttpWorkers); };
+  http.set_keep_alive_timeout(2);
+  http.set_keep_alive_max_count(1000);
   install_http_api(http, **registry, HttpApiOptions{options.max_upload_bytes});
+  install_fleet_routes(http, **fleet, **registry);
 
   int port = options.port;
   if (port == 0) {
@@ -106,6 +135,8 @@ int run_server(const ServerOptions& options) {
   std::fflush(stdout);
   spdlog::info("server.ready data={} startup_ms={:.1f}", options.data_dir.string(), startup_ms);
   bool clean = http.listen_after_bind();
+  Status saved = (*fleet)->save_last_seen();
+  if (!saved.ok()) spdlog::warn("fleet.last_seen.not_saved error=\"{}\"", saved.error().message);
   // listen_after_bind returns when stopped; make sure the waiter thread ends too.
   if (signal_waiter.joinable()) {
     pthread_kill(signal_waiter.native_handle(), SIGTERM);

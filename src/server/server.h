@@ -26,6 +26,7 @@ struct ServerOptions {
   package::Limits limits;
   std::vector<std::filesystem::path> trusted_key_files;
   std::string admin_key;                         // registered as an admin key when non-empty
+  std::int64_t poll_interval_s = 30;             // how often devices are told to poll
 };
 
 // Blocks until a stop signal. Prints "listening on http://HOST:PORT" on

@@ -31,6 +31,11 @@ class Statement {
   Statement& bind(int index, const SqlValue& value);
   // Steps once; true when a row is available.
   Result<bool> step();
+  // Makes the statement ready to be bound and stepped again.
+  void reset() {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+  }
   std::int64_t column_int(int column) const { return sqlite3_column_int64(stmt_, column); }
   std::string column_text(int column) const;
   bool column_is_null(int column) const { return sqlite3_column_type(stmt_, column) == SQLITE_NULL; }

@@ -158,7 +158,8 @@ Status write_derived_package(const fs::path& source_dir, const std::string& onnx
   init.input_shape = source.input.shape;
   double spread = 0;
   for (size_t k = 0; k < source.golden.size(); ++k) {
-    CANOPY_ASSIGN_OR_RETURN(Tensor input, infer::load_tensor_file(source_dir / source.golden[k].input));
+    CANOPY_ASSIGN_OR_RETURN(std::string golden_bytes, read_file(source_dir / source.golden[k].input));
+    CANOPY_ASSIGN_OR_RETURN(Tensor input, infer::load_tensor_proto(golden_bytes));
     CANOPY_ASSIGN_OR_RETURN(auto expected, engines.front()->run({input}));
     for (size_t e = 1; e < engines.size(); ++e) {
       CANOPY_ASSIGN_OR_RETURN(auto other, engines[e]->run({input}));

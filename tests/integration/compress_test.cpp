@@ -107,7 +107,7 @@ TEST_F(CompressTest, Int8PackageMatchesOnnxRuntimeAndItsAccuracyIsTheEngines) {
   std::vector<std::string> names;
   const fs::path probe = with_quantized_outputs(work / "q/package/model.onnx", work / "probe.onnx", names);
   ASSERT_GT(names.size(), 10u);
-  auto input = infer::load_tensor_file(work / "q/package/golden/input_0.pb");
+  auto input = infer::load_tensor_proto(testing::read_bytes(work / "q/package/golden/input_0.pb"));
   ASSERT_TRUE(input.ok()) << input.error().message;
   auto expected = testing::run_onnxruntime(probe, {{"images", *input}});
   ASSERT_TRUE(expected.ok()) << expected.error().message;

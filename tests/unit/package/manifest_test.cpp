@@ -39,6 +39,28 @@ TEST(Manifest, SerializeRoundTrips) {
   EXPECT_EQ(serialize_manifest(*again), serialize_manifest(*m));
 }
 
+TEST(Manifest, BudgetsAreOptionalAndWrittenOnlyWhenSet) {
+  auto plain = parse_manifest(valid_manifest().dump());
+  ASSERT_TRUE(plain.ok());
+  EXPECT_FALSE(plain->budgets.any());
+  EXPECT_EQ(serialize_manifest(*plain).find("budgets"), std::string::npos);
+
+  Json with = valid_manifest();
+  with["budgets"] = {{"latency_ms", 12.5}, {"memory_bytes", 1 << 20}};
+  auto m = parse_manifest(with.dump());
+  ASSERT_TRUE(m.ok()) << m.error().message;
+  EXPECT_DOUBLE_EQ(m->budgets.latency_ms, 12.5);
+  EXPECT_EQ(m->budgets.memory_bytes, 1u << 20);
+  auto again = parse_manifest(serialize_manifest(*m));
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->budgets.memory_bytes, 1u << 20);
+
+  with["budgets"] = {{"latency_ms", -1}};
+  EXPECT_NE(error_of(with).find("'budgets.latency_ms' must not be negative"), std::string::npos);
+  with["budgets"] = "fast";
+  EXPECT_NE(error_of(with).find("'budgets' must be an object"), std::string::npos);
+}
+
 TEST(Manifest, RejectsEachBrokenField) {
   Json m = valid_manifest();
   m["colour"] = "red";

@@ -1,0 +1,48 @@
+// The edge agent's updater loop: enrol once, then poll the desired state,
+// carry it out, and report, forever (or once, for tests), backing off with
+// jitter while the network is away. `canopy-agent` is a thin shell over this.
+// Thread-safety: run_agent blocks the calling thread; stop it with
+// request_stop() from a signal handler or another thread.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <string>
+
+#include "agent/active_model.h"
+#include "common/error.h"
+#include "common/json.h"
+#include "infer/engine.h"
+
+namespace canopy::agent {
+
+inline constexpr const char* kAgentVersion = "0.1.0";
+
+struct AgentOptions {
+  std::string server_url;
+  std::filesystem::path data_dir;
+  std::string enrollment_token;  // needed only until the device has enrolled
+  std::string name;              // device name shown in the inventory; default: the device id
+  std::map<std::string, std::string> tags;
+  bool once = false;  // one poll-and-update cycle, then return
+  int max_attempts = 3;
+  std::uint64_t max_slot_bytes = 0;
+  std::string crash_at;  // fault injection (see fault_injection.h); empty: off
+  infer::EngineOptions engine;
+  long backoff_initial_ms = 1000;
+  long backoff_max_ms = 300000;  // the longest wait between tries while offline
+};
+
+// Runs the updater. The returned code is the process exit code: 0, or 1
+// when `once` could not reach the server or finish its work.
+Result<int> run_agent(const AgentOptions& options, ActiveModel& active);
+
+// Asks a running run_agent to return after the current step (async-signal-safe).
+void request_stop();
+
+// What `canopy-agent status` shows: identity, slots, state, last error,
+// pending report. Reads the data directory only.
+Result<Json> describe_agent(const std::filesystem::path& data_dir);
+
+}  // namespace canopy::agent

@@ -1,0 +1,88 @@
+// The updater's persistent record (DATA/state.json): which slot is active,
+// what each slot holds, the update in progress and how often it was entered.
+// It is the single source of truth: flipping the active slot and finishing an
+// update is one atomic write of this file, so a crash leaves the old record
+// or the new one and nothing in between (see docs/agent.md).
+// Thread-safety: StateStore is used by the updater thread only.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "common/error.h"
+#include "common/json.h"
+
+namespace canopy::agent {
+
+namespace fs = std::filesystem;
+
+// The steps of an update, in order. kIdle means no update is in progress.
+enum class Phase { kIdle, kDownloading, kVerifying, kInstalling, kHealthChecking, kSwitching };
+
+std::string_view phase_name(Phase phase);
+Result<Phase> parse_phase(std::string_view name);
+
+// A model version as the fleet API names it.
+struct ModelRef {
+  std::string name;
+  std::int64_t version = 0;
+  std::string sha256;  // of the package zip (the blob), as the server announces it
+
+  bool same_as(const ModelRef& other) const {
+    return name == other.name && version == other.version && sha256 == other.sha256;
+  }
+  std::string label() const { return name + ":" + std::to_string(version); }
+};
+
+// What the server asked for (GET /api/v1/device/desired, docs/fleet.md).
+struct Target {
+  std::int64_t deployment_id = 0;
+  std::string action = "install";  // install or rollback
+  ModelRef model;
+  std::uint64_t size_bytes = 0;
+  std::string url;  // path on the server, e.g. /api/v1/device/packages/NAME/VERSION
+};
+
+struct UpdateState {
+  Phase phase = Phase::kIdle;
+  std::string active_slot;                 // "a", "b", or "" before the first install
+  std::optional<ModelRef> slot_a, slot_b;  // what each slot directory holds
+  std::optional<Target> target;            // set while phase != kIdle
+  // Starts of the process that found this target's update unfinished, plus
+  // the first try: beyond the limit the updater gives the version up.
+  int attempts = 0;
+  // A version that failed here; not tried again until the server desires another.
+  std::optional<ModelRef> failed;
+  std::string last_error;
+
+  std::optional<ModelRef>& slot(std::string_view name) { return name == "a" ? slot_a : slot_b; }
+  const std::optional<ModelRef>& slot(std::string_view name) const { return name == "a" ? slot_a : slot_b; }
+  // The slot the next install goes to: the one that is not active.
+  std::string inactive_slot() const { return active_slot == "a" ? "b" : "a"; }
+  std::optional<ModelRef> current() const;
+  std::optional<ModelRef> previous() const;
+};
+
+Json model_ref_to_json(const std::optional<ModelRef>& ref);
+Json state_to_json(const UpdateState& state);
+Result<UpdateState> state_from_json(const Json& json);
+
+// Reads and writes DATA/state.json. Every save is atomic and durable (temp
+// file, fsync, rename, fsync of the directory) and happens before the step it
+// records acts, so a restart always knows where to resume.
+class StateStore {
+ public:
+  explicit StateStore(fs::path data_dir);
+  // A missing file is a fresh device (idle, no slots); a damaged one is an error.
+  Result<UpdateState> load() const;
+  Status save(const UpdateState& state) const;
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+}  // namespace canopy::agent

@@ -1,0 +1,45 @@
+// The fleet simulator behind `canopy sim`: runs one real canopy-agent per
+// simulated device, each with its own data directory DIR/device-K, name and
+// tags (fleet_plan.h), each talking to the server through its own fault
+// proxy (fault_proxy.h), each kept running by a supervisor
+// (agent_supervisor.h). Device faults go to the agents: a crash while
+// installing (CANOPY_AGENT_CRASH_AT=installing, on the first start only) and
+// a full disk (--max-slot-bytes). Network faults and offline windows are the
+// proxies'.
+// Thread-safety: run_simulation blocks its thread; `stop_requested` may be set
+// from any thread or a signal handler.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <string>
+
+#include "common/error.h"
+#include "sim/fault_proxy.h"
+#include "sim/fleet_plan.h"
+
+namespace canopy::sim {
+
+struct SimOptions {
+  std::string server_url;  // http://HOST[:PORT]
+  std::string enroll_token;
+  std::filesystem::path dir;           // DIR/device-K data directories, DIR/logs/device-K.log agent logs
+  std::filesystem::path agent_binary;  // canopy-agent
+  FleetPlanOptions fleet;
+  LinkFaults link;                    // every device's link
+  std::uint64_t full_disk_bytes = 1;  // slot space of a full-disk device: 1 byte fits no model
+  double duration_s = 0;              // 0: until stop_requested
+  int progress_interval_s = 5;
+  unsigned seed = 1;  // drop decisions of device K's link use seed + K
+};
+
+// Runs the fleet until `duration_s` has passed or `stop_requested` is set,
+// then stops every agent (SIGTERM, SIGKILL after 5 s). Progress and events
+// go to `print`, one line each. Fails when the options are invalid, the
+// server cannot be reached at start, or an agent cannot run.
+Status run_simulation(const SimOptions& options, const std::atomic<bool>& stop_requested,
+                      const std::function<void(const std::string&)>& print);
+
+}  // namespace canopy::sim

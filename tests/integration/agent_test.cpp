@@ -1,0 +1,275 @@
+// canopy-agent end to end against the real server: enrollment, installs into
+// A/B slots, server-ordered rollback, every failure that must leave the
+// previous model active with the reason reported, and offline reporting.
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
+#include "agent_fixture.h"
+#include "common/subprocess.h"
+
+namespace canopy::testing {
+namespace {
+
+using AgentTest = AgentFixture;
+
+TEST_F(AgentTest, EnrollsInstallsUpdatesAndReports) {
+  const fs::path data = work_ / "agent";
+  auto first = run_agent(data);
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  Json status = agent_status(data);
+  ASSERT_TRUE(status["enrolled"].get<bool>()) << status;
+  const std::string device_id = status["device_id"];
+  EXPECT_TRUE(status["current"].is_null());
+  struct stat info {};
+  ASSERT_EQ(::stat((data / "identity.key").c_str(), &info), 0);
+  EXPECT_EQ(info.st_mode & 0777, 0600u);
+  ASSERT_EQ(::stat((data / "enrollment.json").c_str(), &info), 0);
+  EXPECT_EQ(info.st_mode & 0777, 0600u);
+  Json row = device_row(device_id);
+  EXPECT_EQ(row["name"], "cam-1");
+  EXPECT_EQ(row["tags"]["crop"], "wheat");
+
+  const int v1 = publish_model({.seed = 1});
+  deploy_version(v1, device_id);
+  auto installed = run_agent(data);
+  ASSERT_EQ(installed.exit_code, 0) << installed.output;
+  status = agent_status(data);
+  EXPECT_EQ(version_of(status["current"]), v1);
+  EXPECT_TRUE(status["previous"].is_null());
+  EXPECT_EQ(status["state"]["active_slot"], "a");
+  EXPECT_TRUE(active_model_verifies(data, status));
+  row = device_row(device_id);
+  EXPECT_EQ(row["state"], "success") << row;
+  EXPECT_EQ(version_of(row["current"]), v1) << row;
+
+  const int v2 = publish_model({.scale = 3.0f, .golden_scale = 3.0f, .seed = 2});
+  deploy_version(v2, device_id);
+  auto updated = run_agent(data);
+  ASSERT_EQ(updated.exit_code, 0) << updated.output;
+  status = agent_status(data);
+  EXPECT_EQ(version_of(status["current"]), v2);
+  EXPECT_EQ(version_of(status["previous"]), v1);
+  EXPECT_EQ(status["state"]["active_slot"], "b");
+  EXPECT_TRUE(active_model_verifies(data, status));
+  EXPECT_TRUE(partial_files(data).empty());
+  EXPECT_FALSE(status["report_pending"].get<bool>());
+  row = device_row(device_id);
+  EXPECT_EQ(row["state"], "success") << row;
+  EXPECT_EQ(version_of(row["current"]), v2) << row;
+  EXPECT_EQ(version_of(row["previous"]), v1) << row;
+
+  auto again = run_agent(data, "", " --verbose");
+  ASSERT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_EQ(again.output.find("agent.update "), std::string::npos)
+      << "nothing to do when current: " << again.output;
+
+  auto shown = run_shell(std::string(CANOPY_AGENT_BINARY) + " status --data-dir " + data.string());
+  EXPECT_NE(shown.output.find("slot b:     crop-detector:" + std::to_string(v2) + "  (active)"),
+            std::string::npos)
+      << shown.output;
+}
+
+}  // namespace
+}  // namespace canopy::testing
+
+namespace canopy::testing {
+namespace {
+
+// Each failure leaves the previous model active, reports the reason, and
+// does not try the same version again.
+class AgentRollbackTest : public AgentFixture {
+ protected:
+  void SetUp() override {
+    AgentFixture::SetUp();
+    data_ = work_ / "agent";
+    v1_ = publish_model({.seed = 1});
+    device_id_ = enrolled_with(data_, v1_);
+  }
+
+  void expect_kept_previous(int bad_version, const std::string& reason, const std::string& extra = "") {
+    deploy_version(bad_version, device_id_);
+    auto ran = run_agent(data_, "", extra);
+    ASSERT_EQ(ran.exit_code, 0) << ran.output;
+    Json status = agent_status(data_);
+    EXPECT_EQ(status["state"]["phase"], "idle");
+    EXPECT_EQ(version_of(status["current"]), v1_) << status;
+    EXPECT_EQ(status["state"]["active_slot"], "a");
+    EXPECT_EQ(version_of(status["state"]["failed"]), bad_version) << status;
+    const std::string error = status["state"]["last_error"];
+    EXPECT_NE(error.find(reason), std::string::npos) << error;
+    EXPECT_TRUE(active_model_verifies(data_, status));
+    EXPECT_EQ(partial_files(data_), std::vector<std::string>{});
+    EXPECT_FALSE(status["report_pending"].get<bool>());
+    Json row = device_row(device_id_);
+    EXPECT_EQ(row["state"], "failed") << row;
+    EXPECT_NE(row["last_error"].get<std::string>().find(reason), std::string::npos) << row;
+    EXPECT_EQ(version_of(row["current"]), v1_) << row;
+
+    auto again = run_agent(data_, "", extra + " --verbose");
+    ASSERT_EQ(again.exit_code, 0) << again.output;
+    EXPECT_EQ(again.output.find("agent.update "), std::string::npos)
+        << "a failed version is not retried: " << again.output;
+    EXPECT_EQ(version_of(agent_status(data_)["current"]), v1_);
+  }
+
+  fs::path data_;
+  std::string device_id_;
+  int v1_ = 0;
+};
+
+TEST_F(AgentRollbackTest, ModelFailingItsGoldenSamples) {
+  const int bad = publish_model({.scale = 3.0f, .golden_scale = 2.0f, .seed = 2});
+  expect_kept_previous(bad, "health check: golden sample golden/output_0.pb");
+}
+
+TEST_F(AgentRollbackTest, ModelTooSlowForItsLatencyBudget) {
+  const int bad = publish_model({.latency_budget_ms = 1e-6, .seed = 3});
+  expect_kept_previous(bad, "too slow");
+}
+
+TEST_F(AgentRollbackTest, PackageSignedByAKeyTheDeviceDoesNotTrust) {
+  const int bad = publish_model({.seed = 4});
+  // The device was provisioned to trust another publisher only.
+  Json enrollment = *parse_json(read_bytes(data_ / "enrollment.json"));
+  std::string other = KeyPair::generate().public_key.to_text();
+  other.pop_back();
+  enrollment["trusted_keys"] = {other};
+  write_bytes(data_ / "enrollment.json", enrollment.dump());
+  expect_kept_previous(bad, "which is not trusted here");
+}
+
+TEST_F(AgentRollbackTest, DownloadWhoseHashDoesNotMatch) {
+  const int bad = publish_model({.seed = 5});
+  std::string bytes = read_bytes(last_blob());
+  bytes[bytes.size() / 2] ^= 0x5a;  // damaged in storage or in transit, same length
+  write_bytes(last_blob(), bytes);
+  expect_kept_previous(bad, "does not match the announced");
+}
+
+TEST_F(AgentRollbackTest, TruncatedDownload) {
+  const int bad = publish_model({.padding_bytes = 100000, .seed = 6});
+  const std::string bytes = read_bytes(last_blob());
+  write_bytes(last_blob(), bytes.substr(0, bytes.size() / 2));
+  expect_kept_previous(bad, "truncated");
+}
+
+TEST_F(AgentRollbackTest, SlotDirectoryTooFullForTheModel) {
+  const int bad = publish_model({.padding_bytes = 400000, .seed = 7});
+  expect_kept_previous(bad, "not enough disk space", " --max-slot-bytes 200000");
+}
+
+TEST_F(AgentRollbackTest, DiskFullDuringUnpack) {
+  const int bad = publish_model({.padding_bytes = 600000, .seed = 12});
+  deploy_version(bad, device_id_);
+  // Downloaded and verified; then the next start may write at most 300 KB
+  // per file (ulimit -f), so the 600 KB file fails halfway through unpacking.
+  ASSERT_NE(run_agent(data_, "CANOPY_AGENT_CRASH_AT=installing").exit_code, 0);
+  auto ran = run_shell("ulimit -f 300 && " + agent_command(data_) + " 2>&1");
+  ASSERT_EQ(ran.exit_code, 0) << ran.output;
+  Json status = agent_status(data_);
+  EXPECT_EQ(version_of(status["current"]), v1_) << status;
+  EXPECT_EQ(version_of(status["state"]["failed"]), bad) << status;
+  const std::string error = status["state"]["last_error"];
+  EXPECT_NE(error.find("install into slot b: cannot write extracted file calibration.bin: no space left"),
+            std::string::npos)
+      << error;
+  EXPECT_TRUE(active_model_verifies(data_, status));
+  EXPECT_EQ(partial_files(data_), std::vector<std::string>{})
+      << "the half-written file went with its staging";
+  EXPECT_EQ(device_row(device_id_)["state"], "failed");
+}
+
+TEST_F(AgentRollbackTest, ServerOrderedRollbackSwitchesBackToThePrevious) {
+  const int v2 = publish_model({.scale = 3.0f, .golden_scale = 3.0f, .seed = 8});
+  const std::int64_t deployment = deploy_version(v2, device_id_);
+  ASSERT_EQ(run_agent(data_).exit_code, 0);
+  ASSERT_EQ(version_of(agent_status(data_)["current"]), v2);
+  auto rolled = admin("POST", "/api/v1/deployments/" + std::to_string(deployment) + "/rollback");
+  ASSERT_EQ(rolled.status, 200) << rolled.body;
+
+  auto ran = run_agent(data_, "", " --verbose");
+  ASSERT_EQ(ran.exit_code, 0) << ran.output;
+  EXPECT_NE(ran.output.find("agent.rollback"), std::string::npos) << ran.output;
+  EXPECT_EQ(ran.output.find("agent.phase phase=downloading"), std::string::npos)
+      << "no download: " << ran.output;
+  Json status = agent_status(data_);
+  EXPECT_EQ(version_of(status["current"]), v1_) << status;
+  EXPECT_EQ(version_of(status["previous"]), v2) << status;
+  EXPECT_EQ(status["state"]["active_slot"], "a");
+  EXPECT_TRUE(active_model_verifies(data_, status));
+  Json row = device_row(device_id_);
+  EXPECT_EQ(row["state"], "rolled-back") << row;
+  EXPECT_EQ(version_of(row["current"]), v1_) << row;
+}
+
+TEST_F(AgentRollbackTest, DamagedActiveModelFallsBackThenIsReinstalled) {
+  const int v2 = publish_model({.scale = 3.0f, .golden_scale = 3.0f, .seed = 11});
+  deploy_version(v2, device_id_);
+  ASSERT_EQ(run_agent(data_).exit_code, 0);
+  ASSERT_EQ(agent_status(data_)["state"]["active_slot"], "b");
+  write_bytes(data_ / "slots" / "b" / "model.onnx", "bit rot");
+
+  auto ran = run_agent(data_, "", " --verbose");
+  ASSERT_EQ(ran.exit_code, 0) << ran.output;
+  EXPECT_NE(ran.output.find("agent.fell_back to=crop-detector:" + std::to_string(v1_)), std::string::npos)
+      << ran.output;
+  Json status = agent_status(data_);
+  EXPECT_EQ(version_of(status["current"]), v2) << "downloaded again: " << status;
+  EXPECT_EQ(version_of(status["previous"]), v1_) << status;
+  EXPECT_TRUE(active_model_verifies(data_, status));
+  const Json reports = device_row(device_id_)["reports"];
+  const bool fell_back = std::any_of(reports.begin(), reports.end(), [](const Json& r) {
+    return r["state"] == "rolled-back" &&
+           r["error"].get<std::string>().find("failed its health check at start") != std::string::npos;
+  });
+  EXPECT_TRUE(fell_back) << reports;
+}
+
+TEST_F(AgentRollbackTest, ReportsKeptWhileOfflineAreSentWhenTheServerIsBack) {
+  const int v2 = publish_model({.scale = 3.0f, .golden_scale = 3.0f, .seed = 9});
+  deploy_version(v2, device_id_);
+  // Killed right after storing the success report, before sending it.
+  ASSERT_NE(run_agent(data_, "CANOPY_AGENT_CRASH_AT=report-stored").exit_code, 0);
+  server_->stop();
+  auto offline = run_agent(data_);
+  EXPECT_EQ(offline.exit_code, 1) << offline.output;
+  Json status = agent_status(data_);
+  EXPECT_EQ(version_of(status["current"]), v2) << "the switch finished without the network: " << status;
+  EXPECT_TRUE(status["report_pending"].get<bool>());
+  EXPECT_TRUE(partial_files(data_).empty());
+
+  server_->start();
+  auto online = run_agent(data_);
+  ASSERT_EQ(online.exit_code, 0) << online.output;
+  EXPECT_FALSE(agent_status(data_)["report_pending"].get<bool>());
+  Json row = device_row(device_id_);
+  EXPECT_EQ(row["state"], "success") << row;
+  EXPECT_EQ(version_of(row["current"]), v2) << row;
+}
+
+TEST_F(AgentRollbackTest, DaemonModeUpdatesAndStopsOnSigterm) {
+  const int v2 = publish_model({.scale = 3.0f, .golden_scale = 3.0f, .seed = 10});
+  deploy_version(v2, device_id_);
+  Subprocess::Options options;
+  options.argv = {CANOPY_AGENT_BINARY, "run", "--server", server_->url(), "--data-dir", data_.string()};
+  options.stderr_file = work_ / "daemon.log";
+  auto daemon = Subprocess::start(options);
+  ASSERT_TRUE(daemon.ok());
+  int current = 0;
+  for (int i = 0; i < 100 && current != v2; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    current = version_of(agent_status(data_)["current"]);
+  }
+  EXPECT_EQ(current, v2) << read_bytes(work_ / "daemon.log");
+  const auto stop_started = std::chrono::steady_clock::now();
+  daemon->signal(SIGTERM);
+  EXPECT_EQ(daemon->wait(), 0);
+  EXPECT_LT(std::chrono::steady_clock::now() - stop_started, std::chrono::seconds(2));
+}
+
+}  // namespace
+}  // namespace canopy::testing
