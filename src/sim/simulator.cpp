@@ -131,8 +131,8 @@ Status run_simulation(const SimOptions& options, const std::atomic<bool>& stop_r
   if (options.enroll_token.empty())
     return make_error(ErrorCode::kInvalidArgument,
                       "--enroll-token is required: create one with 'canopy enroll-token create --group G --uses N'");
-  if (options.link.drop_rate < 0 || options.link.drop_rate >= 1)
-    return make_error(ErrorCode::kInvalidArgument, "--drop-rate must be at least 0 and below 1");
+  if (options.link.drop_rate < 0 || options.link.drop_rate > 1)
+    return make_error(ErrorCode::kInvalidArgument, "--drop-rate must be between 0 and 1");
   if (options.link.latency_ms < 0 || options.link.bandwidth_kbps < 0)
     return make_error(ErrorCode::kInvalidArgument, "--latency-ms and --bandwidth-kbps must not be negative");
   CANOPY_ASSIGN_OR_RETURN(std::vector<DevicePlan> plan, plan_fleet(options.fleet));

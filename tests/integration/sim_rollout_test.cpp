@@ -135,7 +135,7 @@ TEST_F(SimRolloutTest, FailureThresholdPausesAndRollsBackUpdatedDevices) {
   const int v1 = publish_model({.seed = 1});
   const int v2 = publish_model({.scale = 3.0f, .golden_scale = 3.0f, .padding_bytes = 300000, .seed = 2});
   SimRun sim(work_ / "sim.out",
-             sim_args(4, {"--full-disk", "2", "--full-disk-bytes", "100000", "--offline", "3-4:12:26"}));
+             sim_args(4, {"--full-disk", "2", "--full-disk-bytes", "100000", "--offline", "3-4:14:28"}));
   ASSERT_TRUE(wait_for_devices(4)) << sim.output();
 
   const std::int64_t first = deploy_to_group(v1);
