@@ -16,8 +16,8 @@ namespace canopy::sim {
 namespace {
 
 TEST(FleetPlanTest, DealsFieldsRoundRobinAndNumbersCamerasWithinTheirField) {
-  auto plan = plan_fleet({.devices = 7, .crash_during_install = 2, .full_disk = 1,
-                          .offline = {{5, 6, 10, 40}}});
+  auto plan =
+      plan_fleet({.devices = 7, .crash_during_install = 2, .full_disk = 1, .offline = {{5, 6, 10, 40}}});
   ASSERT_TRUE(plan.ok()) << plan.error().message;
   ASSERT_EQ(plan->size(), 7u);
   const DevicePlan& fourth = (*plan)[3];
@@ -65,7 +65,8 @@ TEST(OfflineWindowTest, ParsesOneDeviceOrARange) {
   EXPECT_EQ(range->first_device, 2);
   EXPECT_EQ(range->last_device, 5);
   EXPECT_DOUBLE_EQ(range->start_s, 0.5);
-  for (const char* bad : {"", "3", "3:10", "x:1:2", "3:40:10", "5-2:1:2", "0:1:2", "3:-1:2", "3:1:2:4", "3-:1:2"}) {
+  for (const char* bad :
+       {"", "3", "3:10", "x:1:2", "3:40:10", "5-2:1:2", "0:1:2", "3:-1:2", "3:1:2:4", "3-:1:2"}) {
     auto parsed = parse_offline_window(bad);
     ASSERT_FALSE(parsed.ok()) << bad;
     EXPECT_NE(parsed.error().message.find("--offline"), std::string::npos);
