@@ -15,8 +15,8 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr std::chrono::milliseconds kTick{100};
-// Agents start this far apart, as devices power up, so they enroll (and are
-// admitted to deployments) in device order and do not all hit the server at once.
+// Agents start this far apart, as devices power up, so they do not all
+// enroll and load their models at the same instant.
 constexpr std::chrono::milliseconds kStartSpacing{100};
 constexpr std::chrono::seconds kStopGrace{5};
 // The agent waits up to 5 minutes between tries while offline; a simulated
