@@ -5,13 +5,20 @@
 # pipelines use, push it again (same version), run the example pipeline
 # (examples/agriculture/pipeline.yaml) in a small configuration against the
 # registry, promote the detector it trained to production, pull it, run it.
+# Then the fleet: 20 simulated devices in three fields (real canopy-agent
+# processes behind a lossy network, `canopy sim`), the detector rolled out
+# canary -> waves, a broken model that stops its own rollout and leaves
+# every device on the good one, and a summary.
 set -euo pipefail
 build_dir=${1:-build}
 canopy="$(cd "$build_dir" && pwd)/apps/canopy"
 root="$(cd "$(dirname "$0")/.." && pwd)"
 work=$(mktemp -d /tmp/canopy-demo.XXXXXX)
 server_pid=
+sim_pid=
 cleanup() {
+  # The simulator first: on SIGTERM it stops its agents.
+  [ -n "$sim_pid" ] && kill "$sim_pid" 2>/dev/null && wait "$sim_pid" 2>/dev/null
   [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
   rm -rf "$work"
 }
@@ -23,9 +30,10 @@ step() { printf '\n== %s\n' "$*"; }
 step "make the pipeline's signing key pair"
 "$canopy" keys generate --out signing
 
-step "start the registry on a free loopback port, trusting that key"
+step "start the registry on a free loopback port, trusting that key (devices poll every 2 s)"
 export CANOPY_ADMIN_KEY="demo-admin-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-"$canopy" server --data data --listen 127.0.0.1:0 --trusted-key signing.pub > server.out 2> server.log &
+"$canopy" server --data data --listen 127.0.0.1:0 --trusted-key signing.pub --poll-interval 2 \
+  > server.out 2> server.log &
 server_pid=$!
 for _ in $(seq 50); do grep -q "^listening on" server.out 2>/dev/null && break; sleep 0.1; done
 url=$(sed -n 's/^listening on //p' server.out)
@@ -87,5 +95,70 @@ step "run it on the edge inference engine (oneDNN here, XNNPACK on ARM)"
 "$canopy" dataset generate --out field --images 2 --seed 7 -q
 "$canopy" infer pulled.zip field/images/000000.jpg --draw annotated
 "$canopy" bench infer pulled.zip --runs 20 --warmup 5
+
+fleet_started=$(date +%s)
+step "fleet: an enrollment token for 20 devices"
+fleet_token=$("$canopy" enroll-token create --group fields --uses 20 --expires 1h)
+
+step "fleet: 20 simulated devices in three fields, real canopy-agent processes behind a lossy network"
+# 30 ms per chunk, 3% of connections cut, 4 Mbit/s per device; devices 18-20
+# lose their network from 8 s to 40 s; device 1 is killed mid-install once.
+"$canopy" sim --devices 20 --fields 3 --server "$url" --enroll-token "$fleet_token" --dir fleet \
+  --latency-ms 30 --drop-rate 0.03 --bandwidth-kbps 4000 --offline 18-20:8:40 --crash-during-install 1 \
+  --progress-interval 10 > sim.log 2>&1 &
+sim_pid=$!
+enrolled=0
+for _ in $(seq 150); do
+  enrolled=$("$canopy" device list --group fields | tail -n +2 | wc -l)
+  [ "$enrolled" -ge 20 ] && break
+  kill -0 "$sim_pid" 2>/dev/null || { cat sim.log; exit 1; }
+  sleep 0.2
+done
+[ "$enrolled" -ge 20 ] || { echo "only $enrolled devices enrolled"; cat sim.log; exit 1; }
+"$canopy" device list --group fields
+
+deployment_id() { grep -o '"id": *[0-9]*' | head -n 1 | grep -o '[0-9]*$'; }
+rollout="--group fields --canary 2 --waves 50%,100% --soak 5s"
+
+step "fleet: roll the production detector out: canary of 2, then 50% and 100%, 5 s soak each"
+# shellcheck disable=SC2086  # $rollout is a list of flags
+good=$("$canopy" deploy create --model crop-disease-detector --alias production $rollout --json | deployment_id)
+"$canopy" deploy status "$good" --watch --interval 5s
+echo "-- what the simulator saw meanwhile"
+grep -E "killed|restarted|lost its network|back online" sim.log || true
+
+step "fleet: a broken model: the same detector, repackaged with golden outputs it does not produce"
+mkdir -p broken-src
+unzip -q pulled.zip -d broken-src
+broken_dir=$(dirname "$(find broken-src -name canopy.json | head -n 1)")
+rm -f "$broken_dir/canopy.sig"
+# The first golden sample's expected output ends with a float of 1e6 (the
+# raw data ends the TensorProto), a value the detector never gives.
+first_output=$(find "$broken_dir" -name 'output_*.pb' | sort | head -n 1)
+printf '\x00\x24\x74\x49' | dd of="$first_output" bs=1 seek=$(($(stat -c %s "$first_output") - 4)) conv=notrunc 2>/dev/null
+sed -i 's/"description": "[^"]*"/"description": "broken: golden outputs that do not match"/' "$broken_dir/canopy.json"
+"$canopy" package create "$broken_dir" -o broken.zip --sign signing.key
+broken=$("$canopy" model push broken.zip --server "$url" --api-key "$API_KEY" --json | grep -o '"version": *[0-9]*' | head -n 1 | grep -o '[0-9]*$')
+echo "broken model is crop-disease-detector:$broken"
+
+step "fleet: deploy it the same way; the canary's health checks fail and the rollout stops itself"
+# shellcheck disable=SC2086
+bad=$("$canopy" deploy create --model crop-disease-detector --version "$broken" $rollout --json | deployment_id)
+if "$canopy" deploy status "$bad" --watch --interval 5s; then
+  echo "the broken model was not stopped"; exit 1
+fi
+echo "-- the watch ends with exit code 1: the rollout stopped itself"
+
+step "fleet: every device still runs the good model"
+"$canopy" device list --group fields
+on_good=$("$canopy" device list --group fields | grep -c "crop-disease-detector:$latest ") || true
+[ "$on_good" -eq 20 ] || { echo "only $on_good of 20 devices run crop-disease-detector:$latest"; exit 1; }
+
+step "summary"
+"$canopy" deploy list
+echo "-- $on_good of 20 devices run crop-disease-detector:$latest; deployment $good completed,"
+echo "   deployment $bad (version $broken) stopped by its canary: $("$canopy" deploy status "$bad" | sed -n 's/^reason: //p')"
+echo "-- the simulator: $(grep "agents running" sim.log | tail -n 1 | sed 's/^sim *[0-9]*s: //')"
+echo "-- fleet part took $(( $(date +%s) - fleet_started )) s"
 echo
 echo "demo finished"

@@ -31,7 +31,8 @@ struct SimArgs {
 Result<std::filesystem::path> find_agent(const std::string& flag) {
   std::error_code ec;
   std::filesystem::path agent = flag;
-  if (agent.empty()) agent = std::filesystem::read_symlink("/proc/self/exe", ec).parent_path() / "canopy-agent";
+  if (agent.empty())
+    agent = std::filesystem::read_symlink("/proc/self/exe", ec).parent_path() / "canopy-agent";
   if (ec || ::access(agent.c_str(), X_OK) != 0)
     return make_error(ErrorCode::kNotFound,
                       "canopy-agent not found at " + agent.string() + "; pass its path with --agent PATH");
@@ -60,17 +61,21 @@ void register_sim_command(CLI::App& app, Globals& globals, int& exit_code) {
   command->add_option("--latency-ms", o.link.latency_ms, "delay added to every chunk relayed (default 0)");
   command->add_option("--drop-rate", o.link.drop_rate,
                       "probability that a connection is cut within its first 4 KiB of answer (default 0)");
-  command->add_option("--bandwidth-kbps", o.link.bandwidth_kbps, "bandwidth of each device's link (default: none)");
-  command->add_option("--offline", args->offline,
-                      "DEVICES:START_S:END_S, e.g. 3-5:10:40: devices 3 to 5 lose their network from 10 s to 40 s "
-                      "(repeatable)");
-  command->add_option("--crash-during-install", o.fleet.crash_during_install,
-                      "the first K devices are killed (SIGKILL) the first time they install; restarted, they recover");
+  command->add_option("--bandwidth-kbps", o.link.bandwidth_kbps,
+                      "bandwidth of each device's link (default: none)");
+  command->add_option(
+      "--offline", args->offline,
+      "DEVICES:START_S:END_S, e.g. 3-5:10:40: devices 3 to 5 lose their network from 10 s to 40 s "
+      "(repeatable)");
+  command->add_option(
+      "--crash-during-install", o.fleet.crash_during_install,
+      "the first K devices are killed (SIGKILL) the first time they install; restarted, they recover");
   command->add_option("--full-disk", o.fleet.full_disk, "the last K devices have a full disk");
   command->add_option("--full-disk-bytes", o.full_disk_bytes,
                       "slot space of a full-disk device (default 1: no model fits)");
   command->add_option("--duration", o.duration_s, "stop after this many seconds (default: run until Ctrl-C)");
-  command->add_option("--progress-interval", o.progress_interval_s, "seconds between progress lines (default 5)")
+  command
+      ->add_option("--progress-interval", o.progress_interval_s, "seconds between progress lines (default 5)")
       ->check(CLI::PositiveNumber);
   command->add_option("--seed", o.seed, "seed of the random connection drops (default 1)");
   command->add_option("--agent", args->agent, "canopy-agent binary (default: the one next to canopy)");

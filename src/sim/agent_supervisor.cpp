@@ -41,8 +41,8 @@ Result<std::optional<std::string>> AgentSupervisor::tend(Clock::time_point now) 
     restart_delay_ = now - started_at_ >= kStableRun ? kFirstRestartDelay
                                                      : std::min(restart_delay_ * 2, kLongestRestartDelay);
     next_start_ = now + restart_delay_;
-    std::string line = exit_text(*code) + "; restarting it in " +
-                       std::to_string(restart_delay_.count() / 1000) + " s";
+    std::string line =
+        exit_text(*code) + "; restarting it in " + std::to_string(restart_delay_.count() / 1000) + " s";
     if (*code <= 128) line += " (" + last_line(launch_.log_file) + ")";
     return std::optional<std::string>(line);
   }

@@ -60,7 +60,8 @@ int connect_to(const std::string& host, int port) {
 
 Status check_reachable(const std::string& host, int port) {
   const int fd = connect_to(host, port);
-  if (fd < 0) return make_error(ErrorCode::kNetwork, "cannot connect to " + host + ":" + std::to_string(port));
+  if (fd < 0)
+    return make_error(ErrorCode::kNetwork, "cannot connect to " + host + ":" + std::to_string(port));
   ::close(fd);
   return {};
 }
@@ -68,7 +69,8 @@ Status check_reachable(const std::string& host, int port) {
 Result<std::unique_ptr<FaultProxy>> FaultProxy::start(const std::string& upstream_host, int upstream_port,
                                                       const LinkFaults& faults, unsigned seed) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return make_error(ErrorCode::kIo, std::string("cannot create a socket: ") + std::strerror(errno));
+  if (fd < 0)
+    return make_error(ErrorCode::kIo, std::string("cannot create a socket: ") + std::strerror(errno));
   sockaddr_in address{};
   address.sin_family = AF_INET;
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -78,7 +80,8 @@ Result<std::unique_ptr<FaultProxy>> FaultProxy::start(const std::string& upstrea
       ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
     const int code = errno;
     ::close(fd);
-    return make_error(ErrorCode::kIo, std::string("cannot listen on a loopback port: ") + std::strerror(code));
+    return make_error(ErrorCode::kIo,
+                      std::string("cannot listen on a loopback port: ") + std::strerror(code));
   }
   return std::unique_ptr<FaultProxy>(
       new FaultProxy(fd, ntohs(address.sin_port), upstream_host, upstream_port, faults, seed));
@@ -105,7 +108,8 @@ FaultProxy::~FaultProxy() {
 LinkStats FaultProxy::stats() const { return {connections_, refused_, dropped_, bytes_}; }
 
 void FaultProxy::join_finished() {
-  auto finished = std::partition(relays_.begin(), relays_.end(), [](const Connection& c) { return !*c.done; });
+  auto finished =
+      std::partition(relays_.begin(), relays_.end(), [](const Connection& c) { return !*c.done; });
   for (auto it = finished; it != relays_.end(); ++it) it->thread.join();
   relays_.erase(finished, relays_.end());
 }
@@ -143,7 +147,8 @@ void FaultProxy::accept_loop() {
 
 void FaultProxy::throttle(std::size_t bytes) {
   if (faults_.bandwidth_kbps <= 0) return;
-  const auto duration = std::chrono::microseconds(static_cast<std::int64_t>(bytes) * 8000 / faults_.bandwidth_kbps);
+  const auto duration =
+      std::chrono::microseconds(static_cast<std::int64_t>(bytes) * 8000 / faults_.bandwidth_kbps);
   std::chrono::steady_clock::time_point free_at;
   {
     std::lock_guard lock(bandwidth_mutex_);

@@ -24,9 +24,9 @@
 namespace canopy::sim {
 
 struct LinkFaults {
-  int latency_ms = 0;         // added before every chunk relayed, in each direction
-  double drop_rate = 0;       // probability that a connection is cut after a few bytes
-  int bandwidth_kbps = 0;     // cap of the link, both directions together; 0: none
+  int latency_ms = 0;      // added before every chunk relayed, in each direction
+  double drop_rate = 0;    // probability that a connection is cut after a few bytes
+  int bandwidth_kbps = 0;  // cap of the link, both directions together; 0: none
 };
 
 struct LinkStats {
@@ -76,11 +76,12 @@ class FaultProxy {
 
   std::atomic<std::uint64_t> connections_{0}, refused_{0}, dropped_{0}, bytes_{0};
 
-  std::mt19937 random_;  // accept thread only
+  std::mt19937 random_;             // accept thread only
   std::vector<Connection> relays_;  // accept thread and the destructor (after the accept thread ended)
 
   std::mutex bandwidth_mutex_;
-  std::chrono::steady_clock::time_point link_free_at_;  // GUARDED_BY(bandwidth_mutex_): when the link is idle again
+  // When the link is idle again. GUARDED_BY(bandwidth_mutex_)
+  std::chrono::steady_clock::time_point link_free_at_;
 
   std::thread acceptor_;
 };

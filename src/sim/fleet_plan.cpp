@@ -30,13 +30,15 @@ bool parse_number(std::string_view text, T& out) {
 
 Result<OfflineWindow> parse_offline_window(std::string_view spec) {
   const auto bad = [&] {
-    return make_error(ErrorCode::kInvalidArgument,
-                      "--offline '" + std::string(spec) +
-                          "' must be DEVICES:START_S:END_S, e.g. 3:10:40 or 3-5:10:40 (devices 3 to 5 offline "
-                          "from 10 s to 40 s)");
+    return make_error(
+        ErrorCode::kInvalidArgument,
+        "--offline '" + std::string(spec) +
+            "' must be DEVICES:START_S:END_S, e.g. 3:10:40 or 3-5:10:40 (devices 3 to 5 offline "
+            "from 10 s to 40 s)");
   };
   const size_t first_colon = spec.find(':');
-  const size_t second_colon = first_colon == std::string_view::npos ? first_colon : spec.find(':', first_colon + 1);
+  const size_t second_colon =
+      first_colon == std::string_view::npos ? first_colon : spec.find(':', first_colon + 1);
   if (second_colon == std::string_view::npos) return bad();
   const std::string_view devices = spec.substr(0, first_colon);
   OfflineWindow window;
@@ -60,7 +62,8 @@ Result<OfflineWindow> parse_offline_window(std::string_view spec) {
 Result<std::vector<DevicePlan>> plan_fleet(const FleetPlanOptions& options) {
   if (options.devices < 1 || options.devices > 1000)
     return make_error(ErrorCode::kInvalidArgument, "--devices must be between 1 and 1000");
-  if (options.first_device < 1) return make_error(ErrorCode::kInvalidArgument, "--first-device must be at least 1");
+  if (options.first_device < 1)
+    return make_error(ErrorCode::kInvalidArgument, "--first-device must be at least 1");
   if (options.fields < 1 || options.fields > static_cast<int>(kFields.size()))
     return make_error(ErrorCode::kInvalidArgument, "--fields must be between 1 and 6");
   if (options.crash_during_install < 0 || options.crash_during_install > options.devices)
@@ -71,8 +74,9 @@ Result<std::vector<DevicePlan>> plan_fleet(const FleetPlanOptions& options) {
   for (const auto& window : options.offline)
     if (window.first_device < options.first_device || window.last_device > last)
       return make_error(ErrorCode::kInvalidArgument,
-                        "--offline names device " + std::to_string(window.last_device) + ", but the devices are " +
-                            std::to_string(options.first_device) + " to " + std::to_string(last));
+                        "--offline names device " + std::to_string(window.last_device) +
+                            ", but the devices are " + std::to_string(options.first_device) + " to " +
+                            std::to_string(last));
 
   std::vector<DevicePlan> plan;
   for (int i = 0; i < options.devices; ++i) {

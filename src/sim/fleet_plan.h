@@ -34,7 +34,7 @@ struct FleetPlanOptions {
   int fields = 3;        // 1 to 6
   int crash_during_install = 0;
   int full_disk = 0;
-  std::vector<OfflineWindow> offline;
+  std::vector<OfflineWindow> offline = {};
 };
 
 struct DevicePlan {

@@ -15,8 +15,8 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr std::chrono::milliseconds kTick{100};
-// Agents start this far apart, as devices power up, so they enroll (and are
-// admitted to deployments) in device order and do not all hit the server at once.
+// Agents start this far apart, as devices power up, so they do not all
+// enroll and load their models at the same instant.
 constexpr std::chrono::milliseconds kStartSpacing{100};
 constexpr std::chrono::seconds kStopGrace{5};
 // The agent waits up to 5 minutes between tries while offline; a simulated
@@ -80,7 +80,8 @@ AgentLaunch launch_for(const SimOptions& options, const DevicePlan& device, int 
     launch.argv.push_back("--max-slot-bytes");
     launch.argv.push_back(std::to_string(options.full_disk_bytes));
   }
-  launch.env = {{"CANOPY_AGENT_BACKOFF_INITIAL_MS", kBackoffInitialMs}, {"CANOPY_AGENT_BACKOFF_MAX_MS", kBackoffMaxMs}};
+  launch.env = {{"CANOPY_AGENT_BACKOFF_INITIAL_MS", kBackoffInitialMs},
+                {"CANOPY_AGENT_BACKOFF_MAX_MS", kBackoffMaxMs}};
   if (device.crash_during_install) launch.first_start_env = {{"CANOPY_AGENT_CRASH_AT", "installing"}};
   launch.log_file = options.dir / "logs" / (id + ".log");
   return launch;
@@ -104,15 +105,18 @@ std::string describe_faults(const SimOptions& options, const std::vector<SimDevi
     std::snprintf(rate, sizeof rate, "%.0f%%", options.link.drop_rate * 100);
     add(std::string(rate) + " of connections dropped");
   }
-  if (options.link.bandwidth_kbps > 0) add(std::to_string(options.link.bandwidth_kbps) + " kbit/s per device");
+  if (options.link.bandwidth_kbps > 0)
+    add(std::to_string(options.link.bandwidth_kbps) + " kbit/s per device");
   for (const auto& device : devices) {
     if (device.plan.crash_during_install) add(device.plan.name + " crashes while installing");
     if (device.plan.full_disk) add(device.plan.name + " has a full disk");
   }
   for (const auto& window : options.fleet.offline) {
     std::string devices_text = std::to_string(window.first_device);
-    if (window.last_device > window.first_device) devices_text.append(1, '-').append(std::to_string(window.last_device));
-    add("devices " + devices_text + " offline " + seconds_text(window.start_s) + " to " + seconds_text(window.end_s));
+    if (window.last_device > window.first_device)
+      devices_text.append(1, '-').append(std::to_string(window.last_device));
+    add("devices " + devices_text + " offline " + seconds_text(window.start_s) + " to " +
+        seconds_text(window.end_s));
   }
   return text.empty() ? "none" : text;
 }
@@ -129,10 +133,11 @@ Status run_simulation(const SimOptions& options, const std::atomic<bool>& stop_r
                       const std::function<void(const std::string&)>& print) {
   CANOPY_ASSIGN_OR_RETURN(Endpoint server, parse_server_url(options.server_url));
   if (options.enroll_token.empty())
-    return make_error(ErrorCode::kInvalidArgument,
-                      "--enroll-token is required: create one with 'canopy enroll-token create --group G --uses N'");
-  if (options.link.drop_rate < 0 || options.link.drop_rate >= 1)
-    return make_error(ErrorCode::kInvalidArgument, "--drop-rate must be at least 0 and below 1");
+    return make_error(
+        ErrorCode::kInvalidArgument,
+        "--enroll-token is required: create one with 'canopy enroll-token create --group G --uses N'");
+  if (options.link.drop_rate < 0 || options.link.drop_rate > 1)
+    return make_error(ErrorCode::kInvalidArgument, "--drop-rate must be between 0 and 1");
   if (options.link.latency_ms < 0 || options.link.bandwidth_kbps < 0)
     return make_error(ErrorCode::kInvalidArgument, "--latency-ms and --bandwidth-kbps must not be negative");
   CANOPY_ASSIGN_OR_RETURN(std::vector<DevicePlan> plan, plan_fleet(options.fleet));
@@ -143,13 +148,14 @@ Status run_simulation(const SimOptions& options, const std::atomic<bool>& stop_r
   std::error_code ec;
   std::filesystem::create_directories(options.dir / "logs", ec);
   if (ec)
-    return make_error(ErrorCode::kIo, "cannot create " + (options.dir / "logs").string() + ": " + ec.message());
+    return make_error(ErrorCode::kIo,
+                      "cannot create " + (options.dir / "logs").string() + ": " + ec.message());
 
   std::vector<SimDevice> devices;
   for (auto& device : plan) {
-    CANOPY_ASSIGN_OR_RETURN(
-        auto proxy, FaultProxy::start(server.host, server.port, options.link,
-                                      options.seed + static_cast<unsigned>(device.number)));
+    CANOPY_ASSIGN_OR_RETURN(auto proxy,
+                            FaultProxy::start(server.host, server.port, options.link,
+                                              options.seed + static_cast<unsigned>(device.number)));
     auto agent = std::make_unique<AgentSupervisor>(launch_for(options, device, proxy->port()));
     devices.push_back({std::move(device), std::move(proxy), std::move(agent)});
   }
@@ -201,12 +207,13 @@ Status run_simulation(const SimOptions& options, const std::atomic<bool>& stop_r
         total.bytes += stats.bytes;
       }
       char text[256];
-      std::snprintf(text, sizeof text,
-                    "%d of %zu agents running, %d restarts, %d offline; links: %llu connections, %llu dropped, "
-                    "%llu refused while offline, %.1f MB relayed",
-                    running, devices.size(), restarts, offline, static_cast<unsigned long long>(total.connections),
-                    static_cast<unsigned long long>(total.dropped), static_cast<unsigned long long>(total.refused),
-                    static_cast<double>(total.bytes) / 1e6);
+      std::snprintf(
+          text, sizeof text,
+          "%d of %zu agents running, %d restarts, %d offline; links: %llu connections, %llu dropped, "
+          "%llu refused while offline, %.1f MB relayed",
+          running, devices.size(), restarts, offline, static_cast<unsigned long long>(total.connections),
+          static_cast<unsigned long long>(total.dropped), static_cast<unsigned long long>(total.refused),
+          static_cast<double>(total.bytes) / 1e6);
       line(now, text);
     }
     std::this_thread::sleep_for(kTick);

@@ -30,7 +30,7 @@ class SimRun {
  public:
   SimRun(const fs::path& output, std::vector<std::string> args) : output_(output) {
     std::vector<std::string> argv = {canopy_binary().string(), "sim", "--agent", CANOPY_AGENT_BINARY,
-                                     "--progress-interval", "2"};
+                                     "--progress-interval",    "2"};
     argv.insert(argv.end(), args.begin(), args.end());
     auto started = Subprocess::start({argv, {}, output, output});
     EXPECT_TRUE(started.ok()) << started.error().message;
@@ -62,8 +62,9 @@ class SimRolloutTest : public FleetFixture {
   }
 
   std::vector<std::string> sim_args(int devices, std::vector<std::string> extra) const {
-    std::vector<std::string> args = {"--devices", std::to_string(devices), "--server", server_->url(),
-                                     "--enroll-token", token_, "--dir", (work_ / "fleet").string()};
+    std::vector<std::string> args = {"--devices",    std::to_string(devices),   "--server",
+                                     server_->url(), "--enroll-token",          token_,
+                                     "--dir",        (work_ / "fleet").string()};
     args.insert(args.end(), extra.begin(), extra.end());
     return args;
   }
@@ -135,13 +136,14 @@ TEST_F(SimRolloutTest, FailureThresholdPausesAndRollsBackUpdatedDevices) {
   const int v1 = publish_model({.seed = 1});
   const int v2 = publish_model({.scale = 3.0f, .golden_scale = 3.0f, .padding_bytes = 300000, .seed = 2});
   SimRun sim(work_ / "sim.out",
-             sim_args(4, {"--full-disk", "2", "--full-disk-bytes", "100000", "--offline", "3-4:12:26"}));
+             sim_args(4, {"--full-disk", "2", "--full-disk-bytes", "100000", "--offline", "3-4:14:28"}));
   ASSERT_TRUE(wait_for_devices(4)) << sim.output();
 
   const std::int64_t first = deploy_to_group(v1);
   ASSERT_TRUE(wait_until([&] { return deployment(first).value("state", "") == "completed"; }))
       << diagnostics(sim, deployment(first));
-  ASSERT_FALSE(sim.printed("lost its network")) << "version 1 must be everywhere before devices 3 and 4 go offline";
+  ASSERT_FALSE(sim.printed("lost its network"))
+      << "version 1 must be everywhere before devices 3 and 4 go offline";
 
   ASSERT_TRUE(wait_until([&] { return sim.printed("east-field-cam-1 lost its network"); })) << sim.output();
   const std::int64_t second = deploy_to_group(v2);
@@ -162,13 +164,15 @@ TEST_F(SimRolloutTest, FailureThresholdPausesAndRollsBackUpdatedDevices) {
       if (current_version(row) != v1) return false;
     return true;
   })) << devices().dump()
-      << "\n" << sim.output();
+      << "\n"
+      << sim.output();
   for (const char* name : {"north-field-cam-1", "south-field-cam-1"}) {
     Json row = device_named(name);
     EXPECT_EQ(row.value("state", ""), "rolled-back") << row;
     EXPECT_EQ(row["previous"].value("version", 0), v2) << row;
   }
-  for (int number = 1; number <= 4; ++number) EXPECT_EQ(agent_current_version(number), v1) << "device " << number;
+  for (int number = 1; number <= 4; ++number)
+    EXPECT_EQ(agent_current_version(number), v1) << "device " << number;
 
   auto status = cli("deploy status " + std::to_string(second));
   EXPECT_NE(status.output.find("rolled-back"), std::string::npos) << status.output;
