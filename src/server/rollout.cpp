@@ -69,7 +69,9 @@ RolloutPlan plan_rollout(const Deployment& deployment, const DeviceActive& activ
       return plan;
     }
     if (static_cast<std::size_t>(plan.stage) + 1 == stages.size()) {
-      plan.state = total > 0 && successes == total ? DeploymentState::kCompleted : DeploymentState::kRunning;
+      // With no device left (a newer deployment took them all over) it stays
+      // as it was: a completed deployment does not go back to running.
+      if (total > 0) plan.state = successes == total ? DeploymentState::kCompleted : DeploymentState::kRunning;
       return plan;
     }
     const bool enough = admitted_count > 0 && static_cast<double>(successes) >=

@@ -143,5 +143,20 @@ TEST(Rollout, InactiveAndSupersededDevicesDoNotCount) {
   EXPECT_FALSE(assignment_for(d, d.members[3]).has_value());
 }
 
+// A newer deployment takes every device over: the finished one stays
+// completed (it does not read as running with nothing to do).
+TEST(Rollout, ACompletedDeploymentStaysCompletedWhenSuperseded) {
+  Deployment d = make_deployment(2, {{"waves", {{{"percent", 100}}}}});
+  step(d, 0);
+  report(d, 0, "success");
+  report(d, 1, "success");
+  step(d, 1000);
+  ASSERT_EQ(d.state, DeploymentState::kCompleted);
+  d.members[0].state = kMemberSuperseded;
+  d.members[1].state = kMemberSuperseded;
+  step(d, 2000);
+  EXPECT_EQ(d.state, DeploymentState::kCompleted);
+}
+
 }  // namespace
 }  // namespace canopy::server
