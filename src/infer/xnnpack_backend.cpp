@@ -3,7 +3,7 @@
 // "qc8"), NHWC.
 // XNNPACK fuses only a clamp, so a leading Relu or Clip becomes the clamp
 // and any other float activation or residual sum is applied after, on the
-// output. uint8 activations are shifted to int8 on the way in and out
+// output; an int8 residual sum is XNNPACK's own int8 add. uint8 activations are shifted to int8 on the way in and out
 // (x - 128 with the zero point moved alike: the same real values).
 #include <pthreadpool.h>
 #include <xnnpack.h>
@@ -69,14 +69,16 @@ class XnnpackConv final : public Kernel {
       input = staged_input_.data();
     }
     void* output = u8_output_ ? staged_output_.data() : y.raw();
-    if (input != last_input_ || output != last_output_) {
+    // With a residual, the convolution writes to a buffer of its own and the add writes the output.
+    void* conv_output = residual_op_ ? residual_staged_conv_.data() : output;
+    if (input != last_input_ || conv_output != last_output_) {
       // XNNPACK builds its indirection buffers at setup: redo it only when pointers move.
       const auto n = static_cast<size_t>(x.dim(0)), h = static_cast<size_t>(x.dim(2)), w = static_cast<size_t>(x.dim(3));
       xnn_status status = xnn_status_success;
       switch (kind_) {
         case ConvKind::kQuantized:
           status = xnn_setup_convolution2d_nhwc_qc8(op_.get(), n, h, w, static_cast<const int8_t*>(input),
-                                                    static_cast<int8_t*>(output), pool_.get());
+                                                    static_cast<int8_t*>(conv_output), pool_.get());
           break;
         case ConvKind::kFloat:
           status = xnn_setup_convolution2d_nhwc_f32(op_.get(), n, h, w, static_cast<const float*>(input),
@@ -90,10 +92,11 @@ class XnnpackConv final : public Kernel {
       }
       if (status != xnn_status_success) return make_error(ErrorCode::kInternal, "XNNPACK setup failed for " + node_.name);
       last_input_ = input;
-      last_output_ = output;
+      last_output_ = conv_output;
     }
     if (xnn_run_operator(op_.get(), pool_.get()) != xnn_status_success)
       return make_error(ErrorCode::kInternal, "XNNPACK run failed for " + node_.name);
+    if (residual_op_) CANOPY_TRY(add_residual(*inputs[static_cast<size_t>(residual_input_)], output));
     if (u8_output_) {
       auto* out = static_cast<unsigned char*>(y.raw());
       for (size_t i = 0; i < staged_output_.size(); ++i) out[i] = static_cast<unsigned char>(staged_output_[i] ^ 0x80);
@@ -125,8 +128,38 @@ class XnnpackConv final : public Kernel {
   std::string_view backend() const override { return "xnnpack"; }
   // For transposed convolutions: output rows/columns beyond the minimal size.
   void set_adjustment(uint32_t height, uint32_t width) { adjustment_ = {height, width}; }
+  // For int8 convolutions with a fused residual: `add` (qs8) adds input
+  // `residual_input` (NHWC, int8 or uint8) to the convolution's output.
+  // An NCHW operand (from a reference kernel) is brought to NHWC first.
+  void set_residual(Operator add, int residual_input, bool u8_residual, bool nchw_residual, std::int64_t elements) {
+    residual_op_ = std::move(add);
+    residual_input_ = residual_input;
+    u8_residual_ = u8_residual;
+    nchw_residual_ = nchw_residual;
+    residual_staged_conv_.resize(static_cast<size_t>(elements));
+    if (u8_residual || nchw_residual) residual_staged_operand_.resize(static_cast<size_t>(elements));
+  }
 
  private:
+  Status add_residual(const Tensor& operand, void* output) {
+    const void* other = operand.raw();
+    if (u8_residual_ || nchw_residual_) {
+      if (nchw_residual_) convert_layout(operand, Layout::kNchw, Layout::kNhwc, residual_staged_operand_.data());
+      else std::memcpy(residual_staged_operand_.data(), operand.raw(), operand.size_bytes());
+      if (u8_residual_)
+        for (auto& b : residual_staged_operand_) b = static_cast<unsigned char>(b ^ 0x80);  // u8 - 128 as s8
+      other = residual_staged_operand_.data();
+    }
+    const size_t shape[1] = {residual_staged_conv_.size()};
+    if (xnn_setup_add_nd_qs8(residual_op_.get(), 1, shape, 1, shape,
+                             reinterpret_cast<const int8_t*>(residual_staged_conv_.data()),
+                             static_cast<const int8_t*>(other), static_cast<int8_t*>(output),
+                             pool_.get()) != xnn_status_success ||
+        xnn_run_operator(residual_op_.get(), pool_.get()) != xnn_status_success)
+      return make_error(ErrorCode::kInternal, "XNNPACK residual add failed for " + node_.name);
+    return {};
+  }
+
   const Node& node_;
   Operator op_;
   Threadpool pool_;
@@ -138,6 +171,10 @@ class XnnpackConv final : public Kernel {
   std::vector<float> staged_residual_;
   const void* last_input_ = nullptr;
   void* last_output_ = nullptr;
+  Operator residual_op_{nullptr, xnn_delete_operator};
+  int residual_input_ = -1;
+  bool u8_residual_ = false;
+  std::vector<unsigned char> residual_staged_conv_, residual_staged_operand_;
 };
 
 // A leading Relu or Clip becomes XNNPACK's output clamp; the other post-ops
@@ -279,10 +316,17 @@ class XnnpackBackend final : public Backend {
     const float y_scale = inputs[6].value->data<float>()[0];
     const std::int64_t x_zero = to_int64_vector(*inputs[2].value)[0] - (u8_in ? 128 : 0);
     const std::int64_t y_zero = to_int64_vector(*inputs[7].value)[0] - (u8_out ? 128 : 0);
-    // Only clamps fuse in the quantized domain.
+    // Only clamps fuse in the quantized domain. A residual sum, last, is a
+    // second XNNPACK operator: the convolution's output is rounded to the
+    // output scale first, so the result is within one step of the exact one.
     std::int64_t lo = -128, hi = 127;
+    const PostOp* residual = nullptr;
     for (const auto& op : node.post_ops) {
-      if (op.kind != PostOp::Kind::kActivation) return std::unique_ptr<Kernel>();
+      if (residual != nullptr) return std::unique_ptr<Kernel>();  // nothing may follow the sum
+      if (op.kind == PostOp::Kind::kSum) {
+        residual = &op;
+        continue;
+      }
       if (op.activation == Activation::kRelu) {
         lo = std::max<std::int64_t>(lo, y_zero);
       } else if (op.activation == Activation::kClip) {
@@ -310,10 +354,30 @@ class XnnpackBackend final : public Backend {
         bias ? bias->data<std::int32_t>() : nullptr, static_cast<int8_t>(y_zero), y_scale, static_cast<int8_t>(lo),
         static_cast<int8_t>(hi), 0, &op);
     if (status != xnn_status_success) return std::unique_ptr<Kernel>();
+    Operator conv(op, xnn_delete_operator);
+    Operator add(nullptr, xnn_delete_operator);
+    bool u8_residual = false;
+    if (residual != nullptr) {
+      const TensorInfo& operand = inputs[static_cast<size_t>(residual->sum_input)];
+      const TensorInfo& operand_scale = inputs[static_cast<size_t>(residual->sum_scale_input)];
+      if (operand_scale.value == nullptr) return std::unique_ptr<Kernel>();
+      u8_residual = operand.dtype == DataType::kUInt8;
+      xnn_operator_t add_op = nullptr;
+      if (xnn_create_add_nd_qs8(static_cast<int8_t>(y_zero), y_scale, static_cast<int8_t>(u8_residual ? -128 : 0),
+                                operand_scale.value->data<float>()[0], static_cast<int8_t>(y_zero), y_scale, -128,
+                                127, 0, &add_op) != xnn_status_success)
+        return std::unique_ptr<Kernel>();
+      add = Operator(add_op, xnn_delete_operator);
+    }
     const bool nchw = inputs[0].layout == Layout::kNchw;
-    return std::unique_ptr<Kernel>(std::make_unique<XnnpackConv>(
-        node, Operator(op, xnn_delete_operator), pool_, ConvKind::kQuantized, nchw, u8_in, u8_out, node.post_ops.size(),
-        nchw || u8_in ? element_count(x) : 0, u8_out ? element_count(outputs[0].shape) : 0, false));
+    auto kernel = std::make_unique<XnnpackConv>(node, std::move(conv), pool_, ConvKind::kQuantized, nchw, u8_in, u8_out,
+                                                node.post_ops.size(), nchw || u8_in ? element_count(x) : 0,
+                                                u8_out ? element_count(outputs[0].shape) : 0, false);
+    if (add)
+      kernel->set_residual(std::move(add), residual->sum_input, u8_residual,
+                           inputs[static_cast<size_t>(residual->sum_input)].layout == Layout::kNchw,
+                           element_count(outputs[0].shape));
+    return std::unique_ptr<Kernel>(std::move(kernel));
   }
 
   Threadpool pool_;

@@ -103,7 +103,12 @@ TEST_F(CompressTest, Int8PackageMatchesOnnxRuntimeAndItsAccuracyIsTheEngines) {
   EXPECT_EQ(packaged.exit_code, 0) << packaged.output;
 
   // ONNX Runtime runs the same file; every quantized activation agrees
-  // within one step on every backend, and so do the detections.
+  // within one step on the reference and oneDNN backends, and so do the
+  // detections. XNNPACK has no int8 convolution with a residual sum: it
+  // rounds the convolution to the output scale, then adds (each op within a
+  // step, see the conformance test), and those steps add up through the
+  // residual blocks, so deep activations may differ by a few steps there.
+  // The detections must agree on every backend.
   std::vector<std::string> names;
   const fs::path probe = with_quantized_outputs(work / "q/package/model.onnx", work / "probe.onnx", names);
   ASSERT_GT(names.size(), 10u);
@@ -125,7 +130,8 @@ TEST_F(CompressTest, Int8PackageMatchesOnnxRuntimeAndItsAccuracyIsTheEngines) {
       ASSERT_EQ(ours.size(), theirs.size());
       float worst = 0;
       for (size_t i = 0; i < ours.size(); ++i) worst = std::max(worst, std::fabs(ours[i] - theirs[i]));
-      EXPECT_LE(worst, 1.0f) << where << ": " << names[k - 1] << " differs by " << worst << " steps";
+      const float allowed = backend == infer::BackendKind::kXnnpack ? 4.0f : 1.0f;
+      EXPECT_LE(worst, allowed) << where << ": " << names[k - 1] << " differs by " << worst << " steps";
     }
     // Detections: box coordinates in input pixels, then class probabilities.
     const auto ours = infer::to_float_vector((*actual)[0]), theirs = infer::to_float_vector((*expected)[0]);
