@@ -11,12 +11,14 @@
 // section of that file.
 #include <CLI/CLI.hpp>
 #include <signal.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <iterator>
 #include <mutex>
 #include <random>
 #include <sstream>
@@ -89,6 +91,27 @@ class Server {
     process_->wait();
   }
   const std::string& url() const { return url_; }
+
+  // CPU seconds (user + system) the server has used so far, from /proc.
+  double cpu_seconds() const {
+    std::ifstream stat("/proc/" + std::to_string(process_->pid()) + "/stat");
+    std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+    // Fields after the command name (which may hold spaces) start after ") ".
+    std::istringstream fields(text.substr(text.rfind(')') + 2));
+    std::string field;
+    double ticks = 0;
+    for (int index = 3; fields >> field && index <= 15; ++index)
+      if (index == 14 || index == 15) ticks += std::stod(field);  // utime, stime
+    return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+  }
+
+  // The server's peak resident memory (VmHWM), in MiB.
+  double peak_rss_mib() const {
+    std::ifstream status("/proc/" + std::to_string(process_->pid()) + "/status");
+    for (std::string line; std::getline(status, line);)
+      if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
+    return 0;
+  }
 
  private:
   std::unique_ptr<Subprocess> process_;
@@ -356,9 +379,12 @@ int main(int argc, char** argv) {
   std::fprintf(stderr, "polls p50 %.2f ms p99 %.2f ms; health p50 %.2f ms p99 %.2f ms\n", percentile(polls, 0.5),
                percentile(polls, 0.99), percentile(health, 0.5), percentile(health, 0.99));
 
+  const double poll_rss_mib = server.peak_rss_mib();
   std::vector<Device> fleet = enroll(server.url(), "rollout", rollout_devices, 8);
   std::int64_t deployment = 0;
+  const double cpu_before = server.cpu_seconds();
   const double rollout_s = rollout(server.url(), fleet, sha256, 5, threads, &deployment);
+  const double rollout_cpu_s = server.cpu_seconds() - cpu_before;
   const double downloads_s = plain_downloads(server.url(), fleet.size(), threads);
   std::fprintf(stderr, "rollout %.1f s; plain downloads %.1f s\n", rollout_s, downloads_s);
 
@@ -372,10 +398,13 @@ int main(int argc, char** argv) {
         << fmt("%.2f", percentile(polls, 0.99)) << " ms | GET /api/v1/health, same schedule: "
         << fmt("%.2f", percentile(health, 0.5)) << " ms / " << fmt("%.2f", percentile(health, 0.99)) << " ms | "
         << fmt("%.2f", percentile(polls, 0.99) / std::max(percentile(health, 0.99), 1e-3)) << " |\n"
+        << "| server peak RSS with " << poll_devices << " devices enrolled and polling | " << fmt("%.0f", poll_rss_mib)
+        << " MiB | | |\n"
         << "| rollout of a " << fmt("%.0f", package_mib) << " MiB package to " << rollout_devices
         << " devices: canary 10, waves 50% and 100%, 5 reports per device, 5 s polls | " << fmt("%.1f", rollout_s)
         << " s | " << rollout_devices << " plain downloads: " << fmt("%.1f", downloads_s) << " s | "
         << fmt("%.2f", rollout_s / std::max(downloads_s, 1e-3)) << " |\n"
+        << "| server CPU during that rollout | " << fmt("%.1f", rollout_cpu_s) << " s | | |\n"
         << "| enrollment (ed25519 proof, one durable transaction each) | " << fmt("%.0f", poll_devices / enroll_s)
         << " devices/s | | |\n";
   std::printf("%s", table.str().c_str());
