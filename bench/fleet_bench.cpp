@@ -35,33 +35,15 @@
 
 namespace {
 
+using canopy::bench::percentile;
+using canopy::bench::die;
+using canopy::bench::check;
 using namespace canopy;
 using Clock = std::chrono::steady_clock;
 constexpr const char* kAdminKey = "bench-admin-key-0123456789";
 constexpr const char* kModel = "field-detector";
 
 double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
-
-double percentile(std::vector<double> values, double p) {
-  if (values.empty()) return 0;
-  std::sort(values.begin(), values.end());
-  return values[std::min(values.size() - 1, static_cast<size_t>(p * static_cast<double>(values.size())))];
-}
-
-[[noreturn]] void die(const std::string& message) {
-  std::fprintf(stderr, "fleet_bench: %s\n", message.c_str());
-  std::exit(1);
-}
-
-template <typename T>
-T check(Result<T> result, const std::string& what) {
-  if (!result.ok()) die(what + ": " + result.error().message);
-  return std::move(result).value();
-}
-
-void check(const Status& status, const std::string& what) {
-  if (!status.ok()) die(what + ": " + status.error().message);
-}
 
 class Server {
  public:

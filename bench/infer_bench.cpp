@@ -20,14 +20,10 @@
 
 namespace {
 
+using canopy::bench::die;
 using namespace canopy;
 using namespace canopy::infer;
 using Clock = std::chrono::steady_clock;
-
-void die(const std::string& message) {
-  std::fprintf(stderr, "infer_bench: %s\n", message.c_str());
-  std::exit(1);
-}
 
 struct Network {
   std::string name;

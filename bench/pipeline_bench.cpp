@@ -20,17 +20,10 @@
 
 namespace {
 
+using canopy::bench::die;
+using canopy::bench::check;
 using namespace canopy;
 using Clock = std::chrono::steady_clock;
-
-void die(const std::string& message) {
-  std::fprintf(stderr, "pipeline_bench: %s\n", message.c_str());
-  std::exit(1);
-}
-
-void check(const Status& status, const std::string& what) {
-  if (!status.ok()) die(what + ": " + status.error().message);
-}
 
 // Runs argv to completion with output to `log`; returns the wall time in seconds.
 double timed(const std::vector<std::string>& argv, const fs::path& log) {

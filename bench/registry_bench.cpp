@@ -33,6 +33,9 @@
 
 namespace {
 
+using canopy::bench::percentile;
+using canopy::bench::die;
+using canopy::bench::check;
 using namespace canopy;
 using Clock = std::chrono::steady_clock;
 constexpr const char* kAdminKey = "bench-admin-key-0123456789";
@@ -44,26 +47,6 @@ double seconds_since(Clock::time_point start) {
 double median(std::vector<double> values) {
   std::sort(values.begin(), values.end());
   return values[values.size() / 2];
-}
-
-double percentile(std::vector<double> values, double p) {
-  std::sort(values.begin(), values.end());
-  return values[std::min(values.size() - 1, static_cast<size_t>(p * static_cast<double>(values.size())))];
-}
-
-void die(const std::string& message) {
-  std::fprintf(stderr, "registry_bench: %s\n", message.c_str());
-  std::exit(1);
-}
-
-template <typename T>
-T check(Result<T> result, const std::string& what) {
-  if (!result.ok()) die(what + ": " + result.error().message);
-  return std::move(result).value();
-}
-
-void check(const Status& status, const std::string& what) {
-  if (!status.ok()) die(what + ": " + status.error().message);
 }
 
 int run(const std::vector<std::string>& argv) {

@@ -2,6 +2,12 @@
 
 #include "common/files.h"
 
+#include <errno.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+
 namespace canopy::bench {
 
 Status replace_section(const std::filesystem::path& markdown, const std::string& name, const std::string& content) {
@@ -16,6 +22,17 @@ Status replace_section(const std::filesystem::path& markdown, const std::string&
     text += "\n" + block + "\n";
   }
   return write_file_atomic(markdown, text);
+}
+
+void die(const std::string& message) {
+  std::fprintf(stderr, "%s: %s\n", program_invocation_short_name, message.c_str());
+  std::exit(1);
+}
+
+double percentile(std::vector<double> values, double p) {
+  if (values.empty()) return 0;
+  std::sort(values.begin(), values.end());
+  return values[std::min(values.size() - 1, static_cast<size_t>(p * static_cast<double>(values.size())))];
 }
 
 }  // namespace canopy::bench
