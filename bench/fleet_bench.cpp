@@ -37,6 +37,7 @@ namespace {
 
 using canopy::bench::percentile;
 using canopy::bench::die;
+using canopy::bench::fmt;
 using canopy::bench::check;
 using namespace canopy;
 using Clock = std::chrono::steady_clock;
@@ -301,12 +302,6 @@ double plain_downloads(const std::string& url, size_t count, int threads) {
     });
   for (auto& w : workers) w.join();
   return seconds_since(start);
-}
-
-std::string fmt(const char* format, double value) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, format, value);
-  return buf;
 }
 
 }  // namespace

@@ -21,6 +21,7 @@
 namespace {
 
 using canopy::bench::die;
+using canopy::bench::fmt;
 using canopy::bench::check;
 using namespace canopy;
 using Clock = std::chrono::steady_clock;
@@ -37,12 +38,6 @@ double timed(const std::vector<std::string>& argv, const fs::path& log) {
 double median(std::vector<double> values) {
   std::sort(values.begin(), values.end());
   return values[values.size() / 2];
-}
-
-std::string fmt(const char* format, double value) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, format, value);
-  return buf;
 }
 
 }  // namespace

@@ -35,6 +35,7 @@ namespace {
 
 using canopy::bench::percentile;
 using canopy::bench::die;
+using canopy::bench::fmt;
 using canopy::bench::check;
 using namespace canopy;
 using Clock = std::chrono::steady_clock;
@@ -131,12 +132,6 @@ std::string table(const std::vector<Row>& rows) {
   std::string out = "| measure | canopy | reference | ratio |\n|---|---|---|---|\n";
   for (const auto& r : rows) out += "| " + r.measure + " | " + r.canopy + " | " + r.reference + " | " + r.ratio + " |\n";
   return out;
-}
-
-std::string fmt(const char* format, double value) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, format, value);
-  return buf;
 }
 
 std::vector<Row> bench_throughput(const fs::path& canopy, const fs::path& work, std::uint64_t size_mib,

@@ -30,6 +30,9 @@ inline void check(const Status& status, const std::string& what) {
   if (!status.ok()) die(what + ": " + status.error().message);
 }
 
+// `value` printed with a printf `format` ("%.2f").
+std::string fmt(const char* format, double value);
+
 // The value at fraction `p` (0-1) of the sorted values; 0 for none.
 double percentile(std::vector<double> values, double p);
 
