@@ -12,6 +12,7 @@
 #include "train/evaluate.h"
 #include "train/onnx_export.h"
 #include "train/prune.h"
+#include "train/qat.h"
 #include "train/quantize.h"
 #include "train/trainer.h"
 #include "vision/dataset_formats.h"
@@ -284,6 +285,15 @@ int main(int argc, char** argv) {
   quantize_cmd->add_option("--max-drop", max_drop_points, "mAP@0.5 points the int8 model may lose before layers stay float");
   quantize_cmd->add_option("--max-float-layers", quantize_options.max_float_layers, "layers that may stay float");
   quantize_cmd->add_option("--backend", quantize_backend, "engine backend measured on: auto, onednn, xnnpack, reference");
+  train::QatOptions qat;
+  qat.finetune.epochs = 0;
+  qat.finetune.lr = 5e-4;
+  qat.finetune.warmup_epochs = 0;
+  quantize_cmd->add_option("--qat-epochs", qat.finetune.epochs,
+                           "fine-tune quantization-aware on --calib (a labelled dataset) for this many epochs first")
+      ->check(CLI::NonNegativeNumber);
+  quantize_cmd->add_option("--qat-lr", qat.finetune.lr, "quantization-aware fine-tuning learning rate")->check(CLI::PositiveNumber);
+  quantize_cmd->add_option("--batch", qat.finetune.batch, "images per quantization-aware fine-tuning step")->check(CLI::PositiveNumber);
   quantize_cmd->callback([&] {
     exit_code = run([&]() -> Status {
       CANOPY_ASSIGN_OR_RETURN(quantize_options.engine.backend, infer::parse_backend(quantize_backend));
@@ -297,8 +307,16 @@ int main(int argc, char** argv) {
       }
       quantize_options.max_map_drop = max_drop_points / 100.0;
       quantize_options.show_progress = !quiet;
-      CANOPY_ASSIGN_OR_RETURN(Json report, train::quantize_package(quantize_model_dir, images, validation,
-                                                                   quantize_options, quantize_out));
+      Json report;
+      if (qat.finetune.epochs > 0) {
+        qat.quantize = quantize_options;
+        qat.finetune.show_progress = !quiet;
+        CANOPY_ASSIGN_OR_RETURN(report, train::quantize_aware_package(quantize_model_dir, images, calibration_set,
+                                                                      validation, qat, quantize_out));
+      } else {
+        CANOPY_ASSIGN_OR_RETURN(report, train::quantize_package(quantize_model_dir, images, validation,
+                                                                quantize_options, quantize_out));
+      }
       if (json) std::printf("%s\n", report.dump(2).c_str());
       std::fprintf(stderr, "int8 package %s, report %s\n", (quantize_out / "package").string().c_str(),
                    (quantize_out / "report.json").string().c_str());

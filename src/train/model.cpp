@@ -47,8 +47,19 @@ ConvBnActImpl::ConvBnActImpl(int in, int out, int kernel, int stride, bool act) 
   bn = register_module("bn", torch::nn::BatchNorm2d(torch::nn::BatchNorm2dOptions(out).momentum(0.03).eps(1e-3)));
 }
 
+torch::Tensor fake_quantized_conv(torch::nn::Conv2dImpl& conv, const torch::Tensor& x, const FakeQuant& quant) {
+  const torch::Tensor input = torch::fake_quantize_per_tensor_affine(x, quant.scale, 0, quant.is_signed ? -128 : 0,
+                                                                      quant.is_signed ? 127 : 255);
+  const torch::Tensor scales = conv.weight.detach().abs().flatten(1).amax(1).clamp_min(1e-12) / 127.0;
+  const torch::Tensor weight = torch::fake_quantize_per_channel_affine(
+      conv.weight, scales, torch::zeros({scales.size(0)}, torch::kInt), 0, -127, 127);
+  const auto& o = conv.options;
+  return torch::conv2d(input, weight, conv.bias, o.stride(), c10::get<torch::ExpandingArray<2>>(o.padding()),
+                       o.dilation(), o.groups());
+}
+
 torch::Tensor ConvBnActImpl::forward(const torch::Tensor& x) {
-  torch::Tensor y = bn(conv(x));
+  torch::Tensor y = bn(fake_quant ? fake_quantized_conv(*conv, x, *fake_quant) : conv(x));
   return activation ? torch::relu(y) : y;
 }
 
@@ -84,6 +95,7 @@ HeadImpl::HeadImpl(int channels_, int hidden, int classes) {
 
 std::pair<torch::Tensor, torch::Tensor> HeadImpl::forward(const torch::Tensor& x) {
   const torch::Tensor features = stem(x);
+  if (fake_quant) return {fake_quantized_conv(*box, features, *fake_quant), fake_quantized_conv(*cls, features, *fake_quant)};
   return {box(features), cls(features)};
 }
 

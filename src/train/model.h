@@ -28,6 +28,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -51,6 +52,18 @@ struct DetectorConfig {
   static DetectorConfig from_json(const Json& json);
 };
 
+// Quantization-aware training: a convolution's input is rounded to the
+// int8 grid of its calibrated range and its weights to a symmetric int8
+// grid per output channel, as the int8 model will compute them (gradients
+// pass straight through). Per-channel rounding of the unfolded weights is
+// the same as of the BatchNorm-folded ones the export writes: folding only
+// scales each channel.
+struct FakeQuant {
+  float scale = 1;         // of the input activation
+  bool is_signed = false;  // int8 input; otherwise uint8 (zero point 0 either way)
+};
+torch::Tensor fake_quantized_conv(torch::nn::Conv2dImpl& conv, const torch::Tensor& x, const FakeQuant& quant);
+
 // Conv (no bias) + BatchNorm + optional ReLU: the unit the exporter folds.
 struct ConvBnActImpl : torch::nn::Module {
   ConvBnActImpl(int in, int out, int kernel, int stride, bool activation = true);
@@ -58,6 +71,7 @@ struct ConvBnActImpl : torch::nn::Module {
   torch::nn::Conv2d conv{nullptr};
   torch::nn::BatchNorm2d bn{nullptr};
   bool activation;
+  std::optional<FakeQuant> fake_quant;  // set for quantization-aware training only
 };
 TORCH_MODULE(ConvBnAct);
 
@@ -85,6 +99,7 @@ struct HeadImpl : torch::nn::Module {
   std::pair<torch::Tensor, torch::Tensor> forward(const torch::Tensor& x);
   ConvBnAct stem{nullptr};
   torch::nn::Conv2d box{nullptr}, cls{nullptr};
+  std::optional<FakeQuant> fake_quant;  // of the box and class convolutions, as in ConvBnActImpl
 };
 TORCH_MODULE(Head);
 

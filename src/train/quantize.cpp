@@ -358,6 +358,20 @@ Result<std::string> quantize_all(const fs::path& model_file, const package::Mani
       .SerializeAsString();
 }
 
+Result<std::map<std::string, InputRange>> calibrated_conv_inputs(const fs::path& model_file,
+                                                                 const package::Manifest& manifest,
+                                                                 const std::vector<cv::Mat>& calibration,
+                                                                 Calibrator calibrator, const QuantizeOptions& options) {
+  CANOPY_ASSIGN_OR_RETURN(Calibrated c, load_and_calibrate(model_file, manifest, calibration, options));
+  const auto scales = scales_for(c.histograms, calibrator);
+  std::map<std::string, InputRange> ranges;
+  for (int conv : c.convs) {
+    const ActivationScale& s = scales.at(c.fp32.graph().node(conv).input(0));
+    ranges[c.fp32.graph().node(conv).name()] = {s.scale, s.is_signed};
+  }
+  return ranges;
+}
+
 Result<QuantizeResult> quantize_model(const fs::path& model_file, const package::Manifest& manifest,
                                       const std::vector<cv::Mat>& calibration, const vision::Dataset& validation,
                                       const QuantizeOptions& options) {
@@ -463,11 +477,15 @@ Result<QuantizeResult> quantize_model(const fs::path& model_file, const package:
 
 Result<Json> quantize_package(const fs::path& package_dir, const std::vector<cv::Mat>& calibration,
                               const vision::Dataset& validation, const QuantizeOptions& options,
-                              const fs::path& out_dir) {
+                              const fs::path& out_dir, const fs::path& original_dir) {
   CANOPY_ASSIGN_OR_RETURN(std::string manifest_bytes, read_file(package_dir / package::kManifestName));
   CANOPY_ASSIGN_OR_RETURN(package::Manifest manifest, package::parse_manifest(manifest_bytes));
-  const fs::path original = package_dir / manifest.model_file().path;
-  CANOPY_ASSIGN_OR_RETURN(QuantizeResult result, quantize_model(original, manifest, calibration, validation, options));
+  const fs::path float_model = package_dir / manifest.model_file().path;
+  CANOPY_ASSIGN_OR_RETURN(QuantizeResult result, quantize_model(float_model, manifest, calibration, validation, options));
+  const fs::path reference_dir = original_dir.empty() ? package_dir : original_dir;
+  CANOPY_ASSIGN_OR_RETURN(std::string reference_bytes, read_file(reference_dir / package::kManifestName));
+  CANOPY_ASSIGN_OR_RETURN(package::Manifest reference, package::parse_manifest(reference_bytes));
+  const fs::path original = reference_dir / reference.model_file().path;
 
   CANOPY_ASSIGN_OR_RETURN(const fs::path scratch, make_temp_dir(fs::temp_directory_path(), "canopy-quantize-"));
   const std::unique_ptr<const fs::path, void (*)(const fs::path*)> remove_scratch(&scratch, [](const fs::path* dir) {
@@ -495,6 +513,7 @@ Result<Json> quantize_package(const fs::path& package_dir, const std::vector<cv:
   metrics["compression"] = report;
   Json lineage = manifest.lineage;
   lineage["compression"] = "int8 post-training quantization (" + result.calibrator + ")";
+  if (!original_dir.empty()) lineage["compression"] = "int8 after quantization-aware fine-tuning (" + result.calibrator + ")";
   CANOPY_TRY(write_derived_package(package_dir, result.model, out_dir / "package", metrics, lineage));
   CANOPY_TRY(write_file_atomic(out_dir / "report.json", report.dump(2) + "\n"));
   return report;

@@ -26,6 +26,7 @@
 #include <opencv2/core.hpp>
 
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -76,12 +77,26 @@ Result<std::string> quantize_all(const std::filesystem::path& model_file, const 
                                  const std::vector<cv::Mat>& calibration, Calibrator calibrator,
                                  const QuantizeOptions& options);
 
+// The int8 range of each quantizable Conv's input with `calibrator`, by the
+// Conv's node name (for canopy-train's exports, the module's path):
+// what quantization-aware training rounds to.
+struct InputRange {
+  float scale = 1;
+  bool is_signed = false;
+};
+Result<std::map<std::string, InputRange>> calibrated_conv_inputs(const std::filesystem::path& model_file,
+                                                                 const package::Manifest& manifest,
+                                                                 const std::vector<cv::Mat>& calibration,
+                                                                 Calibrator calibrator, const QuantizeOptions& options);
+
 // The whole job: quantizes the package in `package_dir`, measures the
 // original and the int8 model (compression_report.h), and writes
 // out_dir/package (the int8 model, the report in its metrics) and
-// out_dir/report.json. Returns the report.
+// out_dir/report.json. Returns the report. `original_dir`, when not empty,
+// is the package the report compares against and the lineage names (the
+// model before quantization-aware fine-tuning made `package_dir`).
 Result<Json> quantize_package(const std::filesystem::path& package_dir, const std::vector<cv::Mat>& calibration,
                               const vision::Dataset& validation, const QuantizeOptions& options,
-                              const std::filesystem::path& out_dir);
+                              const std::filesystem::path& out_dir, const std::filesystem::path& original_dir = {});
 
 }  // namespace canopy::train

@@ -308,6 +308,7 @@ Result<TrainResult> train_detector(const vision::Dataset& train_set, const visio
     model = parent.model;
     spdlog::info("fine-tuning from {}", options.init_from.string());
   }
+  if (options.prepare_model) options.prepare_model(*model);
   model->train();
   WeightAverage average(config);
   average.copy_from(*model);

@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -44,6 +45,9 @@ struct TrainOptions {
   bool show_progress = true;
   vision::AugmentOptions augment;
   Json lineage = Json::object();    // recorded with the metrics
+  // Called on the model being trained before the first step, e.g. to make
+  // it quantization-aware (qat.h); the averaged (validated) copy is left as is.
+  std::function<void(FieldDetectorImpl&)> prepare_model;
 };
 
 struct EpochRecord {

@@ -143,6 +143,24 @@ TEST_F(CompressTest, Int8PackageMatchesOnnxRuntimeAndItsAccuracyIsTheEngines) {
   }
 }
 
+// Quantization-aware fine-tuning first: the fine-tuned float model is kept
+// (OUT/qat), and the report still compares the int8 model with the original.
+TEST_F(CompressTest, QuantizationAwareFineTuningThenInt8) {
+  TempDir work;
+  const auto quantized = run_shell(kTrain + " quantize --model " + package().string() + " --calib " +
+                                   data("train").string() + " --images 16 --val " + data("val").string() + " --out " +
+                                   (work / "q").string() + " --qat-epochs 1 --batch 8 -q");
+  ASSERT_EQ(quantized.exit_code, 0) << quantized.output;
+  EXPECT_TRUE(fs::exists(work / "q/qat/best.pt"));
+  EXPECT_TRUE(fs::exists(work / "q/qat/package/model.onnx"));
+  const Json report = Json::parse(testing::read_bytes(work / "q/report.json"));
+  ASSERT_EQ(report["models"].size(), 2u);
+  EXPECT_NEAR(eval_map50(package()), report["models"][0]["map50"].get<double>(), 1e-9) << "the reference is the original";
+  EXPECT_NEAR(eval_map50(work / "q/package"), report["models"][1]["map50"].get<double>(), 1e-9);
+  const Json manifest = Json::parse(testing::read_bytes(work / "q/package/canopy.json"));
+  EXPECT_NE(manifest["lineage"]["compression"].get<std::string>().find("quantization-aware"), std::string::npos);
+}
+
 TEST_F(CompressTest, PrunedPackageHasFewerChannelsAndRuns) {
   TempDir work;
   const auto pruned = run_shell(kTrain + " prune --model " + package().string() + " --data " + data("train").string() +

@@ -197,6 +197,36 @@ TEST(Prune, UnknownCriterionIsAnError) {
   EXPECT_NE(bad.error().message.find("l1, l2 or bn"), std::string::npos);
 }
 
+// Quantization-aware training computes what the int8 model will: the input
+// on its uint8 grid, the weights on a per-channel int8 grid; and gradients
+// still reach the float weights.
+TEST(Qat, FakeQuantizedConvolutionIsTheInt8Computation) {
+  torch::manual_seed(3);
+  torch::nn::Conv2d conv(torch::nn::Conv2dOptions(4, 8, 3).padding(1));
+  const torch::Tensor x = torch::rand({2, 4, 9, 9});
+  const FakeQuant quant{1.0f / 255, false};
+  const torch::Tensor y = fake_quantized_conv(*conv, x, quant);
+
+  torch::NoGradGuard no_grad;
+  // Multiplied by inverse scales, as ATen's fake quantization does, so
+  // values near a rounding boundary land on the same side.
+  const torch::Tensor x_grid = torch::round(x * (1.0f / quant.scale)).clamp(0, 255) * quant.scale;
+  const torch::Tensor w = conv->weight;
+  const torch::Tensor w_scale = w.abs().flatten(1).amax(1).reshape({-1, 1, 1, 1}) / 127;
+  const torch::Tensor w_grid = torch::round(w * (1.0 / w_scale)).clamp(-127, 127) * w_scale;
+  const torch::Tensor expected = torch::conv2d(x_grid, w_grid, conv->bias, 1, 1);
+  EXPECT_LT((y - expected).abs().max().item<float>(), 1e-5);
+  EXPECT_GT((y - conv(x)).abs().max().item<float>(), 1e-4) << "the rounding must show";
+}
+
+TEST(Qat, GradientsReachTheFloatWeights) {
+  torch::manual_seed(4);
+  torch::nn::Conv2d conv(torch::nn::Conv2dOptions(3, 5, 3).padding(1));
+  fake_quantized_conv(*conv, torch::rand({1, 3, 8, 8}), FakeQuant{0.01f, false}).sum().backward();
+  ASSERT_TRUE(conv->weight.grad().defined());
+  EXPECT_GT(conv->weight.grad().abs().sum().item<float>(), 0.0f);
+}
+
 // Uniform values in [0, 1) and one far outlier: min-max keeps the outlier,
 // the percentile and entropy calibrators clip it and keep resolution.
 TEST(Calibration, CalibratorsAgreeOnTheBulkAndDifferOnOutliers) {
