@@ -59,7 +59,17 @@ torch::Tensor fake_quantized_conv(torch::nn::Conv2dImpl& conv, const torch::Tens
 }
 
 torch::Tensor ConvBnActImpl::forward(const torch::Tensor& x) {
-  torch::Tensor y = bn(fake_quant ? fake_quantized_conv(*conv, x, *fake_quant) : conv(x));
+  torch::Tensor y;
+  if (fake_quant) {
+    // Quantization-aware training freezes BatchNorm at its running
+    // statistics: the int8 model has them folded into the weights, and a
+    // model loaded from a package (BatchNorm reduced to a bias) must keep
+    // computing exactly what was exported rather than re-estimate them.
+    y = torch::batch_norm(fake_quantized_conv(*conv, x, *fake_quant), bn->weight, bn->bias, bn->running_mean,
+                          bn->running_var, false, 0.0, bn->options.eps(), false);
+  } else {
+    y = bn(conv(x));
+  }
   return activation ? torch::relu(y) : y;
 }
 

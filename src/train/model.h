@@ -57,7 +57,7 @@ struct DetectorConfig {
 // grid per output channel, as the int8 model will compute them (gradients
 // pass straight through). Per-channel rounding of the unfolded weights is
 // the same as of the BatchNorm-folded ones the export writes: folding only
-// scales each channel.
+// scales each channel. BatchNorm stays at its running statistics meanwhile.
 struct FakeQuant {
   float scale = 1;         // of the input activation
   bool is_signed = false;  // int8 input; otherwise uint8 (zero point 0 either way)
