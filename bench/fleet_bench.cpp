@@ -30,6 +30,7 @@
 #include "common/json.h"
 #include "common/keys.h"
 #include "common/subprocess.h"
+#include "common/time.h"
 #include "package/package.h"
 #include "report.h"
 
@@ -146,15 +147,6 @@ struct Device {
   std::string etag;
 };
 
-std::string utc_now() {
-  std::time_t t = std::time(nullptr);
-  std::tm utc{};
-  gmtime_r(&t, &utc);
-  char out[32];
-  std::strftime(out, sizeof out, "%Y-%m-%dT%H:%M:%SZ", &utc);
-  return out;
-}
-
 // Enrolls `count` devices into `group` from `threads` threads.
 std::vector<Device> enroll(const std::string& url, const std::string& group, int count, int threads) {
   const std::string token =
@@ -170,7 +162,7 @@ std::vector<Device> enroll(const std::string& url, const std::string& group, int
         std::string public_key = key.public_key.to_text();
         public_key.pop_back();
         const std::string name = group + "-" + std::to_string(i);
-        const std::string timestamp = utc_now();
+        const std::string timestamp = now_rfc3339();
         const std::string signed_text = "canopy-enroll\n" + token + "\n" + public_key + "\n" + name + "\n" + timestamp;
         Json body = {{"enrollment_token", token}, {"public_key", public_key}, {"name", name},
                      {"timestamp", timestamp},    {"agent_version", "bench"},  {"tags", {{"bench", group}}},

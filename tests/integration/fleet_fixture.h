@@ -139,6 +139,22 @@ class FleetFixture : public RegistryFixture {
     return body_of(response);
   }
 
+  // `count` devices enrolled into `group` as cam-0, cam-1, ...
+  std::vector<SimDevice> enroll_group(const std::string& group, int count) {
+    const std::string token = enrollment_token(group);
+    std::vector<SimDevice> devices;
+    for (int i = 0; i < count; ++i) devices.push_back(enroll("cam-" + std::to_string(i), token));
+    return devices;
+  }
+
+  // crop-disease-detector `version` deployed to `group` with `strategy`.
+  Json deploy_to_group(int version, const std::string& group, const Json& strategy) {
+    return deploy({{"model", "crop-disease-detector"},
+                   {"version", version},
+                   {"target", {{"group", group}}},
+                   {"strategy", strategy}});
+  }
+
   Json deployment(std::int64_t id) {
     auto response = admin("GET", "/api/v1/deployments/" + std::to_string(id));
     EXPECT_EQ(response.status, 200) << response.body;

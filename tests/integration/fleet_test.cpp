@@ -172,16 +172,11 @@ TEST_F(FleetTest, ADeviceDownloadsOnlyWhatItIsAllowed) {
 TEST_F(FleetTest, CanaryThenWavesAdvanceOnSuccessReports) {
   int previous = publish(6);
   int version = publish(7);
-  std::string token = enrollment_token("north-field");
-  std::vector<SimDevice> devices;
-  for (int i = 0; i < 10; ++i) devices.push_back(enroll("cam-" + std::to_string(i), token));
-  Json created = deploy({{"model", "crop-disease-detector"},
-                         {"version", version},
-                         {"target", {{"group", "north-field"}}},
-                         {"strategy",
-                          {{"canary", {{"count", 2}}},
-                           {"waves", {{{"percent", 50}, {"soak_s", 0}, {"success_ratio", 1.0}},
-                                      {{"percent", 100}, {"soak_s", 0}, {"success_ratio", 1.0}}}}}}});
+  std::vector<SimDevice> devices = enroll_group("north-field", 10);
+  Json created = deploy_to_group(version, "north-field",
+                                 {{"canary", {{"count", 2}}},
+                                  {"waves", {{{"percent", 50}, {"soak_s", 0}, {"success_ratio", 1.0}},
+                                             {{"percent", 100}, {"soak_s", 0}, {"success_ratio", 1.0}}}}});
   const std::int64_t id = created["id"];
   EXPECT_EQ(created["stage_name"], "canary");
   EXPECT_EQ(created["targeted"], 10);
@@ -232,13 +227,9 @@ TEST_F(FleetTest, CanaryThenWavesAdvanceOnSuccessReports) {
 
 TEST_F(FleetTest, AStageAdvancesOnlyAfterItsSoakTime) {
   int version = publish(8);
-  std::string token = enrollment_token("north-field");
-  std::vector<SimDevice> devices;
-  for (int i = 0; i < 4; ++i) devices.push_back(enroll("cam-" + std::to_string(i), token));
-  Json created = deploy({{"model", "crop-disease-detector"},
-                         {"version", version},
-                         {"target", {{"group", "north-field"}}},
-                         {"strategy", {{"canary", {{"count", 1}, {"soak_s", 2}}}, {"waves", {{{"percent", 100}}}}}}});
+  std::vector<SimDevice> devices = enroll_group("north-field", 4);
+  Json created = deploy_to_group(version, "north-field",
+                                 {{"canary", {{"count", 1}, {"soak_s", 2}}}, {"waves", {{{"percent", 100}}}}});
   const std::int64_t id = created["id"];
   for (auto& d : devices) {
     if (action_of(desired(d)) == "install") {
@@ -256,17 +247,12 @@ TEST_F(FleetTest, AStageAdvancesOnlyAfterItsSoakTime) {
 TEST_F(FleetTest, FailuresRollBackDevicesThatSucceeded) {
   int previous = publish(9);
   int version = publish(10);
-  std::string token = enrollment_token("north-field");
-  std::vector<SimDevice> devices;
-  for (int i = 0; i < 8; ++i) devices.push_back(enroll("cam-" + std::to_string(i), token));
-  Json created = deploy({{"model", "crop-disease-detector"},
-                         {"version", version},
-                         {"target", {{"group", "north-field"}}},
-                         {"strategy",
-                          {{"canary", {{"count", 4}}},
-                           {"waves", {{{"percent", 100}}}},
-                           {"max_failure_ratio", 0.2},
-                           {"min_failures", 2}}}});
+  std::vector<SimDevice> devices = enroll_group("north-field", 8);
+  Json created = deploy_to_group(version, "north-field",
+                                 {{"canary", {{"count", 4}}},
+                                  {"waves", {{{"percent", 100}}}},
+                                  {"max_failure_ratio", 0.2},
+                                  {"min_failures", 2}});
   const std::int64_t id = created["id"];
   std::vector<SimDevice*> told;
   for (auto& d : devices)
@@ -310,13 +296,9 @@ TEST_F(FleetTest, FailuresRollBackDevicesThatSucceeded) {
 
 TEST_F(FleetTest, FailuresPauseWithoutAutoRollbackAndResumeAcknowledgesThem) {
   int version = publish(11);
-  std::string token = enrollment_token("north-field");
-  std::vector<SimDevice> devices;
-  for (int i = 0; i < 4; ++i) devices.push_back(enroll("cam-" + std::to_string(i), token));
-  Json created = deploy({{"model", "crop-disease-detector"},
-                         {"version", version},
-                         {"target", {{"group", "north-field"}}},
-                         {"strategy", {{"min_failures", 1}, {"max_failure_ratio", 0.1}, {"auto_rollback", false}}}});
+  std::vector<SimDevice> devices = enroll_group("north-field", 4);
+  Json created = deploy_to_group(version, "north-field",
+                                 {{"min_failures", 1}, {"max_failure_ratio", 0.1}, {"auto_rollback", false}});
   const std::int64_t id = created["id"];
   ASSERT_EQ(report(devices[0], id, "failed", version, 0, 0, "disk full").status, 200);
   EXPECT_EQ(deployment(id)["state"], "paused");
