@@ -22,7 +22,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, size_t size) {
   using namespace canopy::infer;
   LoadLimits limits;
   limits.max_model_bytes = 1 << 20;
-  limits.max_tensor_elements = 1 << 20;
+  // 256 Ki elements per tensor and per intermediate value: enough for every
+  // operator's structure, and small enough that a model of many large
+  // intermediates cannot take the fuzzer past its 2 GB memory limit.
+  limits.max_tensor_elements = 1 << 18;
   auto graph = load_onnx_bytes(std::string_view(reinterpret_cast<const char*>(data), size), limits);
   if (!graph.ok()) return 0;
   // Running is bounded to small inputs so a legitimately heavy model is not a "hang".
