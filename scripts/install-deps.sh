@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   # toolchain and build
-  g++ cmake ninja-build pkg-config make
+  g++ cmake ninja-build pkg-config make ccache lld
   # core libraries (see docs/dependencies.md for why each one)
   libcurl4-openssl-dev libsodium-dev libarchive-dev libsqlite3-dev libzstd-dev
   nlohmann-json3-dev libyaml-cpp-dev libcli11-dev libspdlog-dev libcpp-httplib-dev

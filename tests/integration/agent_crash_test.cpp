@@ -23,7 +23,7 @@ class AgentCrashTest : public AgentFixture {
   int run_agent_process(const fs::path& data_dir, const std::string& crash_at, int kill_after_ms = -1) {
     Subprocess::Options options;
     options.argv = {
-        CANOPY_AGENT_BINARY, "run", "--once", "--server", server_->url(), "--data-dir", data_dir.string(),
+        agent_binary().string(), "run", "--once", "--server", server_->url(), "--data-dir", data_dir.string(),
         "--enroll-token",    token_};
     if (!crash_at.empty()) options.env["CANOPY_AGENT_CRASH_AT"] = crash_at;
     options.stdout_file = work_ / "agent.log";

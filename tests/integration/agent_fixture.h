@@ -43,7 +43,7 @@ class AgentFixture : public FleetFixture {
   }
 
   std::string agent_command(const fs::path& data_dir, const std::string& extra = "") const {
-    return std::string(CANOPY_AGENT_BINARY) + " run --once --server " + server_->url() + " --data-dir " +
+    return agent_binary().string() + " run --once --server " + server_->url() + " --data-dir " +
            data_dir.string() + " --enroll-token " + token_ + " --name cam-1 --tag crop=wheat" + extra;
   }
 
@@ -55,7 +55,7 @@ class AgentFixture : public FleetFixture {
 
   Json agent_status(const fs::path& data_dir) {
     auto shown =
-        run_shell(std::string(CANOPY_AGENT_BINARY) + " status --json --data-dir " + data_dir.string());
+        run_shell(agent_binary().string() + " status --json --data-dir " + data_dir.string());
     EXPECT_EQ(shown.exit_code, 0) << shown.output;
     auto json = parse_json(shown.output);
     return json.ok() ? *json : Json();

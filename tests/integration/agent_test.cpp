@@ -67,7 +67,7 @@ TEST_F(AgentTest, EnrollsInstallsUpdatesAndReports) {
   EXPECT_EQ(again.output.find("agent.update "), std::string::npos)
       << "nothing to do when current: " << again.output;
 
-  auto shown = run_shell(std::string(CANOPY_AGENT_BINARY) + " status --data-dir " + data.string());
+  auto shown = run_shell(agent_binary().string() + " status --data-dir " + data.string());
   EXPECT_NE(shown.output.find("slot b:     crop-detector:" + std::to_string(v2) + "  (active)"),
             std::string::npos)
       << shown.output;
@@ -255,7 +255,7 @@ TEST_F(AgentRollbackTest, DaemonModeUpdatesAndStopsOnSigterm) {
   const int v2 = publish_model({.scale = 3.0f, .golden_scale = 3.0f, .seed = 10});
   deploy_version(v2, device_id_);
   Subprocess::Options options;
-  options.argv = {CANOPY_AGENT_BINARY, "run", "--server", server_->url(), "--data-dir", data_.string()};
+  options.argv = {agent_binary().string(), "run", "--server", server_->url(), "--data-dir", data_.string()};
   options.stderr_file = work_ / "daemon.log";
   auto daemon = Subprocess::start(options);
   ASSERT_TRUE(daemon.ok());

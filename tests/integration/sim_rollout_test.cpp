@@ -29,7 +29,7 @@ constexpr auto kWait = std::chrono::seconds(60);
 class SimRun {
  public:
   SimRun(const fs::path& output, std::vector<std::string> args) : output_(output) {
-    std::vector<std::string> argv = {canopy_binary().string(), "sim", "--agent", CANOPY_AGENT_BINARY,
+    std::vector<std::string> argv = {canopy_binary().string(), "sim", "--agent", agent_binary().string(),
                                      "--progress-interval",    "2"};
     argv.insert(argv.end(), args.begin(), args.end());
     auto started = Subprocess::start({argv, {}, output, output});
@@ -115,7 +115,7 @@ class SimRolloutTest : public FleetFixture {
 
   // What the agent itself runs, from its data directory.
   int agent_current_version(int device_number) {
-    auto shown = run_shell(std::string(CANOPY_AGENT_BINARY) + " status --json --data-dir " +
+    auto shown = run_shell(agent_binary().string() + " status --json --data-dir " +
                            (work_ / "fleet" / ("device-" + std::to_string(device_number))).string());
     auto json = parse_json(shown.output);
     return json.ok() && (*json)["current"].is_object() ? (*json)["current"].value("version", 0) : 0;

@@ -21,6 +21,9 @@
 namespace canopy::testing {
 
 fs::path canopy_binary() { return CANOPY_BINARY; }
+fs::path train_binary() { return CANOPY_TRAIN_BINARY; }
+fs::path agent_binary() { return CANOPY_AGENT_BINARY; }
+fs::path examples_dir() { return CANOPY_EXAMPLES_DIR; }
 
 TempDir::TempDir() {
   std::string pattern = (fs::temp_directory_path() / "canopy-test-XXXXXX").string();

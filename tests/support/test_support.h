@@ -19,6 +19,12 @@ namespace fs = std::filesystem;
 
 // Path of the canopy binary under test (set by CMake).
 fs::path canopy_binary();
+// The other programs and the examples folder of this build. Their paths live
+// in test_support.cpp alone, so no other test file's compile line names a
+// folder and a clone in another folder reuses the compiler cache.
+fs::path train_binary();
+fs::path agent_binary();
+fs::path examples_dir();
 
 class TempDir {
  public:
