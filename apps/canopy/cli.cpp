@@ -1,15 +1,16 @@
 #include "cli.h"
 
 #include <cstdio>
-#include <sstream>
 
 namespace canopy::cli {
 
 int report(const Error& error) {
   std::fprintf(stderr, "error: %s\n", error.message.c_str());
   switch (error.code) {
-    case ErrorCode::kInvalidArgument: return 2;
-    default: return 1;
+    case ErrorCode::kInvalidArgument:
+      return 2;
+    default:
+      return 1;
   }
 }
 
@@ -27,15 +28,6 @@ void add_server_flags(CLI::App* command, Globals& globals) {
   command->add_option_function<std::string>(
       "--api-key", [&globals](const std::string& v) { globals.flags["api_key"] = v; },
       "API key (also CANOPY_API_KEY)");
-}
-
-std::vector<std::string> split_labels(const std::string& text) {
-  std::vector<std::string> out;
-  std::stringstream stream(text);
-  std::string part;
-  while (std::getline(stream, part, ','))
-    if (!part.empty()) out.push_back(part);
-  return out;
 }
 
 void print_json(const Json& value) { std::printf("%s\n", value.dump(2).c_str()); }

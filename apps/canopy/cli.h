@@ -2,7 +2,6 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
-
 #include <functional>
 #include <map>
 #include <string>
@@ -12,6 +11,7 @@
 #include "common/config.h"
 #include "common/error.h"
 #include "common/json.h"
+#include "common/text.h"
 
 namespace canopy::cli {
 
@@ -36,9 +36,6 @@ void set_action(CLI::App* command, int& exit_code, std::function<Status()> body)
 void add_server_flags(CLI::App* command, Globals& globals);
 
 void print_json(const Json& value);
-
-// "a,b,c" -> {"a", "b", "c"}; empty items are dropped.
-std::vector<std::string> split_labels(const std::string& text);
 
 // A registry client from the resolved `server` and `api_key` settings.
 Result<client::RegistryClient> connect_to_registry(const Globals& globals);

@@ -61,7 +61,7 @@ Result<LoadedSource> load_source(const SourceArgs& source) {
   }
   vision::ReadOptions options;
   options.strict = source.strict;
-  options.labels = split_labels(source.labels);
+  options.labels = split(source.labels, ',');
   CANOPY_ASSIGN_OR_RETURN(vision::LoadedDataset loaded, vision::read_dataset(source.path, format, options));
   print_problems(loaded.problems);
   return LoadedSource{std::move(loaded), format};
@@ -182,7 +182,8 @@ void register_generate_command(CLI::App& dataset, Globals& globals, int& exit_co
   command->add_option("--out", options->out, "directory to create")->required();
   command->add_option("--images", options->images, "number of images")->check(CLI::NonNegativeNumber);
   command->add_option("--seed", options->seed, "seed; the same seed gives the same files");
-  command->add_option("--scenario", options->scenario, "world: baseline, new-disease, late-season, new-variety")
+  command
+      ->add_option("--scenario", options->scenario, "world: baseline, new-disease, late-season, new-variety")
       ->check(CLI::IsMember(vision::field_scenarios()));
   command->add_option("--width", options->width, "image width in pixels");
   command->add_option("--height", options->height, "image height in pixels");
@@ -191,10 +192,13 @@ void register_generate_command(CLI::App& dataset, Globals& globals, int& exit_co
   set_action(command, exit_code, [options, &globals]() -> Status {
     ProgressReporter progress("generate", std::uint64_t(options->images), false);
     if (globals.quiet) progress.silence();
-    CANOPY_TRY(vision::generate_field_dataset(*options, [&](int done) { progress.update(std::uint64_t(done)); }));
+    CANOPY_TRY(
+        vision::generate_field_dataset(*options, [&](int done) { progress.update(std::uint64_t(done)); }));
     progress.finish();
     if (globals.json) {
-      print_json(Json{{"out", options->out.string()}, {"images", options->images}, {"scenario", options->scenario},
+      print_json(Json{{"out", options->out.string()},
+                      {"images", options->images},
+                      {"scenario", options->scenario},
                       {"seed", options->seed}});
     }
     return {};

@@ -51,7 +51,8 @@ Result<double> parse_percent(const std::string& text, const std::string& flag) {
     if (used == number.size() && value > 0 && value <= 100) return value;
   } catch (const std::exception&) {
   }
-  return make_error(ErrorCode::kInvalidArgument, flag + " '" + text + "' must be a percentage in (0, 100], e.g. 50%");
+  return make_error(ErrorCode::kInvalidArgument,
+                    flag + " '" + text + "' must be a percentage in (0, 100], e.g. 50%");
 }
 
 Result<std::int64_t> parse_deployment_id(const std::string& text) {
@@ -79,15 +80,20 @@ struct TokenArgs {
 };
 
 void register_enroll_token_commands(CLI::App& app, Globals& globals, int& exit_code) {
-  auto* tokens = app.add_subcommand("enroll-token", "Enrollment tokens devices join the fleet with (admin only)");
+  auto* tokens =
+      app.add_subcommand("enroll-token", "Enrollment tokens devices join the fleet with (admin only)");
   tokens->require_subcommand(1);
 
   auto args = std::make_shared<TokenArgs>();
-  auto* create = tokens->add_subcommand("create", "Create an enrollment token for one group; it is shown once");
+  auto* create =
+      tokens->add_subcommand("create", "Create an enrollment token for one group; it is shown once");
   create->add_option("--group", args->group, "the group devices enrolling with this token join")->required();
-  create->add_option("--expires", args->expires, "how long the token is valid, e.g. 90m, 24h, 7d (default 24h)");
+  create->add_option("--expires", args->expires,
+                     "how long the token is valid, e.g. 90m, 24h, 7d (default 24h)");
   create->add_option("--uses", args->uses, "how many devices may enroll with it (default 1)");
-  create->add_option("--approval", args->approval, "auto: devices are active at once; manual: an admin approves each")
+  create
+      ->add_option("--approval", args->approval,
+                   "auto: devices are active at once; manual: an admin approves each")
       ->check(CLI::IsMember({"auto", "manual"}));
   add_server_flags(create, globals);
   set_action(create, exit_code, [&globals, args]() -> Status {
@@ -101,7 +107,8 @@ void register_enroll_token_commands(CLI::App& app, Globals& globals, int& exit_c
       print_json(token);
     } else {
       std::printf("%s\n", token.value("token", "").c_str());
-      std::fprintf(stderr, "enrollment token %s for group %s: %lld use(s), %s approval, expires %s; shown only now\n",
+      std::fprintf(stderr,
+                   "enrollment token %s for group %s: %lld use(s), %s approval, expires %s; shown only now\n",
                    token.value("id", "").c_str(), args->group.c_str(), static_cast<long long>(args->uses),
                    args->approval.c_str(), token.value("expires_at", "").c_str());
     }
@@ -120,8 +127,8 @@ void register_enroll_token_commands(CLI::App& app, Globals& globals, int& exit_c
     std::printf("%-14s %-16s %-8s %-9s %s\n", "ID", "GROUP", "USES", "APPROVAL", "EXPIRES");
     for (const auto& t : list_json["enrollment_tokens"]) {
       std::string uses = std::to_string(t.value("uses", 0)) + "/" + std::to_string(t.value("max_uses", 0));
-      std::printf("%-14s %-16s %-8s %-9s %s\n", t.value("id", "").c_str(), t.value("group", "").c_str(), uses.c_str(),
-                  t.value("approval", "").c_str(), t.value("expires_at", "").c_str());
+      std::printf("%-14s %-16s %-8s %-9s %s\n", t.value("id", "").c_str(), t.value("group", "").c_str(),
+                  uses.c_str(), t.value("approval", "").c_str(), t.value("expires_at", "").c_str());
     }
     return {};
   });
@@ -140,9 +147,9 @@ void print_device_row_header() {
 
 void print_device_row(const Json& d) {
   std::string last_seen = d["last_seen"].is_string() ? d["last_seen"].get<std::string>() : "-";
-  std::printf("%-16s %-20s %-14s %-10s %-26s %-16s %s\n", d.value("id", "").c_str(), d.value("name", "").c_str(),
-              d.value("group", "").c_str(), d.value("status", "").c_str(), model_text(d["current"]).c_str(),
-              d.value("state", "").c_str(), last_seen.c_str());
+  std::printf("%-16s %-20s %-14s %-10s %-26s %-16s %s\n", d.value("id", "").c_str(),
+              d.value("name", "").c_str(), d.value("group", "").c_str(), d.value("status", "").c_str(),
+              model_text(d["current"]).c_str(), d.value("state", "").c_str(), last_seen.c_str());
 }
 
 void register_device_commands(CLI::App& app, Globals& globals, int& exit_code) {
@@ -191,7 +198,8 @@ void register_device_commands(CLI::App& app, Globals& globals, int& exit_code) {
     std::printf("previous:    %s\n", model_text(d["previous"]).c_str());
     std::printf("state:       %s (health %s)\n", d.value("state", "").c_str(), d.value("health", "").c_str());
     std::printf("last error:  %s\n", d.value("last_error", "").c_str());
-    std::printf("last seen:   %s\n", d["last_seen"].is_string() ? d["last_seen"].get<std::string>().c_str() : "-");
+    std::printf("last seen:   %s\n",
+                d["last_seen"].is_string() ? d["last_seen"].get<std::string>().c_str() : "-");
     std::printf("enrolled:    %s\n", d.value("enrolled_at", "").c_str());
     std::printf("reports:\n");
     for (const auto& r : d.value("reports", Json::array())) {
@@ -206,9 +214,10 @@ void register_device_commands(CLI::App& app, Globals& globals, int& exit_code) {
 
   for (const char* operation : {"approve", "revoke", "decommission"}) {
     const std::string op = operation;
-    const std::string help = op == "approve"  ? "Approve a pending device (admin only)"
-                             : op == "revoke" ? "Revoke a device: its token stops working at once (admin only)"
-                                              : "Decommission a device for good (admin only)";
+    const std::string help = op == "approve" ? "Approve a pending device (admin only)"
+                             : op == "revoke"
+                                 ? "Revoke a device: its token stops working at once (admin only)"
+                                 : "Decommission a device for good (admin only)";
     auto target = std::make_shared<std::string>();
     auto* command = device->add_subcommand(op, help);
     command->add_option("ID", *target, "device id from 'canopy device list'")->required();
@@ -216,9 +225,11 @@ void register_device_commands(CLI::App& app, Globals& globals, int& exit_code) {
     set_action(command, exit_code, [&globals, target, op]() -> Status {
       CANOPY_ASSIGN_OR_RETURN(auto client, connect_to_fleet(globals));
       CANOPY_ASSIGN_OR_RETURN(Json d, client.change_device(*target, op));
-      if (globals.json) print_json(d);
-      else std::printf("device %s (%s) is %s\n", d.value("id", "").c_str(), d.value("name", "").c_str(),
-                       d.value("status", "").c_str());
+      if (globals.json)
+        print_json(d);
+      else
+        std::printf("device %s (%s) is %s\n", d.value("id", "").c_str(), d.value("name", "").c_str(),
+                    d.value("status", "").c_str());
       return {};
     });
   }
@@ -239,11 +250,14 @@ Result<Json> deployment_request(const DeployArgs& args) {
   Json request = {{"model", args.model}};
   if ((args.version > 0) == !args.alias.empty())
     return make_error(ErrorCode::kInvalidArgument, "give exactly one of --version or --alias");
-  if (args.version > 0) request["version"] = args.version;
-  else request["alias"] = args.alias;
+  if (args.version > 0)
+    request["version"] = args.version;
+  else
+    request["alias"] = args.alias;
 
   const int targets = !args.group.empty() + !args.tags.empty() + !args.devices.empty();
-  if (targets != 1) return make_error(ErrorCode::kInvalidArgument, "give exactly one of --group, --tag or --devices");
+  if (targets != 1)
+    return make_error(ErrorCode::kInvalidArgument, "give exactly one of --group, --tag or --devices");
   if (!args.group.empty()) {
     request["target"] = {{"group", args.group}};
   } else if (!args.tags.empty()) {
@@ -256,7 +270,7 @@ Result<Json> deployment_request(const DeployArgs& args) {
     }
     request["target"] = {{"tags", tags}};
   } else {
-    request["target"] = {{"devices", split_labels(args.devices)}};
+    request["target"] = {{"devices", split(args.devices, ',')}};
   }
 
   CANOPY_ASSIGN_OR_RETURN(std::int64_t soak_s, parse_duration_s(args.soak, "--soak"));
@@ -264,7 +278,7 @@ Result<Json> deployment_request(const DeployArgs& args) {
                    {"min_failures", args.min_failures},
                    {"auto_rollback", !args.no_auto_rollback}};
   Json waves = Json::array();
-  for (const auto& wave : split_labels(args.waves)) {
+  for (const auto& wave : split(args.waves, ',')) {
     CANOPY_ASSIGN_OR_RETURN(double percent, parse_percent(wave, "--waves"));
     waves.push_back({{"percent", percent}, {"soak_s", soak_s}, {"success_ratio", args.success_ratio}});
   }
@@ -280,7 +294,8 @@ Result<Json> deployment_request(const DeployArgs& args) {
         if (used != args.canary.size() || count < 1) throw std::invalid_argument(args.canary);
         canary["count"] = count;
       } catch (const std::exception&) {
-        return make_error(ErrorCode::kInvalidArgument, "--canary '" + args.canary + "' must be a count (2) or a share (10%)");
+        return make_error(ErrorCode::kInvalidArgument,
+                          "--canary '" + args.canary + "' must be a count (2) or a share (10%)");
       }
     }
     strategy["canary"] = canary;
@@ -291,30 +306,35 @@ Result<Json> deployment_request(const DeployArgs& args) {
 
 void print_deployment_row(const Json& d) {
   std::string model = d.value("model", "") + ":" + std::to_string(d.value("version", 0));
-  std::string progress = std::to_string(d.value("successes", 0)) + "/" + std::to_string(d.value("targeted", 0));
-  std::printf("%-5lld %-30s %-12s %-8s %-9s %-7lld %s\n", static_cast<long long>(d.value("id", 0)), model.c_str(),
-              d.value("state", "").c_str(), d.value("stage_name", "").c_str(), progress.c_str(),
-              static_cast<long long>(d.value("failures", 0)), d.value("created_at", "").c_str());
+  std::string progress =
+      std::to_string(d.value("successes", 0)) + "/" + std::to_string(d.value("targeted", 0));
+  std::printf("%-5lld %-30s %-12s %-8s %-9s %-7lld %s\n", static_cast<long long>(d.value("id", 0)),
+              model.c_str(), d.value("state", "").c_str(), d.value("stage_name", "").c_str(),
+              progress.c_str(), static_cast<long long>(d.value("failures", 0)),
+              d.value("created_at", "").c_str());
 }
 
 // The progress view: one block per refresh, everything `deploy status` knows.
 void print_deployment_status(const Json& d) {
   std::printf("deployment %lld: %s:%lld  %s  stage %s since %s\n", static_cast<long long>(d.value("id", 0)),
-              d.value("model", "").c_str(), static_cast<long long>(d.value("version", 0)), d.value("state", "").c_str(),
-              d.value("stage_name", "").c_str(), d.value("stage_started_at", "").c_str());
+              d.value("model", "").c_str(), static_cast<long long>(d.value("version", 0)),
+              d.value("state", "").c_str(), d.value("stage_name", "").c_str(),
+              d.value("stage_started_at", "").c_str());
   if (!d.value("reason", "").empty()) std::printf("reason: %s\n", d.value("reason", "").c_str());
   std::printf("target %s: %lld devices, %lld admitted, %lld succeeded, %lld failed\n",
-              d.value("target", Json::object()).dump().c_str(), static_cast<long long>(d.value("targeted", 0)),
-              static_cast<long long>(d.value("admitted", 0)), static_cast<long long>(d.value("successes", 0)),
+              d.value("target", Json::object()).dump().c_str(),
+              static_cast<long long>(d.value("targeted", 0)), static_cast<long long>(d.value("admitted", 0)),
+              static_cast<long long>(d.value("successes", 0)),
               static_cast<long long>(d.value("failures", 0)));
   std::printf("  %-8s %-8s %-10s %-9s %-8s %s\n", "STAGE", "STATUS", "ADMITTED", "SUCCESS", "FAILED", "RULE");
   for (const auto& s : d.value("stages", Json::array())) {
     std::string admitted = std::to_string(s.value("admitted", 0)) + "/" + std::to_string(s.value("size", 0));
     char rule[64];
-    std::snprintf(rule, sizeof rule, "soak %llds, success >= %.0f%%", static_cast<long long>(s.value("soak_s", 0)),
-                  s.value("success_ratio", 0.0) * 100);
-    std::printf("  %-8s %-8s %-10s %-9lld %-8lld %s\n", s.value("name", "").c_str(), s.value("status", "").c_str(),
-                admitted.c_str(), static_cast<long long>(s.value("successes", 0)),
+    std::snprintf(rule, sizeof rule, "soak %llds, success >= %.0f%%",
+                  static_cast<long long>(s.value("soak_s", 0)), s.value("success_ratio", 0.0) * 100);
+    std::printf("  %-8s %-8s %-10s %-9lld %-8lld %s\n", s.value("name", "").c_str(),
+                s.value("status", "").c_str(), admitted.c_str(),
+                static_cast<long long>(s.value("successes", 0)),
                 static_cast<long long>(s.value("failures", 0)), rule);
   }
   std::string counts;
@@ -336,7 +356,8 @@ bool is_settled(const std::string& state) {
 }
 
 // Refreshes until the deployment settles; the exit code says whether it completed.
-Status watch_deployment(client::FleetClient& client, std::int64_t id, std::int64_t interval_s, const Globals& globals) {
+Status watch_deployment(client::FleetClient& client, std::int64_t id, std::int64_t interval_s,
+                        const Globals& globals) {
   const bool terminal = ::isatty(STDOUT_FILENO) != 0 && !globals.json;
   std::string last;
   while (true) {
@@ -344,8 +365,10 @@ Status watch_deployment(client::FleetClient& client, std::int64_t id, std::int64
     std::string shown = d.dump();
     if (shown != last) {
       if (terminal) std::printf("\033[H\033[2J");  // redraw in place
-      if (globals.json) std::printf("%s\n", d.dump().c_str());
-      else print_deployment_status(d);
+      if (globals.json)
+        std::printf("%s\n", d.dump().c_str());
+      else
+        print_deployment_status(d);
       if (!terminal && !globals.json) std::printf("\n");
       std::fflush(stdout);
       last = shown;
@@ -353,8 +376,9 @@ Status watch_deployment(client::FleetClient& client, std::int64_t id, std::int64
     const std::string state = d.value("state", "");
     if (is_settled(state)) {
       if (state == "completed") return {};
-      return make_error(ErrorCode::kConflict, "deployment " + std::to_string(id) + " is " + state +
-                                                  (d.value("reason", "").empty() ? "" : ": " + d.value("reason", "")));
+      return make_error(ErrorCode::kConflict,
+                        "deployment " + std::to_string(id) + " is " + state +
+                            (d.value("reason", "").empty() ? "" : ": " + d.value("reason", "")));
     }
     std::this_thread::sleep_for(std::chrono::seconds(interval_s));
   }
@@ -372,7 +396,8 @@ void register_deploy_commands(CLI::App& app, Globals& globals, int& exit_code) {
 
   auto args = std::make_shared<DeployArgs>();
   auto* create = deploy->add_subcommand(
-      "create", "Start a deployment; it supersedes any active one for the devices it targets (publisher role)");
+      "create",
+      "Start a deployment; it supersedes any active one for the devices it targets (publisher role)");
   create->add_option("--model", args->model, "model name")->required();
   create->add_option("--version", args->version, "version number to roll out");
   create->add_option("--alias", args->alias, "roll out the version this alias points at now");
@@ -381,13 +406,19 @@ void register_deploy_commands(CLI::App& app, Globals& globals, int& exit_code) {
   create->add_option("--devices", args->devices, "target these device ids, comma-separated");
   create->add_option("--canary", args->canary, "canary stage first: a device count (2) or a share (10%)");
   create->add_option("--waves", args->waves, "cumulative wave shares, ending at 100% (default 100%)");
-  create->add_option("--soak", args->soak, "time each stage runs before the next may start, e.g. 60s (default 0s)");
-  create->add_option("--success-ratio", args->success_ratio, "share of admitted devices that must succeed (default 0.9)")
+  create->add_option("--soak", args->soak,
+                     "time each stage runs before the next may start, e.g. 60s (default 0s)");
+  create
+      ->add_option("--success-ratio", args->success_ratio,
+                   "share of admitted devices that must succeed (default 0.9)")
       ->check(CLI::Range(0.0, 1.0));
-  create->add_option("--max-failure-ratio", args->max_failure_ratio,
-                     "failure share above which the deployment stops (default 0.2)")
+  create
+      ->add_option("--max-failure-ratio", args->max_failure_ratio,
+                   "failure share above which the deployment stops (default 0.2)")
       ->check(CLI::Range(0.0, 1.0));
-  create->add_option("--min-failures", args->min_failures, "failures needed before the ratio is applied (default 2)")
+  create
+      ->add_option("--min-failures", args->min_failures,
+                   "failures needed before the ratio is applied (default 2)")
       ->check(CLI::PositiveNumber);
   create->add_flag("--no-auto-rollback", args->no_auto_rollback,
                    "on too many failures only pause; by default succeeded devices are rolled back");
@@ -396,11 +427,14 @@ void register_deploy_commands(CLI::App& app, Globals& globals, int& exit_code) {
     CANOPY_ASSIGN_OR_RETURN(Json request, deployment_request(*args));
     CANOPY_ASSIGN_OR_RETURN(auto client, connect_to_fleet(globals));
     CANOPY_ASSIGN_OR_RETURN(Json d, client.create_deployment(request));
-    if (globals.json) print_json(d);
-    else std::printf("deployment %lld: %s:%lld to %lld devices, %lld admitted (%s)\n",
-                     static_cast<long long>(d.value("id", 0)), d.value("model", "").c_str(),
-                     static_cast<long long>(d.value("version", 0)), static_cast<long long>(d.value("targeted", 0)),
-                     static_cast<long long>(d.value("admitted", 0)), d.value("stage_name", "").c_str());
+    if (globals.json)
+      print_json(d);
+    else
+      std::printf("deployment %lld: %s:%lld to %lld devices, %lld admitted (%s)\n",
+                  static_cast<long long>(d.value("id", 0)), d.value("model", "").c_str(),
+                  static_cast<long long>(d.value("version", 0)),
+                  static_cast<long long>(d.value("targeted", 0)),
+                  static_cast<long long>(d.value("admitted", 0)), d.value("stage_name", "").c_str());
     return {};
   });
 
@@ -421,8 +455,9 @@ void register_deploy_commands(CLI::App& app, Globals& globals, int& exit_code) {
 
   auto status_args = std::make_shared<StatusArgs>();
   auto* status = deploy->add_subcommand(
-      "status", "Show a deployment's waves, device states and failures; --watch refreshes until it completes, "
-                "is rolled back, aborted or paused (exit 0 only when completed)");
+      "status",
+      "Show a deployment's waves, device states and failures; --watch refreshes until it completes, "
+      "is rolled back, aborted or paused (exit 0 only when completed)");
   status->add_option("ID", status_args->id, "deployment id")->required();
   status->add_flag("--watch,-w", status_args->watch, "refresh until the deployment settles");
   status->add_option("--interval", status_args->interval, "refresh interval with --watch (default 2s)");
@@ -431,19 +466,23 @@ void register_deploy_commands(CLI::App& app, Globals& globals, int& exit_code) {
     CANOPY_ASSIGN_OR_RETURN(std::int64_t id, parse_deployment_id(status_args->id));
     CANOPY_ASSIGN_OR_RETURN(std::int64_t interval_s, parse_duration_s(status_args->interval, "--interval"));
     CANOPY_ASSIGN_OR_RETURN(auto client, connect_to_fleet(globals));
-    if (status_args->watch) return watch_deployment(client, id, std::max<std::int64_t>(interval_s, 1), globals);
+    if (status_args->watch)
+      return watch_deployment(client, id, std::max<std::int64_t>(interval_s, 1), globals);
     CANOPY_ASSIGN_OR_RETURN(Json d, client.deployment_status(id));
-    if (globals.json) print_json(d);
-    else print_deployment_status(d);
+    if (globals.json)
+      print_json(d);
+    else
+      print_deployment_status(d);
     return {};
   });
 
   for (const char* operation : {"pause", "resume", "abort", "rollback"}) {
     const std::string op = operation;
-    const std::string help = op == "pause"    ? "Pause: no more devices are admitted (publisher role)"
-                             : op == "resume" ? "Resume a paused deployment; earlier failures are acknowledged"
-                             : op == "abort"  ? "Abort: devices keep what they run, nothing more is sent"
-                                              : "Roll back: devices that installed it return to their previous model";
+    const std::string help =
+        op == "pause"    ? "Pause: no more devices are admitted (publisher role)"
+        : op == "resume" ? "Resume a paused deployment; earlier failures are acknowledged"
+        : op == "abort"  ? "Abort: devices keep what they run, nothing more is sent"
+                         : "Roll back: devices that installed it return to their previous model";
     auto target = std::make_shared<std::string>();
     auto* command = deploy->add_subcommand(op, help);
     command->add_option("ID", *target, "deployment id")->required();
@@ -452,8 +491,10 @@ void register_deploy_commands(CLI::App& app, Globals& globals, int& exit_code) {
       CANOPY_ASSIGN_OR_RETURN(std::int64_t id, parse_deployment_id(*target));
       CANOPY_ASSIGN_OR_RETURN(auto client, connect_to_fleet(globals));
       CANOPY_ASSIGN_OR_RETURN(Json d, client.control_deployment(id, op));
-      if (globals.json) print_json(d);
-      else std::printf("deployment %lld is %s\n", static_cast<long long>(id), d.value("state", "").c_str());
+      if (globals.json)
+        print_json(d);
+      else
+        std::printf("deployment %lld is %s\n", static_cast<long long>(id), d.value("state", "").c_str());
       return {};
     });
   }

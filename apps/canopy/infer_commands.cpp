@@ -90,12 +90,13 @@ Status run_infer(const InferArgs& args, const Globals& globals) {
     manifest = *source->manifest;
   } else {
     // A bare ONNX file: the labels come from the command line, the rest from defaults.
-    manifest.labels = split_labels(args.labels);
+    manifest.labels = split(args.labels, ',');
     if (manifest.labels.empty())
-      return make_error(ErrorCode::kInvalidArgument, "a bare .onnx model needs --labels a,b,c (or use a package)");
+      return make_error(ErrorCode::kInvalidArgument,
+                        "a bare .onnx model needs --labels a,b,c (or use a package)");
     manifest.output = Json{{"decoder", "auto"}};
   }
-  if (!args.labels.empty()) manifest.labels = split_labels(args.labels);
+  if (!args.labels.empty()) manifest.labels = split(args.labels, ',');
   CANOPY_ASSIGN_OR_RETURN(auto detector, infer::Detector::load(source->onnx, manifest, options));
   if (!source->manifest) {
     // Take the input size from the model itself.
@@ -112,10 +113,11 @@ Status run_infer(const InferArgs& args, const Globals& globals) {
       const std::string name = static_cast<size_t>(d.label) < manifest.labels.size()
                                    ? manifest.labels[static_cast<size_t>(d.label)]
                                    : std::to_string(d.label);
-      list.push_back({{"label", name}, {"score", d.score}, {"box", {d.box.x1, d.box.y1, d.box.x2, d.box.y2}}});
+      list.push_back(
+          {{"label", name}, {"score", d.score}, {"box", {d.box.x1, d.box.y1, d.box.x2, d.box.y2}}});
       if (!globals.json)
-        std::printf("%s\t%s\t%.3f\t%.1f %.1f %.1f %.1f\n", path.c_str(), name.c_str(), d.score, d.box.x1, d.box.y1,
-                    d.box.x2, d.box.y2);
+        std::printf("%s\t%s\t%.3f\t%.1f %.1f %.1f %.1f\n", path.c_str(), name.c_str(), d.score, d.box.x1,
+                    d.box.y1, d.box.x2, d.box.y2);
     }
     if (!globals.json && detections.empty()) std::printf("%s\t(no detections)\n", path.c_str());
     all.push_back({{"image", path}, {"detections", list}});
@@ -159,16 +161,18 @@ Status run_bench(const BenchArgs& args, const Globals& globals) {
   getrusage(RUSAGE_SELF, &usage);
   Json backends = Json::object();
   for (const auto& [name, count] : engine->kernels_by_backend()) backends[name] = count;
-  Json result = {{"model", args.model},
-                 {"backend", infer::backend_kind_name(engine->backend())},
-                 {"threads", args.threads},
-                 {"batch", args.batch},
-                 {"runs", args.runs},
-                 {"latency_ms", {{"p50", percentile(ms, 0.5)}, {"p90", percentile(ms, 0.9)}, {"p99", percentile(ms, 0.99)}}},
-                 {"throughput_per_s", static_cast<double>(args.runs * args.batch) / seconds},
-                 {"peak_rss_bytes", static_cast<std::int64_t>(usage.ru_maxrss) * 1024},
-                 {"arena_bytes", context->arena_bytes()},
-                 {"kernels", backends}};
+  Json result = {
+      {"model", args.model},
+      {"backend", infer::backend_kind_name(engine->backend())},
+      {"threads", args.threads},
+      {"batch", args.batch},
+      {"runs", args.runs},
+      {"latency_ms",
+       {{"p50", percentile(ms, 0.5)}, {"p90", percentile(ms, 0.9)}, {"p99", percentile(ms, 0.99)}}},
+      {"throughput_per_s", static_cast<double>(args.runs * args.batch) / seconds},
+      {"peak_rss_bytes", static_cast<std::int64_t>(usage.ru_maxrss) * 1024},
+      {"arena_bytes", context->arena_bytes()},
+      {"kernels", backends}};
   if (globals.json) {
     print_json(result);
   } else {
@@ -178,7 +182,8 @@ Status run_bench(const BenchArgs& args, const Globals& globals) {
     std::printf("latency     p50 %.3f ms  p90 %.3f ms  p99 %.3f ms  (%d runs)\n", percentile(ms, 0.5),
                 percentile(ms, 0.9), percentile(ms, 0.99), args.runs);
     std::printf("throughput  %.1f inferences/s\n", static_cast<double>(args.runs * args.batch) / seconds);
-    std::printf("memory      peak RSS %s, arena %s\n", format_bytes(static_cast<std::uint64_t>(usage.ru_maxrss) * 1024).c_str(),
+    std::printf("memory      peak RSS %s, arena %s\n",
+                format_bytes(static_cast<std::uint64_t>(usage.ru_maxrss) * 1024).c_str(),
                 format_bytes(context->arena_bytes()).c_str());
     std::printf("kernels     %s\n", backends.dump().c_str());
   }
@@ -189,7 +194,8 @@ Status run_bench(const BenchArgs& args, const Globals& globals) {
 
 void register_infer_commands(CLI::App& app, Globals& globals, int& exit_code) {
   auto args = std::make_shared<InferArgs>();
-  auto* infer = app.add_subcommand("infer", "Detect objects in images with a model (package dir, package zip or .onnx)");
+  auto* infer = app.add_subcommand(
+      "infer", "Detect objects in images with a model (package dir, package zip or .onnx)");
   infer->add_option("MODEL", args->model, "package directory, package zip, or ONNX file")->required();
   infer->add_option("IMAGE", args->images, "images to run on")->required();
   infer->add_option("--draw", args->draw, "write annotated copies of the images into this directory");
@@ -203,9 +209,12 @@ void register_infer_commands(CLI::App& app, Globals& globals, int& exit_code) {
   auto bench_args = std::make_shared<BenchArgs>();
   auto* bench = app.add_subcommand("bench", "Measure performance");
   bench->require_subcommand(1);
-  auto* bench_infer = bench->add_subcommand("infer", "Latency percentiles, throughput and peak memory of a model");
-  bench_infer->add_option("MODEL", bench_args->model, "package directory, package zip, or ONNX file")->required();
-  bench_infer->add_option("--backend", bench_args->backend, "auto, onednn, xnnpack or reference (default auto)");
+  auto* bench_infer =
+      bench->add_subcommand("infer", "Latency percentiles, throughput and peak memory of a model");
+  bench_infer->add_option("MODEL", bench_args->model, "package directory, package zip, or ONNX file")
+      ->required();
+  bench_infer->add_option("--backend", bench_args->backend,
+                          "auto, onednn, xnnpack or reference (default auto)");
   bench_infer->add_option("--threads", bench_args->threads, "threads per inference (default 1)");
   bench_infer->add_option("--runs", bench_args->runs, "timed runs (default 100)");
   bench_infer->add_option("--warmup", bench_args->warmup, "untimed runs first (default 10)");

@@ -1,6 +1,5 @@
 #include <cstdio>
 #include <memory>
-#include <sstream>
 
 #include "cli.h"
 #include "common/files.h"
@@ -10,15 +9,6 @@
 namespace canopy::cli {
 
 namespace {
-
-std::vector<std::string> split(const std::string& text, char separator) {
-  std::vector<std::string> parts;
-  std::stringstream stream(text);
-  std::string part;
-  while (std::getline(stream, part, separator))
-    if (!part.empty()) parts.push_back(part);
-  return parts;
-}
 
 void print_info(const package::PackageInfo& info, bool json) {
   const auto& m = info.manifest;
@@ -44,8 +34,8 @@ void print_info(const package::PackageInfo& info, bool json) {
   std::printf("manifest:   sha256 %s\n", info.manifest_sha256.c_str());
   std::printf("files:\n");
   for (const auto& f : m.files)
-    std::printf("  %-13s %10s  %s  %s\n", f.role.c_str(), format_bytes(f.size_bytes).c_str(), f.sha256.substr(0, 16).c_str(),
-                f.path.c_str());
+    std::printf("  %-13s %10s  %s  %s\n", f.role.c_str(), format_bytes(f.size_bytes).c_str(),
+                f.sha256.substr(0, 16).c_str(), f.path.c_str());
   if (!m.metrics.empty()) std::printf("metrics:    %s\n", m.metrics.dump().c_str());
   if (!m.lineage.empty()) std::printf("lineage:    %s\n", m.lineage.dump().c_str());
 }
@@ -72,7 +62,8 @@ void register_package_commands(CLI::App& app, Globals& globals, int& exit_code) 
   pkg->require_subcommand(1);
 
   auto init = std::make_shared<InitArgs>();
-  auto* init_cmd = pkg->add_subcommand("init", "Write canopy.json for an existing ONNX model (bring your own model)");
+  auto* init_cmd =
+      pkg->add_subcommand("init", "Write canopy.json for an existing ONNX model (bring your own model)");
   init_cmd->add_option("DIR", init->directory, "package directory (created if missing)")->required();
   init_cmd->add_option("--model", init->model, "the ONNX model file")->required();
   init_cmd->add_option("--name", init->name, "model name, e.g. crop-disease-detector")->required();
@@ -89,13 +80,16 @@ void register_package_commands(CLI::App& app, Globals& globals, int& exit_code) 
     for (const auto& pair : init->golden) {
       auto parts = split(pair, ':');
       if (parts.size() != 2)
-        return make_error(ErrorCode::kInvalidArgument, "--golden '" + pair + "' must be INPUT:EXPECTED_OUTPUT");
+        return make_error(ErrorCode::kInvalidArgument,
+                          "--golden '" + pair + "' must be INPUT:EXPECTED_OUTPUT");
       options.golden.emplace_back(parts[0], parts[1]);
     }
     CANOPY_ASSIGN_OR_RETURN(package::Manifest manifest, package::init_package(options));
-    if (globals.json) print_json(*parse_json(package::serialize_manifest(manifest)));
-    else std::printf("wrote %s/canopy.json for model '%s' (%zu files)\n", init->directory.c_str(), manifest.name.c_str(),
-                     manifest.files.size());
+    if (globals.json)
+      print_json(*parse_json(package::serialize_manifest(manifest)));
+    else
+      std::printf("wrote %s/canopy.json for model '%s' (%zu files)\n", init->directory.c_str(),
+                  manifest.name.c_str(), manifest.files.size());
     return {};
   });
 
@@ -103,24 +97,29 @@ void register_package_commands(CLI::App& app, Globals& globals, int& exit_code) 
   auto* create_cmd = pkg->add_subcommand("create", "Pack a directory with canopy.json into a package zip");
   create_cmd->add_option("DIR", create->directory, "package directory holding canopy.json")->required();
   create_cmd->add_option("-o,--output", create->output, "package file to write")->required();
-  create_cmd->add_option("--sign", create->sign, "secret key (from 'canopy keys generate') to sign the manifest");
+  create_cmd->add_option("--sign", create->sign,
+                         "secret key (from 'canopy keys generate') to sign the manifest");
   set_action(create_cmd, exit_code, [create, &globals]() -> Status {
     std::optional<KeyPair> key;
     if (!create->sign.empty()) {
       CANOPY_ASSIGN_OR_RETURN(KeyPair pair, load_key_pair(create->sign));
       key = std::move(pair);
     }
-    CANOPY_ASSIGN_OR_RETURN(package::PackageInfo info, package::create_package(create->directory, create->output, key));
-    if (globals.json) print_info(info, true);
-    else std::printf("wrote %s (%s, %s)\n", create->output.c_str(), info.manifest.name.c_str(),
-                     info.signature ? ("signed by " + info.signature->key_id).c_str() : "unsigned");
+    CANOPY_ASSIGN_OR_RETURN(package::PackageInfo info,
+                            package::create_package(create->directory, create->output, key));
+    if (globals.json)
+      print_info(info, true);
+    else
+      std::printf("wrote %s (%s, %s)\n", create->output.c_str(), info.manifest.name.c_str(),
+                  info.signature ? ("signed by " + info.signature->key_id).c_str() : "unsigned");
     return {};
   });
 
   auto verify = std::make_shared<VerifyArgs>();
   auto* verify_cmd = pkg->add_subcommand("verify", "Check a package: paths, sizes, hashes, signature");
   verify_cmd->add_option("FILE", verify->file, "package zip")->required();
-  verify_cmd->add_option("--key", verify->keys, "trusted public key; when given, a valid signature by it is required");
+  verify_cmd->add_option("--key", verify->keys,
+                         "trusted public key; when given, a valid signature by it is required");
   verify_cmd->add_option("--max-compression-ratio", verify->max_ratio, "zip bomb limit (default 100)");
   set_action(verify_cmd, exit_code, [verify, &globals]() -> Status {
     package::VerifyOptions options;
@@ -131,16 +130,21 @@ void register_package_commands(CLI::App& app, Globals& globals, int& exit_code) 
       options.trusted_keys.push_back(key);
     }
     CANOPY_ASSIGN_OR_RETURN(package::PackageInfo info, package::verify_package(verify->file, options));
-    if (globals.json) print_info(info, true);
-    else std::printf("ok: %s verified (%zu files, %s)\n", info.manifest.name.c_str(), info.manifest.files.size(),
-                     info.signature_trusted ? ("signature by trusted key " + info.signature->key_id).c_str()
-                     : info.signature      ? ("signature valid, signer " + info.signature->key_id + " not checked (no --key)").c_str()
-                                           : "unsigned");
+    if (globals.json)
+      print_info(info, true);
+    else
+      std::printf(
+          "ok: %s verified (%zu files, %s)\n", info.manifest.name.c_str(), info.manifest.files.size(),
+          info.signature_trusted ? ("signature by trusted key " + info.signature->key_id).c_str()
+          : info.signature
+              ? ("signature valid, signer " + info.signature->key_id + " not checked (no --key)").c_str()
+              : "unsigned");
     return {};
   });
 
   auto inspect_file = std::make_shared<std::string>();
-  auto* inspect_cmd = pkg->add_subcommand("inspect", "Show a package's manifest and files (after verifying it)");
+  auto* inspect_cmd =
+      pkg->add_subcommand("inspect", "Show a package's manifest and files (after verifying it)");
   inspect_cmd->add_option("FILE", *inspect_file, "package zip")->required();
   set_action(inspect_cmd, exit_code, [inspect_file, &globals]() -> Status {
     package::VerifyOptions options;

@@ -3,7 +3,7 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include <charconv>
+#include "common/text.h"
 
 namespace canopy::agent {
 
@@ -15,8 +15,9 @@ Result<FaultInjector> FaultInjector::parse(std::string_view spec) {
   injector.target_visit_ = 1;
   if (colon != std::string_view::npos) {
     const std::string_view count = spec.substr(colon + 1);
-    auto [end, ec] = std::from_chars(count.data(), count.data() + count.size(), injector.target_visit_);
-    if (ec != std::errc() || end != count.data() + count.size() || injector.target_visit_ < 1)
+    const std::optional<std::int64_t> visit = parse_int(count);
+    injector.target_visit_ = visit.value_or(0);
+    if (!visit || *visit < 1)
       return make_error(ErrorCode::kInvalidArgument,
                         "crash point '" + std::string(spec) + "' must be POINT or POINT:N with N >= 1");
   }

@@ -4,6 +4,8 @@
 
 #include <cstdlib>
 
+#include "common/text.h"
+
 namespace canopy {
 
 namespace {
@@ -34,9 +36,8 @@ Result<Config> Config::load(const std::filesystem::path& yaml_file) {
                         "config file " + yaml_file.string() + " must be a mapping of settings");
     flatten(root, "", config.file_);
   } catch (const YAML::Exception& e) {
-    return make_error(ErrorCode::kInvalidArgument, "config file " + yaml_file.string() +
-                                                       " line " + std::to_string(e.mark.line + 1) +
-                                                       ": " + e.msg);
+    return make_error(ErrorCode::kInvalidArgument, "config file " + yaml_file.string() + " line " +
+                                                       std::to_string(e.mark.line + 1) + ": " + e.msg);
   }
   return config;
 }
@@ -46,8 +47,10 @@ void Config::set_flag(std::string key, std::string value) { flags_[std::move(key
 std::string Config::env_name(std::string_view key) {
   std::string name = "CANOPY_";
   for (char c : key) {
-    if (c == '.' || c == '-') name += '_';
-    else name += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    if (c == '.' || c == '-')
+      name += '_';
+    else
+      name += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   }
   return name;
 }
@@ -69,10 +72,11 @@ Result<std::string> Config::require(std::string_view key) const {
   auto value = find(key);
   if (!value) {
     std::string flag(key);
-    for (char& c : flag) if (c == '.' || c == '_') c = '-';
-    return make_error(ErrorCode::kInvalidArgument,
-                      "missing setting '" + std::string(key) + "': pass --" + flag + ", set " +
-                          env_name(key) + ", or put '" + std::string(key) + "' in the config file");
+    for (char& c : flag)
+      if (c == '.' || c == '_') c = '-';
+    return make_error(ErrorCode::kInvalidArgument, "missing setting '" + std::string(key) + "': pass --" +
+                                                       flag + ", set " + env_name(key) + ", or put '" +
+                                                       std::string(key) + "' in the config file");
   }
   return *value;
 }
@@ -80,15 +84,9 @@ Result<std::string> Config::require(std::string_view key) const {
 Result<long long> Config::get_int(std::string_view key, long long fallback) const {
   auto value = find(key);
   if (!value) return fallback;
-  try {
-    size_t used = 0;
-    long long parsed = std::stoll(*value, &used);
-    if (used != value->size()) throw std::invalid_argument("trailing characters");
-    return parsed;
-  } catch (const std::exception&) {
-    return make_error(ErrorCode::kInvalidArgument,
-                      "setting '" + std::string(key) + "' must be an integer, got '" + *value + "'");
-  }
+  if (const std::optional<std::int64_t> parsed = parse_int(*value)) return *parsed;
+  return make_error(ErrorCode::kInvalidArgument,
+                    "setting '" + std::string(key) + "' must be an integer, got '" + *value + "'");
 }
 
 }  // namespace canopy

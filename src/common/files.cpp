@@ -1,10 +1,7 @@
 #include "common/files.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -15,8 +12,7 @@ namespace canopy {
 namespace {
 
 Error io_error(std::string_view what, const fs::path& path) {
-  return make_error(ErrorCode::kIo,
-                    std::string(what) + " " + path.string() + ": " + std::strerror(errno));
+  return make_error(ErrorCode::kIo, std::string(what) + " " + path.string() + ": " + std::strerror(errno));
 }
 
 }  // namespace
@@ -30,110 +26,81 @@ Result<std::string> read_file(const fs::path& path) {
   return buffer.str();
 }
 
-Status fsync_dir(const fs::path& dir) {
-  int fd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return io_error("cannot open directory", dir);
-  int rc = ::fsync(fd);
-  ::close(fd);
-  if (rc != 0) return io_error("cannot sync directory", dir);
-  return {};
-}
+Status fsync_dir(const fs::path& dir, Env& env) { return env.sync_dir(dir); }
 
-Result<TempFile> TempFile::create(const fs::path& dir, std::string_view prefix) {
-  std::string pattern = (dir / (std::string(prefix) + "XXXXXX")).string();
-  std::vector<char> buf(pattern.begin(), pattern.end());
-  buf.push_back('\0');
-  int fd = ::mkstemp(buf.data());
-  if (fd < 0) return io_error("cannot create temp file in", dir);
-  ::fcntl(fd, F_SETFD, FD_CLOEXEC);
-  return TempFile(fd, fs::path(buf.data()));
+Result<TempFile> TempFile::create(const fs::path& dir, std::string_view prefix, Env& env) {
+  CANOPY_ASSIGN_OR_RETURN(std::unique_ptr<WritableFile> file, env.create_temp_file(dir, prefix));
+  return TempFile(std::move(file), env);
 }
 
 TempFile::TempFile(TempFile&& other) noexcept
-    : fd_(other.fd_), path_(std::move(other.path_)), bytes_written_(other.bytes_written_),
+    : file_(std::move(other.file_)),
+      env_(other.env_),
+      path_(std::move(other.path_)),
+      bytes_written_(other.bytes_written_),
       committed_(other.committed_) {
-  other.fd_ = -1;
   other.committed_ = true;  // the moved-from object owns nothing to discard
 }
 
 TempFile::~TempFile() { discard(); }
 
-void TempFile::close_fd() {
-  if (fd_ >= 0) ::close(fd_);
-  fd_ = -1;
+Status TempFile::close_file() {
+  if (!file_) return {};
+  Status closed = file_->close();
+  file_.reset();
+  return closed;
 }
 
 Status TempFile::write(std::string_view data) {
-  const char* p = data.data();
-  size_t left = data.size();
-  while (left > 0) {
-    ssize_t n = ::write(fd_, p, left);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return io_error("cannot write", path_);
-    }
-    p += n;
-    left -= static_cast<size_t>(n);
-  }
+  CANOPY_TRY(file_->append(data));
   bytes_written_ += data.size();
   return {};
 }
 
-Status TempFile::set_mode(int mode) {
-  if (::fchmod(fd_, static_cast<mode_t>(mode)) != 0) return io_error("cannot set mode of", path_);
-  return {};
-}
+Status TempFile::set_mode(int mode) { return file_->set_mode(mode); }
 
-Status TempFile::sync() {
-  if (::fsync(fd_) != 0) return io_error("cannot sync", path_);
-  return {};
-}
+Status TempFile::sync() { return file_->sync(); }
 
 Status TempFile::commit_to(const fs::path& target) {
   CANOPY_TRY(sync());
-  close_fd();
-  if (::rename(path_.c_str(), target.c_str()) != 0) return io_error("cannot rename onto", target);
+  CANOPY_TRY(close_file());
+  CANOPY_TRY(env_->rename_file(path_, target));
   committed_ = true;
-  return fsync_dir(target.parent_path());
+  return env_->sync_dir(target.parent_path());
 }
 
 Status TempFile::rename_to(const fs::path& target) {
-  close_fd();
-  if (::rename(path_.c_str(), target.c_str()) != 0) return io_error("cannot rename onto", target);
+  CANOPY_TRY(close_file());
+  CANOPY_TRY(env_->rename_file(path_, target));
   committed_ = true;
   return {};
 }
 
 void TempFile::discard() {
-  close_fd();
-  if (!committed_ && !path_.empty()) {
-    std::error_code ec;
-    fs::remove(path_, ec);
-  }
+  (void)close_file();
+  if (!committed_ && !path_.empty()) (void)env_->remove_file(path_);
   committed_ = true;
 }
 
-Status commit_file(const fs::path& temp, const fs::path& target) {
-  int fd = ::open(temp.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return io_error("cannot open", temp);
-  int rc = ::fsync(fd);
-  ::close(fd);
-  if (rc != 0) return io_error("cannot sync", temp);
-  if (::rename(temp.c_str(), target.c_str()) != 0) return io_error("cannot rename onto", target);
-  return fsync_dir(target.parent_path());
+Status commit_file(const fs::path& temp, const fs::path& target, Env& env) {
+  CANOPY_TRY(env.sync_file(temp));
+  CANOPY_TRY(env.rename_file(temp, target));
+  return env.sync_dir(target.parent_path());
 }
 
-Status write_file_atomic(const fs::path& path, std::string_view content, int mode) {
+Status write_file_atomic(const fs::path& path, std::string_view content, int mode, Env& env) {
   fs::path dir = path.parent_path().empty() ? fs::path(".") : path.parent_path();
-  CANOPY_ASSIGN_OR_RETURN(TempFile temp, TempFile::create(dir, "." + path.filename().string() + ".tmp-"));
+  CANOPY_ASSIGN_OR_RETURN(TempFile temp,
+                          TempFile::create(dir, "." + path.filename().string() + ".tmp-", env));
   CANOPY_TRY(temp.set_mode(mode));
   CANOPY_TRY(temp.write(content));
   return temp.commit_to(path);
 }
 
-Status replace_file_atomic(const fs::path& path, std::string_view content, int mode) {
+Status replace_file_atomic(const fs::path& path, std::string_view content, int mode, Env& env) {
   fs::path dir = path.parent_path().empty() ? fs::path(".") : path.parent_path();
-  CANOPY_ASSIGN_OR_RETURN(TempFile temp, TempFile::create(dir, "." + path.filename().string() + ".tmp-"));
+  CANOPY_ASSIGN_OR_RETURN(TempFile temp,
+                          TempFile::create(dir, "." + path.filename().string() + ".tmp-", env));
   CANOPY_TRY(temp.set_mode(mode));
   CANOPY_TRY(temp.write(content));
   return temp.rename_to(path);

@@ -1,6 +1,8 @@
 // File helpers. Every write of state that matters goes through
 // write_file_atomic or commit_file: a crash at any instant leaves either the
 // old content or the new one, never a mix (temp file, fsync, rename, fsync dir).
+// The writes go through an Env (common/env.h), the real file system unless a
+// test passes one that injects failures.
 // Thread-safety: stateless functions; concurrent writers of one path race as
 // rename does (last one wins, never a torn file).
 #pragma once
@@ -10,6 +12,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/env.h"
 #include "common/error.h"
 
 namespace canopy {
@@ -19,29 +22,31 @@ namespace fs = std::filesystem;
 Result<std::string> read_file(const fs::path& path);
 
 // Writes `content` to `path` atomically and durably.
-Status write_file_atomic(const fs::path& path, std::string_view content, int mode = 0644);
+Status write_file_atomic(const fs::path& path, std::string_view content, int mode = 0644,
+                         Env& env = default_env());
 
 // Replaces `path` atomically (temp file + rename) but without fsync: a crash
 // of the process leaves the old content or the new, never a mix; after a
 // power loss the file may hold the previous content. For state rewritten many
 // times a second whose loss costs only redone work (progress records, caches).
-Status replace_file_atomic(const fs::path& path, std::string_view content, int mode = 0644);
+Status replace_file_atomic(const fs::path& path, std::string_view content, int mode = 0644,
+                           Env& env = default_env());
 
 // Durably moves a fully written `temp` file onto `target` (fsync temp, rename,
 // fsync the target's directory). `temp` must be on the same filesystem.
-Status commit_file(const fs::path& temp, const fs::path& target);
+Status commit_file(const fs::path& temp, const fs::path& target, Env& env = default_env());
 
 // fsyncs a directory so that renames and creations inside it survive a crash.
-Status fsync_dir(const fs::path& dir);
+Status fsync_dir(const fs::path& dir, Env& env = default_env());
 
 // Creates a fresh uniquely named directory `<parent>/<prefix>XXXXXX`.
 Result<fs::path> make_temp_dir(const fs::path& parent, std::string_view prefix);
 
-// A file descriptor opened for writing a new temp file; closed by the destructor.
+// A new temp file open for writing; removed by the destructor unless committed.
 class TempFile {
  public:
   // Creates `<dir>/<prefix>XXXXXX` exclusively.
-  static Result<TempFile> create(const fs::path& dir, std::string_view prefix);
+  static Result<TempFile> create(const fs::path& dir, std::string_view prefix, Env& env = default_env());
   TempFile(TempFile&& other) noexcept;
   TempFile& operator=(TempFile&&) = delete;
   TempFile(const TempFile&) = delete;
@@ -62,9 +67,11 @@ class TempFile {
   std::uint64_t bytes_written() const { return bytes_written_; }
 
  private:
-  TempFile(int fd, fs::path path) : fd_(fd), path_(std::move(path)) {}
-  void close_fd();
-  int fd_ = -1;
+  TempFile(std::unique_ptr<WritableFile> file, Env& env)
+      : file_(std::move(file)), env_(&env), path_(file_->path()) {}
+  Status close_file();
+  std::unique_ptr<WritableFile> file_;
+  Env* env_;
   fs::path path_;
   std::uint64_t bytes_written_ = 0;
   bool committed_ = false;

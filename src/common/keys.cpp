@@ -4,6 +4,7 @@
 
 #include "common/files.h"
 #include "common/hash.h"
+#include "common/text.h"
 
 namespace canopy {
 
@@ -11,13 +12,6 @@ namespace {
 
 constexpr std::string_view kPublicTag = "canopy-ed25519-public ";
 constexpr std::string_view kSecretTag = "canopy-ed25519-secret ";
-
-std::string_view trim(std::string_view text) {
-  while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' '))
-    text.remove_suffix(1);
-  while (!text.empty() && text.front() == ' ') text.remove_prefix(1);
-  return text;
-}
 
 }  // namespace
 
@@ -32,9 +26,8 @@ std::string base64_encode(std::string_view bytes) {
 Result<std::string> base64_decode(std::string_view text) {
   std::string out(text.size(), '\0');
   size_t length = 0;
-  if (sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), text.data(),
-                        text.size(), nullptr, &length, nullptr,
-                        sodium_base64_VARIANT_ORIGINAL) != 0) {
+  if (sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), text.data(), text.size(),
+                        nullptr, &length, nullptr, sodium_base64_VARIANT_ORIGINAL) != 0) {
     return make_error(ErrorCode::kInvalidArgument, "not valid base64");
   }
   out.resize(length);
@@ -111,18 +104,15 @@ Result<PublicKey> load_public_key(const std::filesystem::path& public_file) {
 
 std::string sign_detached(const KeyPair& pair, std::string_view message) {
   unsigned char sig[crypto_sign_BYTES];
-  crypto_sign_detached(sig, nullptr, reinterpret_cast<const unsigned char*>(message.data()),
-                       message.size(),
+  crypto_sign_detached(sig, nullptr, reinterpret_cast<const unsigned char*>(message.data()), message.size(),
                        reinterpret_cast<const unsigned char*>(pair.secret_bytes.data()));
   return std::string(reinterpret_cast<char*>(sig), sizeof sig);
 }
 
 bool verify_detached(const PublicKey& key, std::string_view message, std::string_view signature) {
-  if (signature.size() != crypto_sign_BYTES || key.bytes.size() != crypto_sign_PUBLICKEYBYTES)
-    return false;
+  if (signature.size() != crypto_sign_BYTES || key.bytes.size() != crypto_sign_PUBLICKEYBYTES) return false;
   return crypto_sign_verify_detached(reinterpret_cast<const unsigned char*>(signature.data()),
-                                     reinterpret_cast<const unsigned char*>(message.data()),
-                                     message.size(),
+                                     reinterpret_cast<const unsigned char*>(message.data()), message.size(),
                                      reinterpret_cast<const unsigned char*>(key.bytes.data())) == 0;
 }
 

@@ -4,14 +4,15 @@
 
 #include "common/files.h"
 #include "common/hash.h"
+#include "common/text.h"
 
 namespace canopy::package {
 
 namespace {
 
 const std::set<std::string, std::less<>> kTopLevelFields = {
-    "format", "name", "task", "description", "labels", "tags", "input", "output", "thresholds",
-    "metrics", "lineage", "created_at", "files", "golden", "budgets"};
+    "format",     "name",    "task",    "description", "labels", "tags",   "input",  "output",
+    "thresholds", "metrics", "lineage", "created_at",  "files",  "golden", "budgets"};
 const std::set<std::string, std::less<>> kRoles = {"model", "golden-input", "golden-output", "other"};
 
 Error invalid(std::string message) {
@@ -36,16 +37,16 @@ Result<InputSpec> parse_input(const Json& json) {
   if (spec.color != "RGB" && spec.color != "BGR") return invalid("'input.color' must be RGB or BGR");
   if (spec.resize != "letterbox" && spec.resize != "stretch")
     return invalid("'input.resize' must be letterbox or stretch");
-  if (spec.dtype != "float32" && spec.dtype != "uint8") return invalid("'input.dtype' must be float32 or uint8");
+  if (spec.dtype != "float32" && spec.dtype != "uint8")
+    return invalid("'input.dtype' must be float32 or uint8");
   for (double s : spec.std)
     if (s == 0.0) return invalid("'input.std' must not contain 0");
   return spec;
 }
 
 Json input_to_json(const InputSpec& spec) {
-  return Json{{"shape", spec.shape}, {"layout", spec.layout}, {"dtype", spec.dtype},
-              {"color", spec.color}, {"resize", spec.resize}, {"scale", spec.scale},
-              {"mean", spec.mean},   {"std", spec.std}};
+  return Json{{"shape", spec.shape},   {"layout", spec.layout}, {"dtype", spec.dtype}, {"color", spec.color},
+              {"resize", spec.resize}, {"scale", spec.scale},   {"mean", spec.mean},   {"std", spec.std}};
 }
 
 Result<FileEntry> parse_file_entry(const Json& json) {
@@ -111,7 +112,8 @@ Result<Manifest> parse_manifest(std::string_view bytes) {
                    std::to_string(kFormatVersion) + ")");
   CANOPY_ASSIGN_OR_RETURN(m.name, json_get<std::string>(json, "name"));
   if (!is_valid_model_name(m.name))
-    return invalid("name '" + m.name + "' must be 1-128 characters of A-Z a-z 0-9 . _ - starting with a letter or digit");
+    return invalid("name '" + m.name +
+                   "' must be 1-128 characters of A-Z a-z 0-9 . _ - starting with a letter or digit");
   CANOPY_ASSIGN_OR_RETURN(m.task, json_get_or<std::string>(json, "task", m.task));
   if (m.task != "detection") return invalid("task '" + m.task + "' is not supported (only 'detection')");
   CANOPY_ASSIGN_OR_RETURN(m.description, json_get_or<std::string>(json, "description", ""));
@@ -206,16 +208,11 @@ Result<std::vector<std::int64_t>> parse_shape(std::string_view text) {
   while (start <= text.size()) {
     size_t end = text.find('x', start);
     if (end == std::string_view::npos) end = text.size();
-    std::string part(text.substr(start, end - start));
-    try {
-      size_t used = 0;
-      long long dim = std::stoll(part, &used);
-      if (used != part.size() || dim <= 0) throw std::invalid_argument(part);
-      shape.push_back(dim);
-    } catch (const std::exception&) {
+    const std::optional<std::int64_t> dim = parse_int(text.substr(start, end - start));
+    if (!dim || *dim <= 0)
       return make_error(ErrorCode::kInvalidArgument,
                         "input shape '" + std::string(text) + "' must look like 1x3x320x320");
-    }
+    shape.push_back(*dim);
     start = end + 1;
   }
   if (shape.size() != 4)

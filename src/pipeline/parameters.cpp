@@ -2,9 +2,10 @@
 
 #include <algorithm>
 #include <cctype>
-#include <charconv>
 #include <cmath>
 #include <cstdlib>
+
+#include "common/text.h"
 
 namespace canopy::pipeline {
 
@@ -70,22 +71,22 @@ std::string substitute(const std::string& text, const Step& step, const Paramete
 Result<std::string> check_parameter_value(const Parameter& parameter, const std::string& text) {
   auto bounds = [&](double v) -> Status {
     if (parameter.min && v < *parameter.min)
-      return make_error(ErrorCode::kInvalidArgument, "value " + text + " is below the minimum " + format_bound(*parameter.min));
+      return make_error(ErrorCode::kInvalidArgument,
+                        "value " + text + " is below the minimum " + format_bound(*parameter.min));
     if (parameter.max && v > *parameter.max)
-      return make_error(ErrorCode::kInvalidArgument, "value " + text + " is above the maximum " + format_bound(*parameter.max));
+      return make_error(ErrorCode::kInvalidArgument,
+                        "value " + text + " is above the maximum " + format_bound(*parameter.max));
     return {};
   };
   switch (parameter.type) {
     case ParameterType::kString:
       return text;
     case ParameterType::kInteger: {
-      long long v = 0;
-      const char* begin = text.data() + (text.rfind('+', 0) == 0 ? 1 : 0);
-      auto [end, ec] = std::from_chars(begin, text.data() + text.size(), v);
-      if (text.empty() || ec != std::errc() || end != text.data() + text.size())
-        return make_error(ErrorCode::kInvalidArgument, "'" + text + "' is not an integer");
-      CANOPY_TRY(bounds(static_cast<double>(v)));
-      return std::to_string(v);
+      const std::optional<std::int64_t> v =
+          parse_int(std::string_view(text).substr(text.starts_with('+') ? 1 : 0));
+      if (!v) return make_error(ErrorCode::kInvalidArgument, "'" + text + "' is not an integer");
+      CANOPY_TRY(bounds(static_cast<double>(*v)));
+      return std::to_string(*v);
     }
     case ParameterType::kFloat: {
       char* end = nullptr;
@@ -118,7 +119,8 @@ Result<std::map<std::string, ParameterValues>> resolve_parameters(const Pipeline
     bool declared = false;
     for (const auto& step : pipeline.steps) declared = declared || step.find_parameter(name) != nullptr;
     if (!declared)
-      return make_error(ErrorCode::kInvalidArgument, "--param " + name + ": no step of the pipeline has a parameter '" + name + "'");
+      return make_error(ErrorCode::kInvalidArgument,
+                        "--param " + name + ": no step of the pipeline has a parameter '" + name + "'");
     given[name] = assignment.substr(eq + 1);
   }
   std::map<std::string, ParameterValues> out;
@@ -136,8 +138,9 @@ Result<std::map<std::string, ParameterValues>> resolve_parameters(const Pipeline
       } else if (parameter.default_value) {
         values[parameter.name] = *parameter.default_value;
       } else if (needed) {
-        return make_error(ErrorCode::kInvalidArgument, "parameter '" + parameter.name + "' of step '" + step.name +
-                                                           "' has no default; pass --param " + parameter.name + "=VALUE");
+        return make_error(ErrorCode::kInvalidArgument, "parameter '" + parameter.name + "' of step '" +
+                                                           step.name + "' has no default; pass --param " +
+                                                           parameter.name + "=VALUE");
       }
     }
   }
@@ -148,7 +151,8 @@ std::string shell_quote(const std::string& text) {
   if (!text.empty()) {
     bool plain = true;
     for (unsigned char c : text)
-      plain = plain && (std::isalnum(c) || std::string_view("_-./:=,+@%").find(static_cast<char>(c)) != std::string_view::npos);
+      plain = plain && (std::isalnum(c) ||
+                        std::string_view("_-./:=,+@%").find(static_cast<char>(c)) != std::string_view::npos);
     if (plain) return text;
   }
   std::string out = "'";
@@ -172,7 +176,8 @@ std::map<std::string, std::string> parameter_environment(const Step& step, const
     auto it = values.find(parameter.name);
     if (it == values.end()) continue;
     std::string name = "PARAM_";
-    for (char c : parameter.name) name += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    for (char c : parameter.name)
+      name += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
     env[name] = it->second;
   }
   return env;

@@ -1,7 +1,6 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
-#include <charconv>
 #include <cmath>
 #include <cstdlib>
 #include <functional>
@@ -11,6 +10,7 @@
 
 #include "common/files.h"
 #include "common/hash.h"
+#include "common/text.h"
 #include "pipeline/parameters.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/redact.h"
@@ -23,34 +23,50 @@ std::string Location::to_string(const std::string& file) const {
 
 std::string_view parameter_type_name(ParameterType type) {
   switch (type) {
-    case ParameterType::kString: return "string";
-    case ParameterType::kInteger: return "integer";
-    case ParameterType::kFloat: return "float";
-    case ParameterType::kFlag: return "flag";
+    case ParameterType::kString:
+      return "string";
+    case ParameterType::kInteger:
+      return "integer";
+    case ParameterType::kFloat:
+      return "float";
+    case ParameterType::kFlag:
+      return "flag";
   }
   return "string";
 }
 
 std::string_view comparison_text(Comparison comparison) {
   switch (comparison) {
-    case Comparison::kGreaterEqual: return ">=";
-    case Comparison::kGreater: return ">";
-    case Comparison::kLessEqual: return "<=";
-    case Comparison::kLess: return "<";
-    case Comparison::kEqual: return "==";
-    case Comparison::kNotEqual: return "!=";
+    case Comparison::kGreaterEqual:
+      return ">=";
+    case Comparison::kGreater:
+      return ">";
+    case Comparison::kLessEqual:
+      return "<=";
+    case Comparison::kLess:
+      return "<";
+    case Comparison::kEqual:
+      return "==";
+    case Comparison::kNotEqual:
+      return "!=";
   }
   return "?";
 }
 
 bool compare(double left, Comparison comparison, double right) {
   switch (comparison) {
-    case Comparison::kGreaterEqual: return left >= right;
-    case Comparison::kGreater: return left > right;
-    case Comparison::kLessEqual: return left <= right;
-    case Comparison::kLess: return left < right;
-    case Comparison::kEqual: return left == right;
-    case Comparison::kNotEqual: return left != right;
+    case Comparison::kGreaterEqual:
+      return left >= right;
+    case Comparison::kGreater:
+      return left > right;
+    case Comparison::kLessEqual:
+      return left <= right;
+    case Comparison::kLess:
+      return left < right;
+    case Comparison::kEqual:
+      return left == right;
+    case Comparison::kNotEqual:
+      return left != right;
   }
   return false;
 }
@@ -148,11 +164,9 @@ class Parser {
   }
   Result<long long> integer(const YAML::Node& node, const std::string& what) const {
     CANOPY_ASSIGN_OR_RETURN(std::string text, scalar(node, what));
-    long long value = 0;
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-    if (ec != std::errc() || end != text.data() + text.size())
-      return error_at(node, what + " must be a whole number, not '" + text + "'");
-    return value;
+    const std::optional<std::int64_t> value = parse_int(text);
+    if (!value) return error_at(node, what + " must be a whole number, not '" + text + "'");
+    return *value;
   }
   // A single string or a list of strings.
   Result<std::vector<std::string>> strings(const YAML::Node& node, const std::string& what) const {
@@ -170,7 +184,8 @@ class Parser {
     return out;
   }
   // Fails on the first key of `map` that is not in `allowed`.
-  Status check_keys(const YAML::Node& map, const std::vector<std::string>& allowed, const std::string& what) const {
+  Status check_keys(const YAML::Node& map, const std::vector<std::string>& allowed,
+                    const std::string& what) const {
     for (const auto& item : map) {
       if (!item.first.IsScalar()) return error_at(item.first, "keys of " + what + " must be plain names");
       const std::string& key = item.first.Scalar();
@@ -204,10 +219,20 @@ Result<double> parse_duration(const std::string& text) {
   double unit = 1;
   std::string digits = text;
   switch (text.back()) {
-    case 's': unit = 1; digits.pop_back(); break;
-    case 'm': unit = 60; digits.pop_back(); break;
-    case 'h': unit = 3600; digits.pop_back(); break;
-    default: break;
+    case 's':
+      unit = 1;
+      digits.pop_back();
+      break;
+    case 'm':
+      unit = 60;
+      digits.pop_back();
+      break;
+    case 'h':
+      unit = 3600;
+      digits.pop_back();
+      break;
+    default:
+      break;
   }
   char* end = nullptr;
   double value = std::strtod(digits.c_str(), &end);
@@ -262,15 +287,21 @@ Result<Parameter> Parser::parse_parameter(const YAML::Node& node, const std::str
     if (key == "name") {
       CANOPY_ASSIGN_OR_RETURN(parameter.name, nonempty(value, "'name'"));
       if (!valid_name(parameter.name))
-        return error_at(value, "parameter name '" + parameter.name + "' may hold only letters, digits, '_' and '-'");
+        return error_at(value,
+                        "parameter name '" + parameter.name + "' may hold only letters, digits, '_' and '-'");
       has_name = true;
     } else if (key == "type") {
       CANOPY_ASSIGN_OR_RETURN(std::string type, scalar(value, "'type'"));
-      if (type == "string") parameter.type = ParameterType::kString;
-      else if (type == "integer") parameter.type = ParameterType::kInteger;
-      else if (type == "float") parameter.type = ParameterType::kFloat;
-      else if (type == "flag") parameter.type = ParameterType::kFlag;
-      else return error_at(value, "parameter type '" + type + "' must be string, integer, float or flag");
+      if (type == "string")
+        parameter.type = ParameterType::kString;
+      else if (type == "integer")
+        parameter.type = ParameterType::kInteger;
+      else if (type == "float")
+        parameter.type = ParameterType::kFloat;
+      else if (type == "flag")
+        parameter.type = ParameterType::kFlag;
+      else
+        return error_at(value, "parameter type '" + type + "' must be string, integer, float or flag");
     } else if (key == "default") {
       default_node = value;
     } else if (key == "min") {
@@ -298,12 +329,15 @@ Result<Parameter> Parser::parse_parameter(const YAML::Node& node, const std::str
     if (parameter.type != ParameterType::kFlag && parameter.pass_as.find("{v}") == std::string::npos)
       return error_at(*pass_as_node, "'pass-as' must contain {v}, where the value goes (e.g. --epochs={v})");
   } else {
-    parameter.pass_as = parameter.type == ParameterType::kFlag ? "--" + parameter.name : "--" + parameter.name + "={v}";
+    parameter.pass_as =
+        parameter.type == ParameterType::kFlag ? "--" + parameter.name : "--" + parameter.name + "={v}";
   }
   if (default_node) {
     CANOPY_ASSIGN_OR_RETURN(std::string text, scalar(*default_node, "'default'"));
     auto checked = check_parameter_value(parameter, text);
-    if (!checked.ok()) return error_at(*default_node, "default of parameter '" + parameter.name + "': " + checked.error().message);
+    if (!checked.ok())
+      return error_at(*default_node,
+                      "default of parameter '" + parameter.name + "': " + checked.error().message);
     parameter.default_value = *checked;
   } else if (parameter.type == ParameterType::kFlag) {
     parameter.default_value = "false";
@@ -314,8 +348,8 @@ Result<Parameter> Parser::parse_parameter(const YAML::Node& node, const std::str
 Result<Step> Parser::parse_step(const YAML::Node& node) {
   if (!node.IsMap()) return error_at(node, "'step' must be a mapping with 'name', 'image' and 'command'");
   CANOPY_TRY(check_keys(node,
-                        {"name", "image", "command", "environment-variables", "parameters", "inputs", "outputs",
-                         "metrics", "timeout", "retries", "depends", "description"},
+                        {"name", "image", "command", "environment-variables", "parameters", "inputs",
+                         "outputs", "metrics", "timeout", "retries", "depends", "description"},
                         "a step"));
   Step step;
   step.location = where(node);
@@ -324,8 +358,9 @@ Result<Step> Parser::parse_step(const YAML::Node& node) {
     if (item.first.Scalar() != "name") continue;
     CANOPY_ASSIGN_OR_RETURN(step.name, nonempty(item.second, "'name'"));
     if (!valid_name(step.name))
-      return error_at(item.second, "step name '" + step.name +
-                                       "' may hold only letters, digits, '_' and '-' (at most 64 characters)");
+      return error_at(
+          item.second,
+          "step name '" + step.name + "' may hold only letters, digits, '_' and '-' (at most 64 characters)");
   }
   if (step.name.empty()) return error_at(node, "a step has no 'name'");
   const std::string in = " of step '" + step.name + "'";
@@ -349,7 +384,8 @@ Result<Step> Parser::parse_step(const YAML::Node& node) {
         step.environment.push_back(std::move(variable));
       }
     } else if (key == "parameters") {
-      if (!value.IsSequence() && !value.IsNull()) return error_at(value, "'parameters'" + in + " must be a list");
+      if (!value.IsSequence() && !value.IsNull())
+        return error_at(value, "'parameters'" + in + " must be a list");
       for (const auto& entry : value) {
         CANOPY_ASSIGN_OR_RETURN(Parameter parameter, parse_parameter(entry, step.name));
         if (step.find_parameter(parameter.name))
@@ -369,7 +405,8 @@ Result<Step> Parser::parse_step(const YAML::Node& node) {
       step.timeout_seconds = *seconds;
     } else if (key == "retries") {
       CANOPY_ASSIGN_OR_RETURN(long long retries, integer(value, "'retries'" + in));
-      if (retries < 0 || retries > 100) return error_at(value, "'retries'" + in + " must be between 0 and 100");
+      if (retries < 0 || retries > 100)
+        return error_at(value, "'retries'" + in + " must be between 0 and 100");
       step.retries = static_cast<int>(retries);
     } else if (key == "depends") {
       CANOPY_ASSIGN_OR_RETURN(step.depends, strings(value, "'depends'" + in + " (step names)"));
@@ -377,13 +414,15 @@ Result<Step> Parser::parse_step(const YAML::Node& node) {
     }
     // "name" was read above; "description" documents the step and is not used.
   }
-  if (!has_command || step.commands.empty()) return error_at(node, "step '" + step.name + "' has no 'command'");
+  if (!has_command || step.commands.empty())
+    return error_at(node, "step '" + step.name + "' has no 'command'");
   return step;
 }
 
 Result<Gate> Parser::parse_gate(const YAML::Node& node) {
   CANOPY_ASSIGN_OR_RETURN(std::string text, nonempty(node, "'gate'"));
-  static const std::regex pattern(R"(^\s*([A-Za-z0-9_][A-Za-z0-9_-]*)\.([A-Za-z0-9_.-]+)\s*(>=|<=|==|!=|>|<)\s*(\S+)\s*$)");
+  static const std::regex pattern(
+      R"(^\s*([A-Za-z0-9_][A-Za-z0-9_-]*)\.([A-Za-z0-9_.-]+)\s*(>=|<=|==|!=|>|<)\s*(\S+)\s*$)");
   std::smatch match;
   if (!std::regex_match(text, match, pattern))
     return error_at(node, "gate '" + text + "' must read STEP.METRIC OP VALUE, e.g. evaluate.map50 >= 0.85");
@@ -393,10 +432,10 @@ Result<Gate> Parser::parse_gate(const YAML::Node& node) {
   gate.step = match[1];
   gate.metric = match[2];
   const std::string op = match[3];
-  gate.comparison = op == ">=" ? Comparison::kGreaterEqual
-                    : op == ">" ? Comparison::kGreater
+  gate.comparison = op == ">="   ? Comparison::kGreaterEqual
+                    : op == ">"  ? Comparison::kGreater
                     : op == "<=" ? Comparison::kLessEqual
-                    : op == "<" ? Comparison::kLess
+                    : op == "<"  ? Comparison::kLess
                     : op == "==" ? Comparison::kEqual
                                  : Comparison::kNotEqual;
   const std::string right = match[4];
@@ -431,14 +470,16 @@ Result<Gate> Parser::parse_gate(const YAML::Node& node) {
 Status Parser::check_gate(const Pipeline& pipeline, const Gate& gate) {
   for (const auto& name : gate.steps()) {
     const Step* step = pipeline.find_step(name);
-    if (!step) return error_at(gate.location, "gate '" + gate.expression + "' reads step '" + name + "', which does not exist");
+    if (!step)
+      return error_at(gate.location,
+                      "gate '" + gate.expression + "' reads step '" + name + "', which does not exist");
     if (step->metrics.empty())
       return error_at(gate.location, "gate '" + gate.expression + "' reads metrics of step '" + name +
                                          "', which declares no 'metrics' file");
   }
   if (gate.kind == Gate::Kind::kParameter && !pipeline.find_step(gate.step)->find_parameter(gate.parameter))
-    return error_at(gate.location, "gate '" + gate.expression + "' uses {" + gate.parameter + "}, but step '" + gate.step +
-                                       "' has no such parameter");
+    return error_at(gate.location, "gate '" + gate.expression + "' uses {" + gate.parameter +
+                                       "}, but step '" + gate.step + "' has no such parameter");
   return {};
 }
 
@@ -452,15 +493,17 @@ Status Parser::resolve_graph(Pipeline& pipeline, const std::map<std::string, YAM
     }
     for (const auto& dependency : step.depends) {
       if (!pipeline.find_step(dependency))
-        return error_at(depends_nodes.at(step.name),
-                        "step '" + step.name + "' depends on '" + dependency + "', which is not a step of this pipeline");
-      if (dependency == step.name) return error_at(depends_nodes.at(step.name), "step '" + step.name + "' depends on itself");
+        return error_at(depends_nodes.at(step.name), "step '" + step.name + "' depends on '" + dependency +
+                                                         "', which is not a step of this pipeline");
+      if (dependency == step.name)
+        return error_at(depends_nodes.at(step.name), "step '" + step.name + "' depends on itself");
     }
   }
   // Cycle check by depth-first search, reporting the cycle's path.
   std::map<std::string, int> state;  // 0 unvisited, 1 on the stack, 2 done
   std::vector<std::string> stack;
-  std::function<std::optional<std::string>(const Step&)> visit = [&](const Step& step) -> std::optional<std::string> {
+  std::function<std::optional<std::string>(const Step&)> visit =
+      [&](const Step& step) -> std::optional<std::string> {
     state[step.name] = 1;
     stack.push_back(step.name);
     for (const auto& dependency : step.depends) {
@@ -496,8 +539,7 @@ Result<Pipeline> Parser::parse(std::string_view text) {
     return make_error(ErrorCode::kInvalidArgument, file_ + ":" + std::to_string(e.mark.line + 1) + ":" +
                                                        std::to_string(e.mark.column + 1) + ": " + e.msg);
   }
-  if (!root.IsSequence())
-    return error_at(root, "a pipeline is a list of '- step:' (and '- gate:') items");
+  if (!root.IsSequence()) return error_at(root, "a pipeline is a list of '- step:' (and '- gate:') items");
   Pipeline pipeline;
   std::map<std::string, YAML::Node> depends_nodes;  // for messages about a step's 'depends'
   try {
@@ -517,8 +559,9 @@ Result<Pipeline> Parser::parse(std::string_view text) {
         CANOPY_ASSIGN_OR_RETURN(Gate gate, parse_gate(entry->second));
         pipeline.gates.push_back(std::move(gate));
       } else if (kind == "pipeline" || kind == "endpoint") {
-        return error_at(entry->first, "'" + kind + "' items are not supported; a Canopy pipeline is its steps, "
-                                      "ordered by 'depends' (see docs/pipeline.md)");
+        return error_at(entry->first, "'" + kind +
+                                          "' items are not supported; a Canopy pipeline is its steps, "
+                                          "ordered by 'depends' (see docs/pipeline.md)");
       } else {
         return error_at(entry->first, "unknown item '" + kind + "' (expected 'step' or 'gate')");
       }
@@ -547,7 +590,8 @@ Result<Pipeline> load_pipeline(const fs::path& file) {
     return make_error(ErrorCode::kNotFound, "pipeline file " + file.string() + " does not exist");
   CANOPY_ASSIGN_OR_RETURN(std::string text, read_file(file));
   constexpr size_t kMaxBytes = 4 << 20;
-  if (text.size() > kMaxBytes) return make_error(ErrorCode::kTooLarge, file.string() + " is larger than 4 MiB");
+  if (text.size() > kMaxBytes)
+    return make_error(ErrorCode::kTooLarge, file.string() + " is larger than 4 MiB");
   CANOPY_ASSIGN_OR_RETURN(Pipeline pipeline, parse_pipeline(text, file.string()));
   pipeline.file = file;
   return pipeline;

@@ -1,11 +1,11 @@
 #include "sim/simulator.h"
 
-#include <charconv>
 #include <cstdio>
 #include <memory>
 #include <thread>
 #include <vector>
 
+#include "common/text.h"
 #include "sim/agent_supervisor.h"
 
 namespace canopy::sim {
@@ -43,10 +43,9 @@ Result<Endpoint> parse_server_url(const std::string& url) {
   const size_t colon = rest.rfind(':');
   endpoint.host = rest.substr(0, colon);
   if (colon != std::string::npos) {
-    const std::string port = rest.substr(colon + 1);
-    auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), endpoint.port);
-    if (ec != std::errc() || end != port.data() + port.size() || endpoint.port < 1 || endpoint.port > 65535)
-      return bad();
+    const std::optional<std::int64_t> port = parse_int(std::string_view(rest).substr(colon + 1));
+    if (!port || *port < 1 || *port > 65535) return bad();
+    endpoint.port = static_cast<int>(*port);
   }
   if (endpoint.host.starts_with('[') && endpoint.host.ends_with(']'))
     endpoint.host = endpoint.host.substr(1, endpoint.host.size() - 2);

@@ -16,6 +16,7 @@
 #include <set>
 
 #include "common/files.h"
+#include "common/text.h"
 #include "vision/image.h"
 
 namespace canopy::vision {
@@ -30,12 +31,6 @@ constexpr float kBoxTolerancePx = 1.0f;
 
 constexpr const char* kYoloConfigName = "data.yaml";
 constexpr const char* kCocoFileName = "annotations.json";
-
-std::string_view trim(std::string_view text) {
-  const auto first = text.find_first_not_of(" \t\r\n");
-  if (first == std::string_view::npos) return {};
-  return text.substr(first, text.find_last_not_of(" \t\r\n") - first + 1);
-}
 
 // Calls visit(line_number, line) for every line that is not blank, trimmed.
 template <typename Visit>

@@ -23,7 +23,7 @@ using testing::run_shell;
 using testing::TempDir;
 namespace fs = std::filesystem;
 
-const std::string kTrain = train_binary().string();
+const std::string kTrain = testing::train_binary().string();
 
 class CompressTest : public ::testing::Test {
  public:

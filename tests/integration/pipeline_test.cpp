@@ -414,9 +414,9 @@ TEST_F(PipelineTest, AMissingRequiredVariableFailsBeforeAnyStepNamingIt) {
 }
 
 TEST_F(PipelineTest, TheAgricultureExampleRunsEndToEndInItsTinyConfiguration) {
-  const fs::path example = examples_dir() / "agriculture" / "pipeline.yaml";
+  const fs::path example = testing::examples_dir() / "agriculture" / "pipeline.yaml";
   const std::string path = "PATH=" + testing::canopy_binary().parent_path().string() + ":" +
-                           train_binary().parent_path().string() + ":$PATH ";
+                           testing::train_binary().parent_path().string() + ":$PATH ";
   const std::string env = server_env() + path + "API_KEY=" + ServerProcess::kAdminKey + " MODEL_REPOSITORY=" +
                           server_->url() + "/repository ";
   const std::string command = env + canopy() + " pipeline run " + example.string() + " --workspace " +
