@@ -18,8 +18,11 @@ const double kBoxBias = std::log(2.0 / (kBoxRange - 2.0));
 }  // namespace
 
 Json DetectorConfig::to_json() const {
-  Json json{{"architecture", "canopy-fpn-anchor-free"}, {"classes", classes}, {"input_size", input_size},
-            {"width", width}, {"depth", depth}};
+  Json json{{"architecture", "canopy-fpn-anchor-free"},
+            {"classes", classes},
+            {"input_size", input_size},
+            {"width", width},
+            {"depth", depth}};
   if (!channels.empty()) json["channels"] = channels;
   return json;
 }
@@ -40,16 +43,17 @@ DetectorConfig DetectorConfig::from_json(const Json& json) {
 }
 
 ConvBnActImpl::ConvBnActImpl(int in, int out, int kernel, int stride, bool act) : activation(act) {
-  conv = register_module("conv", torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, kernel)
-                                                       .stride(stride)
-                                                       .padding(kernel / 2)
-                                                       .bias(false)));
-  bn = register_module("bn", torch::nn::BatchNorm2d(torch::nn::BatchNorm2dOptions(out).momentum(0.03).eps(1e-3)));
+  conv = register_module(
+      "conv", torch::nn::Conv2d(
+                  torch::nn::Conv2dOptions(in, out, kernel).stride(stride).padding(kernel / 2).bias(false)));
+  bn = register_module("bn",
+                       torch::nn::BatchNorm2d(torch::nn::BatchNorm2dOptions(out).momentum(0.03).eps(1e-3)));
 }
 
-torch::Tensor fake_quantized_conv(torch::nn::Conv2dImpl& conv, const torch::Tensor& x, const FakeQuant& quant) {
-  const torch::Tensor input = torch::fake_quantize_per_tensor_affine(x, quant.scale, 0, quant.is_signed ? -128 : 0,
-                                                                      quant.is_signed ? 127 : 255);
+torch::Tensor fake_quantized_conv(torch::nn::Conv2dImpl& conv, const torch::Tensor& x,
+                                  const FakeQuant& quant) {
+  const torch::Tensor input = torch::fake_quantize_per_tensor_affine(
+      x, quant.scale, 0, quant.is_signed ? -128 : 0, quant.is_signed ? 127 : 255);
   const torch::Tensor scales = conv.weight.detach().abs().flatten(1).amax(1).clamp_min(1e-12) / 127.0;
   const torch::Tensor weight = torch::fake_quantize_per_channel_affine(
       conv.weight, scales, torch::zeros({scales.size(0)}, torch::kInt), 0, -127, 127);
@@ -105,7 +109,9 @@ HeadImpl::HeadImpl(int channels_, int hidden, int classes) {
 
 std::pair<torch::Tensor, torch::Tensor> HeadImpl::forward(const torch::Tensor& x) {
   const torch::Tensor features = stem(x);
-  if (fake_quant) return {fake_quantized_conv(*box, features, *fake_quant), fake_quantized_conv(*cls, features, *fake_quant)};
+  if (fake_quant)
+    return {fake_quantized_conv(*box, features, *fake_quant),
+            fake_quantized_conv(*cls, features, *fake_quant)};
   return {box(features), cls(features)};
 }
 
@@ -142,14 +148,16 @@ std::vector<LevelOutput> FieldDetectorImpl::forward(const torch::Tensor& images)
   const torch::Tensor x3 = stage3(x2);                    // stride 16
   const torch::Tensor x4 = stage4(x3);                    // stride 32
   const auto up = [](const torch::Tensor& t) {
-    return torch::nn::functional::interpolate(
-        t, torch::nn::functional::InterpolateFuncOptions().scale_factor(std::vector<double>{2, 2}).mode(torch::kNearest));
+    return torch::nn::functional::interpolate(t, torch::nn::functional::InterpolateFuncOptions()
+                                                     .scale_factor(std::vector<double>{2, 2})
+                                                     .mode(torch::kNearest));
   };
   const torch::Tensor p5 = lateral5(x4);
   const torch::Tensor p4 = smooth4(lateral4(x3) + up(p5));
   const torch::Tensor p3 = smooth3(lateral3(x2) + up(p4));
   std::vector<LevelOutput> out;
-  for (auto [head, features, stride] : {std::tuple{head3, p3, 8}, std::tuple{head4, p4, 16}, std::tuple{head5, p5, 32}}) {
+  for (auto [head, features, stride] :
+       {std::tuple{head3, p3, 8}, std::tuple{head4, p4, 16}, std::tuple{head5, p5, 32}}) {
     auto [box, logits] = head->forward(features);
     out.push_back({box, logits, stride});
   }
@@ -172,7 +180,8 @@ std::pair<torch::Tensor, torch::Tensor> flatten_levels(const std::vector<LevelOu
   std::vector<torch::Tensor> distances, logits;
   for (const LevelOutput& level : levels) {
     const auto batch = level.box.size(0);
-    distances.push_back((torch::sigmoid(level.box) * (kBoxRange * level.stride)).reshape({batch, 4, -1}).transpose(1, 2));
+    distances.push_back(
+        (torch::sigmoid(level.box) * (kBoxRange * level.stride)).reshape({batch, 4, -1}).transpose(1, 2));
     logits.push_back(level.logits.reshape({batch, level.logits.size(1), -1}).transpose(1, 2));
   }
   return {torch::cat(distances, 1), torch::cat(logits, 1)};
@@ -184,9 +193,12 @@ torch::Tensor decode(const std::vector<LevelOutput>& levels, const DetectorConfi
   using torch::indexing::Slice;
   const torch::Tensor l = distances.index({Slice(), Slice(), 0}), t = distances.index({Slice(), Slice(), 1}),
                       r = distances.index({Slice(), Slice(), 2}), b = distances.index({Slice(), Slice(), 3});
-  const torch::Tensor cx = centres.index({Slice(), 0}) + (r - l) * 0.5, cy = centres.index({Slice(), 1}) + (b - t) * 0.5;
+  const torch::Tensor cx = centres.index({Slice(), 0}) + (r - l) * 0.5,
+                      cy = centres.index({Slice(), 1}) + (b - t) * 0.5;
   return torch::cat({torch::stack({cx, cy, l + r, t + b}, 2), torch::sigmoid(logits)}, 2);
 }
+
+const DetectorConfig& config_of(const FieldDetectorImpl& model) { return model.config; }
 
 std::int64_t parameter_count(FieldDetectorImpl& model) {
   std::int64_t count = 0;
@@ -212,9 +224,11 @@ double gflops(FieldDetectorImpl& model) {
     }
   }
   const int s8 = model.config.input_size / 8, s16 = s8 / 2, s32 = s16 / 2;
-  macs += conv_macs(model.lateral3->conv, s8) + conv_macs(model.lateral4->conv, s16) + conv_macs(model.lateral5->conv, s32);
+  macs += conv_macs(model.lateral3->conv, s8) + conv_macs(model.lateral4->conv, s16) +
+          conv_macs(model.lateral5->conv, s32);
   macs += conv_macs(model.smooth3->conv, s8) + conv_macs(model.smooth4->conv, s16);
-  for (auto [head, cells] : {std::pair{model.head3, s8}, std::pair{model.head4, s16}, std::pair{model.head5, s32}}) {
+  for (auto [head, cells] :
+       {std::pair{model.head3, s8}, std::pair{model.head4, s16}, std::pair{model.head5, s32}}) {
     macs += conv_macs(head->stem->conv, cells) + conv_macs(head->box, cells) + conv_macs(head->cls, cells);
   }
   return 2 * macs / 1e9;

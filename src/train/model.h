@@ -21,6 +21,7 @@
 // detector reads: [batch, N, 4 + classes] with cx, cy, w, h in input pixels
 // and class probabilities. The ONNX export (onnx_export.h) emits the same
 // computation node by node, and a test holds the two to 1e-4.
+// Private to src/train (libtorch); other modules use detector_config.h.
 // Thread-safety: a torch module; one thread trains it.
 #pragma once
 
@@ -33,24 +34,9 @@
 #include <vector>
 
 #include "common/json.h"
+#include "train/detector_config.h"
 
 namespace canopy::train {
-
-struct DetectorConfig {
-  int classes = 3;
-  int input_size = 320;      // square input, pixels; a multiple of 32
-  double width = 0.5;        // channel multiplier
-  double depth = 1.0;        // bottleneck count multiplier
-  // Channel counts that override `width` for a channel group (see
-  // channel_groups in prune.h); empty unless the model was pruned.
-  std::map<std::string, int> channels;
-  std::vector<int> strides() const { return {8, 16, 32}; }
-  // The group's channel count: its override, or `fallback`.
-  int channels_of(const std::string& group, int fallback) const;
-
-  Json to_json() const;
-  static DetectorConfig from_json(const Json& json);
-};
 
 // Quantization-aware training: a convolution's input is rounded to the
 // int8 grid of its calibrated range and its weights to a symmetric int8
@@ -62,7 +48,8 @@ struct FakeQuant {
   float scale = 1;         // of the input activation
   bool is_signed = false;  // int8 input; otherwise uint8 (zero point 0 either way)
 };
-torch::Tensor fake_quantized_conv(torch::nn::Conv2dImpl& conv, const torch::Tensor& x, const FakeQuant& quant);
+torch::Tensor fake_quantized_conv(torch::nn::Conv2dImpl& conv, const torch::Tensor& x,
+                                  const FakeQuant& quant);
 
 // Conv (no bias) + BatchNorm + optional ReLU: the unit the exporter folds.
 struct ConvBnActImpl : torch::nn::Module {
@@ -135,9 +122,5 @@ std::pair<torch::Tensor, torch::Tensor> flatten_levels(const std::vector<LevelOu
 
 // [B, N, 4 + C]: cx, cy, w, h in input pixels, then class probabilities.
 torch::Tensor decode(const std::vector<LevelOutput>& levels, const DetectorConfig& config);
-
-std::int64_t parameter_count(FieldDetectorImpl& model);
-// Multiply-adds of one forward pass at the configured input size, times two.
-double gflops(FieldDetectorImpl& model);
 
 }  // namespace canopy::train

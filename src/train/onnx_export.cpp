@@ -9,6 +9,7 @@
 #include "infer/onnx_builder.h"
 #include "package/package.h"
 #include "train/data_loader.h"
+#include "train/model.h"
 #include "vision/image.h"
 
 namespace canopy::train {
@@ -24,7 +25,8 @@ constexpr const char* kLabelsMetadataKey = "canopy.labels";
 
 infer::Tensor to_engine_tensor(const torch::Tensor& value) {
   const torch::Tensor contiguous = value.detach().to(torch::kFloat32).contiguous();
-  infer::Tensor out = infer::Tensor::allocate(DataType::kFloat32, infer::Shape(contiguous.sizes().begin(), contiguous.sizes().end()));
+  infer::Tensor out = infer::Tensor::allocate(
+      DataType::kFloat32, infer::Shape(contiguous.sizes().begin(), contiguous.sizes().end()));
   std::memcpy(out.raw(), contiguous.data_ptr<float>(), out.size_bytes());
   return out;
 }
@@ -75,7 +77,8 @@ class Emitter {
     try {
       onnx::checker::check_model(proto);
     } catch (const std::exception& e) {
-      return Error{ErrorCode::kInternal, std::string("the exported model fails the ONNX checker: ") + e.what()};
+      return Error{ErrorCode::kInternal,
+                   std::string("the exported model fails the ONNX checker: ") + e.what()};
     }
     return proto.SerializeAsString();
   }
@@ -90,7 +93,8 @@ class Emitter {
     builder_.add_initializer(name + ".bias", bias);
     const std::string out = fresh(name);
     builder_.add_node("Conv", {input, name + ".weight", name + ".bias"}, {out},
-                      {attr_ints("strides", {stride, stride}), attr_ints("pads", {pad, pad, pad, pad})}, name);
+                      {attr_ints("strides", {stride, stride}), attr_ints("pads", {pad, pad, pad, pad})},
+                      name);
     return out;
   }
 
@@ -102,7 +106,8 @@ class Emitter {
     const torch::Tensor bias = unit.bn->bias - unit.bn->running_mean * factor;
     const int stride = int(unit.conv->options.stride()->at(0));
     const int kernel = int(unit.conv->options.kernel_size()->at(0));
-    std::string out = conv(name_of(unit), to_engine_tensor(weight), to_engine_tensor(bias), input, stride, kernel / 2);
+    std::string out =
+        conv(name_of(unit), to_engine_tensor(weight), to_engine_tensor(bias), input, stride, kernel / 2);
     if (!unit.activation) return out;
     const std::string activated = fresh(name_of(unit) + ".relu");
     builder_.add_node("Relu", {out}, {activated});
@@ -134,9 +139,10 @@ class Emitter {
       scales_added_ = true;
     }
     const std::string out = fresh("upsample");
-    builder_.add_node("Resize", {input, "", "upsample.scales"}, {out},
-                      {attr_string("mode", "nearest"), attr_string("coordinate_transformation_mode", "asymmetric"),
-                       attr_string("nearest_mode", "floor")});
+    builder_.add_node(
+        "Resize", {input, "", "upsample.scales"}, {out},
+        {attr_string("mode", "nearest"), attr_string("coordinate_transformation_mode", "asymmetric"),
+         attr_string("nearest_mode", "floor")});
     return out;
   }
 
@@ -146,26 +152,28 @@ class Emitter {
     const std::string name = name_of(head_module);
     const std::string features = conv_bn_act(*head_module.stem, input);
     torch::NoGradGuard no_grad;
-    const std::string raw_box =
-        conv(name + ".box", to_engine_tensor(head_module.box->weight), to_engine_tensor(head_module.box->bias), features, 1, 0);
-    const std::string raw_cls =
-        conv(name + ".cls", to_engine_tensor(head_module.cls->weight), to_engine_tensor(head_module.cls->bias), features, 1, 0);
+    const std::string raw_box = conv(name + ".box", to_engine_tensor(head_module.box->weight),
+                                     to_engine_tensor(head_module.box->bias), features, 1, 0);
+    const std::string raw_cls = conv(name + ".cls", to_engine_tensor(head_module.cls->weight),
+                                     to_engine_tensor(head_module.cls->bias), features, 1, 0);
     const std::string box_sigmoid = fresh(name + ".box_sigmoid"), cls_sigmoid = fresh(name + ".scores");
     builder_.add_node("Sigmoid", {raw_box}, {box_sigmoid});
     builder_.add_node("Sigmoid", {raw_cls}, {cls_sigmoid});
 
     const float range = float(kBoxRange * stride);
-    const torch::Tensor mix = torch::tensor({-0.5f, 0.f, 0.5f, 0.f,   // dx = (r - l) / 2
-                                             0.f, -0.5f, 0.f, 0.5f,   // dy = (b - t) / 2
-                                             1.f, 0.f, 1.f, 0.f,      // w = l + r
-                                             0.f, 1.f, 0.f, 1.f})     // h = t + b
-                                  .reshape({4, 4, 1, 1}) * range;
+    const torch::Tensor mix = torch::tensor({-0.5f, 0.f, 0.5f, 0.f,  // dx = (r - l) / 2
+                                             0.f, -0.5f, 0.f, 0.5f,  // dy = (b - t) / 2
+                                             1.f, 0.f, 1.f, 0.f,     // w = l + r
+                                             0.f, 1.f, 0.f, 1.f})    // h = t + b
+                                  .reshape({4, 4, 1, 1}) *
+                              range;
     const int cells = model_.config.input_size / stride;
     const torch::Tensor coords = (torch::arange(cells, torch::kFloat32) + 0.5f) * float(stride);
     const auto grid = torch::meshgrid({coords, coords}, "ij");
     const torch::Tensor centres =
         torch::stack({grid[1], grid[0], torch::zeros_like(grid[0]), torch::zeros_like(grid[0])}).unsqueeze(0);
-    const std::string offsets = conv(name + ".decode", to_engine_tensor(mix), to_engine_tensor(torch::zeros({4})), box_sigmoid, 1, 0);
+    const std::string offsets =
+        conv(name + ".decode", to_engine_tensor(mix), to_engine_tensor(torch::zeros({4})), box_sigmoid, 1, 0);
     builder_.add_initializer(name + ".centres", to_engine_tensor(centres));
     const std::string boxes = fresh(name + ".boxes");
     builder_.add_node("Add", {offsets, name + ".centres"}, {boxes});
@@ -204,15 +212,17 @@ Result<OnnxMetadata> read_onnx_metadata(const std::filesystem::path& onnx_file) 
   std::map<std::string, std::string> metadata;
   for (const auto& entry : proto.metadata_props()) metadata[entry.key()] = entry.value();
   if (!metadata.count(kConfigMetadataKey) || !metadata.count(kLabelsMetadataKey)) {
-    return Error{ErrorCode::kInvalidArgument, onnx_file.string() +
-                                                  " was not exported by canopy-train (no canopy.detector metadata); "
-                                                  "only its detectors can be fine-tuned"};
+    return Error{ErrorCode::kInvalidArgument,
+                 onnx_file.string() +
+                     " was not exported by canopy-train (no canopy.detector metadata); "
+                     "only its detectors can be fine-tuned"};
   }
   try {
     return OnnxMetadata{DetectorConfig::from_json(Json::parse(metadata[kConfigMetadataKey])),
                         Json::parse(metadata[kLabelsMetadataKey]).get<std::vector<std::string>>()};
   } catch (const std::exception& e) {
-    return Error{ErrorCode::kInvalidArgument, onnx_file.string() + ": unreadable canopy metadata: " + e.what()};
+    return Error{ErrorCode::kInvalidArgument,
+                 onnx_file.string() + ": unreadable canopy metadata: " + e.what()};
   }
 }
 
@@ -233,7 +243,8 @@ Status load_onnx_weights(FieldDetectorImpl& model, const std::filesystem::path& 
     const std::string& raw = found->second->raw_data();
     if (found->second->data_type() != onnx::TensorProto_DataType_FLOAT ||
         raw.size() != size_t(like.numel()) * sizeof(float)) {
-      return Error{ErrorCode::kInvalidArgument, onnx_file.string() + ": " + name + " has the wrong type or size"};
+      return Error{ErrorCode::kInvalidArgument,
+                   onnx_file.string() + ": " + name + " has the wrong type or size"};
     }
     torch::Tensor value = torch::empty_like(like);
     std::memcpy(value.data_ptr<float>(), raw.data(), raw.size());
@@ -267,7 +278,8 @@ Status load_onnx_weights(FieldDetectorImpl& model, const std::filesystem::path& 
 namespace {
 
 Status write_tensor_proto(const std::filesystem::path& path, const torch::Tensor& value) {
-  return write_file_atomic(path, infer::to_tensor_proto(path.stem().string(), to_engine_tensor(value)).SerializeAsString());
+  return write_file_atomic(
+      path, infer::to_tensor_proto(path.stem().string(), to_engine_tensor(value)).SerializeAsString());
 }
 
 }  // namespace
@@ -321,7 +333,8 @@ Status export_package(FieldDetectorImpl& model, const PackageExport& options) {
   manifest.description = options.description;
   manifest.input.color = "RGB";
   manifest.input.resize = "letterbox";
-  manifest.output = Json{{"decoder", "yolov8-rows"}, {"normalized", false}, {"model", model.config.to_json()}};
+  manifest.output =
+      Json{{"decoder", "yolov8-rows"}, {"normalized", false}, {"model", model.config.to_json()}};
   manifest.thresholds.score = options.score_threshold;
   manifest.thresholds.iou = options.iou_threshold;
   manifest.metrics = options.metrics;

@@ -7,15 +7,14 @@
 // Thread-safety: reads the module; do not train it at the same time.
 #pragma once
 
-#include <opencv2/core.hpp>
-
 #include <filesystem>
+#include <opencv2/core.hpp>
 #include <string>
 #include <vector>
 
 #include "common/error.h"
 #include "common/json.h"
-#include "train/model.h"
+#include "train/detector_config.h"
 #include "vision/dataset.h"
 
 namespace canopy::train {
@@ -29,7 +28,7 @@ inline constexpr const char* kOutputName = "detections";
 Result<std::string> export_onnx(FieldDetectorImpl& model, const std::vector<std::string>& labels);
 
 struct PackageExport {
-  std::filesystem::path directory;       // created; must not hold another package
+  std::filesystem::path directory;  // created; must not hold another package
   std::string name = "crop-disease-detector";
   std::string description;
   std::vector<std::string> labels;

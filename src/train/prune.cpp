@@ -9,6 +9,7 @@
 #include "common/files.h"
 #include "package/package.h"
 #include "train/compression_report.h"
+#include "train/model.h"
 #include "train/onnx_export.h"
 
 namespace canopy::train {
@@ -50,14 +51,16 @@ std::vector<Unit> units_of(FieldDetectorImpl& model) {
   units.push_back({"lateral5", "neck", "stage4"});
   units.push_back({"smooth3", "neck", "neck"});
   units.push_back({"smooth4", "neck", "neck"});
-  for (const char* head : {"head3", "head4", "head5"}) units.push_back({std::string(head) + ".stem", std::string(head) + ".stem", "neck"});
+  for (const char* head : {"head3", "head4", "head5"})
+    units.push_back({std::string(head) + ".stem", std::string(head) + ".stem", "neck"});
   return units;
 }
 
 std::vector<HeadOutput> head_outputs() {
   std::vector<HeadOutput> outputs;
   for (const char* head : {"head3", "head4", "head5"})
-    for (const char* conv : {".box", ".cls"}) outputs.push_back({std::string(head) + conv, std::string(head) + ".stem"});
+    for (const char* conv : {".box", ".cls"})
+      outputs.push_back({std::string(head) + conv, std::string(head) + ".stem"});
   return outputs;
 }
 
@@ -72,8 +75,12 @@ torch::Tensor channel_importance(ConvBnActImpl& unit, PruneCriterion criterion) 
   torch::Tensor score;
   const torch::Tensor w = unit.conv->weight.detach().flatten(1);
   switch (criterion) {
-    case PruneCriterion::kL1: score = w.abs().sum(1); break;
-    case PruneCriterion::kL2: score = w.pow(2).sum(1).sqrt(); break;
+    case PruneCriterion::kL1:
+      score = w.abs().sum(1);
+      break;
+    case PruneCriterion::kL2:
+      score = w.pow(2).sum(1).sqrt();
+      break;
     case PruneCriterion::kBnScale:
       score = unit.bn->weight.detach().abs() / torch::sqrt(unit.bn->running_var + unit.bn->options.eps());
       break;
@@ -94,17 +101,19 @@ int round_to_8(double channels) { return std::max(8, int(std::lround(channels / 
 // against 0.46x with the cube root, for the same share of channels).
 constexpr double kMaxShare = 0.75;
 
-std::map<std::string, int> allocate_by_sensitivity(const std::vector<GroupReport>& groups, double unpruned_map50,
-                                                   double ratio) {
+std::map<std::string, int> allocate_by_sensitivity(const std::vector<GroupReport>& groups,
+                                                   double unpruned_map50, double ratio) {
   double total = 0;
   std::vector<double> weight;
   for (const GroupReport& g : groups) {
     total += g.before;
-    weight.push_back(std::pow(std::max(0.0, unpruned_map50 - g.sensitivity_map50.value_or(0.0)) + 0.01, -1.0 / 3));
+    weight.push_back(
+        std::pow(std::max(0.0, unpruned_map50 - g.sensitivity_map50.value_or(0.0)) + 0.01, -1.0 / 3));
   }
   const auto removed = [&](double scale) {
     double sum = 0;
-    for (size_t i = 0; i < groups.size(); ++i) sum += groups[i].before * std::min(kMaxShare, scale * weight[i]);
+    for (size_t i = 0; i < groups.size(); ++i)
+      sum += groups[i].before * std::min(kMaxShare, scale * weight[i]);
     return sum;
   };
   double lo = 0, hi = 1;
@@ -134,14 +143,17 @@ std::vector<std::pair<std::string, int>> channel_groups(FieldDetectorImpl& model
   auto modules = modules_by_path(model);
   std::vector<std::pair<std::string, int>> groups;
   for (const Unit& unit : units_of(model)) {
-    const bool seen = std::any_of(groups.begin(), groups.end(), [&](const auto& g) { return g.first == unit.out_group; });
+    const bool seen =
+        std::any_of(groups.begin(), groups.end(), [&](const auto& g) { return g.first == unit.out_group; });
     if (!seen)
-      groups.emplace_back(unit.out_group, int(modules.at(unit.path)->as<ConvBnActImpl>()->conv->weight.size(0)));
+      groups.emplace_back(unit.out_group,
+                          int(modules.at(unit.path)->as<ConvBnActImpl>()->conv->weight.size(0)));
   }
   return groups;
 }
 
-FieldDetector prune_channels(FieldDetectorImpl& model, const std::map<std::string, int>& keep, PruneCriterion criterion) {
+DetectorPtr prune_channels(FieldDetectorImpl& model, const std::map<std::string, int>& keep,
+                           PruneCriterion criterion) {
   torch::NoGradGuard no_grad;
   auto modules = modules_by_path(model);
   const std::vector<Unit> units = units_of(model);
@@ -150,15 +162,18 @@ FieldDetector prune_channels(FieldDetectorImpl& model, const std::map<std::strin
   for (const Unit& unit : units) {
     torch::Tensor score = channel_importance(*modules.at(unit.path)->as<ConvBnActImpl>(), criterion);
     auto found = importance.find(unit.out_group);
-    if (found == importance.end()) importance.emplace(unit.out_group, score);
-    else found->second = found->second + score;
+    if (found == importance.end())
+      importance.emplace(unit.out_group, score);
+    else
+      found->second = found->second + score;
   }
   DetectorConfig config = model.config;
   std::map<std::string, torch::Tensor> kept;
   for (const auto& [group, score] : importance) {
     const auto size = score.size(0);
     auto wanted = keep.find(group);
-    const std::int64_t count = wanted == keep.end() ? size : std::clamp<std::int64_t>(wanted->second, 1, size);
+    const std::int64_t count =
+        wanted == keep.end() ? size : std::clamp<std::int64_t>(wanted->second, 1, size);
     kept[group] = std::get<0>(std::get<1>(score.topk(count)).sort());
     config.channels[group] = int(count);
   }
@@ -183,7 +198,7 @@ FieldDetector prune_channels(FieldDetectorImpl& model, const std::map<std::strin
     to.bias.copy_(from.bias);
   }
   pruned->train(model.is_training());
-  return pruned;
+  return pruned.ptr();
 }
 
 Json PruneResult::to_json() const {
@@ -203,8 +218,8 @@ Json PruneResult::to_json() const {
               {"channels_removed", before > 0 ? 1 - after / before : 0.0}};
 }
 
-Result<PruneResult> prune_detector(LoadedModel model, const vision::Dataset& train_set, const vision::Dataset& val_set,
-                                   const PruneOptions& options) {
+Result<PruneResult> prune_detector(LoadedModel model, const vision::Dataset& train_set,
+                                   const vision::Dataset& val_set, const PruneOptions& options) {
   if (options.ratio <= 0 || options.ratio >= 1)
     return Error{ErrorCode::kInvalidArgument, "the pruning ratio must be between 0 and 1"};
   if (options.steps < 1) return Error{ErrorCode::kInvalidArgument, "pruning needs at least one step"};
@@ -216,7 +231,8 @@ Result<PruneResult> prune_detector(LoadedModel model, const vision::Dataset& tra
   result.unpruned_map50 = evaluate_model(*model.model, val_set, batch, false).map50.value_or(0.0);
   const auto original = channel_groups(*model.model);
   std::map<std::string, int> target;
-  for (const auto& [group, size] : original) target[group] = std::min(size, round_up_to_8(size * (1 - options.ratio)));
+  for (const auto& [group, size] : original)
+    target[group] = std::min(size, round_up_to_8(size * (1 - options.ratio)));
   for (const auto& [group, size] : original) {
     GroupReport report{group, size, target[group], std::nullopt};
     if (options.measure_sensitivity || options.by_sensitivity) {
@@ -251,8 +267,8 @@ Result<PruneResult> prune_detector(LoadedModel model, const vision::Dataset& tra
     finetune.init_from = step_dir / "pruned.pt";
     finetune.model = pruned->config;
     if (options.finetune.show_progress)
-      std::fprintf(stderr, "pruning step %d/%d: %lld parameters, fine-tuning %d epochs\n", step, options.steps,
-                   static_cast<long long>(parameter_count(*pruned)), finetune.epochs);
+      std::fprintf(stderr, "pruning step %d/%d: %lld parameters, fine-tuning %d epochs\n", step,
+                   options.steps, static_cast<long long>(parameter_count(*pruned)), finetune.epochs);
     auto trained = train_detector(train_set, val_set, finetune);
     if (!trained.ok()) return trained.error();
     CANOPY_ASSIGN_OR_RETURN(current, load_model(step_dir / "best.pt"));
@@ -261,8 +277,9 @@ Result<PruneResult> prune_detector(LoadedModel model, const vision::Dataset& tra
   return result;
 }
 
-Result<Json> prune_package(const fs::path& model_path, const vision::Dataset& train_set, const vision::Dataset& val_set,
-                           const PruneOptions& options, const fs::path& out_dir) {
+Result<Json> prune_package(const fs::path& model_path, const vision::Dataset& train_set,
+                           const vision::Dataset& val_set, const PruneOptions& options,
+                           const fs::path& out_dir) {
   CANOPY_ASSIGN_OR_RETURN(LoadedModel loaded, load_model(model_path));
   // The original as a package: the given one, or exported from a checkpoint.
   fs::path original_dir = model_path;
@@ -282,7 +299,8 @@ Result<Json> prune_package(const fs::path& model_path, const vision::Dataset& tr
 
   PruneOptions prune_options = options;
   prune_options.finetune.out = out_dir;
-  CANOPY_ASSIGN_OR_RETURN(PruneResult pruned, prune_detector(std::move(loaded), train_set, val_set, prune_options));
+  CANOPY_ASSIGN_OR_RETURN(PruneResult pruned,
+                          prune_detector(std::move(loaded), train_set, val_set, prune_options));
 
   const fs::path package_dir = out_dir / "package";
   std::error_code ec;
@@ -303,9 +321,11 @@ Result<Json> prune_package(const fs::path& model_path, const vision::Dataset& tr
   MeasureOptions measure;
   measure.engine.threads = 1;
   std::vector<ModelFigures> figures;
-  CANOPY_ASSIGN_OR_RETURN(ModelFigures before, measure_model("original", original_dir / manifest.model_file().path,
-                                                             manifest, val_set, measure));
-  CANOPY_ASSIGN_OR_RETURN(ModelFigures after, measure_model("pruned", package_dir / "model.onnx", manifest, val_set, measure));
+  CANOPY_ASSIGN_OR_RETURN(
+      ModelFigures before,
+      measure_model("original", original_dir / manifest.model_file().path, manifest, val_set, measure));
+  CANOPY_ASSIGN_OR_RETURN(ModelFigures after,
+                          measure_model("pruned", package_dir / "model.onnx", manifest, val_set, measure));
   figures.push_back(std::move(before));
   figures.push_back(std::move(after));
   if (options.finetune.show_progress) print_report(figures, manifest.labels);
@@ -322,7 +342,8 @@ Result<Json> prune_package(const fs::path& model_path, const vision::Dataset& tr
   metrics["gflops"] = figures.back().gflops;
   metrics["compression"] = report;
   pruned_manifest.metrics = metrics;
-  CANOPY_TRY(write_file_atomic(package_dir / package::kManifestName, package::serialize_manifest(pruned_manifest)));
+  CANOPY_TRY(
+      write_file_atomic(package_dir / package::kManifestName, package::serialize_manifest(pruned_manifest)));
   CANOPY_TRY(write_file_atomic(out_dir / "report.json", report.dump(2) + "\n"));
   return report;
 }

@@ -38,7 +38,7 @@
 
 #include "common/error.h"
 #include "common/json.h"
-#include "train/model.h"
+#include "train/detector_config.h"
 #include "train/trainer.h"
 #include "vision/dataset.h"
 
@@ -76,11 +76,11 @@ std::vector<std::pair<std::string, int>> channel_groups(FieldDetectorImpl& model
 
 // A new model with `keep[group]` channels in each listed group (others
 // untouched), the most important channels' weights copied over.
-FieldDetector prune_channels(FieldDetectorImpl& model, const std::map<std::string, int>& keep,
-                             PruneCriterion criterion);
+DetectorPtr prune_channels(FieldDetectorImpl& model, const std::map<std::string, int>& keep,
+                           PruneCriterion criterion);
 
-Result<PruneResult> prune_detector(LoadedModel model, const vision::Dataset& train_set, const vision::Dataset& val_set,
-                                   const PruneOptions& options);
+Result<PruneResult> prune_detector(LoadedModel model, const vision::Dataset& train_set,
+                                   const vision::Dataset& val_set, const PruneOptions& options);
 
 // The whole job: prunes the model in `model_path` (a package directory or a
 // .pt checkpoint, which is exported first as OUT/original), fine-tunes it

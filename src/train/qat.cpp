@@ -2,6 +2,7 @@
 
 #include "common/files.h"
 #include "package/package.h"
+#include "train/model.h"
 #include "train/onnx_export.h"
 
 namespace canopy::train {
@@ -31,8 +32,9 @@ Result<Json> quantize_aware_package(const fs::path& package_dir, const std::vect
                                     const QatOptions& options, const fs::path& out_dir) {
   CANOPY_ASSIGN_OR_RETURN(std::string manifest_bytes, read_file(package_dir / package::kManifestName));
   CANOPY_ASSIGN_OR_RETURN(package::Manifest manifest, package::parse_manifest(manifest_bytes));
-  CANOPY_ASSIGN_OR_RETURN(auto ranges, calibrated_conv_inputs(package_dir / manifest.model_file().path, manifest,
-                                                              calibration, options.calibrator, options.quantize));
+  CANOPY_ASSIGN_OR_RETURN(
+      auto ranges, calibrated_conv_inputs(package_dir / manifest.model_file().path, manifest, calibration,
+                                          options.calibrator, options.quantize));
   TrainOptions finetune = options.finetune;
   finetune.out = out_dir / "qat";
   finetune.init_from = package_dir;
@@ -56,7 +58,8 @@ Result<Json> quantize_aware_package(const fs::path& package_dir, const std::vect
   exported.lineage["parent_package"] = fs::absolute(package_dir).string();
   exported.golden_images = golden_images_from(validation, tuned.model->config.input_size, 2);
   CANOPY_TRY(export_package(*tuned.model, exported));
-  return quantize_package(exported.directory, calibration, validation, options.quantize, out_dir, package_dir);
+  return quantize_package(exported.directory, calibration, validation, options.quantize, out_dir,
+                          package_dir);
 }
 
 }  // namespace canopy::train

@@ -1,11 +1,11 @@
 #include "train/trainer.h"
 
-#include <opencv2/core/utility.hpp>
 #include <spdlog/spdlog.h>
 
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <opencv2/core/utility.hpp>
 #include <sstream>
 #include <thread>
 
@@ -14,6 +14,7 @@
 #include "package/manifest.h"
 #include "train/data_loader.h"
 #include "train/loss.h"
+#include "train/model.h"
 #include "train/onnx_export.h"
 
 namespace canopy::train {
@@ -66,23 +67,26 @@ class WeightAverage {
   }
 };
 
-std::unique_ptr<torch::optim::Optimizer> make_optimizer(FieldDetectorImpl& model, const TrainOptions& options) {
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(FieldDetectorImpl& model,
+                                                        const TrainOptions& options) {
   // Weight decay on convolution kernels only: decaying BatchNorm scales and
   // biases only fights the normalisation.
   std::vector<torch::Tensor> kernels, others;
   for (const torch::Tensor& p : model.parameters()) (p.dim() > 1 ? kernels : others).push_back(p);
   std::vector<torch::optim::OptimizerParamGroup> groups;
   if (options.optimizer == "sgd") {
-    groups.emplace_back(kernels, std::make_unique<torch::optim::SGDOptions>(
-                                     torch::optim::SGDOptions(options.lr).momentum(0.937).nesterov(true).weight_decay(5e-4)));
+    groups.emplace_back(
+        kernels, std::make_unique<torch::optim::SGDOptions>(
+                     torch::optim::SGDOptions(options.lr).momentum(0.937).nesterov(true).weight_decay(5e-4)));
     groups.emplace_back(others, std::make_unique<torch::optim::SGDOptions>(
                                     torch::optim::SGDOptions(options.lr).momentum(0.937).nesterov(true)));
     return std::make_unique<torch::optim::SGD>(groups, torch::optim::SGDOptions(options.lr));
   }
-  groups.emplace_back(kernels, std::make_unique<torch::optim::AdamWOptions>(
-                                   torch::optim::AdamWOptions(options.lr).weight_decay(options.weight_decay)));
-  groups.emplace_back(others,
-                      std::make_unique<torch::optim::AdamWOptions>(torch::optim::AdamWOptions(options.lr).weight_decay(0)));
+  groups.emplace_back(kernels,
+                      std::make_unique<torch::optim::AdamWOptions>(
+                          torch::optim::AdamWOptions(options.lr).weight_decay(options.weight_decay)));
+  groups.emplace_back(others, std::make_unique<torch::optim::AdamWOptions>(
+                                  torch::optim::AdamWOptions(options.lr).weight_decay(0)));
   return std::make_unique<torch::optim::AdamW>(groups, torch::optim::AdamWOptions(options.lr));
 }
 
@@ -153,7 +157,8 @@ Status save_checkpoint(const fs::path& path, FieldDetectorImpl& model, WeightAve
 }
 
 Result<Checkpoint> load_checkpoint(const fs::path& path, FieldDetectorImpl& model, WeightAverage& average,
-                                   torch::optim::Optimizer& optimizer, const std::vector<std::string>& labels) {
+                                   torch::optim::Optimizer& optimizer,
+                                   const std::vector<std::string>& labels) {
   torch::serialize::InputArchive archive, model_archive, average_archive, optimizer_archive;
   CANOPY_TRY(load_archive(archive, path));
   Json meta;
@@ -210,7 +215,8 @@ std::vector<vision::Detection> to_detections(const torch::Tensor& rows) {
   const auto width = kept.size(1);
   for (std::int64_t i = 0; i < kept.size(0); ++i, r += width) {
     const float cx = r[0], cy = r[1], w = r[2], h = r[3];
-    out.push_back({{cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2}, int(kept_label[i].item<std::int64_t>()),
+    out.push_back({{cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2},
+                   int(kept_label[i].item<std::int64_t>()),
                    kept_score[i].item<float>()});
   }
   return out;
@@ -254,7 +260,8 @@ vision::EvaluationResult evaluate_model(FieldDetectorImpl& model, const vision::
   while (auto next = loader.next()) {
     const torch::Tensor rows = decode(model.forward(next->images), model.config);
     for (std::int64_t i = 0; i < rows.size(0); ++i) {
-      std::vector<vision::Detection> found = vision::non_max_suppression(to_detections(rows[i]), kValidationNmsIou, 300);
+      std::vector<vision::Detection> found =
+          vision::non_max_suppression(to_detections(rows[i]), kValidationNmsIou, 300);
       const Targets& targets = next->targets[size_t(i)];
       std::vector<vision::GroundTruth> truth;
       const torch::Tensor boxes = targets.boxes.contiguous();
@@ -290,7 +297,8 @@ Result<TrainResult> train_detector(const vision::Dataset& train_set, const visio
     return Error{ErrorCode::kInvalidArgument, "--optimizer must be adamw or sgd"};
   }
   const std::vector<std::string>& labels = train_set.labels;
-  torch::set_num_threads(options.threads > 0 ? options.threads : int(std::max(1u, std::thread::hardware_concurrency())));
+  torch::set_num_threads(options.threads > 0 ? options.threads
+                                             : int(std::max(1u, std::thread::hardware_concurrency())));
   // The loader thread's OpenCV calls run sequentially: OpenCV's own thread
   // pool would fight libtorch's spinning OpenMP workers for the same cores.
   cv::setNumThreads(0);
@@ -302,7 +310,8 @@ Result<TrainResult> train_detector(const vision::Dataset& train_set, const visio
   if (!options.init_from.empty()) {
     CANOPY_ASSIGN_OR_RETURN(LoadedModel parent, load_model(options.init_from));
     if (parent.labels != labels) {
-      return Error{ErrorCode::kInvalidArgument, "--init-from model has labels that differ from the dataset's"};
+      return Error{ErrorCode::kInvalidArgument,
+                   "--init-from model has labels that differ from the dataset's"};
     }
     config = parent.model->config;
     model = parent.model;
@@ -336,7 +345,8 @@ Result<TrainResult> train_detector(const vision::Dataset& train_set, const visio
   const std::int64_t steps_per_epoch = loader.batches_per_epoch();
   const std::int64_t total_steps = steps_per_epoch * options.epochs;
   const std::int64_t warmup = std::min<std::int64_t>(
-      std::max<std::int64_t>(std::int64_t(options.warmup_epochs * double(steps_per_epoch)), 1), total_steps / 3 + 1);
+      std::max<std::int64_t>(std::int64_t(options.warmup_epochs * double(steps_per_epoch)), 1),
+      total_steps / 3 + 1);
 
   TrainResult result;
   for (int epoch = state.next_epoch; epoch < options.epochs; ++epoch) {
@@ -373,16 +383,18 @@ Result<TrainResult> train_detector(const vision::Dataset& train_set, const visio
     }
     progress.finish();
     if (!std::isfinite(loss_sum)) {
-      return Error{ErrorCode::kInternal, "the loss diverged (not finite) in epoch " + std::to_string(epoch + 1) +
-                                             "; lower --lr"};
+      return Error{ErrorCode::kInternal,
+                   "the loss diverged (not finite) in epoch " + std::to_string(epoch + 1) + "; lower --lr"};
     }
-    const double train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    const double train_seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     record.loss = loss_sum / double(std::max<std::int64_t>(batches, 1));
     record.classification_loss = cls_sum / double(std::max<std::int64_t>(batches, 1));
     record.box_loss = box_sum / double(std::max<std::int64_t>(batches, 1));
     record.images_per_second = double(seen) / train_seconds;
 
-    vision::EvaluationResult metrics = evaluate_model(*average.model, val_set, options.batch, options.show_progress);
+    vision::EvaluationResult metrics =
+        evaluate_model(*average.model, val_set, options.batch, options.show_progress);
     record.map50 = metrics.map50;
     record.map50_95 = metrics.map50_95;
     record.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
@@ -407,9 +419,10 @@ Result<TrainResult> train_detector(const vision::Dataset& train_set, const visio
     for (const EpochRecord& r : state.history) history += r.to_json().dump() + "\n";
     CANOPY_TRY(write_file_atomic(options.out / "history.jsonl", history));
     if (options.show_progress) {
-      std::fprintf(stderr, "epoch %d/%d  loss %.3f  %.1f img/s  val mAP@0.5 %s  mAP@0.5:0.95 %s%s\n", epoch + 1,
-                   options.epochs, record.loss, record.images_per_second, format_optional(metrics.map50).c_str(),
-                   format_optional(metrics.map50_95).c_str(), improved ? "  (best)" : "");
+      std::fprintf(stderr, "epoch %d/%d  loss %.3f  %.1f img/s  val mAP@0.5 %s  mAP@0.5:0.95 %s%s\n",
+                   epoch + 1, options.epochs, record.loss, record.images_per_second,
+                   format_optional(metrics.map50).c_str(), format_optional(metrics.map50_95).c_str(),
+                   improved ? "  (best)" : "");
     }
   }
   result.history = state.history;
@@ -428,7 +441,8 @@ Status save_model(FieldDetectorImpl& model, const std::vector<std::string>& labe
   torch::serialize::OutputArchive archive, model_archive;
   model.save(model_archive);
   archive.write("model", model_archive);
-  archive.write("meta", c10::IValue(Json{{"config", config_json(model.config, labels)}, {"metrics", metrics}}.dump()));
+  archive.write(
+      "meta", c10::IValue(Json{{"config", config_json(model.config, labels)}, {"metrics", metrics}}.dump()));
   return write_file_atomic(path, serialize_archive(archive));
 }
 
@@ -441,7 +455,7 @@ Result<LoadedModel> load_model(const fs::path& path) {
   }
   if (path.extension() == ".onnx") {
     CANOPY_ASSIGN_OR_RETURN(OnnxMetadata metadata, read_onnx_metadata(path));
-    loaded.model = FieldDetector(metadata.config);
+    loaded.model = std::make_shared<FieldDetectorImpl>(metadata.config);
     loaded.labels = metadata.labels;
     CANOPY_TRY(load_onnx_weights(*loaded.model, path));
     loaded.model->eval();
@@ -453,7 +467,7 @@ Result<LoadedModel> load_model(const fs::path& path) {
   try {
     meta = Json::parse(read_string(archive, "meta"));
     const Json& config = meta.at("config");
-    loaded.model = FieldDetector(DetectorConfig::from_json(config.at("model")));
+    loaded.model = std::make_shared<FieldDetectorImpl>(DetectorConfig::from_json(config.at("model")));
     loaded.labels = config.at("labels").get<std::vector<std::string>>();
     loaded.metrics = meta.value("metrics", Json::object());
     // last.pt holds the EMA under "ema"; best.pt holds it as "model".

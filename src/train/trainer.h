@@ -22,7 +22,7 @@
 
 #include "common/error.h"
 #include "common/json.h"
-#include "train/model.h"
+#include "train/detector_config.h"
 #include "vision/augment.h"
 #include "vision/dataset.h"
 #include "vision/metrics.h"
@@ -40,11 +40,11 @@ struct TrainOptions {
   DetectorConfig model;             // classes come from the dataset
   std::filesystem::path init_from;  // .pt checkpoint, .onnx or package directory
   std::uint64_t seed = 0;
-  int threads = 0;                  // 0: every hardware thread
-  bool restart = false;             // ignore an existing last.pt
+  int threads = 0;       // 0: every hardware thread
+  bool restart = false;  // ignore an existing last.pt
   bool show_progress = true;
   vision::AugmentOptions augment;
-  Json lineage = Json::object();    // recorded with the metrics
+  Json lineage = Json::object();  // recorded with the metrics
   // Called on the model being trained before the first step, e.g. to make
   // it quantization-aware (qat.h); the averaged (validated) copy is left as is.
   std::function<void(FieldDetectorImpl&)> prepare_model;
@@ -78,7 +78,7 @@ vision::EvaluationResult evaluate_model(FieldDetectorImpl& model, const vision::
 // A model and its labels from a checkpoint written by train_detector
 // (best.pt or last.pt), an exported .onnx, or a package directory.
 struct LoadedModel {
-  FieldDetector model{nullptr};
+  DetectorPtr model;
   std::vector<std::string> labels;
   Json metrics = Json::object();
 };
