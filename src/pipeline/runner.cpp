@@ -62,13 +62,17 @@ class SignalScope {
   SignalScope& operator=(const SignalScope&) = delete;
 
  private:
-  struct sigaction old_int_ {}, old_term_ {}, old_pipe_ {};
+  struct sigaction old_int_ {
+  }, old_term_{}, old_pipe_{};
 };
 
 std::string format_seconds(double seconds) {
   char buf[32];
-  if (seconds < 60) std::snprintf(buf, sizeof buf, "%.1fs", seconds);
-  else std::snprintf(buf, sizeof buf, "%dm%02ds", static_cast<int>(seconds) / 60, static_cast<int>(seconds) % 60);
+  if (seconds < 60)
+    std::snprintf(buf, sizeof buf, "%.1fs", seconds);
+  else
+    std::snprintf(buf, sizeof buf, "%dm%02ds", static_cast<int>(seconds) / 60,
+                  static_cast<int>(seconds) % 60);
   return buf;
 }
 
@@ -138,16 +142,19 @@ Json redact_json(const Json& value, const Redactor& redactor) {
 std::string step_script(const std::vector<std::string>& commands) {
   std::string script = "set -e\n";
   for (const auto& command : commands)
-    script += command + "\n__canopy_status=$?; if [ \"$__canopy_status\" -ne 0 ]; then exit \"$__canopy_status\"; fi\n";
+    script += command +
+              "\n__canopy_status=$?; if [ \"$__canopy_status\" -ne 0 ]; then exit \"$__canopy_status\"; fi\n";
   return script;
 }
 
-bool finished_ok(const std::string& status) { return status == "succeeded" || status == "cached"; }
+bool finished_ok(StepStatus status) {
+  return status == StepStatus::kSucceeded || status == StepStatus::kCached;
+}
 
 struct StepRun {
   const Step* step = nullptr;
   bool selected = true;
-  std::string status = "pending";
+  StepStatus status = StepStatus::kPending;
   Json record = Json::object();
   std::vector<FileSetDigest> outputs;  // once succeeded or cached
   Json metrics = Json::object();       // flattened
@@ -177,7 +184,8 @@ class Runner {
   Status check_containers();
   void build_redactor();
   PreparedStep prepare(const StepRun& run) const;
-  Result<std::pair<std::string, std::vector<FileSetDigest>>> cache_key(const StepRun& run, const PreparedStep& prepared) const;
+  Result<std::pair<std::string, std::vector<FileSetDigest>>> cache_key(const StepRun& run,
+                                                                       const PreparedStep& prepared) const;
   // A cache entry for `key` whose outputs all still hash as recorded.
   std::optional<Json> valid_cache_entry(const std::string& key, std::string& why_not) const;
   RunOutcome dry_run();
@@ -187,11 +195,11 @@ class Runner {
     bool stopped = false;    // a stop signal ended it
     bool timed_out = false;  // the last attempt ran out of time
     int exit_code = 0;
-    std::string error;       // the process could not be started
+    std::string error;  // the process could not be started
   };
   // Runs the step, retrying a failure up to its `retries`.
   AttemptsResult run_attempts(StepRun& run, const PreparedStep& prepared, std::ofstream& log);
-  void finish_step(StepRun& run, const std::string& status, const std::string& error, Clock::time_point started);
+  void finish_step(StepRun& run, StepStatus status, const std::string& error, Clock::time_point started);
   void evaluate_ready_gates();
   Json build_record() const;
   // Writes run.json (see Workspace::save_run) and marks the record for the server.
@@ -223,9 +231,9 @@ class Runner {
   mutable std::mutex mutex_;
   std::condition_variable changed_;
   int running_ = 0;
-  bool halted_ = false;        // a step or gate failed: start nothing new
+  bool halted_ = false;  // a step or gate failed: start nothing new
   bool server_dirty_ = false;
-  std::string status_ = "running";
+  RunStatus status_ = RunStatus::kRunning;
   std::string error_;
   std::map<size_t, Json> gate_results_;  // by index in pipeline_.gates
   std::mutex output_mutex_;
@@ -245,14 +253,15 @@ Status Runner::select_steps() {
     }
   } else if (!options_.from.empty()) {
     if (!pipeline_.find_step(options_.from))
-      return make_error(ErrorCode::kInvalidArgument, "--from " + options_.from + ": the pipeline has no such step");
+      return make_error(ErrorCode::kInvalidArgument,
+                        "--from " + options_.from + ": the pipeline has no such step");
     for (const auto& name : steps_after(options_.from)) selected.insert(name);
   } else {
     for (const auto& name : order_) selected.insert(name);
   }
   for (auto& [name, run] : steps_) {
     run.selected = selected.count(name) > 0;
-    if (!run.selected) run.status = "skipped";
+    if (!run.selected) run.status = StepStatus::kSkipped;
   }
   return {};
 }
@@ -275,17 +284,19 @@ Status Runner::check_environment() {
     if (!run.selected) continue;
     for (const auto& variable : run.step->environment) {
       if (variable.optional || variable.default_value || base_env_.count(variable.name)) continue;
-      missing += std::string(missing.empty() ? "" : "; ") + "step '" + name + "' needs environment variable " +
-                 variable.name + " (" + variable.location.to_string(pipeline_.file.string()) + ")";
+      missing += std::string(missing.empty() ? "" : "; ") + "step '" + name +
+                 "' needs environment variable " + variable.name + " (" +
+                 variable.location.to_string(pipeline_.file.string()) + ")";
     }
   }
   if (!missing.empty())
     return make_error(ErrorCode::kInvalidArgument, missing + ", which is not set; nothing was run");
   for (const auto& gate : pipeline_.gates)
     if (gate.kind == Gate::Kind::kRegistry && options_.server_url.empty() && steps_.at(gate.step).selected)
-      return make_error(ErrorCode::kInvalidArgument, "gate '" + gate.expression +
-                                                         "' compares with the registry: set CANOPY_SERVER and "
-                                                         "CANOPY_API_KEY, or pass --server and --api-key");
+      return make_error(ErrorCode::kInvalidArgument,
+                        "gate '" + gate.expression +
+                            "' compares with the registry: set CANOPY_SERVER and "
+                            "CANOPY_API_KEY, or pass --server and --api-key");
   return {};
 }
 
@@ -298,10 +309,12 @@ Status Runner::check_containers() {
     }
   }
   if (!container_engine_)
-    return make_error(ErrorCode::kNotFound, "--containers needs docker or podman on PATH, and neither was found");
+    return make_error(ErrorCode::kNotFound,
+                      "--containers needs docker or podman on PATH, and neither was found");
   for (const auto& [name, run] : steps_)
     if (run.selected && run.step->image.empty())
-      return make_error(ErrorCode::kInvalidArgument, "step '" + name + "' names no 'image', which --containers needs");
+      return make_error(ErrorCode::kInvalidArgument,
+                        "step '" + name + "' names no 'image', which --containers needs");
   return {};
 }
 
@@ -314,8 +327,10 @@ void Runner::build_redactor() {
     for (const auto& variable : step.environment) {
       if (!variable.secret) continue;
       auto it = base_env_.find(variable.name);
-      if (it != base_env_.end()) redactor_.add(it->second);
-      else if (variable.default_value) redactor_.add(*variable.default_value);
+      if (it != base_env_.end())
+        redactor_.add(it->second);
+      else if (variable.default_value)
+        redactor_.add(*variable.default_value);
     }
 }
 
@@ -324,14 +339,18 @@ PreparedStep Runner::prepare(const StepRun& run) const {
   const ParameterValues& values = parameters_.at(step.name);
   const fs::path workspace = workspace_->dir();
   PreparedStep prepared;
-  for (const auto& command : step.commands) prepared.commands.push_back(render_command(command, step, values, workspace));
-  for (const auto& input : step.inputs) prepared.inputs.push_back(render_path(input, step, values, workspace));
-  for (const auto& output : step.outputs) prepared.outputs.push_back(render_path(output, step, values, workspace));
+  for (const auto& command : step.commands)
+    prepared.commands.push_back(render_command(command, step, values, workspace));
+  for (const auto& input : step.inputs)
+    prepared.inputs.push_back(render_path(input, step, values, workspace));
+  for (const auto& output : step.outputs)
+    prepared.outputs.push_back(render_path(output, step, values, workspace));
   if (!step.metrics.empty()) prepared.metrics = render_path(step.metrics, step, values, workspace);
   prepared.env = base_env_;
   for (const auto& variable : step.environment) {
     auto it = prepared.env.find(variable.name);
-    if (it == prepared.env.end() && variable.default_value) it = prepared.env.emplace(variable.name, *variable.default_value).first;
+    if (it == prepared.env.end() && variable.default_value)
+      it = prepared.env.emplace(variable.name, *variable.default_value).first;
     if (it == prepared.env.end()) {
       prepared.declared_env[variable.name] = nullptr;
     } else if (variable.secret) {
@@ -350,8 +369,8 @@ PreparedStep Runner::prepare(const StepRun& run) const {
   return prepared;
 }
 
-Result<std::pair<std::string, std::vector<FileSetDigest>>> Runner::cache_key(const StepRun& run,
-                                                                           const PreparedStep& prepared) const {
+Result<std::pair<std::string, std::vector<FileSetDigest>>> Runner::cache_key(
+    const StepRun& run, const PreparedStep& prepared) const {
   std::vector<FileSetDigest> inputs;
   Json input_json = Json::array();
   for (const auto& pattern : prepared.inputs) {
@@ -429,7 +448,7 @@ Json Runner::build_record() const {
     const StepRun& run = steps_.at(name);
     Json record = run.record;
     record["name"] = name;
-    record["status"] = run.status;
+    record["status"] = step_status_name(run.status);
     record["image"] = run.step->image;
     record["depends"] = run.step->depends;
     if (!record.contains("metrics")) record["metrics"] = run.metrics;
@@ -448,20 +467,25 @@ Json Runner::build_record() const {
   char host[256] = {0};
   ::gethostname(host, sizeof host - 1);
   Json record = {{"id", run_id_},
-                 {"status", status_},
-                 {"pipeline", {{"file", fs::absolute(pipeline_.file).lexically_normal().string()},
-                               {"sha256", pipeline_.file_sha256}}},
+                 {"status", run_status_name(status_)},
+                 {"pipeline",
+                  {{"file", fs::absolute(pipeline_.file).lexically_normal().string()},
+                   {"sha256", pipeline_.file_sha256}}},
                  {"git_commit", git_commit_ ? Json(*git_commit_) : Json(nullptr)},
                  {"workspace", workspace_->dir().string()},
                  {"host", host},
                  {"runner", runner_.to_json()},
                  {"started_at", started_at_},
-                 {"options", {{"only", options_.only}, {"from", options_.from}, {"force", options_.force},
-                              {"jobs", options_.jobs}, {"containers", options_.containers}}},
+                 {"options",
+                  {{"only", options_.only},
+                   {"from", options_.from},
+                   {"force", options_.force},
+                   {"jobs", options_.jobs},
+                   {"containers", options_.containers}}},
                  {"parameters", parameters},
                  {"steps", steps},
                  {"gates", gates}};
-  if (status_ != "running") {
+  if (status_ != RunStatus::kRunning) {
     record["finished_at"] = now_rfc3339();
     record["duration_s"] = seconds_between(started_, Clock::now());
   }
@@ -480,21 +504,25 @@ void Runner::post(const Json& record) {
   auto sent = registry_->post_run(record);
   if (!sent.ok() && !server_warned_) {
     server_warned_ = true;
-    print("warning: cannot record the run on the server " + options_.server_url + ": " + sent.error().message);
+    print("warning: cannot record the run on the server " + options_.server_url + ": " +
+          sent.error().message);
   }
 }
 
-void Runner::finish_step(StepRun& run, const std::string& status, const std::string& error, Clock::time_point started) {
+void Runner::finish_step(StepRun& run, StepStatus status, const std::string& error,
+                         Clock::time_point started) {
   const double seconds = seconds_between(started, Clock::now());
   // Printed before the scheduler can see the new status, so the step's own
   // line comes before any gate line it triggers.
-  if (status == "succeeded") {
+  if (status == StepStatus::kSucceeded) {
     print_step(run.step->name, "succeeded in " + format_seconds(seconds));
-  } else if (status == "cached") {
-    print_step(run.step->name, "cached: unchanged since run " + run.record.value("cached_from", std::string("?")) +
+  } else if (status == StepStatus::kCached) {
+    print_step(run.step->name, "cached: unchanged since run " +
+                                   run.record.value("cached_from", std::string("?")) +
                                    ", outputs intact; not run (--force runs it)");
   } else {
-    print_step(run.step->name, status + " after " + format_seconds(seconds) + (error.empty() ? "" : ": " + error) +
+    print_step(run.step->name, std::string(step_status_name(status)) + " after " + format_seconds(seconds) +
+                                   (error.empty() ? "" : ": " + error) +
                                    "; log: " + workspace_->log_file(run_id_, run.step->name).string());
   }
   {
@@ -519,12 +547,21 @@ Runner::AttemptsResult Runner::run_attempts(StepRun& run, const PreparedStep& pr
   if (container_engine_) {
     // Variables go by name only (-e NAME): their values, secrets included,
     // never appear on a command line.
-    spec.argv = {container_engine_->string(), "run", "--rm", "--init", "-v", dir_.string() + ":" + dir_.string(),
-                 "-v", workspace_->dir().string() + ":" + workspace_->dir().string(), "-w", dir_.string()};
+    spec.argv = {container_engine_->string(),
+                 "run",
+                 "--rm",
+                 "--init",
+                 "-v",
+                 dir_.string() + ":" + dir_.string(),
+                 "-v",
+                 workspace_->dir().string() + ":" + workspace_->dir().string(),
+                 "-w",
+                 dir_.string()};
     for (const auto& variable : step.environment)
       if (prepared.env.count(variable.name)) spec.argv.insert(spec.argv.end(), {"-e", variable.name});
     for (const auto& [name, value] : prepared.env)
-      if (name.rfind("PARAM_", 0) == 0 || name.rfind("CANOPY_", 0) == 0) spec.argv.insert(spec.argv.end(), {"-e", name});
+      if (name.rfind("PARAM_", 0) == 0 || name.rfind("CANOPY_", 0) == 0)
+        spec.argv.insert(spec.argv.end(), {"-e", name});
     spec.argv.insert(spec.argv.end(), {step.image, "bash", "-c", script});
   } else {
     spec.argv = {bash.string(), "-c", script};
@@ -535,7 +572,9 @@ Runner::AttemptsResult Runner::run_attempts(StepRun& run, const PreparedStep& pr
   const int attempts = 1 + step.retries;
   AttemptsResult result;
   for (int attempt = 1; attempt <= attempts; ++attempt) {
-    if (attempt > 1) print_step(step.name, "retrying (attempt " + std::to_string(attempt) + " of " + std::to_string(attempts) + ")");
+    if (attempt > 1)
+      print_step(step.name,
+                 "retrying (attempt " + std::to_string(attempt) + " of " + std::to_string(attempts) + ")");
     log << "== attempt " << attempt << " at " << now_rfc3339() << "\n";
     for (const auto& command : prepared.commands) log << "$ " << redactor_.redact(command) << "\n";
     log.flush();
@@ -583,7 +622,8 @@ void Runner::execute(StepRun& run) {
     run.record["commands"] = prepared.commands;
     run.record["environment"] = prepared.declared_env;
     run.record["parameters"] = parameters_.at(step.name);
-    run.record["log"] = fs::relative(workspace_->log_file(run_id_, step.name), workspace_->run_dir(run_id_)).string();
+    run.record["log"] =
+        fs::relative(workspace_->log_file(run_id_, step.name), workspace_->run_dir(run_id_)).string();
     run.record["cached"] = false;
     // Saved when the process starts (with its pid) or the step ends: a
     // record write here would only cost an fsync per step.
@@ -591,7 +631,7 @@ void Runner::execute(StepRun& run) {
   print_step(step.name, "started" + (step.image.empty() ? std::string() : " (image " + step.image + ")"));
 
   auto key = cache_key(run, prepared);
-  if (!key.ok()) return finish_step(run, "failed", key.error().message, started);
+  if (!key.ok()) return finish_step(run, StepStatus::kFailed, key.error().message, started);
   {
     std::lock_guard<std::mutex> guard(mutex_);
     run.record["cache_key"] = key->first;
@@ -605,7 +645,8 @@ void Runner::execute(StepRun& run) {
     if (auto entry = valid_cache_entry(key->first, why_not)) {
       hit = true;
       std::lock_guard<std::mutex> guard(mutex_);
-      for (const auto& d : entry->value("outputs", Json::array())) run.outputs.push_back(*FileSetDigest::from_json(d));
+      for (const auto& d : entry->value("outputs", Json::array()))
+        run.outputs.push_back(*FileSetDigest::from_json(d));
       run.metrics = entry->value("metrics", Json::object());
       run.record["cached"] = true;
       run.record["cached_from"] = entry->value("run_id", "");
@@ -613,7 +654,7 @@ void Runner::execute(StepRun& run) {
       run.record["exit_code"] = 0;
       run.record["metrics"] = run.metrics;
     }
-    if (hit) return finish_step(run, "cached", "", started);
+    if (hit) return finish_step(run, StepStatus::kCached, "", started);
     print_step(step.name, "not cached: " + why_not);
   }
 
@@ -626,34 +667,40 @@ void Runner::execute(StepRun& run) {
     if (attempts.timed_out) run.record["timed_out"] = true;
   }
   if (!attempts.ok) {
-    if (attempts.stopped) return finish_step(run, "interrupted", "stopped by a signal", started);
-    if (!attempts.error.empty()) return finish_step(run, "failed", attempts.error, started);
+    if (attempts.stopped) return finish_step(run, StepStatus::kInterrupted, "stopped by a signal", started);
+    if (!attempts.error.empty()) return finish_step(run, StepStatus::kFailed, attempts.error, started);
     if (attempts.timed_out)
-      return finish_step(run, "timed-out", "no exit within the step's timeout of " + format_seconds(step.timeout_seconds),
+      return finish_step(run, StepStatus::kTimedOut,
+                         "no exit within the step's timeout of " + format_seconds(step.timeout_seconds),
                          started);
-    return finish_step(run, "failed", "exit code " + std::to_string(attempts.exit_code), started);
+    return finish_step(run, StepStatus::kFailed, "exit code " + std::to_string(attempts.exit_code), started);
   }
   Json metrics = Json::object();
   if (!prepared.metrics.empty()) {
-    const fs::path file = fs::path(prepared.metrics).is_absolute() ? fs::path(prepared.metrics) : dir_ / prepared.metrics;
+    const fs::path file =
+        fs::path(prepared.metrics).is_absolute() ? fs::path(prepared.metrics) : dir_ / prepared.metrics;
     auto text = read_file(file);
-    if (!text.ok()) return finish_step(run, "failed", "the step wrote no metrics file " + prepared.metrics, started);
+    if (!text.ok())
+      return finish_step(run, StepStatus::kFailed, "the step wrote no metrics file " + prepared.metrics,
+                         started);
     auto json = parse_json(*text, prepared.metrics);
     if (!json.ok() || !json->is_object())
-      return finish_step(run, "failed", "metrics file " + prepared.metrics + " is not a JSON object", started);
+      return finish_step(run, StepStatus::kFailed,
+                         "metrics file " + prepared.metrics + " is not a JSON object", started);
     metrics = flatten_metrics(*json);
   }
   std::vector<FileSetDigest> outputs;
   Json output_json = Json::array();
   for (const auto& pattern : prepared.outputs) {
     auto digest = digest_pattern(pattern, dir_);
-    if (!digest.ok()) return finish_step(run, "failed", "declared output " + digest.error().message, started);
+    if (!digest.ok())
+      return finish_step(run, StepStatus::kFailed, "declared output " + digest.error().message, started);
     output_json.push_back(digest->to_json());
     outputs.push_back(std::move(*digest));
   }
   if (!outputs.empty()) {
-    Json entry = {{"step", step.name}, {"key", key->first}, {"run_id", run_id_}, {"created_at", now_rfc3339()},
-                  {"outputs", output_json}, {"metrics", metrics}};
+    Json entry = {{"step", step.name},           {"key", key->first},      {"run_id", run_id_},
+                  {"created_at", now_rfc3339()}, {"outputs", output_json}, {"metrics", metrics}};
     Status saved = workspace_->save_cache(key->first, entry);
     if (!saved.ok()) print_step(step.name, "warning: cannot write its cache entry: " + saved.error().message);
   }
@@ -664,7 +711,7 @@ void Runner::execute(StepRun& run) {
     run.record["outputs"] = output_json;
     run.record["metrics"] = metrics;
   }
-  finish_step(run, "succeeded", "", started);
+  finish_step(run, StepStatus::kSucceeded, "", started);
 }
 
 void Runner::evaluate_ready_gates() {
@@ -674,14 +721,18 @@ void Runner::evaluate_ready_gates() {
     const Gate& gate = pipeline_.gates[i];
     bool ready = true, skipped = false, blocked = false;
     for (const auto& name : gate.steps()) {
-      const std::string& status = steps_.at(name).status;
-      if (status == "skipped") skipped = true;
-      else if (status == "pending" || status == "running") ready = false;
-      else if (!finished_ok(status)) blocked = true;
+      const StepStatus status = steps_.at(name).status;
+      if (status == StepStatus::kSkipped)
+        skipped = true;
+      else if (status == StepStatus::kPending || status == StepStatus::kRunning)
+        ready = false;
+      else if (!finished_ok(status))
+        blocked = true;
     }
     if (!ready) continue;
     if (skipped || blocked) {
-      gate_results_[i] = {{"gate", gate.expression}, {"status", skipped ? "skipped" : "not-evaluated"},
+      gate_results_[i] = {{"gate", gate.expression},
+                          {"status", skipped ? "skipped" : "not-evaluated"},
                           {"message", skipped ? "a step it reads was not selected for this run"
                                               : "a step it reads did not succeed"}};
       continue;
@@ -701,7 +752,8 @@ void Runner::evaluate_ready_gates() {
     }
     GateResult result = evaluate_gate(gate, metrics, parameters_, lookup);
     gate_results_[i] = result.to_json(gate);
-    print(std::string("gate ") + gate.expression + ": " + (result.passed ? "passed" : "FAILED") + " (" + result.message + ")");
+    print(std::string("gate ") + gate.expression + ": " + (result.passed ? "passed" : "FAILED") + " (" +
+          result.message + ")");
     if (!result.passed) {
       halted_ = true;
       if (error_.empty()) error_ = "gate '" + gate.expression + "' failed: " + result.message;
@@ -736,7 +788,8 @@ RunOutcome Runner::dry_run() {
         std::string why_not;
         if (auto entry = valid_cache_entry(key->first, why_not)) {
           what = "cached (from run " + entry->value("run_id", std::string("?")) + ")";
-          for (const auto& d : entry->value("outputs", Json::array())) run.outputs.push_back(*FileSetDigest::from_json(d));
+          for (const auto& d : entry->value("outputs", Json::array()))
+            run.outputs.push_back(*FileSetDigest::from_json(d));
         } else {
           what = "will run (" + why_not + ")";
         }
@@ -762,7 +815,8 @@ Result<RunOutcome> Runner::run() {
   CANOPY_TRY(check_containers());
   build_redactor();
   if (options_.jobs < 1) return make_error(ErrorCode::kInvalidArgument, "--jobs must be at least 1");
-  const fs::path workspace_dir = options_.workspace.empty() ? default_workspace(pipeline_.file) : options_.workspace;
+  const fs::path workspace_dir =
+      options_.workspace.empty() ? default_workspace(pipeline_.file) : options_.workspace;
   CANOPY_ASSIGN_OR_RETURN(Workspace workspace, Workspace::open(workspace_dir));
   workspace_ = std::move(workspace);
   if (!options_.server_url.empty()) {
@@ -778,7 +832,8 @@ Result<RunOutcome> Runner::run() {
   CANOPY_ASSIGN_OR_RETURN(WorkspaceLock lock, workspace_->lock());
   CANOPY_ASSIGN_OR_RETURN(std::vector<Json> recovered, workspace_->recover_stale_runs());
   for (const auto& stale : recovered) {
-    print("run " + stale.value("id", std::string("?")) + " was left running by a runner that is gone: marked interrupted");
+    print("run " + stale.value("id", std::string("?")) +
+          " was left running by a runner that is gone: marked interrupted");
     post(stale);
   }
   git_commit_ = git_commit(dir_);
@@ -797,20 +852,22 @@ Result<RunOutcome> Runner::run() {
     evaluate_ready_gates();
     for (const auto& name : order_) {
       StepRun& run = steps_.at(name);
-      if (run.status != "pending") continue;
+      if (run.status != StepStatus::kPending) continue;
       bool waiting = false, blocked = false;
       for (const auto& dependency : run.step->depends) {
-        const std::string& status = steps_.at(dependency).status;
-        if (status == "pending" || status == "running") waiting = true;
-        else if (!finished_ok(status) && status != "skipped") blocked = true;
+        const StepStatus status = steps_.at(dependency).status;
+        if (status == StepStatus::kPending || status == StepStatus::kRunning)
+          waiting = true;
+        else if (!finished_ok(status) && status != StepStatus::kSkipped)
+          blocked = true;
       }
       if (blocked) {
-        run.status = "not-run";
+        run.status = StepStatus::kNotRun;
         run.record["error"] = "a step it depends on did not succeed";
         continue;
       }
       if (waiting || halted_ || stopping || running_ >= options_.jobs) continue;
-      run.status = "running";
+      run.status = StepStatus::kRunning;
       ++running_;
       threads.emplace_back([this, &run] { execute(run); });
     }
@@ -838,29 +895,33 @@ Result<RunOutcome> Runner::run() {
   std::string failed_step;
   for (auto& name : order_) {
     StepRun& run = steps_.at(name);
-    if (run.status == "pending") run.status = "not-run";
-    if (run.status == "interrupted") interrupted = true;
-    if ((run.status == "failed" || run.status == "timed-out") && failed_step.empty()) {
+    if (run.status == StepStatus::kPending) run.status = StepStatus::kNotRun;
+    if (run.status == StepStatus::kInterrupted) interrupted = true;
+    if ((run.status == StepStatus::kFailed || run.status == StepStatus::kTimedOut) && failed_step.empty()) {
       failed_step = name;
-      failed_code = run.status == "timed-out" ? 124 : (run.exit_code > 0 && run.exit_code < 256 ? run.exit_code : 1);
+      failed_code = run.status == StepStatus::kTimedOut
+                        ? 124
+                        : (run.exit_code > 0 && run.exit_code < 256 ? run.exit_code : 1);
     }
   }
   bool gate_failed = false;
-  for (const auto& [i, result] : gate_results_) gate_failed = gate_failed || result.value("status", "") == "failed";
+  for (const auto& [i, result] : gate_results_)
+    gate_failed = gate_failed || result.value("status", "") == "failed";
   if (interrupted) {
-    status_ = "interrupted";
+    status_ = RunStatus::kInterrupted;
     error_ = "stopped by a signal";
     outcome.exit_code = 130;
   } else if (!failed_step.empty()) {
-    status_ = "failed";
-    error_ = "step '" + failed_step + "' " + steps_.at(failed_step).status + ": " +
-             steps_.at(failed_step).record.value("error", std::string("exit code ") + std::to_string(failed_code));
+    status_ = RunStatus::kFailed;
+    error_ =
+        "step '" + failed_step + "' " + std::string(step_status_name(steps_.at(failed_step).status)) + ": " +
+        steps_.at(failed_step).record.value("error", std::string("exit code ") + std::to_string(failed_code));
     outcome.exit_code = failed_code;
   } else if (gate_failed) {
-    status_ = "failed";
+    status_ = RunStatus::kFailed;
     outcome.exit_code = 1;
   } else {
-    status_ = "succeeded";
+    status_ = RunStatus::kSucceeded;
   }
   save_locked(true);
   outcome.record = build_record();
@@ -879,12 +940,14 @@ fs::path default_workspace(const fs::path& pipeline_file) {
 
 std::string format_summary(const Json& record) {
   size_t width = 4;
-  for (const auto& step : record.value("steps", Json::array())) width = std::max(width, step.value("name", "").size());
+  for (const auto& step : record.value("steps", Json::array()))
+    width = std::max(width, step.value("name", "").size());
   auto pad = [](std::string text, size_t to) {
     if (text.size() < to) text.append(to - text.size(), ' ');
     return text;
   };
-  std::string out = pad("STEP", width) + "  " + pad("STATUS", 12) + pad("DURATION", 10) + pad("CACHED", 8) + "METRICS\n";
+  std::string out =
+      pad("STEP", width) + "  " + pad("STATUS", 12) + pad("DURATION", 10) + pad("CACHED", 8) + "METRICS\n";
   for (const auto& step : record.value("steps", Json::array())) {
     // Up to four top-level metrics, mAP-like ones first (they are what a detector is judged by).
     std::string metrics;
@@ -893,7 +956,8 @@ std::string format_summary(const Json& record) {
     for (bool map_pass : {true, false}) {
       for (const auto& [key, value] : step_metrics.items()) {
         const bool is_map = key.find("map") != std::string::npos;
-        if (is_map != map_pass || key.find('.') != std::string::npos || !value.is_number() || shown == 4) continue;
+        if (is_map != map_pass || key.find('.') != std::string::npos || !value.is_number() || shown == 4)
+          continue;
         char buf[64];
         std::snprintf(buf, sizeof buf, "%s=%.4g", key.c_str(), value.get<double>());
         metrics += (metrics.empty() ? "" : " ") + std::string(buf);
@@ -910,7 +974,8 @@ std::string format_summary(const Json& record) {
   out += "run " + record.value("id", "") + " " + record.value("status", "");
   if (record.contains("duration_s")) out += " in " + format_seconds(record.value("duration_s", 0.0));
   if (record.contains("error")) out += ": " + record.value("error", "");
-  out += "\nrecord: " + (fs::path(record.value("workspace", "")) / "runs" / record.value("id", "") / "run.json").string();
+  out += "\nrecord: " +
+         (fs::path(record.value("workspace", "")) / "runs" / record.value("id", "") / "run.json").string();
   return out;
 }
 
@@ -919,6 +984,44 @@ Result<RunOutcome> run_pipeline(const RunOptions& options) {
   const fs::path dir = fs::absolute(options.pipeline_file).parent_path().lexically_normal();
   Runner runner(options, std::move(pipeline), dir);
   return runner.run();
+}
+
+std::string_view step_status_name(StepStatus status) {
+  switch (status) {
+    case StepStatus::kPending:
+      return "pending";
+    case StepStatus::kRunning:
+      return "running";
+    case StepStatus::kSucceeded:
+      return "succeeded";
+    case StepStatus::kCached:
+      return "cached";
+    case StepStatus::kFailed:
+      return "failed";
+    case StepStatus::kTimedOut:
+      return "timed-out";
+    case StepStatus::kInterrupted:
+      return "interrupted";
+    case StepStatus::kSkipped:
+      return "skipped";
+    case StepStatus::kNotRun:
+      return "not-run";
+  }
+  return "unknown";
+}
+
+std::string_view run_status_name(RunStatus status) {
+  switch (status) {
+    case RunStatus::kRunning:
+      return "running";
+    case RunStatus::kSucceeded:
+      return "succeeded";
+    case RunStatus::kFailed:
+      return "failed";
+    case RunStatus::kInterrupted:
+      return "interrupted";
+  }
+  return "unknown";
 }
 
 }  // namespace canopy::pipeline

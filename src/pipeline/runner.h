@@ -19,6 +19,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/error.h"
@@ -27,6 +28,26 @@
 namespace canopy::pipeline {
 
 namespace fs = std::filesystem;
+
+// A step's state in the run record ("status"): pending → running → one of
+// succeeded, cached, failed, timed-out, interrupted; skipped when not
+// selected, not-run when the run halted before it.
+enum class StepStatus {
+  kPending,
+  kRunning,
+  kSucceeded,
+  kCached,
+  kFailed,
+  kTimedOut,
+  kInterrupted,
+  kSkipped,
+  kNotRun
+};
+std::string_view step_status_name(StepStatus status);
+
+// A run's state: running, then succeeded, failed or interrupted.
+enum class RunStatus { kRunning, kSucceeded, kFailed, kInterrupted };
+std::string_view run_status_name(RunStatus status);
 
 struct RunOptions {
   fs::path pipeline_file;
