@@ -3,7 +3,6 @@
 // setting can come from a flag, a CANOPY_* variable or the --config file
 // (common/config.h).
 #include <CLI/CLI.hpp>
-#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <map>
@@ -11,6 +10,7 @@
 #include <vector>
 
 #include "agent/agent.h"
+#include "agent/agent_config.h"
 #include "common/config.h"
 #include "common/log.h"
 
@@ -42,88 +42,6 @@ Result<Config> load_config(Globals& globals) {
   CANOPY_ASSIGN_OR_RETURN(Config config, Config::load(globals.config_file));
   for (const auto& [key, value] : globals.flags) config.set_flag(key, value);
   return config;
-}
-
-// "k=v" items, from repeated --tag flags or the comma-separated `tags` setting.
-Result<std::map<std::string, std::string>> parse_tags(const std::vector<std::string>& items) {
-  std::map<std::string, std::string> tags;
-  for (const std::string& item : items) {
-    const size_t equals = item.find('=');
-    if (equals == 0 || equals == std::string::npos)
-      return canopy::make_error(ErrorCode::kInvalidArgument, "tag '" + item + "' must look like key=value");
-    tags[item.substr(0, equals)] = item.substr(equals + 1);
-  }
-  return tags;
-}
-
-std::vector<std::string> split_commas(const std::string& text) {
-  std::vector<std::string> parts;
-  size_t start = 0;
-  while (start < text.size()) {
-    size_t end = text.find(',', start);
-    if (end == std::string::npos) end = text.size();
-    if (end > start) parts.push_back(text.substr(start, end - start));
-    start = end + 1;
-  }
-  return parts;
-}
-
-Result<canopy::agent::AgentOptions> agent_options(const Config& config, std::vector<std::string> tag_flags,
-                                                  bool once) {
-  canopy::agent::AgentOptions options;
-  CANOPY_ASSIGN_OR_RETURN(options.server_url, config.require("server"));
-  CANOPY_ASSIGN_OR_RETURN(std::string data_dir, config.require("data_dir"));
-  options.data_dir = data_dir;
-  options.enrollment_token = config.get("enroll_token");
-  options.name = config.get("name");
-  if (tag_flags.empty()) tag_flags = split_commas(config.get("tags"));
-  CANOPY_ASSIGN_OR_RETURN(options.tags, parse_tags(tag_flags));
-  options.once = once;
-  CANOPY_ASSIGN_OR_RETURN(long long attempts, config.get_int("agent.max_attempts", 3));
-  if (attempts < 1)
-    return canopy::make_error(ErrorCode::kInvalidArgument, "--max-attempts must be at least 1");
-  options.max_attempts = static_cast<int>(attempts);
-  CANOPY_ASSIGN_OR_RETURN(long long max_slot_bytes, config.get_int("agent.max_slot_bytes", 0));
-  if (max_slot_bytes < 0)
-    return canopy::make_error(ErrorCode::kInvalidArgument, "--max-slot-bytes must not be negative");
-  options.max_slot_bytes = static_cast<std::uint64_t>(max_slot_bytes);
-  options.crash_at = config.get("agent.crash_at");
-  CANOPY_ASSIGN_OR_RETURN(options.engine.backend,
-                          canopy::infer::parse_backend(config.get("backend", "auto")));
-  CANOPY_ASSIGN_OR_RETURN(long long threads, config.get_int("threads", 1));
-  options.engine.threads = static_cast<int>(std::max(1LL, threads));
-  CANOPY_ASSIGN_OR_RETURN(long long backoff_initial, config.get_int("agent.backoff_initial_ms", 1000));
-  CANOPY_ASSIGN_OR_RETURN(long long backoff_max, config.get_int("agent.backoff_max_ms", 300000));
-  options.backoff_initial_ms = static_cast<long>(std::max(1LL, backoff_initial));
-  options.backoff_max_ms = static_cast<long>(std::max(backoff_initial, backoff_max));
-  return options;
-}
-
-void print_status(const canopy::Json& status) {
-  const canopy::Json& state = status["state"];
-  auto model = [](const canopy::Json& ref) {
-    return ref.is_null()
-               ? std::string("-")
-               : ref["name"].get<std::string>() + ":" + std::to_string(ref["version"].get<long long>());
-  };
-  std::printf("device:     %s%s\n", status["device_id"].get<std::string>().c_str(),
-              status["enrolled"].get<bool>() ? "" : " (not enrolled)");
-  std::printf("state:      %s\n", state["phase"].get<std::string>().c_str());
-  const std::string active = state["active_slot"].get<std::string>();
-  for (const char* slot : {"a", "b"})
-    std::printf("slot %s:     %s%s\n", slot, model(state["slots"][slot]).c_str(),
-                active == slot ? "  (active)" : "");
-  std::printf("current:    %s\n", model(status["current"]).c_str());
-  std::printf("previous:   %s\n", model(status["previous"]).c_str());
-  if (!state["target"].is_null())
-    std::printf("updating:   %s (attempt %d)\n", model(state["target"]["model"]).c_str(),
-                state["attempts"].get<int>());
-  if (!state["failed"].is_null()) std::printf("failed:     %s\n", model(state["failed"]).c_str());
-  std::printf("last error: %s\n", state["last_error"].get<std::string>().empty()
-                                      ? "-"
-                                      : state["last_error"].get<std::string>().c_str());
-  std::printf("report:     %s\n",
-              status["report_pending"].get<bool>() ? "pending (server not reached yet)" : "none pending");
 }
 
 }  // namespace
@@ -161,6 +79,9 @@ int main(int argc, char** argv) {
        "cap on the model slots' disk use in bytes (default 0: free space)");
   flag(run, "--backend", "backend", "inference backend: auto, reference, onednn, xnnpack (default auto)");
   flag(run, "--threads", "threads", "inference threads (default 1)");
+  flag(run, "--integrity-check-interval", "agent.integrity_check_interval_s",
+       "seconds between checks of the installed models' files against their signed manifests "
+       "(default 86400; they are also checked at every start)");
   run->callback([&] {
     canopy::init_logging({globals.verbose, globals.quiet});
     auto config = load_config(globals);
@@ -168,7 +89,7 @@ int main(int argc, char** argv) {
       exit_code = exit_code_for(config.error());
       return;
     }
-    auto options = agent_options(*config, tags, once);
+    auto options = canopy::agent::options_from_config(*config, tags, once);
     if (!options.ok()) {
       exit_code = exit_code_for(options.error());
       return;
@@ -206,7 +127,7 @@ int main(int argc, char** argv) {
     if (globals.json)
       std::printf("%s\n", described->dump(2).c_str());
     else
-      print_status(*described);
+      std::fputs(canopy::agent::format_status(*described).c_str(), stdout);
   });
 
   try {

@@ -13,6 +13,7 @@
 #include "agent/identity.h"
 #include "agent/report_outbox.h"
 #include "agent/updater.h"
+#include "common/clock.h"
 #include "common/hash.h"
 
 namespace canopy::agent {
@@ -22,12 +23,12 @@ namespace {
 std::atomic<bool> stop_requested{false};
 static_assert(std::atomic<bool>::is_always_lock_free, "request_stop must be async-signal-safe");
 
-// Sleeps in short steps so that a stop request ends the wait quickly.
-void sleep_unless_stopped(std::chrono::milliseconds wait) {
-  const auto until = std::chrono::steady_clock::now() + wait;
-  while (!stop_requested.load() && std::chrono::steady_clock::now() < until)
-    std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(
-        std::chrono::milliseconds(100), until - std::chrono::steady_clock::now()));
+// Sleeps on `clock` in short steps so that a stop request ends the wait quickly.
+void sleep_unless_stopped(Clock& clock, std::chrono::milliseconds wait) {
+  const std::int64_t until = clock.monotonic_ms() + wait.count();
+  for (std::int64_t now = clock.monotonic_ms(); !stop_requested.load() && now < until;
+       now = clock.monotonic_ms())
+    clock.sleep_for_ms(std::min<std::int64_t>(100, until - now));
 }
 
 std::string host_name() {
@@ -37,7 +38,7 @@ std::string host_name() {
 }
 
 Result<Enrollment> ensure_enrolled(const AgentOptions& options, DeviceClient& client, const KeyPair& identity,
-                                   Backoff& backoff) {
+                                   Backoff& backoff, Clock& clock) {
   CANOPY_ASSIGN_OR_RETURN(std::optional<Enrollment> stored, load_enrollment(options.data_dir));
   if (stored) return *stored;
   if (options.enrollment_token.empty())
@@ -60,7 +61,7 @@ Result<Enrollment> ensure_enrolled(const AgentOptions& options, DeviceClient& cl
     if (enrolled.error().code != ErrorCode::kNetwork || options.once || stop_requested.load())
       return enrolled.error().with_context("enrollment");
     spdlog::info("agent.offline reason=\"{}\"", enrolled.error().message);
-    sleep_unless_stopped(backoff.next_failure());
+    sleep_unless_stopped(clock, backoff.next_failure());
   }
 }
 
@@ -70,6 +71,7 @@ void request_stop() { stop_requested.store(true); }
 
 Result<int> run_agent(const AgentOptions& options, ActiveModel& active) {
   CANOPY_TRY(init_crypto());
+  Clock& clock = *options.clock;
   if (options.server_url.empty())
     return make_error(ErrorCode::kInvalidArgument, "no server: pass --server URL");
   std::error_code ec;
@@ -87,7 +89,7 @@ Result<int> run_agent(const AgentOptions& options, ActiveModel& active) {
   DeviceClient client(options.server_url, http);
   Backoff backoff(std::chrono::milliseconds(options.backoff_initial_ms),
                   std::chrono::milliseconds(options.backoff_max_ms));
-  CANOPY_ASSIGN_OR_RETURN(Enrollment enrollment, ensure_enrolled(options, client, identity, backoff));
+  CANOPY_ASSIGN_OR_RETURN(Enrollment enrollment, ensure_enrolled(options, client, identity, backoff, clock));
   client.set_device_token(enrollment.device_token);
 
   UpdaterOptions updater_options;
@@ -99,22 +101,28 @@ Result<int> run_agent(const AgentOptions& options, ActiveModel& active) {
   CANOPY_ASSIGN_OR_RETURN(updater_options.trusted_keys, enrollment.parsed_trusted_keys());
   CANOPY_ASSIGN_OR_RETURN(std::unique_ptr<Updater> updater,
                           Updater::open(std::move(updater_options), client, std::move(faults), active));
-  CANOPY_TRY(updater->recover());
+  CANOPY_TRY(updater->recover());  // checks the installed models' files as it loads them
 
+  const std::int64_t check_every_ms = options.integrity_check_interval_s * 1000;
+  std::int64_t next_check_ms = clock.monotonic_ms() + check_every_ms;
   while (!stop_requested.load()) {
     auto outcome = updater->cycle();
-    if (!outcome.ok()) {
-      spdlog::error("agent.cycle_failed reason=\"{}\"", outcome.error().message);
-      if (options.once) return 1;
-      sleep_unless_stopped(backoff.next_failure());
-      continue;
-    }
-    if (options.once) return outcome->reached_server ? 0 : 1;
-    if (outcome->reached_server) {
+    if (!outcome.ok()) spdlog::error("agent.cycle_failed reason=\"{}\"", outcome.error().message);
+    if (options.once) return outcome.ok() && outcome->reached_server ? 0 : 1;
+    std::chrono::milliseconds wait;
+    if (outcome.ok() && outcome->reached_server) {
       backoff.reset();
-      sleep_unless_stopped(backoff.jittered(std::chrono::seconds(std::max(1, outcome->poll_interval_s))));
+      wait = backoff.jittered(std::chrono::seconds(std::max(1, outcome->poll_interval_s)));
     } else {
-      sleep_unless_stopped(backoff.next_failure());
+      wait = backoff.next_failure();
+    }
+    // The periodic integrity check wakes the loop when it is due before the next poll.
+    const std::int64_t until_check_ms = std::max<std::int64_t>(0, next_check_ms - clock.monotonic_ms());
+    sleep_unless_stopped(clock, std::min(wait, std::chrono::milliseconds(until_check_ms)));
+    if (clock.monotonic_ms() >= next_check_ms) {
+      Status checked = updater->check_installed_models();
+      if (!checked.ok()) spdlog::error("agent.integrity_check_failed reason=\"{}\"", checked.error().message);
+      next_check_ms = clock.monotonic_ms() + check_every_ms;
     }
   }
   spdlog::info("agent.stopped");
@@ -140,6 +148,36 @@ Result<Json> describe_agent(const std::filesystem::path& data_dir) {
   out["previous"] = model_ref_to_json(state.previous());
   const std::filesystem::path report = data_dir / "report.json";
   out["report_pending"] = std::filesystem::exists(report, ec);
+  return out;
+}
+
+std::string format_status(const Json& status) {
+  const Json& state = status["state"];
+  auto model = [](const Json& ref) {
+    return ref.is_null()
+               ? std::string("-")
+               : ref["name"].get<std::string>() + ":" + std::to_string(ref["version"].get<long long>());
+  };
+  std::string out;
+  auto line = [&out](const std::string& label, const std::string& value) {
+    out += label + std::string(label.size() < 12 ? 12 - label.size() : 1, ' ') + value + "\n";
+  };
+  line("device:",
+       status["device_id"].get<std::string>() + (status["enrolled"].get<bool>() ? "" : " (not enrolled)"));
+  line("state:", state["phase"].get<std::string>());
+  const std::string active = state["active_slot"].get<std::string>();
+  for (const char* slot : {"a", "b"})
+    line(std::string("slot ") + slot + ":",
+         model(state["slots"][slot]) + (active == slot ? "  (active)" : ""));
+  line("current:", model(status["current"]));
+  line("previous:", model(status["previous"]));
+  if (!state["target"].is_null())
+    line("updating:",
+         model(state["target"]["model"]) + " (attempt " + std::to_string(state["attempts"].get<int>()) + ")");
+  if (!state["failed"].is_null()) line("failed:", model(state["failed"]));
+  const std::string last_error = state["last_error"].get<std::string>();
+  line("last error:", last_error.empty() ? "-" : last_error);
+  line("report:", status["report_pending"].get<bool>() ? "pending (server not reached yet)" : "none pending");
   return out;
 }
 

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "agent/active_model.h"
+#include "common/clock.h"
 #include "common/error.h"
 #include "common/json.h"
 #include "infer/engine.h"
@@ -32,6 +33,10 @@ struct AgentOptions {
   infer::EngineOptions engine;
   long backoff_initial_ms = 1000;
   long backoff_max_ms = 300000;  // the longest wait between tries while offline
+  // How often the files of the active and previous models are checked
+  // against their signed manifests while running (they are at every start).
+  std::int64_t integrity_check_interval_s = 86400;
+  Clock* clock = &system_clock();  // polls, backoff and the periodic check wait on it
 };
 
 // Runs the updater. The returned code is the process exit code: 0, or 1
@@ -44,5 +49,8 @@ void request_stop();
 // What `canopy-agent status` shows: identity, slots, state, last error,
 // pending report. Reads the data directory only.
 Result<Json> describe_agent(const std::filesystem::path& data_dir);
+
+// describe_agent's answer as the lines `canopy-agent status` prints.
+std::string format_status(const Json& status);
 
 }  // namespace canopy::agent

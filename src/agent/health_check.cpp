@@ -9,6 +9,7 @@
 
 #include "common/files.h"
 #include "infer/onnx_loader.h"
+#include "package/package.h"
 
 namespace canopy::agent {
 
@@ -58,8 +59,12 @@ Result<std::unique_ptr<LoadedModel>> check_model(const std::filesystem::path& di
   auto model = std::make_unique<LoadedModel>();
   model->ref = ref;
   model->directory = directory;
-  CANOPY_ASSIGN_OR_RETURN(std::string manifest_bytes, read_file(directory / package::kManifestName));
-  CANOPY_ASSIGN_OR_RETURN(model->manifest, package::parse_manifest(manifest_bytes));
+  package::VerifyOptions files;
+  files.trusted_keys = options.trusted_keys;
+  files.display_name = "slot " + directory.filename().string();
+  auto intact = package::verify_extracted(directory, files);
+  if (!intact.ok()) return unhealthy("damaged on disk: " + intact.error().message);
+  model->manifest = std::move(intact->manifest);
   const std::filesystem::path model_file = directory / model->manifest.model_file().path;
   auto engine = infer::Engine::load(model_file, options.engine);
   if (!engine.ok()) return unhealthy("the model does not load: " + engine.error().message);

@@ -1,4 +1,7 @@
-// The health check a model passes before it goes live: it loads in the
+// The health check a model passes before it goes live, and again whenever
+// the device loads it from its slot: its files match the signed manifest
+// (package::verify_extracted: a bit flipped on the storage is caught here,
+// even where the golden samples would not notice it), it loads in the
 // inference engine, reproduces every golden sample of its package within the
 // sample's tolerance, and stays within the manifest's latency and memory
 // budgets. The loaded engine is handed back so that the model that was
@@ -8,15 +11,20 @@
 
 #include <filesystem>
 #include <memory>
+#include <vector>
 
 #include "agent/active_model.h"
 #include "common/error.h"
+#include "common/keys.h"
 #include "infer/engine.h"
 
 namespace canopy::agent {
 
 struct HealthOptions {
   infer::EngineOptions engine;
+  // Who may sign the manifest; empty accepts any valid signature. An
+  // unsigned package never passes.
+  std::vector<PublicKey> trusted_keys;
   int latency_runs = 5;  // timed runs after one warm-up; their median is compared to the budget
 };
 

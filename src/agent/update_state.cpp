@@ -116,7 +116,7 @@ Result<UpdateState> state_from_json(const Json& json) {
   return state;
 }
 
-StateStore::StateStore(fs::path data_dir) : path_(std::move(data_dir) / "state.json") {}
+StateStore::StateStore(fs::path data_dir, Env& env) : path_(std::move(data_dir) / "state.json"), env_(&env) {}
 
 Result<UpdateState> StateStore::load() const {
   std::error_code ec;
@@ -127,7 +127,7 @@ Result<UpdateState> StateStore::load() const {
 }
 
 Status StateStore::save(const UpdateState& state) const {
-  return write_file_atomic(path_, state_to_json(state).dump(2) + "\n", 0600);
+  return write_file_atomic(path_, state_to_json(state).dump(2) + "\n", 0600, *env_);
 }
 
 }  // namespace canopy::agent

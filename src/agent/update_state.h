@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/env.h"
 #include "common/error.h"
 #include "common/json.h"
 
@@ -75,7 +76,8 @@ Result<UpdateState> state_from_json(const Json& json);
 // records acts, so a restart always knows where to resume.
 class StateStore {
  public:
-  explicit StateStore(fs::path data_dir);
+  // Writes go through `env` (tests inject failures there).
+  explicit StateStore(fs::path data_dir, Env& env = default_env());
   // A missing file is a fresh device (idle, no slots); a damaged one is an error.
   Result<UpdateState> load() const;
   Status save(const UpdateState& state) const;
@@ -83,6 +85,7 @@ class StateStore {
 
  private:
   fs::path path_;
+  Env* env_;
 };
 
 }  // namespace canopy::agent

@@ -57,7 +57,9 @@ Updater::Updater(UpdaterOptions options, DeviceClient& client, FaultInjector fau
       store_(options_.data_dir),
       slots_(options_.data_dir, options_.max_slot_bytes),
       outbox_(options_.data_dir, client),
-      state_(std::move(state)) {}
+      state_(std::move(state)) {
+  options_.health.trusted_keys = options_.trusted_keys;
+}
 
 std::filesystem::path Updater::download_path(const Target& target) const {
   return options_.data_dir / "downloads" / (target.model.sha256 + ".zip");
@@ -112,7 +114,7 @@ Status Updater::recover() {
     CANOPY_TRY(store_.save(state_));
   }
   remove_leftovers();
-  if (!state_.active_slot.empty() && !active_.get()) {
+  if (state_.current() && !active_.get()) {
     auto loaded = check_model(slots_.slot_dir(state_.active_slot), *state_.current(), options_.health);
     if (loaded.ok()) {
       active_.set(std::shared_ptr<const LoadedModel>(std::move(*loaded)));
@@ -365,17 +367,31 @@ Status Updater::roll_back_to_previous(const Target& target) {
 
 // The active model no longer passes its health check (damaged on disk, or
 // the device changed): serve the previous one. The desired state then names
-// a version that is not current, so the next poll installs it afresh.
+// a version that is not current, so the next poll installs it afresh. When
+// the previous model is missing or damaged too, the device serves nothing
+// rather than a model it cannot trust, and forgets the active slot's content
+// so that the desired version is installed again.
 Status Updater::fall_back_to_previous(const std::string& reason) {
   const std::string slot = state_.inactive_slot();
   const std::optional<ModelRef> previous = state_.slot(slot);
-  if (!previous) return {};
-  auto loaded = check_model(slots_.slot_dir(slot), *previous, options_.health);
+  const std::string error = state_.current()->label() + " failed its health check" +
+                            (active_.get() ? "" : " at start") + ": " + reason;
+  Result<std::unique_ptr<LoadedModel>> loaded =
+      previous ? check_model(slots_.slot_dir(slot), *previous, options_.health)
+               : Result<std::unique_ptr<LoadedModel>>(make_error(ErrorCode::kNotFound, "no previous model"));
   if (!loaded.ok()) {
-    spdlog::error("agent.previous_unhealthy slot={} reason=\"{}\"", slot, loaded.error().message);
+    spdlog::error("agent.no_intact_model reason=\"{}\" previous=\"{}\"", reason, loaded.error().message);
+    UpdateState next = state_;
+    next.slot(next.active_slot).reset();
+    if (previous) next.slot(slot).reset();
+    next.last_error = error + "; the previous model cannot serve either (" + loaded.error().message + ")";
+    active_.set(nullptr);
+    CANOPY_TRY(outbox_.store(report("failed", next, std::nullopt, next.last_error)));
+    CANOPY_TRY(store_.save(next));
+    state_ = std::move(next);
+    (void)outbox_.flush();
     return {};
   }
-  const std::string error = state_.current()->label() + " failed its health check at start: " + reason;
   UpdateState next = state_;
   next.active_slot = slot;
   next.last_error = error;
@@ -384,6 +400,45 @@ Status Updater::fall_back_to_previous(const std::string& reason) {
   state_ = std::move(next);
   spdlog::warn("agent.fell_back to={} slot={}", previous->label(), slot);
   active_.set(std::shared_ptr<const LoadedModel>(std::move(*loaded)));
+  (void)outbox_.flush();
+  return {};
+}
+
+Status Updater::check_installed_models() {
+  // During an update the inactive slot is the update's to change.
+  if (state_.phase != Phase::kIdle) return {};
+  package::VerifyOptions files = verify_options();
+  const std::string inactive = state_.inactive_slot();
+  if (const std::optional<ModelRef> previous = state_.slot(inactive)) {
+    files.display_name = "slot " + inactive;
+    auto intact = package::verify_extracted(slots_.slot_dir(inactive), files);
+    if (!intact.ok()) {
+      // Nothing to fall back to any more; a rollback to it is installed afresh.
+      spdlog::error("agent.integrity_failed slot={} model={} reason=\"{}\"", inactive, previous->label(),
+                    intact.error().message);
+      UpdateState next = state_;
+      next.slot(inactive).reset();
+      next.last_error =
+          "previous model " + previous->label() + " removed, damaged on disk: " + intact.error().message;
+      CANOPY_TRY(outbox_.store(report("idle", next, std::nullopt, next.last_error)));
+      CANOPY_TRY(store_.save(next));
+      state_ = std::move(next);
+      CANOPY_TRY(slots_.clear(inactive));
+      (void)outbox_.flush();
+    }
+  }
+  if (const std::optional<ModelRef> current = state_.current()) {
+    files.display_name = "slot " + state_.active_slot;
+    auto intact = package::verify_extracted(slots_.slot_dir(state_.active_slot), files);
+    if (!intact.ok()) {
+      spdlog::error("agent.integrity_failed slot={} model={} reason=\"{}\"", state_.active_slot,
+                    current->label(), intact.error().message);
+      return fall_back_to_previous("damaged on disk: " + intact.error().message);
+    }
+  }
+  spdlog::debug("agent.integrity_ok active={} previous={}",
+                state_.current() ? state_.current()->label() : "-",
+                state_.previous() ? state_.previous()->label() : "-");
   return {};
 }
 

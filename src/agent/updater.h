@@ -63,6 +63,14 @@ class Updater {
   // Network failures are not errors: reached_server tells the caller to back off.
   Result<CycleOutcome> cycle();
 
+  // Verifies the files of the active and the previous model against their
+  // signed manifests (the periodic check; recover() does the same through
+  // the health check at every start). A damaged active model falls back to
+  // the previous one, or to serving nothing when that is damaged too; a
+  // damaged previous model is removed. Each outcome is reported, and the
+  // desired version is then installed again from the server. Needs no network.
+  Status check_installed_models();
+
   const UpdateState& state() const { return state_; }
 
  private:

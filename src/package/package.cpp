@@ -36,8 +36,7 @@ Error rejected(ErrorCode code, const std::string& entry, const std::string& why)
 Result<std::string> normalize_entry_name(const ArchiveEntry& entry) {
   std::string name = entry.name;
   while (name.rfind("./", 0) == 0) name.erase(0, 2);
-  if (!name.empty() && name.front() == '/')
-    return rejected(ErrorCode::kCorrupt, entry.name, "absolute path");
+  if (!name.empty() && name.front() == '/') return rejected(ErrorCode::kCorrupt, entry.name, "absolute path");
   if (entry.is_directory && !name.empty() && name.back() == '/') name.pop_back();
   if (name.empty()) return rejected(ErrorCode::kCorrupt, entry.name, "empty name");
   if (!is_confined_relative_path(name))
@@ -76,7 +75,8 @@ Result<Scan> scan_entries(const fs::path& zip, const std::string& name_for_error
     if (entries.size() >= limits.max_entries)
       return make_error(ErrorCode::kTooLarge,
                         "package has more than " + std::to_string(limits.max_entries) + " entries");
-    if (entry->is_link) return rejected(ErrorCode::kCorrupt, entry->name, "links are not allowed in a package");
+    if (entry->is_link)
+      return rejected(ErrorCode::kCorrupt, entry->name, "links are not allowed in a package");
     if (!entry->is_regular && !entry->is_directory)
       return rejected(ErrorCode::kCorrupt, entry->name, "only regular files and directories are allowed");
     CANOPY_ASSIGN_OR_RETURN(std::string name, normalize_entry_name(*entry));
@@ -89,14 +89,14 @@ Result<Scan> scan_entries(const fs::path& zip, const std::string& name_for_error
   std::optional<std::string> manifest_name;
   for (size_t i = 0; i < entries.size(); ++i) {
     const std::string& name = names[i];
-    bool is_manifest = entries[i].is_regular &&
-                       (name == kManifestName || name.ends_with("/" + std::string(kManifestName)));
+    bool is_manifest =
+        entries[i].is_regular && (name == kManifestName || name.ends_with("/" + std::string(kManifestName)));
     if (is_manifest && (!manifest_name || name.size() < manifest_name->size())) manifest_name = name;
   }
   if (!manifest_name)
-    return make_error(ErrorCode::kCorrupt,
-                      name_for_errors + " has no canopy.json, at its root or in its top directories; "
-                                        "create the manifest with 'canopy package init'");
+    return make_error(ErrorCode::kCorrupt, name_for_errors +
+                                               " has no canopy.json, at its root or in its top directories; "
+                                               "create the manifest with 'canopy package init'");
   Scan scan;
   scan.prefix = manifest_name->substr(0, manifest_name->size() - kManifestName.size());
   for (size_t i = 0; i < entries.size(); ++i) {
@@ -130,12 +130,14 @@ Status check_signature(PackageInfo& info, const std::optional<std::string>& sign
                        const VerifyOptions& options) {
   if (!signature_bytes) {
     if (!options.allow_unsigned)
-      return make_error(ErrorCode::kBadSignature,
-                        "package is not signed (no canopy.sig); sign it with 'canopy package create --sign KEY'");
+      return make_error(
+          ErrorCode::kBadSignature,
+          "package is not signed (no canopy.sig); sign it with 'canopy package create --sign KEY'");
     return {};
   }
   auto signature = Signature::from_json(*signature_bytes);
-  if (!signature.ok()) return make_error(ErrorCode::kBadSignature, "canopy.sig: " + signature.error().message);
+  if (!signature.ok())
+    return make_error(ErrorCode::kBadSignature, "canopy.sig: " + signature.error().message);
   if (!verify_detached(signature->public_key, info.manifest_bytes, signature->signature))
     return make_error(ErrorCode::kBadSignature,
                       "signature does not match canopy.json: the manifest was changed after signing");
@@ -159,8 +161,8 @@ Status check_contents(const fs::path& zip, const std::string& name_for_errors, c
   const Limits& limits = options.limits;
   std::error_code ec;
   const std::uint64_t archive_bytes = fs::file_size(zip, ec);
-  const double ratio_budget =
-      static_cast<double>(limits.ratio_allowance_bytes) + limits.max_compression_ratio * static_cast<double>(archive_bytes);
+  const double ratio_budget = static_cast<double>(limits.ratio_allowance_bytes) +
+                              limits.max_compression_ratio * static_cast<double>(archive_bytes);
   CANOPY_ASSIGN_OR_RETURN(ArchiveReader reader, ArchiveReader::open(zip, name_for_errors));
   std::set<std::string> found;
   std::uint64_t total = 0;
@@ -193,7 +195,10 @@ Status check_contents(const fs::path& zip, const std::string& name_for_errors, c
     Status status;
     while (status.ok()) {
       auto n = reader.read(buffer.data(), buffer.size());
-      if (!n.ok()) { status = n.error(); break; }
+      if (!n.ok()) {
+        status = n.error();
+        break;
+      }
       if (*n == 0) break;
       entry_bytes += *n;
       total += *n;
@@ -203,10 +208,10 @@ Status check_contents(const fs::path& zip, const std::string& name_for_errors, c
         status = make_error(ErrorCode::kTooLarge,
                             "package expands beyond the limit of " + format_bytes(limits.max_total_bytes));
       } else if (static_cast<double>(total) > ratio_budget) {
-        status = rejected(ErrorCode::kTooLarge, entry->name,
-                          "compression ratio over the limit of " +
-                              std::to_string(static_cast<int>(limits.max_compression_ratio)) +
-                              ":1 (zip bomb?)");
+        status =
+            rejected(ErrorCode::kTooLarge, entry->name,
+                     "compression ratio over the limit of " +
+                         std::to_string(static_cast<int>(limits.max_compression_ratio)) + ":1 (zip bomb?)");
       } else {
         hasher.update(std::string_view(buffer.data(), *n));
         if (fd >= 0) {
@@ -229,13 +234,15 @@ Status check_contents(const fs::path& zip, const std::string& name_for_errors, c
                       "has " + std::to_string(entry_bytes) + " bytes, the manifest lists " +
                           std::to_string(listed->size_bytes));
     if (hasher.finish_hex() != listed->sha256)
-      return rejected(ErrorCode::kCorrupt, entry->name, "SHA-256 does not match the manifest (file changed or corrupt)");
+      return rejected(ErrorCode::kCorrupt, entry->name,
+                      "SHA-256 does not match the manifest (file changed or corrupt)");
     found.insert(relative);
     if (out_dir != nullptr && options.on_file_extracted) options.on_file_extracted(relative);
   }
   for (const auto& file : info.manifest.files)
     if (found.count(file.path) == 0)
-      return make_error(ErrorCode::kCorrupt, "package is missing '" + file.path + "', which canopy.json lists");
+      return make_error(ErrorCode::kCorrupt,
+                        "package is missing '" + file.path + "', which canopy.json lists");
   return {};
 }
 
@@ -248,9 +255,9 @@ Result<PackageInfo> verify_impl(const fs::path& zip, const VerifyOptions& option
   info.manifest_sha256 = sha256_hex(info.manifest_bytes);
   CANOPY_ASSIGN_OR_RETURN(info.manifest, parse_manifest(info.manifest_bytes));
   if (info.manifest.total_size_bytes() > options.limits.max_total_bytes)
-    return make_error(ErrorCode::kTooLarge, "package files add up to " +
-                                                format_bytes(info.manifest.total_size_bytes()) +
-                                                ", over the limit of " + format_bytes(options.limits.max_total_bytes));
+    return make_error(ErrorCode::kTooLarge,
+                      "package files add up to " + format_bytes(info.manifest.total_size_bytes()) +
+                          ", over the limit of " + format_bytes(options.limits.max_total_bytes));
   CANOPY_TRY(check_signature(info, scan.signature_bytes, options));
   CANOPY_TRY(check_contents(zip, name_for_errors, info, options, out_dir));
   return info;
@@ -290,7 +297,8 @@ class ZipWriter {
   ZipWriter(const ZipWriter&) = delete;
   ZipWriter& operator=(const ZipWriter&) = delete;
 
-  Status add(const std::string& name, std::uint64_t size, const std::function<Status(std::string_view&)>& next_chunk) {
+  Status add(const std::string& name, std::uint64_t size,
+             const std::function<Status(std::string_view&)>& next_chunk) {
     if (!opened_) return error("cannot open the output");
     archive_entry* entry = archive_entry_new();
     archive_entry_set_pathname(entry, name.c_str());
@@ -323,8 +331,10 @@ class ZipWriter {
     std::ifstream in(file, std::ios::binary);
     if (!in) return make_error(ErrorCode::kIo, "cannot open " + file.string());
     // The zip writer takes the compression method at each entry's header.
-    if (looks_incompressible(in)) archive_write_zip_set_compression_store(archive_);
-    else archive_write_zip_set_compression_deflate(archive_);
+    if (looks_incompressible(in))
+      archive_write_zip_set_compression_store(archive_);
+    else
+      archive_write_zip_set_compression_deflate(archive_);
     std::vector<char> buffer(kChunkBytes);
     return add(name, size, [&](std::string_view& chunk) -> Status {
       in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
@@ -352,7 +362,8 @@ class ZipWriter {
 Result<FileEntry> describe_file(const fs::path& path, const std::string& relative, const std::string& role) {
   std::error_code ec;
   if (fs::is_symlink(path, ec) || !fs::is_regular_file(path, ec))
-    return make_error(ErrorCode::kInvalidArgument, path.string() + " must be a regular file (not a link or directory)");
+    return make_error(ErrorCode::kInvalidArgument,
+                      path.string() + " must be a regular file (not a link or directory)");
   FileEntry entry{relative, "", 0, role};
   entry.size_bytes = fs::file_size(path, ec);
   if (ec) return make_error(ErrorCode::kIo, "cannot read the size of " + path.string());
@@ -372,7 +383,8 @@ Result<Placement> plan_placement(const fs::path& directory, const fs::path& sour
   std::error_code ec;
   fs::path dir = fs::weakly_canonical(directory, ec);
   fs::path src = fs::weakly_canonical(source, ec);
-  if (!fs::is_regular_file(src, ec)) return make_error(ErrorCode::kNotFound, source.string() + " does not exist");
+  if (!fs::is_regular_file(src, ec))
+    return make_error(ErrorCode::kNotFound, source.string() + " does not exist");
   fs::path inside = src.lexically_relative(dir);
   Placement placement{src, {}, false};
   std::string relative = src.filename().string();
@@ -381,7 +393,8 @@ Result<Placement> plan_placement(const fs::path& directory, const fs::path& sour
   } else {
     placement.needs_copy = true;
     if (fs::exists(dir / relative, ec))
-      return make_error(ErrorCode::kAlreadyExists, (dir / relative).string() + " exists and is not " + source.string());
+      return make_error(ErrorCode::kAlreadyExists,
+                        (dir / relative).string() + " exists and is not " + source.string());
   }
   CANOPY_ASSIGN_OR_RETURN(placement.entry, describe_file(src, relative, role));
   return placement;
@@ -394,7 +407,8 @@ std::string Signature::to_json() const {
               {"key_id", key_id},
               {"public_key", base64_encode(public_key.bytes)},
               {"signature", base64_encode(signature)}}
-             .dump(2) + "\n";
+             .dump(2) +
+         "\n";
 }
 
 Result<Signature> Signature::from_json(std::string_view text) {
@@ -402,7 +416,8 @@ Result<Signature> Signature::from_json(std::string_view text) {
   if (!json.is_object()) return make_error(ErrorCode::kInvalidArgument, "must be a JSON object");
   CANOPY_ASSIGN_OR_RETURN(std::string algorithm, json_get<std::string>(json, "algorithm"));
   if (algorithm != "ed25519")
-    return make_error(ErrorCode::kInvalidArgument, "algorithm '" + algorithm + "' is not supported (ed25519 only)");
+    return make_error(ErrorCode::kInvalidArgument,
+                      "algorithm '" + algorithm + "' is not supported (ed25519 only)");
   CANOPY_ASSIGN_OR_RETURN(std::string public_key, json_get<std::string>(json, "public_key"));
   CANOPY_ASSIGN_OR_RETURN(std::string signature, json_get<std::string>(json, "signature"));
   auto key_bytes = base64_decode(public_key);
@@ -422,6 +437,44 @@ Result<PackageInfo> verify_package(const fs::path& zip, const VerifyOptions& opt
   return verify_impl(zip, options, nullptr);
 }
 
+Result<PackageInfo> verify_extracted(const fs::path& directory, const VerifyOptions& options) {
+  const std::string where = options.display_name.empty() ? directory.string() : options.display_name;
+  auto damaged = [&](const std::string& file, const std::string& why) {
+    return make_error(ErrorCode::kCorrupt, where + ": " + file + " " + why);
+  };
+  std::error_code ec;
+  const fs::path manifest_path = directory / kManifestName;
+  const std::uint64_t manifest_size = fs::file_size(manifest_path, ec);
+  if (ec) return damaged(std::string(kManifestName), "is missing");
+  if (manifest_size > options.limits.max_manifest_bytes)
+    return damaged(std::string(kManifestName), "is too large");
+  PackageInfo info;
+  CANOPY_ASSIGN_OR_RETURN(info.manifest_bytes, read_file(manifest_path));
+  info.manifest_sha256 = sha256_hex(info.manifest_bytes);
+  std::optional<std::string> signature_bytes;
+  if (fs::exists(directory / kSignatureName, ec)) {
+    CANOPY_ASSIGN_OR_RETURN(std::string bytes, read_file(directory / kSignatureName));
+    signature_bytes = std::move(bytes);
+  }
+  auto signed_check = check_signature(info, signature_bytes, options);
+  if (!signed_check.ok()) return signed_check.error().with_context(where);
+  auto manifest = parse_manifest(info.manifest_bytes);
+  if (!manifest.ok()) return manifest.error().with_context(where + ": " + std::string(kManifestName));
+  info.manifest = std::move(*manifest);
+  for (const auto& file : info.manifest.files) {
+    const fs::path path = directory / file.path;
+    if (fs::is_symlink(path, ec) || !fs::is_regular_file(path, ec))
+      return damaged(file.path, "is missing or not a regular file");
+    const std::uint64_t size = fs::file_size(path, ec);
+    if (ec || size != file.size_bytes)
+      return damaged(file.path, "has " + std::to_string(size) + " bytes, the signed manifest lists " +
+                                    std::to_string(file.size_bytes));
+    CANOPY_ASSIGN_OR_RETURN(std::string sha256, sha256_file_hex(path));
+    if (sha256 != file.sha256) return damaged(file.path, "does not match the SHA-256 of the signed manifest");
+  }
+  return info;
+}
+
 Result<PackageInfo> extract_package(const fs::path& zip, const fs::path& destination,
                                     const VerifyOptions& options) {
   std::error_code ec;
@@ -429,7 +482,8 @@ Result<PackageInfo> extract_package(const fs::path& zip, const fs::path& destina
     return make_error(ErrorCode::kAlreadyExists, destination.string() + " already exists");
   fs::path parent = destination.parent_path().empty() ? fs::path(".") : destination.parent_path();
   fs::create_directories(parent, ec);
-  CANOPY_ASSIGN_OR_RETURN(fs::path staging, make_temp_dir(parent, "." + destination.filename().string() + ".extract-"));
+  CANOPY_ASSIGN_OR_RETURN(fs::path staging,
+                          make_temp_dir(parent, "." + destination.filename().string() + ".extract-"));
   auto result = verify_impl(zip, options, &staging);
   Status status;
   if (result.ok()) {
@@ -479,7 +533,9 @@ Result<Manifest> init_package(const InitOptions& options) {
   for (const auto& p : placements) {
     if (!p.needs_copy || fs::exists(options.directory / p.entry.path, ec)) continue;
     fs::copy_file(p.source, options.directory / p.entry.path, ec);
-    if (ec) return make_error(ErrorCode::kIo, "cannot copy " + p.source.string() + " into " + options.directory.string());
+    if (ec)
+      return make_error(ErrorCode::kIo,
+                        "cannot copy " + p.source.string() + " into " + options.directory.string());
   }
   CANOPY_TRY(write_file_atomic(options.directory / kManifestName, bytes));
   return m;
@@ -510,12 +566,14 @@ Result<PackageInfo> create_package(const fs::path& directory, const fs::path& ou
   }
 
   fs::path out_dir = output.parent_path().empty() ? fs::path(".") : output.parent_path();
-  CANOPY_ASSIGN_OR_RETURN(TempFile temp, TempFile::create(out_dir, "." + output.filename().string() + ".tmp-"));
+  CANOPY_ASSIGN_OR_RETURN(TempFile temp,
+                          TempFile::create(out_dir, "." + output.filename().string() + ".tmp-"));
   {
     ZipWriter zip(temp.path());
     CANOPY_TRY(zip.add_bytes(std::string(kManifestName), info.manifest_bytes));
     if (info.signature) CANOPY_TRY(zip.add_bytes(std::string(kSignatureName), info.signature->to_json()));
-    for (const auto& file : m.files) CANOPY_TRY(zip.add_file(file.path, directory / file.path, file.size_bytes));
+    for (const auto& file : m.files)
+      CANOPY_TRY(zip.add_file(file.path, directory / file.path, file.size_bytes));
     CANOPY_TRY(zip.close());
   }
   CANOPY_TRY(temp.set_mode(0644));

@@ -26,7 +26,7 @@ namespace canopy::package {
 namespace fs = std::filesystem;
 
 struct Limits {
-  std::uint64_t max_total_bytes = 4ull << 30;   // sum of uncompressed file sizes
+  std::uint64_t max_total_bytes = 4ull << 30;  // sum of uncompressed file sizes
   std::uint64_t max_entries = 10000;
   std::uint64_t max_manifest_bytes = 1 << 20;
   // Uncompressed bytes per archive byte; real models compress barely at all.
@@ -63,11 +63,11 @@ struct VerifyOptions {
 
 struct PackageInfo {
   Manifest manifest;
-  std::string manifest_bytes;        // exactly as stored, the bytes the signature covers
-  std::string manifest_sha256;       // identifies the package content
+  std::string manifest_bytes;   // exactly as stored, the bytes the signature covers
+  std::string manifest_sha256;  // identifies the package content
   std::optional<Signature> signature;
-  bool signature_trusted = false;    // signature verified against a trusted key
-  std::string root_prefix;           // "" or e.g. "models/crop-disease-detector/"
+  bool signature_trusted = false;  // signature verified against a trusted key
+  std::string root_prefix;         // "" or e.g. "models/crop-disease-detector/"
 };
 
 // Checks everything without writing anything.
@@ -78,9 +78,18 @@ Result<PackageInfo> verify_package(const fs::path& zip, const VerifyOptions& opt
 Result<PackageInfo> extract_package(const fs::path& zip, const fs::path& destination,
                                     const VerifyOptions& options);
 
+// Re-verifies a package that extract_package wrote into `directory` (the
+// manifest and canopy.sig travel with the files): the signature over the
+// manifest against `options` (trusted keys, allow_unsigned), and every listed
+// file's type, size and SHA-256. Writes nothing. A device calls it before it
+// loads a model and periodically while serving one, so a file damaged on its
+// storage (one flipped bit is enough) is never served. The error names the
+// first file that differs.
+Result<PackageInfo> verify_extracted(const fs::path& directory, const VerifyOptions& options);
+
 struct InitOptions {
   fs::path directory;
-  fs::path model;                          // copied into directory unless already inside it
+  fs::path model;  // copied into directory unless already inside it
   std::string name;
   std::vector<std::string> labels;
   std::vector<std::int64_t> input_shape = {1, 3, 320, 320};

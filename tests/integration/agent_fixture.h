@@ -4,6 +4,7 @@
 // crash point), and inspects the data directory and the server's inventory.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,11 +24,15 @@ class AgentFixture : public FleetFixture {
 
   // Publishes a package built from `spec` (signed by the trusted publisher)
   // and returns its version.
-  int publish_model(ModelPackageSpec spec) {
+  int publish_model(ModelPackageSpec spec) { return publish_model(spec, signing_key_); }
+
+  // The same, signed by `key`; unsigned (the server signs it with its own
+  // publishing key) when there is none.
+  int publish_model(ModelPackageSpec spec, const std::optional<KeyPair>& key) {
     spec.name = kModel;
     const std::string tag = std::to_string(++packages_);
     const fs::path zip = work_ / ("agent-" + tag + ".zip");
-    build_model_package(work_ / ("agent-src-" + tag), zip, spec, signing_key_);
+    build_model_package(work_ / ("agent-src-" + tag), zip, spec, key);
     last_zip_ = zip;
     auto pushed = cli("--json model push " + zip.string());
     EXPECT_EQ(pushed.exit_code, 0) << pushed.output;

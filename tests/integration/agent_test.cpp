@@ -132,12 +132,19 @@ TEST_F(AgentRollbackTest, ModelTooSlowForItsLatencyBudget) {
 }
 
 TEST_F(AgentRollbackTest, PackageSignedByAKeyTheDeviceDoesNotTrust) {
-  const int bad = publish_model({.seed = 4});
-  // The device was provisioned to trust another publisher only.
+  // Unsigned upload: the server signs it with its own publishing key.
+  const int bad = publish_model({.seed = 4}, std::nullopt);
+  // The device was provisioned to trust the pipeline's publisher, who signed
+  // the model it runs, and another key; not the server's own. (Had it
+  // stopped trusting its own model's signer, the check at every start would
+  // refuse to serve that model too.)
   Json enrollment = *parse_json(read_bytes(data_ / "enrollment.json"));
-  std::string other = KeyPair::generate().public_key.to_text();
-  other.pop_back();
-  enrollment["trusted_keys"] = {other};
+  auto key_text = [](const PublicKey& key) {
+    std::string text = key.to_text();
+    text.pop_back();
+    return text;
+  };
+  enrollment["trusted_keys"] = {key_text(KeyPair::generate().public_key), key_text(signing_key_.public_key)};
   write_bytes(data_ / "enrollment.json", enrollment.dump());
   expect_kept_previous(bad, "which is not trusted here");
 }
@@ -227,6 +234,111 @@ TEST_F(AgentRollbackTest, DamagedActiveModelFallsBackThenIsReinstalled) {
            r["error"].get<std::string>().find("failed its health check at start") != std::string::npos;
   });
   EXPECT_TRUE(fell_back) << reports;
+}
+
+// Flips one bit inside the ONNX file's producer name: the model still loads
+// and reproduces its golden samples, so only the signed manifest's SHA-256
+// can tell that the file is no longer the one that was published.
+void flip_a_bit_the_golden_check_misses(const fs::path& model_file) {
+  std::string bytes = read_bytes(model_file);
+  const size_t at = bytes.find("canopy-tests");
+  ASSERT_NE(at, std::string::npos);
+  bytes[at] ^= 0x01;
+  write_bytes(model_file, bytes);
+}
+
+bool reported(const Json& reports, const std::string& state, const std::string& error_part) {
+  return std::any_of(reports.begin(), reports.end(), [&](const Json& r) {
+    return r["state"] == state && r["error"].get<std::string>().find(error_part) != std::string::npos;
+  });
+}
+
+TEST_F(AgentRollbackTest, OneFlippedBitFallsBackAtTheNextStart) {
+  const int v2 = publish_model({.scale = 3.0f, .golden_scale = 3.0f, .seed = 12});
+  deploy_version(v2, device_id_);
+  ASSERT_EQ(run_agent(data_).exit_code, 0);
+  ASSERT_EQ(agent_status(data_)["state"]["active_slot"], "b");
+  flip_a_bit_the_golden_check_misses(data_ / "slots" / "b" / "model.onnx");
+
+  auto ran = run_agent(data_, "", " --verbose");
+  ASSERT_EQ(ran.exit_code, 0) << ran.output;
+  EXPECT_NE(ran.output.find("agent.fell_back to=crop-detector:" + std::to_string(v1_)), std::string::npos)
+      << ran.output;
+  EXPECT_TRUE(reported(device_row(device_id_)["reports"], "rolled-back",
+                       "model.onnx does not match the SHA-256 of the signed manifest"))
+      << device_row(device_id_)["reports"];
+  Json status = agent_status(data_);
+  EXPECT_EQ(version_of(status["current"]), v2) << "installed again from the server: " << status;
+  EXPECT_TRUE(active_model_verifies(data_, status));
+}
+
+TEST_F(AgentRollbackTest, OneFlippedBitFallsBackAtTheNextPeriodicCheck) {
+  const int v2 = publish_model({.scale = 3.0f, .golden_scale = 3.0f, .seed = 13});
+  deploy_version(v2, device_id_);
+  ASSERT_EQ(run_agent(data_).exit_code, 0);
+  const fs::path log = work_ / "periodic.log";
+  Subprocess::Options options;
+  options.argv = {agent_binary().string(),
+                  "run",
+                  "--verbose",
+                  "--server",
+                  server_->url(),
+                  "--data-dir",
+                  data_.string(),
+                  "--integrity-check-interval",
+                  "1"};
+  options.stderr_file = log;
+  auto daemon = Subprocess::start(options);
+  ASSERT_TRUE(daemon.ok());
+  // Waits, bounded, until the daemon's log shows `event`.
+  auto logged = [&](const std::string& event) {
+    for (int i = 0; i < 200; ++i) {
+      if (read_bytes(log).find(event) != std::string::npos) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+  };
+  // Damaged only once the running daemon has checked intact files, so the
+  // periodic check, not the one at start, is what finds it.
+  ASSERT_TRUE(logged("agent.integrity_ok active=crop-detector:" + std::to_string(v2))) << read_bytes(log);
+  flip_a_bit_the_golden_check_misses(data_ / "slots" / "b" / "model.onnx");
+  EXPECT_TRUE(logged("agent.integrity_failed slot=b")) << read_bytes(log);
+  EXPECT_TRUE(logged("agent.fell_back to=crop-detector:" + std::to_string(v1_))) << read_bytes(log);
+  EXPECT_TRUE(logged("agent.switched model=crop-detector:" + std::to_string(v2)))
+      << "reinstalled: " << read_bytes(log);
+  daemon->signal(SIGTERM);
+  EXPECT_EQ(daemon->wait(), 0);
+  Json status = agent_status(data_);
+  EXPECT_EQ(version_of(status["current"]), v2) << status;
+  EXPECT_TRUE(active_model_verifies(data_, status));
+  EXPECT_TRUE(reported(device_row(device_id_)["reports"], "rolled-back", "damaged on disk"))
+      << device_row(device_id_)["reports"];
+}
+
+TEST_F(AgentRollbackTest, BothModelsDamagedServesNothingThenReinstalls) {
+  const int v2 = publish_model({.scale = 3.0f, .golden_scale = 3.0f, .seed = 14});
+  deploy_version(v2, device_id_);
+  ASSERT_EQ(run_agent(data_).exit_code, 0);
+  flip_a_bit_the_golden_check_misses(data_ / "slots" / "a" / "model.onnx");
+  flip_a_bit_the_golden_check_misses(data_ / "slots" / "b" / "model.onnx");
+
+  // Offline, the device serves nothing rather than a model it cannot trust.
+  server_->stop();
+  auto offline = run_agent(data_, "", " --verbose");
+  EXPECT_EQ(offline.exit_code, 1) << offline.output;
+  EXPECT_NE(offline.output.find("agent.no_intact_model"), std::string::npos) << offline.output;
+  Json status = agent_status(data_);
+  EXPECT_TRUE(status["current"].is_null()) << status;
+  EXPECT_TRUE(status["report_pending"].get<bool>());
+
+  server_->start();
+  auto online = run_agent(data_);
+  ASSERT_EQ(online.exit_code, 0) << online.output;
+  status = agent_status(data_);
+  EXPECT_EQ(version_of(status["current"]), v2) << status;
+  EXPECT_TRUE(active_model_verifies(data_, status));
+  EXPECT_TRUE(reported(device_row(device_id_)["reports"], "failed", "the previous model cannot serve either"))
+      << device_row(device_id_)["reports"];
 }
 
 TEST_F(AgentRollbackTest, ReportsKeptWhileOfflineAreSentWhenTheServerIsBack) {

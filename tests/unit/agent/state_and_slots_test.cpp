@@ -15,6 +15,7 @@
 #include "agent/slots.h"
 #include "agent/update_state.h"
 #include "common/hash.h"
+#include "fault_env.h"
 #include "model_packages.h"
 #include "test_support.h"
 
@@ -187,6 +188,62 @@ TEST_F(AgentUnitTest, HealthCheckRejectsWrongOutputsSlownessAndMemory) {
                          trusting())
                   .ok());
   EXPECT_TRUE(check_model(slots.staging_dir("a"), ModelRef{"crop-detector", 1, ""}, {}).ok());
+}
+
+TEST_F(AgentUnitTest, StateFileSurvivesAFailureOrPowerCutAtEveryWrite) {
+  canopy::testing::FaultEnv env;
+  StateStore store(work_.path(), env);
+  UpdateState before;
+  before.active_slot = "a";
+  before.slot_a = ModelRef{"crop-detector", 1, std::string(64, 'a')};
+  ASSERT_TRUE(store.save(before).ok());
+  UpdateState after = before;
+  after.active_slot = "b";
+  after.slot_b = ModelRef{"crop-detector", 2, std::string(64, 'b')};
+  int failing = 1;
+  for (;; ++failing) {
+    env.reset();
+    env.fail_from_operation(failing);
+    if (store.save(after).ok()) break;
+    // Right after the failure the record is whole, old or (renamed, not yet
+    // durable) new; after a power cut it is the old one.
+    auto loaded = StateStore(work_.path()).load();
+    ASSERT_TRUE(loaded.ok()) << "operation " << failing << ": " << loaded.error().message;
+    EXPECT_TRUE(loaded->active_slot == "a" || loaded->active_slot == "b") << "operation " << failing;
+    env.drop_unsynced();
+    loaded = StateStore(work_.path()).load();
+    ASSERT_TRUE(loaded.ok()) << "operation " << failing << ": " << loaded.error().message;
+    EXPECT_EQ(loaded->active_slot, "a") << "operation " << failing << " and a power cut";
+    EXPECT_FALSE(loaded->slot_b.has_value());
+  }
+  EXPECT_GT(failing, 1);
+  env.drop_unsynced();
+  auto loaded = StateStore(work_.path()).load();
+  ASSERT_TRUE(loaded.ok());
+  EXPECT_EQ(loaded->active_slot, "b") << "a save that returned is durable";
+}
+
+TEST_F(AgentUnitTest, HealthCheckRefusesAStagedModelDamagedAfterExtraction) {
+  SlotStore slots(work_.path(), 0);
+  ASSERT_TRUE(slots.stage(package("v1"), "a", trusting()).ok());
+  const fs::path golden = slots.staging_dir("a") / "golden" / "input_0.pb";
+  std::string bytes = canopy::testing::read_bytes(golden);
+  ASSERT_FALSE(bytes.empty());
+  bytes.back() ^= 0x40;
+  canopy::testing::write_bytes(golden, bytes);
+  auto checked = check_model(slots.staging_dir("a"), ModelRef{"crop-detector", 1, ""}, {});
+  ASSERT_FALSE(checked.ok());
+  EXPECT_NE(checked.error().message.find("damaged on disk: slot a.next: golden/input_0.pb does not match"),
+            std::string::npos)
+      << checked.error().message;
+
+  HealthOptions other_signer;
+  other_signer.trusted_keys = {KeyPair::generate().public_key};
+  ASSERT_TRUE(slots.stage(package("v1"), "b", trusting()).ok());
+  auto untrusted = check_model(slots.staging_dir("b"), ModelRef{"crop-detector", 1, ""}, other_signer);
+  ASSERT_FALSE(untrusted.ok());
+  EXPECT_NE(untrusted.error().message.find("not trusted here"), std::string::npos)
+      << untrusted.error().message;
 }
 
 TEST_F(AgentUnitTest, CrashPointsParseAndKillWithSigkill) {

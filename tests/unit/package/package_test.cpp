@@ -1,7 +1,10 @@
+#include "package/package.h"
+
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "common/hash.h"
-#include "package/package.h"
 #include "test_support.h"
 
 namespace canopy::package {
@@ -83,6 +86,56 @@ TEST_F(PackageTest, CreateSignVerifyExtract) {
   EXPECT_EQ(twice.error().code, ErrorCode::kAlreadyExists);
 }
 
+TEST_F(PackageTest, ExtractedPackageWithAnyByteFlippedIsRefused) {
+  ASSERT_TRUE(create_package(dir_ / "pkg", dir_ / "model.zip", key_).ok());
+  const fs::path installed = dir_ / "installed";
+  ASSERT_TRUE(extract_package(dir_ / "model.zip", installed, trusting_key()).ok());
+  ASSERT_TRUE(verify_extracted(installed, trusting_key()).ok());
+
+  // Every byte of the manifest and the golden files, and of the 50 kB model
+  // 512 positions spread over it from the first byte to the last.
+  for (const std::string file : {"canopy.json", "in.pb", "out.pb", "model.onnx"}) {
+    const std::string original = testing::read_bytes(installed / file);
+    const size_t step = std::max<size_t>(1, original.size() / 512);
+    std::vector<size_t> positions;
+    for (size_t at = 0; at < original.size(); at += step) positions.push_back(at);
+    positions.push_back(original.size() - 1);
+    for (const size_t at : positions) {
+      std::string damaged = original;
+      damaged[at] ^= 0x01;
+      testing::write_bytes(installed / file, damaged);
+      auto verified = verify_extracted(installed, trusting_key());
+      ASSERT_FALSE(verified.ok()) << file << " byte " << at;
+      EXPECT_TRUE(verified.error().code == ErrorCode::kCorrupt ||
+                  verified.error().code == ErrorCode::kBadSignature)
+          << verified.error().message;
+      if (file != "canopy.json") EXPECT_NE(verified.error().message.find(file), std::string::npos);
+    }
+    testing::write_bytes(installed / file, original);
+  }
+  ASSERT_TRUE(verify_extracted(installed, trusting_key()).ok());
+
+  // A damaged signature, a missing file, a link in place of a file, an
+  // unsigned or foreign-signed manifest: each refused.
+  const std::string signature = testing::read_bytes(installed / "canopy.sig");
+  std::string bad_signature = signature;
+  bad_signature[bad_signature.find("\"signature\": \"") + 14] ^= 0x01;
+  testing::write_bytes(installed / "canopy.sig", bad_signature);
+  EXPECT_EQ(verify_extracted(installed, trusting_key()).error().code, ErrorCode::kBadSignature);
+  fs::remove(installed / "canopy.sig");
+  EXPECT_EQ(verify_extracted(installed, trusting_key()).error().code, ErrorCode::kBadSignature);
+  testing::write_bytes(installed / "canopy.sig", signature);
+  VerifyOptions foreign;
+  foreign.trusted_keys = {KeyPair::generate().public_key};
+  EXPECT_EQ(verify_extracted(installed, foreign).error().code, ErrorCode::kBadSignature);
+  fs::rename(installed / "in.pb", dir_ / "in.pb");
+  EXPECT_NE(verify_extracted(installed, trusting_key()).error().message.find("in.pb is missing"),
+            std::string::npos);
+  fs::create_symlink(dir_ / "in.pb", installed / "in.pb");
+  EXPECT_NE(verify_extracted(installed, trusting_key()).error().message.find("not a regular file"),
+            std::string::npos);
+}
+
 TEST_F(PackageTest, SamePackageTwiceIsByteIdentical) {
   ASSERT_TRUE(create_package(dir_ / "pkg", dir_ / "a.zip", key_).ok());
   ASSERT_TRUE(create_package(dir_ / "pkg", dir_ / "b.zip", key_).ok());
@@ -104,7 +157,8 @@ TEST_F(PackageTest, AcceptsTheLayoutZipRecursiveProduces) {
   testing::TempDir work;
   fs::create_directories(work / "models");
   fs::copy(dir_ / "pkg", work / "models" / "crop-disease-detector");
-  auto zipped = testing::run_shell("cd " + work.path().string() + " && zip -qr model.zip models/crop-disease-detector");
+  auto zipped =
+      testing::run_shell("cd " + work.path().string() + " && zip -qr model.zip models/crop-disease-detector");
   ASSERT_EQ(zipped.exit_code, 0) << zipped.output;
   VerifyOptions options;
   options.allow_unsigned = true;
