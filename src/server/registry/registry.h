@@ -95,7 +95,8 @@ class Registry {
   // Refuses (409) while an alias or the delete guard (set_delete_guard) holds the version.
   Status delete_version(const std::string& model, std::int64_t version);
   // Called under the registry's lock before a version is deleted; an error
-  // refuses the delete. The fleet uses it to keep versions devices run.
+  // refuses the delete. The server wires it to the fleet, which keeps the
+  // versions devices run or deployments hand out.
   // An empty guard removes it.
   using DeleteGuard = std::function<Status(const std::string& model, std::int64_t version)>;
   void set_delete_guard(DeleteGuard guard) {
