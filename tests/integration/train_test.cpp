@@ -22,7 +22,7 @@ using testing::run_shell;
 using testing::TempDir;
 namespace fs = std::filesystem;
 
-const std::string kTrain = train_binary().string();
+const std::string kTrain = testing::train_binary().string();
 
 // Small enough for CI: 160 px input, a quarter-width network, 8-image batches.
 std::string train_command(const fs::path& data, const fs::path& val, const fs::path& out, int epochs,
