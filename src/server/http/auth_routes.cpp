@@ -1,5 +1,5 @@
-// The auth area's routes (docs/api.md, "API keys"): create, list and revoke
-// API keys; admin only.
+// The auth area's routes (docs/api.md, `GET /api/v1/keys` and the two after
+// it): create, list and revoke API keys; admin only.
 #include "server/http/middleware.h"
 #include "server/http/routes.h"
 
