@@ -7,12 +7,12 @@
 //   - server start-up time with 10,000 versions against an empty store.
 // Prints a Markdown table and, with --markdown FILE, replaces the registry
 // section of that file.
-#include <CLI/CLI.hpp>
 #include <fcntl.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -21,6 +21,7 @@
 #include <sstream>
 #include <thread>
 
+#include "common/clock.h"
 #include "common/files.h"
 #include "common/hash.h"
 #include "common/http_client.h"
@@ -29,14 +30,14 @@
 #include "common/subprocess.h"
 #include "package/package.h"
 #include "report.h"
-#include "server/registry.h"
+#include "server/registry/registry.h"
 
 namespace {
 
-using canopy::bench::percentile;
+using canopy::bench::check;
 using canopy::bench::die;
 using canopy::bench::fmt;
-using canopy::bench::check;
+using canopy::bench::percentile;
 using namespace canopy;
 using Clock = std::chrono::steady_clock;
 constexpr const char* kAdminKey = "bench-admin-key-0123456789";
@@ -68,11 +69,14 @@ class Server {
     fs::path out = data.string() + ".out";
     fs::remove(out);
     auto start = Clock::now();
-    process_ = std::make_unique<Subprocess>(check(
-        Subprocess::start({{canopy.string(), "server", "--data", data.string(), "--listen", "127.0.0.1:0",
-                            "--trusted-key", trusted_key.string(), "--max-upload-bytes", std::to_string(8ull << 30)},
-                           {{"CANOPY_ADMIN_KEY", kAdminKey}}, out, data.string() + ".err"}),
-        "start server"));
+    process_ = std::make_unique<Subprocess>(
+        check(Subprocess::start(
+                  {{canopy.string(), "server", "--data", data.string(), "--listen", "127.0.0.1:0",
+                    "--trusted-key", trusted_key.string(), "--max-upload-bytes", std::to_string(8ull << 30)},
+                   {{"CANOPY_ADMIN_KEY", kAdminKey}},
+                   out,
+                   data.string() + ".err"}),
+              "start server"));
     while (url_.empty()) {
       std::ifstream in(out);
       std::string line;
@@ -109,8 +113,9 @@ fs::path make_package(const fs::path& work, const std::string& name, std::uint64
     std::vector<std::uint64_t> block(1 << 16);
     for (std::uint64_t written = 0; written < size_bytes; written += block.size() * 8) {
       for (auto& v : block) v = rng();
-      model.write(reinterpret_cast<const char*>(block.data()),
-                  static_cast<std::streamsize>(std::min<std::uint64_t>(block.size() * 8, size_bytes - written)));
+      model.write(
+          reinterpret_cast<const char*>(block.data()),
+          static_cast<std::streamsize>(std::min<std::uint64_t>(block.size() * 8, size_bytes - written)));
     }
   }
   package::InitOptions init;
@@ -130,7 +135,8 @@ struct Row {
 
 std::string table(const std::vector<Row>& rows) {
   std::string out = "| measure | canopy | reference | ratio |\n|---|---|---|---|\n";
-  for (const auto& r : rows) out += "| " + r.measure + " | " + r.canopy + " | " + r.reference + " | " + r.ratio + " |\n";
+  for (const auto& r : rows)
+    out += "| " + r.measure + " | " + r.canopy + " | " + r.reference + " | " + r.ratio + " |\n";
   return out;
 }
 
@@ -144,7 +150,8 @@ std::vector<Row> bench_throughput(const fs::path& canopy, const fs::path& work, 
   for (int i = 0; i < runs; ++i) {
     std::fprintf(stderr, "throughput run %d/%d: packaging %llu MiB\n", i + 1, runs,
                  static_cast<unsigned long long>(size_mib));
-    fs::path pkg = make_package(work, "throughput-model", size, 100 + static_cast<unsigned>(i), key, work / "big.zip");
+    fs::path pkg =
+        make_package(work, "throughput-model", size, 100 + static_cast<unsigned>(i), key, work / "big.zip");
     const double mib = static_cast<double>(fs::file_size(pkg)) / (1 << 20);
 
     auto t = Clock::now();
@@ -153,8 +160,8 @@ std::vector<Row> bench_throughput(const fs::path& canopy, const fs::path& work, 
     up_ref.push_back(mib / seconds_since(t));
 
     t = Clock::now();
-    int rc = run({"/usr/bin/curl", "-sf", "-o", "/dev/null", "-H", std::string("X-API-KEY:") + kAdminKey, "-T",
-                  pkg.string(), server.url() + "/repository/model.zip"});
+    int rc = run({"/usr/bin/curl", "-sf", "-o", "/dev/null", "-H", std::string("X-API-KEY:") + kAdminKey,
+                  "-T", pkg.string(), server.url() + "/repository/model.zip"});
     if (rc != 0) die("upload failed");
     up.push_back(mib / seconds_since(t));
 
@@ -166,7 +173,8 @@ std::vector<Row> bench_throughput(const fs::path& canopy, const fs::path& work, 
 
     t = Clock::now();
     rc = run({"/usr/bin/curl", "-sf", "-o", (work / "downloaded.zip").string(), "-H",
-              std::string("X-API-KEY:") + kAdminKey, server.url() + "/api/v1/models/throughput-model/versions/latest/package"});
+              std::string("X-API-KEY:") + kAdminKey,
+              server.url() + "/api/v1/models/throughput-model/versions/latest/package"});
     fsync_file(work / "downloaded.zip");
     if (rc != 0) die("download failed");
     down.push_back(mib / seconds_since(t));
@@ -177,10 +185,10 @@ std::vector<Row> bench_throughput(const fs::path& canopy, const fs::path& work, 
     fs::remove(pkg);
   }
   std::string label = std::to_string(size_mib) + " MiB package, median of " + std::to_string(runs);
-  return {{"upload (curl -T, verify, store), " + label, fmt("%.0f MiB/s", median(up)), fmt("cp+fsync %.0f MiB/s", median(up_ref)),
-           fmt("%.2f", median(up) / median(up_ref))},
-          {"download (curl), " + label, fmt("%.0f MiB/s", median(down)), fmt("cp+fsync %.0f MiB/s", median(down_ref)),
-           fmt("%.2f", median(down) / median(down_ref))}};
+  return {{"upload (curl -T, verify, store), " + label, fmt("%.0f MiB/s", median(up)),
+           fmt("cp+fsync %.0f MiB/s", median(up_ref)), fmt("%.2f", median(up) / median(up_ref))},
+          {"download (curl), " + label, fmt("%.0f MiB/s", median(down)),
+           fmt("cp+fsync %.0f MiB/s", median(down_ref)), fmt("%.2f", median(down) / median(down_ref))}};
 }
 
 std::vector<Row> bench_listing(const fs::path& canopy, const fs::path& work, int versions, const KeyPair& key,
@@ -193,7 +201,10 @@ std::vector<Row> bench_listing(const fs::path& canopy, const fs::path& work, int
     // Seed through the registry library itself: the same verify-and-store path as an upload.
     server::RegistryOptions options;
     options.trusted_publishers = {key.public_key};
-    auto registry = check(server::Registry::open(data, options, KeyPair::generate()), "open registry");
+    auto registry = check(server::Registry::open(check(server::Database::open_in(data), "open database"),
+                                                 check(server::BlobStore::open(data), "open blob store"),
+                                                 options, KeyPair::generate(), system_clock()),
+                          "open registry");
     ProgressReporter progress("seeding versions", static_cast<std::uint64_t>(versions), false);
     for (int i = 0; i < versions; ++i) {
       std::string name = "field-model-" + std::to_string(i % 100);
@@ -208,8 +219,14 @@ std::vector<Row> bench_listing(const fs::path& canopy, const fs::path& work, int
   }
   std::vector<double> startup_full, startup_empty;
   for (int i = 0; i < 5; ++i) {
-    { Server s(canopy, empty, key_pub); startup_empty.push_back(s.startup_seconds()); }
-    { Server s(canopy, data, key_pub); startup_full.push_back(s.startup_seconds()); }
+    {
+      Server s(canopy, empty, key_pub);
+      startup_empty.push_back(s.startup_seconds());
+    }
+    {
+      Server s(canopy, data, key_pub);
+      startup_full.push_back(s.startup_seconds());
+    }
   }
   Server server(canopy, data, key_pub);
   HttpClient client(server.url(), HttpOptions{.headers = {std::string("X-API-KEY: ") + kAdminKey}});
@@ -231,11 +248,14 @@ std::vector<Row> bench_listing(const fs::path& canopy, const fs::path& work, int
   return {
       {"GET /api/v1/models, " + n + " versions in 100 models (p50 / p95)",
        fmt("%.2f ms", median(list_ms)) + " / " + fmt("%.2f ms", percentile(list_ms, 0.95)),
-       "GET /api/v1/health " + fmt("%.2f ms", median(health_ms)), fmt("%.2f", median(list_ms) / median(health_ms))},
+       "GET /api/v1/health " + fmt("%.2f ms", median(health_ms)),
+       fmt("%.2f", median(list_ms) / median(health_ms))},
       {"GET /api/v1/models/NAME, 100 versions (p50 / p95)",
        fmt("%.2f ms", median(model_ms)) + " / " + fmt("%.2f ms", percentile(model_ms, 0.95)),
-       "GET /api/v1/health " + fmt("%.2f ms", median(health_ms)), fmt("%.2f", median(model_ms) / median(health_ms))},
-      {"server start to listening, " + n + " versions (median of 5)", fmt("%.0f ms", median(startup_full) * 1000),
+       "GET /api/v1/health " + fmt("%.2f ms", median(health_ms)),
+       fmt("%.2f", median(model_ms) / median(health_ms))},
+      {"server start to listening, " + n + " versions (median of 5)",
+       fmt("%.0f ms", median(startup_full) * 1000),
        "empty store " + fmt("%.0f ms", median(startup_empty) * 1000),
        fmt("%.2f", median(startup_full) / median(startup_empty))},
   };
@@ -270,10 +290,11 @@ int main(int argc, char** argv) {
   std::string result = table(rows);
   std::printf("%s", result.c_str());
   if (!markdown.empty()) {
-    std::string section = "Measured with `make bench` (`build/bench/registry_bench`), " +
-                          std::to_string(std::thread::hardware_concurrency()) + " cores, scratch in the build directory" +
-                          ". Ratios above 1 mean canopy is faster for throughput, slower for latency and start-up.\n\n" +
-                          result;
+    std::string section =
+        "Measured with `make bench` (`build/bench/registry_bench`), " +
+        std::to_string(std::thread::hardware_concurrency()) + " cores, scratch in the build directory" +
+        ". Ratios above 1 mean canopy is faster for throughput, slower for latency and start-up.\n\n" +
+        result;
     check(bench::replace_section(markdown, "registry-bench", section), "write " + markdown);
   }
   fs::remove_all(work);

@@ -5,6 +5,8 @@ build_dir=${1:-build}
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/$build_dir/bench/registry_bench" --canopy "$root/$build_dir/apps/canopy" \
   --work "$root/$build_dir/bench-work" --markdown "$root/docs/benchmarks.md"
+"$root/$build_dir/bench/publish_load_bench" --canopy "$root/$build_dir/apps/canopy" \
+  --work "$root/$build_dir/bench-work" --markdown "$root/docs/benchmarks.md"
 "$root/$build_dir/bench/fleet_bench" --canopy "$root/$build_dir/apps/canopy" \
   --work "$root/$build_dir/bench-work" --markdown "$root/docs/benchmarks.md"
 "$root/$build_dir/bench/infer_bench" --ort-script "$root/bench/ort_bench.mjs" \

@@ -3,16 +3,20 @@
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
-#include <chrono>
 #include <cstdio>
 #include <thread>
 
+#include "common/clock.h"
 #include "common/files.h"
 #include "common/hash.h"
-#include "server/fleet.h"
-#include "server/fleet_http.h"
-#include "server/http_api.h"
-#include "server/registry.h"
+#include "server/area_links.h"
+#include "server/auth/api_keys.h"
+#include "server/fleet/fleet.h"
+#include "server/http/http_server.h"
+#include "server/registry/registry.h"
+#include "server/runs/run_records.h"
+#include "server/storage/blob_store.h"
+#include "server/storage/sqlite.h"
 
 namespace canopy::server {
 
@@ -46,31 +50,29 @@ Result<std::vector<PublicKey>> load_trusted_keys(const ServerOptions& options) {
   return keys;
 }
 
-constexpr std::size_t kHttpWorkers = 128;
-
 // The keys a device accepts package signatures from: the server's own first.
-std::vector<PublicKey> trusted_for_devices(const PublicKey& publishing_key, const std::vector<PublicKey>& trusted) {
+std::vector<PublicKey> trusted_for_devices(const PublicKey& publishing_key,
+                                           const std::vector<PublicKey>& trusted) {
   std::vector<PublicKey> keys = {publishing_key};
   for (const auto& key : trusted)
     if (key.bytes != publishing_key.bytes) keys.push_back(key);
   return keys;
 }
 
-Status bootstrap_admin_key(Registry& registry, const std::string& admin_key) {
-  auto guard = registry.lock();
-  if (!admin_key.empty()) return registry.keys().ensure(admin_key, Role::kAdmin, "CANOPY_ADMIN_KEY");
-  CANOPY_ASSIGN_OR_RETURN(std::int64_t count, registry.keys().count());
-  if (count > 0) return {};
-  CANOPY_ASSIGN_OR_RETURN(NewApiKey key, registry.keys().create(Role::kAdmin, "bootstrap"));
-  std::printf("bootstrap admin key (shown once, store it now): %s\n", key.secret.c_str());
-  std::fflush(stdout);
+Status bootstrap_admin_key(ApiKeys& keys, const std::string& admin_key) {
+  CANOPY_ASSIGN_OR_RETURN(std::optional<NewApiKey> created, keys.bootstrap_admin(admin_key));
+  if (created) {
+    std::printf("bootstrap admin key (shown once, store it now): %s\n", created->secret.c_str());
+    std::fflush(stdout);
+  }
   return {};
 }
 
 }  // namespace
 
 int run_server(const ServerOptions& options) {
-  auto started = std::chrono::steady_clock::now();
+  Clock& clock = system_clock();
+  const std::int64_t started_ms = clock.monotonic_ms();
   if (!init_crypto().ok()) return 1;
   auto fail = [](const Error& error) {
     std::fprintf(stderr, "error: %s\n", error.message.c_str());
@@ -88,56 +90,58 @@ int run_server(const ServerOptions& options) {
   if (!publishing_key.ok()) return fail(publishing_key.error());
   auto trusted = load_trusted_keys(options);
   if (!trusted.ok()) return fail(trusted.error());
-  RegistryOptions registry_options{options.limits, *trusted};
-  auto registry = Registry::open(options.data_dir, registry_options, *publishing_key);
+
+  // Each area gets a connection of its own, so each has its own lock.
+  auto connect = [&options] { return Database::open_in(options.data_dir); };
+  auto registry_db = connect();
+  if (!registry_db.ok()) return fail(registry_db.error());
+  auto blobs = BlobStore::open(options.data_dir);
+  if (!blobs.ok()) return fail(blobs.error());
+  auto registry = Registry::open(std::move(*registry_db), std::move(*blobs),
+                                 RegistryOptions{options.limits, *trusted}, *publishing_key, clock);
   if (!registry.ok()) return fail(registry.error());
-  Status bootstrapped = bootstrap_admin_key(**registry, options.admin_key);
+
+  auto keys_db = connect();
+  if (!keys_db.ok()) return fail(keys_db.error());
+  auto keys = ApiKeys::open(std::move(*keys_db), clock);
+  if (!keys.ok()) return fail(keys.error());
+  Status bootstrapped = bootstrap_admin_key(**keys, options.admin_key);
   if (!bootstrapped.ok()) return fail(bootstrapped.error());
+
+  RegistryLineage lineage(**registry);
+  auto runs_db = connect();
+  if (!runs_db.ok()) return fail(runs_db.error());
+  auto runs = RunRecords::open(std::move(*runs_db), lineage, clock);
+  if (!runs.ok()) return fail(runs.error());
+
   FleetOptions fleet_options;
   fleet_options.poll_interval_s = options.poll_interval_s;
   for (const PublicKey& key : trusted_for_devices(publishing_key->public_key, *trusted))
     fleet_options.trusted_keys.push_back(key.to_text().substr(0, key.to_text().size() - 1));
-  auto fleet = Fleet::open(options.data_dir / "registry.db", **registry, fleet_options);
+  RegistryCatalog catalog(**registry);
+  auto fleet_db = connect();
+  if (!fleet_db.ok()) return fail(fleet_db.error());
+  auto fleet = Fleet::open(std::move(*fleet_db), catalog, fleet_options, clock);
   if (!fleet.ok()) return fail(fleet.error());
-  (*registry)->set_delete_guard([&fleet = **fleet](const std::string& model, std::int64_t version) {
-    return fleet.check_version_unreferenced(model, version);
-  });
 
-  httplib::Server http;
-  http.set_read_timeout(30);
-  http.set_write_timeout(30);
-  // Every open connection holds a worker while it waits for its next
-  // request, so a fleet of pollers needs far more workers than cores (the
-  // work per poll is microseconds); idle keep-alive connections are let go
-  // after 2 s so they cannot hold the pool.
-  http.new_task_queue = [] { return new httplib::ThreadPool(kHttpWorkers); };
-  http.set_keep_alive_timeout(2);
-  http.set_keep_alive_max_count(1000);
-  install_http_api(http, **registry, HttpApiOptions{options.max_upload_bytes});
-  install_fleet_routes(http, **fleet, **registry);
-
-  int port = options.port;
-  if (port == 0) {
-    port = http.bind_to_any_port(options.host);
-    if (port <= 0) return fail(make_error(ErrorCode::kNetwork, "cannot bind to " + options.host));
-  } else if (!http.bind_to_port(options.host, port)) {
-    return fail(make_error(ErrorCode::kNetwork, "cannot listen on " + options.host + ":" + std::to_string(port) +
-                                                    " (in use, or not an address of this machine)"));
-  }
-  std::thread signal_waiter([&http, stop_signals] {
+  auto http = HttpServer::bind(ServerAreas{**keys, **registry, **runs, **fleet},
+                               HttpServerOptions{options.host, options.port, options.max_upload_bytes});
+  if (!http.ok()) return fail(http.error());
+  HttpServer& server = **http;
+  std::thread signal_waiter([&server, stop_signals] {
     int signal_number = 0;
     sigwait(&stop_signals, &signal_number);
     spdlog::info("server.stopping signal={}", signal_number);
-    http.stop();
+    server.stop();
   });
-  double startup_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
-  std::printf("listening on http://%s:%d\n", options.host.c_str(), port);
+  std::printf("listening on http://%s:%d\n", options.host.c_str(), server.port());
   std::fflush(stdout);
-  spdlog::info("server.ready data={} startup_ms={:.1f}", options.data_dir.string(), startup_ms);
-  bool clean = http.listen_after_bind();
+  spdlog::info("server.ready data={} startup_ms={}", options.data_dir.string(),
+               clock.monotonic_ms() - started_ms);
+  bool clean = server.serve();
   Status saved = (*fleet)->save_last_seen();
   if (!saved.ok()) spdlog::warn("fleet.last_seen.not_saved error=\"{}\"", saved.error().message);
-  // listen_after_bind returns when stopped; make sure the waiter thread ends too.
+  // serve() returns when stopped; make sure the waiter thread ends too.
   if (signal_waiter.joinable()) {
     pthread_kill(signal_waiter.native_handle(), SIGTERM);
     signal_waiter.join();

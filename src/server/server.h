@@ -1,8 +1,10 @@
-// `canopy server`: opens the data directory, sets up keys, serves the HTTP
-// API until SIGINT or SIGTERM.
+// `canopy server`: opens the data directory, composes the server's areas
+// (auth, registry, runs, fleet: each with its own database connection, lock
+// and schema migrations) behind the HTTP API, and serves until SIGINT or
+// SIGTERM. docs/architecture.md, "Server areas", describes the areas.
 //
 // Data directory layout:
-//   registry.db            SQLite (WAL): models, versions, aliases, API keys
+//   registry.db            SQLite (WAL): every area's tables, and schema_versions
 //   blobs/sha256/ab/...    package files by SHA-256
 //   tmp/                   uploads in flight (emptied at every start)
 //   keys/publisher.key     the server's ed25519 key; signs unsigned uploads
@@ -21,12 +23,12 @@ namespace canopy::server {
 struct ServerOptions {
   std::filesystem::path data_dir;
   std::string host = "127.0.0.1";
-  int port = 8080;                               // 0 picks a free port
+  int port = 8080;  // 0 picks a free port
   std::uint64_t max_upload_bytes = 4ull << 30;
   package::Limits limits;
   std::vector<std::filesystem::path> trusted_key_files;
-  std::string admin_key;                         // registered as an admin key when non-empty
-  std::int64_t poll_interval_s = 30;             // how often devices are told to poll
+  std::string admin_key;              // registered as an admin key when non-empty
+  std::int64_t poll_interval_s = 30;  // how often devices are told to poll
 };
 
 // Blocks until a stop signal. Prints "listening on http://HOST:PORT" on

@@ -1,8 +1,8 @@
 // The rollout rules as pure functions: stage sizes, advancement on successes
 // and soak time, the failure threshold, and what each member device is told.
-#include <gtest/gtest.h>
+#include "server/fleet/rollout.h"
 
-#include "server/rollout.h"
+#include <gtest/gtest.h>
 
 namespace canopy::server {
 namespace {
@@ -51,14 +51,15 @@ TEST(Rollout, StrategiesAreValidated) {
   ASSERT_TRUE(defaults.ok());
   ASSERT_EQ(defaults->stages.size(), 1u);
   EXPECT_EQ(defaults->stages[0].percent, 100);
-  auto canary = Strategy::parse({{"canary", {{"count", 2}}}, {"waves", {{{"percent", 100}, {"soak_s", 30}}}}});
+  auto canary =
+      Strategy::parse({{"canary", {{"count", 2}}}, {"waves", {{{"percent", 100}, {"soak_s", 30}}}}});
   ASSERT_TRUE(canary.ok());
   EXPECT_EQ(canary->stages[0].soak_s, 30) << "a canary soaks like the first wave by default";
 }
 
 TEST(Rollout, AdvancesOnlyAfterSuccessesAndSoak) {
-  Deployment d = make_deployment(
-      10, {{"canary", {{"count", 2}, {"soak_s", 60}, {"success_ratio", 1.0}}}, {"waves", {{{"percent", 100}}}}});
+  Deployment d = make_deployment(10, {{"canary", {{"count", 2}, {"soak_s", 60}, {"success_ratio", 1.0}}},
+                                      {"waves", {{{"percent", 100}}}}});
   step(d, 0);
   EXPECT_EQ(admitted(d), 2u);
   EXPECT_EQ(d.stage, 0);
@@ -78,7 +79,8 @@ TEST(Rollout, AdvancesOnlyAfterSuccessesAndSoak) {
 }
 
 TEST(Rollout, FailuresOverTheThresholdRollBack) {
-  Deployment d = make_deployment(10, {{"canary", {{"count", 4}}}, {"min_failures", 2}, {"max_failure_ratio", 0.2}});
+  Deployment d =
+      make_deployment(10, {{"canary", {{"count", 4}}}, {"min_failures", 2}, {"max_failure_ratio", 0.2}});
   step(d, 0);
   report(d, 0, "success");
   PackageRef previous;
@@ -117,7 +119,8 @@ TEST(Rollout, ReportsCountOnlyForTheDeploymentsModel) {
 }
 
 TEST(Rollout, APauseHoldsDevicesThatHaveNotStarted) {
-  Deployment d = make_deployment(4, {{"min_failures", 1}, {"max_failure_ratio", 0.1}, {"auto_rollback", false}});
+  Deployment d =
+      make_deployment(4, {{"min_failures", 1}, {"max_failure_ratio", 0.1}, {"auto_rollback", false}});
   step(d, 0);
   report(d, 0, "failed");
   report(d, 1, "downloading");

@@ -1,0 +1,181 @@
+#include "server/auth/api_keys.h"
+
+#include <sodium.h>
+
+#include "common/hash.h"
+#include "server/storage/migrations.h"
+#include "server/storage/timestamps.h"
+
+namespace canopy::server {
+
+namespace {
+
+// Step 1 is the table as it was before areas had their own schema versions.
+const AreaSchema kSchema{"auth",
+                         {"CREATE TABLE IF NOT EXISTS api_keys ("
+                          " id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL,"
+                          " key_hash TEXT NOT NULL UNIQUE, created_at TEXT NOT NULL, revoked_at TEXT)"}};
+
+constexpr std::size_t kMaxKeyLength = 256;
+
+std::string random_hex(size_t bytes) {
+  std::string raw(bytes, '\0');
+  randombytes_buf(raw.data(), raw.size());
+  return to_hex(reinterpret_cast<const unsigned char*>(raw.data()), raw.size());
+}
+
+ApiKeyRecord read_record(const Statement& stmt) {
+  ApiKeyRecord record;
+  record.id = stmt.column_text(0);
+  record.name = stmt.column_text(1);
+  record.role = parse_role(stmt.column_text(2)).value_or(Role::kReader);
+  record.created_at = stmt.column_text(3);
+  record.revoked = !stmt.column_is_null(4);
+  return record;
+}
+
+}  // namespace
+
+std::optional<Role> parse_role(std::string_view text) {
+  if (text == "reader") return Role::kReader;
+  if (text == "publisher") return Role::kPublisher;
+  if (text == "admin") return Role::kAdmin;
+  return std::nullopt;
+}
+
+std::string_view role_name(Role role) {
+  switch (role) {
+    case Role::kReader:
+      return "reader";
+    case Role::kPublisher:
+      return "publisher";
+    case Role::kAdmin:
+      return "admin";
+  }
+  return "reader";
+}
+
+Result<std::unique_ptr<ApiKeys>> ApiKeys::open(Database db, Clock& clock) {
+  CANOPY_TRY(migrate(db, kSchema));
+  std::unique_ptr<ApiKeys> keys(new ApiKeys(std::move(db), clock));
+  CANOPY_TRY(keys->load());
+  return keys;
+}
+
+Status ApiKeys::load() {
+  CANOPY_ASSIGN_OR_RETURN(Statement stmt,
+                          db_.prepare("SELECT id, name, role, created_at, revoked_at, key_hash "
+                                      "FROM api_keys WHERE revoked_at IS NULL"));
+  std::unordered_map<std::string, ApiKeyRecord> active;
+  while (true) {
+    CANOPY_ASSIGN_OR_RETURN(bool row, stmt.step());
+    if (!row) break;
+    active[stmt.column_text(5)] = read_record(stmt);
+  }
+  std::unique_lock cache(cache_mutex_);
+  active_by_hash_ = std::move(active);
+  return {};
+}
+
+Result<NewApiKey> ApiKeys::create(Role role, const std::string& name) {
+  NewApiKey key;
+  key.record.id = random_hex(6);
+  key.record.name = name;
+  key.record.role = role;
+  key.record.created_at = format_utc(clock_.wall_ms());
+  key.secret = "cnp_" + key.record.id + "_" + random_hex(32);
+  const std::string hash = sha256_hex(key.secret);
+  std::lock_guard db(db_mutex_);
+  CANOPY_TRY(db_.run("INSERT INTO api_keys(id, name, role, key_hash, created_at) VALUES(?,?,?,?,?)",
+                     {key.record.id, name, std::string(role_name(role)), hash, key.record.created_at}));
+  std::unique_lock cache(cache_mutex_);
+  active_by_hash_[hash] = key.record;
+  return key;
+}
+
+Status ApiKeys::ensure(const std::string& secret, Role role, const std::string& name) {
+  if (secret.size() < 16)
+    return make_error(ErrorCode::kInvalidArgument, "the admin key must be at least 16 characters long");
+  const std::string hash = sha256_hex(secret);
+  std::lock_guard db(db_mutex_);
+  CANOPY_TRY(
+      db_.run("INSERT INTO api_keys(id, name, role, key_hash, created_at) VALUES(?,?,?,?,?) "
+              "ON CONFLICT(key_hash) DO NOTHING",
+              {hash.substr(0, 12), name, std::string(role_name(role)), hash, format_utc(clock_.wall_ms())}));
+  // The row may have been there already, revoked or not: memory follows the database.
+  CANOPY_ASSIGN_OR_RETURN(Statement stmt,
+                          db_.prepare("SELECT id, name, role, created_at, revoked_at FROM api_keys "
+                                      "WHERE key_hash = ? AND revoked_at IS NULL"));
+  stmt.bind(1, hash);
+  CANOPY_ASSIGN_OR_RETURN(bool active, stmt.step());
+  if (active) {
+    std::unique_lock cache(cache_mutex_);
+    active_by_hash_[hash] = read_record(stmt);
+  }
+  return {};
+}
+
+Result<std::optional<NewApiKey>> ApiKeys::bootstrap_admin(const std::string& admin_key) {
+  if (!admin_key.empty()) {
+    CANOPY_TRY(ensure(admin_key, Role::kAdmin, "CANOPY_ADMIN_KEY"));
+    return std::optional<NewApiKey>();
+  }
+  CANOPY_ASSIGN_OR_RETURN(std::int64_t existing, count());
+  if (existing > 0) return std::optional<NewApiKey>();
+  CANOPY_ASSIGN_OR_RETURN(NewApiKey key, create(Role::kAdmin, "bootstrap"));
+  return std::optional<NewApiKey>(std::move(key));
+}
+
+std::optional<ApiKeyRecord> ApiKeys::authenticate(std::string_view secret) const {
+  if (secret.empty() || secret.size() > kMaxKeyLength) return std::nullopt;
+  const std::string hash = sha256_hex(secret);
+  std::shared_lock cache(cache_mutex_);
+  auto it = active_by_hash_.find(hash);
+  if (it == active_by_hash_.end()) return std::nullopt;
+  return it->second;
+}
+
+Result<ApiKeyRecord> ApiKeys::authorize(std::string_view secret, Role needed) const {
+  std::optional<ApiKeyRecord> key = authenticate(secret);
+  if (!key)
+    return make_error(ErrorCode::kUnauthenticated,
+                      "a valid API key is required (send it in the X-API-KEY header)");
+  if (static_cast<int>(key->role) < static_cast<int>(needed))
+    return make_error(ErrorCode::kPermissionDenied, "this needs the " + std::string(role_name(needed)) +
+                                                        " role; the key has " +
+                                                        std::string(role_name(key->role)));
+  return *key;
+}
+
+Result<std::vector<ApiKeyRecord>> ApiKeys::list() {
+  std::lock_guard db(db_mutex_);
+  CANOPY_ASSIGN_OR_RETURN(
+      Statement stmt,
+      db_.prepare("SELECT id, name, role, created_at, revoked_at FROM api_keys ORDER BY created_at"));
+  std::vector<ApiKeyRecord> out;
+  while (true) {
+    CANOPY_ASSIGN_OR_RETURN(bool row, stmt.step());
+    if (!row) break;
+    out.push_back(read_record(stmt));
+  }
+  return out;
+}
+
+Status ApiKeys::revoke(const std::string& id) {
+  std::lock_guard db(db_mutex_);
+  CANOPY_TRY(db_.run("UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+                     {format_utc(clock_.wall_ms()), id}));
+  if (db_.changes() == 0) return make_error(ErrorCode::kNotFound, "no active API key with id " + id);
+  std::unique_lock cache(cache_mutex_);
+  std::erase_if(active_by_hash_, [&id](const auto& entry) { return entry.second.id == id; });
+  return {};
+}
+
+Result<std::int64_t> ApiKeys::count() {
+  std::lock_guard db(db_mutex_);
+  CANOPY_ASSIGN_OR_RETURN(Statement stmt, db_.prepare("SELECT COUNT(*) FROM api_keys"));
+  CANOPY_ASSIGN_OR_RETURN(bool row, stmt.step());
+  return row ? stmt.column_int(0) : 0;
+}
+
+}  // namespace canopy::server

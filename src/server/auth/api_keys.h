@@ -1,0 +1,86 @@
+// API keys with roles: creating, listing and revoking them, and checking the
+// key a request presents. A key is shown once at creation
+// ("cnp_<id>_<secret>"); only its SHA-256 is stored (the secret is 32 random
+// bytes, so a fast hash is enough: there is nothing to brute-force). Roles
+// are ordered: reader < publisher < admin.
+//
+// Authentication is on every request's path, so it never touches the
+// database: the active keys are held in memory, loaded at open and changed
+// only through this class, which writes the database first. Nothing here
+// takes another area's lock.
+//
+// Thread-safety: every public method may be called from any thread. Lookups
+// share `cache_mutex_`; writes are serialised by `db_mutex_` (taken first)
+// and hold `cache_mutex_` exclusively only to change memory.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/error.h"
+#include "server/storage/sqlite.h"
+
+namespace canopy::server {
+
+enum class Role { kReader = 1, kPublisher = 2, kAdmin = 3 };
+
+std::optional<Role> parse_role(std::string_view text);
+std::string_view role_name(Role role);
+
+struct ApiKeyRecord {
+  std::string id;
+  std::string name;
+  Role role = Role::kReader;
+  std::string created_at;
+  bool revoked = false;
+};
+
+struct NewApiKey {
+  ApiKeyRecord record;
+  std::string secret;  // the full key; never stored
+};
+
+class ApiKeys {
+ public:
+  // Migrates the auth tables on `db` (a connection of its own) and loads the
+  // active keys. `clock` must outlive the ApiKeys.
+  static Result<std::unique_ptr<ApiKeys>> open(Database db, Clock& clock);
+
+  Result<NewApiKey> create(Role role, const std::string& name);
+  // Registers a caller-chosen key (CANOPY_ADMIN_KEY) if it is not there yet.
+  Status ensure(const std::string& secret, Role role, const std::string& name);
+  // The first start's admin key: with `admin_key` set, ensures it; otherwise
+  // creates a "bootstrap" admin key when no key exists at all and returns it
+  // (its secret is shown once). Returns nullopt when nothing was created.
+  Result<std::optional<NewApiKey>> bootstrap_admin(const std::string& admin_key);
+
+  // The active key with this secret, if any.
+  std::optional<ApiKeyRecord> authenticate(std::string_view secret) const;
+  // The active key with this secret if its role is at least `needed`:
+  // kUnauthenticated for a missing or unknown key (the same answer for
+  // both), kPermissionDenied for too small a role.
+  Result<ApiKeyRecord> authorize(std::string_view secret, Role needed) const;
+
+  Result<std::vector<ApiKeyRecord>> list();
+  Status revoke(const std::string& id);
+  Result<std::int64_t> count();
+
+ private:
+  ApiKeys(Database db, Clock& clock) : db_(std::move(db)), clock_(clock) {}
+  Status load();
+
+  std::mutex db_mutex_;  // taken before cache_mutex_
+  Database db_;
+  Clock& clock_;
+  mutable std::shared_mutex cache_mutex_;
+  std::unordered_map<std::string, ApiKeyRecord> active_by_hash_;  // SHA-256 of the key -> its record
+};
+
+}  // namespace canopy::server

@@ -1,0 +1,428 @@
+#include "server/fleet/fleet.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "common/hash.h"
+#include "server/fleet/fleet_internal.h"
+#include "server/storage/timestamps.h"
+
+namespace canopy::server {
+
+namespace {
+
+constexpr std::int64_t kLastSeenBatchMs = 5000;  // at most one last_seen batch write per 5 s
+
+}  // namespace
+
+Result<std::unique_ptr<Fleet>> Fleet::open(Database db, ModelCatalog& catalog, FleetOptions options,
+                                           Clock& clock) {
+  CANOPY_TRY(FleetStore::migrate(db));
+  std::unique_ptr<Fleet> fleet(new Fleet(FleetStore(std::move(db)), catalog, std::move(options), clock));
+  CANOPY_ASSIGN_OR_RETURN(FleetSnapshot snapshot, fleet->store_.load());
+  for (auto& token : snapshot.tokens) fleet->tokens_[token.token_hash] = std::move(token);
+  for (auto& device : snapshot.devices) {
+    device.last_seen_saved_ms = device.last_seen_ms;
+    fleet->device_by_token_[device.token_hash] = device.id;
+    fleet->devices_[device.id] = std::move(device);
+  }
+  const std::int64_t now = clock.wall_ms();
+  for (auto& deployment : snapshot.deployments) {
+    // Oldest first, so the newest deployment a device is still a member of owns it.
+    for (const auto& member : deployment.members) {
+      auto it = fleet->devices_.find(member.device_id);
+      if (it != fleet->devices_.end() && member.state != kMemberSuperseded)
+        it->second.deployment = deployment.id;
+    }
+    const std::int64_t id = deployment.id;
+    fleet->deployments_[id] = std::move(deployment);
+  }
+  // Soaks that ended while the server was down are due at once.
+  for (auto& [id, deployment] : fleet->deployments_)
+    fleet->wake_ms_[id] =
+        plan_rollout(deployment, fleet->active_fn(), now).changes(deployment) ? now : kNever;
+  spdlog::info("fleet.loaded devices={} deployments={} tokens={}", fleet->devices_.size(),
+               fleet->deployments_.size(), fleet->tokens_.size());
+  catalog.set_delete_guard([fleet = fleet.get()](const ModelVersion& version) {
+    return fleet->check_version_unreferenced(version);
+  });
+  return fleet;
+}
+
+Fleet::~Fleet() { catalog_.set_delete_guard(nullptr); }
+
+bool Fleet::device_active(const std::string& device_id) const {
+  auto it = devices_.find(device_id);
+  return it != devices_.end() && it->second.status == DeviceStatus::kActive;
+}
+
+DeviceActive Fleet::active_fn() const {
+  return [this](const std::string& id) { return device_active(id); };
+}
+
+Result<std::string> Fleet::authenticate_device(std::string_view token) {
+  if (token.size() < 8 || token.size() > 256) return unauthenticated_device();
+  const std::string hash = sha256_hex(token);
+  std::lock_guard state(state_mutex_);
+  auto it = device_by_token_.find(hash);
+  if (it == device_by_token_.end()) return unauthenticated_device();
+  const Device& device = devices_.at(it->second);
+  if (device.status == DeviceStatus::kRevoked || device.status == DeviceStatus::kDecommissioned)
+    return revoked(device.id);
+  return device.id;
+}
+
+Result<DesiredState> Fleet::desired(const std::string& device_id) {
+  const std::int64_t now = clock_.wall_ms();
+  std::optional<std::int64_t> due;
+  {
+    std::lock_guard state(state_mutex_);
+    auto it = devices_.find(device_id);
+    if (it == devices_.end()) return unauthenticated_device();
+    Device& device = it->second;
+    device.last_seen_ms = now;
+    if (now - device.last_seen_saved_ms >= options_.last_seen_write_interval_s * 1000) {
+      device.last_seen_saved_ms = now;  // scheduled: the next batch writes it
+      last_seen_dirty_.push_back(device_id);
+    }
+    if (device.deployment && wake_ms_[*device.deployment] <= now) due = device.deployment;
+  }
+  if (due) advance_if_due(*due, now);
+  DesiredState out;
+  {
+    std::lock_guard state(state_mutex_);
+    const Device& device = devices_.at(device_id);
+    Json body = {{"device_id", device_id},
+                 {"status", device_status_name(device.status)},
+                 {"poll_interval_s", options_.poll_interval_s},
+                 {"deployment", nullptr},
+                 {"model", nullptr}};
+    if (device.status == DeviceStatus::kActive && device.deployment) {
+      const Deployment& deployment = deployments_.at(*device.deployment);
+      auto member = deployment.member_index.find(device_id);
+      auto assignment = member == deployment.member_index.end()
+                            ? std::nullopt
+                            : assignment_for(deployment, deployment.members[member->second]);
+      if (assignment) {
+        const PackageRef& package = assignment->package;
+        body["deployment"] = {{"id", deployment.id},
+                              {"action", assignment->action == Action::kInstall ? "install" : "rollback"}};
+        body["model"] = {{"name", package.model.name},
+                         {"version", package.model.version},
+                         {"sha256", package.sha256},
+                         {"size", package.size_bytes},
+                         {"url", "/api/v1/device/packages/" + package.model.name + "/" +
+                                     std::to_string(package.model.version)}};
+      }
+    }
+    out.body = body.dump(2) + "\n";
+  }
+  out.etag = "\"" + sha256_hex(out.body).substr(0, 32) + "\"";
+  flush_last_seen(now);
+  return out;
+}
+
+Status Fleet::report(const std::string& device_id, const Json& request) {
+  if (!request.is_object())
+    return make_error(ErrorCode::kInvalidArgument, "request body must be a JSON object");
+  CANOPY_ASSIGN_OR_RETURN(std::string state_name, bounded_string(request, "state", 32));
+  if (!is_report_state(state_name))
+    return make_error(ErrorCode::kInvalidArgument,
+                      "state '" + state_name +
+                          "' must be one of idle, downloading, verifying, installing, "
+                          "health-checking, success, failed, rolled-back");
+  std::optional<std::int64_t> deployment_id;
+  if (request.contains("deployment_id") && !request["deployment_id"].is_null()) {
+    CANOPY_ASSIGN_OR_RETURN(deployment_id, json_get<std::int64_t>(request, "deployment_id"));
+  }
+  CANOPY_ASSIGN_OR_RETURN(auto model, parse_model_version(request, "model"));
+  CANOPY_ASSIGN_OR_RETURN(auto current, parse_model_version(request, "current"));
+  CANOPY_ASSIGN_OR_RETURN(auto previous, parse_model_version(request, "previous"));
+  CANOPY_ASSIGN_OR_RETURN(std::string error_text, bounded_string(request, "error", 1024, ""));
+  CANOPY_ASSIGN_OR_RETURN(std::string agent_version, bounded_string(request, "agent_version", 64, ""));
+  CANOPY_ASSIGN_OR_RETURN(std::string health, bounded_string(request, "health", 64, ""));
+  // What a rollback would return the device to, looked up before any lock is taken.
+  std::optional<PackageRef> rollback_to;
+  if (state_name == "success" && previous) {
+    auto package = catalog_.find(*previous);
+    if (package.ok()) rollback_to = *package;
+  }
+
+  const std::int64_t now = clock_.wall_ms();
+  Locks locks{std::unique_lock(db_mutex_), std::unique_lock(state_mutex_)};
+  auto it = devices_.find(device_id);
+  if (it == devices_.end()) return unauthenticated_device();
+  Device& device = it->second;
+  if (device.status == DeviceStatus::kRevoked || device.status == DeviceStatus::kDecommissioned)
+    return revoked(device_id);
+  Device updated = device;
+  updated.state = state_name;
+  updated.current = current;
+  updated.previous = previous;
+  updated.health = health;
+  if (!error_text.empty() || is_failure_state(state_name)) updated.last_error = error_text;
+  if (!agent_version.empty()) updated.agent_version = agent_version;
+  updated.last_seen_ms = now;
+  updated.last_seen_saved_ms = now;
+  ++updated.report_seq;
+
+  CANOPY_ASSIGN_OR_RETURN(Transaction tx, store_.begin());
+  CANOPY_TRY(store_.put_device(updated));
+  CANOPY_TRY(store_.add_report(device_id, updated.report_seq, request, now));
+  UndoLog undo;
+  Deployment* deployment = nullptr;
+  if (deployment_id && device.deployment == deployment_id) deployment = &deployments_.at(*deployment_id);
+  Member* member = deployment ? deployment->member(device_id) : nullptr;
+  const auto next_state =
+      member ? state_after_report(*deployment, *member, state_name, model ? model : current) : std::nullopt;
+  if (next_state) {
+    undo.add([member, old = *member]() { *member = old; });
+    member->state = *next_state;
+    member->error = error_text;
+    member->updated_ms = now;
+    if (*next_state == "success") member->rollback_to = rollback_to;
+    CANOPY_TRY(store_.put_member(deployment->id, *member));
+    CANOPY_TRY(advance_locked(*deployment, now, undo));
+  }
+  CANOPY_TRY(tx.commit());
+  undo.commit();
+  device = std::move(updated);
+  spdlog::debug("fleet.report device={} deployment={} state={}", device_id, deployment_id.value_or(0),
+                state_name);
+  return {};
+}
+
+Status Fleet::check_package_allowed(const std::string& device_id, const ModelVersion& model) {
+  std::lock_guard state(state_mutex_);
+  auto it = devices_.find(device_id);
+  if (it == devices_.end()) return unauthenticated_device();
+  const Device& device = it->second;
+  if ((device.current && *device.current == model) || (device.previous && *device.previous == model))
+    return {};
+  if (device.status == DeviceStatus::kActive && device.deployment) {
+    const Deployment& deployment = deployments_.at(*device.deployment);
+    auto member = deployment.member_index.find(device_id);
+    if (member != deployment.member_index.end()) {
+      auto assignment = assignment_for(deployment, deployment.members[member->second]);
+      if (assignment && assignment->package.model == model) return {};
+    }
+  }
+  return make_error(ErrorCode::kNotFound, "no package " + model.name + " version " +
+                                              std::to_string(model.version) + " for this device");
+}
+
+void Fleet::flush_last_seen(std::int64_t now) {
+  std::unique_lock db(db_mutex_, std::try_to_lock);
+  if (!db.owns_lock()) return;  // someone is writing; a later poll flushes
+  std::vector<std::pair<std::string, std::int64_t>> batch;
+  {
+    std::lock_guard state(state_mutex_);
+    if (last_seen_dirty_.empty() || now - last_seen_flushed_ms_ < kLastSeenBatchMs) return;
+    last_seen_flushed_ms_ = now;
+    for (const auto& id : last_seen_dirty_) batch.emplace_back(id, devices_.at(id).last_seen_ms);
+    last_seen_dirty_.clear();
+  }
+  Status written = store_.put_last_seen(batch);
+  if (!written.ok()) {
+    // Not lost for long: the devices are marked again on a later poll.
+    spdlog::warn("fleet.last_seen.write_failed devices={} error=\"{}\"", batch.size(),
+                 written.error().message);
+    std::lock_guard state(state_mutex_);
+    for (const auto& [id, ms] : batch) devices_.at(id).last_seen_saved_ms = 0;
+  }
+}
+
+Status Fleet::save_last_seen() {
+  std::lock_guard db(db_mutex_);
+  std::vector<std::pair<std::string, std::int64_t>> batch;
+  {
+    std::lock_guard state(state_mutex_);
+    std::set<std::string> pending(last_seen_dirty_.begin(), last_seen_dirty_.end());
+    for (auto& [id, device] : devices_) {
+      if (device.last_seen_ms == device.last_seen_saved_ms && !pending.count(id)) continue;
+      batch.emplace_back(id, device.last_seen_ms);
+      device.last_seen_saved_ms = device.last_seen_ms;
+    }
+    last_seen_dirty_.clear();
+  }
+  if (batch.empty()) return {};
+  return store_.put_last_seen(batch);
+}
+
+// ---- membership and rollout steps ----
+
+std::optional<std::int64_t> Fleet::owner_for(const Device& device) {
+  if (device.status != DeviceStatus::kActive && device.status != DeviceStatus::kPending)
+    return device.deployment;
+  const Deployment* current = device.deployment ? &deployments_.at(*device.deployment) : nullptr;
+  const bool keep = current && current->owns_devices() && current->target.matches(device);
+  const std::int64_t newer_than = keep ? current->id : 0;
+  for (auto it = deployments_.rbegin(); it != deployments_.rend() && it->first > newer_than; ++it) {
+    const Deployment& candidate = it->second;
+    if (!candidate.in_force() || !candidate.target.matches(device)) continue;
+    auto member = candidate.member_index.find(device.id);
+    // A device a newer deployment took over never falls back to this one.
+    if (member != candidate.member_index.end() &&
+        candidate.members[member->second].state == kMemberSuperseded)
+      continue;
+    return candidate.id;
+  }
+  if (keep) return current->id;
+  return std::nullopt;
+}
+
+Status Fleet::claim_locked(Device& device, std::optional<std::int64_t> owner, std::int64_t now, UndoLog& undo,
+                           std::set<std::int64_t>& touched) {
+  if (device.deployment == owner) return {};
+  if (device.deployment) {
+    Deployment& old = deployments_.at(*device.deployment);
+    if (Member* member = old.member(device.id)) {
+      undo.add([member, saved = *member]() { *member = saved; });
+      member->state = kMemberSuperseded;
+      member->updated_ms = now;
+      CANOPY_TRY(store_.put_member(old.id, *member));
+      touched.insert(old.id);
+    }
+  }
+  if (owner) {
+    Deployment& deployment = deployments_.at(*owner);
+    if (!deployment.member(device.id)) {
+      Deployment* d = &deployment;
+      undo.add([d, id = device.id]() {
+        d->member_index.erase(id);
+        d->members.pop_back();
+      });
+      deployment.add_member(device.id).updated_ms = now;
+    }
+    CANOPY_TRY(store_.put_member(deployment.id, *deployment.member(device.id)));
+    touched.insert(deployment.id);
+  }
+  undo.add([&device, old = device.deployment]() { device.deployment = old; });
+  device.deployment = owner;
+  return {};
+}
+
+Status Fleet::advance_locked(Deployment& deployment, std::int64_t now, UndoLog& undo) {
+  RolloutPlan plan = plan_rollout(deployment, active_fn(), now);
+  undo.add([this, id = deployment.id, old = wake_ms_[deployment.id]]() { wake_ms_[id] = old; });
+  wake_ms_[deployment.id] = plan.wake_ms;
+  if (!plan.changes(deployment)) return {};
+  std::vector<std::pair<std::size_t, Member>> saved;
+  for (const auto& [index, stage] : plan.admit) saved.emplace_back(index, deployment.members[index]);
+  undo.add([d = &deployment, saved, stage = deployment.stage, started = deployment.stage_started_ms,
+            state = deployment.state, reason = deployment.reason, updated = deployment.updated_ms]() {
+    for (const auto& [index, member] : saved) d->members[index] = member;
+    d->stage = stage;
+    d->stage_started_ms = started;
+    d->state = state;
+    d->reason = reason;
+    d->updated_ms = updated;
+  });
+  const DeploymentState before = deployment.state;
+  const int stage_before = deployment.stage;
+  apply_plan(deployment, plan, now);
+  for (const auto& [index, stage] : plan.admit)
+    CANOPY_TRY(store_.put_member(deployment.id, deployment.members[index]));
+  CANOPY_TRY(store_.put_deployment(deployment));
+  if (deployment.stage != stage_before || deployment.state != before)
+    spdlog::info("fleet.deployment.step id={} stage={} state={} admitted_now={} reason=\"{}\"", deployment.id,
+                 deployment.strategy.stages[static_cast<std::size_t>(deployment.stage)].name,
+                 deployment_state_name(deployment.state), plan.admit.size(), deployment.reason);
+  return {};
+}
+
+void Fleet::advance_if_due(std::int64_t deployment_id, std::int64_t now) {
+  {
+    // Mostly nothing is due: find that out without waiting for a database write.
+    std::lock_guard state(state_mutex_);
+    auto wake = wake_ms_.find(deployment_id);
+    if (wake == wake_ms_.end() || wake->second > now) return;
+  }
+  Locks locks{std::unique_lock(db_mutex_), std::unique_lock(state_mutex_)};
+  auto it = deployments_.find(deployment_id);
+  if (it == deployments_.end() || wake_ms_[deployment_id] > now) return;
+  UndoLog undo;
+  auto tx = store_.begin();
+  Status status = tx.ok() ? advance_locked(it->second, now, undo) : Status(tx.error());
+  if (status.ok()) status = tx->commit();
+  if (!status.ok()) {
+    spdlog::warn("fleet.deployment.advance_failed id={} error=\"{}\"", deployment_id, status.error().message);
+    return;
+  }
+  undo.commit();
+}
+
+// ---- devices (admin) ----
+
+Json Fleet::list_devices(const std::string& group, const std::string& tag, const std::string& status) {
+  std::string tag_key = tag, tag_value;
+  if (auto colon = tag.find(':'); colon != std::string::npos) {
+    tag_key = tag.substr(0, colon);
+    tag_value = tag.substr(colon + 1);
+  }
+  std::lock_guard state(state_mutex_);
+  std::vector<const Device*> rows;
+  for (const auto& [id, device] : devices_) {
+    if (!group.empty() && device.group != group) continue;
+    if (!status.empty() && device_status_name(device.status) != status) continue;
+    if (!tag.empty()) {
+      auto it = device.tags.find(tag_key);
+      if (it == device.tags.end() || (tag.find(':') != std::string::npos && it->second != tag_value))
+        continue;
+    }
+    rows.push_back(&device);
+  }
+  std::sort(rows.begin(), rows.end(), [](const Device* a, const Device* b) { return a->id < b->id; });
+  Json list = Json::array();
+  for (const Device* device : rows) list.push_back(device->to_json());
+  return Json{{"devices", list}};
+}
+
+Result<Json> Fleet::show_device(const std::string& device_id) {
+  std::lock_guard db(db_mutex_);
+  Json row;
+  {
+    std::lock_guard state(state_mutex_);
+    auto it = devices_.find(device_id);
+    if (it == devices_.end()) return make_error(ErrorCode::kNotFound, "no device with id " + device_id);
+    row = it->second.to_json();
+  }
+  CANOPY_ASSIGN_OR_RETURN(row["reports"], store_.recent_reports(device_id));
+  return row;
+}
+
+Result<Json> Fleet::set_device_status(const std::string& device_id, DeviceStatus status) {
+  const std::int64_t now = clock_.wall_ms();
+  Locks locks{std::unique_lock(db_mutex_), std::unique_lock(state_mutex_)};
+  auto it = devices_.find(device_id);
+  if (it == devices_.end()) return make_error(ErrorCode::kNotFound, "no device with id " + device_id);
+  Device& device = it->second;
+  if (device.status == status) return device.to_json();
+  const bool allowed = status == DeviceStatus::kDecommissioned ||
+                       (status == DeviceStatus::kRevoked && device.status != DeviceStatus::kDecommissioned) ||
+                       (status == DeviceStatus::kActive && device.status == DeviceStatus::kPending);
+  if (!allowed)
+    return make_error(ErrorCode::kConflict,
+                      "device " + device_id + " is " + std::string(device_status_name(device.status)) +
+                          "; it cannot become " + std::string(device_status_name(status)));
+  Device updated = device;
+  updated.status = status;
+  CANOPY_ASSIGN_OR_RETURN(Transaction tx, store_.begin());
+  CANOPY_TRY(store_.put_device(updated));
+  UndoLog undo;
+  undo.add([&device, old = device.status]() { device.status = old; });
+  device.status = status;
+  std::set<std::int64_t> touched;
+  if (status == DeviceStatus::kActive)
+    CANOPY_TRY(claim_locked(device, owner_for(device), now, undo, touched));
+  // A device that leaves no longer counts; its deployment's shares change.
+  if (device.deployment) touched.insert(*device.deployment);
+  for (std::int64_t id : touched) CANOPY_TRY(advance_locked(deployments_.at(id), now, undo));
+  CANOPY_TRY(tx.commit());
+  undo.commit();
+  spdlog::info("fleet.device.status device={} status={}", device_id, device_status_name(status));
+  return device.to_json();
+}
+
+}  // namespace canopy::server

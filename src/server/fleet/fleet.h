@@ -1,0 +1,148 @@
+// The fleet: device enrollment and authentication, the desired state each
+// device polls, status reports, and deployments rolled out by the rules in
+// rollout.h. docs/fleet.md is the contract. The class is implemented in
+// fleet.cpp (devices, polls, reports, membership), fleet_enrollment.cpp and
+// fleet_deployments.cpp.
+//
+// Everything lives in memory, loaded from SQLite at start, so that a poll
+// (the hot path: thousands of devices every few seconds) touches no database:
+// it finds the device by its token hash, reads its deployment, and answers.
+// Every change is written to SQLite in one transaction before it is applied
+// in memory. last_seen is the exception: polls only mark it, and it is
+// written in batches, at most every `last_seen_write_interval_s` per device.
+//
+// The fleet keeps its own tables on its own database connection and reaches
+// the registry only through ModelCatalog. Every time it reads comes from the
+// Clock it is given, so tests move time (token expiry, soak ends) at will.
+//
+// Thread-safety: every public method may be called from any HTTP worker.
+// Two locks: `db_mutex_` serialises database writes (and is taken first),
+// `state_mutex_` guards memory and is held only briefly, so polls never wait
+// on a disk flush. The catalog's delete guard takes `state_mutex_` under the
+// catalog's lock; the Fleet never calls the catalog while holding a lock.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/error.h"
+#include "common/json.h"
+#include "server/fleet/fleet_model.h"
+#include "server/fleet/fleet_store.h"
+#include "server/fleet/model_catalog.h"
+#include "server/fleet/rollout.h"
+
+namespace canopy::server {
+
+class UndoLog;
+
+struct FleetOptions {
+  std::int64_t poll_interval_s = 30;             // sent to devices with every desired state
+  std::int64_t last_seen_write_interval_s = 60;  // a poll writes last_seen at most this often per device
+  std::vector<std::string> trusted_keys;         // public key texts devices accept package signatures from
+};
+
+struct NewEnrollmentToken {
+  EnrollmentToken record;
+  std::string secret;  // "cet_<id>_<secret>"; shown once, never stored
+};
+
+struct DesiredState {
+  std::string body;  // the JSON answer
+  std::string etag;  // quoted, for ETag / If-None-Match
+};
+
+class Fleet {
+ public:
+  // Migrates the fleet's tables on `db` (a connection of its own), loads the
+  // fleet and installs the catalog's delete guard (removed again by the
+  // destructor). `catalog` and `clock` must outlive the Fleet.
+  static Result<std::unique_ptr<Fleet>> open(Database db, ModelCatalog& catalog, FleetOptions options,
+                                             Clock& clock);
+  ~Fleet();
+  Fleet(const Fleet&) = delete;
+  Fleet& operator=(const Fleet&) = delete;
+
+  // Enrollment tokens (admin).
+  Result<NewEnrollmentToken> create_enrollment_token(const Json& request, const std::string& created_by);
+  std::vector<EnrollmentToken> list_enrollment_tokens();
+
+  // POST /api/v1/enroll: checks the token, the proof of possession, and
+  // registers (or re-registers) the device with a new device token.
+  Result<Json> enroll(const Json& request);
+
+  // The id of the device a device token belongs to; 401 for an unknown token
+  // and for a revoked or decommissioned device.
+  Result<std::string> authenticate_device(std::string_view token);
+  Result<DesiredState> desired(const std::string& device_id);
+  Status report(const std::string& device_id, const Json& request);
+  // A device may download what it is told to run and what it reports running
+  // or having run before; anything else is 404.
+  Status check_package_allowed(const std::string& device_id, const ModelVersion& model);
+
+  // Devices (reader / admin).
+  Json list_devices(const std::string& group, const std::string& tag, const std::string& status);
+  Result<Json> show_device(const std::string& device_id);
+  Result<Json> set_device_status(const std::string& device_id, DeviceStatus status);
+
+  // Deployments (publisher / reader).
+  Result<Json> create_deployment(const Json& request, const std::string& created_by);
+  Json list_deployments();
+  Result<Json> deployment_status(std::int64_t id);
+  // `operation` is pause, resume, abort or rollback.
+  Result<Json> control_deployment(std::int64_t id, const std::string& operation, const std::string& by);
+
+  // Writes every last_seen that polls have not written yet; for shutdown.
+  Status save_last_seen();
+
+  // The catalog's delete guard: a conflict when a device reports the
+  // version as current or previous, or a deployment still hands it out.
+  Status check_version_unreferenced(const ModelVersion& version);
+
+ private:
+  Fleet(FleetStore store, ModelCatalog& catalog, FleetOptions options, Clock& clock)
+      : store_(std::move(store)), catalog_(catalog), options_(std::move(options)), clock_(clock) {}
+
+  bool device_active(const std::string& device_id) const;
+  DeviceActive active_fn() const;
+  // The deployment that should own `device` now (newest in force whose
+  // target matches), or the one it has, or none. Caller holds state_mutex_.
+  std::optional<std::int64_t> owner_for(const Device& device);
+  // Moves `device` into deployment `owner` (or out of all) and writes the
+  // member rows. Caller holds both locks and an open transaction; `touched`
+  // collects the deployments whose shares changed, for advance_locked.
+  Status claim_locked(Device& device, std::optional<std::int64_t> owner, std::int64_t now, UndoLog& undo,
+                      std::set<std::int64_t>& touched);
+  // Plans `deployment` at `now`, writes the plan, applies it. Caller holds
+  // both locks and an open transaction.
+  Status advance_locked(Deployment& deployment, std::int64_t now, UndoLog& undo);
+  // Runs advance_locked if the clock alone may have moved the deployment on.
+  void advance_if_due(std::int64_t deployment_id, std::int64_t now);
+  Json deployment_json(const Deployment& deployment, bool detail);
+  void flush_last_seen(std::int64_t now);
+
+  std::mutex db_mutex_;  // taken before state_mutex_
+  std::mutex state_mutex_;
+  FleetStore store_;
+  ModelCatalog& catalog_;
+  FleetOptions options_;
+  Clock& clock_;
+  std::unordered_map<std::string, EnrollmentToken> tokens_;       // by token hash
+  std::unordered_map<std::string, Device> devices_;               // by id
+  std::unordered_map<std::string, std::string> device_by_token_;  // token hash -> device id
+  std::map<std::int64_t, Deployment> deployments_;                // by id, oldest first
+  std::map<std::int64_t, std::int64_t> wake_ms_;                  // deployment id -> RolloutPlan::wake_ms
+  std::vector<std::string> last_seen_dirty_;
+  std::int64_t last_seen_flushed_ms_ = 0;
+};
+
+}  // namespace canopy::server

@@ -1,0 +1,71 @@
+// Pieces the fleet's source files share: the undo log that keeps memory and
+// database in step, the two locks taken together, and request checks.
+// Private to src/server/fleet/.
+#pragma once
+
+#include <sodium.h>
+
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/error.h"
+#include "common/hash.h"
+#include "common/json.h"
+
+namespace canopy::server {
+
+// In-memory changes made before the transaction commits, undone in reverse
+// if it does not, so memory always matches what the database holds.
+class UndoLog {
+ public:
+  UndoLog() = default;
+  UndoLog(const UndoLog&) = delete;
+  UndoLog& operator=(const UndoLog&) = delete;
+  ~UndoLog() {
+    for (auto it = steps_.rbegin(); it != steps_.rend(); ++it) (*it)();
+  }
+  void add(std::function<void()> step) { steps_.push_back(std::move(step)); }
+  void commit() { steps_.clear(); }
+
+ private:
+  std::vector<std::function<void()>> steps_;
+};
+
+// Both fleet locks, database first (see fleet.h).
+struct Locks {
+  std::unique_lock<std::mutex> db;
+  std::unique_lock<std::mutex> state;
+};
+
+inline std::string random_hex(std::size_t bytes) {
+  std::string raw(bytes, '\0');
+  randombytes_buf(raw.data(), raw.size());
+  return to_hex(reinterpret_cast<const unsigned char*>(raw.data()), raw.size());
+}
+
+inline Error unauthenticated_device() {
+  return make_error(ErrorCode::kUnauthenticated,
+                    "a valid device token is required (send it as Authorization: Bearer cdt_...)");
+}
+
+inline Error revoked(const std::string& id) {
+  return make_error(ErrorCode::kUnauthenticated, "device " + id + " is revoked");
+}
+
+// A string member of a request body of at most `max_size` characters;
+// required unless a fallback is given.
+inline Result<std::string> bounded_string(const Json& object, const std::string& field, std::size_t max_size,
+                                          std::optional<std::string> fallback = std::nullopt) {
+  auto value =
+      fallback ? json_get_or<std::string>(object, field, *fallback) : json_get<std::string>(object, field);
+  if (!value.ok()) return value.error().with_context("request body");
+  if (value->size() > max_size)
+    return make_error(ErrorCode::kInvalidArgument, "request body: field '" + field + "' is longer than " +
+                                                       std::to_string(max_size) + " characters");
+  return value;
+}
+
+}  // namespace canopy::server

@@ -1,0 +1,58 @@
+// SQLite persistence of the fleet: enrollment tokens, devices, their recent
+// status reports, deployments and each deployment's member devices. The Fleet
+// keeps all of it in memory and writes every change through here first, in
+// one transaction per change, so memory never holds what the database lost.
+// Thread-safety: one FleetStore per connection, used under the Fleet's
+// database lock.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/error.h"
+#include "common/json.h"
+#include "server/fleet/fleet_model.h"
+#include "server/storage/sqlite.h"
+
+namespace canopy::server {
+
+// How many status reports per device are kept for `GET /api/v1/devices/{id}`.
+inline constexpr std::int64_t kReportsKept = 20;
+
+struct FleetSnapshot {
+  std::vector<EnrollmentToken> tokens;
+  std::vector<Device> devices;
+  std::vector<Deployment> deployments;  // oldest first, with their members
+};
+
+class FleetStore {
+ public:
+  // Brings the fleet's tables on `db` to this server's fleet schema version.
+  static Status migrate(Database& db);
+
+  explicit FleetStore(Database db) : db_(std::move(db)) {}
+
+  Result<FleetSnapshot> load();
+
+  Result<Transaction> begin() { return Transaction::begin(db_); }
+  // The row writers below run inside the caller's transaction.
+  Status put_token(const EnrollmentToken& token);
+  Status put_device(const Device& device);
+  Status put_deployment(const Deployment& deployment);  // the row, not the members
+  Result<std::int64_t> insert_deployment(const Deployment& deployment);
+  Status put_member(std::int64_t deployment_id, const Member& member);
+  // Stores a report as the device's report number `seq` and drops its older ones.
+  Status add_report(const std::string& device_id, std::int64_t seq, const Json& report,
+                    std::int64_t received_ms);
+  Status put_last_seen(const std::vector<std::pair<std::string, std::int64_t>>& last_seen);
+
+  // The device's newest reports, newest first, each with "received_at".
+  Result<Json> recent_reports(const std::string& device_id);
+
+ private:
+  Database db_;
+};
+
+}  // namespace canopy::server

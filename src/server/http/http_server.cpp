@@ -1,0 +1,109 @@
+#include "server/http/http_server.h"
+
+#include <httplib.h>
+#include <spdlog/spdlog.h>
+
+#include "server/http/middleware.h"
+#include "server/http/routes.h"
+
+namespace canopy::server {
+
+namespace {
+
+using httplib::Request;
+using httplib::Response;
+
+// Every open connection holds a worker while it waits for its next request,
+// so a fleet of pollers needs far more workers than cores (the work per poll
+// is microseconds); idle keep-alive connections are let go after 2 s so they
+// cannot hold the pool.
+constexpr std::size_t kHttpWorkers = 128;
+
+void install_error_handlers(httplib::Server& http) {
+  // Errors httplib produces itself (no route, body over the payload limit) get a JSON body too.
+  http.set_error_handler([](const Request&, Response& res) {
+    if (!res.body.empty()) return;
+    ErrorCode code = res.status == 404   ? ErrorCode::kNotFound
+                     : res.status == 413 ? ErrorCode::kTooLarge
+                     : res.status >= 500 ? ErrorCode::kInternal
+                                         : ErrorCode::kInvalidArgument;
+    std::string message = res.status == 404 ? "no such endpoint; see docs/api.md"
+                          : res.status == 413
+                              ? "request body is larger than the server's limit"
+                              : "request could not be processed (HTTP " + std::to_string(res.status) + ")";
+    send_error(res, make_error(code, message), res.status);
+  });
+  // A handler bug must still answer in JSON, and be logged.
+  http.set_exception_handler([](const Request& req, Response& res, std::exception_ptr error) {
+    std::string what = "unknown exception";
+    try {
+      std::rethrow_exception(error);
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {
+    }
+    spdlog::error("http.exception method={} path={} what=\"{}\"", req.method, req.path, what);
+    send_error(res, make_error(ErrorCode::kInternal, "internal error; the server log has details"));
+  });
+}
+
+}  // namespace
+
+Result<std::unique_ptr<HttpServer>> HttpServer::bind(const ServerAreas& areas,
+                                                     const HttpServerOptions& options) {
+  auto http = std::make_unique<httplib::Server>();
+  http->set_read_timeout(30);
+  http->set_write_timeout(30);
+  http->new_task_queue = [] { return new httplib::ThreadPool(kHttpWorkers); };
+  http->set_keep_alive_timeout(2);
+  http->set_keep_alive_max_count(1000);
+
+  http->Get("/api/v1/health", [](const Request&, Response& res) { send_json(res, 200, {{"status", "ok"}}); });
+  install_registry_routes(*http, areas.keys, areas.registry, options.max_upload_bytes);
+  install_auth_routes(*http, areas.keys);
+  install_runs_routes(*http, areas.keys, areas.runs);
+  install_fleet_routes(*http, areas.keys, areas.fleet, areas.registry);
+
+  // Refuse an upload before its body is sent (curl sends Expect: 100-continue
+  // for large bodies), so a bad key or an oversize file costs no transfer.
+  http->set_expect_100_continue_handler(
+      [&keys = areas.keys, max_upload_bytes = options.max_upload_bytes](const Request& req, Response& res) {
+        if (!is_upload_route(req)) return 100;
+        auto key = authorize(keys, req, Role::kPublisher);
+        if (!key.ok()) {
+          send_error(res, key.error());
+          return res.status;
+        }
+        if (req.get_header_value<std::uint64_t>("Content-Length") > max_upload_bytes) {
+          send_error(res, upload_too_large(max_upload_bytes));
+          return res.status;
+        }
+        return 100;
+      });
+  install_error_handlers(*http);
+  http->set_payload_max_length(static_cast<size_t>(options.max_upload_bytes));
+  http->set_logger([](const Request& req, const Response& res) {
+    spdlog::debug("http.request method={} path={} status={}", req.method, req.path, res.status);
+  });
+
+  int port = options.port;
+  if (port == 0) {
+    port = http->bind_to_any_port(options.host);
+    if (port <= 0) return make_error(ErrorCode::kNetwork, "cannot bind to " + options.host);
+  } else if (!http->bind_to_port(options.host, port)) {
+    return make_error(ErrorCode::kNetwork, "cannot listen on " + options.host + ":" + std::to_string(port) +
+                                               " (in use, or not an address of this machine)");
+  }
+  return std::unique_ptr<HttpServer>(new HttpServer(std::move(http), port));
+}
+
+HttpServer::HttpServer(std::unique_ptr<httplib::Server> http, int port)
+    : http_(std::move(http)), port_(port) {}
+
+HttpServer::~HttpServer() = default;
+
+bool HttpServer::serve() { return http_->listen_after_bind(); }
+
+void HttpServer::stop() { http_->stop(); }
+
+}  // namespace canopy::server

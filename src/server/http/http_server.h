@@ -1,0 +1,60 @@
+// The server's HTTP API (docs/api.md, docs/fleet.md): cpp-httplib set up for
+// a fleet of pollers, with every area's routes, API-key and device-token
+// authentication, and JSON errors for whatever goes wrong, including errors
+// httplib produces itself. This folder is the only place that includes
+// cpp-httplib; the areas know nothing of HTTP.
+// Thread-safety: handlers run on httplib's workers; the areas are
+// thread-safe. stop() may be called from any thread.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "common/error.h"
+#include "server/auth/api_keys.h"
+#include "server/fleet/fleet.h"
+#include "server/registry/registry.h"
+#include "server/runs/run_records.h"
+
+namespace httplib {
+class Server;
+}
+
+namespace canopy::server {
+
+// The areas the routes serve; each must outlive the HttpServer.
+struct ServerAreas {
+  ApiKeys& keys;
+  Registry& registry;
+  RunRecords& runs;
+  Fleet& fleet;
+};
+
+struct HttpServerOptions {
+  std::string host = "127.0.0.1";
+  int port = 8080;  // 0 picks a free port
+  std::uint64_t max_upload_bytes = 4ull << 30;
+};
+
+class HttpServer {
+ public:
+  // Registers every route and binds the listening socket (kNetwork when the
+  // address cannot be had).
+  static Result<std::unique_ptr<HttpServer>> bind(const ServerAreas& areas, const HttpServerOptions& options);
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  int port() const { return port_; }
+  // Serves requests until stop(); false when the listener failed.
+  bool serve();
+  void stop();
+
+ private:
+  HttpServer(std::unique_ptr<httplib::Server> http, int port);
+  std::unique_ptr<httplib::Server> http_;
+  int port_;
+};
+
+}  // namespace canopy::server

@@ -1,0 +1,90 @@
+#include "server/http/middleware.h"
+
+namespace canopy::server {
+
+using httplib::Request;
+using httplib::Response;
+
+namespace {
+
+int http_status_for(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::kInvalidArgument:
+      return 400;
+    case ErrorCode::kUnauthenticated:
+      return 401;
+    case ErrorCode::kPermissionDenied:
+      return 403;
+    case ErrorCode::kNotFound:
+      return 404;
+    case ErrorCode::kAlreadyExists:
+    case ErrorCode::kConflict:
+      return 409;
+    case ErrorCode::kTooLarge:
+      return 413;
+    case ErrorCode::kCorrupt:
+    case ErrorCode::kBadSignature:
+      return 422;
+    case ErrorCode::kNetwork:
+      return 502;
+    case ErrorCode::kIo:
+    case ErrorCode::kInternal:
+      return 500;
+  }
+  return 500;
+}
+
+}  // namespace
+
+void send_json(Response& res, int status, const Json& body) {
+  res.status = status;
+  res.set_content(body.dump(2) + "\n", "application/json");
+}
+
+void send_error(Response& res, const Error& error, int status) {
+  send_json(res, status != 0 ? status : http_status_for(error.code),
+            {{"error", {{"code", error_code_name(error.code)}, {"message", error.message}}}});
+}
+
+std::string presented_key(const Request& req) {
+  std::string key = req.get_header_value("X-API-KEY");
+  if (key.empty()) {
+    std::string auth = req.get_header_value("Authorization");
+    if (auth.rfind("Bearer ", 0) == 0) key = auth.substr(7);
+  }
+  return key;
+}
+
+Result<ApiKeyRecord> authorize(const ApiKeys& keys, const Request& req, Role needed) {
+  return keys.authorize(presented_key(req), needed);
+}
+
+httplib::Server::Handler guarded(const ApiKeys& keys, Role needed, Handler handler) {
+  return [&keys, needed, handler = std::move(handler)](const Request& req, Response& res) {
+    auto key = authorize(keys, req, needed);
+    if (!key.ok()) return send_error(res, key.error());
+    handler(req, res, *key);
+  };
+}
+
+httplib::Server::HandlerWithContentReader guarded_reader(const ApiKeys& keys, Role needed,
+                                                         ReaderHandler handler) {
+  return [&keys, needed, handler = std::move(handler)](const Request& req, Response& res,
+                                                       const httplib::ContentReader& reader) {
+    auto key = authorize(keys, req, needed);
+    if (!key.ok()) return send_error(res, key.error());
+    handler(req, res, reader, *key);
+  };
+}
+
+Result<std::int64_t> positive_number(const std::string& text, const std::string& what) {
+  try {
+    std::size_t used = 0;
+    long long value = std::stoll(text, &used);
+    if (used == text.size() && value > 0) return static_cast<std::int64_t>(value);
+  } catch (const std::exception&) {
+  }
+  return make_error(ErrorCode::kInvalidArgument, what + " '" + text + "' must be a positive number");
+}
+
+}  // namespace canopy::server

@@ -1,0 +1,48 @@
+// What every route shares: JSON answers and the error body of docs/api.md
+// (with the HTTP status each error code maps to), API-key authentication by
+// role in front of a handler, and small request parsers. Authentication asks
+// the auth area only; it takes no other area's lock.
+// Private to src/server/http/.
+// Thread-safety: stateless; the ApiKeys it is given is thread-safe.
+#pragma once
+
+#include <httplib.h>
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "common/error.h"
+#include "common/json.h"
+#include "server/auth/api_keys.h"
+
+namespace canopy::server {
+
+// Pretty-printed with a final newline, as docs/api.md promises.
+void send_json(httplib::Response& res, int status, const Json& body);
+// {"error": {"code", "message"}} with the code's status, or `status` when not 0.
+void send_error(httplib::Response& res, const Error& error, int status = 0);
+
+// The key a request presents: X-API-KEY, else "Authorization: Bearer KEY".
+std::string presented_key(const httplib::Request& req);
+
+// Authenticates the request and checks its role. The same answer is given for
+// a missing key and an unknown one, and before any lookup of what the request
+// names, so nothing leaks about what exists.
+Result<ApiKeyRecord> authorize(const ApiKeys& keys, const httplib::Request& req, Role needed);
+
+using Handler = std::function<void(const httplib::Request&, httplib::Response&, const ApiKeyRecord&)>;
+using ReaderHandler = std::function<void(const httplib::Request&, httplib::Response&,
+                                         const httplib::ContentReader&, const ApiKeyRecord&)>;
+
+// A route handler that runs `handler` only for a key with at least `needed`.
+httplib::Server::Handler guarded(const ApiKeys& keys, Role needed, Handler handler);
+// The same for a route that reads its body itself (uploads): the body is read
+// only after the key checks out.
+httplib::Server::HandlerWithContentReader guarded_reader(const ApiKeys& keys, Role needed,
+                                                         ReaderHandler handler);
+
+// A path or query number above zero; otherwise "<what> 'TEXT' must be a positive number".
+Result<std::int64_t> positive_number(const std::string& text, const std::string& what);
+
+}  // namespace canopy::server

@@ -1,0 +1,37 @@
+// One install function per area, each registering that area's routes
+// (docs/api.md, docs/fleet.md). A new area adds its routes file here and a
+// line in http_server.cpp.
+// Private to src/server/http/.
+// Thread-safety: handlers run on httplib's workers; every area is thread-safe.
+#pragma once
+
+#include <httplib.h>
+
+#include <cstdint>
+
+#include "server/auth/api_keys.h"
+#include "server/fleet/fleet.h"
+#include "server/registry/registry.h"
+#include "server/runs/run_records.h"
+
+namespace canopy::server {
+
+// Models, versions, packages, aliases, uploads and the publisher key.
+void install_registry_routes(httplib::Server& http, const ApiKeys& keys, Registry& registry,
+                             std::uint64_t max_upload_bytes);
+// An upload route (PUT /NAME.zip, POST /api/v1/models/NAME/versions).
+bool is_upload_route(const httplib::Request& req);
+Error upload_too_large(std::uint64_t max_upload_bytes);
+
+// API keys (admin).
+void install_auth_routes(httplib::Server& http, ApiKeys& keys);
+
+// Pipeline run records.
+void install_runs_routes(httplib::Server& http, const ApiKeys& keys, RunRecords& runs);
+
+// Enrollment and the device API (device tokens), and the admin API for
+// enrollment tokens, devices and deployments (API keys). Device packages are
+// served from the registry's blob store.
+void install_fleet_routes(httplib::Server& http, const ApiKeys& keys, Fleet& fleet, Registry& registry);
+
+}  // namespace canopy::server

@@ -1,0 +1,116 @@
+// The auth area on its own: API keys, roles, revocation, the first start's
+// admin key, and keys kept across a restart. No HTTP.
+#include <gtest/gtest.h>
+
+#include "common/hash.h"
+#include "common/keys.h"
+#include "server/auth/api_keys.h"
+#include "server/storage/timestamps.h"
+#include "test_support.h"
+
+namespace canopy::server {
+namespace {
+
+class ApiKeysTest : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_TRUE(init_crypto().ok()); }
+
+  std::unique_ptr<ApiKeys> open() {
+    auto db = Database::open_in(dir_.path());
+    EXPECT_TRUE(db.ok()) << db.error().message;
+    auto keys = ApiKeys::open(std::move(db).value(), clock_);
+    EXPECT_TRUE(keys.ok()) << keys.error().message;
+    return keys.ok() ? std::move(keys).value() : nullptr;
+  }
+
+  testing::TempDir dir_;
+  ManualClock clock_;
+};
+
+TEST_F(ApiKeysTest, AKeyAuthorizesUpToItsRole) {
+  auto keys = open();
+  auto created = keys->create(Role::kPublisher, "ci");
+  ASSERT_TRUE(created.ok()) << created.error().message;
+  EXPECT_EQ(created->secret.rfind("cnp_" + created->record.id + "_", 0), 0u);
+  EXPECT_EQ(created->record.created_at, format_utc(clock_.wall_ms()));
+
+  auto as_reader = keys->authorize(created->secret, Role::kReader);
+  ASSERT_TRUE(as_reader.ok());
+  EXPECT_EQ(as_reader->id, created->record.id);
+  EXPECT_TRUE(keys->authorize(created->secret, Role::kPublisher).ok());
+  auto as_admin = keys->authorize(created->secret, Role::kAdmin);
+  ASSERT_FALSE(as_admin.ok());
+  EXPECT_EQ(as_admin.error().code, ErrorCode::kPermissionDenied);
+  EXPECT_NE(as_admin.error().message.find("the key has publisher"), std::string::npos);
+
+  for (const std::string& wrong : {std::string(), created->secret + "x", std::string(300, 'k')}) {
+    auto refused = keys->authorize(wrong, Role::kReader);
+    ASSERT_FALSE(refused.ok());
+    EXPECT_EQ(refused.error().code, ErrorCode::kUnauthenticated);
+  }
+}
+
+TEST_F(ApiKeysTest, ARevokedKeyStopsWorkingAtOnce) {
+  auto keys = open();
+  auto kept = keys->create(Role::kReader, "kept");
+  auto revoked = keys->create(Role::kAdmin, "revoked");
+  ASSERT_TRUE(kept.ok() && revoked.ok());
+  ASSERT_TRUE(keys->revoke(revoked->record.id).ok());
+  EXPECT_FALSE(keys->authenticate(revoked->secret));
+  EXPECT_TRUE(keys->authenticate(kept->secret));
+  auto again = keys->revoke(revoked->record.id);
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.error().code, ErrorCode::kNotFound);
+
+  auto listed = keys->list();
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->size(), 2u);
+  for (const auto& record : *listed)
+    EXPECT_EQ(record.revoked, record.id == revoked->record.id) << record.name;
+}
+
+TEST_F(ApiKeysTest, KeysAndRevocationsSurviveARestart) {
+  std::string kept_secret, revoked_secret;
+  {
+    auto keys = open();
+    auto kept = keys->create(Role::kAdmin, "kept");
+    auto revoked = keys->create(Role::kAdmin, "revoked");
+    ASSERT_TRUE(kept.ok() && revoked.ok());
+    ASSERT_TRUE(keys->revoke(revoked->record.id).ok());
+    kept_secret = kept->secret;
+    revoked_secret = revoked->secret;
+  }
+  auto keys = open();
+  auto kept = keys->authenticate(kept_secret);
+  ASSERT_TRUE(kept);
+  EXPECT_EQ(kept->name, "kept");
+  EXPECT_EQ(kept->role, Role::kAdmin);
+  EXPECT_FALSE(keys->authenticate(revoked_secret));
+}
+
+TEST_F(ApiKeysTest, TheFirstStartCreatesOneAdminKeyUnlessOneIsGiven) {
+  auto keys = open();
+  auto first = keys->bootstrap_admin("");
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  ASSERT_TRUE(first->has_value());
+  EXPECT_EQ((*first)->record.role, Role::kAdmin);
+  EXPECT_TRUE(keys->authorize((*first)->secret, Role::kAdmin).ok());
+  auto second = keys->bootstrap_admin("");
+  ASSERT_TRUE(second.ok());
+  EXPECT_FALSE(second->has_value()) << "a store with keys gets no new bootstrap key";
+
+  const std::string given = "admin-key-from-the-environment";
+  auto ensured = keys->bootstrap_admin(given);
+  ASSERT_TRUE(ensured.ok());
+  EXPECT_FALSE(ensured->has_value()) << "a given key is registered, not shown";
+  EXPECT_TRUE(keys->authorize(given, Role::kAdmin).ok());
+  ASSERT_TRUE(keys->bootstrap_admin(given).ok()) << "registering it again is harmless";
+  EXPECT_EQ(*keys->count(), 2);
+
+  auto too_short = keys->bootstrap_admin("short");
+  ASSERT_FALSE(too_short.ok());
+  EXPECT_EQ(too_short.error().code, ErrorCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace canopy::server

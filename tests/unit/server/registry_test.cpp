@@ -1,0 +1,178 @@
+// The registry area on its own: publishing, numbering and deduplication,
+// references and aliases, the delete guard, the run lineage query, and that
+// it migrates only its own tables. No HTTP.
+#include "server/registry/registry.h"
+
+#include <gtest/gtest.h>
+
+#include "common/hash.h"
+#include "server/storage/migrations.h"
+#include "server/storage/timestamps.h"
+#include "test_support.h"
+
+namespace canopy::server {
+namespace {
+
+class RegistryAreaTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(init_crypto().ok());
+    publisher_ = KeyPair::generate();
+    RegistryOptions options;
+    options.trusted_publishers = {publisher_.public_key};
+    auto db = Database::open_in(dir_ / "data");
+    auto blobs = BlobStore::open(dir_ / "data");
+    ASSERT_TRUE(db.ok() && blobs.ok());
+    auto registry =
+        Registry::open(std::move(db).value(), std::move(blobs).value(), options, KeyPair::generate(), clock_);
+    ASSERT_TRUE(registry.ok()) << registry.error().message;
+    registry_ = std::move(registry).value();
+  }
+
+  // A signed package of `name` whose model file holds `model_bytes`, with
+  // lineage.pipeline_run set when `run_id` is given.
+  std::string package(const std::string& name, const std::string& model_bytes,
+                      const std::string& run_id = "") {
+    fs::path dir = dir_ / ("pkg-" + name);
+    fs::remove_all(dir);
+    testing::write_bytes(dir_ / "model.onnx", model_bytes);
+    package::InitOptions init;
+    init.directory = dir;
+    init.model = dir_ / "model.onnx";
+    init.name = name;
+    init.labels = {"healthy", "diseased"};
+    EXPECT_TRUE(package::init_package(init).ok());
+    if (!run_id.empty()) {
+      Json manifest = Json::parse(testing::read_bytes(dir / "canopy.json"));
+      manifest["lineage"]["pipeline_run"] = run_id;
+      testing::write_bytes(dir / "canopy.json", manifest.dump(2));
+    }
+    auto created = package::create_package(dir, dir_ / "package.zip", publisher_);
+    EXPECT_TRUE(created.ok()) << created.error().message;
+    return testing::read_bytes(dir_ / "package.zip");
+  }
+
+  Result<PublishResult> publish(const std::string& bytes) {
+    auto temp = TempFile::create(registry_->tmp_dir(), "upload-");
+    EXPECT_TRUE(temp.ok());
+    EXPECT_TRUE(temp->write(bytes).ok());
+    return registry_->publish(std::move(temp).value(), sha256_hex(bytes), std::nullopt, "key-1");
+  }
+
+  std::int64_t publish_version(const std::string& bytes) {
+    auto published = publish(bytes);
+    EXPECT_TRUE(published.ok()) << published.error().message;
+    return published.ok() ? published->version.version : 0;
+  }
+
+  testing::TempDir dir_;
+  ManualClock clock_;
+  KeyPair publisher_;
+  std::unique_ptr<Registry> registry_;
+};
+
+TEST_F(RegistryAreaTest, VersionsAreNumberedAndIdenticalUploadsDeduplicated) {
+  const std::string first = package("crop", testing::random_bytes(2000, 1));
+  auto published = publish(first);
+  ASSERT_TRUE(published.ok()) << published.error().message;
+  EXPECT_TRUE(published->created);
+  EXPECT_EQ(published->version.version, 1);
+  EXPECT_EQ(published->version.created_at, format_utc(clock_.wall_ms()));
+  EXPECT_EQ(published->version.uploaded_by, "key-1");
+  EXPECT_TRUE(fs::exists(registry_->blob_path(published->version.blob_sha256)));
+
+  auto again = publish(first);
+  ASSERT_TRUE(again.ok());
+  EXPECT_FALSE(again->created);
+  EXPECT_EQ(again->version.version, 1);
+
+  clock_.advance_ms(60'000);
+  EXPECT_EQ(publish_version(package("crop", testing::random_bytes(2000, 2))), 2);
+  auto models = registry_->list_models("", "");
+  ASSERT_TRUE(models.ok());
+  ASSERT_EQ(models->size(), 1u);
+  EXPECT_EQ((*models)[0].version_count, 2);
+  EXPECT_EQ((*models)[0].latest_version, 2);
+  EXPECT_EQ((*models)[0].updated_at, format_utc(clock_.wall_ms()));
+}
+
+TEST_F(RegistryAreaTest, ReferencesResolveToNumbersLatestAndAliases) {
+  ASSERT_EQ(publish_version(package("crop", testing::random_bytes(1000, 1))), 1);
+  ASSERT_EQ(publish_version(package("crop", testing::random_bytes(1000, 2))), 2);
+  ASSERT_TRUE(registry_->set_alias("crop", "production", 1, "key-1").ok());
+  EXPECT_EQ(registry_->resolve("crop", "@production")->version, 1);
+  EXPECT_EQ(registry_->resolve("crop", "latest")->version, 2);
+  EXPECT_EQ(registry_->resolve("crop", "2")->version, 2);
+  EXPECT_EQ(registry_->resolve("crop", "0").error().code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(registry_->resolve("crop", "@staging").error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(registry_->resolve("wheat", "latest").error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(registry_->set_alias("crop", "7", 1, "key-1").error().code, ErrorCode::kInvalidArgument);
+
+  ASSERT_TRUE(registry_->set_alias("crop", "production", 2, "key-2").ok());
+  ASSERT_TRUE(registry_->remove_alias("crop", "production", "key-3").ok());
+  auto history = registry_->alias_history("crop", "production");
+  ASSERT_TRUE(history.ok());
+  ASSERT_EQ(history->size(), 3u);
+  EXPECT_EQ((*history)[0].version, 1);
+  EXPECT_EQ((*history)[1].version, 2);
+  EXPECT_FALSE((*history)[2].version) << "the removal is recorded too";
+  EXPECT_EQ((*history)[2].changed_by, "key-3");
+}
+
+TEST_F(RegistryAreaTest, DeletesAskTheGuardAndAliasesHoldVersions) {
+  ASSERT_EQ(publish_version(package("crop", testing::random_bytes(1000, 1))), 1);
+  ASSERT_EQ(publish_version(package("crop", testing::random_bytes(1000, 2))), 2);
+  const std::string blob = registry_->get_version("crop", 2)->blob_sha256;
+  std::vector<std::pair<std::string, std::int64_t>> asked;
+  registry_->set_delete_guard([&asked](const std::string& model, std::int64_t version) -> Status {
+    asked.emplace_back(model, version);
+    return make_error(ErrorCode::kConflict, "version " + std::to_string(version) + " is on a device");
+  });
+  Status refused = registry_->delete_version("crop", 2);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, ErrorCode::kConflict);
+  ASSERT_EQ(asked.size(), 1u);
+  EXPECT_EQ(asked[0], std::make_pair(std::string("crop"), std::int64_t{2}));
+  EXPECT_TRUE(registry_->get_version("crop", 2).ok());
+
+  registry_->set_delete_guard(nullptr);
+  ASSERT_TRUE(registry_->set_alias("crop", "production", 1, "key-1").ok());
+  EXPECT_EQ(registry_->delete_version("crop", 1).error().code, ErrorCode::kConflict)
+      << "an alias holds version 1";
+  ASSERT_TRUE(registry_->delete_version("crop", 2).ok());
+  EXPECT_EQ(registry_->get_version("crop", 2).error().code, ErrorCode::kNotFound);
+  EXPECT_FALSE(fs::exists(registry_->blob_path(blob))) << "no version names the blob any more";
+  EXPECT_EQ(publish_version(package("crop", testing::random_bytes(1000, 3))), 3)
+      << "numbers are never reused";
+}
+
+TEST_F(RegistryAreaTest, VersionsOfARunAreFoundByTheirLineage) {
+  ASSERT_EQ(publish_version(package("crop", testing::random_bytes(1000, 1), "run-7")), 1);
+  ASSERT_EQ(publish_version(package("crop", testing::random_bytes(1000, 2), "run-8")), 2);
+  ASSERT_EQ(publish_version(package("weeds", testing::random_bytes(1000, 3), "run-7")), 1);
+  ASSERT_TRUE(registry_->set_alias("weeds", "production", 1, "key-1").ok());
+  auto outputs = registry_->versions_of_run("run-7");
+  ASSERT_TRUE(outputs.ok()) << outputs.error().message;
+  ASSERT_EQ(outputs->size(), 2u);
+  EXPECT_EQ((*outputs)[0].model, "crop");
+  EXPECT_EQ((*outputs)[0].version, 1);
+  EXPECT_EQ((*outputs)[1].model, "weeds");
+  EXPECT_EQ((*outputs)[1].aliases, std::vector<std::string>{"production"});
+  EXPECT_TRUE(registry_->versions_of_run("run-9")->empty());
+}
+
+TEST_F(RegistryAreaTest, OnlyTheRegistrysOwnTablesAreMigrated) {
+  auto db = Database::open_in(dir_ / "data");
+  ASSERT_TRUE(db.ok());
+  EXPECT_EQ(*schema_version(*db, "registry"), 1);
+  EXPECT_EQ(*schema_version(*db, "fleet"), 0);
+  EXPECT_EQ(*schema_version(*db, "auth"), 0);
+  auto stmt = db->prepare(
+      "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name IN ('devices', 'api_keys', 'runs')");
+  ASSERT_TRUE(stmt.ok());
+  ASSERT_TRUE(*stmt->step());
+  EXPECT_EQ(stmt->column_int(0), 0) << "other areas' tables are theirs to create";
+}
+
+}  // namespace
+}  // namespace canopy::server
