@@ -8,7 +8,7 @@
 
 namespace canopy::server {
 
-Result<BlobStore> BlobStore::open(const fs::path& root) {
+Result<BlobStore> BlobStore::open(const fs::path& root, Env& env) {
   std::error_code ec;
   fs::path blobs = root / "blobs" / "sha256";
   fs::path tmp = root / "tmp";
@@ -16,7 +16,7 @@ Result<BlobStore> BlobStore::open(const fs::path& root) {
   if (ec) return make_error(ErrorCode::kIo, "cannot create " + blobs.string() + ": " + ec.message());
   fs::create_directories(tmp, ec);
   if (ec) return make_error(ErrorCode::kIo, "cannot create " + tmp.string() + ": " + ec.message());
-  return BlobStore(blobs, tmp);
+  return BlobStore(blobs, tmp, env);
 }
 
 fs::path BlobStore::path_of(const std::string& sha256) const {
@@ -48,14 +48,12 @@ Status BlobStore::put_path(const fs::path& file, const std::string& sha256) {
   }
   std::error_code ec;
   fs::create_directories(path_of(sha256).parent_path(), ec);
-  return commit_file(file, path_of(sha256));
+  return commit_file(file, path_of(sha256), *env_);
 }
 
 Status BlobStore::remove(const std::string& sha256) {
-  std::error_code ec;
-  fs::remove(path_of(sha256), ec);
-  if (ec) return make_error(ErrorCode::kIo, "cannot remove blob " + sha256 + ": " + ec.message());
-  return fsync_dir(path_of(sha256).parent_path());
+  CANOPY_TRY(env_->remove_file(path_of(sha256)));
+  return fsync_dir(path_of(sha256).parent_path(), *env_);
 }
 
 Result<BlobStore::SweepReport> BlobStore::sweep(const std::set<std::string>& referenced) {

@@ -18,7 +18,8 @@ namespace canopy::server {
 
 class BlobStore {
  public:
-  static Result<BlobStore> open(const fs::path& root);
+  // Every write goes through `env` (a test injects failures there).
+  static Result<BlobStore> open(const fs::path& root, Env& env = default_env());
 
   const fs::path& tmp_dir() const { return tmp_; }
   fs::path path_of(const std::string& sha256) const;
@@ -38,9 +39,11 @@ class BlobStore {
   Result<SweepReport> sweep(const std::set<std::string>& referenced);
 
  private:
-  BlobStore(fs::path blobs, fs::path tmp) : blobs_(std::move(blobs)), tmp_(std::move(tmp)) {}
+  BlobStore(fs::path blobs, fs::path tmp, Env& env)
+      : blobs_(std::move(blobs)), tmp_(std::move(tmp)), env_(&env) {}
   fs::path blobs_;
   fs::path tmp_;
+  Env* env_;
 };
 
 }  // namespace canopy::server

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "common/hash.h"
+#include "fault_env.h"
 #include "server/storage/migrations.h"
 #include "server/storage/timestamps.h"
 #include "test_support.h"
@@ -172,6 +173,77 @@ TEST_F(RegistryAreaTest, OnlyTheRegistrysOwnTablesAreMigrated) {
   ASSERT_TRUE(stmt.ok());
   ASSERT_TRUE(*stmt->step());
   EXPECT_EQ(stmt->column_int(0), 0) << "other areas' tables are theirs to create";
+}
+
+// A publish whose file writes fail at any single operation, or are cut by a
+// power loss right after, leaves the registry as it was: the versions it
+// lists, and after the next start no stray blob or upload.
+TEST(RegistryFailureTest, APublishFailingAtEveryWriteLeavesTheOldState) {
+  ASSERT_TRUE(init_crypto().ok());
+  testing::TempDir dir;
+  testing::FaultEnv env;
+  ManualClock clock;
+  const KeyPair publisher = KeyPair::generate();
+  RegistryOptions options;
+  options.trusted_publishers = {publisher.public_key};
+  auto open = [&]() -> std::unique_ptr<Registry> {
+    auto db = Database::open_in(dir / "data");
+    auto blobs = BlobStore::open(dir / "data", env);
+    EXPECT_TRUE(db.ok() && blobs.ok());
+    auto registry =
+        Registry::open(std::move(db).value(), std::move(blobs).value(), options, KeyPair::generate(), clock);
+    EXPECT_TRUE(registry.ok()) << registry.error().message;
+    return registry.ok() ? std::move(registry).value() : nullptr;
+  };
+  auto signed_package = [&](const std::string& model_bytes) {
+    const fs::path pkg = dir / ("pkg-" + sha256_hex(model_bytes).substr(0, 8));
+    testing::write_bytes(dir / "model.onnx", model_bytes);
+    package::InitOptions init;
+    init.directory = pkg;
+    init.model = dir / "model.onnx";
+    init.name = "crop";
+    init.labels = {"healthy", "diseased"};
+    EXPECT_TRUE(package::init_package(init).ok());
+    EXPECT_TRUE(package::create_package(pkg, dir / "package.zip", publisher).ok());
+    return testing::read_bytes(dir / "package.zip");
+  };
+  auto publish = [&](Registry& registry, const std::string& bytes) -> Status {
+    CANOPY_ASSIGN_OR_RETURN(TempFile upload, TempFile::create(registry.tmp_dir(), "upload-", env));
+    CANOPY_TRY(upload.write(bytes));
+    auto published = registry.publish(std::move(upload), sha256_hex(bytes), std::nullopt, "key-1");
+    if (!published.ok()) return published.error();
+    return {};
+  };
+  auto blob_files = [&] { return testing::list_files(dir / "data" / "blobs"); };
+
+  std::unique_ptr<Registry> registry = open();
+  ASSERT_TRUE(publish(*registry, signed_package(testing::random_bytes(3000, 1))).ok());
+  const std::vector<std::string> blobs_before = blob_files();
+  const std::string second = signed_package(testing::random_bytes(3000, 2));
+  int failing = 1;
+  for (;; ++failing) {
+    env.reset();
+    env.fail_from_operation(failing);
+    if (publish(*registry, second).ok()) break;
+    env.reset();
+    env.drop_unsynced();
+    registry = open();  // the next start, after the failure and a power cut
+    ASSERT_TRUE(registry);
+    auto versions = registry->list_versions("crop");
+    ASSERT_TRUE(versions.ok());
+    ASSERT_EQ(versions->size(), 1u) << "operation " << failing;
+    EXPECT_EQ(versions->front().version, 1);
+    EXPECT_EQ(blob_files(), blobs_before) << "operation " << failing;
+    EXPECT_TRUE(testing::list_files(registry->tmp_dir()).empty()) << "operation " << failing;
+  }
+  // Upload: create, append; publish: sync, set the mode, sync, rename into
+  // the store, sync its directory. The eighth try has nothing left to fail.
+  EXPECT_EQ(failing, 8);
+  env.drop_unsynced();
+  registry = open();
+  auto versions = registry->list_versions("crop");
+  ASSERT_TRUE(versions.ok());
+  EXPECT_EQ(versions->size(), 2u) << "a publish that returned is durable";
 }
 
 }  // namespace
