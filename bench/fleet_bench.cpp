@@ -9,10 +9,10 @@
 //     of the same package at the same concurrency.
 // Prints a Markdown table and, with --markdown FILE, replaces the fleet
 // section of that file.
-#include <CLI/CLI.hpp>
 #include <signal.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -24,6 +24,7 @@
 #include <sstream>
 #include <thread>
 
+#include "bench_server.h"
 #include "common/files.h"
 #include "common/hash.h"
 #include "common/http_client.h"
@@ -36,71 +37,20 @@
 
 namespace {
 
-using canopy::bench::percentile;
+using canopy::bench::BenchServer;
+using canopy::bench::check;
 using canopy::bench::die;
 using canopy::bench::fmt;
-using canopy::bench::check;
+using canopy::bench::kAdminKey;
+using canopy::bench::make_random_package;
+using canopy::bench::percentile;
 using namespace canopy;
 using Clock = std::chrono::steady_clock;
-constexpr const char* kAdminKey = "bench-admin-key-0123456789";
 constexpr const char* kModel = "field-detector";
 
-double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
-
-class Server {
- public:
-  Server(const fs::path& canopy, const fs::path& data, const fs::path& trusted_key, int poll_interval_s) {
-    fs::path out = data.string() + ".out";
-    fs::remove(out);
-    process_ = std::make_unique<Subprocess>(
-        check(Subprocess::start({{canopy.string(), "server", "--data", data.string(), "--listen", "127.0.0.1:0",
-                                  "--trusted-key", trusted_key.string(), "--poll-interval",
-                                  std::to_string(poll_interval_s)},
-                                 {{"CANOPY_ADMIN_KEY", kAdminKey}}, out, data.string() + ".err"}),
-              "start server"));
-    auto start = Clock::now();
-    while (url_.empty()) {
-      std::ifstream in(out);
-      std::string line;
-      while (std::getline(in, line))
-        if (line.rfind("listening on ", 0) == 0) url_ = line.substr(13);
-      if (url_.empty()) {
-        if (seconds_since(start) > 30) die("server did not start");
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
-      }
-    }
-  }
-  ~Server() {
-    process_->signal(SIGTERM);
-    process_->wait();
-  }
-  const std::string& url() const { return url_; }
-
-  // CPU seconds (user + system) the server has used so far, from /proc.
-  double cpu_seconds() const {
-    std::ifstream stat("/proc/" + std::to_string(process_->pid()) + "/stat");
-    std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
-    // Fields after the command name (which may hold spaces) start after ") ".
-    std::istringstream fields(text.substr(text.rfind(')') + 2));
-    std::string field;
-    double ticks = 0;
-    for (int index = 3; fields >> field && index <= 15; ++index)
-      if (index == 14 || index == 15) ticks += std::stod(field);  // utime, stime
-    return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
-  }
-
-  // The server's peak resident memory (VmHWM), in MiB.
-  double peak_rss_mib() const {
-    std::ifstream status("/proc/" + std::to_string(process_->pid()) + "/status");
-    for (std::string line; std::getline(status, line);)
-      if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
-    return 0;
-  }
-
- private:
-  std::unique_ptr<Subprocess> process_;
-  std::string url_;
-};
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
 
 HttpResponse request(const std::string& url, const std::string& method, const std::string& path,
                      const std::vector<std::string>& headers, const std::string& body = "") {
@@ -113,32 +63,11 @@ HttpResponse request(const std::string& url, const std::string& method, const st
   return *response;
 }
 
-Json admin(const std::string& url, const std::string& method, const std::string& path, const Json& body = nullptr) {
+Json admin(const std::string& url, const std::string& method, const std::string& path,
+           const Json& body = nullptr) {
   auto response = request(url, method, path, {std::string("X-API-KEY: ") + kAdminKey}, body.dump());
   if (response.status < 200 || response.status >= 300) die(path + ": " + response.body);
   return check(parse_json(response.body), path);
-}
-
-fs::path make_package(const fs::path& work, std::uint64_t size_bytes, const KeyPair& key) {
-  fs::path dir = work / "pkg";
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  {
-    std::ofstream model(dir / "model.onnx", std::ios::binary);
-    std::mt19937_64 rng(7);
-    std::vector<std::uint64_t> block(size_bytes / 8 + 1);
-    for (auto& v : block) v = rng();
-    model.write(reinterpret_cast<const char*>(block.data()), static_cast<std::streamsize>(size_bytes));
-  }
-  package::InitOptions init;
-  init.directory = dir;
-  init.model = dir / "model.onnx";
-  init.name = kModel;
-  init.labels = {"healthy", "diseased"};
-  check(package::init_package(init), "init package");
-  fs::path zip = work / "package.zip";
-  check(package::create_package(dir, zip, key), "create package");
-  return zip;
 }
 
 struct Device {
@@ -149,9 +78,9 @@ struct Device {
 
 // Enrolls `count` devices into `group` from `threads` threads.
 std::vector<Device> enroll(const std::string& url, const std::string& group, int count, int threads) {
-  const std::string token =
-      admin(url, "POST", "/api/v1/enrollment-tokens", {{"group", group}, {"max_uses", count}, {"expires_in_s", 86400}})
-          .value("token", "");
+  const std::string token = admin(url, "POST", "/api/v1/enrollment-tokens",
+                                  {{"group", group}, {"max_uses", count}, {"expires_in_s", 86400}})
+                                .value("token", "");
   std::vector<Device> devices(static_cast<size_t>(count));
   std::atomic<int> next{0};
   std::vector<std::thread> workers;
@@ -163,14 +92,20 @@ std::vector<Device> enroll(const std::string& url, const std::string& group, int
         public_key.pop_back();
         const std::string name = group + "-" + std::to_string(i);
         const std::string timestamp = now_rfc3339();
-        const std::string signed_text = "canopy-enroll\n" + token + "\n" + public_key + "\n" + name + "\n" + timestamp;
-        Json body = {{"enrollment_token", token}, {"public_key", public_key}, {"name", name},
-                     {"timestamp", timestamp},    {"agent_version", "bench"},  {"tags", {{"bench", group}}},
+        const std::string signed_text =
+            "canopy-enroll\n" + token + "\n" + public_key + "\n" + name + "\n" + timestamp;
+        Json body = {{"enrollment_token", token},
+                     {"public_key", public_key},
+                     {"name", name},
+                     {"timestamp", timestamp},
+                     {"agent_version", "bench"},
+                     {"tags", {{"bench", group}}},
                      {"signature", base64_encode(sign_detached(key, signed_text))}};
         auto response = request(url, "POST", "/api/v1/enroll", {}, body.dump());
         if (response.status != 201) die("enroll: " + response.body);
         Json answer = check(parse_json(response.body), "enroll answer");
-        devices[static_cast<size_t>(i)] = {answer.value("device_id", ""), answer.value("device_token", ""), ""};
+        devices[static_cast<size_t>(i)] = {answer.value("device_id", ""), answer.value("device_token", ""),
+                                           ""};
       }
     });
   for (auto& w : workers) w.join();
@@ -184,7 +119,7 @@ struct PollResult {
 
 // Every device polls once per `interval_s`, spread evenly, for `duration_s`.
 PollResult poll_load(const std::string& url, std::vector<Device>& devices, const std::string& path,
-                              bool authenticated, double interval_s, double duration_s, int threads) {
+                     bool authenticated, double interval_s, double duration_s, int threads) {
   std::vector<double> latencies;
   std::mutex latencies_mutex;
   const auto start = Clock::now();
@@ -196,7 +131,8 @@ PollResult poll_load(const std::string& url, std::vector<Device>& devices, const
     workers.emplace_back([&] {
       std::vector<double> mine;
       for (std::uint64_t k = next++; k < total; k = next++) {
-        std::this_thread::sleep_until(start + std::chrono::duration<double>(static_cast<double>(k) * spacing));
+        std::this_thread::sleep_until(start +
+                                      std::chrono::duration<double>(static_cast<double>(k) * spacing));
         Device& device = devices[k % devices.size()];
         std::vector<std::string> headers;
         if (authenticated) {
@@ -206,7 +142,8 @@ PollResult poll_load(const std::string& url, std::vector<Device>& devices, const
         auto sent = Clock::now();
         auto response = request(url, "GET", path, headers);
         mine.push_back(seconds_since(sent) * 1000);
-        if (response.status != 200 && response.status != 304) die(path + ": " + std::to_string(response.status));
+        if (response.status != 200 && response.status != 304)
+          die(path + ": " + std::to_string(response.status));
         if (authenticated) device.etag = response.header("etag");
       }
       std::lock_guard lock(latencies_mutex);
@@ -216,12 +153,12 @@ PollResult poll_load(const std::string& url, std::vector<Device>& devices, const
   return {latencies, static_cast<double>(total) / seconds_since(start)};
 }
 
-void report_state(const std::string& url, const Device& device, std::int64_t deployment, const std::string& state,
-                  const Json& model, const Json& current) {
-  Json body = {{"deployment_id", deployment}, {"state", state},      {"model", model},
-               {"current", current},          {"previous", nullptr}, {"error", ""},
-               {"health", "ok"},              {"agent_version", "bench"}};
-  auto response = request(url, "POST", "/api/v1/device/status", {"Authorization: Bearer " + device.token}, body.dump());
+void report_state(const std::string& url, const Device& device, std::int64_t deployment,
+                  const std::string& state, const Json& model, const Json& current) {
+  Json body = {{"deployment_id", deployment}, {"state", state}, {"model", model}, {"current", current},
+               {"previous", nullptr},         {"error", ""},    {"health", "ok"}, {"agent_version", "bench"}};
+  auto response =
+      request(url, "POST", "/api/v1/device/status", {"Authorization: Bearer " + device.token}, body.dump());
   if (response.status != 200) die("status report: " + response.body);
 }
 
@@ -230,13 +167,14 @@ void report_state(const std::string& url, const Device& device, std::int64_t dep
 double rollout(const std::string& url, std::vector<Device>& devices, const std::string& expected_sha256,
                double poll_s, int threads, std::int64_t* deployment_id) {
   const auto start = Clock::now();
-  Json created = admin(url, "POST", "/api/v1/deployments",
-                       {{"model", kModel},
-                        {"version", 1},
-                        {"target", {{"group", "rollout"}}},
-                        {"strategy",
-                         {{"canary", {{"count", 10}}},
-                          {"waves", {{{"percent", 50}, {"soak_s", 0}}, {{"percent", 100}, {"soak_s", 0}}}}}}});
+  Json created =
+      admin(url, "POST", "/api/v1/deployments",
+            {{"model", kModel},
+             {"version", 1},
+             {"target", {{"group", "rollout"}}},
+             {"strategy",
+              {{"canary", {{"count", 10}}},
+               {"waves", {{{"percent", 50}, {"soak_s", 0}}, {{"percent", 100}, {"soak_s", 0}}}}}}});
   const std::int64_t id = created.value("id", 0);
   *deployment_id = id;
   std::atomic<size_t> done{0};
@@ -252,19 +190,22 @@ double rollout(const std::string& url, std::vector<Device>& devices, const std::
         int idle = 0;
         if (!progress[i].compare_exchange_strong(idle, 1)) continue;
         Device& device = devices[i];
-        auto desired = request(url, "GET", "/api/v1/device/desired", {"Authorization: Bearer " + device.token});
+        auto desired =
+            request(url, "GET", "/api/v1/device/desired", {"Authorization: Bearer " + device.token});
         Json state = check(parse_json(desired.body), "desired");
         if (state["model"].is_null()) {
           progress[i] = 0;
-          std::this_thread::sleep_for(std::chrono::duration<double>(poll_s / static_cast<double>(devices.size()) *
-                                                                    static_cast<double>(threads)));
+          std::this_thread::sleep_for(std::chrono::duration<double>(
+              poll_s / static_cast<double>(devices.size()) * static_cast<double>(threads)));
           continue;
         }
         const Json model = {{"name", kModel}, {"version", 1}};
         report_state(url, device, id, "downloading", model, nullptr);
-        auto package = request(url, "GET", state["model"].value("url", ""), {"Authorization: Bearer " + device.token});
+        auto package =
+            request(url, "GET", state["model"].value("url", ""), {"Authorization: Bearer " + device.token});
         report_state(url, device, id, "verifying", model, nullptr);
-        if (package.status != 200 || sha256_hex(package.body) != expected_sha256) die("package download differs");
+        if (package.status != 200 || sha256_hex(package.body) != expected_sha256)
+          die("package download differs");
         report_state(url, device, id, "installing", model, nullptr);
         report_state(url, device, id, "health-checking", model, nullptr);
         report_state(url, device, id, "success", model, model);
@@ -320,10 +261,11 @@ int main(int argc, char** argv) {
   fs::create_directories(work);
   KeyPair key = KeyPair::generate();
   check(save_key_pair(key, work / "publisher"), "save key");
-  fs::path zip = make_package(work, static_cast<std::uint64_t>(package_mib * (1 << 20)), key);
+  fs::path zip = make_random_package(work, kModel, static_cast<std::uint64_t>(package_mib * (1 << 20)), 7,
+                                     key, work / "package.zip");
   const std::string sha256 = check(sha256_file_hex(zip), "hash package");
 
-  Server server(canopy_path, work / "data", work / "publisher.pub", 5);
+  BenchServer server(canopy_path, work / "data", work / "publisher.pub", {"--poll-interval", "5"});
   {
     HttpOptions options;
     options.headers = {std::string("X-API-KEY: ") + kAdminKey};
@@ -341,12 +283,14 @@ int main(int argc, char** argv) {
   (void)poll_load(server.url(), pollers, "/api/v1/device/desired", true, 2, 2, threads);
   auto poll_result =
       poll_load(server.url(), pollers, "/api/v1/device/desired", true, poll_interval_s, duration_s, threads);
-  auto health_result = poll_load(server.url(), pollers, "/api/v1/health", false, poll_interval_s, duration_s, threads);
+  auto health_result =
+      poll_load(server.url(), pollers, "/api/v1/health", false, poll_interval_s, duration_s, threads);
   const auto& polls = poll_result.latencies_ms;
   const auto& health = health_result.latencies_ms;
   const double rate = poll_result.rate;
-  std::fprintf(stderr, "polls p50 %.2f ms p99 %.2f ms; health p50 %.2f ms p99 %.2f ms\n", percentile(polls, 0.5),
-               percentile(polls, 0.99), percentile(health, 0.5), percentile(health, 0.99));
+  std::fprintf(stderr, "polls p50 %.2f ms p99 %.2f ms; health p50 %.2f ms p99 %.2f ms\n",
+               percentile(polls, 0.5), percentile(polls, 0.99), percentile(health, 0.5),
+               percentile(health, 0.99));
 
   const double poll_rss_mib = server.peak_rss_mib();
   std::vector<Device> fleet = enroll(server.url(), "rollout", rollout_devices, 8);
@@ -364,19 +308,22 @@ int main(int argc, char** argv) {
         << "| measure | canopy | reference | ratio |\n|---|---|---|---|\n"
         << "| desired-state poll, " << poll_devices << " devices at " << fmt("%.0f", rate)
         << " polls/s (p50 / p99) | " << fmt("%.2f", percentile(polls, 0.5)) << " ms / "
-        << fmt("%.2f", percentile(polls, 0.99)) << " ms | GET /api/v1/health, same schedule: "
-        << fmt("%.2f", percentile(health, 0.5)) << " ms / " << fmt("%.2f", percentile(health, 0.99)) << " ms | "
+        << fmt("%.2f", percentile(polls, 0.99))
+        << " ms | GET /api/v1/health, same schedule: " << fmt("%.2f", percentile(health, 0.5)) << " ms / "
+        << fmt("%.2f", percentile(health, 0.99)) << " ms | "
         << fmt("%.2f", percentile(polls, 0.99) / std::max(percentile(health, 0.99), 1e-3)) << " |\n"
-        << "| server peak RSS with " << poll_devices << " devices enrolled and polling | " << fmt("%.0f", poll_rss_mib)
-        << " MiB | | |\n"
+        << "| server peak RSS with " << poll_devices << " devices enrolled and polling | "
+        << fmt("%.0f", poll_rss_mib) << " MiB | | |\n"
         << "| rollout of a " << fmt("%.0f", package_mib) << " MiB package to " << rollout_devices
-        << " devices: canary 10, waves 50% and 100%, 5 reports per device, 5 s polls | " << fmt("%.1f", rollout_s)
-        << " s | " << rollout_devices << " plain downloads: " << fmt("%.1f", downloads_s) << " s | "
+        << " devices: canary 10, waves 50% and 100%, 5 reports per device, 5 s polls | "
+        << fmt("%.1f", rollout_s) << " s | " << rollout_devices
+        << " plain downloads: " << fmt("%.1f", downloads_s) << " s | "
         << fmt("%.2f", rollout_s / std::max(downloads_s, 1e-3)) << " |\n"
         << "| server CPU during that rollout | " << fmt("%.1f", rollout_cpu_s) << " s | | |\n"
-        << "| enrollment (ed25519 proof, one durable transaction each) | " << fmt("%.0f", poll_devices / enroll_s)
-        << " devices/s | | |\n";
+        << "| enrollment (ed25519 proof, one durable transaction each) | "
+        << fmt("%.0f", poll_devices / enroll_s) << " devices/s | | |\n";
   std::printf("%s", table.str().c_str());
-  if (!markdown.empty()) check(bench::replace_section(markdown, "fleet-bench", table.str()), "write " + markdown);
+  if (!markdown.empty())
+    check(bench::replace_section(markdown, "fleet-bench", table.str()), "write " + markdown);
   return 0;
 }

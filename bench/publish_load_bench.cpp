@@ -22,6 +22,7 @@
 #include <random>
 #include <thread>
 
+#include "bench_server.h"
 #include "common/files.h"
 #include "common/hash.h"
 #include "common/http_client.h"
@@ -34,79 +35,19 @@
 
 namespace {
 
+using canopy::bench::BenchServer;
 using canopy::bench::check;
 using canopy::bench::die;
+using canopy::bench::kAdminKey;
+using canopy::bench::make_random_package;
 using canopy::bench::percentile;
 using namespace canopy;
 using SteadyClock = std::chrono::steady_clock;
-constexpr const char* kAdminKey = "bench-admin-key-0123456789";
 constexpr int kSeedModels = 20;
 constexpr auto kReadSpacing = std::chrono::milliseconds(10);  // per reader: paced, not back to back
 
 double seconds_since(SteadyClock::time_point start) {
   return std::chrono::duration<double>(SteadyClock::now() - start).count();
-}
-
-class Server {
- public:
-  Server(const fs::path& canopy, const fs::path& data, const fs::path& trusted_key) {
-    fs::path out = data.string() + ".out";
-    fs::remove(out);
-    process_ = std::make_unique<Subprocess>(
-        check(Subprocess::start(
-                  {{canopy.string(), "server", "--data", data.string(), "--listen", "127.0.0.1:0",
-                    "--trusted-key", trusted_key.string(), "--max-upload-bytes", std::to_string(8ull << 30)},
-                   {{"CANOPY_ADMIN_KEY", kAdminKey}},
-                   out,
-                   data.string() + ".err"}),
-              "start server"));
-    auto start = SteadyClock::now();
-    while (url_.empty()) {
-      std::ifstream in(out);
-      for (std::string line; std::getline(in, line);)
-        if (line.rfind("listening on ", 0) == 0) url_ = line.substr(13);
-      if (url_.empty()) {
-        if (seconds_since(start) > 30) die("server did not start");
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
-      }
-    }
-  }
-  ~Server() {
-    process_->signal(SIGTERM);
-    process_->wait();
-  }
-  const std::string& url() const { return url_; }
-
- private:
-  std::unique_ptr<Subprocess> process_;
-  std::string url_;
-};
-
-fs::path make_package(const fs::path& work, const std::string& name, std::uint64_t size_bytes, unsigned seed,
-                      const KeyPair& key, const fs::path& output) {
-  fs::path dir = work / ("pkg-" + name);
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  {
-    std::ofstream model(dir / "model.onnx", std::ios::binary);
-    std::mt19937_64 rng(seed);
-    std::vector<std::uint64_t> block(1 << 16);
-    for (std::uint64_t written = 0; written < size_bytes; written += block.size() * 8) {
-      for (auto& v : block) v = rng();
-      model.write(
-          reinterpret_cast<const char*>(block.data()),
-          static_cast<std::streamsize>(std::min<std::uint64_t>(block.size() * 8, size_bytes - written)));
-    }
-  }
-  package::InitOptions init;
-  init.directory = dir;
-  init.model = dir / "model.onnx";
-  init.name = name;
-  init.labels = {"healthy", "diseased", "water_stressed"};
-  check(package::init_package(init), "init package");
-  check(package::create_package(dir, output, key), "create package");
-  fs::remove_all(dir);
-  return output;
 }
 
 HttpResponse call(const std::string& url, const std::string& method, const std::string& path,
@@ -216,15 +157,15 @@ int main(int argc, char** argv) {
   for (int i = 0; i < publishes; ++i) {
     std::fprintf(stderr, "packaging %llu MiB (%d/%d)\n", static_cast<unsigned long long>(size_mib), i + 1,
                  publishes);
-    large.push_back(make_package(work, "large-model", size_mib << 20, 500 + static_cast<unsigned>(i), key,
-                                 work / ("large-" + std::to_string(i) + ".zip")));
+    large.push_back(make_random_package(work, "large-model", size_mib << 20, 500 + static_cast<unsigned>(i),
+                                        key, work / ("large-" + std::to_string(i) + ".zip")));
   }
 
-  Server server(canopy_path, work / "data", work / "bench-key.pub");
+  BenchServer server(canopy_path, work / "data", work / "bench-key.pub");
   const std::string url = server.url();
   for (int i = 0; i < kSeedModels; ++i) {
-    fs::path small = make_package(work, "field-model-" + std::to_string(i), 4096, static_cast<unsigned>(i),
-                                  key, work / "small.zip");
+    fs::path small = make_random_package(work, "field-model-" + std::to_string(i), 4096,
+                                         static_cast<unsigned>(i), key, work / "small.zip");
     auto published =
         call(url, "PUT", "/repository/model.zip", admin_headers(), check(read_file(small), "read"));
     if (published.status != 201) die("seed publish: " + published.body);

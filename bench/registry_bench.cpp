@@ -21,6 +21,7 @@
 #include <sstream>
 #include <thread>
 
+#include "bench_server.h"
 #include "common/clock.h"
 #include "common/files.h"
 #include "common/hash.h"
@@ -34,13 +35,15 @@
 
 namespace {
 
+using canopy::bench::BenchServer;
 using canopy::bench::check;
 using canopy::bench::die;
 using canopy::bench::fmt;
+using canopy::bench::kAdminKey;
+using canopy::bench::make_random_package;
 using canopy::bench::percentile;
 using namespace canopy;
 using Clock = std::chrono::steady_clock;
-constexpr const char* kAdminKey = "bench-admin-key-0123456789";
 
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
@@ -63,72 +66,6 @@ void fsync_file(const fs::path& path) {
 }
 
 // A running `canopy server`; records how long it took to listen.
-class Server {
- public:
-  Server(const fs::path& canopy, const fs::path& data, const fs::path& trusted_key) {
-    fs::path out = data.string() + ".out";
-    fs::remove(out);
-    auto start = Clock::now();
-    process_ = std::make_unique<Subprocess>(
-        check(Subprocess::start(
-                  {{canopy.string(), "server", "--data", data.string(), "--listen", "127.0.0.1:0",
-                    "--trusted-key", trusted_key.string(), "--max-upload-bytes", std::to_string(8ull << 30)},
-                   {{"CANOPY_ADMIN_KEY", kAdminKey}},
-                   out,
-                   data.string() + ".err"}),
-              "start server"));
-    while (url_.empty()) {
-      std::ifstream in(out);
-      std::string line;
-      while (std::getline(in, line))
-        if (line.rfind("listening on ", 0) == 0) url_ = line.substr(13);
-      if (url_.empty()) {
-        if (seconds_since(start) > 30) die("server did not start");
-        std::this_thread::sleep_for(std::chrono::microseconds(500));
-      }
-    }
-    startup_seconds_ = seconds_since(start);
-  }
-  ~Server() {
-    process_->signal(SIGTERM);
-    process_->wait();
-  }
-  const std::string& url() const { return url_; }
-  double startup_seconds() const { return startup_seconds_; }
-
- private:
-  std::unique_ptr<Subprocess> process_;
-  std::string url_;
-  double startup_seconds_ = 0;
-};
-
-fs::path make_package(const fs::path& work, const std::string& name, std::uint64_t size_bytes, unsigned seed,
-                      const KeyPair& key, const fs::path& output) {
-  fs::path dir = work / ("pkg-" + name);
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  {
-    std::ofstream model(dir / "model.onnx", std::ios::binary);
-    std::mt19937_64 rng(seed);
-    std::vector<std::uint64_t> block(1 << 16);
-    for (std::uint64_t written = 0; written < size_bytes; written += block.size() * 8) {
-      for (auto& v : block) v = rng();
-      model.write(
-          reinterpret_cast<const char*>(block.data()),
-          static_cast<std::streamsize>(std::min<std::uint64_t>(block.size() * 8, size_bytes - written)));
-    }
-  }
-  package::InitOptions init;
-  init.directory = dir;
-  init.model = dir / "model.onnx";
-  init.name = name;
-  init.labels = {"healthy", "diseased", "water_stressed"};
-  check(package::init_package(init), "init package");
-  check(package::create_package(dir, output, key), "create package");
-  fs::remove_all(dir);
-  return output;
-}
-
 struct Row {
   std::string measure, canopy, reference, ratio;
 };
@@ -144,14 +81,14 @@ std::vector<Row> bench_throughput(const fs::path& canopy, const fs::path& work, 
                                   const KeyPair& key, const fs::path& key_pub, int runs) {
   fs::path data = work / "throughput-data";
   fs::remove_all(data);
-  Server server(canopy, data, key_pub);
+  BenchServer server(canopy, data, key_pub);
   std::vector<double> up, up_ref, down, down_ref;
   const std::uint64_t size = size_mib << 20;
   for (int i = 0; i < runs; ++i) {
     std::fprintf(stderr, "throughput run %d/%d: packaging %llu MiB\n", i + 1, runs,
                  static_cast<unsigned long long>(size_mib));
-    fs::path pkg =
-        make_package(work, "throughput-model", size, 100 + static_cast<unsigned>(i), key, work / "big.zip");
+    fs::path pkg = make_random_package(work, "throughput-model", size, 100 + static_cast<unsigned>(i), key,
+                                       work / "big.zip");
     const double mib = static_cast<double>(fs::file_size(pkg)) / (1 << 20);
 
     auto t = Clock::now();
@@ -208,7 +145,7 @@ std::vector<Row> bench_listing(const fs::path& canopy, const fs::path& work, int
     ProgressReporter progress("seeding versions", static_cast<std::uint64_t>(versions), false);
     for (int i = 0; i < versions; ++i) {
       std::string name = "field-model-" + std::to_string(i % 100);
-      fs::path pkg = make_package(work, name, 512, static_cast<unsigned>(i), key, work / "small.zip");
+      fs::path pkg = make_random_package(work, name, 512, static_cast<unsigned>(i), key, work / "small.zip");
       auto temp = check(TempFile::create(registry->tmp_dir(), "upload-"), "temp");
       std::string bytes = check(read_file(pkg), "read");
       check(temp.write(bytes), "write");
@@ -220,15 +157,15 @@ std::vector<Row> bench_listing(const fs::path& canopy, const fs::path& work, int
   std::vector<double> startup_full, startup_empty;
   for (int i = 0; i < 5; ++i) {
     {
-      Server s(canopy, empty, key_pub);
+      BenchServer s(canopy, empty, key_pub);
       startup_empty.push_back(s.startup_seconds());
     }
     {
-      Server s(canopy, data, key_pub);
+      BenchServer s(canopy, data, key_pub);
       startup_full.push_back(s.startup_seconds());
     }
   }
-  Server server(canopy, data, key_pub);
+  BenchServer server(canopy, data, key_pub);
   HttpClient client(server.url(), HttpOptions{.headers = {std::string("X-API-KEY: ") + kAdminKey}});
   auto time_requests = [&](const std::string& path) {
     std::vector<double> ms;
