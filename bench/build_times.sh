@@ -45,8 +45,8 @@ warm=$(seconds_of "$work/warm.log" build "$work/warm" "$work/warm-build.log")
 hits=$(ccache --print-stats | awk -F'\t' '$1=="direct_cache_hit"||$1=="preprocessed_cache_hit"{h+=$2} $1=="cache_miss"{m+=$2} END{printf "%d of %d", h, h+m}')
 
 echo "build-times: one touched server file ..." >&2
-touch "$work/warm/$touched"
-echo "// touched" >>"$work/warm/$touched"
+# A real code change: a comment alone would be a compiler-cache hit.
+echo "[[maybe_unused]] static int touched_at_$(date +%s%N) = 0;" >>"$work/warm/$touched"
 incremental=$(seconds_of "$work/incremental.log" cmake --build "$work/warm/build")
 
 cores=$(nproc)
