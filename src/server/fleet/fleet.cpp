@@ -5,8 +5,8 @@
 #include <algorithm>
 
 #include "common/hash.h"
+#include "common/time.h"
 #include "server/fleet/fleet_internal.h"
-#include "server/storage/timestamps.h"
 
 namespace canopy::server {
 

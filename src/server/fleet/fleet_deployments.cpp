@@ -4,9 +4,9 @@
 
 #include <algorithm>
 
+#include "common/time.h"
 #include "server/fleet/fleet.h"
 #include "server/fleet/fleet_internal.h"
-#include "server/storage/timestamps.h"
 
 namespace canopy::server {
 

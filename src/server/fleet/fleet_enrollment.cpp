@@ -7,9 +7,9 @@
 
 #include "common/hash.h"
 #include "common/keys.h"
+#include "common/time.h"
 #include "server/fleet/fleet.h"
 #include "server/fleet/fleet_internal.h"
-#include "server/storage/timestamps.h"
 
 namespace canopy::server {
 

@@ -3,8 +3,6 @@
 // Private to src/server/fleet/.
 #pragma once
 
-#include <sodium.h>
-
 #include <functional>
 #include <mutex>
 #include <optional>
@@ -39,12 +37,6 @@ struct Locks {
   std::unique_lock<std::mutex> db;
   std::unique_lock<std::mutex> state;
 };
-
-inline std::string random_hex(std::size_t bytes) {
-  std::string raw(bytes, '\0');
-  randombytes_buf(raw.data(), raw.size());
-  return to_hex(reinterpret_cast<const unsigned char*>(raw.data()), raw.size());
-}
 
 inline Error unauthenticated_device() {
   return make_error(ErrorCode::kUnauthenticated,

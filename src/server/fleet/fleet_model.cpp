@@ -3,7 +3,7 @@
 #include <cmath>
 #include <regex>
 
-#include "server/storage/timestamps.h"
+#include "common/time.h"
 
 namespace canopy::server {
 

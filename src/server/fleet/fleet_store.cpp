@@ -2,8 +2,8 @@
 
 #include <map>
 
+#include "common/time.h"
 #include "server/storage/migrations.h"
-#include "server/storage/timestamps.h"
 
 namespace canopy::server {
 

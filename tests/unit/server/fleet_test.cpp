@@ -10,7 +10,7 @@
 
 #include "common/hash.h"
 #include "common/keys.h"
-#include "server/storage/timestamps.h"
+#include "common/time.h"
 #include "test_support.h"
 
 namespace canopy::server {
