@@ -47,17 +47,4 @@ inline Error revoked(const std::string& id) {
   return make_error(ErrorCode::kUnauthenticated, "device " + id + " is revoked");
 }
 
-// A string member of a request body of at most `max_size` characters;
-// required unless a fallback is given.
-inline Result<std::string> bounded_string(const Json& object, const std::string& field, std::size_t max_size,
-                                          std::optional<std::string> fallback = std::nullopt) {
-  auto value =
-      fallback ? json_get_or<std::string>(object, field, *fallback) : json_get<std::string>(object, field);
-  if (!value.ok()) return value.error().with_context("request body");
-  if (value->size() > max_size)
-    return make_error(ErrorCode::kInvalidArgument, "request body: field '" + field + "' is longer than " +
-                                                       std::to_string(max_size) + " characters");
-  return value;
-}
-
 }  // namespace canopy::server
