@@ -413,6 +413,40 @@ TEST_F(PipelineTest, AMissingRequiredVariableFailsBeforeAnyStepNamingIt) {
   EXPECT_FALSE(fs::exists(runs_dir()) && !run_ids().empty()) << "no run was recorded";
 }
 
+// A model brought in with `package init` has no metrics; the gate against
+// `production` says what it could not compare instead of failing the run.
+TEST_F(PipelineTest, AGateAgainstAProductionModelWithoutMetricsSaysWhatItSkipped) {
+  ASSERT_TRUE(fs::exists(kOnnxTestData + "/model.onnx")) << "libonnx-testdata is missing";
+  const std::string client = server_env() + canopy();
+  auto init = run_shell("cd " + project().string() + " && " + canopy() + " package init models/crop-disease-detector" +
+                        " --model " + kOnnxTestData + "/model.onnx --name crop-disease-detector --labels healthy,diseased");
+  ASSERT_EQ(init.exit_code, 0) << init.output;
+  auto packed = run_shell("cd " + project().string() + " && " + canopy() +
+                          " package create models/crop-disease-detector -o brought-in.zip");
+  ASSERT_EQ(packed.exit_code, 0) << packed.output;
+  auto pushed = run_shell(client + " model push " + (project() / "brought-in.zip").string());
+  ASSERT_EQ(pushed.exit_code, 0) << pushed.output;
+  ASSERT_EQ(run_shell(client + " model alias set crop-disease-detector 1 production").exit_code, 0);
+
+  write_pipeline(R"(- step:
+    name: evaluate
+    command: echo '{"map50":0.4}' > metrics.json
+    metrics: metrics.json
+- gate: evaluate.map50 >= registry:crop-disease-detector@production.metrics.map50
+- step:
+    name: package
+    command: touch packaged.txt
+)");
+  auto result = run();
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_NE(result.output.find("crop-disease-detector@production (version 1) has no 'metrics.map50'"),
+            std::string::npos)
+      << result.output;
+  EXPECT_NE(result.output.find("skipped the comparison"), std::string::npos) << result.output;
+  EXPECT_TRUE(fs::exists(project() / "packaged.txt")) << "the steps after the gate ran";
+  EXPECT_EQ(last_record()["gates"][0]["status"], "passed");
+}
+
 // Three runs of the example: a refused upload fails the first; the second,
 // with the right key, publishes what the first built (every step but deploy
 // from the cache) and is the run the version's lineage names; the third
