@@ -7,6 +7,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <map>
+#include <regex>
+#include <set>
+#include <sstream>
 #include <utility>
 #include <vector>
 
@@ -128,6 +132,109 @@ TEST_F(CliTest, TheReadmeTourRunsInOrderOnAFreshServer) {
   EXPECT_NE(ran.output.find("\"created\": false"), std::string::npos) << "the curl upload is version 1 again\n"
                                                                      << ran.output;
   EXPECT_NE(ran.output.find("crop-disease-detector@production -> version 1"), std::string::npos) << ran.output;
+}
+
+// A command line written in the documentation: the program, the words
+// before the first flag (its subcommands, then perhaps positionals), and the
+// flags it uses.
+struct DocumentedCommand {
+  std::string where;  // FILE:LINE
+  std::string program;
+  std::vector<std::string> words;
+  std::vector<std::string> flags;
+};
+
+// Every canopy, canopy-train and canopy-agent command in the ```sh and plain
+// ``` blocks of README.md and docs/*.md, continuation lines joined.
+std::vector<DocumentedCommand> documented_commands() {
+  std::vector<fs::path> files = {source_dir() / "README.md"};
+  for (const auto& entry : fs::directory_iterator(source_dir() / "docs"))
+    if (entry.path().extension() == ".md") files.push_back(entry.path());
+  // At the start of a line (after `time` or VAR=value), or in $(...).
+  static const std::regex program(R"((^\s*(?:time\s+)?(?:[A-Z_]+=\S*\s+)*|\$\()(canopy(?:-train|-agent)?) )");
+  std::vector<DocumentedCommand> commands;
+  for (const fs::path& file : files) {
+    std::istringstream in(read_bytes(file));
+    bool in_block = false, in_shell = false;
+    int number = 0;
+    std::string line;
+    while (std::getline(in, line)) {
+      ++number;
+      if (line.rfind("```", 0) == 0) {
+        in_shell = !in_block && (line == "```sh" || line == "```");
+        in_block = !in_block;
+        continue;
+      }
+      if (!in_shell) continue;
+      const int first_line = number;
+      while (!line.empty() && line.back() == '\\') {
+        std::string next;
+        if (!std::getline(in, next)) break;
+        ++number;
+        line.pop_back();
+        line += " " + next;
+      }
+      std::smatch match;
+      std::string rest = line;
+      while (std::regex_search(rest, match, program)) {
+        const bool in_subshell = match[1] == "$(";
+        std::string text = match.suffix();
+        text = text.substr(0, text.find(" #"));
+        if (in_subshell) text = text.substr(0, text.find(')'));
+        DocumentedCommand command{file.filename().string() + ":" + std::to_string(first_line), match[2], {}, {}};
+        std::istringstream words(text);
+        bool leading_words = true;  // subcommands come first; after the first other word, only flags are taken
+        for (std::string word; words >> word;) {
+          word.erase(std::remove_if(word.begin(), word.end(), [](char c) { return c == '[' || c == ']'; }), word.end());
+          if (word == "&" || word == "&&" || word == "|" || word == ";") break;
+          if (word.size() > 1 && word[0] == '-' && (std::isalpha(static_cast<unsigned char>(word[1])) || word[1] == '-'))
+            command.flags.push_back(word.substr(0, word.find('=')));
+          else if (leading_words && command.flags.empty() && std::regex_match(word, std::regex("[a-z][a-z0-9-]*")))
+            command.words.push_back(word);
+          else
+            leading_words = false;
+        }
+        commands.push_back(std::move(command));
+        rest = text;
+      }
+    }
+  }
+  return commands;
+}
+
+// Documentation a test does not run must still name commands and flags that
+// exist: each command's --help must name its subcommand and every flag used
+// (or the program's global flags must).
+TEST_F(CliTest, EveryDocumentedCommandAndFlagExists) {
+  const std::map<std::string, fs::path> binaries = {{"canopy", testing::canopy_binary()},
+                                                    {"canopy-train", testing::train_binary()},
+                                                    {"canopy-agent", testing::agent_binary()}};
+  std::map<std::string, std::string> help_of;
+  auto help = [&](const std::string& command_line) -> const std::string& {
+    auto it = help_of.find(command_line);
+    if (it == help_of.end()) it = help_of.emplace(command_line, run_shell(command_line + " --help").output).first;
+    return it->second;
+  };
+  const std::vector<DocumentedCommand> commands = documented_commands();
+  ASSERT_GT(commands.size(), 50u) << "the documentation's commands were not found";
+  std::string problems;
+  for (const DocumentedCommand& command : commands) {
+    std::string line = binaries.at(command.program).string();
+    std::string usage = "Usage: " + command.program;
+    for (const std::string& word : command.words) line += " " + word;
+    const std::string& text = help(line);
+    if (!command.words.empty() && text.find(usage + " " + command.words[0]) == std::string::npos) {
+      problems += command.where + ": " + command.program + " has no subcommand '" + command.words[0] + "'\n";
+      continue;
+    }
+    for (const std::string& flag : command.flags) {
+      const std::regex named("(^|[ ,])" + std::regex_replace(flag, std::regex("[-]"), "\\-") + "([ ,\n]|$)");
+      if (!std::regex_search(text, named) && !std::regex_search(help(binaries.at(command.program).string()), named))
+        problems += command.where + ": " + command.program + " " +
+                    (command.words.empty() ? std::string() : command.words[0] + " ... ") + "has no flag " + flag + "\n";
+    }
+  }
+  EXPECT_TRUE(problems.empty()) << problems;
 }
 
 }  // namespace
