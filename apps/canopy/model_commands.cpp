@@ -163,6 +163,21 @@ void register_model_commands(CLI::App& app, Globals& globals, int& exit_code) {
     return {};
   });
 
+  auto alias_remove_args = std::make_shared<AliasArgs>();
+  auto* alias_remove =
+      alias->add_subcommand("rm", "Remove ALIAS from NAME (the version stays); also 'alias delete'");
+  alias_remove->alias("delete");
+  alias_remove->add_option("NAME", alias_remove_args->name, "model name")->required();
+  alias_remove->add_option("ALIAS", alias_remove_args->alias, "alias, e.g. staging")->required();
+  add_server_flags(alias_remove, globals);
+  set_action(alias_remove, exit_code, [&globals, alias_remove_args]() -> Status {
+    CANOPY_ASSIGN_OR_RETURN(auto client, connect_to_registry(globals));
+    CANOPY_ASSIGN_OR_RETURN(Json result, client.remove_alias(alias_remove_args->name, alias_remove_args->alias));
+    if (globals.json) print_json(result);
+    else std::printf("removed %s@%s\n", alias_remove_args->name.c_str(), alias_remove_args->alias.c_str());
+    return {};
+  });
+
   auto delete_args = std::make_shared<DeleteArgs>();
   auto* remove = model->add_subcommand("delete", "Delete a version no alias refers to (admin only)");
   remove->add_option("NAME", delete_args->name, "model name")->required();

@@ -4,6 +4,7 @@
 #include "cli.h"
 #include "common/files.h"
 #include "common/keys.h"
+#include "infer/onnx_loader.h"
 #include "package/package.h"
 
 namespace canopy::cli {
@@ -40,8 +41,51 @@ void print_info(const package::PackageInfo& info, bool json) {
   if (!m.lineage.empty()) std::printf("lineage:    %s\n", m.lineage.dump().c_str());
 }
 
+constexpr const char* kDefaultInputShape = "1x3x320x320";
+
+std::string shape_text(const std::vector<std::int64_t>& shape) {
+  std::string text;
+  for (auto d : shape) text += (text.empty() ? "" : "x") + (d < 0 ? std::string("?") : std::to_string(d));
+  return text;
+}
+
+// The input shape for the manifest: --input, which must agree with the shape
+// the ONNX model declares for its first input (a dimension the model leaves
+// open, -1, agrees with any value); without --input, the declared shape, with
+// the default's values for open dimensions. A mismatch found here would
+// otherwise surface only when a device first runs the model.
+Result<std::vector<std::int64_t>> input_shape_for(const std::string& model, const std::string& input_flag) {
+  CANOPY_ASSIGN_OR_RETURN(std::vector<std::int64_t> fallback, package::parse_shape(kDefaultInputShape));
+  std::optional<std::vector<std::int64_t>> given;
+  if (!input_flag.empty()) {
+    CANOPY_ASSIGN_OR_RETURN(given, package::parse_shape(input_flag));
+  }
+  auto graph = infer::load_onnx_file(model);
+  if (!graph.ok()) return graph.error().with_context("--model");
+  if (graph->inputs.empty())
+    return make_error(ErrorCode::kInvalidArgument, "--model " + model + " declares no input");
+  const infer::Value& declared = graph->values[static_cast<size_t>(graph->inputs.front())];
+  if (declared.shape.size() != fallback.size())
+    return make_error(ErrorCode::kInvalidArgument, "--model " + model + ": input '" + declared.name + "' has shape " +
+                                                       shape_text(declared.shape) +
+                                                       ", but a detector's input must be NxCxHxW");
+  if (!given) {
+    std::vector<std::int64_t> shape = declared.shape;
+    for (size_t i = 0; i < shape.size(); ++i)
+      if (shape[i] < 0) shape[i] = fallback[i];
+    return shape;
+  }
+  for (size_t i = 0; i < given->size(); ++i)
+    if (declared.shape[i] >= 0 && declared.shape[i] != (*given)[i])
+      return make_error(ErrorCode::kInvalidArgument, "--input " + input_flag + " does not match the model: " + model +
+                                                         " declares input '" + declared.name + "' as " +
+                                                         shape_text(declared.shape) + "; pass --input " +
+                                                         shape_text(declared.shape) + " or leave --input out");
+  return *given;
+}
+
 struct InitArgs {
-  std::string directory, model, name, labels, input = "1x3x320x320";
+  std::string directory, model, name, labels, input;
   std::vector<std::string> golden;
 };
 
@@ -68,7 +112,9 @@ void register_package_commands(CLI::App& app, Globals& globals, int& exit_code) 
   init_cmd->add_option("--model", init->model, "the ONNX model file")->required();
   init_cmd->add_option("--name", init->name, "model name, e.g. crop-disease-detector")->required();
   init_cmd->add_option("--labels", init->labels, "class names, comma-separated")->required();
-  init_cmd->add_option("--input", init->input, "input shape NxCxHxW (default 1x3x320x320)");
+  init_cmd->add_option("--input", init->input,
+                       "input shape NxCxHxW, checked against the model's (default: the model's declared shape, "
+                       "1x3x320x320 where it leaves a dimension open)");
   init_cmd->add_option("--golden", init->golden, "golden sample INPUT:EXPECTED_OUTPUT (repeatable)");
   set_action(init_cmd, exit_code, [init, &globals]() -> Status {
     package::InitOptions options;
@@ -76,7 +122,7 @@ void register_package_commands(CLI::App& app, Globals& globals, int& exit_code) 
     options.model = init->model;
     options.name = init->name;
     options.labels = split(init->labels, ',');
-    CANOPY_ASSIGN_OR_RETURN(options.input_shape, package::parse_shape(init->input));
+    CANOPY_ASSIGN_OR_RETURN(options.input_shape, input_shape_for(init->model, init->input));
     for (const auto& pair : init->golden) {
       auto parts = split(pair, ':');
       if (parts.size() != 2)

@@ -85,6 +85,11 @@ Result<Json> RegistryClient::set_alias(const std::string& name, const std::strin
               Json{{"version", version}}.dump(), "setting alias " + alias);
 }
 
+Result<Json> RegistryClient::remove_alias(const std::string& name, const std::string& alias) {
+  return call("DELETE", "/api/v1/models/" + url_segment(name) + "/aliases/" + url_segment(alias), "",
+              "removing alias " + alias);
+}
+
 Result<Json> RegistryClient::delete_version(const std::string& name, std::int64_t version) {
   return call("DELETE", "/api/v1/models/" + url_segment(name) + "/versions/" + std::to_string(version), "",
               "deleting " + name + ":" + std::to_string(version));

@@ -27,6 +27,7 @@ class RegistryClient {
   Result<Json> pull(const api::ModelSelector& ref, const std::filesystem::path& output,
                     const ProgressCallback& progress = {});
   Result<Json> set_alias(const std::string& name, const std::string& alias, std::int64_t version);
+  Result<Json> remove_alias(const std::string& name, const std::string& alias);
   Result<Json> delete_version(const std::string& name, std::int64_t version);
   Result<Json> create_key(const std::string& role, const std::string& name);
   Result<Json> list_keys();

@@ -1,5 +1,9 @@
 #include "common/files.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -140,6 +144,35 @@ bool is_canonical_relative_path(std::string_view relative) {
     start = end + 1;
   }
   return true;
+}
+
+Result<FileLock> FileLock::try_acquire(const fs::path& path) {
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return make_error(ErrorCode::kIo, "cannot open " + path.string() + ": " + std::strerror(errno));
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    const int lock_errno = errno;
+    char holder[32] = {};
+    const ssize_t read_bytes = ::pread(fd, holder, sizeof holder - 1, 0);
+    ::close(fd);
+    if (lock_errno != EWOULDBLOCK)
+      return make_error(ErrorCode::kIo, "cannot lock " + path.string() + ": " + std::strerror(lock_errno));
+    std::string pid = read_bytes > 0 ? std::string(holder, static_cast<size_t>(read_bytes)) : "";
+    while (!pid.empty() && (pid.back() == '\n' || pid.back() == ' ')) pid.pop_back();
+    return make_error(ErrorCode::kConflict,
+                      path.string() + " is locked by " + (pid.empty() ? "another process" : "process " + pid));
+  }
+  // A caller refused between the truncate and the write finds no pid and names "another process".
+  const std::string pid = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size())) {
+    const int write_errno = errno;
+    ::close(fd);
+    return make_error(ErrorCode::kIo, "cannot write " + path.string() + ": " + std::strerror(write_errno));
+  }
+  return FileLock(fd);
+}
+
+FileLock::~FileLock() {
+  if (fd_ >= 0) ::close(fd_);  // closing releases the flock
 }
 
 std::string format_bytes(std::uint64_t bytes) {

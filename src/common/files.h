@@ -77,6 +77,27 @@ class TempFile {
   bool committed_ = false;
 };
 
+// An exclusive advisory lock (flock) on a file, held until the FileLock is
+// destroyed. The kernel releases it when the process ends, however it ends
+// (kill -9, a crash), so a dead holder never leaves a stale lock behind.
+// The holder's pid is written into the file, so a refused caller can say who
+// holds it.
+class FileLock {
+ public:
+  // Creates `path` if missing and locks it without waiting. kConflict, naming
+  // the holder's pid when it is known, while another process holds it.
+  static Result<FileLock> try_acquire(const fs::path& path);
+  FileLock(FileLock&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
+  FileLock(const FileLock&) = delete;
+  FileLock& operator=(const FileLock&) = delete;
+  FileLock& operator=(FileLock&&) = delete;
+  ~FileLock();
+
+ private:
+  explicit FileLock(int fd) : fd_(fd) {}
+  int fd_;
+};
+
 // True when `relative` is a plain relative path that stays inside its root:
 // not empty, not absolute, no `..` component, no backslashes or NUL bytes.
 bool is_confined_relative_path(std::string_view relative);

@@ -123,14 +123,21 @@ GateResult evaluate_gate(const Gate& gate, const std::map<std::string, Json>& me
         result.message = left_text + "; the registry has no " + ref + " yet, so there is nothing to compare with: passed";
         return result;
       }
+      const std::string version_text = ref + " (version " + std::to_string((*version)->value("version", 0)) + ")";
       auto number = path_number(**version, gate.path);
+      if (!number.ok() && number.error().code == ErrorCode::kNotFound) {
+        // A model brought in without metrics: like a missing alias, nothing to be worse than.
+        result.passed = true;
+        result.message = left_text + "; " + version_text + " has no '" + gate.path +
+                         "', so there is nothing to compare with; skipped the comparison: passed";
+        return result;
+      }
       if (!number.ok()) {
-        result.message = ref + " (version " + std::to_string((*version)->value("version", 0)) + ") " + number.error().message;
+        result.message = version_text + " " + number.error().message;
         return result;
       }
       right = *number;
-      right_text = ref + " (version " + std::to_string((*version)->value("version", 0)) + ") " + gate.path + " = " +
-                   number_text(right);
+      right_text = version_text + " " + gate.path + " = " + number_text(right);
       break;
     }
   }

@@ -2,8 +2,9 @@
 // keys joined by dots ("operating_point.precision"), are the step's metrics.
 // A gate compares one of them with a number, a parameter, another step's
 // metric, or a number from the registry's record of the version an alias
-// names. A registry alias that does not exist yet passes the gate (there is
-// nothing to be worse than), and the gate says so.
+// names. A registry alias that does not exist yet, or a version without the
+// number the gate reads (a model brought in without metrics), passes the gate
+// (there is nothing to be worse than), and the gate says what it skipped.
 // Thread-safety: stateless functions; the lookup is called on the caller's thread.
 #pragma once
 

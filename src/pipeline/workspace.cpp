@@ -1,7 +1,6 @@
 #include "pipeline/workspace.h"
 
 #include <signal.h>
-#include <sys/file.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -51,10 +50,6 @@ bool belongs_to_run(long pid, const std::string& run_id) {
 
 }  // namespace
 
-WorkspaceLock::~WorkspaceLock() {
-  if (fd_ >= 0) ::close(fd_);  // closing releases the flock
-}
-
 ProcessIdentity ProcessIdentity::self() {
   ProcessIdentity identity;
   identity.pid = ::getpid();
@@ -80,17 +75,12 @@ Result<Workspace> Workspace::open(const fs::path& dir) {
 }
 
 Result<WorkspaceLock> Workspace::lock() const {
-  const fs::path path = dir_ / "lock";
-  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0) return make_error(ErrorCode::kIo, "cannot open " + path.string());
-  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    ::close(fd);
-    return make_error(ErrorCode::kConflict,
-                      "workspace " + dir_.string() +
-                          " is in use by another pipeline run; wait for it to finish or pass "
-                          "--workspace DIR");
-  }
-  return WorkspaceLock(fd);
+  auto lock = FileLock::try_acquire(dir_ / "lock");
+  if (!lock.ok() && lock.error().code == ErrorCode::kConflict)
+    return make_error(ErrorCode::kConflict, "workspace " + dir_.string() +
+                                                " is in use by another pipeline run; wait for it to finish or pass "
+                                                "--workspace DIR");
+  return lock;
 }
 
 Status Workspace::save_run(const Json& record, bool durable) const {

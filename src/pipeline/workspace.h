@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "common/files.h"
 #include "common/json.h"
 
 namespace canopy::pipeline {
@@ -24,18 +25,7 @@ namespace fs = std::filesystem;
 
 // An exclusive lock on a workspace, released by the destructor (or by the
 // kernel when the process dies, however it dies).
-class WorkspaceLock {
- public:
-  explicit WorkspaceLock(int fd) : fd_(fd) {}
-  WorkspaceLock(WorkspaceLock&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
-  WorkspaceLock(const WorkspaceLock&) = delete;
-  WorkspaceLock& operator=(const WorkspaceLock&) = delete;
-  WorkspaceLock& operator=(WorkspaceLock&&) = delete;
-  ~WorkspaceLock();
-
- private:
-  int fd_;
-};
+using WorkspaceLock = FileLock;
 
 // Identity of a live process: its pid and start time (clock ticks since
 // boot), so a recycled pid is not mistaken for the runner.

@@ -22,6 +22,9 @@ namespace canopy::server {
 
 namespace {
 
+// Held (flock) by the server that uses the data directory, for its lifetime.
+constexpr const char* kDataLockName = "server.lock";
+
 Result<KeyPair> load_or_create_publishing_key(const fs::path& data_dir) {
   fs::path prefix = data_dir / "keys" / "publisher";
   fs::path secret = prefix.string() + ".key";
@@ -85,6 +88,19 @@ int run_server(const ServerOptions& options) {
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  // One server per data directory: two would interleave writes to one store.
+  std::error_code ec;
+  fs::create_directories(options.data_dir, ec);
+  if (ec) return fail(make_error(ErrorCode::kIo, "cannot create data directory " + options.data_dir.string() + ": " + ec.message()));
+  auto data_lock = FileLock::try_acquire(options.data_dir / kDataLockName);
+  if (!data_lock.ok()) {
+    if (data_lock.error().code != ErrorCode::kConflict) return fail(data_lock.error());
+    return fail(make_error(ErrorCode::kConflict, "data directory " + options.data_dir.string() +
+                                                     " is in use by another canopy server (" +
+                                                     data_lock.error().message +
+                                                     "); stop that server, or pass another --data"));
+  }
 
   auto publishing_key = load_or_create_publishing_key(options.data_dir);
   if (!publishing_key.ok()) return fail(publishing_key.error());

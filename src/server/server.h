@@ -4,6 +4,7 @@
 // SIGTERM. docs/architecture.md, "Server areas", describes the areas.
 //
 // Data directory layout:
+//   server.lock            held (flock) by the server using the directory; a second one is refused
 //   registry.db            SQLite (WAL): every area's tables, and schema_versions
 //   blobs/sha256/ab/...    package files by SHA-256
 //   tmp/                   uploads in flight (emptied at every start)

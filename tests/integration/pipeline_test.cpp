@@ -413,43 +413,115 @@ TEST_F(PipelineTest, AMissingRequiredVariableFailsBeforeAnyStepNamingIt) {
   EXPECT_FALSE(fs::exists(runs_dir()) && !run_ids().empty()) << "no run was recorded";
 }
 
+// A model brought in with `package init` has no metrics; the gate against
+// `production` says what it could not compare instead of failing the run.
+TEST_F(PipelineTest, AGateAgainstAProductionModelWithoutMetricsSaysWhatItSkipped) {
+  ASSERT_TRUE(fs::exists(kOnnxTestData + "/model.onnx")) << "libonnx-testdata is missing";
+  const std::string client = server_env() + canopy();
+  auto init = run_shell("cd " + project().string() + " && " + canopy() + " package init models/crop-disease-detector" +
+                        " --model " + kOnnxTestData + "/model.onnx --name crop-disease-detector --labels healthy,diseased");
+  ASSERT_EQ(init.exit_code, 0) << init.output;
+  auto packed = run_shell("cd " + project().string() + " && " + canopy() +
+                          " package create models/crop-disease-detector -o brought-in.zip");
+  ASSERT_EQ(packed.exit_code, 0) << packed.output;
+  auto pushed = run_shell(client + " model push " + (project() / "brought-in.zip").string());
+  ASSERT_EQ(pushed.exit_code, 0) << pushed.output;
+  ASSERT_EQ(run_shell(client + " model alias set crop-disease-detector 1 production").exit_code, 0);
+
+  write_pipeline(R"(- step:
+    name: evaluate
+    command: echo '{"map50":0.4}' > metrics.json
+    metrics: metrics.json
+- gate: evaluate.map50 >= registry:crop-disease-detector@production.metrics.map50
+- step:
+    name: package
+    command: touch packaged.txt
+)");
+  auto result = run();
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_NE(result.output.find("crop-disease-detector@production (version 1) has no 'metrics.map50'"),
+            std::string::npos)
+      << result.output;
+  EXPECT_NE(result.output.find("skipped the comparison"), std::string::npos) << result.output;
+  EXPECT_TRUE(fs::exists(project() / "packaged.txt")) << "the steps after the gate ran";
+  EXPECT_EQ(last_record()["gates"][0]["status"], "passed");
+}
+
+// Three runs of the example: a refused upload fails the first; the second,
+// with the right key, publishes what the first built (every step but deploy
+// from the cache) and is the run the version's lineage names; the third
+// uploads the same package again and gets the same version.
 TEST_F(PipelineTest, TheAgricultureExampleRunsEndToEndInItsTinyConfiguration) {
   const fs::path example = testing::examples_dir() / "agriculture" / "pipeline.yaml";
+  const fs::path workspace = work_ / "ws";
   const std::string path = "PATH=" + testing::canopy_binary().parent_path().string() + ":" +
                            testing::train_binary().parent_path().string() + ":$PATH ";
-  const std::string env = server_env() + path + "API_KEY=" + ServerProcess::kAdminKey + " MODEL_REPOSITORY=" +
-                          server_->url() + "/repository ";
-  const std::string command = env + canopy() + " pipeline run " + example.string() + " --workspace " +
-                              (work_ / "ws").string() +
-                              " --param images=48 --param val_images=16 --param epochs=2 --param img=160"
-                              " --param width=0.25 --param batch=8 --param min_map50=0 --param max_drop=1";
-  auto first = run_shell(command);
-  ASSERT_EQ(first.exit_code, 0) << first.output;
-  EXPECT_NE(first.output.find("the registry has no crop-disease-detector@production yet"), std::string::npos)
-      << first.output;
-  std::vector<std::string> ids;
-  for (const auto& entry : fs::directory_iterator(work_ / "ws" / "runs")) ids.push_back(entry.path().filename().string());
-  ASSERT_EQ(ids.size(), 1u);
-  const Json r = Json::parse(read_bytes(work_ / "ws" / "runs" / ids[0] / "run.json"));
-  for (const char* name : {"preprocess", "train", "evaluate", "compress", "package", "deploy"})
-    EXPECT_EQ(step(r, name)["status"], "succeeded") << name;
-  EXPECT_TRUE(step(r, "evaluate")["metrics"].contains("map50"));
-  EXPECT_TRUE(step(r, "compress")["metrics"].contains("compressed.map50_drop")) << step(r, "compress").dump();
-  for (const auto& gate : r["gates"]) EXPECT_EQ(gate["status"], "passed") << gate.dump();
+  auto run_example = [&](const std::string& api_key) {
+    return run_shell(server_env() + path + "API_KEY=" + api_key + " MODEL_REPOSITORY=" + server_->url() +
+                     "/repository " + canopy() + " pipeline run " + example.string() + " --workspace " +
+                     workspace.string() +
+                     " --param images=48 --param val_images=16 --param epochs=2 --param img=160"
+                     " --param width=0.25 --param batch=8 --param min_map50=0 --param max_drop=1");
+  };
+  auto run_ids_in_order = [&] {
+    std::vector<std::string> ids;
+    for (const auto& entry : fs::directory_iterator(workspace / "runs")) ids.push_back(entry.path().filename().string());
+    std::sort(ids.begin(), ids.end());
+    return ids;
+  };
+  auto local_record = [&](const std::string& id) {
+    return Json::parse(read_bytes(workspace / "runs" / id / "run.json"));
+  };
 
-  // The run and the model version name each other.
-  const Json remote = server_run(ids[0]);
+  auto refused = run_example("wrong-key-0123456789");
+  EXPECT_NE(refused.exit_code, 0) << "a refused upload must fail the run\n" << refused.output;
+  EXPECT_NE(refused.output.find("the registry has no crop-disease-detector@production yet"), std::string::npos)
+      << refused.output;
+  EXPECT_NE(refused.output.find("a valid API key is required"), std::string::npos) << "the registry's answer is in the log\n"
+                                                                       << refused.output;
+  ASSERT_EQ(run_ids_in_order().size(), 1u);
+  const std::string refused_id = run_ids_in_order()[0];
+  const Json r1 = local_record(refused_id);
+  EXPECT_EQ(r1["status"], "failed");
+  for (const char* name : {"preprocess", "train", "evaluate", "compress", "package"})
+    EXPECT_EQ(step(r1, name)["status"], "succeeded") << name;
+  EXPECT_EQ(step(r1, "deploy")["status"], "failed");
+  EXPECT_TRUE(step(r1, "evaluate")["metrics"].contains("map50"));
+  EXPECT_TRUE(step(r1, "compress")["metrics"].contains("compressed.map50_drop")) << step(r1, "compress").dump();
+  for (const auto& gate : r1["gates"]) EXPECT_EQ(gate["status"], "passed") << gate.dump();
+  EXPECT_EQ(server_run(refused_id)["status"], "failed");
+  EXPECT_NE(run_shell(server_env() + canopy() + " model show crop-disease-detector").exit_code, 0)
+      << "nothing was published";
+
+  auto published = run_example(ServerProcess::kAdminKey);
+  ASSERT_EQ(published.exit_code, 0) << published.output;
+  ASSERT_EQ(run_ids_in_order().size(), 2u);
+  const std::string published_id = run_ids_in_order()[1];
+  const Json r2 = local_record(published_id);
+  for (const char* name : {"preprocess", "train", "evaluate", "compress", "package"}) {
+    EXPECT_EQ(step(r2, name)["status"], "cached") << name;
+    EXPECT_EQ(step(r2, name)["cached_from"], refused_id) << name;
+  }
+  EXPECT_EQ(step(r2, "deploy")["status"], "succeeded");
+
+  // The run that published the version and the version name each other.
+  const Json remote = server_run(published_id);
   ASSERT_EQ(remote["model_versions"].size(), 1u) << remote.dump(2);
   EXPECT_EQ(remote["model_versions"][0]["model"], "crop-disease-detector");
+  EXPECT_TRUE(server_run(refused_id)["model_versions"].empty()) << "the failed run published nothing";
   auto version = run_shell(server_env() + canopy() + " model show crop-disease-detector --json");
   ASSERT_EQ(version.exit_code, 0) << version.output;
-  EXPECT_EQ(Json::parse(version.output)["lineage"]["pipeline_run"], ids[0]);
+  const Json lineage = Json::parse(version.output)["lineage"];
+  EXPECT_EQ(lineage["pipeline_run"], published_id) << lineage.dump();
+  EXPECT_EQ(lineage["built_by_run"], refused_id) << lineage.dump();
+  auto shown = run_shell(server_env() + canopy() + " run show " + published_id);
+  EXPECT_NE(shown.output.find("models:     crop-disease-detector:1"), std::string::npos) << shown.output;
 
   // Unchanged: everything but the deploy step (no outputs) comes from the cache.
-  auto second = run_shell(command);
-  ASSERT_EQ(second.exit_code, 0) << second.output;
-  EXPECT_NE(second.output.find("[train] cached"), std::string::npos) << second.output;
-  EXPECT_NE(second.output.find("\"created\": false"), std::string::npos) << "same package, same version\n" << second.output;
+  auto again = run_example(ServerProcess::kAdminKey);
+  ASSERT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_NE(again.output.find("[train] cached"), std::string::npos) << again.output;
+  EXPECT_NE(again.output.find("\"created\": false"), std::string::npos) << "same package, same version\n" << again.output;
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
-// Crash safety of the registry: kill -9 in the middle of an upload, and
-// leftovers of a crash between storing a blob and recording it.
+// Crash safety of the registry: kill -9 in the middle of an upload,
+// leftovers of a crash between storing a blob and recording it, and one
+// server per port and per data directory, with the directory's lock gone
+// with a killed server.
 #include <chrono>
 #include <thread>
 
@@ -64,6 +66,48 @@ TEST_F(RegistryCrashTest, OrphansOfACrashAreSweptAtStart) {
   auto pulled = cli("model pull crop-disease-detector:1 -o " + (work_ / "pulled.zip").string());
   ASSERT_EQ(pulled.exit_code, 0) << pulled.output;
   EXPECT_EQ(read_bytes(work_ / "pulled.zip"), read_bytes(v1));
+}
+
+// `canopy server` with these arguments, which must fail to start: its exit
+// code and output. One that starts instead is stopped by `timeout` (124).
+CommandResult start_refused_server(const std::string& args) {
+  return run_shell("timeout 10 " + canopy_binary().string() + " server " + args);
+}
+
+std::string port_of(const std::string& url) { return url.substr(url.rfind(':') + 1); }
+
+TEST_F(RegistryCrashTest, ASecondServerOnAUsedPortIsRefusedNamingThePort) {
+  const std::string port = port_of(server_->url());
+  auto second = start_refused_server("--data " + (work_ / "other-data").string() + " --listen 127.0.0.1:" + port);
+  EXPECT_EQ(second.exit_code, 1) << second.output;
+  EXPECT_NE(second.output.find("port " + port + " is already in use"), std::string::npos) << second.output;
+  EXPECT_EQ(second.output.find("listening on"), std::string::npos) << second.output;
+  // The first server still answers every request alone.
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(curl(admin_header(), "/api/v1/models").status, 200);
+}
+
+TEST_F(RegistryCrashTest, ADataDirectoryServesOneServerAndItsLockDiesWithIt) {
+  const fs::path data = work_ / "data";
+  auto second = start_refused_server("--data " + data.string() + " --listen 127.0.0.1:0");
+  EXPECT_EQ(second.exit_code, 1) << second.output;
+  EXPECT_NE(second.output.find("data directory " + data.string() + " is in use by another canopy server"),
+            std::string::npos)
+      << second.output;
+  EXPECT_NE(second.output.find("locked by process "), std::string::npos) << second.output;
+  EXPECT_EQ(second.output.find("listening on"), std::string::npos) << second.output;
+
+  // kill -9 leaves the lock file behind, but not the lock: the next server starts.
+  fs::path v1 = signed_package("crop-disease-detector", random_bytes(1000, 43), signing_key_, "v1.zip");
+  ASSERT_EQ(cli("model push " + v1.string()).exit_code, 0);
+  server_->kill_hard();
+  EXPECT_TRUE(fs::exists(data / "server.lock"));
+  server_->start();
+  auto shown = cli("model show crop-disease-detector --json");
+  EXPECT_EQ(shown.exit_code, 0) << shown.output;
+  // ... and holds the directory in turn.
+  auto third = start_refused_server("--data " + data.string() + " --listen 127.0.0.1:0");
+  EXPECT_EQ(third.exit_code, 1) << third.output;
+  EXPECT_NE(third.output.find("is in use by another canopy server"), std::string::npos) << third.output;
 }
 
 }  // namespace

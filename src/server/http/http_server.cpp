@@ -2,6 +2,10 @@
 
 #include <httplib.h>
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include "server/http/middleware.h"
 #include "server/http/routes.h"
@@ -47,6 +51,22 @@ void install_error_handlers(httplib::Server& http) {
   });
 }
 
+// `bind_errno` is errno after httplib's failed bind: its bind or listen call
+// set it, and the close of the socket that follows leaves it as it was.
+Error bind_error(const std::string& host, int port, int bind_errno) {
+  const std::string address = host + ":" + std::to_string(port);
+  if (bind_errno == EADDRINUSE)
+    return make_error(ErrorCode::kConflict, "cannot listen on " + address + ": port " + std::to_string(port) +
+                                                " is already in use (another canopy server?); stop that "
+                                                "process or pass another --listen HOST:PORT");
+  if (bind_errno == EADDRNOTAVAIL)
+    return make_error(ErrorCode::kNetwork,
+                      "cannot listen on " + address + ": " + host + " is not an address of this machine");
+  return make_error(ErrorCode::kNetwork, "cannot listen on " + address +
+                                             (bind_errno != 0 ? std::string(": ") + std::strerror(bind_errno)
+                                                              : std::string(" (in use, or not an address of this machine)")));
+}
+
 }  // namespace
 
 Result<std::unique_ptr<HttpServer>> HttpServer::bind(const ServerAreas& areas,
@@ -86,13 +106,21 @@ Result<std::unique_ptr<HttpServer>> HttpServer::bind(const ServerAreas& areas,
     spdlog::debug("http.request method={} path={} status={}", req.method, req.path, res.status);
   });
 
+  // httplib's default sets SO_REUSEPORT, with which a second server binds the
+  // same port and the kernel splits requests between the two stores.
+  // SO_REUSEADDR alone still allows a quick restart over TIME_WAIT connections.
+  http->set_socket_options([](socket_t sock) {
+    int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
+
   int port = options.port;
+  errno = 0;
   if (port == 0) {
     port = http->bind_to_any_port(options.host);
-    if (port <= 0) return make_error(ErrorCode::kNetwork, "cannot bind to " + options.host);
+    if (port <= 0) return bind_error(options.host, 0, errno);
   } else if (!http->bind_to_port(options.host, port)) {
-    return make_error(ErrorCode::kNetwork, "cannot listen on " + options.host + ":" + std::to_string(port) +
-                                               " (in use, or not an address of this machine)");
+    return bind_error(options.host, port, errno);
   }
   return std::unique_ptr<HttpServer>(new HttpServer(std::move(http), port));
 }

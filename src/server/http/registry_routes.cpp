@@ -17,6 +17,17 @@ namespace {
 using httplib::Request;
 using httplib::Response;
 
+// The upload's publisher: its API key, and the pipeline run the request
+// names in X-Canopy-Run (a deploy step sends its CANOPY_RUN_ID), if any.
+Result<Publisher> publisher_of(const Request& req, const ApiKeyRecord& key) {
+  static const std::regex run_id("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
+  const std::string run = req.get_header_value("X-Canopy-Run");
+  if (!run.empty() && !std::regex_match(run, run_id))
+    return make_error(ErrorCode::kInvalidArgument,
+                      "X-Canopy-Run '" + run + "' is not a run id (1-64 letters, digits, '.', '_' or '-')");
+  return Publisher{key.id, run};
+}
+
 // Streams the request body into a temp file, then hands it to the registry.
 void receive_upload(Registry& registry, std::uint64_t max_upload_bytes, const Request& req, Response& res,
                     const httplib::ContentReader& reader, const ApiKeyRecord& key,
@@ -25,6 +36,11 @@ void receive_upload(Registry& registry, std::uint64_t max_upload_bytes, const Re
     // Answer without reading the body; closing is the only way to skip it.
     res.set_header("Connection", "close");
     return send_error(res, upload_too_large(max_upload_bytes));
+  }
+  auto publisher = publisher_of(req, key);
+  if (!publisher.ok()) {
+    res.set_header("Connection", "close");  // the body is not read
+    return send_error(res, publisher.error());
   }
   auto temp = TempFile::create(registry.tmp_dir(), "upload-");
   if (!temp.ok()) return send_error(res, temp.error());
@@ -60,7 +76,7 @@ void receive_upload(Registry& registry, std::uint64_t max_upload_bytes, const Re
   if (received == 0)
     return send_error(res,
                       make_error(ErrorCode::kInvalidArgument, "upload is empty; send a model package zip"));
-  auto published = registry.publish(std::move(*temp), hasher.finish_hex(), expected_name, key.id);
+  auto published = registry.publish(std::move(*temp), hasher.finish_hex(), expected_name, *publisher);
   if (!published.ok()) {
     spdlog::warn("http.upload.rejected path={} key={} reason=\"{}\"", req.path, key.id,
                  published.error().message);

@@ -149,7 +149,7 @@ Status Registry::sweep_orphans() {
 
 Result<PublishResult> Registry::publish(TempFile upload, const std::string& upload_sha256,
                                         const std::optional<std::string>& expected_name,
-                                        const std::string& uploaded_by) {
+                                        const Publisher& publisher) {
   package::VerifyOptions verify;
   verify.limits = options_.limits;
   verify.trusted_keys = options_.trusted_publishers;
@@ -219,7 +219,7 @@ Result<PublishResult> Registry::publish(TempFile upload, const std::string& uplo
   CANOPY_TRY(stored);
 
   info.manifest_sha256 = sha256_hex(info.manifest_bytes);
-  auto result = record_locked(info, content_sha256, *blob_sha256, size_bytes, server_signed, uploaded_by);
+  auto result = record_locked(info, content_sha256, *blob_sha256, size_bytes, server_signed, publisher);
   if (!result.ok() || !result->created) {
     // Nothing refers to the blob we just stored unless an identical version does.
     CANOPY_ASSIGN_OR_RETURN(Statement stmt, db_.prepare("SELECT 1 FROM versions WHERE blob_sha256 = ?"));
@@ -236,7 +236,7 @@ Result<PublishResult> Registry::publish(TempFile upload, const std::string& uplo
 Result<PublishResult> Registry::record_locked(const package::PackageInfo& info,
                                               const std::string& content_sha256,
                                               const std::string& blob_sha256, std::uint64_t size_bytes,
-                                              bool server_signed, const std::string& uploaded_by) {
+                                              bool server_signed, const Publisher& publisher) {
   const std::string& model = info.manifest.name;
   CANOPY_ASSIGN_OR_RETURN(Transaction tx, Transaction::begin(db_));
   // An identical upload may have been recorded while this one was being stored.
@@ -251,15 +251,21 @@ Result<PublishResult> Registry::record_locked(const package::PackageInfo& info,
   if (!has_row) return make_error(ErrorCode::kInternal, "model row vanished during publish");
   std::int64_t version = next.column_int(0);
   std::string signed_by = info.signature ? info.signature->key_id : "";
+  Json lineage = info.manifest.lineage;
+  if (!publisher.pipeline_run.empty()) {
+    const Json built_by = lineage.value("pipeline_run", Json());
+    if (built_by.is_string() && built_by != publisher.pipeline_run) lineage["built_by_run"] = built_by;
+    lineage["pipeline_run"] = publisher.pipeline_run;
+  }
   Json summary = {{"labels", info.manifest.labels},
                   {"tags", info.manifest.tags},
                   {"metrics", info.manifest.metrics},
-                  {"lineage", info.manifest.lineage}};
+                  {"lineage", lineage}};
   CANOPY_TRY(
       db_.run(std::string("INSERT INTO versions(") + kVersionColumns +
                   ", content_sha256, manifest) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
               {model, version, info.manifest_sha256, blob_sha256, static_cast<std::int64_t>(size_bytes),
-               summary.dump(), signed_by, static_cast<std::int64_t>(server_signed ? 1 : 0), uploaded_by, now,
+               summary.dump(), signed_by, static_cast<std::int64_t>(server_signed ? 1 : 0), publisher.key_id, now,
                content_sha256, info.manifest_bytes}));
   for (const auto& tag : info.manifest.tags)
     CANOPY_TRY(db_.run("INSERT OR IGNORE INTO version_tags(model, version, tag) VALUES(?,?,?)",

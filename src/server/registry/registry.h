@@ -67,6 +67,12 @@ struct AliasChange {
   std::string changed_by;
 };
 
+// Who publishes an upload.
+struct Publisher {
+  std::string key_id;        // the API key that sent it
+  std::string pipeline_run;  // the pipeline run publishing it, when the upload names one; else empty
+};
+
 struct PublishResult {
   VersionRecord version;
   bool created = false;  // false when identical content was already published
@@ -82,10 +88,12 @@ class Registry {
   // Verifies `upload` (whose SHA-256 the caller computed while receiving it)
   // and stores it as the next version of the model its manifest names, which
   // must equal `expected_name` when given. Unsigned packages are signed with
-  // the server's publishing key.
+  // the server's publishing key. The new version's lineage names
+  // `publisher.pipeline_run` when set: a run whose package step came from the
+  // cache publishes a manifest an earlier run built, and that earlier run is
+  // kept as lineage.built_by_run.
   Result<PublishResult> publish(TempFile upload, const std::string& upload_sha256,
-                                const std::optional<std::string>& expected_name,
-                                const std::string& uploaded_by);
+                                const std::optional<std::string>& expected_name, const Publisher& publisher);
 
   Result<std::vector<ModelSummary>> list_models(const std::string& query, const std::string& tag);
   Result<std::vector<VersionRecord>> list_versions(const std::string& model);
@@ -109,9 +117,9 @@ class Registry {
   Status remove_alias(const std::string& model, const std::string& alias, const std::string& changed_by);
   Result<std::vector<AliasChange>> alias_history(const std::string& model, const std::string& alias);
 
-  // Every version whose manifest lineage has pipeline_run equal to `run_id`
-  // (canopy-train writes it from CANOPY_RUN_ID), by model and version, with
-  // aliases and without manifests.
+  // Every version whose lineage has pipeline_run equal to `run_id` (the run
+  // that published it, or else the one canopy-train wrote into the manifest
+  // from CANOPY_RUN_ID), by model and version, with aliases and without manifests.
   Result<std::vector<VersionRecord>> versions_of_run(const std::string& run_id);
 
   fs::path blob_path(const std::string& sha256) const { return blobs_.path_of(sha256); }
@@ -134,7 +142,7 @@ class Registry {
   Result<std::vector<std::string>> aliases_of_locked(const std::string& model, std::int64_t version);
   Result<PublishResult> record_locked(const package::PackageInfo& info, const std::string& content_sha256,
                                       const std::string& blob_sha256, std::uint64_t size_bytes,
-                                      bool server_signed, const std::string& uploaded_by);
+                                      bool server_signed, const Publisher& publisher);
 
   std::mutex mutex_;  // guards db_ and delete_guard_
   Database db_;

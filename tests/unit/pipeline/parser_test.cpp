@@ -276,6 +276,20 @@ TEST(PipelineGates, EvaluateAgainstNumbersParametersAndTheRegistry) {
   EXPECT_NE(worse.message.find("version 4"), std::string::npos) << worse.message;
   EXPECT_EQ(lookups, 1);
   EXPECT_FALSE(evaluate_gate(parsed->gates[2], metrics, *values, {}).passed) << "no registry configured";
+
+  RegistryLookup without_metrics = [](const std::string&, const std::string&) -> Result<std::optional<Json>> {
+    return std::optional<Json>(Json{{"version", 1}, {"metrics", Json::object()}});
+  };
+  GateResult skipped = evaluate_gate(parsed->gates[2], metrics, *values, without_metrics);
+  EXPECT_TRUE(skipped.passed) << skipped.message;
+  EXPECT_NE(skipped.message.find("crop@production (version 1) has no 'metrics.map50'"), std::string::npos)
+      << skipped.message;
+  EXPECT_NE(skipped.message.find("skipped the comparison"), std::string::npos) << skipped.message;
+  RegistryLookup not_a_number = [](const std::string&, const std::string&) -> Result<std::optional<Json>> {
+    return std::optional<Json>(Json{{"version", 1}, {"metrics", {{"map50", "high"}}}});
+  };
+  EXPECT_FALSE(evaluate_gate(parsed->gates[2], metrics, *values, not_a_number).passed)
+      << "a value that is there but not a number is an error, not a skip";
 }
 
 TEST(PipelineRedactor, MasksSecretsAndTheirJsonForm) {

@@ -53,11 +53,13 @@ class RegistryAreaTest : public ::testing::Test {
     return testing::read_bytes(dir_ / "package.zip");
   }
 
-  Result<PublishResult> publish(const std::string& bytes) {
+  // Publishes with key-1, as pipeline run `publishing_run` when given.
+  Result<PublishResult> publish(const std::string& bytes, const std::string& publishing_run = "") {
     auto temp = TempFile::create(registry_->tmp_dir(), "upload-");
     EXPECT_TRUE(temp.ok());
     EXPECT_TRUE(temp->write(bytes).ok());
-    return registry_->publish(std::move(temp).value(), sha256_hex(bytes), std::nullopt, "key-1");
+    return registry_->publish(std::move(temp).value(), sha256_hex(bytes), std::nullopt,
+                              Publisher{"key-1", publishing_run});
   }
 
   std::int64_t publish_version(const std::string& bytes) {
@@ -162,6 +164,23 @@ TEST_F(RegistryAreaTest, VersionsOfARunAreFoundByTheirLineage) {
   EXPECT_TRUE(registry_->versions_of_run("run-9")->empty());
 }
 
+// A pipeline whose package step came from the cache uploads a manifest an
+// earlier run built; the run that publishes it is the one its lineage names.
+TEST_F(RegistryAreaTest, ThePublishingRunIsTheOneTheLineageNames) {
+  auto published = publish(package("crop", testing::random_bytes(1000, 4), "run-1"), "run-2");
+  ASSERT_TRUE(published.ok()) << published.error().message;
+  EXPECT_EQ(published->version.summary["lineage"]["pipeline_run"], "run-2");
+  EXPECT_EQ(published->version.summary["lineage"]["built_by_run"], "run-1");
+  ASSERT_EQ(registry_->versions_of_run("run-2")->size(), 1u);
+  EXPECT_TRUE(registry_->versions_of_run("run-1")->empty());
+
+  // Published by the run that built it: nothing to add.
+  published = publish(package("crop", testing::random_bytes(1000, 5), "run-3"), "run-3");
+  ASSERT_TRUE(published.ok()) << published.error().message;
+  EXPECT_EQ(published->version.summary["lineage"]["pipeline_run"], "run-3");
+  EXPECT_FALSE(published->version.summary["lineage"].contains("built_by_run"));
+}
+
 TEST_F(RegistryAreaTest, OnlyTheRegistrysOwnTablesAreMigrated) {
   auto db = Database::open_in(dir_ / "data");
   ASSERT_TRUE(db.ok());
@@ -210,7 +229,7 @@ TEST(RegistryFailureTest, APublishFailingAtEveryWriteLeavesTheOldState) {
   auto publish = [&](Registry& registry, const std::string& bytes) -> Status {
     CANOPY_ASSIGN_OR_RETURN(TempFile upload, TempFile::create(registry.tmp_dir(), "upload-", env));
     CANOPY_TRY(upload.write(bytes));
-    auto published = registry.publish(std::move(upload), sha256_hex(bytes), std::nullopt, "key-1");
+    auto published = registry.publish(std::move(upload), sha256_hex(bytes), std::nullopt, Publisher{"key-1", ""});
     if (!published.ok()) return published.error();
     return {};
   };
