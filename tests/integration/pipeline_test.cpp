@@ -330,6 +330,12 @@ TEST_F(PipelineTest, KillNineOfTheRunnerIsRecoveredAndARerunCompletes) {
     }
   }
   ASSERT_GT(step_pid, 0) << read_bytes(work_ / "runner.out");
+  // Killed only once the step has written its line: a step that writes after
+  // its runner died gets SIGPIPE, and this test is about the runner's crash.
+  const fs::path step_log = runs_dir() / id / "logs/slow.log";
+  for (int i = 0; i < 200 && (!fs::exists(step_log) || read_bytes(step_log).find("sleeping") == std::string::npos);
+       ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
   runner->signal(SIGKILL);
   runner->wait();
   EXPECT_EQ(record(id)["status"], "running") << "nothing could record the crash";
