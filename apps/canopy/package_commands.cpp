@@ -142,7 +142,7 @@ void register_package_commands(CLI::App& app, Globals& globals, int& exit_code) 
   auto create = std::make_shared<CreateArgs>();
   auto* create_cmd = pkg->add_subcommand("create", "Pack a directory with canopy.json into a package zip");
   create_cmd->add_option("DIR", create->directory, "package directory holding canopy.json")->required();
-  create_cmd->add_option("-o,--output", create->output, "package file to write")->required();
+  create_cmd->add_option("-o,--out,--output", create->output, "package file to write")->required();
   create_cmd->add_option("--sign", create->sign,
                          "secret key (from 'canopy keys generate') to sign the manifest");
   set_action(create_cmd, exit_code, [create, &globals]() -> Status {
@@ -166,7 +166,7 @@ void register_package_commands(CLI::App& app, Globals& globals, int& exit_code) 
   verify_cmd->add_option("FILE", verify->file, "package zip")->required();
   verify_cmd->add_option("--key", verify->keys,
                          "trusted public key; when given, a valid signature by it is required");
-  verify_cmd->add_option("--max-compression-ratio", verify->max_ratio, "zip bomb limit (default 100)");
+  verify_cmd->add_option("--max-compression-ratio", verify->max_ratio, "zip bomb limit");
   set_action(verify_cmd, exit_code, [verify, &globals]() -> Status {
     package::VerifyOptions options;
     options.limits.max_compression_ratio = verify->max_ratio;

@@ -91,6 +91,75 @@ TEST_F(CliTest, PackageInitChecksTheInputShapeAgainstTheModel) {
   EXPECT_NE(not_onnx.output.find("not a valid ONNX protobuf"), std::string::npos) << not_onnx.output;
 }
 
+TEST_F(CliTest, EveryProgramAnswersVersionAndItsHelpShowsDefaults) {
+  for (const fs::path& program : {testing::canopy_binary(), testing::train_binary(), testing::agent_binary()}) {
+    auto version = run_shell(program.string() + " --version");
+    EXPECT_EQ(version.exit_code, 0) << program << ": " << version.output;
+    EXPECT_NE(version.output.find(program.filename().string() + " 0."), std::string::npos) << version.output;
+  }
+  auto prune = run_shell(testing::train_binary().string() + " prune --help");
+  EXPECT_NE(prune.output.find("--ratio FLOAT:FLOAT in [0.05 - 0.95]=0.5"), std::string::npos) << prune.output;
+  EXPECT_NE(prune.output.find("--epochs INT:NONNEGATIVE=3"), std::string::npos) << prune.output;
+  EXPECT_NE(prune.output.find("--threads INT=0"), std::string::npos) << "--threads as on train\n" << prune.output;
+  auto bench = run_shell(canopy() + " bench infer --help");
+  EXPECT_NE(bench.output.find("--runs INT=100"), std::string::npos) << bench.output;
+  // --out is the output flag's name everywhere; --output stays accepted.
+  for (const char* command : {"package create", "model pull", "keys generate", "dataset generate"}) {
+    auto help = run_shell(canopy() + " " + command + " --help");
+    EXPECT_NE(help.output.find("--out"), std::string::npos) << command << "\n" << help.output;
+  }
+}
+
+TEST_F(CliTest, MistakesGetErrorsThatSayWhatToDo) {
+  auto misspelled = run_shell(canopy() + " modle list");
+  EXPECT_NE(misspelled.exit_code, 0);
+  EXPECT_NE(misspelled.output.find("'modle' is not a command of canopy; the commands are: server, keys, package, model"),
+            std::string::npos)
+      << misspelled.output;
+  auto nested = run_shell(canopy() + " model lst");
+  EXPECT_NE(nested.output.find("'lst' is not a command of canopy model; the commands are: push, list, show"),
+            std::string::npos)
+      << nested.output;
+  auto missing = run_shell(canopy() + " model alias");
+  EXPECT_NE(missing.output.find("canopy model alias needs a command: set, rm"), std::string::npos) << missing.output;
+  auto agent = run_shell(testing::agent_binary().string() + " stauts");
+  EXPECT_NE(agent.output.find("the commands are: run, status"), std::string::npos) << agent.output;
+
+  for (const std::string& command : {canopy() + " dataset generate --out g --images many",
+                                     testing::train_binary().string() + " train --data d --out o --epochs ten"}) {
+    auto not_a_number = run_in_work(command);
+    EXPECT_NE(not_a_number.exit_code, 0);
+    EXPECT_NE(not_a_number.output.find("expected an integer, got '"), std::string::npos) << not_a_number.output;
+    EXPECT_EQ(not_a_number.output.find("179769"), std::string::npos) << "no 300-digit limit\n" << not_a_number.output;
+  }
+  auto runs = run_in_work(canopy() + " bench infer model.onnx --runs lots");
+  EXPECT_NE(runs.output.find("--runs: expected a number, got 'lots'"), std::string::npos) << runs.output;
+
+  // model push of what is not yet a package says how to make one; no server is needed to say so.
+  fs::create_directories(work_ / "models" / "plain");
+  testing::write_bytes(work_ / "models" / "packaged" / "canopy.json", "{}");
+  testing::write_bytes(work_ / "detector.onnx", "onnx");
+  const std::string push = canopy() + " model push --server http://127.0.0.1:9 --api-key k ";
+  auto plain = run_in_work(push + "models/plain");
+  EXPECT_NE(plain.output.find("is a directory, not a package; write its manifest with canopy package init"),
+            std::string::npos)
+      << plain.output;
+  auto packaged = run_in_work(push + "models/packaged");
+  EXPECT_NE(packaged.output.find("is a package directory; pack it first: canopy package create models/packaged"),
+            std::string::npos)
+      << packaged.output;
+  auto bare = run_in_work(push + "detector.onnx");
+  EXPECT_NE(bare.output.find("is a bare ONNX model; make it a package first"), std::string::npos) << bare.output;
+}
+
+TEST_F(CliTest, DatasetGenerateEndsWithASummary) {
+  auto generated = run_in_work(canopy() + " dataset generate --out field --images 4 --seed 5 -q");
+  ASSERT_EQ(generated.exit_code, 0) << generated.output;
+  const std::regex summary("generated 4 images with [0-9]+ boxes \\(healthy [0-9]+, diseased [0-9]+, "
+                           "water_stressed [0-9]+\\) in field\n");
+  EXPECT_TRUE(std::regex_search(generated.output, summary)) << generated.output;
+}
+
 // README's tour, taken from README.md itself and run in order as one script
 // against a fresh server, with smaller sizes and bounded waits. Each change
 // the test makes must still find its text, so README cannot drift from it.
