@@ -65,10 +65,7 @@ Result<std::int64_t> parse_deployment_id(const std::string& text) {
   return make_error(ErrorCode::kInvalidArgument, "deployment id '" + text + "' must be a positive number");
 }
 
-std::string model_text(const Json& model) {
-  if (!model.is_object()) return "-";
-  return model.value("name", "") + ":" + std::to_string(model.value("version", 0));
-}
+std::string model_text(const std::optional<api::ModelRef>& model) { return model ? model->label() : "-"; }
 
 // ---- enroll-token ----
 
@@ -99,10 +96,9 @@ void register_enroll_token_commands(CLI::App& app, Globals& globals, int& exit_c
   set_action(create, exit_code, [&globals, args]() -> Status {
     CANOPY_ASSIGN_OR_RETURN(std::int64_t expires_s, parse_duration_s(args->expires, "--expires"));
     CANOPY_ASSIGN_OR_RETURN(auto client, connect_to_fleet(globals));
-    CANOPY_ASSIGN_OR_RETURN(Json token, client.create_enrollment_token({{"group", args->group},
-                                                                        {"expires_in_s", expires_s},
-                                                                        {"max_uses", args->uses},
-                                                                        {"approval", args->approval}}));
+    CANOPY_ASSIGN_OR_RETURN(
+        Json token,
+        client.create_enrollment_token({args->group, args->approval == "manual", expires_s, args->uses}));
     if (globals.json) {
       print_json(token);
     } else {
@@ -145,11 +141,11 @@ void print_device_row_header() {
               "LAST SEEN");
 }
 
-void print_device_row(const Json& d) {
-  std::string last_seen = d["last_seen"].is_string() ? d["last_seen"].get<std::string>() : "-";
-  std::printf("%-16s %-20s %-14s %-10s %-26s %-16s %s\n", d.value("id", "").c_str(),
-              d.value("name", "").c_str(), d.value("group", "").c_str(), d.value("status", "").c_str(),
-              model_text(d["current"]).c_str(), d.value("state", "").c_str(), last_seen.c_str());
+void print_device_row(const api::DeviceInfo& d) {
+  std::printf("%-16s %-20s %-14s %-10s %-26s %-16s %s\n", d.id.c_str(), d.name.c_str(), d.group.c_str(),
+              std::string(api::device_status_name(d.status)).c_str(), model_text(d.current).c_str(),
+              std::string(api::report_state_name(d.state)).c_str(),
+              d.last_seen.empty() ? "-" : d.last_seen.c_str());
 }
 
 void register_device_commands(CLI::App& app, Globals& globals, int& exit_code) {
@@ -167,13 +163,16 @@ void register_device_commands(CLI::App& app, Globals& globals, int& exit_code) {
     CANOPY_ASSIGN_OR_RETURN(auto client, connect_to_fleet(globals));
     std::string tag = list_args->tag;
     if (auto eq = tag.find('='); eq != std::string::npos) tag[eq] = ':';
-    CANOPY_ASSIGN_OR_RETURN(Json devices, client.list_devices(list_args->group, tag, list_args->status));
+    CANOPY_ASSIGN_OR_RETURN(auto devices, client.list_devices(list_args->group, tag,
+                                                              api::parse_device_status(list_args->status)));
     if (globals.json) {
-      print_json(devices);
+      Json rows = Json::array();
+      for (const auto& d : devices) rows.push_back(d.to_json());
+      print_json({{"devices", rows}});
       return {};
     }
     print_device_row_header();
-    for (const auto& d : devices["devices"]) print_device_row(d);
+    for (const auto& d : devices) print_device_row(d);
     return {};
   });
 
@@ -183,31 +182,34 @@ void register_device_commands(CLI::App& app, Globals& globals, int& exit_code) {
   add_server_flags(show, globals);
   set_action(show, exit_code, [&globals, id]() -> Status {
     CANOPY_ASSIGN_OR_RETURN(auto client, connect_to_fleet(globals));
-    CANOPY_ASSIGN_OR_RETURN(Json d, client.show_device(*id));
+    CANOPY_ASSIGN_OR_RETURN(api::DeviceInfo d, client.show_device(*id));
     if (globals.json) {
-      print_json(d);
+      Json out = d.to_json();
+      if (!out.contains("reports")) out["reports"] = Json::array();
+      print_json(out);
       return {};
     }
-    std::printf("id:          %s\n", d.value("id", "").c_str());
-    std::printf("name:        %s\n", d.value("name", "").c_str());
-    std::printf("group:       %s\n", d.value("group", "").c_str());
-    std::printf("status:      %s\n", d.value("status", "").c_str());
-    std::printf("tags:        %s\n", d.value("tags", Json::object()).dump().c_str());
-    std::printf("agent:       %s\n", d.value("agent_version", "").c_str());
-    std::printf("current:     %s\n", model_text(d["current"]).c_str());
-    std::printf("previous:    %s\n", model_text(d["previous"]).c_str());
-    std::printf("state:       %s (health %s)\n", d.value("state", "").c_str(), d.value("health", "").c_str());
-    std::printf("last error:  %s\n", d.value("last_error", "").c_str());
-    std::printf("last seen:   %s\n",
-                d["last_seen"].is_string() ? d["last_seen"].get<std::string>().c_str() : "-");
-    std::printf("enrolled:    %s\n", d.value("enrolled_at", "").c_str());
+    std::string tags;
+    for (const auto& [key, value] : d.tags) tags += (tags.empty() ? "" : ", ") + key + "=" + value;
+    std::printf("id:          %s\n", d.id.c_str());
+    std::printf("name:        %s\n", d.name.c_str());
+    std::printf("group:       %s\n", d.group.c_str());
+    std::printf("status:      %s\n", std::string(api::device_status_name(d.status)).c_str());
+    std::printf("tags:        %s\n", tags.empty() ? "-" : tags.c_str());
+    std::printf("agent:       %s\n", d.agent_version.c_str());
+    std::printf("current:     %s\n", model_text(d.current).c_str());
+    std::printf("previous:    %s\n", model_text(d.previous).c_str());
+    std::printf("state:       %s (health %s)\n", std::string(api::report_state_name(d.state)).c_str(),
+                d.health.c_str());
+    std::printf("last error:  %s\n", d.last_error.c_str());
+    std::printf("last seen:   %s\n", d.last_seen.empty() ? "-" : d.last_seen.c_str());
+    std::printf("enrolled:    %s\n", d.enrolled_at.c_str());
     std::printf("reports:\n");
-    for (const auto& r : d.value("reports", Json::array())) {
-      std::string deployment = r.contains("deployment_id") && r["deployment_id"].is_number()
-                                   ? "deployment " + std::to_string(r["deployment_id"].get<std::int64_t>())
-                                   : "no deployment";
-      std::printf("  %s  %-16s %-16s %s\n", r.value("received_at", "").c_str(), r.value("state", "").c_str(),
-                  deployment.c_str(), r.value("error", "").c_str());
+    for (const auto& [r, received_at] : d.reports) {
+      std::string deployment =
+          r.deployment_id ? "deployment " + std::to_string(*r.deployment_id) : std::string("no deployment");
+      std::printf("  %s  %-16s %-16s %s\n", received_at.c_str(),
+                  std::string(api::report_state_name(r.state)).c_str(), deployment.c_str(), r.error.c_str());
     }
     return {};
   });
@@ -224,12 +226,12 @@ void register_device_commands(CLI::App& app, Globals& globals, int& exit_code) {
     add_server_flags(command, globals);
     set_action(command, exit_code, [&globals, target, op]() -> Status {
       CANOPY_ASSIGN_OR_RETURN(auto client, connect_to_fleet(globals));
-      CANOPY_ASSIGN_OR_RETURN(Json d, client.change_device(*target, op));
+      CANOPY_ASSIGN_OR_RETURN(api::DeviceInfo d, client.change_device(*target, op));
       if (globals.json)
-        print_json(d);
+        print_json(d.to_json());
       else
-        std::printf("device %s (%s) is %s\n", d.value("id", "").c_str(), d.value("name", "").c_str(),
-                    d.value("status", "").c_str());
+        std::printf("device %s (%s) is %s\n", d.id.c_str(), d.name.c_str(),
+                    std::string(api::device_status_name(d.status)).c_str());
       return {};
     });
   }
@@ -244,116 +246,118 @@ struct DeployArgs {
   double success_ratio = 0.9, max_failure_ratio = 0.2;
   std::int64_t min_failures = 2;
   bool no_auto_rollback = false;
+  bool allow_empty = false;
 };
 
-Result<Json> deployment_request(const DeployArgs& args) {
-  Json request = {{"model", args.model}};
+Result<api::DeploymentRequest> deployment_request(const DeployArgs& args) {
+  api::DeploymentRequest request;
   if ((args.version > 0) == !args.alias.empty())
     return make_error(ErrorCode::kInvalidArgument, "give exactly one of --version or --alias");
-  if (args.version > 0)
-    request["version"] = args.version;
-  else
-    request["alias"] = args.alias;
+  request.model = args.version > 0 ? api::ModelSelector::of_version(args.model, args.version)
+                                   : api::ModelSelector::of_alias(args.model, args.alias);
+  request.allow_empty = args.allow_empty;
 
   const int targets = !args.group.empty() + !args.tags.empty() + !args.devices.empty();
   if (targets != 1)
     return make_error(ErrorCode::kInvalidArgument, "give exactly one of --group, --tag or --devices");
   if (!args.group.empty()) {
-    request["target"] = {{"group", args.group}};
+    request.target.group = args.group;
   } else if (!args.tags.empty()) {
-    Json tags = Json::object();
     for (const auto& tag : args.tags) {
       auto eq = tag.find('=');
       if (eq == std::string::npos || eq == 0)
         return make_error(ErrorCode::kInvalidArgument, "--tag '" + tag + "' must be key=value");
-      tags[tag.substr(0, eq)] = tag.substr(eq + 1);
+      request.target.tags[tag.substr(0, eq)] = tag.substr(eq + 1);
     }
-    request["target"] = {{"tags", tags}};
   } else {
-    request["target"] = {{"devices", split(args.devices, ',')}};
+    for (const auto& id : split(args.devices, ',')) request.target.devices.insert(id);
   }
 
   CANOPY_ASSIGN_OR_RETURN(std::int64_t soak_s, parse_duration_s(args.soak, "--soak"));
-  Json strategy = {{"max_failure_ratio", args.max_failure_ratio},
-                   {"min_failures", args.min_failures},
-                   {"auto_rollback", !args.no_auto_rollback}};
-  Json waves = Json::array();
-  for (const auto& wave : split(args.waves, ',')) {
-    CANOPY_ASSIGN_OR_RETURN(double percent, parse_percent(wave, "--waves"));
-    waves.push_back({{"percent", percent}, {"soak_s", soak_s}, {"success_ratio", args.success_ratio}});
-  }
-  strategy["waves"] = waves;
+  api::RolloutStrategy& strategy = request.strategy;
+  strategy.max_failure_ratio = args.max_failure_ratio;
+  strategy.min_failures = args.min_failures;
+  strategy.auto_rollback = !args.no_auto_rollback;
   if (!args.canary.empty()) {
-    Json canary = {{"soak_s", soak_s}, {"success_ratio", args.success_ratio}};
+    api::RolloutStage canary{"canary", std::nullopt, 0, soak_s, args.success_ratio};
     if (args.canary.back() == '%') {
-      CANOPY_ASSIGN_OR_RETURN(canary["percent"], parse_percent(args.canary, "--canary"));
+      CANOPY_ASSIGN_OR_RETURN(canary.percent, parse_percent(args.canary, "--canary"));
     } else {
-      try {
-        std::size_t used = 0;
-        long long count = std::stoll(args.canary, &used);
-        if (used != args.canary.size() || count < 1) throw std::invalid_argument(args.canary);
-        canary["count"] = count;
-      } catch (const std::exception&) {
+      const std::optional<std::int64_t> count = parse_int(args.canary);
+      if (!count || *count < 1)
         return make_error(ErrorCode::kInvalidArgument,
                           "--canary '" + args.canary + "' must be a count (2) or a share (10%)");
-      }
+      canary.count = count;
     }
-    strategy["canary"] = canary;
+    strategy.stages.push_back(canary);
   }
-  request["strategy"] = strategy;
+  for (const auto& wave : split(args.waves, ',')) {
+    CANOPY_ASSIGN_OR_RETURN(double percent, parse_percent(wave, "--waves"));
+    const std::string name = "wave " + std::to_string(strategy.stages.size() + (args.canary.empty() ? 1 : 0));
+    strategy.stages.push_back({name, std::nullopt, percent, soak_s, args.success_ratio});
+  }
   return request;
 }
 
-void print_deployment_row(const Json& d) {
-  std::string model = d.value("model", "") + ":" + std::to_string(d.value("version", 0));
-  std::string progress =
-      std::to_string(d.value("successes", 0)) + "/" + std::to_string(d.value("targeted", 0));
-  std::printf("%-5lld %-30s %-12s %-8s %-9s %-7lld %s\n", static_cast<long long>(d.value("id", 0)),
-              model.c_str(), d.value("state", "").c_str(), d.value("stage_name", "").c_str(),
-              progress.c_str(), static_cast<long long>(d.value("failures", 0)),
-              d.value("created_at", "").c_str());
+void print_deployment_row(const api::DeploymentStatus& d) {
+  const std::string progress = std::to_string(d.successes) + "/" + std::to_string(d.targeted);
+  std::printf("%-5lld %-30s %-12s %-8s %-9s %-7zu %s\n", static_cast<long long>(d.id),
+              d.package.model.label().c_str(), std::string(api::deployment_state_name(d.state)).c_str(),
+              d.stage_name.c_str(), progress.c_str(), d.failures, d.created_at.c_str());
+}
+
+// What a rollback did: which devices return, and why the others stay.
+std::string rollback_text(const api::RollbackSummary& r) {
+  std::string out = std::to_string(r.returning) + " device(s) return to their previous model";
+  if (r.returning > 0) out += " (" + std::to_string(r.reverted) + " back already)";
+  if (r.no_previous > 0)
+    out += "; " + std::to_string(r.no_previous) + " keep this model: they had none before it";
+  if (r.not_installed > 0)
+    out += "; " + std::to_string(r.not_installed) + " never installed it: nothing to undo";
+  return out;
 }
 
 // The progress view: one block per refresh, everything `deploy status` knows.
-void print_deployment_status(const Json& d) {
-  std::printf("deployment %lld: %s:%lld  %s  stage %s since %s\n", static_cast<long long>(d.value("id", 0)),
-              d.value("model", "").c_str(), static_cast<long long>(d.value("version", 0)),
-              d.value("state", "").c_str(), d.value("stage_name", "").c_str(),
-              d.value("stage_started_at", "").c_str());
-  if (!d.value("reason", "").empty()) std::printf("reason: %s\n", d.value("reason", "").c_str());
-  std::printf("target %s: %lld devices, %lld admitted, %lld succeeded, %lld failed\n",
-              d.value("target", Json::object()).dump().c_str(),
-              static_cast<long long>(d.value("targeted", 0)), static_cast<long long>(d.value("admitted", 0)),
-              static_cast<long long>(d.value("successes", 0)),
-              static_cast<long long>(d.value("failures", 0)));
-  std::printf("  %-8s %-8s %-10s %-9s %-8s %s\n", "STAGE", "STATUS", "ADMITTED", "SUCCESS", "FAILED", "RULE");
-  for (const auto& s : d.value("stages", Json::array())) {
-    std::string admitted = std::to_string(s.value("admitted", 0)) + "/" + std::to_string(s.value("size", 0));
-    char rule[64];
-    std::snprintf(rule, sizeof rule, "soak %llds, success >= %.0f%%",
-                  static_cast<long long>(s.value("soak_s", 0)), s.value("success_ratio", 0.0) * 100);
-    std::printf("  %-8s %-8s %-10s %-9lld %-8lld %s\n", s.value("name", "").c_str(),
-                s.value("status", "").c_str(), admitted.c_str(),
-                static_cast<long long>(s.value("successes", 0)),
-                static_cast<long long>(s.value("failures", 0)), rule);
+void print_deployment_status(const api::DeploymentStatus& d) {
+  const bool finished = d.state != api::DeploymentState::kRunning && d.state != api::DeploymentState::kPaused;
+  std::printf("deployment %lld: %s  %s", static_cast<long long>(d.id), d.package.model.label().c_str(),
+              std::string(api::deployment_state_name(d.state)).c_str());
+  if (finished)
+    std::printf("  since %s\n", d.updated_at.c_str());
+  else
+    std::printf("  stage %s since %s\n", d.stage_name.c_str(), d.stage_started_at.c_str());
+  if (!d.reason.empty()) std::printf("reason: %s\n", d.reason.c_str());
+  if (d.rollback) std::printf("rollback: %s\n", rollback_text(*d.rollback).c_str());
+  std::printf("target %s: %zu devices, %zu admitted, %zu succeeded, %zu failed\n",
+              d.target.describe().c_str(), d.targeted, d.admitted, d.successes, d.failures);
+  if (d.detail) {
+    std::printf("  %-8s %-8s %-10s %-9s %-8s %s\n", "STAGE", "STATUS", "ADMITTED", "SUCCESS", "FAILED",
+                "RULE");
+    for (const auto& s : d.detail->stages) {
+      const std::string admitted = std::to_string(s.admitted) + "/" + std::to_string(s.size);
+      const char* status = s.status == api::StageStatus::kDone      ? "done"
+                           : s.status == api::StageStatus::kCurrent ? "current"
+                                                                    : "waiting";
+      char rule[64];
+      std::snprintf(rule, sizeof rule, "soak %llds, success >= %.0f%%", static_cast<long long>(s.soak_s),
+                    s.success_ratio * 100);
+      std::printf("  %-8s %-8s %-10s %-9zu %-8zu %s\n", s.name.c_str(), status, admitted.c_str(), s.successes,
+                  s.failures, rule);
+    }
   }
   std::string counts;
-  const Json by_state = d.value("counts", Json::object());
-  for (const auto& [state, count] : by_state.items())
-    counts += (counts.empty() ? "" : ", ") + state + " " + std::to_string(count.get<long long>());
+  for (const auto& [state, count] : d.counts)
+    counts += (counts.empty() ? "" : ", ") + state + " " + std::to_string(count);
   std::printf("devices by state: %s\n", counts.empty() ? "none" : counts.c_str());
-  const Json failures = d.value("failure_reports", Json::array());
-  if (!failures.empty()) {
+  if (d.detail && !d.detail->failure_reports.empty()) {
     std::printf("failures:\n");
-    for (const auto& f : failures)
-      std::printf("  %s %-20s %-12s %s\n", f.value("device_id", "").c_str(), f.value("name", "").c_str(),
-                  f.value("state", "").c_str(), f.value("error", "").c_str());
+    for (const auto& f : d.detail->failure_reports)
+      std::printf("  %s %-20s %-12s %s\n", f.device_id.c_str(), f.name.c_str(), f.state.c_str(),
+                  f.error.c_str());
   }
 }
 
-bool is_settled(const std::string& state) {
-  return state == "completed" || state == "rolled-back" || state == "aborted" || state == "paused";
-}
+bool is_settled(api::DeploymentState state) { return state != api::DeploymentState::kRunning; }
 
 // Refreshes until the deployment settles; the exit code says whether it completed.
 Status watch_deployment(client::FleetClient& client, std::int64_t id, std::int64_t interval_s,
@@ -361,24 +365,23 @@ Status watch_deployment(client::FleetClient& client, std::int64_t id, std::int64
   const bool terminal = ::isatty(STDOUT_FILENO) != 0 && !globals.json;
   std::string last;
   while (true) {
-    CANOPY_ASSIGN_OR_RETURN(Json d, client.deployment_status(id));
-    std::string shown = d.dump();
+    CANOPY_ASSIGN_OR_RETURN(api::DeploymentStatus d, client.deployment_status(id));
+    const std::string shown = d.to_json().dump();
     if (shown != last) {
       if (terminal) std::printf("\033[H\033[2J");  // redraw in place
       if (globals.json)
-        std::printf("%s\n", d.dump().c_str());
+        std::printf("%s\n", shown.c_str());
       else
         print_deployment_status(d);
       if (!terminal && !globals.json) std::printf("\n");
       std::fflush(stdout);
       last = shown;
     }
-    const std::string state = d.value("state", "");
-    if (is_settled(state)) {
-      if (state == "completed") return {};
-      return make_error(ErrorCode::kConflict,
-                        "deployment " + std::to_string(id) + " is " + state +
-                            (d.value("reason", "").empty() ? "" : ": " + d.value("reason", "")));
+    if (is_settled(d.state)) {
+      if (d.state == api::DeploymentState::kCompleted) return {};
+      return make_error(ErrorCode::kConflict, "deployment " + std::to_string(id) + " is " +
+                                                  std::string(api::deployment_state_name(d.state)) +
+                                                  (d.reason.empty() ? "" : ": " + d.reason));
     }
     std::this_thread::sleep_for(std::chrono::seconds(interval_s));
   }
@@ -422,19 +425,19 @@ void register_deploy_commands(CLI::App& app, Globals& globals, int& exit_code) {
       ->check(CLI::PositiveNumber);
   create->add_flag("--no-auto-rollback", args->no_auto_rollback,
                    "on too many failures only pause; by default succeeded devices are rolled back");
+  create->add_flag(
+      "--allow-empty", args->allow_empty,
+      "accept a target no device matches yet: the deployment waits for devices that enroll later");
   add_server_flags(create, globals);
   set_action(create, exit_code, [&globals, args]() -> Status {
-    CANOPY_ASSIGN_OR_RETURN(Json request, deployment_request(*args));
+    CANOPY_ASSIGN_OR_RETURN(api::DeploymentRequest request, deployment_request(*args));
     CANOPY_ASSIGN_OR_RETURN(auto client, connect_to_fleet(globals));
-    CANOPY_ASSIGN_OR_RETURN(Json d, client.create_deployment(request));
+    CANOPY_ASSIGN_OR_RETURN(api::DeploymentStatus d, client.create_deployment(request));
     if (globals.json)
-      print_json(d);
+      print_json(d.to_json());
     else
-      std::printf("deployment %lld: %s:%lld to %lld devices, %lld admitted (%s)\n",
-                  static_cast<long long>(d.value("id", 0)), d.value("model", "").c_str(),
-                  static_cast<long long>(d.value("version", 0)),
-                  static_cast<long long>(d.value("targeted", 0)),
-                  static_cast<long long>(d.value("admitted", 0)), d.value("stage_name", "").c_str());
+      std::printf("deployment %lld: %s to %zu devices, %zu admitted (%s)\n", static_cast<long long>(d.id),
+                  d.package.model.label().c_str(), d.targeted, d.admitted, d.stage_name.c_str());
     return {};
   });
 
@@ -442,14 +445,16 @@ void register_deploy_commands(CLI::App& app, Globals& globals, int& exit_code) {
   add_server_flags(list, globals);
   set_action(list, exit_code, [&globals]() -> Status {
     CANOPY_ASSIGN_OR_RETURN(auto client, connect_to_fleet(globals));
-    CANOPY_ASSIGN_OR_RETURN(Json list_json, client.list_deployments());
+    CANOPY_ASSIGN_OR_RETURN(auto deployments, client.list_deployments());
     if (globals.json) {
-      print_json(list_json);
+      Json rows = Json::array();
+      for (const auto& d : deployments) rows.push_back(d.to_json());
+      print_json({{"deployments", rows}});
       return {};
     }
     std::printf("%-5s %-30s %-12s %-8s %-9s %-7s %s\n", "ID", "MODEL", "STATE", "STAGE", "SUCCESS", "FAILED",
                 "CREATED");
-    for (const auto& d : list_json["deployments"]) print_deployment_row(d);
+    for (const auto& d : deployments) print_deployment_row(d);
     return {};
   });
 
@@ -468,9 +473,9 @@ void register_deploy_commands(CLI::App& app, Globals& globals, int& exit_code) {
     CANOPY_ASSIGN_OR_RETURN(auto client, connect_to_fleet(globals));
     if (status_args->watch)
       return watch_deployment(client, id, std::max<std::int64_t>(interval_s, 1), globals);
-    CANOPY_ASSIGN_OR_RETURN(Json d, client.deployment_status(id));
+    CANOPY_ASSIGN_OR_RETURN(api::DeploymentStatus d, client.deployment_status(id));
     if (globals.json)
-      print_json(d);
+      print_json(d.to_json());
     else
       print_deployment_status(d);
     return {};
@@ -490,11 +495,16 @@ void register_deploy_commands(CLI::App& app, Globals& globals, int& exit_code) {
     set_action(command, exit_code, [&globals, target, op]() -> Status {
       CANOPY_ASSIGN_OR_RETURN(std::int64_t id, parse_deployment_id(*target));
       CANOPY_ASSIGN_OR_RETURN(auto client, connect_to_fleet(globals));
-      CANOPY_ASSIGN_OR_RETURN(Json d, client.control_deployment(id, op));
+      CANOPY_ASSIGN_OR_RETURN(api::DeploymentStatus d, client.control_deployment(id, op));
       if (globals.json)
-        print_json(d);
+        print_json(d.to_json());
+      else if (d.rollback)
+        std::printf("deployment %lld is %s: %s\n", static_cast<long long>(id),
+                    std::string(api::deployment_state_name(d.state)).c_str(),
+                    rollback_text(*d.rollback).c_str());
       else
-        std::printf("deployment %lld is %s\n", static_cast<long long>(id), d.value("state", "").c_str());
+        std::printf("deployment %lld is %s\n", static_cast<long long>(id),
+                    std::string(api::deployment_state_name(d.state)).c_str());
       return {};
     });
   }

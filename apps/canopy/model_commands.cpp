@@ -14,12 +14,15 @@ void print_version(const Json& v) {
   std::printf("model:      %s\n", v.value("model", "").c_str());
   std::printf("version:    %lld\n", static_cast<long long>(v.value("version", 0)));
   std::string aliases;
-  for (const auto& a : v.value("aliases", Json::array())) aliases += (aliases.empty() ? "" : ", ") + a.get<std::string>();
+  for (const auto& a : v.value("aliases", Json::array()))
+    aliases += (aliases.empty() ? "" : ", ") + a.get<std::string>();
   std::printf("aliases:    %s\n", aliases.empty() ? "-" : aliases.c_str());
   std::printf("size:       %s\n", format_bytes(v.value("size_bytes", 0ull)).c_str());
   std::printf("sha256:     %s\n", v.value("sha256", "").c_str());
-  std::printf("signed by:  %s%s\n", v.value("signed_by", "").c_str(), v.value("server_signed", false) ? " (server)" : "");
-  std::printf("uploaded:   %s by key %s\n", v.value("created_at", "").c_str(), v.value("uploaded_by", "").c_str());
+  std::printf("signed by:  %s%s\n", v.value("signed_by", "").c_str(),
+              v.value("server_signed", false) ? " (server)" : "");
+  std::printf("uploaded:   %s by key %s\n", v.value("created_at", "").c_str(),
+              v.value("uploaded_by", "").c_str());
   std::printf("metrics:    %s\n", summarize_json(v.value("metrics", Json::object())).c_str());
   std::printf("lineage:    %s\n", summarize_json(v.value("lineage", Json::object())).c_str());
 }
@@ -89,10 +92,13 @@ void register_model_commands(CLI::App& app, Globals& globals, int& exit_code) {
     auto progress = progress_for("uploading " + *push_file, globals, reporter);
     CANOPY_ASSIGN_OR_RETURN(Json version, client.push(*push_file, progress));
     reporter->finish();
-    if (globals.json) print_json(version);
-    else std::printf("%s %s version %lld (sha256 %s)\n", version.value("created", false) ? "published" : "already published:",
-                     version.value("model", "").c_str(), static_cast<long long>(version.value("version", 0)),
-                     version.value("sha256", "").substr(0, 16).c_str());
+    if (globals.json)
+      print_json(version);
+    else
+      std::printf("%s %s version %lld (sha256 %s)\n",
+                  version.value("created", false) ? "published" : "already published:",
+                  version.value("model", "").c_str(), static_cast<long long>(version.value("version", 0)),
+                  version.value("sha256", "").substr(0, 16).c_str());
     return {};
   });
 
@@ -114,8 +120,9 @@ void register_model_commands(CLI::App& app, Globals& globals, int& exit_code) {
       for (const auto& [alias, version] : m["aliases"].items())
         aliases += (aliases.empty() ? "" : " ") + alias + "=" + version.dump();
       std::printf("%-32s %8lld %8lld  %-21s %s\n", m.value("name", "").c_str(),
-                  static_cast<long long>(m.value("versions", 0)), static_cast<long long>(m.value("latest_version", 0)),
-                  m.value("updated_at", "").c_str(), aliases.c_str());
+                  static_cast<long long>(m.value("versions", 0)),
+                  static_cast<long long>(m.value("latest_version", 0)), m.value("updated_at", "").c_str(),
+                  aliases.c_str());
     }
     return {};
   });
@@ -126,10 +133,12 @@ void register_model_commands(CLI::App& app, Globals& globals, int& exit_code) {
   add_server_flags(show, globals);
   set_action(show, exit_code, [&globals, show_ref]() -> Status {
     CANOPY_ASSIGN_OR_RETURN(auto client, connect_to_registry(globals));
-    CANOPY_ASSIGN_OR_RETURN(auto ref, client::ModelRef::parse(*show_ref));
+    CANOPY_ASSIGN_OR_RETURN(auto ref, api::ModelSelector::parse(*show_ref));
     CANOPY_ASSIGN_OR_RETURN(Json version, client.show_version(ref));
-    if (globals.json) print_json(version);
-    else print_version(version);
+    if (globals.json)
+      print_json(version);
+    else
+      print_version(version);
     return {};
   });
 
@@ -140,7 +149,7 @@ void register_model_commands(CLI::App& app, Globals& globals, int& exit_code) {
   add_server_flags(pull, globals);
   set_action(pull, exit_code, [&globals, pull_args]() -> Status {
     CANOPY_ASSIGN_OR_RETURN(auto client, connect_to_registry(globals));
-    CANOPY_ASSIGN_OR_RETURN(auto ref, client::ModelRef::parse(pull_args->reference));
+    CANOPY_ASSIGN_OR_RETURN(auto ref, api::ModelSelector::parse(pull_args->reference));
     std::string output = pull_args->output;
     if (output.empty()) {
       CANOPY_ASSIGN_OR_RETURN(Json version, client.show_version(ref));
@@ -150,8 +159,11 @@ void register_model_commands(CLI::App& app, Globals& globals, int& exit_code) {
     auto progress = progress_for("downloading " + output, globals, reporter);
     CANOPY_ASSIGN_OR_RETURN(Json version, client.pull(ref, output, progress));
     reporter->finish();
-    if (globals.json) print_json(version);
-    else std::printf("%s:%lld -> %s\n", ref.name.c_str(), static_cast<long long>(version.value("version", 0)), output.c_str());
+    if (globals.json)
+      print_json(version);
+    else
+      std::printf("%s:%lld -> %s\n", ref.name.c_str(), static_cast<long long>(version.value("version", 0)),
+                  output.c_str());
     return {};
   });
 
@@ -165,10 +177,13 @@ void register_model_commands(CLI::App& app, Globals& globals, int& exit_code) {
   add_server_flags(alias_set, globals);
   set_action(alias_set, exit_code, [&globals, alias_args]() -> Status {
     CANOPY_ASSIGN_OR_RETURN(auto client, connect_to_registry(globals));
-    CANOPY_ASSIGN_OR_RETURN(Json result, client.set_alias(alias_args->name, alias_args->alias, alias_args->version));
-    if (globals.json) print_json(result);
-    else std::printf("%s@%s -> version %lld\n", alias_args->name.c_str(), alias_args->alias.c_str(),
-                     static_cast<long long>(alias_args->version));
+    CANOPY_ASSIGN_OR_RETURN(Json result,
+                            client.set_alias(alias_args->name, alias_args->alias, alias_args->version));
+    if (globals.json)
+      print_json(result);
+    else
+      std::printf("%s@%s -> version %lld\n", alias_args->name.c_str(), alias_args->alias.c_str(),
+                  static_cast<long long>(alias_args->version));
     return {};
   });
 
@@ -195,8 +210,11 @@ void register_model_commands(CLI::App& app, Globals& globals, int& exit_code) {
   set_action(remove, exit_code, [&globals, delete_args]() -> Status {
     CANOPY_ASSIGN_OR_RETURN(auto client, connect_to_registry(globals));
     CANOPY_ASSIGN_OR_RETURN(Json result, client.delete_version(delete_args->name, delete_args->version));
-    if (globals.json) print_json(result);
-    else std::printf("deleted %s:%lld\n", delete_args->name.c_str(), static_cast<long long>(delete_args->version));
+    if (globals.json)
+      print_json(result);
+    else
+      std::printf("deleted %s:%lld\n", delete_args->name.c_str(),
+                  static_cast<long long>(delete_args->version));
     return {};
   });
 }

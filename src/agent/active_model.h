@@ -18,7 +18,7 @@
 namespace canopy::agent {
 
 struct LoadedModel {
-  ModelRef ref;
+  PackageRef ref;
   std::filesystem::path directory;  // the extracted package
   package::Manifest manifest;
   std::unique_ptr<infer::Engine> engine;

@@ -44,7 +44,7 @@ Result<Enrollment> ensure_enrolled(const AgentOptions& options, DeviceClient& cl
   if (options.enrollment_token.empty())
     return make_error(ErrorCode::kInvalidArgument,
                       "this device has not enrolled yet: pass --enroll-token (or set CANOPY_ENROLL_TOKEN)");
-  EnrollRequest request;
+  api::EnrollRequest request;
   request.enrollment_token = options.enrollment_token;
   request.name = options.name.empty() ? host_name() : options.name;
   if (request.name.empty()) request.name = identity.public_key.key_id();
@@ -55,7 +55,7 @@ Result<Enrollment> ensure_enrolled(const AgentOptions& options, DeviceClient& cl
     if (enrolled.ok()) {
       CANOPY_TRY(save_enrollment(options.data_dir, *enrolled));
       spdlog::warn("agent.enrolled device={} group={} status={}", enrolled->device_id, enrolled->group,
-                   enrolled->status);
+                   api::device_status_name(enrolled->status));
       return enrolled;
     }
     if (enrolled.error().code != ErrorCode::kNetwork || options.once || stop_requested.load())
@@ -98,7 +98,7 @@ Result<int> run_agent(const AgentOptions& options, ActiveModel& active) {
   updater_options.max_slot_bytes = options.max_slot_bytes;
   updater_options.health.engine = options.engine;
   updater_options.agent_version = kAgentVersion;
-  CANOPY_ASSIGN_OR_RETURN(updater_options.trusted_keys, enrollment.parsed_trusted_keys());
+  CANOPY_ASSIGN_OR_RETURN(updater_options.trusted_keys, trusted_keys_of(enrollment));
   CANOPY_ASSIGN_OR_RETURN(std::unique_ptr<Updater> updater,
                           Updater::open(std::move(updater_options), client, std::move(faults), active));
   CANOPY_TRY(updater->recover());  // checks the installed models' files as it loads them
@@ -112,7 +112,7 @@ Result<int> run_agent(const AgentOptions& options, ActiveModel& active) {
     std::chrono::milliseconds wait;
     if (outcome.ok() && outcome->reached_server) {
       backoff.reset();
-      wait = backoff.jittered(std::chrono::seconds(std::max(1, outcome->poll_interval_s)));
+      wait = backoff.jittered(std::chrono::seconds(std::max<std::int64_t>(1, outcome->poll_interval_s)));
     } else {
       wait = backoff.next_failure();
     }
@@ -144,8 +144,8 @@ Result<Json> describe_agent(const std::filesystem::path& data_dir) {
   out["group"] = enrollment ? enrollment->group : "";
   CANOPY_ASSIGN_OR_RETURN(UpdateState state, StateStore(data_dir).load());
   out["state"] = state_to_json(state);
-  out["current"] = model_ref_to_json(state.current());
-  out["previous"] = model_ref_to_json(state.previous());
+  out["current"] = api::to_json(model_of(state.current()));
+  out["previous"] = api::to_json(model_of(state.previous()));
   const std::filesystem::path report = data_dir / "report.json";
   out["report_pending"] = std::filesystem::exists(report, ec);
   return out;

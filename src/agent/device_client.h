@@ -11,8 +11,7 @@
 #include <optional>
 #include <string>
 
-#include "agent/identity.h"
-#include "agent/update_state.h"
+#include "api/device.h"
 #include "common/error.h"
 #include "common/http_client.h"
 #include "common/json.h"
@@ -20,22 +19,9 @@
 
 namespace canopy::agent {
 
-struct EnrollRequest {
-  std::string enrollment_token;
-  std::string name;
-  std::map<std::string, std::string> tags;
-  std::string agent_version;
-};
-
-struct DesiredState {
-  std::string status;  // active or pending
-  int poll_interval_s = 30;
-  std::optional<Target> target;  // nothing desired when empty
-};
-
 struct DesiredPoll {
   bool not_modified = false;  // 304: the state is what the last poll returned
-  DesiredState state;
+  api::DesiredState state;
   std::string etag;
 };
 
@@ -46,12 +32,14 @@ class DeviceClient {
   const std::string& server_url() const { return server_url_; }
   void set_device_token(std::string token) { token_ = std::move(token); }
 
-  Result<Enrollment> enroll(const EnrollRequest& request, const KeyPair& identity);
+  // Sends `request` with its public key, timestamp and signature filled in
+  // from `identity` and the current time.
+  Result<api::Enrollment> enroll(api::EnrollRequest request, const KeyPair& identity);
   Result<DesiredPoll> poll_desired(const std::string& etag);
   // Downloads `url` (a server path) to `destination`, resuming its `.part`.
   Status download(const std::string& url, const std::filesystem::path& destination,
                   const ProgressCallback& progress);
-  Status report(const Json& status);
+  Status report(const api::StatusReport& status);
 
  private:
   HttpClient client(bool with_token) const;
@@ -59,8 +47,5 @@ class DeviceClient {
   HttpOptions options_;
   std::string token_;
 };
-
-// Reads the body of GET /api/v1/device/desired.
-Result<DesiredState> parse_desired(const Json& body);
 
 }  // namespace canopy::agent

@@ -54,8 +54,8 @@ infer::Tensor zero_input(const infer::TensorSpec& spec, const package::Manifest&
 
 }  // namespace
 
-Result<std::unique_ptr<LoadedModel>> check_model(const std::filesystem::path& directory, const ModelRef& ref,
-                                                 const HealthOptions& options) {
+Result<std::unique_ptr<LoadedModel>> check_model(const std::filesystem::path& directory,
+                                                 const PackageRef& ref, const HealthOptions& options) {
   auto model = std::make_unique<LoadedModel>();
   model->ref = ref;
   model->directory = directory;
@@ -102,8 +102,8 @@ Result<std::unique_ptr<LoadedModel>> check_model(const std::filesystem::path& di
   const double median_ms = times_ms[times_ms.size() / 2];
   std::error_code ec;
   const std::uint64_t memory_bytes = std::filesystem::file_size(model_file, ec) + context->arena_bytes();
-  spdlog::info("agent.health model={} latency_ms={:.3f} memory_bytes={} golden={}", ref.label(), median_ms,
-               memory_bytes, model->manifest.golden.size());
+  spdlog::info("agent.health model={} latency_ms={:.3f} memory_bytes={} golden={}", ref.model.label(),
+               median_ms, memory_bytes, model->manifest.golden.size());
 
   const package::Budgets& budgets = model->manifest.budgets;
   if (budgets.latency_ms > 0 && median_ms > budgets.latency_ms)

@@ -31,7 +31,7 @@ struct HealthOptions {
 // Loads and checks the package extracted at `directory`. A failure's message
 // is the one-line reason reported to the server, e.g. "golden sample
 // golden/output_0.pb: element 12 differs by 0.5 (tolerance 0.001)".
-Result<std::unique_ptr<LoadedModel>> check_model(const std::filesystem::path& directory, const ModelRef& ref,
-                                                 const HealthOptions& options);
+Result<std::unique_ptr<LoadedModel>> check_model(const std::filesystem::path& directory,
+                                                 const PackageRef& ref, const HealthOptions& options);
 
 }  // namespace canopy::agent

@@ -28,9 +28,9 @@ Result<KeyPair> load_or_create_identity(const fs::path& data_dir) {
   return pair;
 }
 
-Result<std::vector<PublicKey>> Enrollment::parsed_trusted_keys() const {
+Result<std::vector<PublicKey>> trusted_keys_of(const Enrollment& enrollment) {
   std::vector<PublicKey> keys;
-  for (const std::string& text : trusted_keys) {
+  for (const std::string& text : enrollment.trusted_keys) {
     auto key = PublicKey::from_text(text);
     if (!key.ok()) return key.error().with_context("enrollment.json: trusted key");
     keys.push_back(std::move(*key));
@@ -44,26 +44,13 @@ Result<std::optional<Enrollment>> load_enrollment(const fs::path& data_dir) {
   if (!fs::exists(path, ec)) return std::optional<Enrollment>{};
   CANOPY_ASSIGN_OR_RETURN(std::string text, read_file(path));
   CANOPY_ASSIGN_OR_RETURN(Json json, parse_json(text, "enrollment.json"));
-  Enrollment e;
-  CANOPY_ASSIGN_OR_RETURN(e.device_id, json_get<std::string>(json, "device_id"));
-  CANOPY_ASSIGN_OR_RETURN(e.device_token, json_get<std::string>(json, "device_token"));
-  CANOPY_ASSIGN_OR_RETURN(e.status, json_get_or<std::string>(json, "status", "active"));
-  CANOPY_ASSIGN_OR_RETURN(e.group, json_get_or<std::string>(json, "group", ""));
-  CANOPY_ASSIGN_OR_RETURN(e.poll_interval_s, json_get_or<int>(json, "poll_interval_s", 30));
-  CANOPY_ASSIGN_OR_RETURN(e.trusted_keys, json_get<std::vector<std::string>>(json, "trusted_keys"));
-  return std::optional<Enrollment>(std::move(e));
+  auto enrollment = Enrollment::from_json(json);
+  if (!enrollment.ok()) return enrollment.error().with_context("enrollment.json");
+  return std::optional<Enrollment>(std::move(*enrollment));
 }
 
-Status save_enrollment(const fs::path& data_dir, const Enrollment& e) {
-  const Json json = {
-      {"device_id", e.device_id}, {"device_token", e.device_token},       {"status", e.status},
-      {"group", e.group},         {"poll_interval_s", e.poll_interval_s}, {"trusted_keys", e.trusted_keys}};
-  return write_file_atomic(data_dir / "enrollment.json", json.dump(2) + "\n", 0600);
-}
-
-std::string enrollment_proof(const std::string& enrollment_token, const std::string& public_key,
-                             const std::string& name, const std::string& timestamp) {
-  return "canopy-enroll\n" + enrollment_token + "\n" + public_key + "\n" + name + "\n" + timestamp;
+Status save_enrollment(const fs::path& data_dir, const Enrollment& enrollment) {
+  return write_file_atomic(data_dir / "enrollment.json", enrollment.to_json().dump(2) + "\n", 0600);
 }
 
 }  // namespace canopy::agent

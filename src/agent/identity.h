@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "api/device.h"
 #include "common/error.h"
 #include "common/keys.h"
 
@@ -18,23 +19,13 @@ namespace canopy::agent {
 // Loads DATA/identity.key, or creates the pair when the device has none yet.
 Result<KeyPair> load_or_create_identity(const std::filesystem::path& data_dir);
 
-struct Enrollment {
-  std::string device_id;
-  std::string device_token;  // cdt_...; a secret
-  std::string status;        // active or pending
-  std::string group;
-  int poll_interval_s = 30;
-  std::vector<std::string> trusted_keys;  // "canopy-ed25519-public <b64>" lines
+using api::Enrollment;
 
-  Result<std::vector<PublicKey>> parsed_trusted_keys() const;
-};
+// The keys the server told the device to trust for package signatures.
+Result<std::vector<PublicKey>> trusted_keys_of(const Enrollment& enrollment);
 
 // Nothing when the device has not enrolled yet.
 Result<std::optional<Enrollment>> load_enrollment(const std::filesystem::path& data_dir);
 Status save_enrollment(const std::filesystem::path& data_dir, const Enrollment& enrollment);
-
-// The string the enrollment signature covers (docs/fleet.md).
-std::string enrollment_proof(const std::string& enrollment_token, const std::string& public_key,
-                             const std::string& name, const std::string& timestamp);
 
 }  // namespace canopy::agent

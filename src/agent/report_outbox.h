@@ -19,15 +19,15 @@ class ReportOutbox {
   ReportOutbox(const std::filesystem::path& data_dir, DeviceClient& client);
 
   // Stores `report` durably, replacing a pending one, without sending it.
-  Status store(const Json& report);
+  Status store(const api::StatusReport& report);
   // Stores `report` (replacing a pending one) and tries to send it.
   // Fails only when it cannot be stored; a send failure leaves it pending.
-  Status post(const Json& report);
+  Status post(const api::StatusReport& report);
   // Sends the pending report, if any. kNetwork when the server is unreachable.
   Status flush();
 
  private:
-  std::optional<Json> pending() const;
+  std::optional<api::StatusReport> pending() const;
   std::filesystem::path path_;
   DeviceClient& client_;
 };

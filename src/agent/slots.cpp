@@ -37,17 +37,21 @@ Status remove_tree(const fs::path& dir) {
 
 }  // namespace
 
+std::string_view slot_name(Slot slot) { return slot == Slot::kA ? "a" : "b"; }
+
 SlotStore::SlotStore(const fs::path& data_dir, std::uint64_t max_bytes)
     : root_(data_dir / "slots"), max_bytes_(max_bytes) {}
 
-bool SlotStore::has_staged(std::string_view slot) const {
+bool SlotStore::has_staged(Slot slot) const {
   std::error_code ec;
   return fs::is_directory(staging_dir(slot), ec);
 }
 
-std::uint64_t SlotStore::used_bytes() const { return tree_bytes(slot_dir("a")) + tree_bytes(slot_dir("b")); }
+std::uint64_t SlotStore::used_bytes() const {
+  return tree_bytes(slot_dir(Slot::kA)) + tree_bytes(slot_dir(Slot::kB));
+}
 
-Result<package::PackageInfo> SlotStore::stage(const fs::path& zip, std::string_view slot,
+Result<package::PackageInfo> SlotStore::stage(const fs::path& zip, Slot slot,
                                               package::VerifyOptions options) const {
   std::error_code ec;
   fs::create_directories(root_, ec);
@@ -77,7 +81,7 @@ Result<package::PackageInfo> SlotStore::stage(const fs::path& zip, std::string_v
   return extracted;
 }
 
-Status SlotStore::promote(std::string_view slot, const std::function<void()>& between) const {
+Status SlotStore::promote(Slot slot, const std::function<void()>& between) const {
   if (!has_staged(slot)) return {};
   CANOPY_TRY(remove_tree(slot_dir(slot)));
   CANOPY_TRY(fsync_dir(root_));
@@ -85,23 +89,24 @@ Status SlotStore::promote(std::string_view slot, const std::function<void()>& be
   std::error_code ec;
   fs::rename(staging_dir(slot), slot_dir(slot), ec);
   if (ec)
-    return make_error(ErrorCode::kIo,
-                      "cannot move the new model into slot " + std::string(slot) + ": " + ec.message());
+    return make_error(ErrorCode::kIo, "cannot move the new model into slot " + std::string(slot_name(slot)) +
+                                          ": " + ec.message());
   return fsync_dir(root_);
 }
 
-Status SlotStore::clear(std::string_view slot) const {
+Status SlotStore::clear(Slot slot) const {
   CANOPY_TRY(remove_tree(slot_dir(slot)));
   return fsync_dir(root_);
 }
 
-void SlotStore::remove_leftovers(std::string_view keep_staged) const {
+void SlotStore::remove_leftovers(std::optional<Slot> keep_staged) const {
   std::error_code ec;
   std::vector<fs::path> doomed;
   for (fs::directory_iterator it(root_, ec), end; !ec && it != end; it.increment(ec)) {
     const std::string name = it->path().filename().string();
     const bool extraction_temp = name.find(".extract-") != std::string::npos;
-    const bool stale_stage = name.ends_with(".next") && name != std::string(keep_staged) + ".next";
+    const bool stale_stage =
+        name.ends_with(".next") && (!keep_staged || staging_dir(*keep_staged).filename() != name);
     if (extraction_temp || stale_stage) doomed.push_back(it->path());
   }
   for (const fs::path& path : doomed) {

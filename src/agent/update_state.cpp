@@ -1,15 +1,13 @@
 #include "agent/update_state.h"
 
-#include <array>
-#include <utility>
-
+#include "common/enum_names.h"
 #include "common/files.h"
 
 namespace canopy::agent {
 
 namespace {
 
-constexpr std::array<std::pair<Phase, std::string_view>, 6> kPhaseNames = {{
+constexpr EnumNames<Phase, 6> kPhaseNames = {{
     {Phase::kIdle, "idle"},
     {Phase::kDownloading, "downloading"},
     {Phase::kVerifying, "verifying"},
@@ -22,76 +20,81 @@ Error corrupt(const std::string& message) {
   return make_error(ErrorCode::kCorrupt, "state.json: " + message);
 }
 
-Result<std::optional<ModelRef>> model_ref_from_json(const Json& json) {
-  if (json.is_null()) return std::optional<ModelRef>{};
-  if (!json.is_object()) return corrupt("a model must be an object or null");
-  ModelRef ref;
-  CANOPY_ASSIGN_OR_RETURN(ref.name, json_get<std::string>(json, "name"));
-  CANOPY_ASSIGN_OR_RETURN(ref.version, json_get<std::int64_t>(json, "version"));
-  CANOPY_ASSIGN_OR_RETURN(ref.sha256, json_get_or<std::string>(json, "sha256", ""));
-  return std::optional<ModelRef>(std::move(ref));
+// A package as state.json has always written it: {"name", "version", "sha256"}.
+Json package_to_json(const std::optional<PackageRef>& package) {
+  if (!package) return nullptr;
+  return {{"name", package->model.name}, {"version", package->model.version}, {"sha256", package->sha256}};
 }
 
-Json target_to_json(const std::optional<Target>& target) {
+Result<std::optional<PackageRef>> package_from_json(const Json& json) {
+  if (json.is_null()) return std::optional<PackageRef>{};
+  if (!json.is_object()) return corrupt("a model must be an object or null");
+  PackageRef package;
+  CANOPY_ASSIGN_OR_RETURN(package.model.name, json_get<std::string>(json, "name"));
+  CANOPY_ASSIGN_OR_RETURN(package.model.version, json_get<std::int64_t>(json, "version"));
+  CANOPY_ASSIGN_OR_RETURN(package.sha256, json_get_or<std::string>(json, "sha256", ""));
+  return std::optional<PackageRef>(std::move(package));
+}
+
+Json target_to_json(const std::optional<Assignment>& target) {
   if (!target) return nullptr;
   return {{"deployment_id", target->deployment_id},
-          {"action", target->action},
-          {"model", model_ref_to_json(target->model)},
-          {"size", target->size_bytes},
+          {"action", api::action_name(target->action)},
+          {"model", package_to_json(target->package)},
+          {"size", target->package.size_bytes},
           {"url", target->url}};
 }
 
-Result<std::optional<Target>> target_from_json(const Json& json) {
-  if (json.is_null()) return std::optional<Target>{};
+Result<std::optional<Assignment>> target_from_json(const Json& json) {
+  if (json.is_null()) return std::optional<Assignment>{};
   if (!json.is_object()) return corrupt("'target' must be an object or null");
-  Target target;
+  Assignment target;
   CANOPY_ASSIGN_OR_RETURN(target.deployment_id, json_get<std::int64_t>(json, "deployment_id"));
-  CANOPY_ASSIGN_OR_RETURN(target.action, json_get<std::string>(json, "action"));
-  CANOPY_ASSIGN_OR_RETURN(target.size_bytes, json_get<std::uint64_t>(json, "size"));
+  CANOPY_ASSIGN_OR_RETURN(std::string action, json_get<std::string>(json, "action"));
+  if (action != "install" && action != "rollback") return corrupt("unknown action '" + action + "'");
+  target.action = action == "install" ? api::Action::kInstall : api::Action::kRollback;
   CANOPY_ASSIGN_OR_RETURN(target.url, json_get<std::string>(json, "url"));
-  CANOPY_ASSIGN_OR_RETURN(std::optional<ModelRef> model, model_ref_from_json(json.value("model", Json())));
-  if (!model) return corrupt("'target' has no model");
-  target.model = std::move(*model);
-  return std::optional<Target>(std::move(target));
+  CANOPY_ASSIGN_OR_RETURN(std::optional<PackageRef> package, package_from_json(json.value("model", Json())));
+  if (!package) return corrupt("'target' has no model");
+  target.package = std::move(*package);
+  CANOPY_ASSIGN_OR_RETURN(target.package.size_bytes, json_get<std::uint64_t>(json, "size"));
+  return std::optional<Assignment>(std::move(target));
 }
 
 }  // namespace
 
-std::string_view phase_name(Phase phase) {
-  for (const auto& [value, name] : kPhaseNames)
-    if (value == phase) return name;
-  return "unknown";
-}
+std::string_view phase_name(Phase phase) { return enum_name(kPhaseNames, phase); }
 
 Result<Phase> parse_phase(std::string_view name) {
-  for (const auto& [value, known] : kPhaseNames)
-    if (known == name) return value;
+  if (auto phase = enum_value(kPhaseNames, name)) return *phase;
   return corrupt("unknown phase '" + std::string(name) + "'");
 }
 
-std::optional<ModelRef> UpdateState::current() const {
-  if (active_slot.empty()) return std::nullopt;
-  return slot(active_slot);
+std::optional<PackageRef> UpdateState::current() const {
+  if (!active_slot) return std::nullopt;
+  return slot(*active_slot);
 }
 
-std::optional<ModelRef> UpdateState::previous() const {
-  if (active_slot.empty()) return std::nullopt;
+std::optional<PackageRef> UpdateState::previous() const {
+  if (!active_slot) return std::nullopt;
   return slot(inactive_slot());
 }
 
-Json model_ref_to_json(const std::optional<ModelRef>& ref) {
-  if (!ref) return nullptr;
-  return {{"name", ref->name}, {"version", ref->version}, {"sha256", ref->sha256}};
+std::optional<api::ModelRef> model_of(const std::optional<PackageRef>& package) {
+  if (!package) return std::nullopt;
+  return package->model;
 }
 
 Json state_to_json(const UpdateState& state) {
   return {{"format", 1},
           {"phase", phase_name(state.phase)},
-          {"active_slot", state.active_slot},
-          {"slots", {{"a", model_ref_to_json(state.slot_a)}, {"b", model_ref_to_json(state.slot_b)}}},
+          {"active_slot", state.active_slot ? slot_name(*state.active_slot) : ""},
+          {"slots",
+           {{slot_name(Slot::kA), package_to_json(state.slot_a)},
+            {slot_name(Slot::kB), package_to_json(state.slot_b)}}},
           {"target", target_to_json(state.target)},
           {"attempts", state.attempts},
-          {"failed", model_ref_to_json(state.failed)},
+          {"failed", package_to_json(state.failed)},
           {"last_error", state.last_error}};
 }
 
@@ -100,18 +103,20 @@ Result<UpdateState> state_from_json(const Json& json) {
   UpdateState state;
   CANOPY_ASSIGN_OR_RETURN(std::string phase, json_get<std::string>(json, "phase"));
   CANOPY_ASSIGN_OR_RETURN(state.phase, parse_phase(phase));
-  CANOPY_ASSIGN_OR_RETURN(state.active_slot, json_get<std::string>(json, "active_slot"));
-  if (state.active_slot != "" && state.active_slot != "a" && state.active_slot != "b")
+  CANOPY_ASSIGN_OR_RETURN(std::string active_slot, json_get<std::string>(json, "active_slot"));
+  for (Slot slot : {Slot::kA, Slot::kB})
+    if (active_slot == slot_name(slot)) state.active_slot = slot;
+  if (!active_slot.empty() && !state.active_slot)
     return corrupt("'active_slot' must be \"a\", \"b\" or empty");
   const Json slots = json.value("slots", Json::object());
   if (!slots.is_object()) return corrupt("'slots' must be an object");
-  CANOPY_ASSIGN_OR_RETURN(state.slot_a, model_ref_from_json(slots.value("a", Json())));
-  CANOPY_ASSIGN_OR_RETURN(state.slot_b, model_ref_from_json(slots.value("b", Json())));
+  CANOPY_ASSIGN_OR_RETURN(state.slot_a, package_from_json(slots.value(slot_name(Slot::kA), Json())));
+  CANOPY_ASSIGN_OR_RETURN(state.slot_b, package_from_json(slots.value(slot_name(Slot::kB), Json())));
   CANOPY_ASSIGN_OR_RETURN(state.target, target_from_json(json.value("target", Json())));
   if (state.phase != Phase::kIdle && !state.target)
     return corrupt("an update is in progress but has no target");
   CANOPY_ASSIGN_OR_RETURN(state.attempts, json_get_or<int>(json, "attempts", 0));
-  CANOPY_ASSIGN_OR_RETURN(state.failed, model_ref_from_json(json.value("failed", Json())));
+  CANOPY_ASSIGN_OR_RETURN(state.failed, package_from_json(json.value("failed", Json())));
   CANOPY_ASSIGN_OR_RETURN(state.last_error, json_get_or<std::string>(json, "last_error", ""));
   return state;
 }

@@ -12,6 +12,9 @@
 #include <string>
 #include <string_view>
 
+#include "agent/slots.h"
+#include "api/device.h"
+#include "api/model_ref.h"
 #include "common/env.h"
 #include "common/error.h"
 #include "common/json.h"
@@ -26,48 +29,34 @@ enum class Phase { kIdle, kDownloading, kVerifying, kInstalling, kHealthChecking
 std::string_view phase_name(Phase phase);
 Result<Phase> parse_phase(std::string_view name);
 
-// A model version as the fleet API names it.
-struct ModelRef {
-  std::string name;
-  std::int64_t version = 0;
-  std::string sha256;  // of the package zip (the blob), as the server announces it
-
-  bool same_as(const ModelRef& other) const {
-    return name == other.name && version == other.version && sha256 == other.sha256;
-  }
-  std::string label() const { return name + ":" + std::to_string(version); }
-};
-
-// What the server asked for (GET /api/v1/device/desired, docs/fleet.md).
-struct Target {
-  std::int64_t deployment_id = 0;
-  std::string action = "install";  // install or rollback
-  ModelRef model;
-  std::uint64_t size_bytes = 0;
-  std::string url;  // path on the server, e.g. /api/v1/device/packages/NAME/VERSION
-};
+// A slot holds a package; an update works towards what the server assigned
+// (GET /api/v1/device/desired, docs/fleet.md).
+using api::Assignment;
+using api::PackageRef;
 
 struct UpdateState {
   Phase phase = Phase::kIdle;
-  std::string active_slot;                 // "a", "b", or "" before the first install
-  std::optional<ModelRef> slot_a, slot_b;  // what each slot directory holds
-  std::optional<Target> target;            // set while phase != kIdle
+  std::optional<Slot> active_slot;           // none before the first install
+  std::optional<PackageRef> slot_a, slot_b;  // what each slot directory holds
+  std::optional<Assignment> target;          // set while phase != kIdle
   // Starts of the process that found this target's update unfinished, plus
   // the first try: beyond the limit the updater gives the version up.
   int attempts = 0;
   // A version that failed here; not tried again until the server desires another.
-  std::optional<ModelRef> failed;
+  std::optional<PackageRef> failed;
   std::string last_error;
 
-  std::optional<ModelRef>& slot(std::string_view name) { return name == "a" ? slot_a : slot_b; }
-  const std::optional<ModelRef>& slot(std::string_view name) const { return name == "a" ? slot_a : slot_b; }
+  std::optional<PackageRef>& slot(Slot which) { return which == Slot::kA ? slot_a : slot_b; }
+  const std::optional<PackageRef>& slot(Slot which) const { return which == Slot::kA ? slot_a : slot_b; }
   // The slot the next install goes to: the one that is not active.
-  std::string inactive_slot() const { return active_slot == "a" ? "b" : "a"; }
-  std::optional<ModelRef> current() const;
-  std::optional<ModelRef> previous() const;
+  Slot inactive_slot() const { return active_slot ? other_slot(*active_slot) : Slot::kA; }
+  std::optional<PackageRef> current() const;
+  std::optional<PackageRef> previous() const;
 };
 
-Json model_ref_to_json(const std::optional<ModelRef>& ref);
+// The models of `package` and of nothing.
+std::optional<api::ModelRef> model_of(const std::optional<PackageRef>& package);
+
 Json state_to_json(const UpdateState& state);
 Result<UpdateState> state_from_json(const Json& json);
 

@@ -2,7 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 
 #include "common/files.h"
 #include "common/hash.h"
@@ -16,13 +18,26 @@ constexpr auto kProgressReportInterval = std::chrono::seconds(10);
 
 bool is_network(const Status& status) { return !status.ok() && status.error().code == ErrorCode::kNetwork; }
 
-Json model_label_json(const std::optional<ModelRef>& ref) {
-  if (!ref) return nullptr;
-  return {{"name", ref->name}, {"version", ref->version}};
+bool same_version(const std::optional<PackageRef>& have, const PackageRef& want) {
+  return have && have->model == want.model;
 }
 
-bool same_version(const std::optional<ModelRef>& have, const ModelRef& want) {
-  return have && have->name == want.name && have->version == want.version;
+// The report state of an update phase; switching is internal and never reported.
+api::ReportState report_state_of(Phase phase) {
+  switch (phase) {
+    case Phase::kDownloading:
+      return api::ReportState::kDownloading;
+    case Phase::kVerifying:
+      return api::ReportState::kVerifying;
+    case Phase::kInstalling:
+      return api::ReportState::kInstalling;
+    case Phase::kHealthChecking:
+      return api::ReportState::kHealthChecking;
+    case Phase::kIdle:
+    case Phase::kSwitching:
+      break;
+  }
+  return api::ReportState::kIdle;
 }
 
 // Removes everything in `dir` whose name makes `doomed` true.
@@ -61,8 +76,8 @@ Updater::Updater(UpdaterOptions options, DeviceClient& client, FaultInjector fau
   options_.health.trusted_keys = options_.trusted_keys;
 }
 
-std::filesystem::path Updater::download_path(const Target& target) const {
-  return options_.data_dir / "downloads" / (target.model.sha256 + ".zip");
+std::filesystem::path Updater::download_path(const Assignment& target) const {
+  return options_.data_dir / "downloads" / (target.package.sha256 + ".zip");
 }
 
 package::VerifyOptions Updater::verify_options() const {
@@ -72,18 +87,22 @@ package::VerifyOptions Updater::verify_options() const {
   return options;
 }
 
-Json Updater::report(std::string_view state, const UpdateState& after, const std::optional<Target>& target,
-                     const std::string& error, double progress) const {
-  return {{"deployment_id", target ? Json(target->deployment_id) : Json(nullptr)},
-          {"state", state},
-          {"progress", state == "success" || state == "rolled-back" ? 1.0 : progress},
-          {"model", target ? model_label_json(target->model) : Json(nullptr)},
-          {"current", model_label_json(after.current())},
-          {"previous", model_label_json(after.previous())},
-          {"error", error},
-          {"agent_version", options_.agent_version},
-          {"health", active_.get() ? "ok" : "no-model"},
-          {"reported_at", now_rfc3339()}};
+api::StatusReport Updater::report(api::ReportState state, const UpdateState& after,
+                                  const std::optional<Assignment>& target, const std::string& error,
+                                  double progress) const {
+  api::StatusReport out;
+  if (target) out.deployment_id = target->deployment_id;
+  out.state = state;
+  const bool finished = state == api::ReportState::kSuccess || state == api::ReportState::kRolledBack;
+  out.progress = finished ? 1.0 : std::clamp(std::isfinite(progress) ? progress : 0.0, 0.0, 1.0);
+  if (target) out.model = target->package.model;
+  out.current = model_of(after.current());
+  out.previous = model_of(after.previous());
+  out.error = error;
+  out.agent_version = options_.agent_version;
+  out.health = active_.get() ? "ok" : "no-model";
+  out.reported_at = now_rfc3339();
+  return out;
 }
 
 void Updater::remove_leftovers() {
@@ -101,7 +120,7 @@ void Updater::remove_leftovers() {
   });
   // A staged model is worth keeping once it is complete and being checked or promoted.
   const bool keep_staged = state_.phase == Phase::kHealthChecking || state_.phase == Phase::kSwitching;
-  slots_.remove_leftovers(keep_staged ? state_.inactive_slot() : "");
+  slots_.remove_leftovers(keep_staged ? std::optional(state_.inactive_slot()) : std::nullopt);
 }
 
 Status Updater::recover() {
@@ -110,16 +129,16 @@ Status Updater::recover() {
   if (state_.phase != Phase::kIdle) {
     ++state_.attempts;
     spdlog::warn("agent.resume phase={} model={} attempt={}", phase_name(state_.phase),
-                 state_.target->model.label(), state_.attempts);
+                 state_.target->package.model.label(), state_.attempts);
     CANOPY_TRY(store_.save(state_));
   }
   remove_leftovers();
   if (state_.current() && !active_.get()) {
-    auto loaded = check_model(slots_.slot_dir(state_.active_slot), *state_.current(), options_.health);
+    auto loaded = check_model(slots_.slot_dir(*state_.active_slot), *state_.current(), options_.health);
     if (loaded.ok()) {
       active_.set(std::shared_ptr<const LoadedModel>(std::move(*loaded)));
     } else {
-      spdlog::error("agent.active_model_unhealthy slot={} reason=\"{}\"", state_.active_slot,
+      spdlog::error("agent.active_model_unhealthy slot={} reason=\"{}\"", slot_name(*state_.active_slot),
                     loaded.error().message);
       // With an update in progress the inactive slot is its target, not a fallback.
       if (state_.phase == Phase::kIdle) CANOPY_TRY(fall_back_to_previous(loaded.error().message));
@@ -142,18 +161,18 @@ Status Updater::recover() {
 Status Updater::enter(Phase phase) {
   state_.phase = phase;
   CANOPY_TRY(store_.save(state_));
-  spdlog::info("agent.phase phase={} model={} attempt={}", phase_name(phase), state_.target->model.label(),
-               state_.attempts);
+  spdlog::info("agent.phase phase={} model={} attempt={}", phase_name(phase),
+               state_.target->package.model.label(), state_.attempts);
   faults_.reached(phase_name(phase));
   // switching is internal: its outcome (success) is what the server hears.
   if (phase != Phase::kSwitching)
-    CANOPY_TRY(outbox_.post(report(phase_name(phase), state_, state_.target, "")));
+    CANOPY_TRY(outbox_.post(report(report_state_of(phase), state_, state_.target, "")));
   return {};
 }
 
-Status Updater::start(const Target& target) {
-  spdlog::info("agent.update model={} deployment={} action={}", target.model.label(), target.deployment_id,
-               target.action);
+Status Updater::start(const Assignment& target) {
+  spdlog::info("agent.update model={} deployment={} action={}", target.package.model.label(),
+               target.deployment_id, api::action_name(target.action));
   state_.target = target;
   state_.attempts = 1;
   state_.failed.reset();
@@ -164,7 +183,7 @@ Status Updater::start(const Target& target) {
 
 Status Updater::abandon() {
   spdlog::info("agent.abandon model={} reason=\"the server desires another model\"",
-               state_.target->model.label());
+               state_.target->package.model.label());
   state_.phase = Phase::kIdle;
   state_.target.reset();
   state_.attempts = 0;
@@ -175,21 +194,21 @@ Status Updater::abandon() {
 }
 
 Status Updater::fail(const std::string& reason) {
-  const Target target = *state_.target;
+  const Assignment target = *state_.target;
   const bool slot_touched = state_.phase == Phase::kSwitching;
-  spdlog::error("agent.update_failed model={} phase={} reason=\"{}\"", target.model.label(),
+  spdlog::error("agent.update_failed model={} phase={} reason=\"{}\"", target.package.model.label(),
                 phase_name(state_.phase), reason);
   UpdateState next = state_;
   next.phase = Phase::kIdle;
   next.target.reset();
   next.attempts = 0;
-  next.failed = target.model;
+  next.failed = target.package;
   next.last_error = reason;
   // A switch cut short may have replaced the inactive slot's model already.
   if (slot_touched) next.slot(next.inactive_slot()).reset();
   // The report is stored before the state that ends the update, so a crash
   // in between repeats the step rather than losing the failure.
-  CANOPY_TRY(outbox_.store(report("failed", next, target, reason)));
+  CANOPY_TRY(outbox_.store(report(api::ReportState::kFailed, next, target, reason)));
   CANOPY_TRY(store_.save(next));
   state_ = std::move(next);
   staged_.reset();
@@ -236,7 +255,7 @@ Result<Phase> Updater::run_step() {
 }
 
 Result<Phase> Updater::download() {
-  const Target& target = *state_.target;
+  const Assignment& target = *state_.target;
   const std::filesystem::path file = download_path(target);
   std::error_code ec;
   std::filesystem::create_directories(file.parent_path(), ec);
@@ -249,89 +268,90 @@ Result<Phase> Updater::download() {
       if (total > 0 && now - last_report >= kProgressReportInterval) {
         last_report = now;
         const double progress = static_cast<double>(done) / static_cast<double>(total);
-        spdlog::debug("agent.download model={} bytes={} total={}", target.model.label(), done, total);
-        (void)outbox_.post(report("downloading", state_, state_.target, "", progress));
+        spdlog::debug("agent.download model={} bytes={} total={}", target.package.model.label(), done, total);
+        (void)outbox_.post(report(api::ReportState::kDownloading, state_, state_.target, "", progress));
       }
     });
     if (!fetched.ok()) return fetched.error();
   }
   const std::uint64_t size = std::filesystem::file_size(file, ec);
   if (ec) return make_error(ErrorCode::kIo, "cannot read the downloaded package: " + ec.message());
-  if (target.size_bytes > 0 && size != target.size_bytes) {
+  if (target.package.size_bytes > 0 && size != target.package.size_bytes) {
     std::filesystem::remove(file, ec);
     return make_error(ErrorCode::kCorrupt,
                       "download is " + std::to_string(size) + " bytes, the server announced " +
-                          std::to_string(target.size_bytes) + " (truncated or damaged transfer)");
+                          std::to_string(target.package.size_bytes) + " (truncated or damaged transfer)");
   }
   auto sha256 = sha256_file_hex(file);
   if (!sha256.ok()) return sha256.error();
-  if (*sha256 != target.model.sha256) {
+  if (*sha256 != target.package.sha256) {
     std::filesystem::remove(file, ec);
     return make_error(ErrorCode::kCorrupt, "download's SHA-256 " + sha256->substr(0, 16) +
                                                "... does not match the announced " +
-                                               target.model.sha256.substr(0, 16) + "...");
+                                               target.package.sha256.substr(0, 16) + "...");
   }
   return Phase::kVerifying;
 }
 
 Result<Phase> Updater::verify() {
-  const Target& target = *state_.target;
+  const Assignment& target = *state_.target;
   auto info = package::verify_package(download_path(target), verify_options());
   if (!info.ok()) return info.error().with_context("package rejected");
-  if (info->manifest.name != target.model.name)
+  if (info->manifest.name != target.package.model.name)
     return make_error(ErrorCode::kCorrupt, "package holds model '" + info->manifest.name +
-                                               "', the server announced '" + target.model.name + "'");
+                                               "', the server announced '" + target.package.model.name + "'");
   return Phase::kInstalling;
 }
 
 Result<Phase> Updater::install() {
-  const Target& target = *state_.target;
+  const Assignment& target = *state_.target;
   package::VerifyOptions options = verify_options();
   options.on_file_extracted = [this](const std::string&) { faults_.reached("unpack"); };
   auto staged = slots_.stage(download_path(target), state_.inactive_slot(), options);
-  if (!staged.ok()) return staged.error().with_context("install into slot " + state_.inactive_slot());
+  if (!staged.ok())
+    return staged.error().with_context("install into slot " + std::string(slot_name(state_.inactive_slot())));
   faults_.reached("unpacked");
   return Phase::kHealthChecking;
 }
 
 Result<Phase> Updater::health_check() {
-  const std::string slot = state_.inactive_slot();
+  const Slot slot = state_.inactive_slot();
   if (!slots_.has_staged(slot))
     return Phase::kInstalling;  // removed as incomplete after a crash: install again
-  auto checked = check_model(slots_.staging_dir(slot), state_.target->model, options_.health);
+  auto checked = check_model(slots_.staging_dir(slot), state_.target->package, options_.health);
   if (!checked.ok()) return checked.error().with_context("health check");
   staged_ = std::move(*checked);
   return Phase::kSwitching;
 }
 
 Status Updater::commit() {
-  const std::string slot = state_.inactive_slot();
-  const Target target = *state_.target;
+  const Slot slot = state_.inactive_slot();
+  const Assignment target = *state_.target;
   CANOPY_TRY(slots_.promote(slot, [&] { faults_.reached("promote"); }));
   faults_.reached("promoted");
   UpdateState next = state_;
-  next.slot(slot) = target.model;
+  next.slot(slot) = target.package;
   next.active_slot = slot;
   next.phase = Phase::kIdle;
   next.target.reset();
   next.attempts = 0;
   next.failed.reset();
   next.last_error.clear();
-  const std::string outcome = target.action == "rollback" ? "rolled-back" : "success";
-  const std::string note = target.action == "rollback"
-                               ? "deployment " + std::to_string(target.deployment_id) + " rolled back"
-                               : "";
+  const bool rollback = target.action == api::Action::kRollback;
+  const api::ReportState outcome = rollback ? api::ReportState::kRolledBack : api::ReportState::kSuccess;
+  const std::string note =
+      rollback ? "deployment " + std::to_string(target.deployment_id) + " rolled back" : "";
   CANOPY_TRY(outbox_.store(report(outcome, next, target, note)));
   faults_.reached("report-stored");
   // The commit: one atomic write flips the active slot and ends the update.
   CANOPY_TRY(store_.save(next));
   state_ = std::move(next);
   faults_.reached("committed");
-  spdlog::warn("agent.switched model={} slot={}", target.model.label(), slot);
+  spdlog::warn("agent.switched model={} slot={}", target.package.model.label(), slot_name(slot));
 
   if (!staged_) {
     // Restarted after the health check: load the promoted model again.
-    auto loaded = check_model(slots_.slot_dir(slot), target.model, options_.health);
+    auto loaded = check_model(slots_.slot_dir(slot), target.package, options_.health);
     if (!loaded.ok()) return loaded.error().with_context("loading the new model after the switch");
     staged_ = std::move(*loaded);
   }
@@ -342,9 +362,9 @@ Status Updater::commit() {
   return {};
 }
 
-Status Updater::roll_back_to_previous(const Target& target) {
-  const std::string slot = state_.inactive_slot();
-  spdlog::info("agent.rollback to={} deployment={}", target.model.label(), target.deployment_id);
+Status Updater::roll_back_to_previous(const Assignment& target) {
+  const Slot slot = state_.inactive_slot();
+  spdlog::info("agent.rollback to={} deployment={}", target.package.model.label(), target.deployment_id);
   auto loaded = check_model(slots_.slot_dir(slot), *state_.slot(slot), options_.health);
   if (!loaded.ok()) {
     // The previous model went bad on disk: install the version afresh.
@@ -355,7 +375,7 @@ Status Updater::roll_back_to_previous(const Target& target) {
   next.active_slot = slot;
   next.failed.reset();
   next.last_error.clear();
-  CANOPY_TRY(outbox_.store(report("rolled-back", next, target,
+  CANOPY_TRY(outbox_.store(report(api::ReportState::kRolledBack, next, target,
                                   "deployment " + std::to_string(target.deployment_id) + " rolled back")));
   CANOPY_TRY(store_.save(next));
   state_ = std::move(next);
@@ -372,9 +392,9 @@ Status Updater::roll_back_to_previous(const Target& target) {
 // rather than a model it cannot trust, and forgets the active slot's content
 // so that the desired version is installed again.
 Status Updater::fall_back_to_previous(const std::string& reason) {
-  const std::string slot = state_.inactive_slot();
-  const std::optional<ModelRef> previous = state_.slot(slot);
-  const std::string error = state_.current()->label() + " failed its health check" +
+  const Slot slot = state_.inactive_slot();
+  const std::optional<PackageRef> previous = state_.slot(slot);
+  const std::string error = state_.current()->model.label() + " failed its health check" +
                             (active_.get() ? "" : " at start") + ": " + reason;
   Result<std::unique_ptr<LoadedModel>> loaded =
       previous ? check_model(slots_.slot_dir(slot), *previous, options_.health)
@@ -382,11 +402,11 @@ Status Updater::fall_back_to_previous(const std::string& reason) {
   if (!loaded.ok()) {
     spdlog::error("agent.no_intact_model reason=\"{}\" previous=\"{}\"", reason, loaded.error().message);
     UpdateState next = state_;
-    next.slot(next.active_slot).reset();
+    next.slot(*next.active_slot).reset();
     if (previous) next.slot(slot).reset();
     next.last_error = error + "; the previous model cannot serve either (" + loaded.error().message + ")";
     active_.set(nullptr);
-    CANOPY_TRY(outbox_.store(report("failed", next, std::nullopt, next.last_error)));
+    CANOPY_TRY(outbox_.store(report(api::ReportState::kFailed, next, std::nullopt, next.last_error)));
     CANOPY_TRY(store_.save(next));
     state_ = std::move(next);
     (void)outbox_.flush();
@@ -395,10 +415,10 @@ Status Updater::fall_back_to_previous(const std::string& reason) {
   UpdateState next = state_;
   next.active_slot = slot;
   next.last_error = error;
-  CANOPY_TRY(outbox_.store(report("rolled-back", next, std::nullopt, error)));
+  CANOPY_TRY(outbox_.store(report(api::ReportState::kRolledBack, next, std::nullopt, error)));
   CANOPY_TRY(store_.save(next));
   state_ = std::move(next);
-  spdlog::warn("agent.fell_back to={} slot={}", previous->label(), slot);
+  spdlog::warn("agent.fell_back to={} slot={}", previous->model.label(), slot_name(slot));
   active_.set(std::shared_ptr<const LoadedModel>(std::move(*loaded)));
   (void)outbox_.flush();
   return {};
@@ -408,51 +428,50 @@ Status Updater::check_installed_models() {
   // During an update the inactive slot is the update's to change.
   if (state_.phase != Phase::kIdle) return {};
   package::VerifyOptions files = verify_options();
-  const std::string inactive = state_.inactive_slot();
-  if (const std::optional<ModelRef> previous = state_.slot(inactive)) {
-    files.display_name = "slot " + inactive;
+  const Slot inactive = state_.inactive_slot();
+  if (const std::optional<PackageRef> previous = state_.slot(inactive)) {
+    files.display_name = "slot " + std::string(slot_name(inactive));
     auto intact = package::verify_extracted(slots_.slot_dir(inactive), files);
     if (!intact.ok()) {
       // Nothing to fall back to any more; a rollback to it is installed afresh.
-      spdlog::error("agent.integrity_failed slot={} model={} reason=\"{}\"", inactive, previous->label(),
-                    intact.error().message);
+      spdlog::error("agent.integrity_failed slot={} model={} reason=\"{}\"", slot_name(inactive),
+                    previous->model.label(), intact.error().message);
       UpdateState next = state_;
       next.slot(inactive).reset();
-      next.last_error =
-          "previous model " + previous->label() + " removed, damaged on disk: " + intact.error().message;
-      CANOPY_TRY(outbox_.store(report("idle", next, std::nullopt, next.last_error)));
+      next.last_error = "previous model " + previous->model.label() +
+                        " removed, damaged on disk: " + intact.error().message;
+      CANOPY_TRY(outbox_.store(report(api::ReportState::kIdle, next, std::nullopt, next.last_error)));
       CANOPY_TRY(store_.save(next));
       state_ = std::move(next);
       CANOPY_TRY(slots_.clear(inactive));
       (void)outbox_.flush();
     }
   }
-  if (const std::optional<ModelRef> current = state_.current()) {
-    files.display_name = "slot " + state_.active_slot;
-    auto intact = package::verify_extracted(slots_.slot_dir(state_.active_slot), files);
+  if (const std::optional<PackageRef> current = state_.current()) {
+    files.display_name = "slot " + std::string(slot_name(*state_.active_slot));
+    auto intact = package::verify_extracted(slots_.slot_dir(*state_.active_slot), files);
     if (!intact.ok()) {
-      spdlog::error("agent.integrity_failed slot={} model={} reason=\"{}\"", state_.active_slot,
-                    current->label(), intact.error().message);
+      spdlog::error("agent.integrity_failed slot={} model={} reason=\"{}\"", slot_name(*state_.active_slot),
+                    current->model.label(), intact.error().message);
       return fall_back_to_previous("damaged on disk: " + intact.error().message);
     }
   }
   spdlog::debug("agent.integrity_ok active={} previous={}",
-                state_.current() ? state_.current()->label() : "-",
-                state_.previous() ? state_.previous()->label() : "-");
+                state_.current() ? state_.current()->model.label() : "-",
+                state_.previous() ? state_.previous()->model.label() : "-");
   return {};
 }
 
-Status Updater::reconcile(const DesiredState& desired) {
-  const std::optional<Target>& target = desired.target;
+Status Updater::reconcile(const api::DesiredState& desired) {
+  const std::optional<Assignment>& target = desired.assignment;
   if (state_.phase != Phase::kIdle) {
-    if (target && target->model.same_as(state_.target->model)) return advance();
+    if (target && target->package == state_.target->package) return advance();
     CANOPY_TRY(abandon());
   }
   if (!target) return {};
-  if (state_.failed && target->model.same_as(*state_.failed))
-    return {};  // given up on; wait for another version
-  if (same_version(state_.current(), target->model)) return {};
-  if (target->action == "rollback" && same_version(state_.previous(), target->model))
+  if (state_.failed && target->package == *state_.failed) return {};  // given up on; wait for another version
+  if (same_version(state_.current(), target->package)) return {};
+  if (target->action == api::Action::kRollback && same_version(state_.previous(), target->package))
     return roll_back_to_previous(*target);
   return start(*target);
 }
@@ -478,7 +497,7 @@ Result<CycleOutcome> Updater::cycle() {
     etag_ = poll->etag;
   }
   outcome.poll_interval_s = desired_->poll_interval_s;
-  if (desired_->status != "active") return outcome;
+  if (desired_->status != api::DeviceStatus::kActive) return outcome;
   Status acted = reconcile(*desired_);
   if (is_network(acted)) {
     outcome.reached_server = false;

@@ -44,7 +44,7 @@ struct UpdaterOptions {
 // What one poll cycle learned, for the caller's scheduling.
 struct CycleOutcome {
   bool reached_server = false;
-  int poll_interval_s = 30;
+  std::int64_t poll_interval_s = 30;
 };
 
 class Updater {
@@ -83,13 +83,13 @@ class Updater {
   Status advance();
   Result<Phase> run_step();
   Status enter(Phase phase);
-  Status start(const Target& target);
+  Status start(const Assignment& target);
   Status abandon();
   Status fail(const std::string& reason);
   Status commit();
-  Status roll_back_to_previous(const Target& target);
+  Status roll_back_to_previous(const Assignment& target);
   Status fall_back_to_previous(const std::string& reason);
-  Status reconcile(const DesiredState& desired);
+  Status reconcile(const api::DesiredState& desired);
   void remove_leftovers();
 
   // The steps: each returns the phase to enter next.
@@ -98,11 +98,12 @@ class Updater {
   Result<Phase> install();
   Result<Phase> health_check();
 
-  std::filesystem::path download_path(const Target& target) const;
+  std::filesystem::path download_path(const Assignment& target) const;
   package::VerifyOptions verify_options() const;
   // A status report of fleet.md; `progress` defaults to 1 for the end states.
-  Json report(std::string_view state, const UpdateState& after, const std::optional<Target>& target,
-              const std::string& error, double progress = 0.0) const;
+  api::StatusReport report(api::ReportState state, const UpdateState& after,
+                           const std::optional<Assignment>& target, const std::string& error,
+                           double progress = 0.0) const;
 
   UpdaterOptions options_;
   DeviceClient& client_;
@@ -112,8 +113,8 @@ class Updater {
   SlotStore slots_;
   ReportOutbox outbox_;
   UpdateState state_;
-  std::unique_ptr<LoadedModel> staged_;  // the health-checked model, until it goes live
-  std::optional<DesiredState> desired_;  // the last desired state, reused on 304
+  std::unique_ptr<LoadedModel> staged_;       // the health-checked model, until it goes live
+  std::optional<api::DesiredState> desired_;  // the last desired state, reused on 304
   std::string etag_;
 };
 

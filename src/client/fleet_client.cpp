@@ -4,6 +4,31 @@
 
 namespace canopy::client {
 
+namespace {
+
+// The server's answer as a T, or an error saying the answer was not one.
+template <typename T>
+Result<T> answer_as(const Result<Json>& json) {
+  if (!json.ok()) return json.error();
+  auto value = T::from_json(*json);
+  if (!value.ok()) return value.error().with_context("unexpected server answer");
+  return value;
+}
+
+template <typename T>
+Result<std::vector<T>> list_as(const Result<Json>& json, const char* member) {
+  if (!json.ok()) return json.error();
+  std::vector<T> out;
+  for (const Json& entry : json->value(member, Json::array())) {
+    auto value = T::from_json(entry);
+    if (!value.ok()) return value.error().with_context("unexpected server answer");
+    out.push_back(std::move(*value));
+  }
+  return out;
+}
+
+}  // namespace
+
 FleetClient::FleetClient(const std::string& server_url, const std::string& api_key, HttpOptions options)
     : http_(server_url, [&] {
         options.headers.push_back("X-API-KEY: " + api_key);
@@ -12,50 +37,62 @@ FleetClient::FleetClient(const std::string& server_url, const std::string& api_k
 
 Result<Json> FleetClient::call(const std::string& method, const std::string& path, const Json& body,
                                const std::string& what) {
-  auto response = method == "GET" ? http_.get(path) : http_.send(method, path, body.dump(), "application/json");
+  auto response =
+      method == "GET" ? http_.get(path) : http_.send(method, path, body.dump(), "application/json");
   return parse_answer(response, what);
 }
 
-Result<Json> FleetClient::create_enrollment_token(const Json& request) {
-  return call("POST", "/api/v1/enrollment-tokens", request, "creating an enrollment token");
+Result<Json> FleetClient::create_enrollment_token(const api::EnrollmentTokenRequest& request) {
+  return call("POST", "/api/v1/enrollment-tokens", request.to_json(), "creating an enrollment token");
 }
 
 Result<Json> FleetClient::list_enrollment_tokens() {
   return call("GET", "/api/v1/enrollment-tokens", nullptr, "listing enrollment tokens");
 }
 
-Result<Json> FleetClient::list_devices(const std::string& group, const std::string& tag, const std::string& status) {
+Result<std::vector<api::DeviceInfo>> FleetClient::list_devices(const std::string& group,
+                                                               const std::string& tag,
+                                                               std::optional<api::DeviceStatus> status) {
+  const std::string status_text = status ? std::string(api::device_status_name(*status)) : "";
   std::string query;
-  for (const auto& [name, value] : {std::pair{"group", group}, {"tag", tag}, {"status", status}}) {
+  for (const auto& [name, value] : {std::pair{"group", group}, {"tag", tag}, {"status", status_text}}) {
     if (value.empty()) continue;
     query += query.empty() ? '?' : '&';
     query.append(name).append("=").append(url_segment(value));
   }
-  return call("GET", "/api/v1/devices" + query, nullptr, "listing devices");
+  return list_as<api::DeviceInfo>(call("GET", "/api/v1/devices" + query, nullptr, "listing devices"),
+                                  "devices");
 }
 
-Result<Json> FleetClient::show_device(const std::string& id) {
-  return call("GET", "/api/v1/devices/" + url_segment(id), nullptr, "showing device " + id);
+Result<api::DeviceInfo> FleetClient::show_device(const std::string& id) {
+  return answer_as<api::DeviceInfo>(
+      call("GET", "/api/v1/devices/" + url_segment(id), nullptr, "showing device " + id));
 }
 
-Result<Json> FleetClient::change_device(const std::string& id, const std::string& operation) {
-  return call("POST", "/api/v1/devices/" + url_segment(id) + "/" + operation, Json::object(),
-              operation + " of device " + id);
+Result<api::DeviceInfo> FleetClient::change_device(const std::string& id, const std::string& operation) {
+  return answer_as<api::DeviceInfo>(call("POST", "/api/v1/devices/" + url_segment(id) + "/" + operation,
+                                         Json::object(), operation + " of device " + id));
 }
 
-Result<Json> FleetClient::create_deployment(const Json& request) {
-  return call("POST", "/api/v1/deployments", request, "creating a deployment");
+Result<api::DeploymentStatus> FleetClient::create_deployment(const api::DeploymentRequest& request) {
+  return answer_as<api::DeploymentStatus>(
+      call("POST", "/api/v1/deployments", request.to_json(), "creating a deployment"));
 }
 
-Result<Json> FleetClient::list_deployments() { return call("GET", "/api/v1/deployments", nullptr, "listing deployments"); }
-
-Result<Json> FleetClient::deployment_status(std::int64_t id) {
-  return call("GET", "/api/v1/deployments/" + std::to_string(id), nullptr, "deployment " + std::to_string(id));
+Result<std::vector<api::DeploymentStatus>> FleetClient::list_deployments() {
+  return list_as<api::DeploymentStatus>(call("GET", "/api/v1/deployments", nullptr, "listing deployments"),
+                                        "deployments");
 }
 
-Result<Json> FleetClient::control_deployment(std::int64_t id, const std::string& operation) {
-  return call("POST", "/api/v1/deployments/" + std::to_string(id) + "/" + operation, Json::object(),
-              operation + " of deployment " + std::to_string(id));
+Result<api::DeploymentStatus> FleetClient::deployment_status(std::int64_t id) {
+  return answer_as<api::DeploymentStatus>(
+      call("GET", "/api/v1/deployments/" + std::to_string(id), nullptr, "deployment " + std::to_string(id)));
+}
+
+Result<api::DeploymentStatus> FleetClient::control_deployment(std::int64_t id, const std::string& operation) {
+  return answer_as<api::DeploymentStatus>(
+      call("POST", "/api/v1/deployments/" + std::to_string(id) + "/" + operation, Json::object(),
+           operation + " of deployment " + std::to_string(id)));
 }
 
 }  // namespace canopy::client

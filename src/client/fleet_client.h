@@ -1,13 +1,17 @@
 // A client for the fleet's admin and operator API (docs/fleet.md): enrollment
-// tokens, devices and deployments, authenticated by API key. Every call
-// returns the server's JSON, or an Error whose message is the server's
-// one-line explanation.
+// tokens, devices and deployments, authenticated by API key. Calls take and
+// return the api library's types; an Error carries the server's one-line
+// explanation.
 // Thread-safety: one FleetClient per thread.
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <vector>
 
+#include "api/deployment.h"
+#include "api/device.h"
 #include "common/error.h"
 #include "common/http_client.h"
 #include "common/json.h"
@@ -18,25 +22,26 @@ class FleetClient {
  public:
   FleetClient(const std::string& server_url, const std::string& api_key, HttpOptions options = {});
 
-  // `request` is the body of POST /api/v1/enrollment-tokens.
-  Result<Json> create_enrollment_token(const Json& request);
+  // The token record with its secret ("token"), shown once.
+  Result<Json> create_enrollment_token(const api::EnrollmentTokenRequest& request);
   Result<Json> list_enrollment_tokens();
 
-  // Empty filters are left out; `tag` is "key:value".
-  Result<Json> list_devices(const std::string& group, const std::string& tag, const std::string& status);
-  Result<Json> show_device(const std::string& id);
+  // Empty filters are left out; `tag` is "key:value" or "key".
+  Result<std::vector<api::DeviceInfo>> list_devices(const std::string& group, const std::string& tag,
+                                                    std::optional<api::DeviceStatus> status);
+  Result<api::DeviceInfo> show_device(const std::string& id);
   // `operation` is approve, revoke or decommission.
-  Result<Json> change_device(const std::string& id, const std::string& operation);
+  Result<api::DeviceInfo> change_device(const std::string& id, const std::string& operation);
 
-  // `request` is the body of POST /api/v1/deployments.
-  Result<Json> create_deployment(const Json& request);
-  Result<Json> list_deployments();
-  Result<Json> deployment_status(std::int64_t id);
+  Result<api::DeploymentStatus> create_deployment(const api::DeploymentRequest& request);
+  Result<std::vector<api::DeploymentStatus>> list_deployments();
+  Result<api::DeploymentStatus> deployment_status(std::int64_t id);
   // `operation` is pause, resume, abort or rollback.
-  Result<Json> control_deployment(std::int64_t id, const std::string& operation);
+  Result<api::DeploymentStatus> control_deployment(std::int64_t id, const std::string& operation);
 
  private:
-  Result<Json> call(const std::string& method, const std::string& path, const Json& body, const std::string& what);
+  Result<Json> call(const std::string& method, const std::string& path, const Json& body,
+                    const std::string& what);
   HttpClient http_;
 };
 

@@ -1,6 +1,5 @@
 #include "client/registry_client.h"
 
-
 #include "common/hash.h"
 
 namespace canopy::client {
@@ -25,26 +24,6 @@ std::string url_segment(const std::string& text) {
   return out;
 }
 
-Result<ModelRef> ModelRef::parse(const std::string& text) {
-  ModelRef ref;
-  auto at = text.find('@');
-  auto colon = text.find(':');
-  if (at != std::string::npos) {
-    ref.name = text.substr(0, at);
-    ref.version = "@" + text.substr(at + 1);
-  } else if (colon != std::string::npos) {
-    ref.name = text.substr(0, colon);
-    ref.version = text.substr(colon + 1);
-  } else {
-    ref.name = text;
-    ref.version = "latest";
-  }
-  if (ref.name.empty() || ref.version.empty() || ref.version == "@")
-    return make_error(ErrorCode::kInvalidArgument,
-                      "model reference '" + text + "' must look like NAME, NAME:VERSION or NAME@ALIAS");
-  return ref;
-}
-
 RegistryClient::RegistryClient(const std::string& server_url, const std::string& api_key, HttpOptions options)
     : http_(server_url, [&] {
         options.headers.push_back("X-API-KEY: " + api_key);
@@ -61,43 +40,47 @@ Result<Json> RegistryClient::push(const std::filesystem::path& package, const Pr
   std::error_code ec;
   if (!std::filesystem::is_regular_file(package, ec))
     return make_error(ErrorCode::kNotFound, package.string() + " does not exist");
-  return parse_answer(http_.upload_file("PUT", "/repository/" + url_segment(package.filename().string()), package, progress),
-                      "upload of " + package.string());
+  return parse_answer(
+      http_.upload_file("PUT", "/repository/" + url_segment(package.filename().string()), package, progress),
+      "upload of " + package.string());
 }
 
 Result<Json> RegistryClient::list_models(const std::string& query, const std::string& tag) {
-  return call("GET", "/api/v1/models?q=" + url_segment(query) + "&tag=" + url_segment(tag), "", "listing models");
+  return call("GET", "/api/v1/models?q=" + url_segment(query) + "&tag=" + url_segment(tag), "",
+              "listing models");
 }
 
 Result<Json> RegistryClient::show_model(const std::string& name) {
   return call("GET", "/api/v1/models/" + url_segment(name), "", "showing model " + name);
 }
 
-Result<Json> RegistryClient::show_version(const ModelRef& ref) {
-  return call("GET", "/api/v1/models/" + url_segment(ref.name) + "/versions/" + url_segment(ref.version), "",
-              "showing " + ref.name);
+Result<Json> RegistryClient::show_version(const api::ModelSelector& ref) {
+  return call("GET", "/api/v1/models/" + url_segment(ref.name) + "/versions/" + url_segment(ref.reference),
+              "", "showing " + ref.name);
 }
 
-Result<Json> RegistryClient::pull(const ModelRef& ref, const std::filesystem::path& output,
+Result<Json> RegistryClient::pull(const api::ModelSelector& ref, const std::filesystem::path& output,
                                   const ProgressCallback& progress) {
   // Pin the version first, so an alias moving mid-download cannot mix two packages.
   CANOPY_ASSIGN_OR_RETURN(Json version, show_version(ref));
   std::string number = std::to_string(version.value("version", 0));
   std::string expected = version.value("sha256", "");
-  auto response = http_.download("/api/v1/models/" + url_segment(ref.name) + "/versions/" + number + "/package",
-                                 output, progress);
+  auto response = http_.download(
+      "/api/v1/models/" + url_segment(ref.name) + "/versions/" + number + "/package", output, progress);
   if (!response.ok()) return response.error();
   if (response->status < 200 || response->status >= 300) return http_status_error(*response, "download");
   CANOPY_ASSIGN_OR_RETURN(std::string actual, sha256_file_hex(output));
   if (actual != expected) {
     std::filesystem::remove(output);
-    return make_error(ErrorCode::kCorrupt, "downloaded package's SHA-256 " + actual + " does not match the registry's " +
-                                               expected + "; the file was removed, pull again");
+    return make_error(ErrorCode::kCorrupt, "downloaded package's SHA-256 " + actual +
+                                               " does not match the registry's " + expected +
+                                               "; the file was removed, pull again");
   }
   return version;
 }
 
-Result<Json> RegistryClient::set_alias(const std::string& name, const std::string& alias, std::int64_t version) {
+Result<Json> RegistryClient::set_alias(const std::string& name, const std::string& alias,
+                                       std::int64_t version) {
   return call("PUT", "/api/v1/models/" + url_segment(name) + "/aliases/" + url_segment(alias),
               Json{{"version", version}}.dump(), "setting alias " + alias);
 }

@@ -7,18 +7,12 @@
 #include <filesystem>
 #include <string>
 
+#include "api/model_ref.h"
 #include "common/error.h"
 #include "common/http_client.h"
 #include "common/json.h"
 
 namespace canopy::client {
-
-// "NAME", "NAME:VERSION" or "NAME@ALIAS".
-struct ModelRef {
-  std::string name;
-  std::string version;  // "latest", a number, or "@alias": the form the API takes
-  static Result<ModelRef> parse(const std::string& text);
-};
 
 class RegistryClient {
  public:
@@ -27,10 +21,11 @@ class RegistryClient {
   Result<Json> push(const std::filesystem::path& package, const ProgressCallback& progress = {});
   Result<Json> list_models(const std::string& query, const std::string& tag);
   Result<Json> show_model(const std::string& name);
-  Result<Json> show_version(const ModelRef& ref);
+  Result<Json> show_version(const api::ModelSelector& ref);
   // Downloads the package to `output` (resuming a partial download) and
   // checks its SHA-256 against the registry's record.
-  Result<Json> pull(const ModelRef& ref, const std::filesystem::path& output, const ProgressCallback& progress = {});
+  Result<Json> pull(const api::ModelSelector& ref, const std::filesystem::path& output,
+                    const ProgressCallback& progress = {});
   Result<Json> set_alias(const std::string& name, const std::string& alias, std::int64_t version);
   Result<Json> remove_alias(const std::string& name, const std::string& alias);
   Result<Json> delete_version(const std::string& name, std::int64_t version);

@@ -73,12 +73,21 @@ Result<std::string> sha256_file_hex(const std::filesystem::path& path) {
   return hasher.finish_hex();
 }
 
-bool is_sha256_hex(std::string_view text) {
-  if (text.size() != 64) return false;
+std::string random_hex(std::size_t bytes) {
+  (void)init_crypto();  // libsodium picks its random source there
+  std::string raw(bytes, '\0');
+  randombytes_buf(raw.data(), raw.size());
+  return to_hex(reinterpret_cast<const unsigned char*>(raw.data()), raw.size());
+}
+
+bool is_lower_hex(std::string_view text, std::size_t digits) {
+  if (text.size() != digits) return false;
   for (char c : text) {
     if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
   }
   return true;
 }
+
+bool is_sha256_hex(std::string_view text) { return is_lower_hex(text, 64); }
 
 }  // namespace canopy

@@ -43,6 +43,12 @@ class Sha256 {
 std::string sha256_hex(std::string_view data);
 Result<std::string> sha256_file_hex(const std::filesystem::path& path);
 
+// `bytes` bytes from the operating system's secure random source, as
+// lowercase hex: ids, secrets and tokens.
+std::string random_hex(std::size_t bytes);
+
+// True for exactly `digits` lowercase hex digits.
+bool is_lower_hex(std::string_view text, std::size_t digits);
 // True for a 64-character lowercase hex string (the form digests are stored in).
 bool is_sha256_hex(std::string_view text);
 

@@ -29,4 +29,16 @@ std::optional<std::int64_t> parse_int(std::string_view text) {
   return value;
 }
 
+bool is_plain_name(std::string_view text, std::size_t max_size, std::string_view punctuation,
+                   std::string_view leading_punctuation) {
+  if (text.empty() || text.size() > max_size) return false;
+  auto alnum = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+  };
+  if (!alnum(text.front()) && leading_punctuation.find(text.front()) == std::string_view::npos) return false;
+  for (char c : text)
+    if (!alnum(c) && punctuation.find(c) == std::string_view::npos) return false;
+  return true;
+}
+
 }  // namespace canopy

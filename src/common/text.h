@@ -20,4 +20,10 @@ std::vector<std::string> split(std::string_view text, char separator);
 // or nullopt when it is not one or does not fit in 64 bits.
 std::optional<std::int64_t> parse_int(std::string_view text);
 
+// A name people give things (models, aliases, runs, steps): 1 to `max_size`
+// characters, each a letter, a digit or one of `punctuation`; the first a
+// letter, a digit or one of `leading_punctuation`.
+bool is_plain_name(std::string_view text, std::size_t max_size, std::string_view punctuation = "._-",
+                   std::string_view leading_punctuation = "");
+
 }  // namespace canopy

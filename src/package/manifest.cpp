@@ -70,16 +70,7 @@ Result<FileEntry> parse_file_entry(const Json& json) {
 
 }  // namespace
 
-bool is_valid_model_name(std::string_view name) {
-  if (name.empty() || name.size() > 128) return false;
-  auto alnum = [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-  };
-  if (!alnum(name.front())) return false;
-  for (char c : name)
-    if (!alnum(c) && c != '.' && c != '_' && c != '-') return false;
-  return true;
-}
+bool is_valid_model_name(std::string_view name) { return is_plain_name(name, 128); }
 
 const FileEntry* Manifest::find_file(std::string_view path) const {
   for (const auto& f : files)

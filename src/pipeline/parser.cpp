@@ -208,10 +208,7 @@ class Parser {
   std::string file_;
 };
 
-bool valid_name(const std::string& name) {
-  static const std::regex pattern("[A-Za-z0-9_][A-Za-z0-9_-]{0,63}");
-  return std::regex_match(name, pattern);
-}
+bool valid_name(const std::string& name) { return is_plain_name(name, 64, "_-", "_"); }
 
 Result<double> parse_duration(const std::string& text) {
   // "90", "90s", "5m", "2h", "1.5h"

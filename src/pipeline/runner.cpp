@@ -742,7 +742,7 @@ void Runner::evaluate_ready_gates() {
     RegistryLookup lookup;
     if (registry_) {
       lookup = [this](const std::string& model, const std::string& alias) -> Result<std::optional<Json>> {
-        auto version = registry_->show_version(client::ModelRef{model, "@" + alias});
+        auto version = registry_->show_version(api::ModelSelector::of_alias(model, alias));
         if (!version.ok()) {
           if (version.error().code == ErrorCode::kNotFound) return std::optional<Json>();
           return version.error();

@@ -7,11 +7,11 @@
 #include <chrono>
 #include <ctime>
 #include <fstream>
-#include <random>
-#include <regex>
 #include <sstream>
 
 #include "common/files.h"
+#include "common/hash.h"
+#include "common/text.h"
 #include "common/time.h"
 
 namespace canopy::pipeline {
@@ -67,7 +67,9 @@ Result<Workspace> Workspace::open(const fs::path& dir) {
   std::error_code ec;
   for (const char* sub : {"runs", "cache"}) {
     fs::create_directories(dir / sub, ec);
-    if (ec) return make_error(ErrorCode::kIo, "cannot create workspace " + (dir / sub).string() + ": " + ec.message());
+    if (ec)
+      return make_error(ErrorCode::kIo,
+                        "cannot create workspace " + (dir / sub).string() + ": " + ec.message());
   }
   return Workspace(fs::absolute(dir).lexically_normal());
 }
@@ -88,7 +90,8 @@ Status Workspace::save_run(const Json& record, bool durable) const {
   fs::create_directories(run_dir(id) / "logs", ec);
   if (ec) return make_error(ErrorCode::kIo, "cannot create " + run_dir(id).string() + ": " + ec.message());
   const fs::path file = run_dir(id) / "run.json";
-  return durable ? write_file_atomic(file, record.dump(2) + "\n") : replace_file_atomic(file, record.dump(2) + "\n");
+  return durable ? write_file_atomic(file, record.dump(2) + "\n")
+                 : replace_file_atomic(file, record.dump(2) + "\n");
 }
 
 Result<Json> Workspace::load_run(const std::string& id_or_prefix) const {
@@ -107,8 +110,9 @@ Result<Json> Workspace::load_run(const std::string& id_or_prefix) const {
   if (matches.empty())
     return make_error(ErrorCode::kNotFound, "no run '" + id_or_prefix + "' in workspace " + dir_.string());
   if (matches.size() > 1)
-    return make_error(ErrorCode::kInvalidArgument, "'" + id_or_prefix + "' names " + std::to_string(matches.size()) +
-                                                       " runs; give more of the id");
+    return make_error(
+        ErrorCode::kInvalidArgument,
+        "'" + id_or_prefix + "' names " + std::to_string(matches.size()) + " runs; give more of the id");
   CANOPY_ASSIGN_OR_RETURN(std::string text, read_file(run_dir(matches[0]) / "run.json"));
   return parse_json(text, run_dir(matches[0]).string() + "/run.json");
 }
@@ -148,7 +152,8 @@ Result<std::vector<Json>> Workspace::recover_stale_runs() const {
       const long pid = step.value("pid", 0L);
       if (pid > 0 && belongs_to_run(pid, id)) ::kill(static_cast<pid_t>(-pid), SIGKILL);
       step["status"] = "interrupted";
-      step["error"] = "the runner stopped (pid " + std::to_string(runner.pid) + " is gone) while this step ran";
+      step["error"] =
+          "the runner stopped (pid " + std::to_string(runner.pid) + " is gone) while this step ran";
       step.erase("pid");
     }
     for (Json& step : run["steps"])
@@ -179,20 +184,17 @@ Status Workspace::save_cache(const std::string& key, const Json& entry) const {
 std::string new_run_id() {
   const auto now = std::chrono::system_clock::now();
   const std::time_t seconds = std::chrono::system_clock::to_time_t(now);
-  const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  const auto millis =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
   std::tm utc{};
   gmtime_r(&seconds, &utc);
   char stamp[32];
   std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &utc);
-  std::random_device random;
-  char suffix[32];
-  std::snprintf(suffix, sizeof suffix, ".%03d-%06x", static_cast<int>(millis), random() & 0xffffff);
-  return std::string(stamp) + suffix;
+  char millis_text[8];
+  std::snprintf(millis_text, sizeof millis_text, ".%03d-", static_cast<int>(millis));
+  return std::string(stamp) + millis_text + random_hex(3);
 }
 
-bool is_valid_run_id(const std::string& id) {
-  static const std::regex pattern("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
-  return std::regex_match(id, pattern);
-}
+bool is_valid_run_id(const std::string& id) { return is_plain_name(id, 64); }
 
 }  // namespace canopy::pipeline

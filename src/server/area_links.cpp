@@ -10,12 +10,12 @@ PackageRef package_of(const VersionRecord& record) {
 
 }  // namespace
 
-Result<PackageRef> RegistryCatalog::resolve(const std::string& model, const std::string& reference) {
-  CANOPY_ASSIGN_OR_RETURN(VersionRecord record, registry_.resolve(model, reference));
+Result<PackageRef> RegistryCatalog::resolve(const api::ModelSelector& selector) {
+  CANOPY_ASSIGN_OR_RETURN(VersionRecord record, registry_.resolve(selector.name, selector.reference));
   return package_of(record);
 }
 
-Result<PackageRef> RegistryCatalog::find(const ModelVersion& version) {
+Result<PackageRef> RegistryCatalog::find(const ModelRef& version) {
   CANOPY_ASSIGN_OR_RETURN(VersionRecord record, registry_.get_version(version.name, version.version));
   return package_of(record);
 }
@@ -23,7 +23,7 @@ Result<PackageRef> RegistryCatalog::find(const ModelVersion& version) {
 void RegistryCatalog::set_delete_guard(DeleteGuard guard) {
   if (!guard) return registry_.set_delete_guard(nullptr);
   registry_.set_delete_guard([guard = std::move(guard)](const std::string& model, std::int64_t version) {
-    return guard(ModelVersion{model, version});
+    return guard(ModelRef{model, version});
   });
 }
 

@@ -15,8 +15,8 @@ namespace canopy::server {
 class RegistryCatalog final : public ModelCatalog {
  public:
   explicit RegistryCatalog(Registry& registry) : registry_(registry) {}
-  Result<PackageRef> resolve(const std::string& model, const std::string& reference) override;
-  Result<PackageRef> find(const ModelVersion& version) override;
+  Result<PackageRef> resolve(const api::ModelSelector& selector) override;
+  Result<PackageRef> find(const ModelRef& version) override;
   void set_delete_guard(DeleteGuard guard) override;
 
  private:

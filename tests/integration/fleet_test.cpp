@@ -60,7 +60,8 @@ TEST_F(FleetTest, RefusesExpiredUsedUpAndForgedEnrollments) {
   std::string token = enrollment_token("north-field");
   SimDevice forger{KeyPair::generate(), "forger", "", ""};
   KeyPair other = KeyPair::generate();
-  auto forged = call("POST", "/api/v1/enroll", enroll_request(forger, token, Json::object(), other, utc_now()), {});
+  auto forged =
+      call("POST", "/api/v1/enroll", enroll_request(forger, token, Json::object(), other, utc_now()), {});
   EXPECT_EQ(forged.status, 422);
   EXPECT_NE(forged.body.find("bad_signature"), std::string::npos) << forged.body;
   auto stale = call("POST", "/api/v1/enroll",
@@ -82,7 +83,8 @@ TEST_F(FleetTest, RefusesExpiredUsedUpAndForgedEnrollments) {
 TEST_F(FleetTest, ManualApprovalHoldsADeviceUntilApproved) {
   int version = publish(1);
   SimDevice device = enroll("cam", enrollment_token("north-field", 5, "manual"));
-  Json deployed = deploy({{"model", "crop-disease-detector"}, {"version", version}, {"target", {{"group", "north-field"}}}});
+  Json deployed = deploy(
+      {{"model", "crop-disease-detector"}, {"version", version}, {"target", {{"group", "north-field"}}}});
   Json state = desired(device);
   EXPECT_EQ(state["status"], "pending");
   EXPECT_TRUE(state["model"].is_null());
@@ -98,14 +100,16 @@ TEST_F(FleetTest, ManualApprovalHoldsADeviceUntilApproved) {
 
 TEST_F(FleetTest, DeviceTokensAndApiKeysStayOnTheirOwnRoutes) {
   SimDevice device = enroll("cam", enrollment_token("north-field"));
-  for (const char* path : {"/api/v1/models", "/api/v1/devices", "/api/v1/deployments", "/api/v1/enrollment-tokens"}) {
+  for (const char* path :
+       {"/api/v1/models", "/api/v1/devices", "/api/v1/deployments", "/api/v1/enrollment-tokens"}) {
     auto response = device_call(device, "GET", path);
     EXPECT_EQ(response.status, 401) << path << ": " << response.body;
   }
-  auto with_key = call("GET", "/api/v1/device/desired", Json(), {std::string("X-API-KEY: ") + ServerProcess::kAdminKey});
+  auto with_key =
+      call("GET", "/api/v1/device/desired", Json(), {std::string("X-API-KEY: ") + ServerProcess::kAdminKey});
   EXPECT_EQ(with_key.status, 401) << with_key.body;
-  auto key_as_bearer =
-      call("GET", "/api/v1/device/desired", Json(), {std::string("Authorization: Bearer ") + ServerProcess::kAdminKey});
+  auto key_as_bearer = call("GET", "/api/v1/device/desired", Json(),
+                            {std::string("Authorization: Bearer ") + ServerProcess::kAdminKey});
   EXPECT_EQ(key_as_bearer.status, 401) << key_as_bearer.body;
 
   ASSERT_EQ(admin("POST", "/api/v1/devices/" + device.id + "/revoke").status, 200);
@@ -151,20 +155,23 @@ TEST_F(FleetTest, ADeviceDownloadsOnlyWhatItIsAllowed) {
   int new_version = publish(4);
   int other_version = publish(5);
   SimDevice device = enroll("cam", enrollment_token("north-field"));
-  deploy({{"model", "crop-disease-detector"}, {"version", new_version}, {"target", {{"group", "north-field"}}}});
+  deploy(
+      {{"model", "crop-disease-detector"}, {"version", new_version}, {"target", {{"group", "north-field"}}}});
   const std::string base = "/api/v1/device/packages/crop-disease-detector/";
   auto package = device_call(device, "GET", base + std::to_string(new_version));
   ASSERT_EQ(package.status, 200) << package.body;
   Json desired_state = desired(device);
   EXPECT_EQ(sha256_hex(package.body), desired_state["model"]["sha256"]);
   EXPECT_EQ(package.body.size(), desired_state["model"]["size"].get<std::size_t>());
-  auto ranged = device_call(device, "GET", base + std::to_string(new_version), Json(), {"Range: bytes=10-19"});
+  auto ranged =
+      device_call(device, "GET", base + std::to_string(new_version), Json(), {"Range: bytes=10-19"});
   EXPECT_EQ(ranged.status, 206);
   EXPECT_EQ(ranged.body, package.body.substr(10, 10));
 
   EXPECT_EQ(device_call(device, "GET", base + std::to_string(old_version)).status, 404);
   ASSERT_EQ(report(device, 0, "idle", 0, old_version, 0).status, 200);
-  EXPECT_EQ(device_call(device, "GET", base + std::to_string(old_version)).status, 200) << "its current model";
+  EXPECT_EQ(device_call(device, "GET", base + std::to_string(old_version)).status, 200)
+      << "its current model";
   EXPECT_EQ(device_call(device, "GET", base + std::to_string(other_version)).status, 404);
   EXPECT_EQ(call("GET", base + std::to_string(new_version), Json(), {}).status, 401);
 }
@@ -175,8 +182,9 @@ TEST_F(FleetTest, CanaryThenWavesAdvanceOnSuccessReports) {
   std::vector<SimDevice> devices = enroll_group("north-field", 10);
   Json created = deploy_to_group(version, "north-field",
                                  {{"canary", {{"count", 2}}},
-                                  {"waves", {{{"percent", 50}, {"soak_s", 0}, {"success_ratio", 1.0}},
-                                             {{"percent", 100}, {"soak_s", 0}, {"success_ratio", 1.0}}}}});
+                                  {"waves",
+                                   {{{"percent", 50}, {"soak_s", 0}, {"success_ratio", 1.0}},
+                                    {{"percent", 100}, {"soak_s", 0}, {"success_ratio", 1.0}}}}});
   const std::int64_t id = created["id"];
   EXPECT_EQ(created["stage_name"], "canary");
   EXPECT_EQ(created["targeted"], 10);
@@ -228,8 +236,8 @@ TEST_F(FleetTest, CanaryThenWavesAdvanceOnSuccessReports) {
 TEST_F(FleetTest, AStageAdvancesOnlyAfterItsSoakTime) {
   int version = publish(8);
   std::vector<SimDevice> devices = enroll_group("north-field", 4);
-  Json created = deploy_to_group(version, "north-field",
-                                 {{"canary", {{"count", 1}, {"soak_s", 2}}}, {"waves", {{{"percent", 100}}}}});
+  Json created = deploy_to_group(
+      version, "north-field", {{"canary", {{"count", 1}, {"soak_s", 2}}}, {"waves", {{{"percent", 100}}}}});
   const std::int64_t id = created["id"];
   for (auto& d : devices) {
     if (action_of(desired(d)) == "install") {
@@ -260,7 +268,8 @@ TEST_F(FleetTest, FailuresRollBackDevicesThatSucceeded) {
   ASSERT_EQ(told.size(), 4u);
   ASSERT_EQ(report(*told[0], id, "success", version, version, previous).status, 200);
   ASSERT_EQ(report(*told[1], id, "success", version, version, previous).status, 200);
-  ASSERT_EQ(report(*told[2], id, "failed", version, previous, 0, "health check: 2 of 5 golden samples differ").status,
+  ASSERT_EQ(report(*told[2], id, "failed", version, previous, 0, "health check: 2 of 5 golden samples differ")
+                .status,
             200);
   EXPECT_EQ(deployment(id)["state"], "running") << "one failure is below min_failures";
   ASSERT_EQ(report(*told[3], id, "rolled-back", version, previous, 0, "crashed on first frame").status, 200);
@@ -271,18 +280,21 @@ TEST_F(FleetTest, FailuresRollBackDevicesThatSucceeded) {
   ASSERT_EQ(status["failure_reports"].size(), 2u);
   std::set<std::string> reasons;
   for (const auto& failure : status["failure_reports"]) reasons.insert(failure["error"].get<std::string>());
-  EXPECT_EQ(reasons, (std::set<std::string>{"health check: 2 of 5 golden samples differ", "crashed on first frame"}));
+  EXPECT_EQ(reasons,
+            (std::set<std::string>{"health check: 2 of 5 golden samples differ", "crashed on first frame"}));
   for (int i : {0, 1}) {
     Json state = desired(*told[i]);
     EXPECT_EQ(action_of(state), "rollback") << state;
     EXPECT_EQ(model_version_of(state), previous);
-    EXPECT_EQ(device_call(*told[i], "GET", "/api/v1/device/packages/crop-disease-detector/" + std::to_string(previous))
+    EXPECT_EQ(device_call(*told[i], "GET",
+                          "/api/v1/device/packages/crop-disease-detector/" + std::to_string(previous))
                   .status,
               200);
   }
   for (int i : {2, 3}) EXPECT_TRUE(desired(*told[i])["deployment"].is_null());
   // The agent reports its return to the previous model: neither success nor failure.
-  ASSERT_EQ(report(*told[0], id, "rolled-back", version, previous, version, "deployment rolled back").status, 200);
+  ASSERT_EQ(report(*told[0], id, "rolled-back", version, previous, version, "deployment rolled back").status,
+            200);
   status = deployment(id);
   EXPECT_EQ(status["counts"]["reverted"], 1) << status;
   EXPECT_EQ(status["failures"], 2);
@@ -316,7 +328,16 @@ TEST_F(FleetTest, ADeviceJoiningTheTargetLaterGetsTheModel) {
   int version = publish(12);
   std::string token = enrollment_token("north-field");
   SimDevice first = enroll("first", token);
-  Json created = deploy({{"model", "crop-disease-detector"}, {"version", version}, {"target", {{"tags", {{"crop", "wheat"}}}}}});
+  auto refused = admin("POST", "/api/v1/deployments",
+                       {{"model", "crop-disease-detector"},
+                        {"version", version},
+                        {"target", {{"tags", {{"crop", "wheat"}}}}}});
+  EXPECT_EQ(refused.status, 400) << "no device is tagged crop=wheat yet";
+  EXPECT_NE(refused.body.find("matches no enrolled device"), std::string::npos) << refused.body;
+  Json created = deploy({{"model", "crop-disease-detector"},
+                         {"version", version},
+                         {"target", {{"tags", {{"crop", "wheat"}}}}},
+                         {"allow_empty", true}});
   EXPECT_TRUE(desired(first)["model"].is_null()) << "not tagged crop=wheat";
   SimDevice later = enroll("later", token, {{"crop", "wheat"}});
   Json state = desired(later);
@@ -331,8 +352,10 @@ TEST_F(FleetTest, ANewerDeploymentSupersedesAnOverlappingOne) {
   std::string token = enrollment_token("north-field");
   SimDevice a = enroll("a", token, {{"crop", "wheat"}});
   SimDevice b = enroll("b", token, {{"crop", "maize"}});
-  Json first = deploy({{"model", "crop-disease-detector"}, {"version", v1}, {"target", {{"group", "north-field"}}}});
-  Json second = deploy({{"model", "crop-disease-detector"}, {"version", v2}, {"target", {{"devices", {a.id}}}}});
+  Json first =
+      deploy({{"model", "crop-disease-detector"}, {"version", v1}, {"target", {{"group", "north-field"}}}});
+  Json second =
+      deploy({{"model", "crop-disease-detector"}, {"version", v2}, {"target", {{"devices", {a.id}}}}});
   Json state_a = desired(a), state_b = desired(b);
   EXPECT_EQ(state_a["deployment"]["id"], second["id"]);
   EXPECT_EQ(model_version_of(state_a), v2);
@@ -353,7 +376,8 @@ TEST_F(FleetTest, VersionsDevicesOrDeploymentsUseCannotBeDeleted) {
   int v2 = publish(16);
   int v3 = publish(17);
   SimDevice device = enroll("cam", enrollment_token("north-field"));
-  Json created = deploy({{"model", "crop-disease-detector"}, {"version", v2}, {"target", {{"group", "north-field"}}}});
+  Json created =
+      deploy({{"model", "crop-disease-detector"}, {"version", v2}, {"target", {{"group", "north-field"}}}});
   ASSERT_EQ(report(device, created["id"], "success", v2, v2, v1).status, 200);
   const std::string base = "/api/v1/models/crop-disease-detector/versions/";
   auto in_deployment = admin("DELETE", base + std::to_string(v2));
@@ -366,14 +390,17 @@ TEST_F(FleetTest, VersionsDevicesOrDeploymentsUseCannotBeDeleted) {
   EXPECT_EQ(admin("DELETE", base + std::to_string(v3)).status, 200) << "nothing uses v3";
 
   ASSERT_EQ(admin("POST", "/api/v1/devices/" + device.id + "/decommission").status, 200);
-  ASSERT_EQ(admin("POST", "/api/v1/deployments/" + std::to_string(created["id"].get<int>()) + "/abort").status, 200);
+  ASSERT_EQ(
+      admin("POST", "/api/v1/deployments/" + std::to_string(created["id"].get<int>()) + "/abort").status,
+      200);
   EXPECT_EQ(admin("DELETE", base + std::to_string(v1)).status, 200) << "no longer referenced";
 }
 
 TEST_F(FleetTest, FleetStateSurvivesARestart) {
   int version = publish(18);
   SimDevice device = enroll("cam", enrollment_token("north-field"));
-  Json created = deploy({{"model", "crop-disease-detector"}, {"version", version}, {"target", {{"group", "north-field"}}}});
+  Json created = deploy(
+      {{"model", "crop-disease-detector"}, {"version", version}, {"target", {{"group", "north-field"}}}});
   ASSERT_EQ(report(device, created["id"], "success", version, version, 0).status, 200);
   std::string before = desired(device).dump();
   std::this_thread::sleep_for(std::chrono::milliseconds(1100));
@@ -434,9 +461,11 @@ TEST_F(FleetTest, TheCliManagesTokensDevicesAndDeployments) {
 
   auto missing = cli("deploy create --model crop-disease-detector --version " + std::to_string(version));
   EXPECT_EQ(missing.exit_code, 2) << missing.output;
-  EXPECT_NE(missing.output.find("exactly one of --group, --tag or --devices"), std::string::npos) << missing.output;
-  auto created = cli("--json deploy create --model crop-disease-detector --version " + std::to_string(version) +
-                     " --group north-field --canary 1 --waves 100% --soak 0s --success-ratio 1");
+  EXPECT_NE(missing.output.find("exactly one of --group, --tag or --devices"), std::string::npos)
+      << missing.output;
+  auto created =
+      cli("--json deploy create --model crop-disease-detector --version " + std::to_string(version) +
+          " --group north-field --canary 1 --waves 100% --soak 0s --success-ratio 1");
   ASSERT_EQ(created.exit_code, 0) << created.output;
   const std::int64_t id = parse_json(created.output.substr(created.output.find('{')))->value("id", 0);
   for (SimDevice* d : {&a, &b}) {
@@ -453,18 +482,26 @@ TEST_F(FleetTest, TheCliManagesTokensDevicesAndDeployments) {
   EXPECT_EQ(watched.exit_code, 0) << watched.output;
   EXPECT_NE(watched.output.find("completed"), std::string::npos) << watched.output;
   EXPECT_NE(watched.output.find("canary"), std::string::npos) << watched.output;
+  auto finished = cli("deploy status " + std::to_string(id));
+  EXPECT_EQ(finished.output.find("current"), std::string::npos)
+      << "a completed rollout has no current stage\n"
+      << finished.output;
   auto listed = cli("deploy list");
-  EXPECT_NE(listed.output.find("crop-disease-detector:" + std::to_string(version)), std::string::npos) << listed.output;
+  EXPECT_NE(listed.output.find("crop-disease-detector:" + std::to_string(version)), std::string::npos)
+      << listed.output;
 
   auto rolled = cli("deploy rollback " + std::to_string(id));
   ASSERT_EQ(rolled.exit_code, 0) << rolled.output;
+  EXPECT_NE(rolled.output.find("2 device(s) return to their previous model"), std::string::npos)
+      << rolled.output;
   EXPECT_EQ(action_of(desired(a)), "rollback");
   auto watch_rolled = cli("deploy status " + std::to_string(id) + " --watch");
   EXPECT_NE(watch_rolled.exit_code, 0) << "a rolled-back deployment is not a success";
   EXPECT_NE(watch_rolled.output.find("rolled back by"), std::string::npos) << watch_rolled.output;
 
   auto shown = cli("device show " + a.id);
-  EXPECT_NE(shown.output.find("crop-disease-detector:" + std::to_string(version)), std::string::npos) << shown.output;
+  EXPECT_NE(shown.output.find("crop-disease-detector:" + std::to_string(version)), std::string::npos)
+      << shown.output;
   ASSERT_EQ(cli("device revoke " + a.id).exit_code, 0);
   EXPECT_EQ(device_call(a, "GET", "/api/v1/device/desired").status, 401);
   auto conflict = cli("device approve " + a.id);

@@ -1,10 +1,8 @@
 #include "server/auth/api_keys.h"
 
-#include <sodium.h>
-
 #include "common/hash.h"
+#include "common/time.h"
 #include "server/storage/migrations.h"
-#include "server/storage/timestamps.h"
 
 namespace canopy::server {
 
@@ -17,12 +15,6 @@ const AreaSchema kSchema{"auth",
                           " key_hash TEXT NOT NULL UNIQUE, created_at TEXT NOT NULL, revoked_at TEXT)"}};
 
 constexpr std::size_t kMaxKeyLength = 256;
-
-std::string random_hex(size_t bytes) {
-  std::string raw(bytes, '\0');
-  randombytes_buf(raw.data(), raw.size());
-  return to_hex(reinterpret_cast<const unsigned char*>(raw.data()), raw.size());
-}
 
 ApiKeyRecord read_record(const Statement& stmt) {
   ApiKeyRecord record;

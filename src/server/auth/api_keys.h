@@ -40,6 +40,10 @@ struct ApiKeyRecord {
   Role role = Role::kReader;
   std::string created_at;
   bool revoked = false;
+
+  // How records and status lines name whoever used the key: its name, which
+  // people chose and recognise; the id when a key has none.
+  const std::string& display_name() const { return name.empty() ? id : name; }
 };
 
 struct NewApiKey {

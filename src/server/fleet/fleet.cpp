@@ -5,8 +5,8 @@
 #include <algorithm>
 
 #include "common/hash.h"
+#include "common/time.h"
 #include "server/fleet/fleet_internal.h"
-#include "server/storage/timestamps.h"
 
 namespace canopy::server {
 
@@ -44,9 +44,8 @@ Result<std::unique_ptr<Fleet>> Fleet::open(Database db, ModelCatalog& catalog, F
         plan_rollout(deployment, fleet->active_fn(), now).changes(deployment) ? now : kNever;
   spdlog::info("fleet.loaded devices={} deployments={} tokens={}", fleet->devices_.size(),
                fleet->deployments_.size(), fleet->tokens_.size());
-  catalog.set_delete_guard([fleet = fleet.get()](const ModelVersion& version) {
-    return fleet->check_version_unreferenced(version);
-  });
+  catalog.set_delete_guard(
+      [fleet = fleet.get()](const ModelRef& version) { return fleet->check_version_unreferenced(version); });
   return fleet;
 }
 
@@ -73,7 +72,7 @@ Result<std::string> Fleet::authenticate_device(std::string_view token) {
   return device.id;
 }
 
-Result<DesiredState> Fleet::desired(const std::string& device_id) {
+Result<DesiredAnswer> Fleet::desired(const std::string& device_id) {
   const std::int64_t now = clock_.wall_ms();
   std::optional<std::int64_t> due;
   {
@@ -89,63 +88,38 @@ Result<DesiredState> Fleet::desired(const std::string& device_id) {
     if (device.deployment && wake_ms_[*device.deployment] <= now) due = device.deployment;
   }
   if (due) advance_if_due(*due, now);
-  DesiredState out;
+  api::DesiredState desired;
   {
     std::lock_guard state(state_mutex_);
     const Device& device = devices_.at(device_id);
-    Json body = {{"device_id", device_id},
-                 {"status", device_status_name(device.status)},
-                 {"poll_interval_s", options_.poll_interval_s},
-                 {"deployment", nullptr},
-                 {"model", nullptr}};
+    desired.device_id = device_id;
+    desired.status = device.status;
+    desired.poll_interval_s = options_.poll_interval_s;
     if (device.status == DeviceStatus::kActive && device.deployment) {
       const Deployment& deployment = deployments_.at(*device.deployment);
       auto member = deployment.member_index.find(device_id);
       auto assignment = member == deployment.member_index.end()
                             ? std::nullopt
                             : assignment_for(deployment, deployment.members[member->second]);
-      if (assignment) {
-        const PackageRef& package = assignment->package;
-        body["deployment"] = {{"id", deployment.id},
-                              {"action", assignment->action == Action::kInstall ? "install" : "rollback"}};
-        body["model"] = {{"name", package.model.name},
-                         {"version", package.model.version},
-                         {"sha256", package.sha256},
-                         {"size", package.size_bytes},
-                         {"url", "/api/v1/device/packages/" + package.model.name + "/" +
-                                     std::to_string(package.model.version)}};
-      }
+      if (assignment)
+        desired.assignment = api::Assignment{deployment.id, assignment->action, assignment->package,
+                                             api::package_url(assignment->package.model)};
     }
-    out.body = body.dump(2) + "\n";
   }
+  DesiredAnswer out;
+  out.body = desired.to_json().dump(2) + "\n";
   out.etag = "\"" + sha256_hex(out.body).substr(0, 32) + "\"";
   flush_last_seen(now);
   return out;
 }
 
-Status Fleet::report(const std::string& device_id, const Json& request) {
-  if (!request.is_object())
-    return make_error(ErrorCode::kInvalidArgument, "request body must be a JSON object");
-  CANOPY_ASSIGN_OR_RETURN(std::string state_name, bounded_string(request, "state", 32));
-  if (!is_report_state(state_name))
-    return make_error(ErrorCode::kInvalidArgument,
-                      "state '" + state_name +
-                          "' must be one of idle, downloading, verifying, installing, "
-                          "health-checking, success, failed, rolled-back");
-  std::optional<std::int64_t> deployment_id;
-  if (request.contains("deployment_id") && !request["deployment_id"].is_null()) {
-    CANOPY_ASSIGN_OR_RETURN(deployment_id, json_get<std::int64_t>(request, "deployment_id"));
-  }
-  CANOPY_ASSIGN_OR_RETURN(auto model, parse_model_version(request, "model"));
-  CANOPY_ASSIGN_OR_RETURN(auto current, parse_model_version(request, "current"));
-  CANOPY_ASSIGN_OR_RETURN(auto previous, parse_model_version(request, "previous"));
-  CANOPY_ASSIGN_OR_RETURN(std::string error_text, bounded_string(request, "error", 1024, ""));
-  CANOPY_ASSIGN_OR_RETURN(std::string agent_version, bounded_string(request, "agent_version", 64, ""));
-  CANOPY_ASSIGN_OR_RETURN(std::string health, bounded_string(request, "health", 64, ""));
+Status Fleet::report(const std::string& device_id, const api::StatusReport& report) {
+  const ReportState reported_state = report.state;
+  const std::optional<std::int64_t>& deployment_id = report.deployment_id;
   // What a rollback would return the device to, looked up before any lock is taken.
   std::optional<PackageRef> rollback_to;
-  if (state_name == "success" && previous) {
-    auto package = catalog_.find(*previous);
+  if (reported_state == ReportState::kSuccess && report.previous) {
+    auto package = catalog_.find(*report.previous);
     if (package.ok()) rollback_to = *package;
   }
 
@@ -157,29 +131,30 @@ Status Fleet::report(const std::string& device_id, const Json& request) {
   if (device.status == DeviceStatus::kRevoked || device.status == DeviceStatus::kDecommissioned)
     return revoked(device_id);
   Device updated = device;
-  updated.state = state_name;
-  updated.current = current;
-  updated.previous = previous;
-  updated.health = health;
-  if (!error_text.empty() || is_failure_state(state_name)) updated.last_error = error_text;
-  if (!agent_version.empty()) updated.agent_version = agent_version;
+  updated.state = reported_state;
+  updated.current = report.current;
+  updated.previous = report.previous;
+  updated.health = report.health;
+  if (!report.error.empty() || api::is_failure(reported_state)) updated.last_error = report.error;
+  if (!report.agent_version.empty()) updated.agent_version = report.agent_version;
   updated.last_seen_ms = now;
   updated.last_seen_saved_ms = now;
   ++updated.report_seq;
 
   CANOPY_ASSIGN_OR_RETURN(Transaction tx, store_.begin());
   CANOPY_TRY(store_.put_device(updated));
-  CANOPY_TRY(store_.add_report(device_id, updated.report_seq, request, now));
+  CANOPY_TRY(store_.add_report(device_id, updated.report_seq, report, now));
   UndoLog undo;
   Deployment* deployment = nullptr;
   if (deployment_id && device.deployment == deployment_id) deployment = &deployments_.at(*deployment_id);
   Member* member = deployment ? deployment->member(device_id) : nullptr;
-  const auto next_state =
-      member ? state_after_report(*deployment, *member, state_name, model ? model : current) : std::nullopt;
+  const auto next_state = member ? state_after_report(*deployment, *member, reported_state,
+                                                      report.model ? report.model : report.current)
+                                 : std::nullopt;
   if (next_state) {
     undo.add([member, old = *member]() { *member = old; });
     member->state = *next_state;
-    member->error = error_text;
+    member->error = report.error;
     member->updated_ms = now;
     if (*next_state == "success") member->rollback_to = rollback_to;
     CANOPY_TRY(store_.put_member(deployment->id, *member));
@@ -189,11 +164,11 @@ Status Fleet::report(const std::string& device_id, const Json& request) {
   undo.commit();
   device = std::move(updated);
   spdlog::debug("fleet.report device={} deployment={} state={}", device_id, deployment_id.value_or(0),
-                state_name);
+                api::report_state_name(reported_state));
   return {};
 }
 
-Status Fleet::check_package_allowed(const std::string& device_id, const ModelVersion& model) {
+Status Fleet::check_package_allowed(const std::string& device_id, const ModelRef& model) {
   std::lock_guard state(state_mutex_);
   auto it = devices_.find(device_id);
   if (it == devices_.end()) return unauthenticated_device();
@@ -256,11 +231,11 @@ std::optional<std::int64_t> Fleet::owner_for(const Device& device) {
   if (device.status != DeviceStatus::kActive && device.status != DeviceStatus::kPending)
     return device.deployment;
   const Deployment* current = device.deployment ? &deployments_.at(*device.deployment) : nullptr;
-  const bool keep = current && current->owns_devices() && current->target.matches(device);
+  const bool keep = current && current->owns_devices() && targets(current->target, device);
   const std::int64_t newer_than = keep ? current->id : 0;
   for (auto it = deployments_.rbegin(); it != deployments_.rend() && it->first > newer_than; ++it) {
     const Deployment& candidate = it->second;
-    if (!candidate.in_force() || !candidate.target.matches(device)) continue;
+    if (!candidate.in_force() || !targets(candidate.target, device)) continue;
     auto member = candidate.member_index.find(device.id);
     // A device a newer deployment took over never falls back to this one.
     if (member != candidate.member_index.end() &&
@@ -328,7 +303,7 @@ Status Fleet::advance_locked(Deployment& deployment, std::int64_t now, UndoLog& 
   if (deployment.stage != stage_before || deployment.state != before)
     spdlog::info("fleet.deployment.step id={} stage={} state={} admitted_now={} reason=\"{}\"", deployment.id,
                  deployment.strategy.stages[static_cast<std::size_t>(deployment.stage)].name,
-                 deployment_state_name(deployment.state), plan.admit.size(), deployment.reason);
+                 api::deployment_state_name(deployment.state), plan.admit.size(), deployment.reason);
   return {};
 }
 
@@ -355,7 +330,8 @@ void Fleet::advance_if_due(std::int64_t deployment_id, std::int64_t now) {
 
 // ---- devices (admin) ----
 
-Json Fleet::list_devices(const std::string& group, const std::string& tag, const std::string& status) {
+std::vector<api::DeviceInfo> Fleet::list_devices(const std::string& group, const std::string& tag,
+                                                 std::optional<DeviceStatus> status) {
   std::string tag_key = tag, tag_value;
   if (auto colon = tag.find(':'); colon != std::string::npos) {
     tag_key = tag.substr(0, colon);
@@ -365,7 +341,7 @@ Json Fleet::list_devices(const std::string& group, const std::string& tag, const
   std::vector<const Device*> rows;
   for (const auto& [id, device] : devices_) {
     if (!group.empty() && device.group != group) continue;
-    if (!status.empty() && device_status_name(device.status) != status) continue;
+    if (status && device.status != *status) continue;
     if (!tag.empty()) {
       auto it = device.tags.find(tag_key);
       if (it == device.tags.end() || (tag.find(':') != std::string::npos && it->second != tag_value))
@@ -374,38 +350,39 @@ Json Fleet::list_devices(const std::string& group, const std::string& tag, const
     rows.push_back(&device);
   }
   std::sort(rows.begin(), rows.end(), [](const Device* a, const Device* b) { return a->id < b->id; });
-  Json list = Json::array();
-  for (const Device* device : rows) list.push_back(device->to_json());
-  return Json{{"devices", list}};
+  std::vector<api::DeviceInfo> list;
+  list.reserve(rows.size());
+  for (const Device* device : rows) list.push_back(device->info());
+  return list;
 }
 
-Result<Json> Fleet::show_device(const std::string& device_id) {
+Result<api::DeviceInfo> Fleet::show_device(const std::string& device_id) {
   std::lock_guard db(db_mutex_);
-  Json row;
+  api::DeviceInfo info;
   {
     std::lock_guard state(state_mutex_);
     auto it = devices_.find(device_id);
     if (it == devices_.end()) return make_error(ErrorCode::kNotFound, "no device with id " + device_id);
-    row = it->second.to_json();
+    info = it->second.info();
   }
-  CANOPY_ASSIGN_OR_RETURN(row["reports"], store_.recent_reports(device_id));
-  return row;
+  CANOPY_ASSIGN_OR_RETURN(info.reports, store_.recent_reports(device_id));
+  return info;
 }
 
-Result<Json> Fleet::set_device_status(const std::string& device_id, DeviceStatus status) {
+Result<api::DeviceInfo> Fleet::set_device_status(const std::string& device_id, DeviceStatus status) {
   const std::int64_t now = clock_.wall_ms();
   Locks locks{std::unique_lock(db_mutex_), std::unique_lock(state_mutex_)};
   auto it = devices_.find(device_id);
   if (it == devices_.end()) return make_error(ErrorCode::kNotFound, "no device with id " + device_id);
   Device& device = it->second;
-  if (device.status == status) return device.to_json();
+  if (device.status == status) return device.info();
   const bool allowed = status == DeviceStatus::kDecommissioned ||
                        (status == DeviceStatus::kRevoked && device.status != DeviceStatus::kDecommissioned) ||
                        (status == DeviceStatus::kActive && device.status == DeviceStatus::kPending);
   if (!allowed)
     return make_error(ErrorCode::kConflict,
-                      "device " + device_id + " is " + std::string(device_status_name(device.status)) +
-                          "; it cannot become " + std::string(device_status_name(status)));
+                      "device " + device_id + " is " + std::string(api::device_status_name(device.status)) +
+                          "; it cannot become " + std::string(api::device_status_name(status)));
   Device updated = device;
   updated.status = status;
   CANOPY_ASSIGN_OR_RETURN(Transaction tx, store_.begin());
@@ -421,8 +398,8 @@ Result<Json> Fleet::set_device_status(const std::string& device_id, DeviceStatus
   for (std::int64_t id : touched) CANOPY_TRY(advance_locked(deployments_.at(id), now, undo));
   CANOPY_TRY(tx.commit());
   undo.commit();
-  spdlog::info("fleet.device.status device={} status={}", device_id, device_status_name(status));
-  return device.to_json();
+  spdlog::info("fleet.device.status device={} status={}", device_id, api::device_status_name(status));
+  return device.info();
 }
 
 }  // namespace canopy::server

@@ -56,8 +56,10 @@ struct NewEnrollmentToken {
   std::string secret;  // "cet_<id>_<secret>"; shown once, never stored
 };
 
-struct DesiredState {
-  std::string body;  // the JSON answer
+// The desired state with its wire form, made once per poll: the ETag is a
+// hash of exactly the bytes sent.
+struct DesiredAnswer {
+  std::string body;  // api::DesiredState as JSON
   std::string etag;  // quoted, for ETag / If-None-Match
 };
 
@@ -73,40 +75,46 @@ class Fleet {
   Fleet& operator=(const Fleet&) = delete;
 
   // Enrollment tokens (admin).
-  Result<NewEnrollmentToken> create_enrollment_token(const Json& request, const std::string& created_by);
+  Result<NewEnrollmentToken> create_enrollment_token(const api::EnrollmentTokenRequest& request,
+                                                     const std::string& created_by);
   std::vector<EnrollmentToken> list_enrollment_tokens();
 
   // POST /api/v1/enroll: checks the token, the proof of possession, and
   // registers (or re-registers) the device with a new device token.
-  Result<Json> enroll(const Json& request);
+  Result<api::Enrollment> enroll(const api::EnrollRequest& request);
 
   // The id of the device a device token belongs to; 401 for an unknown token
   // and for a revoked or decommissioned device.
   Result<std::string> authenticate_device(std::string_view token);
-  Result<DesiredState> desired(const std::string& device_id);
-  Status report(const std::string& device_id, const Json& request);
+  Result<DesiredAnswer> desired(const std::string& device_id);
+  Status report(const std::string& device_id, const api::StatusReport& report);
   // A device may download what it is told to run and what it reports running
   // or having run before; anything else is 404.
-  Status check_package_allowed(const std::string& device_id, const ModelVersion& model);
+  Status check_package_allowed(const std::string& device_id, const ModelRef& model);
 
-  // Devices (reader / admin).
-  Json list_devices(const std::string& group, const std::string& tag, const std::string& status);
-  Result<Json> show_device(const std::string& device_id);
-  Result<Json> set_device_status(const std::string& device_id, DeviceStatus status);
+  // Devices (reader / admin). Empty filters match everything; `tag` is
+  // "key" or "key:value".
+  std::vector<api::DeviceInfo> list_devices(const std::string& group, const std::string& tag,
+                                            std::optional<DeviceStatus> status);
+  // With its recent reports.
+  Result<api::DeviceInfo> show_device(const std::string& device_id);
+  Result<api::DeviceInfo> set_device_status(const std::string& device_id, DeviceStatus status);
 
-  // Deployments (publisher / reader).
-  Result<Json> create_deployment(const Json& request, const std::string& created_by);
-  Json list_deployments();
-  Result<Json> deployment_status(std::int64_t id);
+  // Deployments (publisher / reader). `by` names who asked, for the record.
+  Result<api::DeploymentStatus> create_deployment(const api::DeploymentRequest& request,
+                                                  const std::string& by);
+  std::vector<api::DeploymentStatus> list_deployments();
+  Result<api::DeploymentStatus> deployment_status(std::int64_t id);
   // `operation` is pause, resume, abort or rollback.
-  Result<Json> control_deployment(std::int64_t id, const std::string& operation, const std::string& by);
+  Result<api::DeploymentStatus> control_deployment(std::int64_t id, const std::string& operation,
+                                                   const std::string& by);
 
   // Writes every last_seen that polls have not written yet; for shutdown.
   Status save_last_seen();
 
   // The catalog's delete guard: a conflict when a device reports the
   // version as current or previous, or a deployment still hands it out.
-  Status check_version_unreferenced(const ModelVersion& version);
+  Status check_version_unreferenced(const ModelRef& version);
 
  private:
   Fleet(FleetStore store, ModelCatalog& catalog, FleetOptions options, Clock& clock)
@@ -127,7 +135,7 @@ class Fleet {
   Status advance_locked(Deployment& deployment, std::int64_t now, UndoLog& undo);
   // Runs advance_locked if the clock alone may have moved the deployment on.
   void advance_if_due(std::int64_t deployment_id, std::int64_t now);
-  Json deployment_json(const Deployment& deployment, bool detail);
+  api::DeploymentStatus deployment_status_locked(const Deployment& deployment, bool detail);
   void flush_last_seen(std::int64_t now);
 
   std::mutex db_mutex_;  // taken before state_mutex_

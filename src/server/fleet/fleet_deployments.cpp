@@ -4,9 +4,9 @@
 
 #include <algorithm>
 
+#include "common/time.h"
 #include "server/fleet/fleet.h"
 #include "server/fleet/fleet_internal.h"
-#include "server/storage/timestamps.h"
 
 namespace canopy::server {
 
@@ -16,33 +16,16 @@ constexpr std::size_t kFailuresShown = 100;
 
 }  // namespace
 
-Result<Json> Fleet::create_deployment(const Json& request, const std::string& created_by) {
-  if (!request.is_object())
-    return make_error(ErrorCode::kInvalidArgument, "request body must be a JSON object");
-  CANOPY_ASSIGN_OR_RETURN(std::string model, bounded_string(request, "model", 128));
-  const bool has_version = request.contains("version"), has_alias = request.contains("alias");
-  if (has_version == has_alias)
-    return make_error(ErrorCode::kInvalidArgument, "request body: give exactly one of 'version' or 'alias'");
-  std::string reference;
-  if (has_version) {
-    CANOPY_ASSIGN_OR_RETURN(std::int64_t version, json_get<std::int64_t>(request, "version"));
-    reference = std::to_string(version);
-  } else {
-    CANOPY_ASSIGN_OR_RETURN(std::string alias, bounded_string(request, "alias", 64));
-    reference = "@" + alias;
-  }
-  if (!request.contains("target"))
-    return make_error(ErrorCode::kInvalidArgument, "request body: missing field 'target'");
-  CANOPY_ASSIGN_OR_RETURN(Target target, Target::parse(request["target"]));
-  CANOPY_ASSIGN_OR_RETURN(Strategy strategy, Strategy::parse(request.value("strategy", Json())));
+Result<api::DeploymentStatus> Fleet::create_deployment(const api::DeploymentRequest& request,
+                                                       const std::string& created_by) {
   // Resolved once: an alias that moves later does not move the deployment.
-  CANOPY_ASSIGN_OR_RETURN(PackageRef package, catalog_.resolve(model, reference));
+  CANOPY_ASSIGN_OR_RETURN(PackageRef package, catalog_.resolve(request.model));
 
   const std::int64_t now = clock_.wall_ms();
   Deployment created;
   created.package = package;
-  created.target = std::move(target);
-  created.strategy = std::move(strategy);
+  created.target = request.target;
+  created.strategy = request.strategy;
   created.stage_started_ms = now;
   created.created_at = format_utc(now);
   created.created_by = created_by;
@@ -50,6 +33,16 @@ Result<Json> Fleet::create_deployment(const Json& request, const std::string& cr
   std::int64_t id = 0;
   {
     Locks locks{std::unique_lock(db_mutex_), std::unique_lock(state_mutex_)};
+    // A target that names no device would stay "running" with nothing to
+    // run, most often because of a misspelt group or tag.
+    const bool any_device = std::any_of(devices_.begin(), devices_.end(), [&](const auto& entry) {
+      return entry.second.status != DeviceStatus::kDecommissioned && targets(request.target, entry.second);
+    });
+    if (!any_device && !request.allow_empty)
+      return make_error(ErrorCode::kInvalidArgument,
+                        "the target (" + request.target.describe() +
+                            ") matches no enrolled device; check the name, or allow an empty target for "
+                            "devices that enroll later");
     CANOPY_ASSIGN_OR_RETURN(Transaction tx, store_.begin());
     CANOPY_ASSIGN_OR_RETURN(id, store_.insert_deployment(created));
     created.id = id;
@@ -63,7 +56,7 @@ Result<Json> Fleet::create_deployment(const Json& request, const std::string& cr
     std::vector<Device*> joining;
     for (auto& [device_id, device] : devices_)
       if ((device.status == DeviceStatus::kActive || device.status == DeviceStatus::kPending) &&
-          deployments_[id].target.matches(device))
+          targets(deployments_[id].target, device))
         joining.push_back(&device);
     std::sort(joining.begin(), joining.end(), [](const Device* a, const Device* b) {
       return std::tie(a->enrolled_at, a->id) < std::tie(b->enrolled_at, b->id);
@@ -85,11 +78,10 @@ Result<Json> Fleet::create_deployment(const Json& request, const std::string& cr
                                                 std::to_string(package.model.version) +
                                                 " was deleted meanwhile");
   }
-  CANOPY_ASSIGN_OR_RETURN(Json status, deployment_status(id));
-  return status;
+  return deployment_status(id);
 }
 
-Json Fleet::list_deployments() {
+std::vector<api::DeploymentStatus> Fleet::list_deployments() {
   const std::int64_t now = clock_.wall_ms();
   std::vector<std::int64_t> due;
   {
@@ -99,22 +91,23 @@ Json Fleet::list_deployments() {
   }
   for (std::int64_t id : due) advance_if_due(id, now);
   std::lock_guard state(state_mutex_);
-  Json list = Json::array();
+  std::vector<api::DeploymentStatus> list;
   for (auto it = deployments_.rbegin(); it != deployments_.rend(); ++it)
-    list.push_back(deployment_json(it->second, false));
-  return Json{{"deployments", list}};
+    list.push_back(deployment_status_locked(it->second, false));
+  return list;
 }
 
-Result<Json> Fleet::deployment_status(std::int64_t id) {
+Result<api::DeploymentStatus> Fleet::deployment_status(std::int64_t id) {
   advance_if_due(id, clock_.wall_ms());
   std::lock_guard state(state_mutex_);
   auto it = deployments_.find(id);
   if (it == deployments_.end())
     return make_error(ErrorCode::kNotFound, "no deployment " + std::to_string(id));
-  return deployment_json(it->second, true);
+  return deployment_status_locked(it->second, true);
 }
 
-Result<Json> Fleet::control_deployment(std::int64_t id, const std::string& operation, const std::string& by) {
+Result<api::DeploymentStatus> Fleet::control_deployment(std::int64_t id, const std::string& operation,
+                                                        const std::string& by) {
   const std::int64_t now = clock_.wall_ms();
   {
     Locks locks{std::unique_lock(db_mutex_), std::unique_lock(state_mutex_)};
@@ -143,8 +136,8 @@ Result<Json> Fleet::control_deployment(std::int64_t id, const std::string& opera
       reason = "rolled back by " + by;
     } else {
       return make_error(ErrorCode::kConflict, "deployment " + std::to_string(id) + " is " +
-                                                  std::string(deployment_state_name(state)) + "; it cannot " +
-                                                  operation);
+                                                  std::string(api::deployment_state_name(state)) +
+                                                  "; it cannot " + operation);
     }
     CANOPY_ASSIGN_OR_RETURN(Transaction tx, store_.begin());
     UndoLog undo;
@@ -168,60 +161,52 @@ Result<Json> Fleet::control_deployment(std::int64_t id, const std::string& opera
   return deployment_status(id);
 }
 
-Json Fleet::deployment_json(const Deployment& deployment, bool detail) {
+api::DeploymentStatus Fleet::deployment_status_locked(const Deployment& deployment, bool detail) {
   const Tally counts = tally(deployment, active_fn());
-  Json out = {{"id", deployment.id},
-              {"model", deployment.package.model.name},
-              {"version", deployment.package.model.version},
-              {"sha256", deployment.package.sha256},
-              {"size_bytes", deployment.package.size_bytes},
-              {"target", deployment.target.to_json()},
-              {"state", deployment_state_name(deployment.state)},
-              {"reason", deployment.reason},
-              {"stage", deployment.stage},
-              {"stage_name", deployment.strategy.stages[static_cast<std::size_t>(deployment.stage)].name},
-              {"stage_started_at", format_utc(deployment.stage_started_ms)},
-              {"targeted", counts.eligible},
-              {"admitted", counts.admitted},
-              {"successes", counts.successes},
-              {"failures", counts.failures},
-              {"counts", counts.by_state},
-              {"created_at", deployment.created_at},
-              {"created_by", deployment.created_by},
-              {"updated_at", format_utc(deployment.updated_ms)}};
+  api::DeploymentStatus out;
+  out.id = deployment.id;
+  out.package = deployment.package;
+  out.target = deployment.target;
+  out.state = deployment.state;
+  out.reason = deployment.reason;
+  out.stage = deployment.stage;
+  out.stage_name = deployment.strategy.stages[static_cast<std::size_t>(deployment.stage)].name;
+  out.stage_started_at = format_utc(deployment.stage_started_ms);
+  out.targeted = counts.eligible;
+  out.admitted = counts.admitted;
+  out.successes = counts.successes;
+  out.failures = counts.failures;
+  out.counts = counts.by_state;
+  out.created_at = deployment.created_at;
+  out.created_by = deployment.created_by;
+  out.updated_at = format_utc(deployment.updated_ms);
+  if (deployment.state == DeploymentState::kRolledBack) out.rollback = rollback_summary(deployment);
   if (!detail) return out;
-  out["strategy"] = deployment.strategy.to_json();
-  Json stages = Json::array();
+  api::DeploymentStatus::Detail& more = out.detail.emplace();
+  more.strategy = deployment.strategy;
+  // Once finished no stage is current: a completed rollout is done in every
+  // stage, a stopped one stays where it stopped.
+  const bool completed = deployment.state == DeploymentState::kCompleted;
   for (std::size_t i = 0; i < counts.stages.size(); ++i) {
-    const Stage& stage = deployment.strategy.stages[i];
+    const RolloutStage& stage = deployment.strategy.stages[i];
     const auto index = static_cast<std::size_t>(deployment.stage);
-    stages.push_back({{"name", stage.name},
-                      {"size", counts.stages[i].size},
-                      {"admitted", counts.stages[i].admitted},
-                      {"successes", counts.stages[i].successes},
-                      {"failures", counts.stages[i].failures},
-                      {"soak_s", stage.soak_s},
-                      {"success_ratio", stage.success_ratio},
-                      {"status", i < index    ? "done"
-                                 : i == index ? "current"
-                                              : "waiting"}});
+    more.stages.push_back({stage.name, counts.stages[i].size, counts.stages[i].admitted,
+                           counts.stages[i].successes, counts.stages[i].failures, stage.soak_s,
+                           stage.success_ratio,
+                           i < index || completed ? api::StageStatus::kDone
+                           : i == index           ? api::StageStatus::kCurrent
+                                                  : api::StageStatus::kWaiting});
   }
-  out["stages"] = stages;
-  Json failures = Json::array();
   for (const auto& member : deployment.members) {
-    if (!is_failure_state(member.state) || failures.size() >= kFailuresShown) continue;
+    if (!is_failure_state(member.state) || more.failure_reports.size() >= kFailuresShown) continue;
     auto device = devices_.find(member.device_id);
-    failures.push_back({{"device_id", member.device_id},
-                        {"name", device != devices_.end() ? device->second.name : ""},
-                        {"state", member.state},
-                        {"error", member.error},
-                        {"at", format_utc(member.updated_ms)}});
+    more.failure_reports.push_back({member.device_id, device != devices_.end() ? device->second.name : "",
+                                    member.state, member.error, format_utc(member.updated_ms)});
   }
-  out["failure_reports"] = failures;
   return out;
 }
 
-Status Fleet::check_version_unreferenced(const ModelVersion& wanted) {
+Status Fleet::check_version_unreferenced(const ModelRef& wanted) {
   const std::string what = "version " + std::to_string(wanted.version) + " of '" + wanted.name + "'";
   std::lock_guard state(state_mutex_);
   for (const auto& [id, deployment] : deployments_) {

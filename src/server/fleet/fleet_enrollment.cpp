@@ -7,9 +7,9 @@
 
 #include "common/hash.h"
 #include "common/keys.h"
+#include "common/time.h"
 #include "server/fleet/fleet.h"
 #include "server/fleet/fleet_internal.h"
-#include "server/storage/timestamps.h"
 
 namespace canopy::server {
 
@@ -19,39 +19,25 @@ constexpr std::int64_t kEnrollClockSkewMs = 10 * 60 * 1000;
 
 }  // namespace
 
-Result<NewEnrollmentToken> Fleet::create_enrollment_token(const Json& request,
+Result<NewEnrollmentToken> Fleet::create_enrollment_token(const api::EnrollmentTokenRequest& request,
                                                           const std::string& created_by) {
-  CANOPY_ASSIGN_OR_RETURN(std::string group, bounded_string(request, "group", 64));
-  if (group.empty())
-    return make_error(ErrorCode::kInvalidArgument, "request body: field 'group' must not be empty");
-  auto expires_in = json_get_or<std::int64_t>(request, "expires_in_s", 86400);
-  auto max_uses = json_get_or<std::int64_t>(request, "max_uses", 1);
-  CANOPY_ASSIGN_OR_RETURN(std::string approval, bounded_string(request, "approval", 16, "auto"));
-  if (!expires_in.ok()) return expires_in.error().with_context("request body");
-  if (!max_uses.ok()) return max_uses.error().with_context("request body");
-  if (*expires_in < 1 || *expires_in > 365 * 86400)
-    return make_error(ErrorCode::kInvalidArgument, "expires_in_s must be between 1 and 31536000 (a year)");
-  if (*max_uses < 1) return make_error(ErrorCode::kInvalidArgument, "max_uses must be at least 1");
-  if (approval != "auto" && approval != "manual")
-    return make_error(ErrorCode::kInvalidArgument, "approval '" + approval + "' must be auto or manual");
-
   const std::int64_t now = clock_.wall_ms();
   NewEnrollmentToken token;
   token.record.id = random_hex(6);
   token.secret = "cet_" + token.record.id + "_" + random_hex(32);
   token.record.token_hash = sha256_hex(token.secret);
-  token.record.group = group;
-  token.record.approval = approval == "auto" ? Approval::kAuto : Approval::kManual;
-  token.record.expires_ms = now + *expires_in * 1000;
-  token.record.max_uses = *max_uses;
+  token.record.group = request.group;
+  token.record.approval = request.manual_approval ? Approval::kManual : Approval::kAuto;
+  token.record.expires_ms = now + request.expires_in_s * 1000;
+  token.record.max_uses = request.max_uses;
   token.record.created_at = format_utc(now);
   token.record.created_by = created_by;
   std::lock_guard db(db_mutex_);
   CANOPY_TRY(store_.put_token(token.record));
   std::lock_guard state(state_mutex_);
   tokens_[token.record.token_hash] = token.record;
-  spdlog::info("fleet.enrollment_token.created id={} group={} uses={} approval={}", token.record.id, group,
-               *max_uses, approval);
+  spdlog::info("fleet.enrollment_token.created id={} group={} uses={} manual_approval={}", token.record.id,
+               request.group, request.max_uses, request.manual_approval);
   return token;
 }
 
@@ -65,22 +51,11 @@ std::vector<EnrollmentToken> Fleet::list_enrollment_tokens() {
   return out;
 }
 
-Result<Json> Fleet::enroll(const Json& request) {
-  CANOPY_ASSIGN_OR_RETURN(std::string token_text, bounded_string(request, "enrollment_token", 256));
-  CANOPY_ASSIGN_OR_RETURN(std::string key_text, bounded_string(request, "public_key", 256));
-  CANOPY_ASSIGN_OR_RETURN(std::string name, bounded_string(request, "name", 128));
-  CANOPY_ASSIGN_OR_RETURN(std::string timestamp, bounded_string(request, "timestamp", 32));
-  CANOPY_ASSIGN_OR_RETURN(std::string signature_text, bounded_string(request, "signature", 256));
-  CANOPY_ASSIGN_OR_RETURN(std::string agent_version, bounded_string(request, "agent_version", 64, ""));
-  std::map<std::string, std::string> tags;
-  if (request.contains("tags") && !request["tags"].is_null()) {
-    CANOPY_ASSIGN_OR_RETURN(tags, parse_tags(request["tags"], "tags"));
-  }
-  CANOPY_ASSIGN_OR_RETURN(PublicKey key, PublicKey::from_text(key_text));
-  auto signature = base64_decode(signature_text);
-  const std::string signed_text =
-      "canopy-enroll\n" + token_text + "\n" + key_text + "\n" + name + "\n" + timestamp;
-  if (!signature.ok() || !verify_detached(key, signed_text, *signature))
+Result<api::Enrollment> Fleet::enroll(const api::EnrollRequest& request) {
+  const std::string& timestamp = request.timestamp;
+  CANOPY_ASSIGN_OR_RETURN(PublicKey key, PublicKey::from_text(request.public_key));
+  auto signature = base64_decode(request.signature);
+  if (!signature.ok() || !verify_detached(key, request.signed_text(), *signature))
     return make_error(
         ErrorCode::kBadSignature,
         "the enrollment signature does not verify with the public key sent; sign "
@@ -92,7 +67,7 @@ Result<Json> Fleet::enroll(const Json& request) {
                                                     " is more than 10 minutes from the server's clock (" +
                                                     format_utc(now) + "); set the device's clock");
 
-  const std::string token_hash = sha256_hex(token_text);
+  const std::string token_hash = sha256_hex(request.enrollment_token);
   const std::string device_token = "cdt_" + random_hex(6) + "_" + random_hex(32);
   Locks locks{std::unique_lock(db_mutex_), std::unique_lock(state_mutex_)};
   auto token_it = tokens_.find(token_hash);
@@ -118,11 +93,11 @@ Result<Json> Fleet::enroll(const Json& request) {
   // A device an admin already approved stays approved when it enrolls again.
   if (device.status != DeviceStatus::kActive)
     device.status = token.approval == Approval::kAuto ? DeviceStatus::kActive : DeviceStatus::kPending;
-  device.public_key = key_text;
-  device.name = name;
+  device.public_key = request.public_key;
+  device.name = request.name;
   device.group = token.group;
-  device.tags = tags;
-  device.agent_version = agent_version;
+  device.tags = request.tags;
+  device.agent_version = request.agent_version;
   device.token_hash = sha256_hex(device_token);
   device.last_seen_ms = now;
   device.last_seen_saved_ms = now;
@@ -157,15 +132,9 @@ Result<Json> Fleet::enroll(const Json& request) {
   CANOPY_TRY(tx.commit());
   undo.commit();
   spdlog::info("fleet.enroll device={} name={} group={} status={} again={}", id, stored.name, stored.group,
-               device_status_name(stored.status), before.has_value());
-  Json trusted = Json::array();
-  for (const auto& text : options_.trusted_keys) trusted.push_back(text);
-  return Json{{"device_id", id},
-              {"device_token", device_token},
-              {"status", device_status_name(stored.status)},
-              {"group", stored.group},
-              {"poll_interval_s", options_.poll_interval_s},
-              {"trusted_keys", trusted}};
+               api::device_status_name(stored.status), before.has_value());
+  return api::Enrollment{
+      id, device_token, stored.status, stored.group, options_.poll_interval_s, options_.trusted_keys};
 }
 
 }  // namespace canopy::server

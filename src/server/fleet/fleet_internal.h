@@ -3,8 +3,6 @@
 // Private to src/server/fleet/.
 #pragma once
 
-#include <sodium.h>
-
 #include <functional>
 #include <mutex>
 #include <optional>
@@ -40,12 +38,6 @@ struct Locks {
   std::unique_lock<std::mutex> state;
 };
 
-inline std::string random_hex(std::size_t bytes) {
-  std::string raw(bytes, '\0');
-  randombytes_buf(raw.data(), raw.size());
-  return to_hex(reinterpret_cast<const unsigned char*>(raw.data()), raw.size());
-}
-
 inline Error unauthenticated_device() {
   return make_error(ErrorCode::kUnauthenticated,
                     "a valid device token is required (send it as Authorization: Bearer cdt_...)");
@@ -53,19 +45,6 @@ inline Error unauthenticated_device() {
 
 inline Error revoked(const std::string& id) {
   return make_error(ErrorCode::kUnauthenticated, "device " + id + " is revoked");
-}
-
-// A string member of a request body of at most `max_size` characters;
-// required unless a fallback is given.
-inline Result<std::string> bounded_string(const Json& object, const std::string& field, std::size_t max_size,
-                                          std::optional<std::string> fallback = std::nullopt) {
-  auto value =
-      fallback ? json_get_or<std::string>(object, field, *fallback) : json_get<std::string>(object, field);
-  if (!value.ok()) return value.error().with_context("request body");
-  if (value->size() > max_size)
-    return make_error(ErrorCode::kInvalidArgument, "request body: field '" + field + "' is longer than " +
-                                                       std::to_string(max_size) + " characters");
-  return value;
 }
 
 }  // namespace canopy::server

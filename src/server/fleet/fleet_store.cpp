@@ -2,8 +2,8 @@
 
 #include <map>
 
+#include "common/time.h"
 #include "server/storage/migrations.h"
-#include "server/storage/timestamps.h"
 
 namespace canopy::server {
 
@@ -69,15 +69,15 @@ CREATE TABLE IF NOT EXISTS deployment_devices (
 );
 )sql"}};
 
-std::optional<ModelVersion> read_model(const Statement& stmt, int column) {
+std::optional<ModelRef> read_model(const Statement& stmt, int column) {
   if (stmt.column_is_null(column)) return std::nullopt;
-  return ModelVersion{stmt.column_text(column), stmt.column_int(column + 1)};
+  return ModelRef{stmt.column_text(column), stmt.column_int(column + 1)};
 }
 
-SqlValue name_of(const std::optional<ModelVersion>& model) {
+SqlValue name_of(const std::optional<ModelRef>& model) {
   return model ? SqlValue(model->name) : SqlValue(nullptr);
 }
-SqlValue version_of(const std::optional<ModelVersion>& model) {
+SqlValue version_of(const std::optional<ModelRef>& model) {
   return model ? SqlValue(model->version) : SqlValue(nullptr);
 }
 
@@ -124,12 +124,12 @@ Result<std::vector<Device>> load_devices(Database& db) {
     d.group = stmt.column_text(3);
     CANOPY_ASSIGN_OR_RETURN(Json tags, parse_json(stmt.column_text(4), "stored device tags"));
     d.tags = tags.get<std::map<std::string, std::string>>();
-    d.status = parse_device_status(stmt.column_text(5)).value_or(DeviceStatus::kRevoked);
+    d.status = api::parse_device_status(stmt.column_text(5)).value_or(DeviceStatus::kRevoked);
     d.token_hash = stmt.column_text(6);
     d.agent_version = stmt.column_text(7);
     d.current = read_model(stmt, 8);
     d.previous = read_model(stmt, 10);
-    d.state = stmt.column_text(12);
+    d.state = api::parse_report_state(stmt.column_text(12)).value_or(ReportState::kIdle);
     d.health = stmt.column_text(13);
     d.last_error = stmt.column_text(14);
     d.last_seen_ms = stmt.column_int(15);
@@ -157,10 +157,10 @@ Result<std::vector<Deployment>> load_deployments(Database& db) {
                  stmt.column_text(3),
                  static_cast<std::uint64_t>(stmt.column_int(4))};
     CANOPY_ASSIGN_OR_RETURN(Json target, parse_json(stmt.column_text(5), "stored deployment target"));
-    CANOPY_ASSIGN_OR_RETURN(d.target, Target::parse(target));
+    CANOPY_ASSIGN_OR_RETURN(d.target, DeploymentTarget::from_json(target));
     CANOPY_ASSIGN_OR_RETURN(Json strategy, parse_json(stmt.column_text(6), "stored deployment strategy"));
-    CANOPY_ASSIGN_OR_RETURN(d.strategy, Strategy::parse(strategy));
-    d.state = parse_deployment_state(stmt.column_text(7)).value_or(DeploymentState::kAborted);
+    CANOPY_ASSIGN_OR_RETURN(d.strategy, RolloutStrategy::from_json(strategy));
+    d.state = api::parse_deployment_state(stmt.column_text(7)).value_or(DeploymentState::kAborted);
     d.stage = static_cast<int>(stmt.column_int(8));
     d.stage_started_ms = stmt.column_int(9);
     d.reason = stmt.column_text(10);
@@ -229,15 +229,16 @@ Status FleetStore::put_device(const Device& d) {
       "enrolled_at, report_seq) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
       {d.id, d.public_key, d.name, d.group, Json(d.tags).dump(), std::string(device_status_name(d.status)),
        d.token_hash, d.agent_version, name_of(d.current), version_of(d.current), name_of(d.previous),
-       version_of(d.previous), d.state, d.health, d.last_error, d.last_seen_ms, d.enrolled_at, d.report_seq});
+       version_of(d.previous), std::string(api::report_state_name(d.state)), d.health, d.last_error,
+       d.last_seen_ms, d.enrolled_at, d.report_seq});
 }
 
 Status FleetStore::put_deployment(const Deployment& d) {
   return db_.run(
       "UPDATE deployments SET state = ?, stage = ?, stage_started_ms = ?, reason = ?, failure_baseline = ?, "
       "updated_ms = ? WHERE id = ?",
-      {std::string(deployment_state_name(d.state)), static_cast<std::int64_t>(d.stage), d.stage_started_ms,
-       d.reason, d.failure_baseline, d.updated_ms, d.id});
+      {std::string(api::deployment_state_name(d.state)), static_cast<std::int64_t>(d.stage),
+       d.stage_started_ms, d.reason, d.failure_baseline, d.updated_ms, d.id});
 }
 
 Result<std::int64_t> FleetStore::insert_deployment(const Deployment& d) {
@@ -247,7 +248,7 @@ Result<std::int64_t> FleetStore::insert_deployment(const Deployment& d) {
       "reason, failure_baseline, created_at, created_by, updated_ms) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
       {d.package.model.name, d.package.model.version, d.package.sha256,
        static_cast<std::int64_t>(d.package.size_bytes), d.target.to_json().dump(),
-       d.strategy.to_json().dump(), std::string(deployment_state_name(d.state)),
+       d.strategy.to_json().dump(), std::string(api::deployment_state_name(d.state)),
        static_cast<std::int64_t>(d.stage), d.stage_started_ms, d.reason, d.failure_baseline, d.created_at,
        d.created_by, d.updated_ms}));
   CANOPY_ASSIGN_OR_RETURN(Statement stmt, db_.prepare("SELECT last_insert_rowid()"));
@@ -257,7 +258,7 @@ Result<std::int64_t> FleetStore::insert_deployment(const Deployment& d) {
 }
 
 Status FleetStore::put_member(std::int64_t deployment_id, const Member& m) {
-  std::optional<ModelVersion> rollback = m.rollback_to ? std::optional(m.rollback_to->model) : std::nullopt;
+  std::optional<ModelRef> rollback = m.rollback_to ? std::optional(m.rollback_to->model) : std::nullopt;
   return db_.run(
       "INSERT OR REPLACE INTO deployment_devices(deployment_id, device_id, seq, admitted_stage, state, "
       "error, "
@@ -270,11 +271,11 @@ Status FleetStore::put_member(std::int64_t deployment_id, const Member& m) {
        m.rollback_to ? SqlValue(static_cast<std::int64_t>(m.rollback_to->size_bytes)) : SqlValue(nullptr)});
 }
 
-Status FleetStore::add_report(const std::string& device_id, std::int64_t seq, const Json& report,
+Status FleetStore::add_report(const std::string& device_id, std::int64_t seq, const api::StatusReport& report,
                               std::int64_t received_ms) {
   CANOPY_TRY(
       db_.run("INSERT OR REPLACE INTO device_reports(device_id, seq, received_ms, report) VALUES(?,?,?,?)",
-              {device_id, seq, received_ms, report.dump()}));
+              {device_id, seq, received_ms, report.to_json().dump()}));
   return db_.run("DELETE FROM device_reports WHERE device_id = ? AND seq <= ?",
                  {device_id, seq - kReportsKept});
 }
@@ -291,18 +292,21 @@ Status FleetStore::put_last_seen(const std::vector<std::pair<std::string, std::i
   return tx.commit();
 }
 
-Result<Json> FleetStore::recent_reports(const std::string& device_id) {
+Result<std::vector<api::DeviceInfo::ReceivedReport>> FleetStore::recent_reports(
+    const std::string& device_id) {
   CANOPY_ASSIGN_OR_RETURN(Statement stmt, db_.prepare("SELECT received_ms, report FROM device_reports "
                                                       "WHERE device_id = ? ORDER BY seq DESC"));
   stmt.bind(1, device_id);
-  Json out = Json::array();
+  std::vector<api::DeviceInfo::ReceivedReport> out;
   while (true) {
     CANOPY_ASSIGN_OR_RETURN(bool row, stmt.step());
     if (!row) break;
-    auto report = parse_json(stmt.column_text(1));
+    // Every stored report passed StatusReport::from_json once; one that no
+    // longer parses (a damaged row) is left out rather than failing the device.
+    auto json = parse_json(stmt.column_text(1));
+    auto report = json.ok() ? api::StatusReport::from_json(*json) : Result<api::StatusReport>(json.error());
     if (!report.ok()) continue;
-    (*report)["received_at"] = format_utc(stmt.column_int(0));
-    out.push_back(std::move(*report));
+    out.push_back({std::move(*report), format_utc(stmt.column_int(0))});
   }
   return out;
 }

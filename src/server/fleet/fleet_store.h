@@ -44,12 +44,12 @@ class FleetStore {
   Result<std::int64_t> insert_deployment(const Deployment& deployment);
   Status put_member(std::int64_t deployment_id, const Member& member);
   // Stores a report as the device's report number `seq` and drops its older ones.
-  Status add_report(const std::string& device_id, std::int64_t seq, const Json& report,
+  Status add_report(const std::string& device_id, std::int64_t seq, const api::StatusReport& report,
                     std::int64_t received_ms);
   Status put_last_seen(const std::vector<std::pair<std::string, std::int64_t>>& last_seen);
 
   // The device's newest reports, newest first, each with "received_at".
-  Result<Json> recent_reports(const std::string& device_id);
+  Result<std::vector<api::DeviceInfo::ReceivedReport>> recent_reports(const std::string& device_id);
 
  private:
   Database db_;

@@ -21,15 +21,14 @@ class ModelCatalog {
  public:
   virtual ~ModelCatalog() = default;
 
-  // The package of `model` at `reference`: a version number ("4") or an
-  // alias ("@production"). kNotFound when there is none.
-  virtual Result<PackageRef> resolve(const std::string& model, const std::string& reference) = 0;
+  // The package `selector` names now. kNotFound when there is none.
+  virtual Result<PackageRef> resolve(const api::ModelSelector& selector) = 0;
   // The package of `version`; kNotFound when it does not exist (any more).
-  virtual Result<PackageRef> find(const ModelVersion& version) = 0;
+  virtual Result<PackageRef> find(const ModelRef& version) = 0;
 
   // Asked before a version is deleted; an error refuses the delete. Setting
   // an empty guard removes it.
-  using DeleteGuard = std::function<Status(const ModelVersion& version)>;
+  using DeleteGuard = std::function<Status(const ModelRef& version)>;
   virtual void set_delete_guard(DeleteGuard guard) = 0;
 };
 

@@ -1,6 +1,7 @@
 #include "server/fleet/rollout.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 
 namespace canopy::server {
@@ -18,6 +19,14 @@ std::string ratio_text(double value) {
 }
 
 }  // namespace
+
+std::size_t stage_size(const RolloutStage& stage, std::size_t eligible) {
+  if (stage.count) return std::min<std::size_t>(static_cast<std::size_t>(*stage.count), eligible);
+  // Rounded up, so a small share of a small fleet still admits a device.
+  auto size =
+      static_cast<std::size_t>(std::ceil(stage.percent * static_cast<double>(eligible) / 100.0 - 1e-9));
+  return std::min(size, eligible);
+}
 
 bool RolloutPlan::changes(const Deployment& deployment) const {
   return !admit.empty() || stage != deployment.stage || stage_started_ms != deployment.stage_started_ms ||
@@ -43,9 +52,9 @@ RolloutPlan plan_rollout(const Deployment& deployment, const DeviceActive& activ
   const auto& stages = deployment.strategy.stages;
 
   while (true) {
-    const Stage& stage = stages[static_cast<std::size_t>(plan.stage)];
+    const RolloutStage& stage = stages[static_cast<std::size_t>(plan.stage)];
     std::size_t admitted_count = static_cast<std::size_t>(std::count(admitted.begin(), admitted.end(), true));
-    for (std::size_t k = 0; k < total && admitted_count < stage.size_for(total); ++k) {
+    for (std::size_t k = 0; k < total && admitted_count < stage_size(stage, total); ++k) {
       if (admitted[k]) continue;
       admitted[k] = true;
       ++admitted_count;
@@ -128,19 +137,20 @@ Tally tally(const Deployment& deployment, const DeviceActive& active) {
     }
   }
   for (std::size_t i = 0; i < out.stages.size(); ++i)
-    out.stages[i].size = deployment.strategy.stages[i].size_for(out.eligible);
+    out.stages[i].size = stage_size(deployment.strategy.stages[i], out.eligible);
   return out;
 }
 
 std::optional<std::string> state_after_report(const Deployment& deployment, const Member& member,
-                                              std::string_view state,
-                                              const std::optional<ModelVersion>& reported) {
-  if (!member.admitted_stage || member.state == kMemberSuperseded || state == "idle") return std::nullopt;
+                                              ReportState state, const std::optional<ModelRef>& reported) {
+  if (!member.admitted_stage || member.state == kMemberSuperseded || state == ReportState::kIdle)
+    return std::nullopt;
   if (deployment.state == DeploymentState::kRolledBack && member.rollback_to &&
-      (state == "rolled-back" || (state == "success" && reported == member.rollback_to->model)))
+      (state == ReportState::kRolledBack ||
+       (state == ReportState::kSuccess && reported == member.rollback_to->model)))
     return std::string(kMemberReverted);
-  if (state == "success" && reported != deployment.package.model) return std::nullopt;
-  return std::string(state);
+  if (state == ReportState::kSuccess && reported != deployment.package.model) return std::nullopt;
+  return std::string(api::report_state_name(state));
 }
 
 std::optional<Assignment> assignment_for(const Deployment& deployment, const Member& member) {
@@ -154,6 +164,22 @@ std::optional<Assignment> assignment_for(const Deployment& deployment, const Mem
   // A pause holds back devices that have not started; ones part-way through finish.
   if (deployment.state == DeploymentState::kPaused && member.state == kMemberPending) return std::nullopt;
   return Assignment{Action::kInstall, deployment.package};
+}
+
+api::RollbackSummary rollback_summary(const Deployment& deployment) {
+  api::RollbackSummary out;
+  for (const Member& member : deployment.members) {
+    if (member.state == kMemberSuperseded) continue;
+    if (member.rollback_to) {
+      ++out.returning;
+      if (member.state == kMemberReverted) ++out.reverted;
+    } else if (member.state == "success") {
+      ++out.no_previous;
+    } else {
+      ++out.not_installed;
+    }
+  }
+  return out;
 }
 
 }  // namespace canopy::server

@@ -40,6 +40,9 @@ struct RolloutPlan {
   bool changes(const Deployment& deployment) const;
 };
 
+// How many devices `stage` admits, cumulatively, out of `eligible`.
+std::size_t stage_size(const RolloutStage& stage, std::size_t eligible);
+
 RolloutPlan plan_rollout(const Deployment& deployment, const DeviceActive& active, std::int64_t now_ms);
 void apply_plan(Deployment& deployment, const RolloutPlan& plan, std::int64_t now_ms);
 
@@ -68,15 +71,17 @@ Tally tally(const Deployment& deployment, const DeviceActive& active);
 // After a rollback, a device that is back on its previous model is "reverted",
 // which is neither a success nor a failure.
 std::optional<std::string> state_after_report(const Deployment& deployment, const Member& member,
-                                              std::string_view state,
-                                              const std::optional<ModelVersion>& reported);
+                                              ReportState state, const std::optional<ModelRef>& reported);
 
-enum class Action { kInstall, kRollback };
+using api::Action;
 
 struct Assignment {
   Action action = Action::kInstall;
   PackageRef package;
 };
+
+// Where a rolled-back deployment's members go (superseded ones are left out).
+api::RollbackSummary rollback_summary(const Deployment& deployment);
 
 // What the deployment tells one of its member devices, if anything.
 std::optional<Assignment> assignment_for(const Deployment& deployment, const Member& member);

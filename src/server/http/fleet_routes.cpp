@@ -91,12 +91,13 @@ void install_device_routes(httplib::Server& http, Fleet& fleet, Registry& regist
   http.Post("/api/v1/enroll", [&fleet](const Request&, Response& res, const httplib::ContentReader& reader) {
     auto body = read_json_body(reader, res);
     if (!body.ok()) return send_error(res, body.error());
-    auto enrolled = fleet.enroll(*body);
+    auto request = api::EnrollRequest::from_json(*body);
+    auto enrolled = request.ok() ? fleet.enroll(*request) : Result<api::Enrollment>(request.error());
     if (!enrolled.ok()) {
       spdlog::warn("fleet.enroll.refused reason=\"{}\"", enrolled.error().message);
       return send_error(res, enrolled.error());
     }
-    send_json(res, 201, *enrolled);
+    send_json(res, 201, enrolled->to_json());
   });
 
   http.Get("/api/v1/device/desired",
@@ -117,7 +118,7 @@ void install_device_routes(httplib::Server& http, Fleet& fleet, Registry& regist
                fleet, [&fleet, &registry](const Request& req, Response& res, const std::string& device_id) {
                  auto version = positive_number(req.matches[2].str(), "version");
                  if (!version.ok()) return send_error(res, version.error());
-                 const ModelVersion wanted{req.matches[1].str(), *version};
+                 const ModelRef wanted{req.matches[1].str(), *version};
                  Status allowed = fleet.check_package_allowed(device_id, wanted);
                  if (!allowed.ok()) return send_error(res, allowed.error());
                  auto record = registry.get_version(wanted.name, wanted.version);
@@ -131,7 +132,9 @@ void install_device_routes(httplib::Server& http, Fleet& fleet, Registry& regist
                                 const std::string& device_id) {
                   auto body = read_json_body(reader, res);
                   if (!body.ok()) return send_error(res, body.error());
-                  Status reported = fleet.report(device_id, *body);
+                  auto report = api::StatusReport::from_json(*body);
+                  if (!report.ok()) return send_error(res, report.error());
+                  Status reported = fleet.report(device_id, *report);
                   if (!reported.ok()) return send_error(res, reported.error());
                   send_json(res, 200, {{"ok", true}});
                 }));
@@ -142,7 +145,9 @@ void install_admin_routes(httplib::Server& http, const ApiKeys& keys, Fleet& fle
             guarded(keys, Role::kAdmin, [&fleet](const Request& req, Response& res, const ApiKeyRecord& key) {
               auto body = json_body(req);
               if (!body.ok()) return send_error(res, body.error());
-              auto token = fleet.create_enrollment_token(*body, key.id);
+              auto request = api::EnrollmentTokenRequest::from_json(*body);
+              if (!request.ok()) return send_error(res, request.error());
+              auto token = fleet.create_enrollment_token(*request, key.display_name());
               if (!token.ok()) return send_error(res, token.error());
               Json out = token->record.to_json();
               out["token"] = token->secret;
@@ -155,21 +160,28 @@ void install_admin_routes(httplib::Server& http, const ApiKeys& keys, Fleet& fle
              send_json(res, 200, {{"enrollment_tokens", list}});
            }));
 
-  http.Get("/api/v1/devices",
-           guarded(keys, Role::kReader, [&fleet](const Request& req, Response& res, const ApiKeyRecord&) {
-             const std::string status = req.get_param_value("status");
-             if (!status.empty() && !parse_device_status(status))
-               return send_error(res, make_error(ErrorCode::kInvalidArgument,
-                                                 "status '" + status +
-                                                     "' must be pending, active, revoked or decommissioned"));
-             send_json(res, 200,
-                       fleet.list_devices(req.get_param_value("group"), req.get_param_value("tag"), status));
-           }));
+  http.Get(
+      "/api/v1/devices",
+      guarded(keys, Role::kReader, [&fleet](const Request& req, Response& res, const ApiKeyRecord&) {
+        const std::string status_text = req.get_param_value("status");
+        const auto status = api::parse_device_status(status_text);
+        if (!status_text.empty() && !status)
+          return send_error(res, make_error(ErrorCode::kInvalidArgument,
+                                            "status '" + status_text +
+                                                "' must be pending, active, revoked or decommissioned"));
+        Json list = Json::array();
+        for (const auto& device : fleet.list_devices(req.get_param_value("group"), req.get_param_value("tag"),
+                                                     status_text.empty() ? std::nullopt : status))
+          list.push_back(device.to_json());
+        send_json(res, 200, {{"devices", list}});
+      }));
   http.Get(R"(/api/v1/devices/([^/]+))",
            guarded(keys, Role::kReader, [&fleet](const Request& req, Response& res, const ApiKeyRecord&) {
              auto device = fleet.show_device(req.matches[1].str());
              if (!device.ok()) return send_error(res, device.error());
-             send_json(res, 200, *device);
+             Json out = device->to_json();
+             if (!out.contains("reports")) out["reports"] = Json::array();
+             send_json(res, 200, out);
            }));
   http.Post(R"(/api/v1/devices/([^/]+)/(approve|revoke|decommission))",
             guarded(keys, Role::kAdmin, [&fleet](const Request& req, Response& res, const ApiKeyRecord&) {
@@ -179,7 +191,7 @@ void install_admin_routes(httplib::Server& http, const ApiKeys& keys, Fleet& fle
                                                             : DeviceStatus::kDecommissioned;
               auto device = fleet.set_device_status(req.matches[1].str(), status);
               if (!device.ok()) return send_error(res, device.error());
-              send_json(res, 200, *device);
+              send_json(res, 200, device->to_json());
             }));
 
   http.Post(
@@ -187,13 +199,17 @@ void install_admin_routes(httplib::Server& http, const ApiKeys& keys, Fleet& fle
       guarded(keys, Role::kPublisher, [&fleet](const Request& req, Response& res, const ApiKeyRecord& key) {
         auto body = json_body(req);
         if (!body.ok()) return send_error(res, body.error());
-        auto created = fleet.create_deployment(*body, key.id);
+        auto request = api::DeploymentRequest::from_json(*body);
+        if (!request.ok()) return send_error(res, request.error());
+        auto created = fleet.create_deployment(*request, key.display_name());
         if (!created.ok()) return send_error(res, created.error());
-        send_json(res, 201, *created);
+        send_json(res, 201, created->to_json());
       }));
   http.Get("/api/v1/deployments",
            guarded(keys, Role::kReader, [&fleet](const Request&, Response& res, const ApiKeyRecord&) {
-             send_json(res, 200, fleet.list_deployments());
+             Json list = Json::array();
+             for (const auto& deployment : fleet.list_deployments()) list.push_back(deployment.to_json());
+             send_json(res, 200, {{"deployments", list}});
            }));
   http.Get(R"(/api/v1/deployments/([^/]+))",
            guarded(keys, Role::kReader, [&fleet](const Request& req, Response& res, const ApiKeyRecord&) {
@@ -201,16 +217,16 @@ void install_admin_routes(httplib::Server& http, const ApiKeys& keys, Fleet& fle
              if (!id.ok()) return send_error(res, id.error());
              auto status = fleet.deployment_status(*id);
              if (!status.ok()) return send_error(res, status.error());
-             send_json(res, 200, *status);
+             send_json(res, 200, status->to_json());
            }));
   http.Post(
       R"(/api/v1/deployments/([^/]+)/(pause|resume|abort|rollback))",
       guarded(keys, Role::kPublisher, [&fleet](const Request& req, Response& res, const ApiKeyRecord& key) {
         auto id = positive_number(req.matches[1].str(), "deployment id");
         if (!id.ok()) return send_error(res, id.error());
-        auto status = fleet.control_deployment(*id, req.matches[2].str(), key.id);
+        auto status = fleet.control_deployment(*id, req.matches[2].str(), key.display_name());
         if (!status.ok()) return send_error(res, status.error());
-        send_json(res, 200, *status);
+        send_json(res, 200, status->to_json());
       }));
 }
 

@@ -6,8 +6,9 @@
 #include <set>
 
 #include "common/hash.h"
+#include "common/text.h"
+#include "common/time.h"
 #include "server/storage/migrations.h"
-#include "server/storage/timestamps.h"
 
 namespace canopy::server {
 
@@ -86,14 +87,9 @@ Error no_such_version(const std::string& model, std::int64_t version) {
 }  // namespace
 
 bool is_valid_alias(const std::string& alias) {
-  if (alias.empty() || alias.size() > 64 || alias == "latest") return false;
-  bool all_digits = true;
-  for (char c : alias) {
-    bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-    if (!alnum && c != '.' && c != '_' && c != '-') return false;
-    if (c < '0' || c > '9') all_digits = false;
-  }
-  return !all_digits;
+  // Never "latest" or a number: those already mean versions.
+  return is_plain_name(alias, 64, "._-", "._-") && alias != "latest" &&
+         alias.find_first_not_of("0123456789") != std::string::npos;
 }
 
 Json VersionRecord::to_json(bool with_manifest) const {

@@ -1,10 +1,10 @@
 #include "server/runs/run_records.h"
 
-#include <regex>
 #include <set>
 
+#include "common/text.h"
+#include "common/time.h"
 #include "server/storage/migrations.h"
-#include "server/storage/timestamps.h"
 
 namespace canopy::server {
 
@@ -33,11 +33,10 @@ Result<std::unique_ptr<RunRecords>> RunRecords::open(Database db, RunLineage& li
 }
 
 Result<bool> RunRecords::put(const Json& record, const std::string& posted_by) {
-  static const std::regex id_pattern("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
   if (!record.is_object())
     return make_error(ErrorCode::kInvalidArgument, "a run record must be a JSON object");
   const Json id = record.value("id", Json());
-  if (!id.is_string() || !std::regex_match(id.get<std::string>(), id_pattern))
+  if (!id.is_string() || !is_plain_name(id.get<std::string>(), 64))
     return make_error(ErrorCode::kInvalidArgument,
                       "a run record needs an 'id' of 1-64 letters, digits, '.', '_' or '-'");
   const Json status = record.value("status", Json());

@@ -1,8 +1,9 @@
+#include "common/config.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdlib>
 
-#include "common/config.h"
 #include "test_support.h"
 
 namespace canopy {
@@ -20,7 +21,8 @@ class ConfigTest : public ::testing::Test {
 
 TEST_F(ConfigTest, PrecedenceIsFlagThenEnvThenFileThenDefault) {
   TempDir dir;
-  testing::write_bytes(dir / "c.yaml", "server: http://from-file\nupload:\n  max_bytes: 10\nonly_file: yes\n");
+  testing::write_bytes(dir / "c.yaml",
+                       "server: http://from-file\nupload:\n  max_bytes: 10\nonly_file: yes\n");
   auto config = Config::load(dir / "c.yaml");
   ASSERT_TRUE(config.ok()) << config.error().message;
   EXPECT_EQ(config->get("server"), "http://from-file");

@@ -1,3 +1,5 @@
+#include "common/files.h"
+
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -7,7 +9,6 @@
 #include <chrono>
 #include <thread>
 
-#include "common/files.h"
 #include "test_support.h"
 
 namespace canopy {
@@ -57,7 +58,8 @@ TEST(AtomicWrite, SurvivesKillNineAtAnyInstant) {
     ::waitpid(child, &status, 0);
     auto content = read_file(path);
     ASSERT_TRUE(content.ok());
-    EXPECT_TRUE(*content == a || *content == b) << "torn file of " << content->size() << " bytes in round " << round;
+    EXPECT_TRUE(*content == a || *content == b)
+        << "torn file of " << content->size() << " bytes in round " << round;
   }
 }
 

@@ -1,11 +1,12 @@
 // The HTTP client against a real cpp-httplib server on a loopback port.
+#include "common/http_client.h"
+
 #include <gtest/gtest.h>
 #include <httplib.h>
 
 #include <atomic>
 #include <thread>
 
-#include "common/http_client.h"
 #include "test_support.h"
 
 namespace canopy {
@@ -118,7 +119,8 @@ TEST_F(HttpClientTest, DownloadResumesFromPartialFile) {
   testing::write_bytes(destination.string() + ".part", payload_.substr(0, half));
   HttpClient client(base_);
   std::uint64_t last_done = 0;
-  auto response = client.download("/blob", destination, [&](std::uint64_t done, std::uint64_t) { last_done = done; });
+  auto response =
+      client.download("/blob", destination, [&](std::uint64_t done, std::uint64_t) { last_done = done; });
   ASSERT_TRUE(response.ok()) << response.error().message;
   EXPECT_EQ(response->status, 206);
   EXPECT_EQ(last_range_, "bytes=" + std::to_string(half) + "-");

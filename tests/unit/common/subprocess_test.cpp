@@ -1,7 +1,8 @@
+#include "common/subprocess.h"
+
 #include <gtest/gtest.h>
 #include <signal.h>
 
-#include "common/subprocess.h"
 #include "test_support.h"
 
 namespace canopy {
@@ -10,7 +11,9 @@ namespace {
 TEST(Subprocess, ReportsExitCodeAndCapturesOutput) {
   testing::TempDir dir;
   auto child = Subprocess::start({{"/bin/sh", "-c", "echo out; echo err >&2; echo $GREETING; exit 3"},
-                                  {{"GREETING", "hello"}}, dir / "out", dir / "err"});
+                                  {{"GREETING", "hello"}},
+                                  dir / "out",
+                                  dir / "err"});
   ASSERT_TRUE(child.ok()) << child.error().message;
   EXPECT_EQ(child->wait(), 3);
   EXPECT_EQ(testing::read_bytes(dir / "out"), "out\nhello\n");

@@ -2,9 +2,10 @@
 // convolution with zero weights whose bias holds the boxes, so the
 // decoding, the letterbox mapping back to the image, thresholds and NMS can
 // be checked against hand-computed values. Also the `canopy infer` CLI.
+#include "infer/detector.h"
+
 #include <gtest/gtest.h>
 
-#include "infer/detector.h"
 #include "infer/onnx_builder.h"
 #include "package/package.h"
 #include "test_support.h"
@@ -21,7 +22,8 @@ void write_constant_detector(const fs::path& path, const std::vector<std::vector
   const std::int64_t n = static_cast<std::int64_t>(rows.size()), k = 7;
   Tensor bias = Tensor::allocate(DataType::kFloat32, {n * k});
   for (std::int64_t i = 0; i < n; ++i)
-    for (std::int64_t j = 0; j < k; ++j) bias.data<float>()[i * k + j] = rows[static_cast<size_t>(i)][static_cast<size_t>(j)];
+    for (std::int64_t j = 0; j < k; ++j)
+      bias.data<float>()[i * k + j] = rows[static_cast<size_t>(i)][static_cast<size_t>(j)];
   Tensor shape = Tensor::allocate(DataType::kInt64, {3});
   shape.data<std::int64_t>()[0] = 1;
   shape.data<std::int64_t>()[1] = n;
@@ -51,10 +53,11 @@ package::Manifest manifest_for_two_classes() {
 TEST(Detector, DecodesMapsBackAndSuppresses) {
   TempDir dir;
   // cx, cy, w, h (input pixels), objectness, class scores.
-  write_constant_detector(dir / "model.onnx", {{32, 32, 20, 20, 0.9f, 0.1f, 0.8f},
-                                               {33, 32, 20, 20, 0.8f, 0.1f, 0.7f},   // overlaps the first: suppressed
-                                               {10, 20, 8, 8, 0.9f, 0.95f, 0.0f},
-                                               {50, 50, 4, 4, 0.2f, 0.9f, 0.0f}});  // below the score threshold
+  write_constant_detector(dir / "model.onnx",
+                          {{32, 32, 20, 20, 0.9f, 0.1f, 0.8f},
+                           {33, 32, 20, 20, 0.8f, 0.1f, 0.7f},  // overlaps the first: suppressed
+                           {10, 20, 8, 8, 0.9f, 0.95f, 0.0f},
+                           {50, 50, 4, 4, 0.2f, 0.9f, 0.0f}});  // below the score threshold
   auto detector = Detector::load(dir / "model.onnx", manifest_for_two_classes(), {});
   ASSERT_TRUE(detector.ok()) << detector.error().message;
   // 128 wide, 64 high: letterboxed at scale 0.5 with 16 rows of padding above.
@@ -88,7 +91,8 @@ TEST(Detector, RejectsAnOutputThatDoesNotFitTheLabels) {
   manifest.labels = {"a", "b", "c", "d", "e", "f"};
   auto detector = Detector::load(dir / "model.onnx", manifest, {});
   ASSERT_FALSE(detector.ok());
-  EXPECT_NE(detector.error().message.find("set output.decoder"), std::string::npos) << detector.error().message;
+  EXPECT_NE(detector.error().message.find("set output.decoder"), std::string::npos)
+      << detector.error().message;
 }
 
 TEST(InferCommand, RunsAPackageDirectoryAndDrawsTheResult) {
@@ -103,14 +107,15 @@ TEST(InferCommand, RunsAPackageDirectoryAndDrawsTheResult) {
   ASSERT_TRUE(package::init_package(init).ok());
   cv::Mat image(64, 64, CV_8UC3, cv::Scalar(10, 200, 10));
   ASSERT_TRUE(vision::write_image(dir / "field.jpg", image).ok());
-  auto result = testing::run_shell(testing::canopy_binary().string() + " --json infer " + (dir / "pkg").string() + " " +
-                                   (dir / "field.jpg").string() + " --draw " + (dir / "drawn").string());
+  auto result =
+      testing::run_shell(testing::canopy_binary().string() + " --json infer " + (dir / "pkg").string() + " " +
+                         (dir / "field.jpg").string() + " --draw " + (dir / "drawn").string());
   ASSERT_EQ(result.exit_code, 0) << result.output;
   EXPECT_NE(result.output.find("\"label\": \"diseased\""), std::string::npos) << result.output;
   EXPECT_TRUE(fs::exists(dir / "drawn" / "field.jpg"));
 
-  auto broken = testing::run_shell(testing::canopy_binary().string() + " infer " + (dir / "pkg").string() + " " +
-                                   (dir / "missing.jpg").string());
+  auto broken = testing::run_shell(testing::canopy_binary().string() + " infer " + (dir / "pkg").string() +
+                                   " " + (dir / "missing.jpg").string());
   EXPECT_NE(broken.exit_code, 0);
   EXPECT_NE(broken.output.find("cannot open image"), std::string::npos) << broken.output;
 }

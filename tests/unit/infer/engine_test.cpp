@@ -1,11 +1,12 @@
 // Engine behaviour beyond single operators: concurrent contexts, other batch
 // sizes on one engine, clear errors for wrong inputs, and the optimizer's
 // fusions being real (fewer nodes, same numbers).
+#include "infer/engine.h"
+
 #include <gtest/gtest.h>
 
 #include <thread>
 
-#include "infer/engine.h"
 #include "infer/onnx_builder.h"
 #include "test_support.h"
 
@@ -64,7 +65,8 @@ TEST(Engine, ConcurrentContextsAgreeWithOneRun) {
         auto context = (*engine)->create_context();
         for (int i = 0; i < 50; ++i) {
           auto out = context->run({input});
-          if (!out.ok() || std::memcmp((*out)[0].raw(), (*expected)[0].raw(), (*expected)[0].size_bytes()) != 0)
+          if (!out.ok() ||
+              std::memcmp((*out)[0].raw(), (*expected)[0].raw(), (*expected)[0].size_bytes()) != 0)
             ++mismatches[static_cast<size_t>(t)];
         }
       });
@@ -85,7 +87,9 @@ TEST(Engine, OtherBatchSizesGetTheirOwnPlan) {
   auto batch = (*engine)->run({four});
   ASSERT_TRUE(single.ok() && batch.ok());
   for (int i = 0; i < 4; ++i)
-    EXPECT_EQ(std::memcmp((*batch)[0].data<float>() + i * one.numel(), (*single)[0].raw(), (*single)[0].size_bytes()), 0);
+    EXPECT_EQ(std::memcmp((*batch)[0].data<float>() + i * one.numel(), (*single)[0].raw(),
+                          (*single)[0].size_bytes()),
+              0);
 }
 
 TEST(Engine, WrongInputsAreClearErrors) {
@@ -133,7 +137,8 @@ TEST(Engine, MalformedFilesAreClearErrors) {
   ASSERT_TRUE(old.save(dir / "old.onnx").ok());
   auto too_old = Engine::load(dir / "old.onnx", {});
   ASSERT_FALSE(too_old.ok());
-  EXPECT_NE(too_old.error().message.find("opset 9 is not supported"), std::string::npos) << too_old.error().message;
+  EXPECT_NE(too_old.error().message.find("opset 9 is not supported"), std::string::npos)
+      << too_old.error().message;
   EXPECT_EQ(Engine::load(dir / "absent.onnx", {}).error().code, ErrorCode::kNotFound);
 }
 

@@ -1,17 +1,19 @@
+#include "package/manifest.h"
+
 #include <gtest/gtest.h>
 
 #include "common/hash.h"
-#include "package/manifest.h"
 
 namespace canopy::package {
 namespace {
 
 Json valid_manifest() {
-  return Json{{"format", 1},
-              {"name", "crop-disease-detector"},
-              {"labels", {"healthy", "diseased", "water_stressed"}},
-              {"input", {{"shape", {1, 3, 320, 320}}}},
-              {"files", {{{"path", "model.onnx"}, {"sha256", sha256_hex("m")}, {"size", 1}, {"role", "model"}}}}};
+  return Json{
+      {"format", 1},
+      {"name", "crop-disease-detector"},
+      {"labels", {"healthy", "diseased", "water_stressed"}},
+      {"input", {{"shape", {1, 3, 320, 320}}}},
+      {"files", {{{"path", "model.onnx"}, {"sha256", sha256_hex("m")}, {"size", 1}, {"role", "model"}}}}};
 }
 
 std::string error_of(const Json& manifest) {

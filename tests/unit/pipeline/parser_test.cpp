@@ -51,8 +51,10 @@ TEST(PipelineParser, TheStepFormatParsesAsIs) {
   EXPECT_TRUE(preprocess.depends.empty());
   const Step& deploy = parsed->steps[1];
   ASSERT_EQ(deploy.commands.size(), 2u);
-  EXPECT_EQ(deploy.commands[1], R"(curl -H "X-API-KEY:$API_KEY" -T /tmp/model.zip "$MODEL_REPOSITORY/model.zip")");
-  EXPECT_EQ(deploy.depends, std::vector<std::string>{"preprocess-data"}) << "default: after the previous step";
+  EXPECT_EQ(deploy.commands[1],
+            R"(curl -H "X-API-KEY:$API_KEY" -T /tmp/model.zip "$MODEL_REPOSITORY/model.zip")");
+  EXPECT_EQ(deploy.depends, std::vector<std::string>{"preprocess-data"})
+      << "default: after the previous step";
   ASSERT_EQ(deploy.environment.size(), 2u);
   EXPECT_EQ(deploy.environment[0].name, "API_KEY");
   EXPECT_FALSE(deploy.environment[0].optional);
@@ -73,7 +75,9 @@ TEST(PipelineParser, UnknownKeysAreErrorsWithLineAndColumn) {
   EXPECT_NE(error.message.find("pipeline.yaml:4:5:"), std::string::npos) << error.message;
   EXPECT_NE(error.message.find("unknown key 'comand'"), std::string::npos) << error.message;
 
-  error = parse_error("- step:\n    name: a\n    command: x\n    environment-variables:\n    - name: X\n      optinal: true\n");
+  error = parse_error(
+      "- step:\n    name: a\n    command: x\n    environment-variables:\n    - name: X\n      optinal: "
+      "true\n");
   EXPECT_NE(error.message.find("pipeline.yaml:6:7:"), std::string::npos) << error.message;
   EXPECT_NE(error.message.find("'optinal'"), std::string::npos) << error.message;
 
@@ -85,26 +89,35 @@ TEST(PipelineParser, WrongTypesAreErrors) {
   struct Case {
     std::string yaml, expected;
   } cases[] = {
-      {"- step:\n    name: a\n    command: x\n    retries: many\n", "pipeline.yaml:4:14: 'retries' of step 'a' must be a whole number"},
+      {"- step:\n    name: a\n    command: x\n    retries: many\n",
+       "pipeline.yaml:4:14: 'retries' of step 'a' must be a whole number"},
       {"- step:\n    name: a\n    command: x\n    timeout: soon\n", "pipeline.yaml:4:14:"},
-      {"- step:\n    name: a\n    command: x\n    environment-variables:\n    - name: X\n      optional: maybe\n",
+      {"- step:\n    name: a\n    command: x\n    environment-variables:\n    - name: X\n      optional: "
+       "maybe\n",
        "must be true or false"},
-      {"- step:\n    name: a\n    command: x\n    parameters:\n    - name: n\n      type: number\n", "pipeline.yaml:6:13:"},
-      {"- step:\n    name: a\n    command: x\n    parameters:\n    - name: n\n      type: integer\n      default: 2.5\n",
+      {"- step:\n    name: a\n    command: x\n    parameters:\n    - name: n\n      type: number\n",
+       "pipeline.yaml:6:13:"},
+      {"- step:\n    name: a\n    command: x\n    parameters:\n    - name: n\n      type: integer\n      "
+       "default: 2.5\n",
        "not an integer"},
-      {"- step:\n    name: a\n    command: x\n    parameters:\n    - name: n\n      type: integer\n      default: 50\n      max: 10\n",
+      {"- step:\n    name: a\n    command: x\n    parameters:\n    - name: n\n      type: integer\n      "
+       "default: 50\n      max: 10\n",
        "above the maximum 10"},
-      {"- step:\n    name: a\n    command: x\n    parameters:\n    - name: n\n      pass-as: --n\n", "must contain {v}"},
-      {"- step:\n    name: a\n    command:\n      x: y\n", "'command' of step 'a' must be a string or a list"},
+      {"- step:\n    name: a\n    command: x\n    parameters:\n    - name: n\n      pass-as: --n\n",
+       "must contain {v}"},
+      {"- step:\n    name: a\n    command:\n      x: y\n",
+       "'command' of step 'a' must be a string or a list"},
       {"- step:\n    name: a b\n    command: x\n", "may hold only letters"},
       {"- step:\n    name: a\n", "has no 'command'"},
-      {"- step:\n    name: a\n    command: x\n- step:\n    name: a\n    command: y\n", "two steps are named 'a'"},
+      {"- step:\n    name: a\n    command: x\n- step:\n    name: a\n    command: y\n",
+       "two steps are named 'a'"},
       {"step: {name: a, command: x}\n", "a list of '- step:'"},
       {"- step:\n    name: [a\n", "pipeline.yaml:"},
   };
   for (const auto& c : cases) {
     Error error = parse_error(c.yaml);
-    EXPECT_NE(error.message.find(c.expected), std::string::npos) << "got: " << error.message << "\nfor:\n" << c.yaml;
+    EXPECT_NE(error.message.find(c.expected), std::string::npos) << "got: " << error.message << "\nfor:\n"
+                                                                 << c.yaml;
   }
 }
 
@@ -120,7 +133,8 @@ TEST(PipelineParser, DependsFormADagOrFail) {
   EXPECT_EQ(parsed->find_step("d")->depends, std::vector<std::string>{"c"});
   EXPECT_EQ(parsed->topological_order(), (std::vector<std::string>{"a", "b", "c", "d"}));
 
-  Error unknown = parse_error("- step: {name: a, command: x}\n- step: {name: b, command: x, depends: [nope]}\n");
+  Error unknown =
+      parse_error("- step: {name: a, command: x}\n- step: {name: b, command: x, depends: [nope]}\n");
   EXPECT_NE(unknown.message.find("depends on 'nope'"), std::string::npos) << unknown.message;
   EXPECT_NE(unknown.message.find("pipeline.yaml:2:"), std::string::npos) << unknown.message;
 
@@ -165,7 +179,8 @@ TEST(PipelineParser, GatesParse) {
   Error bad = parse_error("- step: {name: e, command: x, metrics: m.json}\n- gate: e.map50 is high\n");
   EXPECT_NE(bad.message.find("pipeline.yaml:2:9: gate"), std::string::npos) << bad.message;
   Error no_step = parse_error("- step: {name: e, command: x, metrics: m.json}\n- gate: f.map50 > 1\n");
-  EXPECT_NE(no_step.message.find("reads step 'f', which does not exist"), std::string::npos) << no_step.message;
+  EXPECT_NE(no_step.message.find("reads step 'f', which does not exist"), std::string::npos)
+      << no_step.message;
   Error no_metrics = parse_error("- step: {name: e, command: x}\n- gate: e.map50 > 1\n");
   EXPECT_NE(no_metrics.message.find("declares no 'metrics'"), std::string::npos) << no_metrics.message;
 }
@@ -180,7 +195,8 @@ TEST(PipelineParameters, SubstitutionAndPassAs) {
     - {name: note, type: string, default: "two words"}
     - {name: augment, type: flag, default: true}
     - {name: verbose, type: flag}
-)", "p.yaml");
+)",
+                               "p.yaml");
   ASSERT_TRUE(parsed.ok()) << parsed.error().message;
   auto values = resolve_parameters(*parsed, {"epochs=3"}, {"train"});
   ASSERT_TRUE(values.ok()) << values.error().message;
@@ -201,15 +217,18 @@ TEST(PipelineParameters, SubstitutionAndPassAs) {
   EXPECT_FALSE(resolve_parameters(*parsed, {"augment=maybe"}, {"train"}).ok());
   auto unknown = resolve_parameters(*parsed, {"batch=8"}, {"train"});
   ASSERT_FALSE(unknown.ok());
-  EXPECT_NE(unknown.error().message.find("no step of the pipeline has a parameter 'batch'"), std::string::npos);
+  EXPECT_NE(unknown.error().message.find("no step of the pipeline has a parameter 'batch'"),
+            std::string::npos);
 }
 
 TEST(PipelineParameters, MissingValueNamesTheStep) {
-  auto parsed = parse_pipeline("- step:\n    name: train\n    command: x\n    parameters:\n    - name: data\n", "p.yaml");
+  auto parsed = parse_pipeline(
+      "- step:\n    name: train\n    command: x\n    parameters:\n    - name: data\n", "p.yaml");
   ASSERT_TRUE(parsed.ok()) << parsed.error().message;
   auto values = resolve_parameters(*parsed, {}, {"train"});
   ASSERT_FALSE(values.ok());
-  EXPECT_NE(values.error().message.find("parameter 'data' of step 'train' has no default"), std::string::npos);
+  EXPECT_NE(values.error().message.find("parameter 'data' of step 'train' has no default"),
+            std::string::npos);
   EXPECT_TRUE(resolve_parameters(*parsed, {}, {}).ok()) << "a step that does not run needs no value";
 }
 
@@ -222,10 +241,12 @@ TEST(PipelineGates, EvaluateAgainstNumbersParametersAndTheRegistry) {
 - gate: evaluate.map50 >= 0.6
 - gate: "evaluate.map50 >= {floor}"
 - gate: evaluate.map50 >= registry:crop@production.metrics.map50
-)", "p.yaml");
+)",
+                               "p.yaml");
   ASSERT_TRUE(parsed.ok()) << parsed.error().message;
   const std::map<std::string, Json> metrics = {
-      {"evaluate", flatten_metrics(Json::parse(R"({"map50": 0.55, "per_class": {"healthy": {"ap50": 0.7}}, "curve": [1, 2]})"))}};
+      {"evaluate", flatten_metrics(Json::parse(
+                       R"({"map50": 0.55, "per_class": {"healthy": {"ap50": 0.7}}, "curve": [1, 2]})"))}};
   EXPECT_EQ(metrics.at("evaluate").at("per_class.healthy.ap50"), 0.7);
   EXPECT_FALSE(metrics.at("evaluate").contains("curve"));
   auto values = resolve_parameters(*parsed, {}, {"evaluate"});
@@ -237,7 +258,8 @@ TEST(PipelineGates, EvaluateAgainstNumbersParametersAndTheRegistry) {
   EXPECT_TRUE(evaluate_gate(parsed->gates[1], metrics, *values, {}).passed);
 
   int lookups = 0;
-  RegistryLookup absent = [&](const std::string& model, const std::string& alias) -> Result<std::optional<Json>> {
+  RegistryLookup absent = [&](const std::string& model,
+                              const std::string& alias) -> Result<std::optional<Json>> {
     ++lookups;
     EXPECT_EQ(model, "crop");
     EXPECT_EQ(alias, "production");
@@ -289,7 +311,10 @@ TEST(PipelineRunner, MissingRequiredVariableFailsBeforeAnyStep) {
     name: preprocess-data
     image: python:3.9
     command:
-    - touch )") + (dir / "ran").string() + "\n" + (std::string(kValohaiFormat).substr(std::string(kValohaiFormat).find("- step:\n    name: deploy-model")));
+    - touch )") + (dir / "ran").string() +
+                           "\n" +
+                           (std::string(kValohaiFormat)
+                                .substr(std::string(kValohaiFormat).find("- step:\n    name: deploy-model")));
   testing::write_bytes(dir / "pipeline.yaml", yaml);
   ::unsetenv("API_KEY");
   ::setenv("MODEL_REPOSITORY", "http://127.0.0.1:1", 1);
@@ -300,7 +325,8 @@ TEST(PipelineRunner, MissingRequiredVariableFailsBeforeAnyStep) {
   auto outcome = run_pipeline(options);
   std::fclose(sink);
   ASSERT_FALSE(outcome.ok());
-  EXPECT_NE(outcome.error().message.find("step 'deploy-model' needs environment variable API_KEY"), std::string::npos)
+  EXPECT_NE(outcome.error().message.find("step 'deploy-model' needs environment variable API_KEY"),
+            std::string::npos)
       << outcome.error().message;
   EXPECT_NE(outcome.error().message.find("pipeline.yaml:13:7"), std::string::npos) << outcome.error().message;
   EXPECT_FALSE(std::filesystem::exists(dir / "ran")) << "no step may start";

@@ -4,8 +4,8 @@
 
 #include "common/hash.h"
 #include "common/keys.h"
+#include "common/time.h"
 #include "server/auth/api_keys.h"
-#include "server/storage/timestamps.h"
 #include "test_support.h"
 
 namespace canopy::server {

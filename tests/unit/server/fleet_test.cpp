@@ -10,7 +10,7 @@
 
 #include "common/hash.h"
 #include "common/keys.h"
-#include "server/storage/timestamps.h"
+#include "common/time.h"
 #include "test_support.h"
 
 namespace canopy::server {
@@ -20,14 +20,14 @@ namespace {
 class FakeCatalog final : public ModelCatalog {
  public:
   void add(const std::string& model, std::int64_t version) {
-    packages_[{model, version}] = PackageRef{{model, version}, "sha-" + std::to_string(version), 1000};
+    packages_[{model, version}] =
+        PackageRef{{model, version}, sha256_hex(model + std::to_string(version)), 1000};
   }
-  Result<PackageRef> resolve(const std::string& model, const std::string& reference) override {
-    if (reference.empty() || reference.front() == '@')
-      return make_error(ErrorCode::kNotFound, "no alias " + reference);
-    return find(ModelVersion{model, std::stoll(reference)});
+  Result<PackageRef> resolve(const api::ModelSelector& selector) override {
+    if (selector.is_alias()) return make_error(ErrorCode::kNotFound, "no alias " + selector.reference);
+    return find(ModelRef{selector.name, std::stoll(selector.reference)});
   }
-  Result<PackageRef> find(const ModelVersion& version) override {
+  Result<PackageRef> find(const ModelRef& version) override {
     auto it = packages_.find({version.name, version.version});
     if (it == packages_.end()) return make_error(ErrorCode::kNotFound, "no such version");
     return it->second;
@@ -35,7 +35,7 @@ class FakeCatalog final : public ModelCatalog {
   void set_delete_guard(DeleteGuard guard) override { guard_ = std::move(guard); }
 
   // What the registry does before deleting a version.
-  Status remove(const ModelVersion& version) {
+  Status remove(const ModelRef& version) {
     if (guard_) CANOPY_TRY(guard_(version));
     packages_.erase({version.name, version.version});
     return {};
@@ -72,26 +72,32 @@ class FleetAreaTest : public ::testing::Test {
   }
 
   std::string token(const std::string& group, int expires_in_s = 3600, int uses = 100) {
-    auto created = fleet_->create_enrollment_token(
-        {{"group", group}, {"expires_in_s", expires_in_s}, {"max_uses", uses}}, "admin");
+    auto created = fleet_->create_enrollment_token({group, false, expires_in_s, uses}, "admin");
     EXPECT_TRUE(created.ok()) << created.error().message;
     return created.ok() ? created->secret : "";
   }
 
   // Enrolls as docs/fleet.md says: signed by the device key, at the clock's time.
-  Result<Json> try_enroll(TestDevice& device, const std::string& token) {
+  Result<api::Enrollment> try_enroll(TestDevice& device, const std::string& token) {
     const std::string text = device.key.public_key.to_text();
-    const std::string public_key = text.substr(0, text.size() - 1);
-    const std::string timestamp = format_utc(clock_.wall_ms());
-    const std::string signed_text =
-        "canopy-enroll\n" + token + "\n" + public_key + "\n" + device.name + "\n" + timestamp;
-    auto enrolled = fleet_->enroll({{"enrollment_token", token},
-                                    {"public_key", public_key},
-                                    {"name", device.name},
-                                    {"timestamp", timestamp},
-                                    {"signature", base64_encode(sign_detached(device.key, signed_text))}});
-    if (enrolled.ok()) device.id = enrolled->value("device_id", "");
+    api::EnrollRequest request;
+    request.enrollment_token = token;
+    request.public_key = text.substr(0, text.size() - 1);
+    request.name = device.name;
+    request.timestamp = format_utc(clock_.wall_ms());
+    request.signature = base64_encode(sign_detached(device.key, request.signed_text()));
+    auto enrolled = fleet_->enroll(request);
+    if (enrolled.ok()) device.id = enrolled->device_id;
     return enrolled;
+  }
+
+  // A deployment of crop version `version` to group `group`.
+  Result<api::DeploymentStatus> deploy(std::int64_t version, const std::string& group,
+                                       const Json& strategy = nullptr) {
+    auto request = api::DeploymentRequest::from_json(
+        {{"model", "crop"}, {"version", version}, {"target", {{"group", group}}}, {"strategy", strategy}});
+    EXPECT_TRUE(request.ok()) << request.error().message;
+    return fleet_->create_deployment(*request, "publisher");
   }
 
   TestDevice enroll(const std::string& name, const std::string& token) {
@@ -103,18 +109,19 @@ class FleetAreaTest : public ::testing::Test {
 
   // The model the device is told to run (0 for none).
   std::int64_t desired_version(const TestDevice& device) {
-    auto desired = fleet_->desired(device.id);
-    EXPECT_TRUE(desired.ok());
-    Json body = Json::parse(desired->body);
-    return body["model"].is_null() ? 0 : body["model"]["version"].get<std::int64_t>();
+    auto answer = fleet_->desired(device.id);
+    EXPECT_TRUE(answer.ok());
+    auto desired = api::DesiredState::from_json(Json::parse(answer->body));
+    EXPECT_TRUE(desired.ok()) << desired.error().message;
+    return desired->assignment ? desired->assignment->package.model.version : 0;
   }
 
   Status report_success(const TestDevice& device, std::int64_t deployment, std::int64_t version) {
-    return fleet_->report(device.id, {{"deployment_id", deployment},
-                                      {"state", "success"},
-                                      {"model", {{"name", "crop"}, {"version", version}}},
-                                      {"current", {{"name", "crop"}, {"version", version}}},
-                                      {"previous", nullptr}});
+    api::StatusReport report;
+    report.deployment_id = deployment;
+    report.state = ReportState::kSuccess;
+    report.model = report.current = ModelRef{"crop", version};
+    return fleet_->report(device.id, report);
   }
 
   testing::TempDir dir_;
@@ -135,7 +142,7 @@ TEST_F(FleetAreaTest, AnEnrollmentTokenExpiresWhenTheClockPassesItsLifetime) {
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.error().code, ErrorCode::kUnauthenticated);
   EXPECT_NE(refused.error().message.find("expired"), std::string::npos) << refused.error().message;
-  EXPECT_EQ(fleet_->list_devices("", "", "")["devices"].size(), 1u);
+  EXPECT_EQ(fleet_->list_devices("", "", std::nullopt).size(), 1u);
 }
 
 TEST_F(FleetAreaTest, ACanarySoakEndsWhenTheClockMovesOn) {
@@ -145,40 +152,34 @@ TEST_F(FleetAreaTest, ACanarySoakEndsWhenTheClockMovesOn) {
     devices.push_back(enroll("field-" + std::to_string(i), secret));
     clock_.advance_ms(1'000);  // enrollment order is by enrolled_at, in seconds
   }
-  auto created = fleet_->create_deployment(
-      {{"model", "crop"},
-       {"version", 2},
-       {"target", {{"group", "north"}}},
-       {"strategy", {{"canary", {{"count", 1}, {"soak_s", 600}}}, {"waves", {{{"percent", 100}}}}}}},
-      "publisher");
+  auto created =
+      deploy(2, "north", {{"canary", {{"count", 1}, {"soak_s", 600}}}, {"waves", {{{"percent", 100}}}}});
   ASSERT_TRUE(created.ok()) << created.error().message;
-  const std::int64_t id = (*created)["id"];
-  EXPECT_EQ((*created)["stage_name"], "canary");
-  EXPECT_EQ((*created)["admitted"], 1);
+  const std::int64_t id = created->id;
+  EXPECT_EQ(created->stage_name, "canary");
+  EXPECT_EQ(created->admitted, 1u);
   // Devices join in enrollment order: the first one is the canary.
   EXPECT_EQ(desired_version(devices[0]), 2);
   EXPECT_EQ(desired_version(devices[3]), 0);
 
   ASSERT_TRUE(report_success(devices[0], id, 2).ok());
   clock_.advance_ms(599'000);
-  EXPECT_EQ((*fleet_->deployment_status(id))["stage_name"], "canary") << "the soak has a second to go";
+  EXPECT_EQ(fleet_->deployment_status(id)->stage_name, "canary") << "the soak has a second to go";
   EXPECT_EQ(desired_version(devices[3]), 0);
 
   clock_.advance_ms(1'000);
   auto status = fleet_->deployment_status(id);
   ASSERT_TRUE(status.ok());
-  EXPECT_EQ((*status)["stage_name"], "wave 1");
-  EXPECT_EQ((*status)["admitted"], 4);
-  EXPECT_EQ((*status)["stage_started_at"], format_utc(clock_.wall_ms()))
-      << "the wave starts when the soak ends";
+  EXPECT_EQ(status->stage_name, "wave 1");
+  EXPECT_EQ(status->admitted, 4u);
+  EXPECT_EQ(status->stage_started_at, format_utc(clock_.wall_ms())) << "the wave starts when the soak ends";
   EXPECT_EQ(desired_version(devices[3]), 2);
 }
 
 TEST_F(FleetAreaTest, TheDeleteGuardKeepsVersionsTheFleetStillUses) {
   ASSERT_TRUE(catalog_.guarded());
   TestDevice device = enroll("field-0", token("north"));
-  auto created =
-      fleet_->create_deployment({{"model", "crop"}, {"version", 2}, {"target", {{"group", "north"}}}}, "p");
+  auto created = deploy(2, "north");
   ASSERT_TRUE(created.ok()) << created.error().message;
   Status refused = catalog_.remove({"crop", 2});
   ASSERT_FALSE(refused.ok());
@@ -186,11 +187,10 @@ TEST_F(FleetAreaTest, TheDeleteGuardKeepsVersionsTheFleetStillUses) {
   EXPECT_NE(refused.error().message.find("deployment"), std::string::npos) << refused.error().message;
   EXPECT_TRUE(catalog_.remove({"crop", 1}).ok()) << "nothing uses version 1";
 
-  auto missing =
-      fleet_->create_deployment({{"model", "crop"}, {"version", 1}, {"target", {{"group", "north"}}}}, "p");
+  auto missing = deploy(1, "north");
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.error().code, ErrorCode::kNotFound);
-  EXPECT_EQ(fleet_->list_deployments()["deployments"].size(), 1u);
+  EXPECT_EQ(fleet_->list_deployments().size(), 1u);
 
   fleet_.reset();
   EXPECT_FALSE(catalog_.guarded()) << "a closed fleet no longer guards deletes";
@@ -198,20 +198,80 @@ TEST_F(FleetAreaTest, TheDeleteGuardKeepsVersionsTheFleetStillUses) {
 
 TEST_F(FleetAreaTest, DevicesAndDeploymentsComeBackFromTheirTables) {
   TestDevice device = enroll("field-0", token("north"));
-  auto created =
-      fleet_->create_deployment({{"model", "crop"}, {"version", 2}, {"target", {{"group", "north"}}}}, "p");
+  auto created = deploy(2, "north");
   ASSERT_TRUE(created.ok());
-  ASSERT_TRUE(report_success(device, (*created)["id"], 2).ok());
+  ASSERT_TRUE(report_success(device, created->id, 2).ok());
   reopen();
   auto shown = fleet_->show_device(device.id);
   ASSERT_TRUE(shown.ok()) << shown.error().message;
-  EXPECT_EQ((*shown)["name"], "field-0");
-  EXPECT_EQ((*shown)["current"]["version"], 2);
-  EXPECT_EQ((*shown)["reports"].size(), 1u);
-  auto status = fleet_->deployment_status((*created)["id"]);
+  EXPECT_EQ(shown->name, "field-0");
+  EXPECT_EQ(shown->current, (ModelRef{"crop", 2}));
+  EXPECT_EQ(shown->state, ReportState::kSuccess);
+  ASSERT_EQ(shown->reports.size(), 1u);
+  EXPECT_EQ(shown->reports[0].report.state, ReportState::kSuccess);
+  auto status = fleet_->deployment_status(created->id);
   ASSERT_TRUE(status.ok());
-  EXPECT_EQ((*status)["state"], "completed");
+  EXPECT_EQ(status->state, DeploymentState::kCompleted);
   EXPECT_EQ(desired_version(device), 2);
+}
+
+TEST_F(FleetAreaTest, ATargetThatMatchesNoDeviceIsRefusedUnlessAllowed) {
+  enroll("field-0", token("north"));
+  auto refused = deploy(2, "nroth");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_NE(refused.error().message.find("group nroth"), std::string::npos) << refused.error().message;
+  EXPECT_NE(refused.error().message.find("matches no enrolled device"), std::string::npos);
+  EXPECT_TRUE(fleet_->list_deployments().empty());
+
+  auto request = api::DeploymentRequest::from_json(
+      {{"model", "crop"}, {"version", 2}, {"target", {{"group", "south"}}}, {"allow_empty", true}});
+  ASSERT_TRUE(request.ok());
+  auto waiting = fleet_->create_deployment(*request, "publisher");
+  ASSERT_TRUE(waiting.ok()) << waiting.error().message;
+  TestDevice late = enroll("field-1", token("south"));
+  EXPECT_EQ(desired_version(late), 2) << "a device enrolling later joins the waiting deployment";
+}
+
+TEST_F(FleetAreaTest, ACompletedDeploymentHasNoCurrentStage) {
+  TestDevice a = enroll("field-0", token("north"));
+  auto created = deploy(2, "north", {{"canary", {{"count", 1}}}, {"waves", {{{"percent", 100}}}}});
+  ASSERT_TRUE(created.ok()) << created.error().message;
+  ASSERT_TRUE(report_success(a, created->id, 2).ok());
+  auto status = fleet_->deployment_status(created->id);
+  ASSERT_TRUE(status.ok() && status->detail);
+  EXPECT_EQ(status->state, DeploymentState::kCompleted);
+  for (const auto& stage : status->detail->stages)
+    EXPECT_EQ(stage.status, api::StageStatus::kDone) << stage.name;
+}
+
+TEST_F(FleetAreaTest, ARollbackSaysWhichDevicesCanGoBackAndWhyOthersCannot) {
+  const std::string secret = token("north");
+  TestDevice upgraded = enroll("had-v1", secret), fresh = enroll("had-nothing", secret),
+             failing = enroll("failed", secret);
+  auto created = deploy(2, "north");
+  ASSERT_TRUE(created.ok()) << created.error().message;
+  api::StatusReport from_v1;
+  from_v1.deployment_id = created->id;
+  from_v1.state = ReportState::kSuccess;
+  from_v1.model = from_v1.current = ModelRef{"crop", 2};
+  from_v1.previous = ModelRef{"crop", 1};
+  ASSERT_TRUE(fleet_->report(upgraded.id, from_v1).ok());
+  ASSERT_TRUE(report_success(fresh, created->id, 2).ok());
+  api::StatusReport failed;
+  failed.deployment_id = created->id;
+  failed.state = ReportState::kFailed;
+  failed.error = "health check failed";
+  ASSERT_TRUE(fleet_->report(failing.id, failed).ok());
+
+  auto rolled = fleet_->control_deployment(created->id, "rollback", "operator");
+  ASSERT_TRUE(rolled.ok()) << rolled.error().message;
+  ASSERT_TRUE(rolled->rollback.has_value());
+  EXPECT_EQ(rolled->rollback->returning, 1u);
+  EXPECT_EQ(rolled->rollback->no_previous, 1u);
+  EXPECT_EQ(rolled->rollback->not_installed, 1u);
+  EXPECT_EQ(rolled->reason, "rolled back by operator");
+  EXPECT_EQ(desired_version(upgraded), 1);
 }
 
 }  // namespace

@@ -6,9 +6,9 @@
 #include <gtest/gtest.h>
 
 #include "common/hash.h"
+#include "common/time.h"
 #include "fault_env.h"
 #include "server/storage/migrations.h"
-#include "server/storage/timestamps.h"
 #include "test_support.h"
 
 namespace canopy::server {

@@ -15,7 +15,7 @@ Deployment make_deployment(int devices, const Json& strategy) {
   d.package.sha256 = "ab";
   d.package.size_bytes = 10;
   d.target.group = "north";
-  auto parsed = Strategy::parse(strategy);
+  auto parsed = RolloutStrategy::from_json(strategy);
   EXPECT_TRUE(parsed.ok()) << parsed.error().message;
   d.strategy = *parsed;
   for (int i = 0; i < devices; ++i) d.add_member("device-" + std::to_string(i));
@@ -33,26 +33,28 @@ void report(Deployment& d, int index, const std::string& state) {
 }
 
 TEST(Rollout, StageSizesAreCumulativeSharesRoundedUp) {
-  Stage wave{"wave 1", std::nullopt, 10, 0, 0.9};
-  EXPECT_EQ(wave.size_for(0), 0u);
-  EXPECT_EQ(wave.size_for(3), 1u);
-  EXPECT_EQ(wave.size_for(20), 2u);
-  Stage canary{"canary", 5, 0, 0, 1.0};
-  EXPECT_EQ(canary.size_for(3), 3u);
-  EXPECT_EQ(canary.size_for(50), 5u);
+  RolloutStage wave{"wave 1", std::nullopt, 10, 0, 0.9};
+  EXPECT_EQ(stage_size(wave, 0), 0u);
+  EXPECT_EQ(stage_size(wave, 3), 1u);
+  EXPECT_EQ(stage_size(wave, 20), 2u);
+  RolloutStage canary{"canary", 5, 0, 0, 1.0};
+  EXPECT_EQ(stage_size(canary, 3), 3u);
+  EXPECT_EQ(stage_size(canary, 50), 5u);
 }
 
 TEST(Rollout, StrategiesAreValidated) {
-  EXPECT_FALSE(Strategy::parse({{"waves", {{{"percent", 50}}}}}).ok()) << "must end at 100%";
-  EXPECT_FALSE(Strategy::parse({{"waves", {{{"percent", 60}}, {{"percent", 50}}, {{"percent", 100}}}}}).ok());
-  EXPECT_FALSE(Strategy::parse({{"canary", {{"count", 2}, {"percent", 5}}}}).ok());
-  EXPECT_FALSE(Strategy::parse({{"max_failure_ratio", 1.5}}).ok());
-  auto defaults = Strategy::parse(nullptr);
+  EXPECT_FALSE(RolloutStrategy::from_json({{"waves", {{{"percent", 50}}}}}).ok()) << "must end at 100%";
+  EXPECT_FALSE(
+      RolloutStrategy::from_json({{"waves", {{{"percent", 60}}, {{"percent", 50}}, {{"percent", 100}}}}})
+          .ok());
+  EXPECT_FALSE(RolloutStrategy::from_json({{"canary", {{"count", 2}, {"percent", 5}}}}).ok());
+  EXPECT_FALSE(RolloutStrategy::from_json({{"max_failure_ratio", 1.5}}).ok());
+  auto defaults = RolloutStrategy::from_json(nullptr);
   ASSERT_TRUE(defaults.ok());
   ASSERT_EQ(defaults->stages.size(), 1u);
   EXPECT_EQ(defaults->stages[0].percent, 100);
-  auto canary =
-      Strategy::parse({{"canary", {{"count", 2}}}, {"waves", {{{"percent", 100}, {"soak_s", 30}}}}});
+  auto canary = RolloutStrategy::from_json(
+      {{"canary", {{"count", 2}}}, {"waves", {{{"percent", 100}, {"soak_s", 30}}}}});
   ASSERT_TRUE(canary.ok());
   EXPECT_EQ(canary->stages[0].soak_s, 30) << "a canary soaks like the first wave by default";
 }
@@ -105,17 +107,18 @@ TEST(Rollout, FailuresOverTheThresholdRollBack) {
 TEST(Rollout, ReportsCountOnlyForTheDeploymentsModel) {
   Deployment d = make_deployment(2, {{"canary", {{"count", 1}}}});
   step(d, 0);
-  const ModelVersion target{"crop-detector", 4}, other{"crop-detector", 3};
-  EXPECT_EQ(state_after_report(d, d.members[0], "success", target), "success");
-  EXPECT_FALSE(state_after_report(d, d.members[0], "success", other)) << "success with another model";
-  EXPECT_FALSE(state_after_report(d, d.members[0], "idle", target));
-  EXPECT_FALSE(state_after_report(d, d.members[1], "failed", target)) << "not admitted";
+  const ModelRef target{"crop-detector", 4}, other{"crop-detector", 3};
+  EXPECT_EQ(state_after_report(d, d.members[0], ReportState::kSuccess, target), "success");
+  EXPECT_FALSE(state_after_report(d, d.members[0], ReportState::kSuccess, other))
+      << "success with another model";
+  EXPECT_FALSE(state_after_report(d, d.members[0], ReportState::kIdle, target));
+  EXPECT_FALSE(state_after_report(d, d.members[1], ReportState::kFailed, target)) << "not admitted";
   d.state = DeploymentState::kRolledBack;
   PackageRef previous;
   previous.model = other;
   d.members[0].rollback_to = previous;
-  EXPECT_EQ(state_after_report(d, d.members[0], "rolled-back", other), kMemberReverted);
-  EXPECT_EQ(state_after_report(d, d.members[0], "success", other), kMemberReverted);
+  EXPECT_EQ(state_after_report(d, d.members[0], ReportState::kRolledBack, other), kMemberReverted);
+  EXPECT_EQ(state_after_report(d, d.members[0], ReportState::kSuccess, other), kMemberReverted);
 }
 
 TEST(Rollout, APauseHoldsDevicesThatHaveNotStarted) {

@@ -46,7 +46,7 @@ TEST_F(OnnxRuntimeHarness, AddBroadcastsAndKeepsNamesThatNeedEncoding) {
   ASSERT_TRUE(builder.save(dir_ / "add.onnx").ok());
 
   auto outputs = run_onnxruntime(dir_ / "add.onnx", {{"input/a.0", from_floats({2, 3}, {1, 2, 3, 4, 5, 6})},
-                                                      {"b row", from_floats({3}, {10, 20, 30})}});
+                                                     {"b row", from_floats({3}, {10, 20, 30})}});
   ASSERT_TRUE(outputs.ok()) << outputs.error().message;
   ASSERT_EQ(outputs->size(), 1u);
   const Tensor& sum = (*outputs)[0];
@@ -69,7 +69,8 @@ TEST_F(OnnxRuntimeHarness, ConvWithKnownKernel) {
       .add_output("y", DataType::kFloat32, {1, 2, 2, 2});
   ASSERT_TRUE(builder.save(dir_ / "conv.onnx").ok());
 
-  auto outputs = run_onnxruntime(dir_ / "conv.onnx", {{"x", from_floats({1, 1, 3, 3}, {1, 2, 3, 4, 5, 6, 7, 8, 9})}});
+  auto outputs =
+      run_onnxruntime(dir_ / "conv.onnx", {{"x", from_floats({1, 1, 3, 3}, {1, 2, 3, 4, 5, 6, 7, 8, 9})}});
   ASSERT_TRUE(outputs.ok()) << outputs.error().message;
   ASSERT_EQ(outputs->size(), 1u);
   const Tensor& y = (*outputs)[0];
@@ -87,7 +88,8 @@ TEST_F(OnnxRuntimeHarness, RejectedModelReportsOrtsComplaint) {
   auto outputs = run_onnxruntime(dir_ / "bad.onnx", {{"x", from_floats({2}, {1, 2})}});
   ASSERT_FALSE(outputs.ok());
   EXPECT_EQ(outputs.error().code, ErrorCode::kInternal);
-  EXPECT_NE(outputs.error().message.find("onnxruntime failed on"), std::string::npos) << outputs.error().message;
+  EXPECT_NE(outputs.error().message.find("onnxruntime failed on"), std::string::npos)
+      << outputs.error().message;
   // ORT names the op it does not know.
   EXPECT_NE(outputs.error().message.find("No Op registered for CanopyNoSuchOp"), std::string::npos)
       << outputs.error().message;
@@ -106,7 +108,8 @@ TEST_F(OnnxRuntimeHarness, QuantizeLinearReturnsInt8) {
       .add_output("y", DataType::kInt8, {5});
   ASSERT_TRUE(builder.save(dir_ / "quantize.onnx").ok());
 
-  auto outputs = run_onnxruntime(dir_ / "quantize.onnx", {{"x", from_floats({5}, {-1.0f, 0.2f, 3.0f, 100.0f, -0.75f})}});
+  auto outputs =
+      run_onnxruntime(dir_ / "quantize.onnx", {{"x", from_floats({5}, {-1.0f, 0.2f, 3.0f, 100.0f, -0.75f})}});
   ASSERT_TRUE(outputs.ok()) << outputs.error().message;
   ASSERT_EQ(outputs->size(), 1u);
   const Tensor& y = (*outputs)[0];

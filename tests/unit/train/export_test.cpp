@@ -11,8 +11,8 @@
 #include "infer/engine.h"
 #include "onnxruntime.h"
 #include "test_support.h"
-#include "train/model.h"
 #include "train/calibration.h"
+#include "train/model.h"
 #include "train/onnx_export.h"
 #include "train/prune.h"
 #include "train/trainer.h"
@@ -50,14 +50,16 @@ torch::Tensor torch_output(FieldDetectorImpl& model, const torch::Tensor& input)
 
 infer::Tensor to_engine(const torch::Tensor& value) {
   const torch::Tensor c = value.contiguous();
-  infer::Tensor out = infer::Tensor::allocate(infer::DataType::kFloat32, infer::Shape(c.sizes().begin(), c.sizes().end()));
+  infer::Tensor out =
+      infer::Tensor::allocate(infer::DataType::kFloat32, infer::Shape(c.sizes().begin(), c.sizes().end()));
   std::memcpy(out.raw(), c.data_ptr<float>(), out.size_bytes());
   return out;
 }
 
 // Every element within 1e-4 relative, or 1e-4 absolute near zero.
 void expect_close(const torch::Tensor& expected, const infer::Tensor& actual, const std::string& what) {
-  ASSERT_EQ(std::vector<std::int64_t>(expected.sizes().begin(), expected.sizes().end()), actual.shape()) << what;
+  ASSERT_EQ(std::vector<std::int64_t>(expected.sizes().begin(), expected.sizes().end()), actual.shape())
+      << what;
   const torch::Tensor e = expected.contiguous();
   const float* a = actual.data<float>();
   const float* x = e.data_ptr<float>();
@@ -87,7 +89,8 @@ TEST(OnnxExport, EngineMatchesLibtorch) {
   const torch::Tensor expected = torch_output(*model, input);
   EXPECT_EQ(expected.size(1), 12 * 12 + 6 * 6 + 3 * 3);
 
-  for (infer::BackendKind backend : {infer::BackendKind::kReference, infer::BackendKind::kOneDnn, infer::BackendKind::kXnnpack}) {
+  for (infer::BackendKind backend :
+       {infer::BackendKind::kReference, infer::BackendKind::kOneDnn, infer::BackendKind::kXnnpack}) {
     infer::EngineOptions options;
     options.backend = backend;
     auto engine = infer::Engine::load(dir / "model.onnx", options);
@@ -126,10 +129,12 @@ TEST(OnnxExport, WeightsLoadBackIntoTheSameFunction) {
 TEST(OnnxExport, ForeignOnnxIsRefusedForFineTuning) {
   TempDir dir;
   // Debian's ONNX test data: a real model that canopy-train did not write.
-  const std::filesystem::path foreign = "/usr/share/libonnx-testdata/data/node/test_basic_conv_with_padding/model.onnx";
+  const std::filesystem::path foreign =
+      "/usr/share/libonnx-testdata/data/node/test_basic_conv_with_padding/model.onnx";
   auto loaded = load_model(foreign);
   ASSERT_FALSE(loaded.ok());
-  EXPECT_NE(loaded.error().message.find("not exported by canopy-train"), std::string::npos) << loaded.error().message;
+  EXPECT_NE(loaded.error().message.find("not exported by canopy-train"), std::string::npos)
+      << loaded.error().message;
 
   testing::write_bytes(dir / "garbage.onnx", "not a protobuf at all \x01\x02");
   auto garbage = load_model(dir / "garbage.onnx");
@@ -167,7 +172,8 @@ TEST(Prune, RemovesTheLeastImportantChannelsAndShrinksTheNetwork) {
   EXPECT_EQ(keep["stage2"], 32);
   FieldDetector pruned = prune_channels(*model, keep, PruneCriterion::kL1);
   for (const auto& [group, size] : channel_groups(*pruned)) EXPECT_EQ(size, keep[group]) << group;
-  EXPECT_TRUE(torch::equal(pruned->stage2->down->bn->weight, model->stage2->down->bn->weight.narrow(0, 32, 32)));
+  EXPECT_TRUE(
+      torch::equal(pruned->stage2->down->bn->weight, model->stage2->down->bn->weight.narrow(0, 32, 32)));
   EXPECT_EQ(pruned->stage3->down->conv->weight.size(1), 32);  // the next stage reads only the kept channels
 
   const double parameters = double(parameter_count(*pruned)) / double(parameter_count(*model));

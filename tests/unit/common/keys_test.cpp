@@ -1,8 +1,11 @@
+// ed25519 keys: signing and verifying, key files and their modes, and the
+// errors malformed key files give.
+#include "common/keys.h"
+
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
 #include "common/hash.h"
-#include "common/keys.h"
 #include "test_support.h"
 
 namespace canopy {
@@ -10,39 +13,12 @@ namespace {
 
 using testing::TempDir;
 
-class CryptoTest : public ::testing::Test {
+class KeysTest : public ::testing::Test {
  protected:
   void SetUp() override { ASSERT_TRUE(init_crypto().ok()); }
 };
 
-TEST_F(CryptoTest, Sha256KnownVectors) {
-  EXPECT_EQ(sha256_hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-  EXPECT_EQ(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-  Sha256 streaming;
-  streaming.update("a");
-  streaming.update("bc");
-  EXPECT_EQ(streaming.finish_hex(), sha256_hex("abc"));
-}
-
-TEST_F(CryptoTest, Sha256OfFileMatchesBytes) {
-  TempDir dir;
-  std::string bytes = testing::random_bytes(300000, 7);
-  testing::write_bytes(dir / "f", bytes);
-  EXPECT_EQ(*sha256_file_hex(dir / "f"), sha256_hex(bytes));
-  EXPECT_FALSE(sha256_file_hex(dir / "missing").ok());
-}
-
-TEST_F(CryptoTest, HexRoundTripAndRejects) {
-  std::string raw = "\x01\xab\xff";
-  EXPECT_EQ(to_hex(reinterpret_cast<const unsigned char*>(raw.data()), raw.size()), "01abff");
-  EXPECT_EQ(*from_hex("01ABff"), raw);
-  EXPECT_FALSE(from_hex("abc").ok());
-  EXPECT_FALSE(from_hex("zz").ok());
-  EXPECT_TRUE(is_sha256_hex(sha256_hex("x")));
-  EXPECT_FALSE(is_sha256_hex("ABC"));
-}
-
-TEST_F(CryptoTest, SignAndVerify) {
+TEST_F(KeysTest, SignAndVerify) {
   KeyPair pair = KeyPair::generate();
   std::string sig = sign_detached(pair, "manifest bytes");
   EXPECT_TRUE(verify_detached(pair.public_key, "manifest bytes", sig));
@@ -54,7 +30,7 @@ TEST_F(CryptoTest, SignAndVerify) {
   EXPECT_FALSE(verify_detached(pair.public_key, "manifest bytes", "short"));
 }
 
-TEST_F(CryptoTest, KeyFilesRoundTripWithPrivateMode) {
+TEST_F(KeysTest, KeyFilesRoundTripWithPrivateMode) {
   TempDir dir;
   KeyPair pair = KeyPair::generate();
   ASSERT_TRUE(save_key_pair(pair, dir / "pipeline").ok());
@@ -74,7 +50,7 @@ TEST_F(CryptoTest, KeyFilesRoundTripWithPrivateMode) {
   EXPECT_EQ(load_key_pair(dir / "pipeline.key")->public_key.bytes, pair.public_key.bytes);
 }
 
-TEST_F(CryptoTest, MalformedKeyFilesAreClearErrors) {
+TEST_F(KeysTest, MalformedKeyFilesAreClearErrors) {
   TempDir dir;
   testing::write_bytes(dir / "bad.pub", "ssh-ed25519 AAAA\n");
   auto pub = load_public_key(dir / "bad.pub");

@@ -1,0 +1,91 @@
+// One irrigation zone on the device: its soil sensor, its valve and the
+// rules of field/irrigation.h, run once per period. The valve's state is
+// kept in DATA/zones/NAME.json and written before the valve opens and after
+// it closes, so a crash at any instant leaves either a closed valve or a
+// record that says it may be open; opening the zone closes the valve first
+// in every case (outputs are OFF at start). The same record keeps the last
+// actuations with their reasons.
+// Thread-safety: one thread per zone.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/env.h"
+#include "common/error.h"
+#include "device/actuators.h"
+#include "device/sensors.h"
+#include "field/irrigation.h"
+#include "field/sensor_health.h"
+
+namespace canopy::agent {
+
+struct ZoneSettings {
+  std::string name;
+  field::ZoneRules rules;
+  field::SensorRules soil;  // the soil sensor's range (m³/m³), age and stuck limits
+};
+
+// What one period did.
+struct Actuation {
+  std::int64_t at_ms = 0;
+  bool open = false;
+  std::string reason;
+};
+
+struct ZoneStep {
+  field::SensorVerdict soil;
+  field::IrrigationDecision decision;
+  bool changed = false;  // the valve was switched
+};
+
+class IrrigationZone {
+ public:
+  // Closes the valve whatever it was, recording a valve left open by a
+  // crash as closed now. Fails when the valve cannot be closed.
+  static Result<std::unique_ptr<IrrigationZone>> open(ZoneSettings settings,
+                                                      std::unique_ptr<device::SensorInput> soil,
+                                                      std::unique_ptr<device::Valve> valve,
+                                                      const std::filesystem::path& data_dir, Clock& clock,
+                                                      Env& env = default_env());
+
+  // Reads the soil, decides and switches the valve. An error means the valve
+  // could not be switched or its record written; the valve is then closed if
+  // at all possible.
+  Result<ZoneStep> step(bool water_stress_seen);
+
+  const field::ValveState& valve_state() const { return state_; }
+  // Newest last, at most kActuationsKept.
+  const std::vector<Actuation>& actuations() const { return actuations_; }
+  static constexpr std::size_t kActuationsKept = 200;
+
+ private:
+  IrrigationZone(ZoneSettings settings, std::unique_ptr<device::SensorInput> soil,
+                 std::unique_ptr<device::Valve> valve, std::filesystem::path dir, Clock& clock, Env& env)
+      : settings_(std::move(settings)),
+        soil_(std::move(soil)),
+        valve_(std::move(valve)),
+        dir_(std::move(dir)),
+        clock_(clock),
+        env_(env) {}
+  std::filesystem::path record_path() const { return dir_ / (settings_.name + ".json"); }
+  // Writes the valve state and the actuations with `next` added.
+  Status save(const field::ValveState& state, const Actuation& next);
+  Status switch_valve(const field::IrrigationDecision& decision, std::int64_t now_ms);
+
+  ZoneSettings settings_;
+  std::unique_ptr<device::SensorInput> soil_;
+  std::unique_ptr<device::Valve> valve_;
+  std::filesystem::path dir_;
+  Clock& clock_;
+  Env& env_;
+  field::ValveState state_;
+  field::SensorHistory history_;
+  std::vector<Actuation> actuations_;
+};
+
+}  // namespace canopy::agent
