@@ -39,7 +39,9 @@ inline CLI::Validator integer_at_least(long long min) {
         if (number < min) return "must be at least " + std::to_string(min) + ", got " + value;
         return "";
       },
-      min == 1 ? "POSITIVE" : min == 0 ? "NONNEGATIVE" : "AT LEAST " + std::to_string(min));
+      min == 1   ? "POSITIVE"
+      : min == 0 ? "NONNEGATIVE"
+                 : "AT LEAST " + std::to_string(min));
 }
 
 // A number greater than zero (for rates and ratios).
@@ -89,8 +91,8 @@ inline int exit_for(CLI::App& app, const CLI::ParseError& error) {
     // A word no command took may be kept by the root (options fall through to it).
     const std::vector<std::string> remaining = app.remaining(true);
     if (!remaining.empty() && remaining.front().rfind('-', 0) != 0)
-      std::fprintf(stderr, "error: '%s' is not a command of %s; the commands are: %s\n", remaining.front().c_str(),
-                   path.c_str(), names.c_str());
+      std::fprintf(stderr, "error: '%s' is not a command of %s; the commands are: %s\n",
+                   remaining.front().c_str(), path.c_str(), names.c_str());
     else
       std::fprintf(stderr, "error: %s needs a command: %s\n", path.c_str(), names.c_str());
     std::fprintf(stderr, "Run '%s --help' for what each does.\n", path.c_str());
@@ -102,7 +104,8 @@ inline int exit_for(CLI::App& app, const CLI::ParseError& error) {
   const std::string message = error.what();
   if (dynamic_cast<const CLI::ConversionError*>(&error) != nullptr &&
       std::regex_match(message, match, not_converted)) {
-    std::fprintf(stderr, "error: %s: expected a number, got '%s'\n", match[1].str().c_str(), match[2].str().c_str());
+    std::fprintf(stderr, "error: %s: expected a number, got '%s'\n", match[1].str().c_str(),
+                 match[2].str().c_str());
     return error.get_exit_code();
   }
   return app.exit(error);

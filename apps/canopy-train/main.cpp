@@ -167,9 +167,12 @@ int main(int argc, char** argv) {
       ->add_option("--val-fraction", val_fraction, "share of --data held out for validation without --val")
       ->check(CLI::Range(0.01, 0.9));
   train_cmd->add_option("--out", out, "run directory: checkpoints, metrics, package")->required();
-  train_cmd->add_option("--epochs", options.epochs, "epochs")->check(canopy::cli_support::integer_at_least(1));
-  train_cmd->add_option("--batch", options.batch, "images per step")->check(canopy::cli_support::integer_at_least(1));
-  train_cmd->add_option("--lr", options.lr, "peak learning rate")->check(canopy::cli_support::number_above_zero());
+  train_cmd->add_option("--epochs", options.epochs, "epochs")
+      ->check(canopy::cli_support::integer_at_least(1));
+  train_cmd->add_option("--batch", options.batch, "images per step")
+      ->check(canopy::cli_support::integer_at_least(1));
+  train_cmd->add_option("--lr", options.lr, "peak learning rate")
+      ->check(canopy::cli_support::number_above_zero());
   train_cmd->add_option("--optimizer", options.optimizer, "adamw or sgd")
       ->check(CLI::IsMember({"adamw", "sgd"}));
   train_cmd->add_option("--weight-decay", options.weight_decay, "AdamW weight decay");

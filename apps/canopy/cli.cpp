@@ -56,7 +56,8 @@ std::string summarize_json(const Json& object) {
     text += (text.empty() ? "" : ", ") + key + "=" + item;
     ++shown;
   }
-  if (object.size() > shown) text += ", ... " + std::to_string(object.size() - shown) + " more (--json shows all)";
+  if (object.size() > shown)
+    text += ", ... " + std::to_string(object.size() - shown) + " more (--json shows all)";
   return text;
 }
 

@@ -181,7 +181,8 @@ void register_generate_command(CLI::App& dataset, Globals& globals, int& exit_co
   auto* command = dataset.add_subcommand(
       "generate", "Render a synthetic field dataset (YOLO layout, with sensor records in samples.jsonl)");
   command->add_option("--out", options->out, "directory to create")->required();
-  command->add_option("--images", options->images, "number of images")->check(cli_support::integer_at_least(0));
+  command->add_option("--images", options->images, "number of images")
+      ->check(cli_support::integer_at_least(0));
   command->add_option("--seed", options->seed, "seed; the same seed gives the same files");
   command
       ->add_option("--scenario", options->scenario, "world: baseline, new-disease, late-season, new-variety")
@@ -215,8 +216,8 @@ void register_generate_command(CLI::App& dataset, Globals& globals, int& exit_co
     std::string per_class;
     for (const auto& c : stats.classes)
       per_class += (per_class.empty() ? "" : ", ") + c.label + " " + std::to_string(c.objects);
-    std::printf("generated %zu images with %zu boxes (%s) in %s\n", stats.images, stats.objects, per_class.c_str(),
-                options->out.string().c_str());
+    std::printf("generated %zu images with %zu boxes (%s) in %s\n", stats.images, stats.objects,
+                per_class.c_str(), options->out.string().c_str());
     return {};
   });
 }

@@ -213,8 +213,7 @@ void register_infer_commands(CLI::App& app, Globals& globals, int& exit_code) {
       bench->add_subcommand("infer", "Latency percentiles, throughput and peak memory of a model");
   bench_infer->add_option("MODEL", bench_args->model, "package directory, package zip, or ONNX file")
       ->required();
-  bench_infer->add_option("--backend", bench_args->backend,
-                          "auto, onednn, xnnpack or reference");
+  bench_infer->add_option("--backend", bench_args->backend, "auto, onednn, xnnpack or reference");
   bench_infer->add_option("--threads", bench_args->threads, "threads per inference");
   bench_infer->add_option("--runs", bench_args->runs, "timed runs");
   bench_infer->add_option("--warmup", bench_args->warmup, "untimed runs first");

@@ -53,14 +53,16 @@ Status check_pushable(const std::string& file) {
                         file + " is a package directory; pack it first: canopy package create " + file +
                             " -o package.zip, then canopy model push package.zip");
     return make_error(ErrorCode::kInvalidArgument,
-                      file + " is a directory, not a package; write its manifest with canopy package init " + file +
-                          " --model MODEL.onnx --name NAME --labels a,b,c, then canopy package create " + file +
-                          " -o package.zip");
+                      file + " is a directory, not a package; write its manifest with canopy package init " +
+                          file +
+                          " --model MODEL.onnx --name NAME --labels a,b,c, then canopy package create " +
+                          file + " -o package.zip");
   }
   if (path.extension() == ".onnx")
-    return make_error(ErrorCode::kInvalidArgument,
-                      file + " is a bare ONNX model; make it a package first: canopy package init DIR --model " +
-                          file + " --name NAME --labels a,b,c, then canopy package create DIR -o package.zip");
+    return make_error(
+        ErrorCode::kInvalidArgument,
+        file + " is a bare ONNX model; make it a package first: canopy package init DIR --model " + file +
+            " --name NAME --labels a,b,c, then canopy package create DIR -o package.zip");
   if (!fs::exists(path, ec)) return make_error(ErrorCode::kNotFound, file + " does not exist");
   return {};
 }
@@ -196,9 +198,12 @@ void register_model_commands(CLI::App& app, Globals& globals, int& exit_code) {
   add_server_flags(alias_remove, globals);
   set_action(alias_remove, exit_code, [&globals, alias_remove_args]() -> Status {
     CANOPY_ASSIGN_OR_RETURN(auto client, connect_to_registry(globals));
-    CANOPY_ASSIGN_OR_RETURN(Json result, client.remove_alias(alias_remove_args->name, alias_remove_args->alias));
-    if (globals.json) print_json(result);
-    else std::printf("removed %s@%s\n", alias_remove_args->name.c_str(), alias_remove_args->alias.c_str());
+    CANOPY_ASSIGN_OR_RETURN(Json result,
+                            client.remove_alias(alias_remove_args->name, alias_remove_args->alias));
+    if (globals.json)
+      print_json(result);
+    else
+      std::printf("removed %s@%s\n", alias_remove_args->name.c_str(), alias_remove_args->alias.c_str());
     return {};
   });
 

@@ -66,8 +66,8 @@ Result<std::vector<std::int64_t>> input_shape_for(const std::string& model, cons
     return make_error(ErrorCode::kInvalidArgument, "--model " + model + " declares no input");
   const infer::Value& declared = graph->values[static_cast<size_t>(graph->inputs.front())];
   if (declared.shape.size() != fallback.size())
-    return make_error(ErrorCode::kInvalidArgument, "--model " + model + ": input '" + declared.name + "' has shape " +
-                                                       shape_text(declared.shape) +
+    return make_error(ErrorCode::kInvalidArgument, "--model " + model + ": input '" + declared.name +
+                                                       "' has shape " + shape_text(declared.shape) +
                                                        ", but a detector's input must be NxCxHxW");
   if (!given) {
     std::vector<std::int64_t> shape = declared.shape;
@@ -77,10 +77,10 @@ Result<std::vector<std::int64_t>> input_shape_for(const std::string& model, cons
   }
   for (size_t i = 0; i < given->size(); ++i)
     if (declared.shape[i] >= 0 && declared.shape[i] != (*given)[i])
-      return make_error(ErrorCode::kInvalidArgument, "--input " + input_flag + " does not match the model: " + model +
-                                                         " declares input '" + declared.name + "' as " +
-                                                         shape_text(declared.shape) + "; pass --input " +
-                                                         shape_text(declared.shape) + " or leave --input out");
+      return make_error(ErrorCode::kInvalidArgument,
+                        "--input " + input_flag + " does not match the model: " + model +
+                            " declares input '" + declared.name + "' as " + shape_text(declared.shape) +
+                            "; pass --input " + shape_text(declared.shape) + " or leave --input out");
   return *given;
 }
 
@@ -112,9 +112,10 @@ void register_package_commands(CLI::App& app, Globals& globals, int& exit_code) 
   init_cmd->add_option("--model", init->model, "the ONNX model file")->required();
   init_cmd->add_option("--name", init->name, "model name, e.g. crop-disease-detector")->required();
   init_cmd->add_option("--labels", init->labels, "class names, comma-separated")->required();
-  init_cmd->add_option("--input", init->input,
-                       "input shape NxCxHxW, checked against the model's (default: the model's declared shape, "
-                       "1x3x320x320 where it leaves a dimension open)");
+  init_cmd->add_option(
+      "--input", init->input,
+      "input shape NxCxHxW, checked against the model's (default: the model's declared shape, "
+      "1x3x320x320 where it leaves a dimension open)");
   init_cmd->add_option("--golden", init->golden, "golden sample INPUT:EXPECTED_OUTPUT (repeatable)");
   set_action(init_cmd, exit_code, [init, &globals]() -> Status {
     package::InitOptions options;

@@ -185,8 +185,9 @@ void register_pipeline_commands(CLI::App& app, Globals& globals, int& exit_code)
       char duration[32] = "-";
       if (run.contains("duration_s")) std::snprintf(duration, sizeof duration, "%.1fs", run.value("duration_s", 0.0));
       const Json commit = run.value("git_commit", Json());
-      std::printf("%-26s %-12s %-21s %9s %6s  %s\n", run.value("id", "").c_str(), run.value("status", "").c_str(),
-                  run.value("started_at", "").c_str(), duration, step_counts(run).c_str(),
+      std::printf("%-26s %-12s %-21s %9s %6s  %s\n", run.value("id", "").c_str(),
+                  run.value("status", "").c_str(), run.value("started_at", "").c_str(), duration,
+                  step_counts(run).c_str(),
                   commit.is_string() ? commit.get<std::string>().substr(0, 12).c_str() : "-");
     }
     return {};

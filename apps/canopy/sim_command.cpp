@@ -75,8 +75,7 @@ void register_sim_command(CLI::App& app, Globals& globals, int& exit_code) {
   command->add_option("--full-disk-bytes", o.full_disk_bytes,
                       "slot space of a full-disk device (default 1: no model fits)");
   command->add_option("--duration", o.duration_s, "stop after this many seconds (default: run until Ctrl-C)");
-  command
-      ->add_option("--progress-interval", o.progress_interval_s, "seconds between progress lines")
+  command->add_option("--progress-interval", o.progress_interval_s, "seconds between progress lines")
       ->check(cli_support::integer_at_least(1));
   command->add_option("--seed", o.seed, "seed of the random connection drops");
   command->add_option("--agent", args->agent, "canopy-agent binary (default: the one next to canopy)");
