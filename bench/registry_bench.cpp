@@ -149,7 +149,9 @@ std::vector<Row> bench_listing(const fs::path& canopy, const fs::path& work, int
       auto temp = check(TempFile::create(registry->tmp_dir(), "upload-"), "temp");
       std::string bytes = check(read_file(pkg), "read");
       check(temp.write(bytes), "write");
-      check(registry->publish(std::move(temp), sha256_hex(bytes), std::nullopt, server::Publisher{"bench", ""}), "publish");
+      check(
+          registry->publish(std::move(temp), sha256_hex(bytes), std::nullopt, server::Publisher{"bench", ""}),
+          "publish");
       progress.update(static_cast<std::uint64_t>(i + 1));
     }
     progress.finish();

@@ -11,6 +11,7 @@
 
 #include "agent/agent.h"
 #include "agent/agent_config.h"
+#include "cli_support.h"
 #include "common/config.h"
 #include "common/log.h"
 
@@ -50,7 +51,7 @@ int main(int argc, char** argv) {
   CLI::App app{"canopy-agent: keeps an edge device's detection model up to date.", "canopy-agent"};
   app.require_subcommand(1);
   app.fallthrough();
-  app.set_version_flag("--version", std::string("canopy-agent ") + canopy::agent::kAgentVersion);
+  canopy::cli_support::set_up(app, std::string("canopy-agent ") + canopy::agent::kAgentVersion);
   Globals globals;
   app.add_option("--config", globals.config_file, "YAML settings file (also CANOPY_CONFIG)");
   app.add_flag("-v,--verbose", globals.verbose, "log info and debug lines to stderr");
@@ -133,7 +134,7 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    return canopy::cli_support::exit_for(app, e);
   }
   return exit_code;
 }

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <optional>
 
+#include "cli_support.h"
 #include "common/files.h"
 #include "common/hash.h"
 #include "common/log.h"
@@ -145,6 +146,7 @@ int main(int argc, char** argv) {
       "canopy-train"};
   app.require_subcommand(1);
   app.fallthrough();
+  canopy::cli_support::set_up(app, "canopy-train " CANOPY_VERSION);
   bool verbose = false, quiet = false, json = false;
   app.add_flag("-v,--verbose", verbose, "log info and debug lines to stderr");
   app.add_flag("-q,--quiet", quiet, "log errors only, no progress");
@@ -165,9 +167,12 @@ int main(int argc, char** argv) {
       ->add_option("--val-fraction", val_fraction, "share of --data held out for validation without --val")
       ->check(CLI::Range(0.01, 0.9));
   train_cmd->add_option("--out", out, "run directory: checkpoints, metrics, package")->required();
-  train_cmd->add_option("--epochs", options.epochs, "epochs")->check(CLI::PositiveNumber);
-  train_cmd->add_option("--batch", options.batch, "images per step")->check(CLI::PositiveNumber);
-  train_cmd->add_option("--lr", options.lr, "peak learning rate")->check(CLI::PositiveNumber);
+  train_cmd->add_option("--epochs", options.epochs, "epochs")
+      ->check(canopy::cli_support::integer_at_least(1));
+  train_cmd->add_option("--batch", options.batch, "images per step")
+      ->check(canopy::cli_support::integer_at_least(1));
+  train_cmd->add_option("--lr", options.lr, "peak learning rate")
+      ->check(canopy::cli_support::number_above_zero());
   train_cmd->add_option("--optimizer", options.optimizer, "adamw or sgd")
       ->check(CLI::IsMember({"adamw", "sgd"}));
   train_cmd->add_option("--weight-decay", options.weight_decay, "AdamW weight decay");
@@ -179,7 +184,7 @@ int main(int argc, char** argv) {
   train_cmd->add_option("--init-from", options.init_from,
                         "fine-tune from a .pt checkpoint, an .onnx or a package directory");
   train_cmd->add_option("--seed", options.seed, "seed for weights, data order and augmentation");
-  train_cmd->add_option("--threads", options.threads, "compute threads (default: all)");
+  train_cmd->add_option("--threads", options.threads, "compute threads (0: all)");
   train_cmd->add_option("--mosaic", options.augment.mosaic, "mosaic probability")
       ->check(CLI::Range(0.0, 1.0));
   train_cmd->add_flag("--no-augment", no_augment, "train on plain letterboxed images");
@@ -321,11 +326,11 @@ int main(int argc, char** argv) {
   quantize_cmd
       ->add_option("--qat-epochs", qat.finetune.epochs,
                    "fine-tune quantization-aware on --calib (a labelled dataset) for this many epochs first")
-      ->check(CLI::NonNegativeNumber);
+      ->check(canopy::cli_support::integer_at_least(0));
   quantize_cmd->add_option("--qat-lr", qat.finetune.lr, "quantization-aware fine-tuning learning rate")
-      ->check(CLI::PositiveNumber);
+      ->check(canopy::cli_support::number_above_zero());
   quantize_cmd->add_option("--batch", qat.finetune.batch, "images per quantization-aware fine-tuning step")
-      ->check(CLI::PositiveNumber);
+      ->check(canopy::cli_support::integer_at_least(1));
   quantize_cmd->callback([&] {
     exit_code = run([&]() -> Status {
       CANOPY_ASSIGN_OR_RETURN(quantize_options.engine.backend, infer::parse_backend(quantize_backend));
@@ -380,12 +385,13 @@ int main(int argc, char** argv) {
   prune_cmd->add_option("--steps", prune_options.steps, "prune a bit, fine-tune, repeat")
       ->check(CLI::Range(1, 10));
   prune_cmd->add_option("--epochs", prune_options.finetune.epochs, "fine-tuning epochs per step")
-      ->check(CLI::NonNegativeNumber);
+      ->check(canopy::cli_support::integer_at_least(0));
   prune_cmd->add_option("--batch", prune_options.finetune.batch, "images per fine-tuning step")
-      ->check(CLI::PositiveNumber);
+      ->check(canopy::cli_support::integer_at_least(1));
   prune_cmd->add_option("--lr", prune_options.finetune.lr, "fine-tuning peak learning rate")
-      ->check(CLI::PositiveNumber);
+      ->check(canopy::cli_support::number_above_zero());
   prune_cmd->add_option("--seed", prune_options.finetune.seed, "seed for data order and augmentation");
+  prune_cmd->add_option("--threads", prune_options.finetune.threads, "compute threads (0: all)");
   prune_cmd->add_flag(
       "--uniform", [&](std::int64_t) { prune_options.by_sensitivity = false; },
       "remove --ratio from every group instead of sharing it out by sensitivity");
@@ -414,7 +420,7 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    return canopy::cli_support::exit_for(app, e);
   }
   return exit_code;
 }

@@ -32,6 +32,35 @@ void add_server_flags(CLI::App* command, Globals& globals) {
 
 void print_json(const Json& value) { std::printf("%s\n", value.dump(2).c_str()); }
 
+std::string summarize_json(const Json& object) {
+  constexpr size_t kShownKeys = 6;
+  constexpr size_t kShownChars = 48;
+  if (!object.is_object() || object.empty()) return "-";
+  std::string text;
+  size_t shown = 0;
+  for (const auto& [key, value] : object.items()) {
+    if (shown == kShownKeys) break;
+    std::string item;
+    if (value.is_number_float()) {
+      char number[32];
+      std::snprintf(number, sizeof number, "%.4g", value.get<double>());
+      item = number;
+    } else if (value.is_string()) {
+      item = value.get<std::string>();
+      if (item.size() > kShownChars) item = item.substr(0, kShownChars - 3) + "...";
+    } else if (value.is_object() || value.is_array()) {
+      item = "(" + std::to_string(value.size()) + (value.is_object() ? " keys)" : " items)");
+    } else {
+      item = value.dump();
+    }
+    text += (text.empty() ? "" : ", ") + key + "=" + item;
+    ++shown;
+  }
+  if (object.size() > shown)
+    text += ", ... " + std::to_string(object.size() - shown) + " more (--json shows all)";
+  return text;
+}
+
 Result<client::RegistryClient> connect_to_registry(const Globals& globals) {
   CANOPY_ASSIGN_OR_RETURN(std::string server, globals.config.require("server"));
   CANOPY_ASSIGN_OR_RETURN(std::string api_key, globals.config.require("api_key"));

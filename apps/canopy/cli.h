@@ -37,6 +37,11 @@ void add_server_flags(CLI::App* command, Globals& globals);
 
 void print_json(const Json& value);
 
+// A one-line summary of a JSON object for human output: its first few
+// top-level numbers and strings as key=value, nested values by size, and how
+// many keys were left out (--json prints them all).
+std::string summarize_json(const Json& object);
+
 // A registry client from the resolved `server` and `api_key` settings.
 Result<client::RegistryClient> connect_to_registry(const Globals& globals);
 

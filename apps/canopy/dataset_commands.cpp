@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "cli.h"
+#include "cli_support.h"
 #include "common/progress.h"
 #include "vision/dataset_formats.h"
 #include "vision/field_renderer.h"
@@ -180,7 +181,8 @@ void register_generate_command(CLI::App& dataset, Globals& globals, int& exit_co
   auto* command = dataset.add_subcommand(
       "generate", "Render a synthetic field dataset (YOLO layout, with sensor records in samples.jsonl)");
   command->add_option("--out", options->out, "directory to create")->required();
-  command->add_option("--images", options->images, "number of images")->check(CLI::NonNegativeNumber);
+  command->add_option("--images", options->images, "number of images")
+      ->check(cli_support::integer_at_least(0));
   command->add_option("--seed", options->seed, "seed; the same seed gives the same files");
   command
       ->add_option("--scenario", options->scenario, "world: baseline, new-disease, late-season, new-variety")
@@ -195,12 +197,27 @@ void register_generate_command(CLI::App& dataset, Globals& globals, int& exit_co
     CANOPY_TRY(
         vision::generate_field_dataset(*options, [&](int done) { progress.update(std::uint64_t(done)); }));
     progress.finish();
+    // Read back what was written, so the summary counts the files, not the plan.
+    vision::ReadOptions read;
+    CANOPY_ASSIGN_OR_RETURN(vision::LoadedDataset written,
+                            vision::read_dataset(options->out, vision::DatasetFormat::kYolo, read));
+    const vision::DatasetStats stats = vision::compute_stats(written.dataset);
     if (globals.json) {
+      Json boxes = Json::object();
+      for (const auto& c : stats.classes) boxes[c.label] = c.objects;
       print_json(Json{{"out", options->out.string()},
-                      {"images", options->images},
+                      {"images", stats.images},
+                      {"boxes", stats.objects},
+                      {"boxes_per_class", boxes},
                       {"scenario", options->scenario},
                       {"seed", options->seed}});
+      return {};
     }
+    std::string per_class;
+    for (const auto& c : stats.classes)
+      per_class += (per_class.empty() ? "" : ", ") + c.label + " " + std::to_string(c.objects);
+    std::printf("generated %zu images with %zu boxes (%s) in %s\n", stats.images, stats.objects,
+                per_class.c_str(), options->out.string().c_str());
     return {};
   });
 }

@@ -199,8 +199,8 @@ void register_infer_commands(CLI::App& app, Globals& globals, int& exit_code) {
   infer->add_option("MODEL", args->model, "package directory, package zip, or ONNX file")->required();
   infer->add_option("IMAGE", args->images, "images to run on")->required();
   infer->add_option("--draw", args->draw, "write annotated copies of the images into this directory");
-  infer->add_option("--backend", args->backend, "auto, onednn, xnnpack or reference (default auto)");
-  infer->add_option("--threads", args->threads, "threads per inference (default 1)");
+  infer->add_option("--backend", args->backend, "auto, onednn, xnnpack or reference");
+  infer->add_option("--threads", args->threads, "threads per inference");
   infer->add_option("--score", args->score, "minimum score (default: the manifest's)");
   infer->add_option("--iou", args->iou, "NMS overlap threshold (default: the manifest's)");
   infer->add_option("--labels", args->labels, "class names, comma-separated (needed for a bare .onnx)");
@@ -213,12 +213,11 @@ void register_infer_commands(CLI::App& app, Globals& globals, int& exit_code) {
       bench->add_subcommand("infer", "Latency percentiles, throughput and peak memory of a model");
   bench_infer->add_option("MODEL", bench_args->model, "package directory, package zip, or ONNX file")
       ->required();
-  bench_infer->add_option("--backend", bench_args->backend,
-                          "auto, onednn, xnnpack or reference (default auto)");
-  bench_infer->add_option("--threads", bench_args->threads, "threads per inference (default 1)");
-  bench_infer->add_option("--runs", bench_args->runs, "timed runs (default 100)");
-  bench_infer->add_option("--warmup", bench_args->warmup, "untimed runs first (default 10)");
-  bench_infer->add_option("--batch", bench_args->batch, "batch size (default 1)");
+  bench_infer->add_option("--backend", bench_args->backend, "auto, onednn, xnnpack or reference");
+  bench_infer->add_option("--threads", bench_args->threads, "threads per inference");
+  bench_infer->add_option("--runs", bench_args->runs, "timed runs");
+  bench_infer->add_option("--warmup", bench_args->warmup, "untimed runs first");
+  bench_infer->add_option("--batch", bench_args->batch, "batch size");
   set_action(bench_infer, exit_code, [bench_args, &globals]() { return run_bench(*bench_args, globals); });
 }
 

@@ -13,7 +13,7 @@ void register_key_commands(CLI::App& app, Globals& globals, int& exit_code) {
 
   auto* generate = keys->add_subcommand("generate", "Create an ed25519 signing key pair: PREFIX.key and PREFIX.pub");
   auto prefix = std::make_shared<std::string>("canopy-signing");
-  generate->add_option("--out,-o", *prefix, "file name prefix (default canopy-signing)");
+  generate->add_option("--out,-o", *prefix, "file name prefix");
   set_action(generate, exit_code, [prefix, &globals]() -> Status {
     KeyPair pair = KeyPair::generate();
     CANOPY_TRY(save_key_pair(pair, *prefix));

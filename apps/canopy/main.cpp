@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "cli.h"
+#include "cli_support.h"
 #include "common/hash.h"
 #include "common/log.h"
 
@@ -10,7 +11,7 @@ int main(int argc, char** argv) {
   CLI::App app{"Canopy: train, publish and roll out detection models to edge devices.", "canopy"};
   app.require_subcommand(1);
   app.fallthrough();  // global flags (--json, --verbose) may follow the subcommand
-  app.set_version_flag("--version", "canopy 0.1.0");
+  canopy::cli_support::set_up(app, "canopy " CANOPY_VERSION);
   canopy::cli::Globals globals;
   app.add_option("--config", globals.config_file, "YAML settings file (also CANOPY_CONFIG)");
   app.add_flag("-v,--verbose", globals.verbose, "log info and debug lines to stderr");
@@ -44,7 +45,7 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    return canopy::cli_support::exit_for(app, e);
   }
   return exit_code;
 }

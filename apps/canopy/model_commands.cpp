@@ -23,8 +23,8 @@ void print_version(const Json& v) {
               v.value("server_signed", false) ? " (server)" : "");
   std::printf("uploaded:   %s by key %s\n", v.value("created_at", "").c_str(),
               v.value("uploaded_by", "").c_str());
-  std::printf("metrics:    %s\n", v.value("metrics", Json::object()).dump().c_str());
-  std::printf("lineage:    %s\n", v.value("lineage", Json::object()).dump().c_str());
+  std::printf("metrics:    %s\n", summarize_json(v.value("metrics", Json::object())).c_str());
+  std::printf("lineage:    %s\n", summarize_json(v.value("lineage", Json::object())).c_str());
 }
 
 struct ListArgs {
@@ -41,6 +41,31 @@ struct DeleteArgs {
   std::string name;
   std::int64_t version = 0;
 };
+
+// What people push instead of a package zip, and what to run first; a
+// directory or a bare model would otherwise be "does not exist" or a 404.
+Status check_pushable(const std::string& file) {
+  std::error_code ec;
+  const fs::path path = file;
+  if (fs::is_directory(path, ec)) {
+    if (fs::exists(path / "canopy.json", ec))
+      return make_error(ErrorCode::kInvalidArgument,
+                        file + " is a package directory; pack it first: canopy package create " + file +
+                            " -o package.zip, then canopy model push package.zip");
+    return make_error(ErrorCode::kInvalidArgument,
+                      file + " is a directory, not a package; write its manifest with canopy package init " +
+                          file +
+                          " --model MODEL.onnx --name NAME --labels a,b,c, then canopy package create " +
+                          file + " -o package.zip");
+  }
+  if (path.extension() == ".onnx")
+    return make_error(
+        ErrorCode::kInvalidArgument,
+        file + " is a bare ONNX model; make it a package first: canopy package init DIR --model " + file +
+            " --name NAME --labels a,b,c, then canopy package create DIR -o package.zip");
+  if (!fs::exists(path, ec)) return make_error(ErrorCode::kNotFound, file + " does not exist");
+  return {};
+}
 
 ProgressCallback progress_for(const std::string& label, const Globals& globals,
                               std::shared_ptr<ProgressReporter>& reporter) {
@@ -60,9 +85,10 @@ void register_model_commands(CLI::App& app, Globals& globals, int& exit_code) {
 
   auto push_file = std::make_shared<std::string>();
   auto* push = model->add_subcommand("push", "Upload a package; creates the next version of its model");
-  push->add_option("FILE", *push_file, "package zip")->required();
+  push->add_option("FILE", *push_file, "package zip (from canopy package create)")->required();
   add_server_flags(push, globals);
   set_action(push, exit_code, [&globals, push_file]() -> Status {
+    CANOPY_TRY(check_pushable(*push_file));
     CANOPY_ASSIGN_OR_RETURN(auto client, connect_to_registry(globals));
     std::shared_ptr<ProgressReporter> reporter;
     auto progress = progress_for("uploading " + *push_file, globals, reporter);
@@ -121,7 +147,7 @@ void register_model_commands(CLI::App& app, Globals& globals, int& exit_code) {
   auto pull_args = std::make_shared<PullArgs>();
   auto* pull = model->add_subcommand("pull", "Download a package (resumes an interrupted download)");
   pull->add_option("REF", pull_args->reference, "NAME, NAME:VERSION or NAME@ALIAS")->required();
-  pull->add_option("-o,--output", pull_args->output, "file to write (default NAME-vVERSION.zip)");
+  pull->add_option("-o,--out,--output", pull_args->output, "file to write (default NAME-vVERSION.zip)");
   add_server_flags(pull, globals);
   set_action(pull, exit_code, [&globals, pull_args]() -> Status {
     CANOPY_ASSIGN_OR_RETURN(auto client, connect_to_registry(globals));
@@ -172,9 +198,12 @@ void register_model_commands(CLI::App& app, Globals& globals, int& exit_code) {
   add_server_flags(alias_remove, globals);
   set_action(alias_remove, exit_code, [&globals, alias_remove_args]() -> Status {
     CANOPY_ASSIGN_OR_RETURN(auto client, connect_to_registry(globals));
-    CANOPY_ASSIGN_OR_RETURN(Json result, client.remove_alias(alias_remove_args->name, alias_remove_args->alias));
-    if (globals.json) print_json(result);
-    else std::printf("removed %s@%s\n", alias_remove_args->name.c_str(), alias_remove_args->alias.c_str());
+    CANOPY_ASSIGN_OR_RETURN(Json result,
+                            client.remove_alias(alias_remove_args->name, alias_remove_args->alias));
+    if (globals.json)
+      print_json(result);
+    else
+      std::printf("removed %s@%s\n", alias_remove_args->name.c_str(), alias_remove_args->alias.c_str());
     return {};
   });
 

@@ -66,8 +66,8 @@ Result<std::vector<std::int64_t>> input_shape_for(const std::string& model, cons
     return make_error(ErrorCode::kInvalidArgument, "--model " + model + " declares no input");
   const infer::Value& declared = graph->values[static_cast<size_t>(graph->inputs.front())];
   if (declared.shape.size() != fallback.size())
-    return make_error(ErrorCode::kInvalidArgument, "--model " + model + ": input '" + declared.name + "' has shape " +
-                                                       shape_text(declared.shape) +
+    return make_error(ErrorCode::kInvalidArgument, "--model " + model + ": input '" + declared.name +
+                                                       "' has shape " + shape_text(declared.shape) +
                                                        ", but a detector's input must be NxCxHxW");
   if (!given) {
     std::vector<std::int64_t> shape = declared.shape;
@@ -77,10 +77,10 @@ Result<std::vector<std::int64_t>> input_shape_for(const std::string& model, cons
   }
   for (size_t i = 0; i < given->size(); ++i)
     if (declared.shape[i] >= 0 && declared.shape[i] != (*given)[i])
-      return make_error(ErrorCode::kInvalidArgument, "--input " + input_flag + " does not match the model: " + model +
-                                                         " declares input '" + declared.name + "' as " +
-                                                         shape_text(declared.shape) + "; pass --input " +
-                                                         shape_text(declared.shape) + " or leave --input out");
+      return make_error(ErrorCode::kInvalidArgument,
+                        "--input " + input_flag + " does not match the model: " + model +
+                            " declares input '" + declared.name + "' as " + shape_text(declared.shape) +
+                            "; pass --input " + shape_text(declared.shape) + " or leave --input out");
   return *given;
 }
 
@@ -112,9 +112,10 @@ void register_package_commands(CLI::App& app, Globals& globals, int& exit_code) 
   init_cmd->add_option("--model", init->model, "the ONNX model file")->required();
   init_cmd->add_option("--name", init->name, "model name, e.g. crop-disease-detector")->required();
   init_cmd->add_option("--labels", init->labels, "class names, comma-separated")->required();
-  init_cmd->add_option("--input", init->input,
-                       "input shape NxCxHxW, checked against the model's (default: the model's declared shape, "
-                       "1x3x320x320 where it leaves a dimension open)");
+  init_cmd->add_option(
+      "--input", init->input,
+      "input shape NxCxHxW, checked against the model's (default: the model's declared shape, "
+      "1x3x320x320 where it leaves a dimension open)");
   init_cmd->add_option("--golden", init->golden, "golden sample INPUT:EXPECTED_OUTPUT (repeatable)");
   set_action(init_cmd, exit_code, [init, &globals]() -> Status {
     package::InitOptions options;
@@ -142,7 +143,7 @@ void register_package_commands(CLI::App& app, Globals& globals, int& exit_code) 
   auto create = std::make_shared<CreateArgs>();
   auto* create_cmd = pkg->add_subcommand("create", "Pack a directory with canopy.json into a package zip");
   create_cmd->add_option("DIR", create->directory, "package directory holding canopy.json")->required();
-  create_cmd->add_option("-o,--output", create->output, "package file to write")->required();
+  create_cmd->add_option("-o,--out,--output", create->output, "package file to write")->required();
   create_cmd->add_option("--sign", create->sign,
                          "secret key (from 'canopy keys generate') to sign the manifest");
   set_action(create_cmd, exit_code, [create, &globals]() -> Status {
@@ -166,7 +167,7 @@ void register_package_commands(CLI::App& app, Globals& globals, int& exit_code) 
   verify_cmd->add_option("FILE", verify->file, "package zip")->required();
   verify_cmd->add_option("--key", verify->keys,
                          "trusted public key; when given, a valid signature by it is required");
-  verify_cmd->add_option("--max-compression-ratio", verify->max_ratio, "zip bomb limit (default 100)");
+  verify_cmd->add_option("--max-compression-ratio", verify->max_ratio, "zip bomb limit");
   set_action(verify_cmd, exit_code, [verify, &globals]() -> Status {
     package::VerifyOptions options;
     options.limits.max_compression_ratio = verify->max_ratio;

@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "cli.h"
+#include "cli_support.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/runner.h"
 #include "pipeline/workspace.h"
@@ -93,7 +94,8 @@ void register_run_command(CLI::App* pipeline_cmd, Globals& globals, int& exit_co
   run->add_option("--only", args->only, "run only this step (repeatable)")->delimiter(',');
   run->add_option("--from", args->from, "run this step and every step that depends on it");
   run->add_flag("--force", args->force, "ignore the cache: run every selected step");
-  run->add_option("-j,--jobs", args->jobs, "independent steps to run at once (default 1)")->check(CLI::PositiveNumber);
+  run->add_option("-j,--jobs", args->jobs, "independent steps to run at once")
+      ->check(cli_support::integer_at_least(1));
   run->add_flag("--dry-run", args->dry_run, "print what would run and what is cached; run nothing");
   run->add_option("--workspace", args->workspace, "run records and cache (default: .canopy next to FILE)");
   run->add_flag("--containers", args->containers, "run each step in its image with docker or podman");
@@ -178,13 +180,14 @@ void register_pipeline_commands(CLI::App& app, Globals& globals, int& exit_code)
       print_json(list);
       return {};
     }
-    std::printf("%-24s %-12s %-21s %9s %6s  %s\n", "RUN", "STATUS", "STARTED", "DURATION", "STEPS", "GIT");
+    std::printf("%-26s %-12s %-21s %9s %6s  %s\n", "RUN", "STATUS", "STARTED", "DURATION", "STEPS", "GIT");
     for (const auto& run : list) {
       char duration[32] = "-";
       if (run.contains("duration_s")) std::snprintf(duration, sizeof duration, "%.1fs", run.value("duration_s", 0.0));
       const Json commit = run.value("git_commit", Json());
-      std::printf("%-24s %-12s %-21s %9s %6s  %s\n", run.value("id", "").c_str(), run.value("status", "").c_str(),
-                  run.value("started_at", "").c_str(), duration, step_counts(run).c_str(),
+      std::printf("%-26s %-12s %-21s %9s %6s  %s\n", run.value("id", "").c_str(),
+                  run.value("status", "").c_str(), run.value("started_at", "").c_str(), duration,
+                  step_counts(run).c_str(),
                   commit.is_string() ? commit.get<std::string>().substr(0, 12).c_str() : "-");
     }
     return {};
@@ -221,7 +224,7 @@ void register_run_commands(CLI::App& app, Globals& globals, int& exit_code) {
 
   auto limit = std::make_shared<int>(50);
   auto* list = run->add_subcommand("list", "List the newest runs on the server");
-  list->add_option("--limit", *limit, "at most this many (default 50)")->check(CLI::Range(1, 1000));
+  list->add_option("--limit", *limit, "at most this many")->check(CLI::Range(1, 1000));
   add_server_flags(list, globals);
   set_action(list, exit_code, [&globals, limit]() -> Status {
     CANOPY_ASSIGN_OR_RETURN(auto client, connect_to_registry(globals));
@@ -230,9 +233,9 @@ void register_run_commands(CLI::App& app, Globals& globals, int& exit_code) {
       print_json(runs);
       return {};
     }
-    std::printf("%-24s %-12s %-21s %5s  %s\n", "RUN", "STATUS", "STARTED", "STEPS", "PIPELINE");
+    std::printf("%-26s %-12s %-21s %5s  %s\n", "RUN", "STATUS", "STARTED", "STEPS", "PIPELINE");
     for (const auto& r : runs["runs"])
-      std::printf("%-24s %-12s %-21s %5lld  %s\n", r.value("id", "").c_str(), r.value("status", "").c_str(),
+      std::printf("%-26s %-12s %-21s %5lld  %s\n", r.value("id", "").c_str(), r.value("status", "").c_str(),
                   r.value("started_at", "").c_str(), static_cast<long long>(r.value("steps", 0)),
                   r.value("pipeline", "").c_str());
     return {};

@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "cli.h"
+#include "cli_support.h"
 #include "sim/simulator.h"
 
 namespace canopy::cli {
@@ -55,12 +56,12 @@ void register_sim_command(CLI::App& app, Globals& globals, int& exit_code) {
       "enrollment token with a use per device (also CANOPY_ENROLL_TOKEN)");
   command->add_option("--dir", o.dir, "directory for the devices' data (DIR/device-K) and logs (DIR/logs)")
       ->required();
-  command->add_option("--fields", o.fleet.fields, "fields the devices are spread across, 1-6 (default 3)");
+  command->add_option("--fields", o.fleet.fields, "fields the devices are spread across, 1-6");
   command->add_option("--first-device", o.fleet.first_device,
-                      "number of the first device, to add devices to a fleet another sim runs (default 1)");
-  command->add_option("--latency-ms", o.link.latency_ms, "delay added to every chunk relayed (default 0)");
+                      "number of the first device, to add devices to a fleet another sim runs");
+  command->add_option("--latency-ms", o.link.latency_ms, "delay added to every chunk relayed");
   command->add_option("--drop-rate", o.link.drop_rate,
-                      "probability that a connection is cut within its first 4 KiB of answer (default 0)");
+                      "probability that a connection is cut within its first 4 KiB of answer");
   command->add_option("--bandwidth-kbps", o.link.bandwidth_kbps,
                       "bandwidth of each device's link (default: none)");
   command->add_option(
@@ -74,10 +75,9 @@ void register_sim_command(CLI::App& app, Globals& globals, int& exit_code) {
   command->add_option("--full-disk-bytes", o.full_disk_bytes,
                       "slot space of a full-disk device (default 1: no model fits)");
   command->add_option("--duration", o.duration_s, "stop after this many seconds (default: run until Ctrl-C)");
-  command
-      ->add_option("--progress-interval", o.progress_interval_s, "seconds between progress lines (default 5)")
-      ->check(CLI::PositiveNumber);
-  command->add_option("--seed", o.seed, "seed of the random connection drops (default 1)");
+  command->add_option("--progress-interval", o.progress_interval_s, "seconds between progress lines")
+      ->check(cli_support::integer_at_least(1));
+  command->add_option("--seed", o.seed, "seed of the random connection drops");
   command->add_option("--agent", args->agent, "canopy-agent binary (default: the one next to canopy)");
   set_action(command, exit_code, [&globals, args]() -> Status {
     sim::SimOptions options = args->options;

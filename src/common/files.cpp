@@ -158,12 +158,13 @@ Result<FileLock> FileLock::try_acquire(const fs::path& path) {
       return make_error(ErrorCode::kIo, "cannot lock " + path.string() + ": " + std::strerror(lock_errno));
     std::string pid = read_bytes > 0 ? std::string(holder, static_cast<size_t>(read_bytes)) : "";
     while (!pid.empty() && (pid.back() == '\n' || pid.back() == ' ')) pid.pop_back();
-    return make_error(ErrorCode::kConflict,
-                      path.string() + " is locked by " + (pid.empty() ? "another process" : "process " + pid));
+    return make_error(ErrorCode::kConflict, path.string() + " is locked by " +
+                                                (pid.empty() ? "another process" : "process " + pid));
   }
   // A caller refused between the truncate and the write finds no pid and names "another process".
   const std::string pid = std::to_string(::getpid()) + "\n";
-  if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size())) {
+  if (::ftruncate(fd, 0) != 0 ||
+      ::pwrite(fd, pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size())) {
     const int write_errno = errno;
     ::close(fd);
     return make_error(ErrorCode::kIo, "cannot write " + path.string() + ": " + std::strerror(write_errno));

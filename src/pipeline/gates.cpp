@@ -123,7 +123,8 @@ GateResult evaluate_gate(const Gate& gate, const std::map<std::string, Json>& me
         result.message = left_text + "; the registry has no " + ref + " yet, so there is nothing to compare with: passed";
         return result;
       }
-      const std::string version_text = ref + " (version " + std::to_string((*version)->value("version", 0)) + ")";
+      const std::string version_text =
+          ref + " (version " + std::to_string((*version)->value("version", 0)) + ")";
       auto number = path_number(**version, gate.path);
       if (!number.ok() && number.error().code == ErrorCode::kNotFound) {
         // A model brought in without metrics: like a missing alias, nothing to be worse than.

@@ -92,7 +92,9 @@ int run_server(const ServerOptions& options) {
   // One server per data directory: two would interleave writes to one store.
   std::error_code ec;
   fs::create_directories(options.data_dir, ec);
-  if (ec) return fail(make_error(ErrorCode::kIo, "cannot create data directory " + options.data_dir.string() + ": " + ec.message()));
+  if (ec)
+    return fail(make_error(
+        ErrorCode::kIo, "cannot create data directory " + options.data_dir.string() + ": " + ec.message()));
   auto data_lock = FileLock::try_acquire(options.data_dir / kDataLockName);
   if (!data_lock.ok()) {
     if (data_lock.error().code != ErrorCode::kConflict) return fail(data_lock.error());

@@ -280,6 +280,8 @@ Result<PruneResult> prune_detector(LoadedModel model, const vision::Dataset& tra
 Result<Json> prune_package(const fs::path& model_path, const vision::Dataset& train_set,
                            const vision::Dataset& val_set, const PruneOptions& options,
                            const fs::path& out_dir) {
+  // The sensitivity measurement runs before any fine-tuning sets the thread count.
+  if (options.finetune.threads > 0) torch::set_num_threads(options.finetune.threads);
   CANOPY_ASSIGN_OR_RETURN(LoadedModel loaded, load_model(model_path));
   // The original as a package: the given one, or exported from a checkpoint.
   fs::path original_dir = model_path;

@@ -424,8 +424,9 @@ TEST_F(PipelineTest, AMissingRequiredVariableFailsBeforeAnyStepNamingIt) {
 TEST_F(PipelineTest, AGateAgainstAProductionModelWithoutMetricsSaysWhatItSkipped) {
   ASSERT_TRUE(fs::exists(kOnnxTestData + "/model.onnx")) << "libonnx-testdata is missing";
   const std::string client = server_env() + canopy();
-  auto init = run_shell("cd " + project().string() + " && " + canopy() + " package init models/crop-disease-detector" +
-                        " --model " + kOnnxTestData + "/model.onnx --name crop-disease-detector --labels healthy,diseased");
+  auto init = run_shell("cd " + project().string() + " && " + canopy() +
+                        " package init models/crop-disease-detector" + " --model " + kOnnxTestData +
+                        "/model.onnx --name crop-disease-detector --labels healthy,diseased");
   ASSERT_EQ(init.exit_code, 0) << init.output;
   auto packed = run_shell("cd " + project().string() + " && " + canopy() +
                           " package create models/crop-disease-detector -o brought-in.zip");
@@ -471,7 +472,8 @@ TEST_F(PipelineTest, TheAgricultureExampleRunsEndToEndInItsTinyConfiguration) {
   };
   auto run_ids_in_order = [&] {
     std::vector<std::string> ids;
-    for (const auto& entry : fs::directory_iterator(workspace / "runs")) ids.push_back(entry.path().filename().string());
+    for (const auto& entry : fs::directory_iterator(workspace / "runs"))
+      ids.push_back(entry.path().filename().string());
     std::sort(ids.begin(), ids.end());
     return ids;
   };
@@ -481,10 +483,12 @@ TEST_F(PipelineTest, TheAgricultureExampleRunsEndToEndInItsTinyConfiguration) {
 
   auto refused = run_example("wrong-key-0123456789");
   EXPECT_NE(refused.exit_code, 0) << "a refused upload must fail the run\n" << refused.output;
-  EXPECT_NE(refused.output.find("the registry has no crop-disease-detector@production yet"), std::string::npos)
+  EXPECT_NE(refused.output.find("the registry has no crop-disease-detector@production yet"),
+            std::string::npos)
       << refused.output;
-  EXPECT_NE(refused.output.find("a valid API key is required"), std::string::npos) << "the registry's answer is in the log\n"
-                                                                       << refused.output;
+  EXPECT_NE(refused.output.find("a valid API key is required"), std::string::npos)
+      << "the registry's answer is in the log\n"
+      << refused.output;
   ASSERT_EQ(run_ids_in_order().size(), 1u);
   const std::string refused_id = run_ids_in_order()[0];
   const Json r1 = local_record(refused_id);
@@ -493,7 +497,8 @@ TEST_F(PipelineTest, TheAgricultureExampleRunsEndToEndInItsTinyConfiguration) {
     EXPECT_EQ(step(r1, name)["status"], "succeeded") << name;
   EXPECT_EQ(step(r1, "deploy")["status"], "failed");
   EXPECT_TRUE(step(r1, "evaluate")["metrics"].contains("map50"));
-  EXPECT_TRUE(step(r1, "compress")["metrics"].contains("compressed.map50_drop")) << step(r1, "compress").dump();
+  EXPECT_TRUE(step(r1, "compress")["metrics"].contains("compressed.map50_drop"))
+      << step(r1, "compress").dump();
   for (const auto& gate : r1["gates"]) EXPECT_EQ(gate["status"], "passed") << gate.dump();
   EXPECT_EQ(server_run(refused_id)["status"], "failed");
   EXPECT_NE(run_shell(server_env() + canopy() + " model show crop-disease-detector").exit_code, 0)
@@ -527,7 +532,8 @@ TEST_F(PipelineTest, TheAgricultureExampleRunsEndToEndInItsTinyConfiguration) {
   auto again = run_example(ServerProcess::kAdminKey);
   ASSERT_EQ(again.exit_code, 0) << again.output;
   EXPECT_NE(again.output.find("[train] cached"), std::string::npos) << again.output;
-  EXPECT_NE(again.output.find("\"created\": false"), std::string::npos) << "same package, same version\n" << again.output;
+  EXPECT_NE(again.output.find("\"created\": false"), std::string::npos) << "same package, same version\n"
+                                                                        << again.output;
 }
 
 }  // namespace

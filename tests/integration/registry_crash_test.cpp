@@ -78,7 +78,8 @@ std::string port_of(const std::string& url) { return url.substr(url.rfind(':') +
 
 TEST_F(RegistryCrashTest, ASecondServerOnAUsedPortIsRefusedNamingThePort) {
   const std::string port = port_of(server_->url());
-  auto second = start_refused_server("--data " + (work_ / "other-data").string() + " --listen 127.0.0.1:" + port);
+  auto second =
+      start_refused_server("--data " + (work_ / "other-data").string() + " --listen 127.0.0.1:" + port);
   EXPECT_EQ(second.exit_code, 1) << second.output;
   EXPECT_NE(second.output.find("port " + port + " is already in use"), std::string::npos) << second.output;
   EXPECT_EQ(second.output.find("listening on"), std::string::npos) << second.output;

@@ -192,7 +192,8 @@ TEST_F(RegistryTest, AliasesMoveWithHistoryAndProtectVersions) {
 // The refusal above says to remove the alias; the CLI can.
 TEST_F(RegistryTest, AnAliasIsRemovedWithAliasRmOrDelete) {
   for (unsigned seed : {13u, 14u}) {
-    fs::path zip = signed_package("crop-disease-detector", random_bytes(1000, seed), signing_key_, "signed.zip");
+    fs::path zip =
+        signed_package("crop-disease-detector", random_bytes(1000, seed), signing_key_, "signed.zip");
     ASSERT_EQ(cli("model push " + zip.string()).exit_code, 0);
   }
   ASSERT_EQ(cli("model alias set crop-disease-detector 1 production").exit_code, 0);
@@ -200,7 +201,8 @@ TEST_F(RegistryTest, AnAliasIsRemovedWithAliasRmOrDelete) {
 
   auto removed = cli("model alias rm crop-disease-detector production");
   ASSERT_EQ(removed.exit_code, 0) << removed.output;
-  EXPECT_NE(removed.output.find("removed crop-disease-detector@production"), std::string::npos) << removed.output;
+  EXPECT_NE(removed.output.find("removed crop-disease-detector@production"), std::string::npos)
+      << removed.output;
   auto gone = cli("model show crop-disease-detector@production");
   EXPECT_NE(gone.exit_code, 0);
   EXPECT_NE(gone.output.find("has no alias 'production'"), std::string::npos) << gone.output;
@@ -210,7 +212,8 @@ TEST_F(RegistryTest, AnAliasIsRemovedWithAliasRmOrDelete) {
   auto again = cli("model alias delete crop-disease-detector staging");
   EXPECT_NE(again.exit_code, 0);
   EXPECT_NE(again.output.find("has no alias 'staging'"), std::string::npos) << again.output;
-  auto history = parse_json(curl(admin_header(), "/api/v1/models/crop-disease-detector/aliases/staging/history").body);
+  auto history =
+      parse_json(curl(admin_header(), "/api/v1/models/crop-disease-detector/aliases/staging/history").body);
   ASSERT_TRUE(history.ok());
   ASSERT_EQ((*history)["history"].size(), 2u);
   EXPECT_TRUE((*history)["history"][1]["version"].is_null()) << "the removal is in the alias's history";

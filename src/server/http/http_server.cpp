@@ -62,9 +62,10 @@ Error bind_error(const std::string& host, int port, int bind_errno) {
   if (bind_errno == EADDRNOTAVAIL)
     return make_error(ErrorCode::kNetwork,
                       "cannot listen on " + address + ": " + host + " is not an address of this machine");
-  return make_error(ErrorCode::kNetwork, "cannot listen on " + address +
-                                             (bind_errno != 0 ? std::string(": ") + std::strerror(bind_errno)
-                                                              : std::string(" (in use, or not an address of this machine)")));
+  return make_error(ErrorCode::kNetwork,
+                    "cannot listen on " + address +
+                        (bind_errno != 0 ? std::string(": ") + std::strerror(bind_errno)
+                                         : std::string(" (in use, or not an address of this machine)")));
 }
 
 }  // namespace

@@ -265,8 +265,8 @@ Result<PublishResult> Registry::record_locked(const package::PackageInfo& info,
       db_.run(std::string("INSERT INTO versions(") + kVersionColumns +
                   ", content_sha256, manifest) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
               {model, version, info.manifest_sha256, blob_sha256, static_cast<std::int64_t>(size_bytes),
-               summary.dump(), signed_by, static_cast<std::int64_t>(server_signed ? 1 : 0), publisher.key_id, now,
-               content_sha256, info.manifest_bytes}));
+               summary.dump(), signed_by, static_cast<std::int64_t>(server_signed ? 1 : 0), publisher.key_id,
+               now, content_sha256, info.manifest_bytes}));
   for (const auto& tag : info.manifest.tags)
     CANOPY_TRY(db_.run("INSERT OR IGNORE INTO version_tags(model, version, tag) VALUES(?,?,?)",
                        {model, version, tag}));

@@ -229,7 +229,8 @@ TEST(RegistryFailureTest, APublishFailingAtEveryWriteLeavesTheOldState) {
   auto publish = [&](Registry& registry, const std::string& bytes) -> Status {
     CANOPY_ASSIGN_OR_RETURN(TempFile upload, TempFile::create(registry.tmp_dir(), "upload-", env));
     CANOPY_TRY(upload.write(bytes));
-    auto published = registry.publish(std::move(upload), sha256_hex(bytes), std::nullopt, Publisher{"key-1", ""});
+    auto published =
+        registry.publish(std::move(upload), sha256_hex(bytes), std::nullopt, Publisher{"key-1", ""});
     if (!published.ok()) return published.error();
     return {};
   };
