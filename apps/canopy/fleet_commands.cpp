@@ -85,9 +85,8 @@ void register_enroll_token_commands(CLI::App& app, Globals& globals, int& exit_c
   auto* create =
       tokens->add_subcommand("create", "Create an enrollment token for one group; it is shown once");
   create->add_option("--group", args->group, "the group devices enrolling with this token join")->required();
-  create->add_option("--expires", args->expires,
-                     "how long the token is valid, e.g. 90m, 24h, 7d (default 24h)");
-  create->add_option("--uses", args->uses, "how many devices may enroll with it (default 1)");
+  create->add_option("--expires", args->expires, "how long the token is valid, e.g. 90m, 24h, 7d");
+  create->add_option("--uses", args->uses, "how many devices may enroll with it");
   create
       ->add_option("--approval", args->approval,
                    "auto: devices are active at once; manual: an admin approves each")
@@ -299,6 +298,33 @@ Result<api::DeploymentRequest> deployment_request(const DeployArgs& args) {
   return request;
 }
 
+// The server names request fields; the person typed flags. Its messages say
+// "field 'strategy.waves' ...": say the flag instead.
+Error in_flag_terms(Error error) {
+  static const std::pair<const char*, const char*> kFlags[] = {
+      {"'strategy.waves'", "--waves"},
+      {"'strategy.canary.count'", "--canary"},
+      {"'strategy.canary.percent'", "--canary"},
+      {"'strategy.canary'", "--canary"},
+      {"'soak_s'", "--soak"},
+      {"'success_ratio'", "--success-ratio"},
+      {"'max_failure_ratio'", "--max-failure-ratio"},
+      {"'min_failures'", "--min-failures"},
+      {"'target.devices'", "--devices"},
+      {"'target.tags'", "--tag"},
+      {"'target.group'", "--group"},
+      {"'alias'", "--alias"},
+      {"'version'", "--version"},
+      {"'model'", "--model"},
+  };
+  for (const auto& [field, flag] : kFlags) {
+    const std::string quoted = std::string("field ") + field;
+    for (auto at = error.message.find(quoted); at != std::string::npos; at = error.message.find(quoted))
+      error.message.replace(at, quoted.size(), flag);
+  }
+  return error;
+}
+
 void print_deployment_row(const api::DeploymentStatus& d) {
   const std::string progress = std::to_string(d.successes) + "/" + std::to_string(d.targeted);
   std::printf("%-5lld %-30s %-12s %-8s %-9s %-7zu %s\n", static_cast<long long>(d.id),
@@ -408,20 +434,15 @@ void register_deploy_commands(CLI::App& app, Globals& globals, int& exit_code) {
   create->add_option("--tag", args->tags, "target devices with this tag, key=value (repeat: all must match)");
   create->add_option("--devices", args->devices, "target these device ids, comma-separated");
   create->add_option("--canary", args->canary, "canary stage first: a device count (2) or a share (10%)");
-  create->add_option("--waves", args->waves, "cumulative wave shares, ending at 100% (default 100%)");
-  create->add_option("--soak", args->soak,
-                     "time each stage runs before the next may start, e.g. 60s (default 0s)");
-  create
-      ->add_option("--success-ratio", args->success_ratio,
-                   "share of admitted devices that must succeed (default 0.9)")
+  create->add_option("--waves", args->waves, "cumulative wave shares, ending at 100%");
+  create->add_option("--soak", args->soak, "time each stage runs before the next may start, e.g. 60s");
+  create->add_option("--success-ratio", args->success_ratio, "share of admitted devices that must succeed")
       ->check(CLI::Range(0.0, 1.0));
   create
       ->add_option("--max-failure-ratio", args->max_failure_ratio,
-                   "failure share above which the deployment stops (default 0.2)")
+                   "failure share above which the deployment stops")
       ->check(CLI::Range(0.0, 1.0));
-  create
-      ->add_option("--min-failures", args->min_failures,
-                   "failures needed before the ratio is applied (default 2)")
+  create->add_option("--min-failures", args->min_failures, "failures needed before the ratio is applied")
       ->check(CLI::PositiveNumber);
   create->add_flag("--no-auto-rollback", args->no_auto_rollback,
                    "on too many failures only pause; by default succeeded devices are rolled back");
@@ -432,7 +453,9 @@ void register_deploy_commands(CLI::App& app, Globals& globals, int& exit_code) {
   set_action(create, exit_code, [&globals, args]() -> Status {
     CANOPY_ASSIGN_OR_RETURN(api::DeploymentRequest request, deployment_request(*args));
     CANOPY_ASSIGN_OR_RETURN(auto client, connect_to_fleet(globals));
-    CANOPY_ASSIGN_OR_RETURN(api::DeploymentStatus d, client.create_deployment(request));
+    auto created = client.create_deployment(request);
+    if (!created.ok()) return in_flag_terms(created.error());
+    const api::DeploymentStatus& d = *created;
     if (globals.json)
       print_json(d.to_json());
     else
@@ -465,7 +488,7 @@ void register_deploy_commands(CLI::App& app, Globals& globals, int& exit_code) {
       "is rolled back, aborted or paused (exit 0 only when completed)");
   status->add_option("ID", status_args->id, "deployment id")->required();
   status->add_flag("--watch,-w", status_args->watch, "refresh until the deployment settles");
-  status->add_option("--interval", status_args->interval, "refresh interval with --watch (default 2s)");
+  status->add_option("--interval", status_args->interval, "refresh interval with --watch");
   add_server_flags(status, globals);
   set_action(status, exit_code, [&globals, status_args]() -> Status {
     CANOPY_ASSIGN_OR_RETURN(std::int64_t id, parse_deployment_id(status_args->id));

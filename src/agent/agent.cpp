@@ -54,7 +54,7 @@ Result<Enrollment> ensure_enrolled(const AgentOptions& options, DeviceClient& cl
     auto enrolled = client.enroll(request, identity);
     if (enrolled.ok()) {
       CANOPY_TRY(save_enrollment(options.data_dir, *enrolled));
-      spdlog::warn("agent.enrolled device={} group={} status={}", enrolled->device_id, enrolled->group,
+      spdlog::info("agent.enrolled device={} group={} status={}", enrolled->device_id, enrolled->group,
                    api::device_status_name(enrolled->status));
       return enrolled;
     }

@@ -463,6 +463,12 @@ TEST_F(FleetTest, TheCliManagesTokensDevicesAndDeployments) {
   EXPECT_EQ(missing.exit_code, 2) << missing.output;
   EXPECT_NE(missing.output.find("exactly one of --group, --tag or --devices"), std::string::npos)
       << missing.output;
+  auto half = cli("deploy create --model crop-disease-detector --version " + std::to_string(version) +
+                  " --group north-field --waves 50%");
+  EXPECT_NE(half.exit_code, 0);
+  EXPECT_NE(half.output.find("--waves must end with a wave of 100 percent"), std::string::npos)
+      << "the flag the user typed, not the API's field name\n"
+      << half.output;
   auto created =
       cli("--json deploy create --model crop-disease-detector --version " + std::to_string(version) +
           " --group north-field --canary 1 --waves 100% --soak 0s --success-ratio 1");
