@@ -183,9 +183,7 @@ void register_device_commands(CLI::App& app, Globals& globals, int& exit_code) {
     CANOPY_ASSIGN_OR_RETURN(auto client, connect_to_fleet(globals));
     CANOPY_ASSIGN_OR_RETURN(api::DeviceInfo d, client.show_device(*id));
     if (globals.json) {
-      Json out = d.to_json();
-      if (!out.contains("reports")) out["reports"] = Json::array();
-      print_json(out);
+      print_json(d.to_json());
       return {};
     }
     std::string tags;
@@ -204,7 +202,8 @@ void register_device_commands(CLI::App& app, Globals& globals, int& exit_code) {
     std::printf("last seen:   %s\n", d.last_seen.empty() ? "-" : d.last_seen.c_str());
     std::printf("enrolled:    %s\n", d.enrolled_at.c_str());
     std::printf("reports:\n");
-    for (const auto& [r, received_at] : d.reports) {
+    for (const auto& [r, received_at] :
+         d.reports ? *d.reports : std::vector<api::DeviceInfo::ReceivedReport>{}) {
       std::string deployment =
           r.deployment_id ? "deployment " + std::to_string(*r.deployment_id) : std::string("no deployment");
       std::printf("  %s  %-16s %-16s %s\n", received_at.c_str(),

@@ -3,6 +3,7 @@
 #include "api/fields.h"
 #include "common/enum_names.h"
 #include "common/hash.h"
+#include "common/text.h"
 
 namespace canopy::api {
 
@@ -41,9 +42,7 @@ constexpr EnumNames<StageStatus, 3> kStageStatusNames = {{
 Json DeploymentTarget::to_json() const {
   if (!devices.empty()) return {{"devices", devices}};
   if (!group.empty()) return {{"group", group}};
-  Json out = Json::object();
-  for (const auto& [key, value] : tags) out[key] = value;
-  return {{"tags", out}};
+  return {{"tags", tags}};
 }
 
 Result<DeploymentTarget> DeploymentTarget::from_json(const Json& json) {
@@ -162,15 +161,18 @@ Result<RolloutStrategy> RolloutStrategy::from_json(const Json& json) {
 Json DeploymentRequest::to_json() const {
   Json out = {{"model", model.name}, {"target", target.to_json()}, {"strategy", strategy.to_json()}};
   if (allow_empty) out["allow_empty"] = true;
+  // A selector that is neither (the newest version) is sent as it is, and refused.
   if (model.is_alias())
     out["alias"] = model.reference.substr(1);
+  else if (const auto version = parse_int(model.reference))
+    out["version"] = *version;
   else
-    out["version"] = std::stoll(model.reference);
+    out["version"] = model.reference;
   return out;
 }
 
 Result<DeploymentRequest> DeploymentRequest::from_json(const Json& json) {
-  if (!json.is_object()) return make_error(ErrorCode::kInvalidArgument, "request body must be a JSON object");
+  CANOPY_TRY(require_object(json, "request body"));
   DeploymentRequest request;
   CANOPY_ASSIGN_OR_RETURN(request.model.name, read_string(json, "model", 128));
   const bool has_version = json.contains("version"), has_alias = json.contains("alias");
@@ -250,7 +252,7 @@ Json DeploymentStatus::to_json() const {
 }
 
 Result<DeploymentStatus> DeploymentStatus::from_json(const Json& json) {
-  if (!json.is_object()) return make_error(ErrorCode::kInvalidArgument, "deployment: not a JSON object");
+  CANOPY_TRY(require_object(json, "deployment"));
   DeploymentStatus d;
   CANOPY_ASSIGN_OR_RETURN(d.id, json_get<std::int64_t>(json, "id"));
   CANOPY_ASSIGN_OR_RETURN(d.package.model.name, json_get<std::string>(json, "model"));

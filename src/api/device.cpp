@@ -44,12 +44,6 @@ Result<ReportState> read_report_state(const Json& json, std::string_view field) 
   return *state;
 }
 
-Json tags_json(const std::map<std::string, std::string>& tags) {
-  Json out = Json::object();
-  for (const auto& [key, value] : tags) out[key] = value;
-  return out;
-}
-
 Json optional_json(const std::optional<std::int64_t>& value) { return value ? Json(*value) : Json(nullptr); }
 
 Result<std::optional<std::int64_t>> read_optional_int(const Json& json, std::string_view field) {
@@ -84,7 +78,7 @@ Json EnrollmentTokenRequest::to_json() const {
 }
 
 Result<EnrollmentTokenRequest> EnrollmentTokenRequest::from_json(const Json& json) {
-  if (!json.is_object()) return make_error(ErrorCode::kInvalidArgument, "request body must be a JSON object");
+  CANOPY_TRY(require_object(json, "request body"));
   EnrollmentTokenRequest request;
   CANOPY_ASSIGN_OR_RETURN(request.group, read_string(json, "group", 64));
   if (request.group.empty())
@@ -113,14 +107,14 @@ Json EnrollRequest::to_json() const {
   return {{"enrollment_token", enrollment_token},
           {"public_key", public_key},
           {"name", name},
-          {"tags", tags_json(tags)},
+          {"tags", tags},
           {"agent_version", agent_version},
           {"timestamp", timestamp},
           {"signature", signature}};
 }
 
 Result<EnrollRequest> EnrollRequest::from_json(const Json& json) {
-  if (!json.is_object()) return make_error(ErrorCode::kInvalidArgument, "request body must be a JSON object");
+  CANOPY_TRY(require_object(json, "request body"));
   EnrollRequest request;
   CANOPY_ASSIGN_OR_RETURN(request.enrollment_token, read_string(json, "enrollment_token", 256));
   CANOPY_ASSIGN_OR_RETURN(request.public_key, read_string(json, "public_key", 256));
@@ -141,7 +135,7 @@ Json Enrollment::to_json() const {
 }
 
 Result<Enrollment> Enrollment::from_json(const Json& json) {
-  if (!json.is_object()) return make_error(ErrorCode::kInvalidArgument, "enrollment: not a JSON object");
+  CANOPY_TRY(require_object(json, "enrollment"));
   Enrollment e;
   CANOPY_ASSIGN_OR_RETURN(e.device_id, json_get<std::string>(json, "device_id"));
   CANOPY_ASSIGN_OR_RETURN(e.device_token, json_get<std::string>(json, "device_token"));
@@ -173,7 +167,7 @@ Json DesiredState::to_json() const {
 }
 
 Result<DesiredState> DesiredState::from_json(const Json& json) {
-  if (!json.is_object()) return make_error(ErrorCode::kInvalidArgument, "desired state: not a JSON object");
+  CANOPY_TRY(require_object(json, "desired state"));
   DesiredState desired;
   CANOPY_ASSIGN_OR_RETURN(desired.device_id, json_get_or<std::string>(json, "device_id", ""));
   CANOPY_ASSIGN_OR_RETURN(desired.status, read_device_status(json, "status", "active"));
@@ -220,7 +214,7 @@ Json StatusReport::to_json() const {
 }
 
 Result<StatusReport> StatusReport::from_json(const Json& json) {
-  if (!json.is_object()) return make_error(ErrorCode::kInvalidArgument, "request body must be a JSON object");
+  CANOPY_TRY(require_object(json, "request body"));
   StatusReport report;
   CANOPY_ASSIGN_OR_RETURN(report.state, read_report_state(json, "state"));
   CANOPY_ASSIGN_OR_RETURN(report.deployment_id, read_optional_int(json, "deployment_id"));
@@ -244,7 +238,7 @@ Json DeviceInfo::to_json() const {
               {"name", name},
               {"group", group},
               {"status", device_status_name(status)},
-              {"tags", tags_json(tags)},
+              {"tags", tags},
               {"agent_version", agent_version},
               {"current", api::to_json(current)},
               {"previous", api::to_json(previous)},
@@ -254,9 +248,9 @@ Json DeviceInfo::to_json() const {
               {"last_seen", last_seen.empty() ? Json(nullptr) : Json(last_seen)},
               {"enrolled_at", enrolled_at},
               {"deployment", optional_json(deployment)}};
-  if (!reports.empty()) {
+  if (reports) {
     Json list = Json::array();
-    for (const auto& received : reports) {
+    for (const auto& received : *reports) {
       Json entry = received.report.to_json();
       entry["received_at"] = received.received_at;
       list.push_back(std::move(entry));
@@ -267,7 +261,7 @@ Json DeviceInfo::to_json() const {
 }
 
 Result<DeviceInfo> DeviceInfo::from_json(const Json& json) {
-  if (!json.is_object()) return make_error(ErrorCode::kInvalidArgument, "device: not a JSON object");
+  CANOPY_TRY(require_object(json, "device"));
   DeviceInfo d;
   CANOPY_ASSIGN_OR_RETURN(d.id, json_get<std::string>(json, "id"));
   CANOPY_ASSIGN_OR_RETURN(d.name, json_get_or<std::string>(json, "name", ""));
@@ -289,10 +283,11 @@ Result<DeviceInfo> DeviceInfo::from_json(const Json& json) {
   CANOPY_ASSIGN_OR_RETURN(d.enrolled_at, json_get_or<std::string>(json, "enrolled_at", ""));
   CANOPY_ASSIGN_OR_RETURN(d.deployment, read_optional_int(json, "deployment"));
   if (const Json* reports = optional_member(json, "reports"); reports && reports->is_array()) {
+    d.reports.emplace();
     for (const Json& entry : *reports) {
       CANOPY_ASSIGN_OR_RETURN(StatusReport report, StatusReport::from_json(entry));
       CANOPY_ASSIGN_OR_RETURN(std::string received_at, json_get_or<std::string>(entry, "received_at", ""));
-      d.reports.push_back({std::move(report), std::move(received_at)});
+      d.reports->push_back({std::move(report), std::move(received_at)});
     }
   }
   return d;

@@ -142,7 +142,7 @@ struct DeviceInfo {
     StatusReport report;
     std::string received_at;
   };
-  std::vector<ReceivedReport> reports;  // newest first; only in a single device's answer
+  std::optional<std::vector<ReceivedReport>> reports;  // newest first; only in a single device's answer
 
   Json to_json() const;
   static Result<DeviceInfo> from_json(const Json& json);

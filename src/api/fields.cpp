@@ -29,6 +29,11 @@ Result<std::map<std::string, std::string>> read_tags(const Json& json, std::stri
   return out;
 }
 
+Status require_object(const Json& json, std::string_view what) {
+  if (json.is_object()) return {};
+  return make_error(ErrorCode::kInvalidArgument, std::string(what) + " must be a JSON object");
+}
+
 const Json* optional_member(const Json& object, std::string_view field) {
   if (!object.is_object()) return nullptr;
   auto it = object.find(field);

@@ -25,6 +25,9 @@ Result<std::string> read_string(const Json& object, std::string_view field, std:
 // Tags: an object of 1-64 character names to strings of at most 128.
 Result<std::map<std::string, std::string>> read_tags(const Json& json, std::string_view field);
 
+// An error "WHAT must be a JSON object" unless `json` is one.
+Status require_object(const Json& json, std::string_view what);
+
 // `object[field]` when present and not null.
 const Json* optional_member(const Json& object, std::string_view field);
 

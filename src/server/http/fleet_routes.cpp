@@ -179,9 +179,7 @@ void install_admin_routes(httplib::Server& http, const ApiKeys& keys, Fleet& fle
            guarded(keys, Role::kReader, [&fleet](const Request& req, Response& res, const ApiKeyRecord&) {
              auto device = fleet.show_device(req.matches[1].str());
              if (!device.ok()) return send_error(res, device.error());
-             Json out = device->to_json();
-             if (!out.contains("reports")) out["reports"] = Json::array();
-             send_json(res, 200, out);
+             send_json(res, 200, device->to_json());
            }));
   http.Post(R"(/api/v1/devices/([^/]+)/(approve|revoke|decommission))",
             guarded(keys, Role::kAdmin, [&fleet](const Request& req, Response& res, const ApiKeyRecord&) {

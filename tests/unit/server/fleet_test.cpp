@@ -207,8 +207,9 @@ TEST_F(FleetAreaTest, DevicesAndDeploymentsComeBackFromTheirTables) {
   EXPECT_EQ(shown->name, "field-0");
   EXPECT_EQ(shown->current, (ModelRef{"crop", 2}));
   EXPECT_EQ(shown->state, ReportState::kSuccess);
-  ASSERT_EQ(shown->reports.size(), 1u);
-  EXPECT_EQ(shown->reports[0].report.state, ReportState::kSuccess);
+  ASSERT_TRUE(shown->reports.has_value());
+  ASSERT_EQ(shown->reports->size(), 1u);
+  EXPECT_EQ((*shown->reports)[0].report.state, ReportState::kSuccess);
   auto status = fleet_->deployment_status(created->id);
   ASSERT_TRUE(status.ok());
   EXPECT_EQ(status->state, DeploymentState::kCompleted);
