@@ -1,6 +1,7 @@
 #include "common/subprocess.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -29,15 +30,22 @@ Result<Subprocess> Subprocess::start(const Options& options) {
   args.push_back(nullptr);
   int error_pipe[2];
   if (::pipe2(error_pipe, O_CLOEXEC) != 0) return make_error(ErrorCode::kIo, "cannot create a pipe");
-  pid_t pid = ::fork();
-  if (pid < 0) {
+  int output_pipe[2] = {-1, -1};
+  if (options.stdout_pipe && ::pipe2(output_pipe, O_CLOEXEC) != 0) {
     ::close(error_pipe[0]);
     ::close(error_pipe[1]);
+    return make_error(ErrorCode::kIo, "cannot create a pipe");
+  }
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    for (int fd : {error_pipe[0], error_pipe[1], output_pipe[0], output_pipe[1]})
+      if (fd >= 0) ::close(fd);
     return make_error(ErrorCode::kIo, std::string("cannot fork: ") + std::strerror(errno));
   }
   if (pid == 0) {
     ::close(error_pipe[0]);
     redirect(STDOUT_FILENO, options.stdout_file);
+    if (output_pipe[1] >= 0) ::dup2(output_pipe[1], STDOUT_FILENO);  // dup2 clears O_CLOEXEC
     redirect(STDERR_FILENO, options.stderr_file);
     for (const auto& [key, value] : options.env) ::setenv(key.c_str(), value.c_str(), 1);
     ::execv(args[0], args.data());
@@ -46,10 +54,12 @@ Result<Subprocess> Subprocess::start(const Options& options) {
     ::_exit(127);
   }
   ::close(error_pipe[1]);
+  if (output_pipe[1] >= 0) ::close(output_pipe[1]);
   int exec_errno = 0;
   ssize_t n = ::read(error_pipe[0], &exec_errno, sizeof exec_errno);
   ::close(error_pipe[0]);
   Subprocess child(pid);
+  child.stdout_fd_ = output_pipe[0];
   if (n == static_cast<ssize_t>(sizeof exec_errno)) {
     child.wait();
     return make_error(ErrorCode::kNotFound,
@@ -59,6 +69,7 @@ Result<Subprocess> Subprocess::start(const Options& options) {
 }
 
 Subprocess::~Subprocess() {
+  if (stdout_fd_ >= 0) ::close(stdout_fd_);
   if (pid_ > 0 && !reaped_) {
     ::kill(pid_, SIGKILL);
     wait();
@@ -93,6 +104,58 @@ std::optional<int> Subprocess::try_wait() {
   if (done != pid_) return std::nullopt;
   reaped_ = true;
   return exit_code_of(status);
+}
+
+Result<CommandOutput> run_to_completion(const std::vector<std::string>& argv,
+                                        std::chrono::milliseconds timeout, std::size_t max_output) {
+  if (argv.empty()) return make_error(ErrorCode::kInvalidArgument, "no program to run");
+  Subprocess::Options options;
+  options.argv = argv;
+  options.stdout_pipe = true;
+  CANOPY_ASSIGN_OR_RETURN(Subprocess child, Subprocess::start(options));
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  CommandOutput result;
+  char chunk[4096];
+  bool open = true;
+  while (open) {
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      child.signal(SIGKILL);
+      (void)child.wait();
+      return make_error(ErrorCode::kIo,
+                        argv.front() + " did not finish within " + std::to_string(timeout.count()) + " ms");
+    }
+    pollfd waiting{child.stdout_fd(), POLLIN, 0};
+    const int ready = ::poll(&waiting, 1, static_cast<int>(left.count()));
+    if (ready <= 0) continue;  // EINTR or the deadline: checked above
+    const ssize_t n = ::read(child.stdout_fd(), chunk, sizeof chunk);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      open = false;
+    } else if (result.output.size() + static_cast<std::size_t>(n) > max_output) {
+      child.signal(SIGKILL);
+      (void)child.wait();
+      return make_error(ErrorCode::kInvalidArgument,
+                        argv.front() + " wrote more than " + std::to_string(max_output) + " bytes");
+    } else {
+      result.output.append(chunk, static_cast<std::size_t>(n));
+    }
+  }
+  // Output closed; the program may still be finishing. Its deadline still holds.
+  while (true) {
+    if (auto code = child.try_wait()) {
+      result.exit_code = *code;
+      return result;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) {
+      child.signal(SIGKILL);
+      (void)child.wait();
+      return make_error(ErrorCode::kIo,
+                        argv.front() + " did not finish within " + std::to_string(timeout.count()) + " ms");
+    }
+    ::usleep(2000);
+  }
 }
 
 }  // namespace canopy

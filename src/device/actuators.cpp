@@ -1,9 +1,5 @@
 #include "device/actuators.h"
 
-#include <signal.h>
-
-#include <thread>
-
 #include "common/files.h"
 #include "common/subprocess.h"
 
@@ -18,26 +14,13 @@ class CommandValve final : public Valve {
 
   Status set(bool open) override {
     if (argv_.empty()) return make_error(ErrorCode::kInvalidArgument, "valve command is empty");
-    Subprocess::Options options;
-    options.argv = argv_;
-    options.argv.push_back(open ? "on" : "off");
-    CANOPY_ASSIGN_OR_RETURN(Subprocess hook, Subprocess::start(options));
-    // The hook talks to hardware in real time, so its deadline is real time too.
-    const auto deadline = std::chrono::steady_clock::now() + timeout_;
-    while (true) {
-      if (auto code = hook.try_wait()) {
-        if (*code == 0) return {};
-        return make_error(ErrorCode::kIo,
-                          describe() + " " + (open ? "on" : "off") + " exited with " + std::to_string(*code));
-      }
-      if (std::chrono::steady_clock::now() >= deadline) {
-        hook.signal(SIGKILL);
-        (void)hook.wait();
-        return make_error(ErrorCode::kIo,
-                          describe() + " did not finish within " + std::to_string(timeout_.count()) + " ms");
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
+    std::vector<std::string> argv = argv_;
+    argv.push_back(open ? "on" : "off");
+    auto hook = run_to_completion(argv, timeout_);
+    if (!hook.ok()) return hook.error().with_context(describe());
+    if (hook->exit_code == 0) return {};
+    return make_error(ErrorCode::kIo, describe() + " " + (open ? "on" : "off") + " exited with " +
+                                          std::to_string(hook->exit_code));
   }
 
   std::string describe() const override { return "valve command " + argv_.front(); }

@@ -3,8 +3,11 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <optional>
 
 #include "common/files.h"
+#include "common/json.h"
+#include "common/subprocess.h"
 #include "common/text.h"
 
 namespace canopy::device {
@@ -106,7 +109,57 @@ class FileInput final : public SensorInput {
   std::filesystem::path file_;
 };
 
+class SenmlCommandInput final : public SensorInput {
+ public:
+  SenmlCommandInput(std::vector<std::string> argv, std::string name, std::chrono::milliseconds timeout)
+      : argv_(std::move(argv)), name_(std::move(name)), timeout_(timeout) {}
+  Result<double> read() override {
+    auto ran = run_to_completion(argv_, timeout_, 64 * 1024);
+    if (!ran.ok()) return ran.error().with_context(describe());
+    if (ran->exit_code != 0)
+      return make_error(ErrorCode::kIo, describe() + " exited with " + std::to_string(ran->exit_code));
+    auto value = senml_value(ran->output, name_);
+    if (!value.ok()) return value.error().with_context(describe());
+    return value;
+  }
+  std::string describe() const override {
+    return "senml " + (argv_.empty() ? "" : argv_.front()) + " " + name_;
+  }
+
+ private:
+  std::vector<std::string> argv_;
+  std::string name_;
+  std::chrono::milliseconds timeout_;
+};
+
 }  // namespace
+
+Result<double> senml_value(std::string_view pack, std::string_view name) {
+  CANOPY_ASSIGN_OR_RETURN(Json records, parse_json(pack, "SenML"));
+  if (!records.is_array()) return make_error(ErrorCode::kCorrupt, "SenML must be a JSON array of records");
+  std::string base_name;
+  std::optional<double> found;
+  for (const Json& record : records) {
+    if (!record.is_object()) return make_error(ErrorCode::kCorrupt, "a SenML record must be a JSON object");
+    if (auto bn = record.find("bn"); bn != record.end() && bn->is_string())
+      base_name = bn->get<std::string>();
+    const auto n = record.find("n");
+    const std::string full = base_name + (n != record.end() && n->is_string() ? n->get<std::string>() : "");
+    if (full != name) continue;
+    const auto v = record.find("v");
+    if (v == record.end() || !v->is_number())
+      return make_error(ErrorCode::kCorrupt, "SenML record '" + full + "' has no numeric value 'v'");
+    found = v->get<double>();  // the last record of a name is the newest
+  }
+  if (!found)
+    return make_error(ErrorCode::kNotFound, "SenML has no record named '" + std::string(name) + "'");
+  return *found;
+}
+
+std::unique_ptr<SensorInput> senml_command_input(std::vector<std::string> argv, std::string name,
+                                                 std::chrono::milliseconds timeout) {
+  return std::make_unique<SenmlCommandInput>(std::move(argv), std::move(name), timeout);
+}
 
 std::unique_ptr<SensorInput> hwmon_input(std::filesystem::path attribute) {
   return std::make_unique<HwmonInput>(std::move(attribute));

@@ -5,15 +5,19 @@
 //   w1_therm   (DS18B20 soil or air temperature): `w1_slave`, CRC and power-on value checked
 //   iio        (an ADS1115 ADC under a capacitive soil probe): raw × scale in mV,
 //              turned into volumetric water content by a two-point calibration
+//   senml      a command printing SenML JSON (RFC 8428), for sensors behind
+//              a vendor's tool or a gateway
 //   file       a plain number, for anything else
 // A read returns the value in the sensor's unit, or an error saying why
 // there is none; field/sensor_health.h decides what may be used.
 // Thread-safety: a SensorInput is used by one thread at a time.
 #pragma once
 
+#include <chrono>
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/error.h"
 
@@ -48,6 +52,18 @@ struct SoilProbeCalibration {
 // mapped to θ (m³/m³) by `calibration` and clamped to [0, 1].
 std::unique_ptr<SensorInput> iio_soil_input(std::filesystem::path raw, std::filesystem::path scale,
                                             SoilProbeCalibration calibration);
+
+// Runs `argv`, which prints a SenML pack (a JSON array of records), and
+// reads the value of the record whose full name (base name + name) is
+// `name`. A program that fails, runs past `timeout`, prints something that
+// is not SenML or has no such record gives an error.
+std::unique_ptr<SensorInput> senml_command_input(
+    std::vector<std::string> argv, std::string name,
+    std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+// Reads the value named `name` from a SenML pack (RFC 8428 §4: a base name
+// "bn" applies to the records after it; the value is "v").
+Result<double> senml_value(std::string_view pack, std::string_view name);
 
 // A file holding one decimal number.
 std::unique_ptr<SensorInput> file_input(std::filesystem::path file);

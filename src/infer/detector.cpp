@@ -20,14 +20,16 @@ Result<std::string> resolve_decoder(const std::string& wanted, const Shape& shap
   };
   if (wanted != "auto") {
     if (!fits(wanted))
-      return make_error(ErrorCode::kInvalidArgument, "output " + shape_to_string(shape) + " does not fit decoder '" +
-                                                         wanted + "' with " + std::to_string(classes) + " labels");
+      return make_error(ErrorCode::kInvalidArgument, "output " + shape_to_string(shape) +
+                                                         " does not fit decoder '" + wanted + "' with " +
+                                                         std::to_string(classes) + " labels");
     return wanted;
   }
   for (const char* decoder : {"yolo", "yolov8", "yolov8-rows"})
     if (fits(decoder)) return std::string(decoder);
   return make_error(ErrorCode::kInvalidArgument,
-                    "cannot tell how to decode output " + shape_to_string(shape) + " with " + std::to_string(classes) +
+                    "cannot tell how to decode output " + shape_to_string(shape) + " with " +
+                        std::to_string(classes) +
                         " labels; set output.decoder in canopy.json (yolo, yolov8, yolov8-rows)");
 }
 
@@ -42,11 +44,17 @@ Result<std::unique_ptr<Detector>> Detector::load_package_dir(const std::filesyst
   return load(directory / model, std::move(*manifest), options);
 }
 
-Result<std::unique_ptr<Detector>> Detector::load(const std::filesystem::path& model, package::Manifest manifest,
-                                                 const DetectorOptions& options) {
+Result<std::unique_ptr<Detector>> Detector::load(const std::filesystem::path& model,
+                                                 package::Manifest manifest, const DetectorOptions& options) {
+  CANOPY_ASSIGN_OR_RETURN(std::unique_ptr<Engine> engine, Engine::load(model, options.engine));
+  return over(std::move(engine), std::move(manifest), options);
+}
+
+Result<std::unique_ptr<Detector>> Detector::over(std::shared_ptr<const Engine> engine,
+                                                 package::Manifest manifest, const DetectorOptions& options) {
   std::unique_ptr<Detector> d(new Detector());
   d->manifest_ = std::move(manifest);
-  CANOPY_ASSIGN_OR_RETURN(d->engine_, Engine::load(model, options.engine));
+  d->engine_ = std::move(engine);
   const auto& inputs = d->engine_->inputs();
   const auto& outputs = d->engine_->outputs();
   if (inputs.size() != 1 || inputs[0].dtype != DataType::kFloat32)
@@ -64,12 +72,13 @@ Result<std::unique_ptr<Detector>> Detector::load(const std::filesystem::path& mo
   // Run once now: it compiles the plan and tells the output shape for the decoder.
   CANOPY_ASSIGN_OR_RETURN(std::vector<Tensor> probe, d->context_->run({d->input_}));
   const std::string wanted = d->manifest_.output.value("decoder", "auto");
-  CANOPY_ASSIGN_OR_RETURN(d->decoder_, resolve_decoder(wanted, probe[0].shape(),
-                                                       static_cast<std::int64_t>(d->manifest_.labels.size())));
+  CANOPY_ASSIGN_OR_RETURN(
+      d->decoder_,
+      resolve_decoder(wanted, probe[0].shape(), static_cast<std::int64_t>(d->manifest_.labels.size())));
   d->score_threshold_ = options.score_threshold >= 0 ? options.score_threshold
                                                      : static_cast<float>(d->manifest_.thresholds.score);
-  d->iou_threshold_ = options.iou_threshold >= 0 ? options.iou_threshold
-                                                 : static_cast<float>(d->manifest_.thresholds.iou);
+  d->iou_threshold_ =
+      options.iou_threshold >= 0 ? options.iou_threshold : static_cast<float>(d->manifest_.thresholds.iou);
   return d;
 }
 
@@ -104,7 +113,9 @@ Status Detector::decode(const Tensor& output, std::vector<vision::Detection>& fo
   const std::int64_t boxes = columns ? output.dim(2) : output.dim(1);
   const std::int64_t stride = output.dim(2);
   // Element k of box i.
-  auto at = [&](std::int64_t i, std::int64_t k) { return columns ? data[k * stride + i] : data[i * stride + k]; };
+  auto at = [&](std::int64_t i, std::int64_t k) {
+    return columns ? data[k * stride + i] : data[i * stride + k];
+  };
   const std::int64_t first_class = decoder_ == "yolo" ? 5 : 4;
   const bool normalized = manifest_.output.value("normalized", false);
   const float sx = normalized ? static_cast<float>(manifest_.input.shape[3]) : 1.0f;

@@ -10,10 +10,9 @@
 // Thread-safety: one Detector per thread (it owns an engine context).
 #pragma once
 
-#include <opencv2/core.hpp>
-
 #include <filesystem>
 #include <memory>
+#include <opencv2/core.hpp>
 #include <string>
 #include <vector>
 
@@ -42,13 +41,19 @@ class Detector {
   static Result<std::unique_ptr<Detector>> load_package_dir(const std::filesystem::path& directory,
                                                             const DetectorOptions& options);
   // From a bare ONNX file and a manifest describing it.
-  static Result<std::unique_ptr<Detector>> load(const std::filesystem::path& model, package::Manifest manifest,
-                                                const DetectorOptions& options);
+  static Result<std::unique_ptr<Detector>> load(const std::filesystem::path& model,
+                                                package::Manifest manifest, const DetectorOptions& options);
+  // Over an engine that is already loaded (the device's active model), which
+  // it shares rather than loading the model a second time.
+  static Result<std::unique_ptr<Detector>> over(std::shared_ptr<const Engine> engine,
+                                                package::Manifest manifest, const DetectorOptions& options);
 
   Result<std::vector<vision::Detection>> detect(const cv::Mat& bgr_image);
 
   const package::Manifest& manifest() const { return manifest_; }
-  Engine& engine() { return *engine_; }
+  const Engine& engine() const { return *engine_; }
+  // Boxes scoring below this are not returned.
+  float score_threshold() const { return score_threshold_; }
 
  private:
   Detector() = default;
@@ -56,7 +61,7 @@ class Detector {
 
   package::Manifest manifest_;
   std::string decoder_;
-  std::unique_ptr<Engine> engine_;
+  std::shared_ptr<const Engine> engine_;
   std::unique_ptr<Context> context_;
   Tensor input_;
   float score_threshold_ = 0.25f;

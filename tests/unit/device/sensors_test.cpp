@@ -79,5 +79,30 @@ TEST(SensorsTest, PlainFilesHoldOneNumber) {
   EXPECT_EQ(file_input(dir / "vwc")->describe(), "file " + (dir / "vwc").string());
 }
 
+TEST(SensorsTest, SenmlNamesCombineTheBaseNameAndTheName) {
+  const std::string pack = R"([{"bn":"urn:dev:mac:0024befffe804ff1/","n":"temp","u":"Cel","v":23.1},)"
+                           R"({"n":"humidity","u":"%RH","v":61},{"n":"temp","v":23.4}])";
+  EXPECT_DOUBLE_EQ(*senml_value(pack, "urn:dev:mac:0024befffe804ff1/temp"), 23.4) << "the newest of a name";
+  EXPECT_DOUBLE_EQ(*senml_value(pack, "urn:dev:mac:0024befffe804ff1/humidity"), 61);
+  EXPECT_FALSE(senml_value(pack, "temp").ok()) << "the full name is needed";
+  EXPECT_FALSE(senml_value(R"([{"n":"temp","vs":"warm"}])", "temp").ok()) << "no numeric value";
+  EXPECT_FALSE(senml_value(R"({"n":"temp","v":1})", "temp").ok()) << "not a pack";
+  EXPECT_FALSE(senml_value("[{\"n\":", "temp").ok()) << "truncated";
+}
+
+TEST(SensorsTest, ASenmlCommandThatFailsOrHangsIsAnErrorNotAReading) {
+  auto ok = senml_command_input({"/bin/sh", "-c", R"(echo '[{"bn":"g/","n":"soil","v":0.31}]')"}, "g/soil");
+  EXPECT_DOUBLE_EQ(*ok->read(), 0.31);
+  auto failing = senml_command_input({"/bin/sh", "-c", "echo '[]'; exit 3"}, "g/soil");
+  EXPECT_FALSE(failing->read().ok());
+  auto hanging =
+      senml_command_input({"/bin/sh", "-c", "exec sleep 30"}, "g/soil", std::chrono::milliseconds(200));
+  auto hung = hanging->read();
+  ASSERT_FALSE(hung.ok());
+  EXPECT_NE(hung.error().message.find("did not finish"), std::string::npos) << hung.error().message;
+  auto missing = senml_command_input({"/nonexistent/senml-tool"}, "g/soil");
+  EXPECT_FALSE(missing->read().ok());
+}
+
 }  // namespace
 }  // namespace canopy::device
