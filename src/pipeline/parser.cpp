@@ -11,6 +11,7 @@
 #include "common/files.h"
 #include "common/hash.h"
 #include "common/text.h"
+#include "common/yaml_reader.h"
 #include "pipeline/parameters.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/redact.h"
@@ -114,88 +115,22 @@ std::vector<std::string> Pipeline::topological_order() const {
 
 namespace {
 
-// Reads YAML nodes into the model, turning every problem into an Error that
-// points at the node. Only nodes that exist are asked for their Mark(): in
-// yaml-cpp 0.7 Mark() on a missing ("zombie") node throws.
-class Parser {
+// Reads YAML nodes into the model; common/yaml_reader.h points every error at its node.
+class Parser : private YamlReader {
  public:
-  explicit Parser(std::string file) : file_(std::move(file)) {}
+  explicit Parser(std::string file) : YamlReader(std::move(file)) {}
 
   Result<Pipeline> parse(std::string_view text);
 
  private:
+  using YamlReader::error_at;
   Location where(const YAML::Node& node) const {
     if (!node.IsDefined()) return {};
     const YAML::Mark mark = node.Mark();
     return {mark.line + 1, mark.column + 1};
   }
-  Error error_at(const YAML::Node& node, const std::string& message) const {
-    Location location = where(node);
-    if (location.line == 0) return make_error(ErrorCode::kInvalidArgument, file_ + ": " + message);
-    return make_error(ErrorCode::kInvalidArgument, location.to_string(file_) + ": " + message);
-  }
   Error error_at(const Location& location, const std::string& message) const {
-    return make_error(ErrorCode::kInvalidArgument, location.to_string(file_) + ": " + message);
-  }
-
-  Result<std::string> scalar(const YAML::Node& node, const std::string& what) const {
-    if (!node.IsScalar()) return error_at(node, what + " must be a single value");
-    return node.Scalar();
-  }
-  Result<std::string> nonempty(const YAML::Node& node, const std::string& what) const {
-    CANOPY_ASSIGN_OR_RETURN(std::string text, scalar(node, what));
-    if (text.empty()) return error_at(node, what + " must not be empty");
-    return text;
-  }
-  Result<bool> boolean(const YAML::Node& node, const std::string& what) const {
-    CANOPY_ASSIGN_OR_RETURN(std::string text, scalar(node, what));
-    bool value = false;
-    if (!YAML::convert<bool>::decode(node, value))
-      return error_at(node, what + " must be true or false, not '" + text + "'");
-    return value;
-  }
-  Result<double> number(const YAML::Node& node, const std::string& what) const {
-    CANOPY_ASSIGN_OR_RETURN(std::string text, scalar(node, what));
-    char* end = nullptr;
-    double value = std::strtod(text.c_str(), &end);
-    if (text.empty() || end != text.c_str() + text.size() || !std::isfinite(value))
-      return error_at(node, what + " must be a number, not '" + text + "'");
-    return value;
-  }
-  Result<long long> integer(const YAML::Node& node, const std::string& what) const {
-    CANOPY_ASSIGN_OR_RETURN(std::string text, scalar(node, what));
-    const std::optional<std::int64_t> value = parse_int(text);
-    if (!value) return error_at(node, what + " must be a whole number, not '" + text + "'");
-    return *value;
-  }
-  // A single string or a list of strings.
-  Result<std::vector<std::string>> strings(const YAML::Node& node, const std::string& what) const {
-    std::vector<std::string> out;
-    if (node.IsNull()) return out;
-    if (node.IsScalar()) {
-      out.push_back(node.Scalar());
-      return out;
-    }
-    if (!node.IsSequence()) return error_at(node, what + " must be a string or a list of strings");
-    for (const auto& item : node) {
-      CANOPY_ASSIGN_OR_RETURN(std::string text, nonempty(item, what + " entry"));
-      out.push_back(std::move(text));
-    }
-    return out;
-  }
-  // Fails on the first key of `map` that is not in `allowed`.
-  Status check_keys(const YAML::Node& map, const std::vector<std::string>& allowed,
-                    const std::string& what) const {
-    for (const auto& item : map) {
-      if (!item.first.IsScalar()) return error_at(item.first, "keys of " + what + " must be plain names");
-      const std::string& key = item.first.Scalar();
-      if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
-        std::string list;
-        for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
-        return error_at(item.first, "unknown key '" + key + "' in " + what + " (known keys: " + list + ")");
-      }
-    }
-    return {};
+    return make_error(ErrorCode::kInvalidArgument, location.to_string(file()) + ": " + message);
   }
 
   Result<Step> parse_step(const YAML::Node& node);
@@ -204,8 +139,6 @@ class Parser {
   Result<Gate> parse_gate(const YAML::Node& node);
   Status resolve_graph(Pipeline& pipeline, const std::map<std::string, YAML::Node>& depends_nodes);
   Status check_gate(const Pipeline& pipeline, const Gate& gate);
-
-  std::string file_;
 };
 
 bool valid_name(const std::string& name) { return is_plain_name(name, 64, "_-", "_"); }
@@ -529,13 +462,7 @@ Status Parser::resolve_graph(Pipeline& pipeline, const std::map<std::string, YAM
 }
 
 Result<Pipeline> Parser::parse(std::string_view text) {
-  YAML::Node root;
-  try {
-    root = YAML::Load(std::string(text));
-  } catch (const YAML::Exception& e) {
-    return make_error(ErrorCode::kInvalidArgument, file_ + ":" + std::to_string(e.mark.line + 1) + ":" +
-                                                       std::to_string(e.mark.column + 1) + ": " + e.msg);
-  }
+  CANOPY_ASSIGN_OR_RETURN(YAML::Node root, load(text));
   if (!root.IsSequence()) return error_at(root, "a pipeline is a list of '- step:' (and '- gate:') items");
   Pipeline pipeline;
   std::map<std::string, YAML::Node> depends_nodes;  // for messages about a step's 'depends'
@@ -565,8 +492,7 @@ Result<Pipeline> Parser::parse(std::string_view text) {
     }
   } catch (const YAML::Exception& e) {
     // Defensive: a yaml-cpp accessor threw on a shape the checks above did not foresee.
-    return make_error(ErrorCode::kInvalidArgument, file_ + ":" + std::to_string(e.mark.line + 1) + ":" +
-                                                       std::to_string(e.mark.column + 1) + ": " + e.msg);
+    return error_from(e);
   }
   if (pipeline.steps.empty()) return error_at(root, "the pipeline has no steps");
   CANOPY_TRY(resolve_graph(pipeline, depends_nodes));
