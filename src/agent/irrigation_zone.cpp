@@ -17,7 +17,6 @@ Json actuation_json(const Actuation& a) {
 }  // namespace
 
 Result<std::unique_ptr<IrrigationZone>> IrrigationZone::open(ZoneSettings settings,
-                                                             std::unique_ptr<device::SensorInput> soil,
                                                              std::unique_ptr<device::Valve> valve,
                                                              const std::filesystem::path& data_dir,
                                                              Clock& clock, Env& env) {
@@ -30,7 +29,7 @@ Result<std::unique_ptr<IrrigationZone>> IrrigationZone::open(ZoneSettings settin
   std::filesystem::create_directories(dir, ec);
   if (ec) return make_error(ErrorCode::kIo, "cannot create " + dir.string() + ": " + ec.message());
   std::unique_ptr<IrrigationZone> zone(
-      new IrrigationZone(std::move(settings), std::move(soil), std::move(valve), dir, clock, env));
+      new IrrigationZone(std::move(settings), std::move(valve), dir, clock, env));
   if (std::filesystem::exists(zone->record_path(), ec)) {
     CANOPY_ASSIGN_OR_RETURN(std::string text, read_file(zone->record_path()));
     auto json = parse_json(text, zone->record_path().string());
@@ -99,13 +98,11 @@ Status IrrigationZone::switch_valve(const field::IrrigationDecision& decision, s
   return {};
 }
 
-Result<ZoneStep> IrrigationZone::step(bool water_stress_seen) {
+Result<ZoneStep> IrrigationZone::step(const field::SensorVerdict& soil, bool water_stress_seen) {
   const std::int64_t now = clock_.wall_ms();
-  history_ = field::observe(history_, soil_->read(), settings_.soil, now);
   ZoneStep out;
-  out.soil = field::judge(history_, settings_.soil, now);
-  out.decision = field::decide_irrigation(settings_.rules, state_, {out.soil.value, water_stress_seen}, now);
-  if (!out.soil.value) out.decision.reason += " (" + out.soil.reason + ")";
+  out.decision = field::decide_irrigation(settings_.rules, state_, {soil.value, water_stress_seen}, now);
+  if (!soil.value) out.decision.reason += " (" + soil.reason + ")";
   if (out.decision.open == state_.open) return out;
   Status switched = switch_valve(out.decision, now);
   if (!switched.ok()) {

@@ -1,5 +1,5 @@
-// One irrigation zone on the device: its soil sensor, its valve and the
-// rules of field/irrigation.h, run once per period. The valve's state is
+// One irrigation zone on the device: its valve and the rules of
+// field/irrigation.h, run once per period on the verdict of its soil sensor. The valve's state is
 // kept in DATA/zones/NAME.json and written before the valve opens and after
 // it closes, so a crash at any instant leaves either a closed valve or a
 // record that says it may be open; opening the zone closes the valve first
@@ -18,7 +18,6 @@
 #include "common/env.h"
 #include "common/error.h"
 #include "device/actuators.h"
-#include "device/sensors.h"
 #include "field/irrigation.h"
 #include "field/sensor_health.h"
 
@@ -27,7 +26,6 @@ namespace canopy::agent {
 struct ZoneSettings {
   std::string name;
   field::ZoneRules rules;
-  field::SensorRules soil;  // the soil sensor's range (m³/m³), age and stuck limits
 };
 
 // What one period did.
@@ -38,7 +36,6 @@ struct Actuation {
 };
 
 struct ZoneStep {
-  field::SensorVerdict soil;
   field::IrrigationDecision decision;
   bool changed = false;  // the valve was switched
 };
@@ -48,15 +45,14 @@ class IrrigationZone {
   // Closes the valve whatever it was, recording a valve left open by a
   // crash as closed now. Fails when the valve cannot be closed.
   static Result<std::unique_ptr<IrrigationZone>> open(ZoneSettings settings,
-                                                      std::unique_ptr<device::SensorInput> soil,
                                                       std::unique_ptr<device::Valve> valve,
                                                       const std::filesystem::path& data_dir, Clock& clock,
                                                       Env& env = default_env());
 
-  // Reads the soil, decides and switches the valve. An error means the valve
-  // could not be switched or its record written; the valve is then closed if
-  // at all possible.
-  Result<ZoneStep> step(bool water_stress_seen);
+  // Decides on the soil sensor's verdict and switches the valve. An error
+  // means the valve could not be switched or its record written; the valve
+  // is then closed if at all possible.
+  Result<ZoneStep> step(const field::SensorVerdict& soil, bool water_stress_seen);
 
   const field::ValveState& valve_state() const { return state_; }
   // Newest last, at most kActuationsKept.
@@ -64,10 +60,9 @@ class IrrigationZone {
   static constexpr std::size_t kActuationsKept = 200;
 
  private:
-  IrrigationZone(ZoneSettings settings, std::unique_ptr<device::SensorInput> soil,
-                 std::unique_ptr<device::Valve> valve, std::filesystem::path dir, Clock& clock, Env& env)
+  IrrigationZone(ZoneSettings settings, std::unique_ptr<device::Valve> valve, std::filesystem::path dir,
+                 Clock& clock, Env& env)
       : settings_(std::move(settings)),
-        soil_(std::move(soil)),
         valve_(std::move(valve)),
         dir_(std::move(dir)),
         clock_(clock),
@@ -78,13 +73,11 @@ class IrrigationZone {
   Status switch_valve(const field::IrrigationDecision& decision, std::int64_t now_ms);
 
   ZoneSettings settings_;
-  std::unique_ptr<device::SensorInput> soil_;
   std::unique_ptr<device::Valve> valve_;
   std::filesystem::path dir_;
   Clock& clock_;
   Env& env_;
   field::ValveState state_;
-  field::SensorHistory history_;
   std::vector<Actuation> actuations_;
 };
 

@@ -9,8 +9,9 @@
 namespace canopy {
 
 Error YamlReader::error_at(const YAML::Node& node, const std::string& message) const {
-  if (!node.IsDefined()) return make_error(ErrorCode::kInvalidArgument, file_ + ": " + message);
-  const YAML::Mark mark = node.Mark();
+  // A missing node has no place, nor has the empty document (its mark is -1).
+  const YAML::Mark mark = node.IsDefined() ? node.Mark() : YAML::Mark::null_mark();
+  if (mark.line < 0) return make_error(ErrorCode::kInvalidArgument, file_ + ": " + message);
   return make_error(ErrorCode::kInvalidArgument, file_ + ":" + std::to_string(mark.line + 1) + ":" +
                                                      std::to_string(mark.column + 1) + ": " + message);
 }
@@ -62,6 +63,25 @@ Result<long long> YamlReader::integer(const YAML::Node& node, const std::string&
   const std::optional<std::int64_t> value = parse_int(text);
   if (!value) return error_at(node, what + " must be a whole number, not '" + text + "'");
   return *value;
+}
+
+Result<double> YamlReader::duration_s(const YAML::Node& node, const std::string& what) const {
+  CANOPY_ASSIGN_OR_RETURN(std::string text, scalar(node, what));
+  double unit = 1;
+  std::string digits = text;
+  if (!digits.empty()) {
+    const std::string units = "smhd";
+    const double seconds[] = {1, 60, 3600, 86400};
+    if (const std::size_t i = units.find(digits.back()); i != std::string::npos) {
+      unit = seconds[i];
+      digits.pop_back();
+    }
+  }
+  char* end = nullptr;
+  const double value = std::strtod(digits.c_str(), &end);
+  if (digits.empty() || end != digits.c_str() + digits.size() || !(value > 0) || !std::isfinite(value))
+    return error_at(node, what + ": '" + text + "' is not a duration (e.g. 90, 90s, 5m, 2h, 3d)");
+  return value * unit;
 }
 
 Result<std::vector<std::string>> YamlReader::strings(const YAML::Node& node, const std::string& what) const {

@@ -32,6 +32,8 @@ class YamlReader {
   Result<bool> boolean(const YAML::Node& node, const std::string& what) const;
   Result<double> number(const YAML::Node& node, const std::string& what) const;
   Result<long long> integer(const YAML::Node& node, const std::string& what) const;
+  // A positive duration in seconds: "90", "90s", "5m", "2h", "1.5h", "3d".
+  Result<double> duration_s(const YAML::Node& node, const std::string& what) const;
   // A single string or a list of strings.
   Result<std::vector<std::string>> strings(const YAML::Node& node, const std::string& what) const;
   // Fails on the first key of `map` that is not in `allowed`, listing the known ones.

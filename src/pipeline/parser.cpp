@@ -143,34 +143,6 @@ class Parser : private YamlReader {
 
 bool valid_name(const std::string& name) { return is_plain_name(name, 64, "_-", "_"); }
 
-Result<double> parse_duration(const std::string& text) {
-  // "90", "90s", "5m", "2h", "1.5h"
-  if (text.empty()) return make_error(ErrorCode::kInvalidArgument, "empty duration");
-  double unit = 1;
-  std::string digits = text;
-  switch (text.back()) {
-    case 's':
-      unit = 1;
-      digits.pop_back();
-      break;
-    case 'm':
-      unit = 60;
-      digits.pop_back();
-      break;
-    case 'h':
-      unit = 3600;
-      digits.pop_back();
-      break;
-    default:
-      break;
-  }
-  char* end = nullptr;
-  double value = std::strtod(digits.c_str(), &end);
-  if (digits.empty() || end != digits.c_str() + digits.size() || !(value > 0) || !std::isfinite(value))
-    return make_error(ErrorCode::kInvalidArgument, "'" + text + "' is not a duration (e.g. 90, 90s, 5m, 2h)");
-  return value * unit;
-}
-
 Result<EnvVariable> Parser::parse_variable(const YAML::Node& node, const std::string& step) {
   const std::string what = "an environment variable of step '" + step + "'";
   if (!node.IsMap()) return error_at(node, what + " must be a mapping with at least 'name'");
@@ -329,10 +301,7 @@ Result<Step> Parser::parse_step(const YAML::Node& node) {
     } else if (key == "metrics") {
       CANOPY_ASSIGN_OR_RETURN(step.metrics, nonempty(value, "'metrics'" + in + " (a JSON file)"));
     } else if (key == "timeout") {
-      CANOPY_ASSIGN_OR_RETURN(std::string text, scalar(value, "'timeout'" + in));
-      auto seconds = parse_duration(text);
-      if (!seconds.ok()) return error_at(value, "'timeout'" + in + ": " + seconds.error().message);
-      step.timeout_seconds = *seconds;
+      CANOPY_ASSIGN_OR_RETURN(step.timeout_seconds, duration_s(value, "'timeout'" + in));
     } else if (key == "retries") {
       CANOPY_ASSIGN_OR_RETURN(long long retries, integer(value, "'retries'" + in));
       if (retries < 0 || retries > 100)

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include "agent/sensor_channel.h"
 #include "fault_env.h"
 #include "test_support.h"
 
@@ -26,21 +27,29 @@ class IrrigationZoneTest : public ::testing::Test {
     s.rules.soil = *field::soil_preset("loam");  // opens at 19.5 %, closes at 25.65 %
     s.rules.max_on_s = 1800;
     s.rules.min_off_s = 600;
-    s.soil.min = 0;
-    s.soil.max = 0.6;
-    s.soil.max_age_ms = 5 * kMinute;
     return s;
   }
 
-  Result<std::unique_ptr<IrrigationZone>> open_zone(Env& env = default_env()) {
-    return IrrigationZone::open(settings(), device::file_input(dir_ / "vwc"),
-                                device::file_valve(dir_ / "valve"), dir_ / "data", clock_, env);
+  static field::SensorRules soil_rules() {
+    field::SensorRules rules;
+    rules.min = 0;
+    rules.max = 0.6;
+    rules.max_age_ms = 5 * kMinute;
+    return rules;
   }
+
+  Result<std::unique_ptr<IrrigationZone>> open_zone(Env& env = default_env()) {
+    return IrrigationZone::open(settings(), device::file_valve(dir_ / "valve"), dir_ / "data", clock_, env);
+  }
+
+  // One period: the soil sensor is read, and the zone decides on its verdict.
+  Result<ZoneStep> run_period(IrrigationZone& zone) { return zone.step(soil_.read(clock_.wall_ms()), false); }
 
   bool valve_open() const { return read_bytes(dir_ / "valve") == "1\n"; }
 
   TempDir dir_;
   ManualClock clock_{1'795'600'000'000};
+  SensorChannel soil_{"soil", device::file_input(dir_ / "vwc"), soil_rules()};
 };
 
 TEST_F(IrrigationZoneTest, OpensWhenDryClosesWhenWetAndRecordsWhy) {
@@ -48,13 +57,13 @@ TEST_F(IrrigationZoneTest, OpensWhenDryClosesWhenWetAndRecordsWhy) {
   auto zone = open_zone();
   ASSERT_TRUE(zone.ok()) << zone.error().message;
   EXPECT_FALSE(valve_open()) << "outputs are OFF at start";
-  auto step = (*zone)->step(false);
+  auto step = run_period(**zone);
   ASSERT_TRUE(step.ok()) << step.error().message;
   EXPECT_TRUE(step->changed);
   EXPECT_TRUE(valve_open());
   clock_.advance_ms(10 * kMinute);
   write_bytes(dir_ / "vwc", "0.26\n");
-  ASSERT_TRUE((*zone)->step(false).ok());
+  ASSERT_TRUE(run_period(**zone).ok());
   EXPECT_FALSE(valve_open());
   const auto& actuations = (*zone)->actuations();
   ASSERT_EQ(actuations.size(), 3u);
@@ -69,17 +78,16 @@ TEST_F(IrrigationZoneTest, EveryBadReadingClosesTheValveAtTheNextPeriod) {
     SCOPED_TRACE(bad);
     TempDir data;
     write_bytes(dir_ / "vwc", "0.18\n");
-    auto zone = IrrigationZone::open(settings(), device::file_input(dir_ / "vwc"),
-                                     device::file_valve(dir_ / "valve"), data.path(), clock_);
+    auto zone = IrrigationZone::open(settings(), device::file_valve(dir_ / "valve"), data.path(), clock_);
     ASSERT_TRUE(zone.ok()) << zone.error().message;
-    ASSERT_TRUE((*zone)->step(false).ok());
+    ASSERT_TRUE(run_period(**zone).ok());
     ASSERT_TRUE(valve_open());
     clock_.advance_ms(kMinute);
     if (std::string(bad) == "gone")
       std::filesystem::remove(dir_ / "vwc");
     else
       write_bytes(dir_ / "vwc", bad);
-    auto step = (*zone)->step(false);
+    auto step = run_period(**zone);
     ASSERT_TRUE(step.ok()) << step.error().message;
     EXPECT_FALSE(valve_open());
     EXPECT_NE(step->decision.reason.find("no valid soil reading"), std::string::npos)
@@ -90,17 +98,18 @@ TEST_F(IrrigationZoneTest, EveryBadReadingClosesTheValveAtTheNextPeriod) {
 
 TEST_F(IrrigationZoneTest, AStuckReadingClosesTheValve) {
   ZoneSettings s = settings();
-  s.soil.stuck_after_ms = 20 * kMinute;
   s.rules.max_on_s = 7200;
+  field::SensorRules rules = soil_rules();
+  rules.stuck_after_ms = 20 * kMinute;
+  soil_ = SensorChannel("soil", device::file_input(dir_ / "vwc"), rules);
   write_bytes(dir_ / "vwc", "0.18\n");
-  auto zone = IrrigationZone::open(s, device::file_input(dir_ / "vwc"), device::file_valve(dir_ / "valve"),
-                                   dir_ / "data", clock_);
+  auto zone = IrrigationZone::open(s, device::file_valve(dir_ / "valve"), dir_ / "data", clock_);
   ASSERT_TRUE(zone.ok()) << zone.error().message;
-  ASSERT_TRUE((*zone)->step(false).ok());
+  ASSERT_TRUE(run_period(**zone).ok());
   ASSERT_TRUE(valve_open());
   for (int i = 0; i < 20; ++i) {
     clock_.advance_ms(kMinute);
-    ASSERT_TRUE((*zone)->step(false).ok());
+    ASSERT_TRUE(run_period(**zone).ok());
   }
   EXPECT_FALSE(valve_open()) << "irrigating for 20 minutes and the soil never got wetter: the probe is stuck";
 }
@@ -110,7 +119,7 @@ TEST_F(IrrigationZoneTest, AValveLeftOpenByACrashIsClosedAtStart) {
   {
     auto zone = open_zone();
     ASSERT_TRUE(zone.ok());
-    ASSERT_TRUE((*zone)->step(false).ok());
+    ASSERT_TRUE(run_period(**zone).ok());
     ASSERT_TRUE(valve_open());
     // The agent dies here: nothing closes the valve.
   }
@@ -121,7 +130,7 @@ TEST_F(IrrigationZoneTest, AValveLeftOpenByACrashIsClosedAtStart) {
   EXPECT_FALSE(valve_open());
   EXPECT_EQ((*restarted)->actuations().back().reason, "closed at start: it was open when the agent stopped");
   EXPECT_EQ((*restarted)->valve_state().open_today_ms, 5 * kMinute) << "the unattended opening counts";
-  auto step = (*restarted)->step(false);
+  auto step = run_period(**restarted);
   ASSERT_TRUE(step.ok());
   EXPECT_FALSE(valve_open()) << "the minimum off-time holds after a restart too";
 }
@@ -132,7 +141,7 @@ TEST_F(IrrigationZoneTest, TheValveNeverOpensWithoutItsRecordWritten) {
   auto zone = open_zone(env);
   ASSERT_TRUE(zone.ok()) << zone.error().message;
   env.fail_from_operation(1);  // every write from now on fails
-  auto step = (*zone)->step(false);
+  auto step = run_period(**zone);
   EXPECT_FALSE(step.ok());
   EXPECT_FALSE(valve_open()) << "no record, no opening";
 }
@@ -141,11 +150,10 @@ TEST_F(IrrigationZoneTest, AFailingValveHookIsAnErrorAndTheValveIsClosed) {
   write_bytes(dir_ / "hook.sh", "#!/bin/sh\necho \"$1\" >> \"$(dirname \"$0\")/calls\"\n[ \"$1\" = off ]\n");
   std::filesystem::permissions(dir_ / "hook.sh", std::filesystem::perms::owner_all);
   write_bytes(dir_ / "vwc", "0.18\n");
-  auto zone =
-      IrrigationZone::open(settings(), device::file_input(dir_ / "vwc"),
-                           device::command_valve({(dir_ / "hook.sh").string()}), dir_ / "data", clock_);
+  auto zone = IrrigationZone::open(settings(), device::command_valve({(dir_ / "hook.sh").string()}),
+                                   dir_ / "data", clock_);
   ASSERT_TRUE(zone.ok()) << zone.error().message;
-  auto step = (*zone)->step(false);
+  auto step = run_period(**zone);
   ASSERT_FALSE(step.ok());
   EXPECT_NE(step.error().message.find("exited with 1"), std::string::npos) << step.error().message;
   EXPECT_EQ(read_bytes(dir_ / "calls"), "off\non\noff\n") << "closed at start, tried to open, closed again";
