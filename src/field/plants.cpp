@@ -35,6 +35,13 @@ std::optional<PlantState> agreed_change(const Plant& plant, int agree) {
 
 std::string_view plant_state_name(PlantState state) { return enum_name(kStateNames, state); }
 
+std::optional<PlantState> plant_state_of_label(std::string_view label) {
+  if (label == "healthy") return PlantState::kHealthy;
+  if (label.starts_with("disease")) return PlantState::kDiseased;
+  if (label == "water_stressed" || label == "water-stressed") return PlantState::kWaterStressed;
+  return std::nullopt;
+}
+
 std::vector<PlantChange> track_pass(PlantField& field, const std::vector<PlantDetection>& pass,
                                     const TrackerRules& rules) {
   // Surest detections first: each claims the nearest plant not yet claimed.

@@ -18,6 +18,10 @@ namespace canopy::field {
 
 enum class PlantState { kHealthy, kDiseased, kWaterStressed };
 std::string_view plant_state_name(PlantState state);
+// The state a model's label stands for: "healthy", "diseased" (or any
+// "disease..."), "water_stressed"/"water-stressed"; nullopt for a label that
+// is no plant condition (a weed, a tool), which the tracker ignores.
+std::optional<PlantState> plant_state_of_label(std::string_view label);
 
 // One detection in a frame, in coordinates relative to the frame (0..1).
 struct PlantDetection {

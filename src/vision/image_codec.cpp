@@ -11,7 +11,9 @@ namespace {
 
 constexpr std::int64_t kMaxPixels = 100'000'000;
 
-Error bad_image(const std::string& why) { return make_error(ErrorCode::kInvalidArgument, "not a readable image: " + why); }
+Error bad_image(const std::string& why) {
+  return make_error(ErrorCode::kInvalidArgument, "not a readable image: " + why);
+}
 
 using TurboHandle = std::unique_ptr<void, int (*)(tjhandle)>;
 
@@ -108,14 +110,24 @@ Result<std::string> encode_image(const cv::Mat& bgr, ImageFormat format, int jpe
   TurboHandle handle(tjInitCompress(), tjDestroy);
   unsigned char* buffer = nullptr;
   unsigned long size = 0;
-  if (!handle || tjCompress2(handle.get(), bgr.data, bgr.cols, 0, bgr.rows, TJPF_BGR, &buffer, &size, TJSAMP_420,
-                             jpeg_quality, 0) != 0) {
+  if (!handle || tjCompress2(handle.get(), bgr.data, bgr.cols, 0, bgr.rows, TJPF_BGR, &buffer, &size,
+                             TJSAMP_420, jpeg_quality, 0) != 0) {
     tjFree(buffer);
     return make_error(ErrorCode::kInternal, "JPEG encoding failed");
   }
   std::string out(reinterpret_cast<char*>(buffer), size);
   tjFree(buffer);
   return out;
+}
+
+bool is_truncated_image(std::string_view bytes) {
+  // Encoders may pad after the end: a few trailing zero bytes are allowed.
+  std::size_t end = bytes.size();
+  while (end > 0 && end + 16 > bytes.size() && bytes[end - 1] == '\0') --end;
+  const std::string_view image = bytes.substr(0, end);
+  if (image.starts_with("\xFF\xD8")) return !image.ends_with("\xFF\xD9");
+  if (image.starts_with("\x89PNG")) return image.size() < 12 || image.substr(image.size() - 8, 4) != "IEND";
+  return false;
 }
 
 }  // namespace canopy::vision

@@ -7,7 +7,6 @@
 #pragma once
 
 #include <opencv2/core.hpp>
-
 #include <string>
 #include <string_view>
 
@@ -21,6 +20,11 @@ Result<cv::Mat> decode_image(std::string_view bytes);
 // Width and height from the header alone, without decoding pixels. `bytes`
 // may be just the start of the file, as long as it holds the whole header.
 Result<cv::Size> decode_image_size(std::string_view bytes);
+// Whether the bytes stop before the image's end: a JPEG without its end
+// marker, a PNG without its IEND chunk. The JPEG decoder tolerates such a
+// file (it fills the missing rows with grey); a camera frame like that is
+// better refused than judged.
+bool is_truncated_image(std::string_view bytes);
 Result<std::string> encode_image(const cv::Mat& bgr, ImageFormat format, int jpeg_quality = 90);
 
 }  // namespace canopy::vision

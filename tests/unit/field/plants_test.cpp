@@ -18,6 +18,15 @@ std::vector<PlantDetection> row_of_three(PlantState middle, double jitter = 0) {
           {0.8, 0.5 + jitter, PlantState::kHealthy, 0.7}};
 }
 
+TEST(PlantsTest, ModelLabelsNameTheirCondition) {
+  EXPECT_EQ(plant_state_of_label("healthy"), PlantState::kHealthy);
+  EXPECT_EQ(plant_state_of_label("diseased"), PlantState::kDiseased);
+  EXPECT_EQ(plant_state_of_label("disease_leaf_spot"), PlantState::kDiseased);
+  EXPECT_EQ(plant_state_of_label("water_stressed"), PlantState::kWaterStressed);
+  EXPECT_EQ(plant_state_of_label("water-stressed"), PlantState::kWaterStressed);
+  EXPECT_FALSE(plant_state_of_label("weed"));
+}
+
 TEST(PlantsTest, PlantsKeepTheirIdsAcrossPasses) {
   PlantField field;
   const TrackerRules rules;

@@ -1,0 +1,275 @@
+// The field loop on a manual clock, fed the way a field feeds it: frames
+// dropped into a spool, sensor values in the files the kernel would expose,
+// a valve whose state file the test watches, and a real detector (see
+// field_scene.h). Records are collected as the outbox would receive them.
+#include "agent/field_loop.h"
+
+#include <gtest/gtest.h>
+
+#include "field_scene.h"
+#include "test_support.h"
+
+namespace canopy::agent {
+namespace {
+
+using canopy::testing::Leaf;
+using canopy::testing::read_bytes;
+using canopy::testing::TempDir;
+using canopy::testing::write_bytes;
+
+constexpr std::int64_t kMinute = 60'000;
+
+struct Sent {
+  api::Stream stream;
+  std::int64_t at_ms;
+  Json body;
+};
+
+class FieldLoopTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    canopy::testing::build_cell_detector(dir_ / "model");
+    active_.set(canopy::testing::load_cell_detector(dir_ / "model"));
+    write_bytes(dir_ / "soil", "0.24\n");
+    write_bytes(dir_ / "air", "21500\n");
+  }
+
+  std::string config_text() const {
+    return "location: {latitude: 41.6}\n"
+           "cameras:\n"
+           "  - id: row-1\n"
+           "    spool: " +
+           (dir_ / "spool").string() +
+           "\n"
+           "    interval: 1m\n"
+           "    zone: north\n"
+           "sensors:\n"
+           "  - name: soil-north\n"
+           "    measures: soil_moisture\n"
+           "    file: " +
+           (dir_ / "soil").string() +
+           "\n"
+           "    period: 1m\n"
+           "    range: [0, 0.6]\n"
+           "  - name: air\n"
+           "    measures: air_temperature\n"
+           "    hwmon: " +
+           (dir_ / "air").string() +
+           "\n"
+           "    period: 10m\n"
+           "zones:\n"
+           "  - name: north\n"
+           "    soil: loam\n"
+           "    soil_sensor: soil-north\n"
+           "    max_on: 30m\n"
+           "    min_off: 10m\n"
+           "    valve: {file: " +
+           (dir_ / "valve").string() +
+           "}\n"
+           "telemetry: {period: 10m}\n";
+  }
+
+  void open_loop() {
+    auto config = parse_field_config(config_text(), "field.yaml");
+    ASSERT_TRUE(config.ok()) << config.error().message;
+    FieldLoopOptions options;
+    options.config = *config;
+    options.data_dir = dir_ / "data";
+    options.clock = &clock_;
+    options.extra_telemetry = [] { return std::map<std::string, double>{{"outbox.images.records", 3}}; };
+    auto loop =
+        FieldLoop::open(options, active_, [this](api::Stream stream, std::int64_t at, Json body) -> Status {
+          sent_.push_back({stream, at, std::move(body)});
+          return {};
+        });
+    ASSERT_TRUE(loop.ok()) << loop.error().message;
+    loop_ = std::move(*loop);
+  }
+
+  // Drops a frame into the spool, stamped with the clock's time as a camera would.
+  void drop(const std::string& bytes, const std::string& name = "frame.jpg") {
+    const auto path = dir_ / "spool" / name;
+    write_bytes(path, bytes);
+    const auto at =
+        std::chrono::sys_time<std::chrono::milliseconds>(std::chrono::milliseconds(clock_.wall_ms()));
+    std::filesystem::last_write_time(path, std::chrono::file_clock::from_sys(at));
+  }
+
+  // One minute of field life: a frame of `plants`, then everything due.
+  void pass(const std::map<std::pair<int, int>, Leaf>& plants, double light = 1.0) {
+    drop(canopy::testing::render_jpeg(plants, light, 6, static_cast<unsigned>(++frames_)));
+    loop_->run_due();
+    clock_.advance_ms(kMinute);
+  }
+
+  std::vector<Json> bodies(api::Stream stream) const {
+    std::vector<Json> out;
+    for (const Sent& s : sent_)
+      if (s.stream == stream) out.push_back(s.body);
+    return out;
+  }
+
+  std::vector<Json> plant_alerts() const {
+    std::vector<Json> out;
+    for (const Json& alert : bodies(api::Stream::kAlerts))
+      if (alert["condition"] != "sensor") out.push_back(alert);
+    return out;
+  }
+
+  bool valve_open() const { return read_bytes(dir_ / "valve") == "1\n"; }
+
+  TempDir dir_;
+  ManualClock clock_{1'795'600'000'000};
+  ActiveModel active_;
+  std::unique_ptr<FieldLoop> loop_;
+  std::vector<Sent> sent_;
+  int frames_ = 0;
+};
+
+TEST_F(FieldLoopTest, ADiseasedPlantRaisesOneAlertThroughShadowsAndClearsWhenItHeals) {
+  open_loop();
+  std::map<std::pair<int, int>, Leaf> plants = {
+      {{0, 0}, Leaf::kHealthy}, {{1, 2}, Leaf::kHealthy}, {{3, 3}, Leaf::kHealthy}};
+  const double light[] = {1.0, 0.92, 1.08, 0.95, 1.05, 1.0};
+  for (double l : light) pass(plants, l);
+  EXPECT_TRUE(plant_alerts().empty()) << "healthy plants under changing light";
+  EXPECT_TRUE(bodies(api::Stream::kPlants).empty());
+
+  // One plant turns brown; a cloud's shadow hides everything for one pass,
+  // and a single frame of flicker shows a second plant brown.
+  plants[{1, 2}] = Leaf::kDiseased;
+  pass(plants, 1.0);
+  pass(plants, 0.25);
+  auto flicker = plants;
+  flicker[{0, 0}] = Leaf::kDiseased;
+  pass(flicker, 1.0);
+  for (int i = 0; i < 5; ++i) pass(plants, light[i]);
+  auto alerts = plant_alerts();
+  ASSERT_EQ(alerts.size(), 1u) << "one alert for one state change";
+  EXPECT_EQ(alerts[0]["zone"], "north");
+  EXPECT_EQ(alerts[0]["condition"], "diseased");
+  EXPECT_EQ(alerts[0]["severity"], "critical");
+  EXPECT_EQ(alerts[0]["raised"], true);
+  EXPECT_EQ(alerts[0]["plants"], 1);
+  auto changes = bodies(api::Stream::kPlants);
+  ASSERT_EQ(changes.size(), 1u) << "the flickering plant never changed";
+  EXPECT_EQ(changes[0]["to"], "diseased");
+  EXPECT_NEAR(changes[0]["cx"].get<double>(), 2.5 / 4, 0.05);
+  auto images = bodies(api::Stream::kImages);
+  ASSERT_EQ(images.size(), 1u) << "the frame that raised the alert";
+  EXPECT_TRUE(vision::decode_image(*base64_decode(images[0]["jpeg"].get<std::string>())).ok());
+
+  plants[{1, 2}] = Leaf::kHealthy;
+  for (int i = 0; i < 6; ++i) pass(plants, light[i]);
+  alerts = plant_alerts();
+  ASSERT_EQ(alerts.size(), 2u);
+  EXPECT_EQ(alerts[1]["raised"], false) << "cleared when it healed";
+
+  // It falls ill again within the cooldown: the plant changes, the zone stays quiet.
+  plants[{1, 2}] = Leaf::kDiseased;
+  for (int i = 0; i < 6; ++i) pass(plants, light[i]);
+  EXPECT_EQ(plant_alerts().size(), 2u) << "no second alert within the cooldown";
+  EXPECT_EQ(bodies(api::Stream::kPlants).size(), 3u);
+}
+
+TEST_F(FieldLoopTest, BadFramesAndAMissingModelNeverStopTheLoop) {
+  open_loop();
+  const std::string good = canopy::testing::render_jpeg({{{0, 0}, Leaf::kHealthy}}, 1.0, 4, 1);
+  drop("not an image at all");
+  loop_->run_due();
+  clock_.advance_ms(kMinute);
+  drop(good.substr(0, good.size() / 2));  // truncated mid-scan
+  loop_->run_due();
+  clock_.advance_ms(kMinute);
+  // A PNG header claiming 100000 × 100000 pixels.
+  std::string huge("\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR\0\x01\x86\xa0\0\x01\x86\xa0\x08\x02\0\0\0", 29);
+  drop(huge + std::string(16, '\0'), "huge.png");
+  loop_->run_due();
+  clock_.advance_ms(kMinute);
+  active_.set(nullptr);  // the model is being replaced
+  drop(good);
+  loop_->run_due();
+  clock_.advance_ms(kMinute);
+  active_.set(canopy::testing::load_cell_detector(dir_ / "model"));
+  for (int i = 0; i < 6; ++i) pass({{{0, 0}, Leaf::kHealthy}});
+  EXPECT_EQ(bodies(api::Stream::kReadings).size(), 10u + 1u)
+      << "the sensors were read every period throughout";
+  clock_.advance_ms(10 * kMinute);
+  loop_->run_due();
+  auto telemetry = bodies(api::Stream::kTelemetry);
+  ASSERT_FALSE(telemetry.empty());
+  std::int64_t failures = 0;
+  for (const Json& t : telemetry) failures += t["values"].value("camera.row-1.failures", 0.0);
+  EXPECT_EQ(failures, 3) << "three bad frames counted";
+  const Json& values = telemetry.back()["values"];
+  EXPECT_GT(values["inference_ms"].get<double>(), 0);
+  EXPECT_GT(values["rss_bytes"].get<double>(), 1e6);
+  EXPECT_EQ(values["outbox.images.records"], 3) << "the outbox's own figures ride along";
+  std::int64_t counted = 0;
+  for (const Json& t : telemetry)
+    for (std::int64_t n : t["confidence_histogram"].get<std::vector<std::int64_t>>()) counted += n;
+  EXPECT_GT(counted, 6) << "scores below the model's threshold are counted too";
+}
+
+TEST_F(FieldLoopTest, TheValveFollowsTheSoilAndClosesOnABadReadingWithinOnePeriod) {
+  write_bytes(dir_ / "soil", "0.15\n");
+  open_loop();
+  EXPECT_FALSE(valve_open()) << "closed at start";
+  loop_->run_due();
+  EXPECT_TRUE(valve_open()) << "dry soil";
+  clock_.advance_ms(5 * kMinute);
+  write_bytes(dir_ / "soil", "nan\n");
+  loop_->run_due();
+  EXPECT_FALSE(valve_open()) << "NaN closes the valve in the same period";
+  auto actuations = bodies(api::Stream::kActuations);
+  ASSERT_EQ(actuations.size(), 2u);
+  EXPECT_EQ(actuations[0]["open"], true);
+  EXPECT_DOUBLE_EQ(actuations[0]["theta"].get<double>(), 0.15);
+  EXPECT_EQ(actuations[1]["open"], false);
+  EXPECT_TRUE(actuations[1]["theta"].is_null());
+  auto alerts = bodies(api::Stream::kAlerts);
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(alerts[0]["condition"], "sensor");
+  EXPECT_EQ(alerts[0]["subject"], "soil-north");
+  auto readings = bodies(api::Stream::kReadings);
+  EXPECT_NE(readings.back()["status"], "valid");
+  EXPECT_TRUE(readings.back()["value"].is_null());
+
+  // Fixed, but the minimum off-time holds before it opens again.
+  write_bytes(dir_ / "soil", "0.15\n");
+  clock_.advance_ms(kMinute);
+  loop_->run_due();
+  EXPECT_FALSE(valve_open());
+  alerts = bodies(api::Stream::kAlerts);
+  ASSERT_EQ(alerts.size(), 2u);
+  EXPECT_EQ(alerts[1]["raised"], false) << "the sensor alert clears";
+  clock_.advance_ms(10 * kMinute);
+  loop_->run_due();
+  EXPECT_TRUE(valve_open());
+}
+
+TEST_F(FieldLoopTest, TheDaysTemperaturesGiveItsReferenceEvapotranspiration) {
+  open_loop();
+  // A day from 14 °C at night to 30 °C in the afternoon, read every 10 minutes.
+  for (int minute = 0; minute <= 24 * 60 + 30; minute += 10) {
+    const double hour = (clock_.wall_ms() / kMinute % (24 * 60)) / 60.0;
+    write_bytes(dir_ / "air",
+                std::to_string(static_cast<int>(22000 - 8000 * std::cos((hour - 3) / 24 * 2 * M_PI))));
+    write_bytes(dir_ / "soil", minute % 20 == 0 ? "0.240\n" : "0.241\n");
+    loop_->run_due();
+    clock_.advance_ms(10 * kMinute);
+  }
+  auto telemetry = bodies(api::Stream::kTelemetry);
+  ASSERT_FALSE(telemetry.empty());
+  const Json& last = telemetry.back()["values"];
+  ASSERT_TRUE(last.contains("et0_mm")) << last.dump();
+  // 16 °C of daily range at 41.6° N in late November: a few mm a day at most.
+  EXPECT_GT(last["et0_mm"].get<double>(), 0.5);
+  EXPECT_LT(last["et0_mm"].get<double>(), 4);
+  double warmest = 0;
+  for (const Json& t : telemetry) warmest = std::max(warmest, t["values"].value("sensor.air.max", 0.0));
+  EXPECT_NEAR(warmest, 30, 0.6);
+}
+
+}  // namespace
+}  // namespace canopy::agent
