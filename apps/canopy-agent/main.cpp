@@ -83,6 +83,12 @@ int main(int argc, char** argv) {
   flag(run, "--integrity-check-interval", "agent.integrity_check_interval_s",
        "seconds between checks of the installed models' files against their signed manifests "
        "(default 86400; they are also checked at every start)");
+  flag(run, "--field-config", "field_config",
+       "the field loop's configuration: cameras, sensors, zones (docs/field.md; default: no field loop)");
+  flag(run, "--outbox-max-bytes", "agent.outbox_max_bytes",
+       "disk cap of the outbox that keeps field records until the server has them (default 268435456)");
+  flag(run, "--upload-rate", "agent.upload_bytes_per_s",
+       "bytes per second the outbox may upload (default 0: no cap)");
   run->callback([&] {
     canopy::init_logging({globals.verbose, globals.quiet});
     auto config = load_config(globals);

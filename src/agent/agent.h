@@ -1,6 +1,9 @@
-// The edge agent's updater loop: enrol once, then poll the desired state,
-// carry it out, and report, forever (or once, for tests), backing off with
-// jitter while the network is away. `canopy-agent` is a thin shell over this.
+// The edge agent: enrol once, then poll the desired state, carry it out, and
+// report, forever (or once, for tests), backing off with jitter while the
+// network is away. With a field configuration it also runs the field loop
+// (field_loop.h) on a thread of its own, at a lower priority so that
+// inference never starves the updater, and drains the loop's durable outbox
+// to the server on a third. `canopy-agent` is a thin shell over this.
 // Thread-safety: run_agent blocks the calling thread; stop it with
 // request_stop() from a signal handler or another thread.
 #pragma once
@@ -37,6 +40,10 @@ struct AgentOptions {
   // against their signed manifests while running (they are at every start).
   std::int64_t integrity_check_interval_s = 86400;
   Clock* clock = &system_clock();  // polls, backoff and the periodic check wait on it
+  // The field loop's configuration (docs/field.md); empty: no field loop.
+  std::filesystem::path field_config;
+  std::uint64_t outbox_max_bytes = 256ull << 20;  // the outbox's disk cap
+  std::int64_t upload_bytes_per_s = 0;            // the uploader's bandwidth cap; 0: none
 };
 
 // Runs the updater. The returned code is the process exit code: 0, or 1

@@ -54,6 +54,14 @@ Result<AgentOptions> options_from_config(const Config& config, std::vector<std::
   if (integrity_interval < 1)
     return make_error(ErrorCode::kInvalidArgument, "--integrity-check-interval must be at least 1 second");
   options.integrity_check_interval_s = integrity_interval;
+  options.field_config = config.get("field_config");
+  CANOPY_ASSIGN_OR_RETURN(long long outbox_max_bytes, config.get_int("agent.outbox_max_bytes", 256LL << 20));
+  if (outbox_max_bytes < (1 << 20))
+    return make_error(ErrorCode::kInvalidArgument, "--outbox-max-bytes must be at least 1048576 (1 MiB)");
+  options.outbox_max_bytes = static_cast<std::uint64_t>(outbox_max_bytes);
+  CANOPY_ASSIGN_OR_RETURN(long long upload_rate, config.get_int("agent.upload_bytes_per_s", 0));
+  if (upload_rate < 0) return make_error(ErrorCode::kInvalidArgument, "--upload-rate must not be negative");
+  options.upload_bytes_per_s = upload_rate;
   return options;
 }
 
