@@ -10,17 +10,10 @@
 #include <thread>
 
 #include "cli.h"
-#include "client/fleet_client.h"
 
 namespace canopy::cli {
 
 namespace {
-
-Result<client::FleetClient> connect_to_fleet(const Globals& globals) {
-  CANOPY_ASSIGN_OR_RETURN(std::string server, globals.config.require("server"));
-  CANOPY_ASSIGN_OR_RETURN(std::string api_key, globals.config.require("api_key"));
-  return client::FleetClient(server, api_key);
-}
 
 // "90", "90s", "15m", "24h", "7d" -> seconds.
 Result<std::int64_t> parse_duration_s(const std::string& text, const std::string& flag) {

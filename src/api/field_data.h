@@ -38,25 +38,32 @@ using StoredTelemetry = StoredRecord<Telemetry>;
 using StoredActuation = StoredRecord<ActuationEvent>;
 using StoredPlantChange = StoredRecord<PlantChangeEvent>;
 
-// The stream a body type travels on.
+// Where each stored body type comes from and how an operator reads it:
+// GET /api/v1/devices/{id}/PATH?SUBJECT=...&since_ms=&limit= answers
+// {"PATH": [records]}. `subject` names the query parameter that filters by
+// the record's sensor or zone; empty when the stream has none.
 template <typename Body>
-constexpr Stream stream_of();
+struct RecordKind;
 template <>
-constexpr Stream stream_of<Reading>() {
-  return Stream::kReadings;
-}
+struct RecordKind<Reading> {
+  static constexpr Stream stream = Stream::kReadings;
+  static constexpr std::string_view path = "readings", subject = "sensor";
+};
 template <>
-constexpr Stream stream_of<Telemetry>() {
-  return Stream::kTelemetry;
-}
+struct RecordKind<Telemetry> {
+  static constexpr Stream stream = Stream::kTelemetry;
+  static constexpr std::string_view path = "telemetry", subject = "";
+};
 template <>
-constexpr Stream stream_of<ActuationEvent>() {
-  return Stream::kActuations;
-}
+struct RecordKind<ActuationEvent> {
+  static constexpr Stream stream = Stream::kActuations;
+  static constexpr std::string_view path = "irrigation", subject = "zone";
+};
 template <>
-constexpr Stream stream_of<PlantChangeEvent>() {
-  return Stream::kPlants;
-}
+struct RecordKind<PlantChangeEvent> {
+  static constexpr Stream stream = Stream::kPlants;
+  static constexpr std::string_view path = "plants", subject = "zone";
+};
 
 // open: raised and not yet seen; acked: an operator acknowledged it and the
 // condition holds still; cleared: the device cleared it (whether acked or not).

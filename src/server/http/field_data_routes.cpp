@@ -36,19 +36,17 @@ Status check_device(Fleet& fleet, const std::string& device_id) {
   return {};
 }
 
-// GET /api/v1/devices/{id}/PATH?SUBJECT_PARAM=&since_ms=&limit=, answering
-// {"LIST": [stored records of Body's stream]}.
+// GET /api/v1/devices/{id}/PATH for Body's records (api::RecordKind).
 template <typename Body>
-void install_records_route(httplib::Server& http, const ApiKeys& keys, Fleet& fleet, FieldData& field_data,
-                           const std::string& path, const std::string& subject_param,
-                           const std::string& list) {
-  http.Get(R"(/api/v1/devices/([^/]+)/)" + path,
+void install_records_route(httplib::Server& http, const ApiKeys& keys, Fleet& fleet, FieldData& field_data) {
+  using Kind = api::RecordKind<Body>;
+  http.Get(R"(/api/v1/devices/([^/]+)/)" + std::string(Kind::path),
            guarded(keys, Role::kReader,
-                   [&fleet, &field_data, subject_param, list](const Request& req, Response& res,
-                                                              const ApiKeyRecord&) {
+                   [&fleet, &field_data](const Request& req, Response& res, const ApiKeyRecord&) {
                      const std::string device_id = req.matches[1].str();
                      RecordQuery query;
-                     if (!subject_param.empty()) query.subject = req.get_param_value(subject_param);
+                     if (!Kind::subject.empty())
+                       query.subject = req.get_param_value(std::string(Kind::subject));
                      auto limit = read_limit(req);
                      if (!limit.ok()) return send_error(res, limit.error());
                      query.limit = *limit;
@@ -63,7 +61,7 @@ void install_records_route(httplib::Server& http, const ApiKeys& keys, Fleet& fl
                      if (!records.ok()) return send_error(res, records.error());
                      Json rows = Json::array();
                      for (const auto& record : *records) rows.push_back(record.to_json());
-                     send_json(res, 200, {{list, rows}});
+                     send_json(res, 200, {{std::string(Kind::path), rows}});
                    }));
 }
 
@@ -73,9 +71,9 @@ void install_field_data_routes(httplib::Server& http, const ApiKeys& keys, Fleet
                                FieldData& field_data) {
   http.Post("/api/v1/device/records",
             device_guarded_reader(
-                fleet, [&field_data](const Request&, Response& res, const httplib::ContentReader& reader,
+                fleet, [&field_data](const Request& req, Response& res, const httplib::ContentReader& reader,
                                      const std::string& device_id) {
-                  auto body = read_json_body(reader, res, kMaxBatchBytes);
+                  auto body = read_json_body(req, reader, res, kMaxBatchBytes);
                   if (!body.ok()) return send_error(res, body.error());
                   auto batch = api::RecordBatch::from_json(*body);
                   if (!batch.ok()) return send_error(res, batch.error());
@@ -84,11 +82,10 @@ void install_field_data_routes(httplib::Server& http, const ApiKeys& keys, Fleet
                   send_json(res, 200, ack->to_json());
                 }));
 
-  install_records_route<api::Reading>(http, keys, fleet, field_data, "readings", "sensor", "readings");
-  install_records_route<api::Telemetry>(http, keys, fleet, field_data, "telemetry", "", "telemetry");
-  install_records_route<api::ActuationEvent>(http, keys, fleet, field_data, "irrigation", "zone",
-                                             "irrigation");
-  install_records_route<api::PlantChangeEvent>(http, keys, fleet, field_data, "plants", "zone", "plants");
+  install_records_route<api::Reading>(http, keys, fleet, field_data);
+  install_records_route<api::Telemetry>(http, keys, fleet, field_data);
+  install_records_route<api::ActuationEvent>(http, keys, fleet, field_data);
+  install_records_route<api::PlantChangeEvent>(http, keys, fleet, field_data);
 
   http.Get("/api/v1/alerts",
            guarded(keys, Role::kReader,

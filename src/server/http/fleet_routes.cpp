@@ -25,17 +25,18 @@ Result<Json> json_body(const Request& req) {
 }
 
 void install_device_routes(httplib::Server& http, Fleet& fleet, Registry& registry) {
-  http.Post("/api/v1/enroll", [&fleet](const Request&, Response& res, const httplib::ContentReader& reader) {
-    auto body = read_json_body(reader, res, kMaxJsonBytes);
-    if (!body.ok()) return send_error(res, body.error());
-    auto request = api::EnrollRequest::from_json(*body);
-    auto enrolled = request.ok() ? fleet.enroll(*request) : Result<api::Enrollment>(request.error());
-    if (!enrolled.ok()) {
-      spdlog::warn("fleet.enroll.refused reason=\"{}\"", enrolled.error().message);
-      return send_error(res, enrolled.error());
-    }
-    send_json(res, 201, enrolled->to_json());
-  });
+  http.Post(
+      "/api/v1/enroll", [&fleet](const Request& req, Response& res, const httplib::ContentReader& reader) {
+        auto body = read_json_body(req, reader, res, kMaxJsonBytes);
+        if (!body.ok()) return send_error(res, body.error());
+        auto request = api::EnrollRequest::from_json(*body);
+        auto enrolled = request.ok() ? fleet.enroll(*request) : Result<api::Enrollment>(request.error());
+        if (!enrolled.ok()) {
+          spdlog::warn("fleet.enroll.refused reason=\"{}\"", enrolled.error().message);
+          return send_error(res, enrolled.error());
+        }
+        send_json(res, 201, enrolled->to_json());
+      });
 
   http.Get("/api/v1/device/desired",
            device_guarded(fleet, [&fleet](const Request& req, Response& res, const std::string& device_id) {
@@ -65,9 +66,9 @@ void install_device_routes(httplib::Server& http, Fleet& fleet, Registry& regist
 
   http.Post("/api/v1/device/status",
             device_guarded_reader(
-                fleet, [&fleet](const Request&, Response& res, const httplib::ContentReader& reader,
+                fleet, [&fleet](const Request& req, Response& res, const httplib::ContentReader& reader,
                                 const std::string& device_id) {
-                  auto body = read_json_body(reader, res, kMaxJsonBytes);
+                  auto body = read_json_body(req, reader, res, kMaxJsonBytes);
                   if (!body.ok()) return send_error(res, body.error());
                   auto report = api::StatusReport::from_json(*body);
                   if (!report.ok()) return send_error(res, report.error());

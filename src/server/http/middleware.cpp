@@ -90,10 +90,12 @@ Error body_too_large(std::size_t max_bytes) {
                                               (mebibytes ? " MiB" : " KiB"));
 }
 
-Result<Json> read_json_body(const httplib::ContentReader& reader, Response& res, std::size_t max_bytes) {
+Result<Json> read_json_body(const Request& req, const httplib::ContentReader& reader, Response& res,
+                            std::size_t max_bytes) {
+  // A declared size over the limit is refused before anything is read.
+  bool too_large = req.get_header_value<std::uint64_t>("Content-Length") > max_bytes;
   std::string text;
-  bool too_large = false;
-  const bool complete = reader([&](const char* data, std::size_t length) {
+  const bool complete = !too_large && reader([&](const char* data, std::size_t length) {
     if (text.size() + length > max_bytes) {
       too_large = true;
       return false;
@@ -105,6 +107,9 @@ Result<Json> read_json_body(const httplib::ContentReader& reader, Response& res,
     res.set_header("Connection", "close");  // the rest of the body is never read
     return body_too_large(max_bytes);
   }
+  // httplib sets 413 when the body is over the server's own payload limit (--max-upload-bytes).
+  if (!complete && res.status == 413)
+    return make_error(ErrorCode::kTooLarge, "request body is larger than the server's limit");
   if (!complete) return make_error(ErrorCode::kInvalidArgument, "request body was cut off; send it again");
   return parse_json_object(text);
 }
