@@ -52,26 +52,30 @@ void print_records(const std::vector<api::StoredPlantChange>& records) {
                 p.zone.c_str(), p.plant_id, p.from.c_str(), p.to.c_str());
 }
 
+void add_limit_option(CLI::App* command, int& limit) {
+  command
+      ->add_option("--limit", limit,
+                   "how many, newest first (at most " + std::to_string(api::kMaxRowsPerRead) + ")")
+      ->check(cli_support::integer_at_least(1));
+}
+
 struct RecordsArgs {
   std::string device_id;
   std::string subject;
   int limit = api::kDefaultRowsPerRead;
 };
 
-// `canopy device PATH ID [--SUBJECT S] [--limit N]` for Body's records (api::RecordKind).
+// `canopy device PATH ID [--SUBJECT S] [--limit N]` for Body's records (api::record_kind).
 template <typename Body>
 void add_records_command(CLI::App& device, Globals& globals, int& exit_code, const std::string& help,
                          const std::string& subject_help) {
-  using Kind = api::RecordKind<Body>;
+  static constexpr api::RecordKind kind = api::record_kind<Body>();
   auto args = std::make_shared<RecordsArgs>();
-  auto* command = device.add_subcommand(std::string(Kind::path), help);
+  auto* command = device.add_subcommand(std::string(kind.path), help);
   command->add_option("ID", args->device_id, "device id from 'canopy device list'")->required();
-  if (!Kind::subject.empty())
-    command->add_option("--" + std::string(Kind::subject), args->subject, subject_help);
-  command
-      ->add_option("--limit", args->limit,
-                   "how many, newest first (at most " + std::to_string(api::kMaxRowsPerRead) + ")")
-      ->check(cli_support::integer_at_least(1));
+  if (!kind.subject.empty())
+    command->add_option("--" + std::string(kind.subject), args->subject, subject_help);
+  add_limit_option(command, args->limit);
   add_server_flags(command, globals);
   set_action(command, exit_code, [&globals, args]() -> Status {
     CANOPY_ASSIGN_OR_RETURN(auto client, connect_to_fleet(globals));
@@ -80,7 +84,7 @@ void add_records_command(CLI::App& device, Globals& globals, int& exit_code, con
     if (globals.json) {
       Json rows = Json::array();
       for (const auto& record : records) rows.push_back(record.to_json());
-      print_json({{std::string(Kind::path), rows}});
+      print_json({{std::string(kind.path), rows}});
     } else {
       print_records(records);
     }
@@ -112,9 +116,7 @@ void register_alert_commands(CLI::App& app, Globals& globals, int& exit_code) {
   list->add_option("--device", list_args->device_id, "only the alerts of this device");
   list->add_option("--state", list_args->state, "only alerts in this state")
       ->check(CLI::IsMember({"open", "acked", "cleared", "all"}));
-  list->add_option("--limit", list_args->limit,
-                   "how many, newest first (at most " + std::to_string(api::kMaxRowsPerRead) + ")")
-      ->check(cli_support::integer_at_least(1));
+  add_limit_option(list, list_args->limit);
   add_server_flags(list, globals);
   set_action(list, exit_code, [&globals, list_args]() -> Status {
     CANOPY_ASSIGN_OR_RETURN(auto client, connect_to_fleet(globals));

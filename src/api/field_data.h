@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 #include "api/device_data.h"
 #include "common/error.h"
@@ -38,32 +39,23 @@ using StoredTelemetry = StoredRecord<Telemetry>;
 using StoredActuation = StoredRecord<ActuationEvent>;
 using StoredPlantChange = StoredRecord<PlantChangeEvent>;
 
-// Where each stored body type comes from and how an operator reads it:
+// Where a stored body type comes from and how an operator reads it:
 // GET /api/v1/devices/{id}/PATH?SUBJECT=...&since_ms=&limit= answers
 // {"PATH": [records]}. `subject` names the query parameter that filters by
 // the record's sensor or zone; empty when the stream has none.
+struct RecordKind {
+  Stream stream;
+  std::string_view path;
+  std::string_view subject;
+};
+
 template <typename Body>
-struct RecordKind;
-template <>
-struct RecordKind<Reading> {
-  static constexpr Stream stream = Stream::kReadings;
-  static constexpr std::string_view path = "readings", subject = "sensor";
-};
-template <>
-struct RecordKind<Telemetry> {
-  static constexpr Stream stream = Stream::kTelemetry;
-  static constexpr std::string_view path = "telemetry", subject = "";
-};
-template <>
-struct RecordKind<ActuationEvent> {
-  static constexpr Stream stream = Stream::kActuations;
-  static constexpr std::string_view path = "irrigation", subject = "zone";
-};
-template <>
-struct RecordKind<PlantChangeEvent> {
-  static constexpr Stream stream = Stream::kPlants;
-  static constexpr std::string_view path = "plants", subject = "zone";
-};
+constexpr RecordKind record_kind() {
+  if constexpr (std::is_same_v<Body, Reading>) return {Stream::kReadings, "readings", "sensor"};
+  if constexpr (std::is_same_v<Body, Telemetry>) return {Stream::kTelemetry, "telemetry", ""};
+  if constexpr (std::is_same_v<Body, ActuationEvent>) return {Stream::kActuations, "irrigation", "zone"};
+  if constexpr (std::is_same_v<Body, PlantChangeEvent>) return {Stream::kPlants, "plants", "zone"};
+}
 
 // open: raised and not yet seen; acked: an operator acknowledged it and the
 // condition holds still; cleared: the device cleared it (whether acked or not).

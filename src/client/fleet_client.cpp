@@ -107,10 +107,10 @@ template <typename Body>
 Result<std::vector<api::StoredRecord<Body>>> FleetClient::device_records(const std::string& device_id,
                                                                          const std::string& subject,
                                                                          int limit) {
-  using Kind = api::RecordKind<Body>;
-  const std::string path(Kind::path);
+  static constexpr api::RecordKind kind = api::record_kind<Body>();
+  const std::string path(kind.path);
   const std::string query =
-      query_string({{Kind::subject, Kind::subject.empty() ? "" : subject}, {"limit", limit_text(limit)}});
+      query_string({{kind.subject, kind.subject.empty() ? "" : subject}, {"limit", limit_text(limit)}});
   return list_as<api::StoredRecord<Body>>(
       call("GET", "/api/v1/devices/" + url_segment(device_id) + "/" + path + query, nullptr,
            "reading the " + path + " of device " + device_id),

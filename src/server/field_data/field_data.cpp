@@ -158,7 +158,7 @@ Result<std::vector<api::StoredRecord<Body>>> FieldData::records(const std::strin
                                       "WHERE device_id = ? AND stream = ? AND (? = '' OR subject = ?) "
                                       "AND at_ms >= ? ORDER BY at_ms DESC, seq DESC LIMIT ?"));
   select.bind(1, device_id)
-      .bind(2, std::string(api::stream_name(api::RecordKind<Body>::stream)))
+      .bind(2, std::string(api::stream_name(api::record_kind<Body>().stream)))
       .bind(3, query.subject)
       .bind(4, query.subject)
       .bind(5, query.since_ms)

@@ -36,17 +36,17 @@ Status check_device(Fleet& fleet, const std::string& device_id) {
   return {};
 }
 
-// GET /api/v1/devices/{id}/PATH for Body's records (api::RecordKind).
+// GET /api/v1/devices/{id}/PATH for Body's records (api::record_kind).
 template <typename Body>
 void install_records_route(httplib::Server& http, const ApiKeys& keys, Fleet& fleet, FieldData& field_data) {
-  using Kind = api::RecordKind<Body>;
-  http.Get(R"(/api/v1/devices/([^/]+)/)" + std::string(Kind::path),
+  static constexpr api::RecordKind kind = api::record_kind<Body>();
+  http.Get(R"(/api/v1/devices/([^/]+)/)" + std::string(kind.path),
            guarded(keys, Role::kReader,
                    [&fleet, &field_data](const Request& req, Response& res, const ApiKeyRecord&) {
                      const std::string device_id = req.matches[1].str();
                      RecordQuery query;
-                     if (!Kind::subject.empty())
-                       query.subject = req.get_param_value(std::string(Kind::subject));
+                     if (!kind.subject.empty())
+                       query.subject = req.get_param_value(std::string(kind.subject));
                      auto limit = read_limit(req);
                      if (!limit.ok()) return send_error(res, limit.error());
                      query.limit = *limit;
@@ -61,7 +61,7 @@ void install_records_route(httplib::Server& http, const ApiKeys& keys, Fleet& fl
                      if (!records.ok()) return send_error(res, records.error());
                      Json rows = Json::array();
                      for (const auto& record : *records) rows.push_back(record.to_json());
-                     send_json(res, 200, {{std::string(Kind::path), rows}});
+                     send_json(res, 200, {{std::string(kind.path), rows}});
                    }));
 }
 
