@@ -70,17 +70,18 @@ void install_records_route(httplib::Server& http, const ApiKeys& keys, Fleet& fl
 void install_field_data_routes(httplib::Server& http, const ApiKeys& keys, Fleet& fleet,
                                FieldData& field_data) {
   http.Post("/api/v1/device/records",
-            device_guarded_reader(
-                fleet, [&field_data](const Request& req, Response& res, const httplib::ContentReader& reader,
-                                     const std::string& device_id) {
-                  auto body = read_json_body(req, reader, res, kMaxBatchBytes);
-                  if (!body.ok()) return send_error(res, body.error());
-                  auto batch = api::RecordBatch::from_json(*body);
-                  if (!batch.ok()) return send_error(res, batch.error());
-                  auto ack = field_data.store(device_id, *batch);
-                  if (!ack.ok()) return send_error(res, ack.error());
-                  send_json(res, 200, ack->to_json());
-                }));
+            device_guarded_reader(fleet, [&fleet, &field_data](const Request& req, Response& res,
+                                                               const httplib::ContentReader& reader,
+                                                               const std::string& device_id) {
+              auto body = read_json_body(req, reader, res, kMaxBatchBytes);
+              if (!body.ok()) return send_error(res, body.error());
+              auto batch = api::RecordBatch::from_json(*body);
+              if (!batch.ok()) return send_error(res, batch.error());
+              auto ack = field_data.store(device_id, *batch);
+              if (!ack.ok()) return send_error(res, ack.error());
+              fleet.mark_seen(device_id);
+              send_json(res, 200, ack->to_json());
+            }));
 
   install_records_route<api::Reading>(http, keys, fleet, field_data);
   install_records_route<api::Telemetry>(http, keys, fleet, field_data);
