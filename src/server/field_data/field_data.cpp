@@ -86,9 +86,9 @@ std::string subject_of(const api::DeviceRecord& record) {
 
 }  // namespace
 
-Result<std::unique_ptr<FieldData>> FieldData::open(Database db, Clock& clock) {
+Result<std::unique_ptr<FieldData>> FieldData::open(Database db, Clock& clock, FieldDataOptions options) {
   CANOPY_TRY(migrate(db, kSchema));
-  return std::unique_ptr<FieldData>(new FieldData(std::move(db), clock));
+  return std::unique_ptr<FieldData>(new FieldData(std::move(db), clock, options));
 }
 
 Result<api::RecordAck> FieldData::store(const std::string& device_id, const api::RecordBatch& batch) {
@@ -123,6 +123,7 @@ Result<api::RecordAck> FieldData::store(const std::string& device_id, const api:
     std::int64_t& acked = ack.acked[record->stream];
     acked = std::max(acked, record->seq);
   }
+  for (const auto& streamed : ack.acked) CANOPY_TRY(prune_locked(device_id, streamed.first));
   CANOPY_TRY(transaction.commit());
   return ack;
 }
@@ -147,6 +148,21 @@ Status FieldData::apply_alert_locked(const std::string& device_id, const api::De
       "raised_at_ms) VALUES(?,?,?,?,?,?,?,'open',?)",
       {device_id, event.zone, event.condition, event.subject, event.severity,
        static_cast<std::int64_t>(event.plants), event.message, record.at_ms});
+}
+
+Status FieldData::prune_locked(const std::string& device_id, api::Stream stream) {
+  const std::int64_t keep = stream == api::Stream::kReadings    ? options_.max_readings
+                            : stream == api::Stream::kTelemetry ? options_.max_telemetry
+                            : stream == api::Stream::kImages    ? options_.max_images
+                                                                : 0;
+  if (keep <= 0) return {};
+  // Sequence numbers only grow and gaps are records never sent, so the
+  // window (newest - keep, newest] holds at most `keep` records.
+  const std::string name(api::stream_name(stream));
+  return db_.run(
+      "DELETE FROM field_records WHERE device_id = ? AND stream = ? AND seq <= "
+      "(SELECT MAX(seq) FROM field_records WHERE device_id = ? AND stream = ?) - ?",
+      {device_id, name, device_id, name, keep});
 }
 
 template <typename Body>

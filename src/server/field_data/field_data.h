@@ -7,7 +7,8 @@
 // skipped, and counts as stored in the acknowledgement. Readings, telemetry,
 // actuations, plant changes and images are kept as the device sent their
 // bodies; alert records also open, update and clear rows of `field_alerts`,
-// in the order the device numbered them.
+// in the order the device numbered them. Readings, telemetry and images are
+// kept per device up to a bound (FieldDataOptions).
 //
 // The area knows a device only by the id the HTTP layer authenticated; it
 // never reads the fleet's tables. Times it records come from its Clock.
@@ -44,11 +45,23 @@ struct AlertQuery {
   int limit = api::kDefaultRowsPerRead;
 };
 
+// How much of the streams that only describe the field is kept per device:
+// the records with the newest `max_*` sequence numbers of each. A stored
+// batch deletes what falls below that window, and a record resent from
+// below it is deleted in the same transaction (it still counts as stored).
+// Alerts, actuations and plant changes are the field's history and are kept
+// whole. 0 keeps everything.
+struct FieldDataOptions {
+  std::int64_t max_readings = 100'000;  // two weeks of five sensors read every minute
+  std::int64_t max_telemetry = 20'000;  // two weeks of one period a minute
+  std::int64_t max_images = 100;        // a frame is up to 3 MiB
+};
+
 class FieldData {
  public:
   // Migrates the area's tables on `db` (a connection of its own). `clock`
   // must outlive the FieldData.
-  static Result<std::unique_ptr<FieldData>> open(Database db, Clock& clock);
+  static Result<std::unique_ptr<FieldData>> open(Database db, Clock& clock, FieldDataOptions options = {});
 
   // Stores the records of `batch` that are new, in one transaction. Answers,
   // per stream in the batch, the highest seq in it: all of them are stored
@@ -69,15 +82,19 @@ class FieldData {
   Result<api::Alert> ack_alert(std::int64_t id, const std::string& by);
 
  private:
-  FieldData(Database db, Clock& clock) : db_(std::move(db)), clock_(clock) {}
+  FieldData(Database db, Clock& clock, FieldDataOptions options)
+      : db_(std::move(db)), clock_(clock), options_(options) {}
 
   // Caller holds mutex_ inside a transaction.
   Status apply_alert_locked(const std::string& device_id, const api::DeviceRecord& record);
+  // Deletes the records of `stream` below the window its option keeps.
+  Status prune_locked(const std::string& device_id, api::Stream stream);
   Result<std::optional<api::Alert>> find_alert_locked(std::int64_t id);
 
   std::mutex mutex_;  // guards db_
   Database db_;
   Clock& clock_;
+  const FieldDataOptions options_;
 };
 
 }  // namespace canopy::server

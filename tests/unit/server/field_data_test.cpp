@@ -33,11 +33,11 @@ class FieldDataTest : public ::testing::Test {
  protected:
   void SetUp() override { reopen(); }
 
-  void reopen() {
+  void reopen(FieldDataOptions options = {}) {
     store_.reset();
     auto db = Database::open_in(dir_.path());
     ASSERT_TRUE(db.ok()) << db.error().message;
-    auto store = FieldData::open(std::move(db).value(), clock_);
+    auto store = FieldData::open(std::move(db).value(), clock_, options);
     ASSERT_TRUE(store.ok()) << store.error().message;
     store_ = std::move(store).value();
   }
@@ -167,6 +167,23 @@ TEST_F(FieldDataTest, ReadsFilterBySubjectTimeAndLimit) {
   ASSERT_EQ(zone->size(), 2u);
   EXPECT_FALSE((*zone)[0].body.open);
   EXPECT_TRUE((*zone)[1].body.open);
+}
+
+TEST_F(FieldDataTest, OnlyTheNewestReadingsAreKeptPerDevice) {
+  reopen({.max_readings = 2, .max_telemetry = 0, .max_images = 0});
+  store("dev-a", {reading(1, "soil-1", 0.1, 1000), reading(2, "soil-1", 0.2, 2000),
+                  reading(3, "soil-1", 0.3, 3000), actuation(1, "zone-1", true)});
+  store("dev-b", {reading(1, "soil-1", 0.1, 1000)});
+  auto kept = readings("dev-a");
+  ASSERT_EQ(kept.size(), 2u);
+  EXPECT_EQ(kept[1].seq, 2);
+  api::RecordAck resent = store("dev-a", {reading(1, "soil-1", 0.1, 1000), actuation(2, "zone-1", false)});
+  EXPECT_EQ(resent.acked.at(Stream::kReadings), 1) << "a record from below the window counts as stored";
+  EXPECT_EQ(readings("dev-a").size(), 2u) << "and is not kept";
+  EXPECT_EQ(readings("dev-b").size(), 1u) << "the window is per device";
+  auto valves = store_->records<api::ActuationEvent>("dev-a", {});
+  ASSERT_TRUE(valves.ok());
+  EXPECT_EQ(valves->size(), 2u) << "irrigation history is kept whole";
 }
 
 TEST_F(FieldDataTest, RecordsAndAlertsSurviveAReopen) {
