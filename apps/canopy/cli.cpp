@@ -67,4 +67,10 @@ Result<client::RegistryClient> connect_to_registry(const Globals& globals) {
   return client::RegistryClient(server, api_key);
 }
 
+Result<client::FleetClient> connect_to_fleet(const Globals& globals) {
+  CANOPY_ASSIGN_OR_RETURN(std::string server, globals.config.require("server"));
+  CANOPY_ASSIGN_OR_RETURN(std::string api_key, globals.config.require("api_key"));
+  return client::FleetClient(server, api_key);
+}
+
 }  // namespace canopy::cli

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "client/fleet_client.h"
 #include "client/registry_client.h"
 #include "common/config.h"
 #include "common/error.h"
@@ -45,6 +46,9 @@ std::string summarize_json(const Json& object);
 // A registry client from the resolved `server` and `api_key` settings.
 Result<client::RegistryClient> connect_to_registry(const Globals& globals);
 
+// A fleet client from the same settings.
+Result<client::FleetClient> connect_to_fleet(const Globals& globals);
+
 void register_package_commands(CLI::App& app, Globals& globals, int& exit_code);
 void register_model_commands(CLI::App& app, Globals& globals, int& exit_code);
 void register_key_commands(CLI::App& app, Globals& globals, int& exit_code);
@@ -55,5 +59,8 @@ void register_pipeline_commands(CLI::App& app, Globals& globals, int& exit_code)
 void register_run_commands(CLI::App& app, Globals& globals, int& exit_code);
 void register_fleet_commands(CLI::App& app, Globals& globals, int& exit_code);
 void register_sim_command(CLI::App& app, Globals& globals, int& exit_code);
+// Adds readings, telemetry, irrigation and plants to `canopy device` (which
+// register_fleet_commands creates first) and the `canopy alerts` commands.
+void register_field_commands(CLI::App& app, Globals& globals, int& exit_code);
 
 }  // namespace canopy::cli

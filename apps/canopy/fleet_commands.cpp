@@ -10,17 +10,10 @@
 #include <thread>
 
 #include "cli.h"
-#include "client/fleet_client.h"
 
 namespace canopy::cli {
 
 namespace {
-
-Result<client::FleetClient> connect_to_fleet(const Globals& globals) {
-  CANOPY_ASSIGN_OR_RETURN(std::string server, globals.config.require("server"));
-  CANOPY_ASSIGN_OR_RETURN(std::string api_key, globals.config.require("api_key"));
-  return client::FleetClient(server, api_key);
-}
 
 // "90", "90s", "15m", "24h", "7d" -> seconds.
 Result<std::int64_t> parse_duration_s(const std::string& text, const std::string& flag) {
@@ -148,7 +141,9 @@ void print_device_row(const api::DeviceInfo& d) {
 }
 
 void register_device_commands(CLI::App& app, Globals& globals, int& exit_code) {
-  auto* device = app.add_subcommand("device", "List, inspect, approve, revoke and decommission devices");
+  auto* device = app.add_subcommand(
+      "device",
+      "List, inspect, approve, revoke and decommission devices, and read what they sent from the field");
   device->require_subcommand(1);
 
   auto list_args = std::make_shared<DeviceListArgs>();

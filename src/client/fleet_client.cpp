@@ -27,6 +27,19 @@ Result<std::vector<T>> list_as(const Result<Json>& json, const char* member) {
   return out;
 }
 
+// "?name=value&..." of the parameters that are not empty; "" when all are.
+std::string query_string(std::initializer_list<std::pair<std::string_view, std::string>> parameters) {
+  std::string query;
+  for (const auto& [name, value] : parameters) {
+    if (value.empty()) continue;
+    query += query.empty() ? '?' : '&';
+    query.append(name).append("=").append(url_segment(value));
+  }
+  return query;
+}
+
+std::string limit_text(int limit) { return limit > 0 ? std::to_string(limit) : ""; }
+
 }  // namespace
 
 FleetClient::FleetClient(const std::string& server_url, const std::string& api_key, HttpOptions options)
@@ -54,12 +67,7 @@ Result<std::vector<api::DeviceInfo>> FleetClient::list_devices(const std::string
                                                                const std::string& tag,
                                                                std::optional<api::DeviceStatus> status) {
   const std::string status_text = status ? std::string(api::device_status_name(*status)) : "";
-  std::string query;
-  for (const auto& [name, value] : {std::pair{"group", group}, {"tag", tag}, {"status", status_text}}) {
-    if (value.empty()) continue;
-    query += query.empty() ? '?' : '&';
-    query.append(name).append("=").append(url_segment(value));
-  }
+  const std::string query = query_string({{"group", group}, {"tag", tag}, {"status", status_text}});
   return list_as<api::DeviceInfo>(call("GET", "/api/v1/devices" + query, nullptr, "listing devices"),
                                   "devices");
 }
@@ -93,6 +101,42 @@ Result<api::DeploymentStatus> FleetClient::control_deployment(std::int64_t id, c
   return answer_as<api::DeploymentStatus>(
       call("POST", "/api/v1/deployments/" + std::to_string(id) + "/" + operation, Json::object(),
            operation + " of deployment " + std::to_string(id)));
+}
+
+template <typename Body>
+Result<std::vector<api::StoredRecord<Body>>> FleetClient::device_records(const std::string& device_id,
+                                                                         const std::string& subject,
+                                                                         int limit) {
+  static constexpr api::RecordKind kind = api::record_kind<Body>();
+  const std::string path(kind.path);
+  const std::string query =
+      query_string({{kind.subject, kind.subject.empty() ? "" : subject}, {"limit", limit_text(limit)}});
+  return list_as<api::StoredRecord<Body>>(
+      call("GET", "/api/v1/devices/" + url_segment(device_id) + "/" + path + query, nullptr,
+           "reading the " + path + " of device " + device_id),
+      path.c_str());
+}
+
+template Result<std::vector<api::StoredReading>> FleetClient::device_records<api::Reading>(const std::string&,
+                                                                                           const std::string&,
+                                                                                           int);
+template Result<std::vector<api::StoredTelemetry>> FleetClient::device_records<api::Telemetry>(
+    const std::string&, const std::string&, int);
+template Result<std::vector<api::StoredActuation>> FleetClient::device_records<api::ActuationEvent>(
+    const std::string&, const std::string&, int);
+template Result<std::vector<api::StoredPlantChange>> FleetClient::device_records<api::PlantChangeEvent>(
+    const std::string&, const std::string&, int);
+
+Result<std::vector<api::Alert>> FleetClient::list_alerts(const std::string& device_id,
+                                                         const std::string& state, int limit) {
+  const std::string query =
+      query_string({{"device", device_id}, {"state", state}, {"limit", limit_text(limit)}});
+  return list_as<api::Alert>(call("GET", "/api/v1/alerts" + query, nullptr, "listing alerts"), "alerts");
+}
+
+Result<api::Alert> FleetClient::ack_alert(std::int64_t id) {
+  return answer_as<api::Alert>(call("POST", "/api/v1/alerts/" + std::to_string(id) + "/ack", Json::object(),
+                                    "acknowledging alert " + std::to_string(id)));
 }
 
 }  // namespace canopy::client

@@ -1,5 +1,6 @@
 // A client for the fleet's admin and operator API (docs/fleet.md): enrollment
-// tokens, devices and deployments, authenticated by API key. Calls take and
+// tokens, devices and deployments, and what devices sent from the field
+// (docs/field.md): their records and alerts, authenticated by API key. Calls take and
 // return the api library's types; an Error carries the server's one-line
 // explanation.
 // Thread-safety: one FleetClient per thread.
@@ -12,6 +13,7 @@
 
 #include "api/deployment.h"
 #include "api/device.h"
+#include "api/field_data.h"
 #include "common/error.h"
 #include "common/http_client.h"
 #include "common/json.h"
@@ -38,6 +40,18 @@ class FleetClient {
   Result<api::DeploymentStatus> deployment_status(std::int64_t id);
   // `operation` is pause, resume, abort or rollback.
   Result<api::DeploymentStatus> control_deployment(std::int64_t id, const std::string& operation);
+
+  // A device's stored records of Body's stream (api::RecordKind), newest
+  // first. `subject` filters by sensor or zone where the stream has one;
+  // empty matches all. A `limit` of 0 takes the server's default.
+  template <typename Body>
+  Result<std::vector<api::StoredRecord<Body>>> device_records(const std::string& device_id,
+                                                              const std::string& subject, int limit);
+  // Alerts, newest first; empty filters match all, `state` is open, acked,
+  // cleared or all.
+  Result<std::vector<api::Alert>> list_alerts(const std::string& device_id, const std::string& state,
+                                              int limit);
+  Result<api::Alert> ack_alert(std::int64_t id);
 
  private:
   Result<Json> call(const std::string& method, const std::string& path, const Json& body,

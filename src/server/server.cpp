@@ -11,6 +11,7 @@
 #include "common/hash.h"
 #include "server/area_links.h"
 #include "server/auth/api_keys.h"
+#include "server/field_data/field_data.h"
 #include "server/fleet/fleet.h"
 #include "server/http/http_server.h"
 #include "server/registry/registry.h"
@@ -142,7 +143,12 @@ int run_server(const ServerOptions& options) {
   auto fleet = Fleet::open(std::move(*fleet_db), catalog, fleet_options, clock);
   if (!fleet.ok()) return fail(fleet.error());
 
-  auto http = HttpServer::bind(ServerAreas{**keys, **registry, **runs, **fleet},
+  auto field_data_db = connect();
+  if (!field_data_db.ok()) return fail(field_data_db.error());
+  auto field_data = FieldData::open(std::move(*field_data_db), clock);
+  if (!field_data.ok()) return fail(field_data.error());
+
+  auto http = HttpServer::bind(ServerAreas{**keys, **registry, **runs, **fleet, **field_data},
                                HttpServerOptions{options.host, options.port, options.max_upload_bytes});
   if (!http.ok()) return fail(http.error());
   HttpServer& server = **http;

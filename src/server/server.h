@@ -1,5 +1,5 @@
 // `canopy server`: opens the data directory, composes the server's areas
-// (auth, registry, runs, fleet: each with its own database connection, lock
+// (auth, registry, runs, fleet, field data: each with its own database connection, lock
 // and schema migrations) behind the HTTP API, and serves until SIGINT or
 // SIGTERM. docs/architecture.md, "Server areas", describes the areas.
 //

@@ -72,6 +72,25 @@ Result<std::string> Fleet::authenticate_device(std::string_view token) {
   return device.id;
 }
 
+void Fleet::mark_seen_locked(Device& device, std::int64_t now) {
+  device.last_seen_ms = now;
+  if (now - device.last_seen_saved_ms >= options_.last_seen_write_interval_s * 1000) {
+    device.last_seen_saved_ms = now;  // scheduled: the next batch writes it
+    last_seen_dirty_.push_back(device.id);
+  }
+}
+
+void Fleet::mark_seen(const std::string& device_id) {
+  const std::int64_t now = clock_.wall_ms();
+  {
+    std::lock_guard state(state_mutex_);
+    auto it = devices_.find(device_id);
+    if (it == devices_.end()) return;
+    mark_seen_locked(it->second, now);
+  }
+  flush_last_seen(now);
+}
+
 Result<DesiredAnswer> Fleet::desired(const std::string& device_id) {
   const std::int64_t now = clock_.wall_ms();
   std::optional<std::int64_t> due;
@@ -80,11 +99,7 @@ Result<DesiredAnswer> Fleet::desired(const std::string& device_id) {
     auto it = devices_.find(device_id);
     if (it == devices_.end()) return unauthenticated_device();
     Device& device = it->second;
-    device.last_seen_ms = now;
-    if (now - device.last_seen_saved_ms >= options_.last_seen_write_interval_s * 1000) {
-      device.last_seen_saved_ms = now;  // scheduled: the next batch writes it
-      last_seen_dirty_.push_back(device_id);
-    }
+    mark_seen_locked(device, now);
     if (device.deployment && wake_ms_[*device.deployment] <= now) due = device.deployment;
   }
   if (due) advance_if_due(*due, now);

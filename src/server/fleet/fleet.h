@@ -87,6 +87,9 @@ class Fleet {
   // and for a revoked or decommissioned device.
   Result<std::string> authenticate_device(std::string_view token);
   Result<DesiredAnswer> desired(const std::string& device_id);
+  // The device was heard from (it sent records, say): last_seen as a poll
+  // marks it, written in the same batches.
+  void mark_seen(const std::string& device_id);
   Status report(const std::string& device_id, const api::StatusReport& report);
   // A device may download what it is told to run and what it reports running
   // or having run before; anything else is 404.
@@ -121,6 +124,8 @@ class Fleet {
       : store_(std::move(store)), catalog_(catalog), options_(std::move(options)), clock_(clock) {}
 
   bool device_active(const std::string& device_id) const;
+  // Sets last_seen and schedules its write. Caller holds state_mutex_.
+  void mark_seen_locked(Device& device, std::int64_t now);
   DeviceActive active_fn() const;
   // The deployment that should own `device` now (newest in force whose
   // target matches), or the one it has, or none. Caller holds state_mutex_.

@@ -4,6 +4,7 @@
 // are accepted only on /api/v1/device/...; API keys never are there.
 #include <spdlog/spdlog.h>
 
+#include "server/http/device_auth.h"
 #include "server/http/middleware.h"
 #include "server/http/package_response.h"
 #include "server/http/routes.h"
@@ -17,88 +18,25 @@ using httplib::Response;
 
 constexpr std::size_t kMaxJsonBytes = 64 << 10;  // enrollment and status bodies are a few hundred bytes
 
-Error too_large_body() { return make_error(ErrorCode::kTooLarge, "request body may be at most 64 KiB"); }
-
-Result<Json> parse_object(const std::string& text) {
-  CANOPY_ASSIGN_OR_RETURN(Json body, parse_json(text, "request body"));
-  if (!body.is_object()) return make_error(ErrorCode::kInvalidArgument, "request body must be a JSON object");
-  return body;
-}
-
 // For routes behind an API key: httplib has read the body already.
 Result<Json> json_body(const Request& req) {
-  if (req.body.size() > kMaxJsonBytes) return too_large_body();
-  return parse_object(req.body);
-}
-
-// For routes anyone can reach: reads at most kMaxJsonBytes and stops there,
-// so no sender can make the server hold a large body in memory.
-Result<Json> read_json_body(const httplib::ContentReader& reader, Response& res) {
-  std::string text;
-  bool too_large = false;
-  const bool complete = reader([&](const char* data, std::size_t length) {
-    if (text.size() + length > kMaxJsonBytes) {
-      too_large = true;
-      return false;
-    }
-    text.append(data, length);
-    return true;
-  });
-  if (too_large) {
-    res.set_header("Connection", "close");  // the rest of the body is never read
-    return too_large_body();
-  }
-  if (!complete) return make_error(ErrorCode::kInvalidArgument, "request body was cut off; send it again");
-  return parse_object(text);
-}
-
-using DeviceHandler = std::function<void(const Request&, Response&, const std::string& device_id)>;
-using DeviceReaderHandler = std::function<void(const Request&, Response&, const httplib::ContentReader&,
-                                               const std::string& device_id)>;
-
-// Device routes take only "Authorization: Bearer cdt_...": an API key, in
-// either header, is refused like an unknown token.
-Result<std::string> authenticate(Fleet& fleet, const Request& req) {
-  const std::string auth = req.get_header_value("Authorization");
-  if (!req.get_header_value("X-API-KEY").empty() || auth.rfind("Bearer ", 0) != 0)
-    return make_error(ErrorCode::kUnauthenticated,
-                      "a valid device token is required (send it as Authorization: Bearer cdt_...)");
-  return fleet.authenticate_device(std::string_view(auth).substr(7));
-}
-
-httplib::Server::Handler device_guarded(Fleet& fleet, DeviceHandler handler) {
-  return [&fleet, handler = std::move(handler)](const Request& req, Response& res) {
-    auto device = authenticate(fleet, req);
-    if (!device.ok()) return send_error(res, device.error());
-    handler(req, res, *device);
-  };
-}
-
-// The body is read only after the token checks out.
-httplib::Server::HandlerWithContentReader device_guarded_reader(Fleet& fleet, DeviceReaderHandler handler) {
-  return [&fleet, handler = std::move(handler)](const Request& req, Response& res,
-                                                const httplib::ContentReader& reader) {
-    auto device = authenticate(fleet, req);
-    if (!device.ok()) {
-      res.set_header("Connection", "close");  // the unread body is dropped with the connection
-      return send_error(res, device.error());
-    }
-    handler(req, res, reader, *device);
-  };
+  if (req.body.size() > kMaxJsonBytes) return body_too_large(kMaxJsonBytes);
+  return parse_json_object(req.body);
 }
 
 void install_device_routes(httplib::Server& http, Fleet& fleet, Registry& registry) {
-  http.Post("/api/v1/enroll", [&fleet](const Request&, Response& res, const httplib::ContentReader& reader) {
-    auto body = read_json_body(reader, res);
-    if (!body.ok()) return send_error(res, body.error());
-    auto request = api::EnrollRequest::from_json(*body);
-    auto enrolled = request.ok() ? fleet.enroll(*request) : Result<api::Enrollment>(request.error());
-    if (!enrolled.ok()) {
-      spdlog::warn("fleet.enroll.refused reason=\"{}\"", enrolled.error().message);
-      return send_error(res, enrolled.error());
-    }
-    send_json(res, 201, enrolled->to_json());
-  });
+  http.Post(
+      "/api/v1/enroll", [&fleet](const Request& req, Response& res, const httplib::ContentReader& reader) {
+        auto body = read_json_body(req, reader, res, kMaxJsonBytes);
+        if (!body.ok()) return send_error(res, body.error());
+        auto request = api::EnrollRequest::from_json(*body);
+        auto enrolled = request.ok() ? fleet.enroll(*request) : Result<api::Enrollment>(request.error());
+        if (!enrolled.ok()) {
+          spdlog::warn("fleet.enroll.refused reason=\"{}\"", enrolled.error().message);
+          return send_error(res, enrolled.error());
+        }
+        send_json(res, 201, enrolled->to_json());
+      });
 
   http.Get("/api/v1/device/desired",
            device_guarded(fleet, [&fleet](const Request& req, Response& res, const std::string& device_id) {
@@ -128,9 +66,9 @@ void install_device_routes(httplib::Server& http, Fleet& fleet, Registry& regist
 
   http.Post("/api/v1/device/status",
             device_guarded_reader(
-                fleet, [&fleet](const Request&, Response& res, const httplib::ContentReader& reader,
+                fleet, [&fleet](const Request& req, Response& res, const httplib::ContentReader& reader,
                                 const std::string& device_id) {
-                  auto body = read_json_body(reader, res);
+                  auto body = read_json_body(req, reader, res, kMaxJsonBytes);
                   if (!body.ok()) return send_error(res, body.error());
                   auto report = api::StatusReport::from_json(*body);
                   if (!report.ok()) return send_error(res, report.error());

@@ -13,6 +13,7 @@
 
 #include "common/error.h"
 #include "server/auth/api_keys.h"
+#include "server/field_data/field_data.h"
 #include "server/fleet/fleet.h"
 #include "server/registry/registry.h"
 #include "server/runs/run_records.h"
@@ -29,6 +30,7 @@ struct ServerAreas {
   Registry& registry;
   RunRecords& runs;
   Fleet& fleet;
+  FieldData& field_data;
 };
 
 struct HttpServerOptions {

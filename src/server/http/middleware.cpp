@@ -77,6 +77,43 @@ httplib::Server::HandlerWithContentReader guarded_reader(const ApiKeys& keys, Ro
   };
 }
 
+Result<Json> parse_json_object(const std::string& text) {
+  CANOPY_ASSIGN_OR_RETURN(Json body, parse_json(text, "request body"));
+  if (!body.is_object()) return make_error(ErrorCode::kInvalidArgument, "request body must be a JSON object");
+  return body;
+}
+
+Error body_too_large(std::size_t max_bytes) {
+  const bool mebibytes = max_bytes >= (1u << 20) && max_bytes % (1u << 20) == 0;
+  return make_error(ErrorCode::kTooLarge, "request body may be at most " +
+                                              std::to_string(mebibytes ? max_bytes >> 20 : max_bytes >> 10) +
+                                              (mebibytes ? " MiB" : " KiB"));
+}
+
+Result<Json> read_json_body(const Request& req, const httplib::ContentReader& reader, Response& res,
+                            std::size_t max_bytes) {
+  // A declared size over the limit is refused before anything is read.
+  bool too_large = req.get_header_value<std::uint64_t>("Content-Length") > max_bytes;
+  std::string text;
+  const bool complete = !too_large && reader([&](const char* data, std::size_t length) {
+    if (text.size() + length > max_bytes) {
+      too_large = true;
+      return false;
+    }
+    text.append(data, length);
+    return true;
+  });
+  if (too_large) {
+    res.set_header("Connection", "close");  // the rest of the body is never read
+    return body_too_large(max_bytes);
+  }
+  // httplib sets 413 when the body is over the server's own payload limit (--max-upload-bytes).
+  if (!complete && res.status == 413)
+    return make_error(ErrorCode::kTooLarge, "request body is larger than the server's limit");
+  if (!complete) return make_error(ErrorCode::kInvalidArgument, "request body was cut off; send it again");
+  return parse_json_object(text);
+}
+
 Result<std::int64_t> positive_number(const std::string& text, const std::string& what) {
   try {
     std::size_t used = 0;

@@ -8,6 +8,7 @@
 
 #include <httplib.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -41,6 +42,17 @@ httplib::Server::Handler guarded(const ApiKeys& keys, Role needed, Handler handl
 // only after the key checks out.
 httplib::Server::HandlerWithContentReader guarded_reader(const ApiKeys& keys, Role needed,
                                                          ReaderHandler handler);
+
+// The request body as a JSON object; kInvalidArgument naming what is wrong.
+Result<Json> parse_json_object(const std::string& text);
+// kTooLarge: "request body may be at most N KiB" (or MiB).
+Error body_too_large(std::size_t max_bytes);
+// For routes that read their body themselves: reads at most `max_bytes` and
+// stops there (closing the connection), so no sender can make the server
+// hold a larger body in memory; a larger Content-Length is refused unread.
+// A body cut off in transit is an error too.
+Result<Json> read_json_body(const httplib::Request& req, const httplib::ContentReader& reader,
+                            httplib::Response& res, std::size_t max_bytes);
 
 // A path or query number above zero; otherwise "<what> 'TEXT' must be a positive number".
 Result<std::int64_t> positive_number(const std::string& text, const std::string& what);

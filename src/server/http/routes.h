@@ -10,6 +10,7 @@
 #include <cstdint>
 
 #include "server/auth/api_keys.h"
+#include "server/field_data/field_data.h"
 #include "server/fleet/fleet.h"
 #include "server/registry/registry.h"
 #include "server/runs/run_records.h"
@@ -33,5 +34,10 @@ void install_runs_routes(httplib::Server& http, const ApiKeys& keys, RunRecords&
 // enrollment tokens, devices and deployments (API keys). Device packages are
 // served from the registry's blob store.
 void install_fleet_routes(httplib::Server& http, const ApiKeys& keys, Fleet& fleet, Registry& registry);
+
+// The records devices send (device tokens, checked by the fleet) and what
+// operators read of them, and alerts (API keys).
+void install_field_data_routes(httplib::Server& http, const ApiKeys& keys, Fleet& fleet,
+                               FieldData& field_data);
 
 }  // namespace canopy::server

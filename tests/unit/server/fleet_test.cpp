@@ -145,6 +145,19 @@ TEST_F(FleetAreaTest, AnEnrollmentTokenExpiresWhenTheClockPassesItsLifetime) {
   EXPECT_EQ(fleet_->list_devices("", "", std::nullopt).size(), 1u);
 }
 
+TEST_F(FleetAreaTest, ADeviceHeardFromIsSeenAndSavedLikeAPoll) {
+  TestDevice device = enroll("cam", token("north"));
+  clock_.advance_ms(3'600'000);
+  fleet_->mark_seen(device.id);
+  fleet_->mark_seen("no-such-device");
+  auto shown = fleet_->show_device(device.id);
+  ASSERT_TRUE(shown.ok()) << shown.error().message;
+  EXPECT_EQ(shown->last_seen, format_utc(clock_.wall_ms()));
+  reopen();
+  EXPECT_EQ(fleet_->show_device(device.id)->last_seen, format_utc(clock_.wall_ms()))
+      << "written in the batch a poll's last_seen goes in";
+}
+
 TEST_F(FleetAreaTest, ACanarySoakEndsWhenTheClockMovesOn) {
   const std::string secret = token("north");
   std::vector<TestDevice> devices;

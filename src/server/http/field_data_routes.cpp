@@ -1,0 +1,131 @@
+// The field data routes (docs/field.md, "On the server"): devices post their
+// outbox's record batches with their device token; operators read a device's
+// readings, telemetry, irrigation and plant changes and list and acknowledge
+// alerts with an API key. Who a device is, and whether it exists, is the
+// fleet's to say; the records are the field data area's.
+#include "server/http/device_auth.h"
+#include "server/http/middleware.h"
+#include "server/http/routes.h"
+
+namespace canopy::server {
+
+namespace {
+
+using httplib::Request;
+using httplib::Response;
+
+// 1000 records of sensor data are far less; a batch with frames in it is
+// cut to this size by the device.
+constexpr std::size_t kMaxBatchBytes = 16u << 20;
+
+Result<int> read_limit(const Request& req) {
+  const std::string text = req.get_param_value("limit");
+  if (text.empty()) return api::kDefaultRowsPerRead;
+  CANOPY_ASSIGN_OR_RETURN(std::int64_t limit, positive_number(text, "limit"));
+  if (limit > api::kMaxRowsPerRead)
+    return make_error(ErrorCode::kInvalidArgument,
+                      "limit '" + text + "' may be at most " + std::to_string(api::kMaxRowsPerRead));
+  return static_cast<int>(limit);
+}
+
+// kNotFound for a device the fleet does not know, so a misspelt id is not
+// answered with an empty list.
+Status check_device(Fleet& fleet, const std::string& device_id) {
+  auto device = fleet.show_device(device_id);
+  if (!device.ok()) return device.error();
+  return {};
+}
+
+// GET /api/v1/devices/{id}/PATH for Body's records (api::record_kind).
+template <typename Body>
+void install_records_route(httplib::Server& http, const ApiKeys& keys, Fleet& fleet, FieldData& field_data) {
+  static constexpr api::RecordKind kind = api::record_kind<Body>();
+  http.Get(R"(/api/v1/devices/([^/]+)/)" + std::string(kind.path),
+           guarded(keys, Role::kReader,
+                   [&fleet, &field_data](const Request& req, Response& res, const ApiKeyRecord&) {
+                     const std::string device_id = req.matches[1].str();
+                     RecordQuery query;
+                     if (!kind.subject.empty())
+                       query.subject = req.get_param_value(std::string(kind.subject));
+                     auto limit = read_limit(req);
+                     if (!limit.ok()) return send_error(res, limit.error());
+                     query.limit = *limit;
+                     if (req.has_param("since_ms")) {
+                       auto since = positive_number(req.get_param_value("since_ms"), "since_ms");
+                       if (!since.ok()) return send_error(res, since.error());
+                       query.since_ms = *since;
+                     }
+                     Status known = check_device(fleet, device_id);
+                     if (!known.ok()) return send_error(res, known.error());
+                     auto records = field_data.records<Body>(device_id, query);
+                     if (!records.ok()) return send_error(res, records.error());
+                     Json rows = Json::array();
+                     for (const auto& record : *records) rows.push_back(record.to_json());
+                     send_json(res, 200, {{std::string(kind.path), rows}});
+                   }));
+}
+
+}  // namespace
+
+void install_field_data_routes(httplib::Server& http, const ApiKeys& keys, Fleet& fleet,
+                               FieldData& field_data) {
+  http.Post("/api/v1/device/records",
+            device_guarded_reader(fleet, [&fleet, &field_data](const Request& req, Response& res,
+                                                               const httplib::ContentReader& reader,
+                                                               const std::string& device_id) {
+              auto body = read_json_body(req, reader, res, kMaxBatchBytes);
+              if (!body.ok()) return send_error(res, body.error());
+              auto batch = api::RecordBatch::from_json(*body);
+              if (!batch.ok()) return send_error(res, batch.error());
+              auto ack = field_data.store(device_id, *batch);
+              if (!ack.ok()) return send_error(res, ack.error());
+              fleet.mark_seen(device_id);
+              send_json(res, 200, ack->to_json());
+            }));
+
+  install_records_route<api::Reading>(http, keys, fleet, field_data);
+  install_records_route<api::Telemetry>(http, keys, fleet, field_data);
+  install_records_route<api::ActuationEvent>(http, keys, fleet, field_data);
+  install_records_route<api::PlantChangeEvent>(http, keys, fleet, field_data);
+
+  http.Get("/api/v1/alerts",
+           guarded(keys, Role::kReader,
+                   [&fleet, &field_data](const Request& req, Response& res, const ApiKeyRecord&) {
+                     AlertQuery query;
+                     const std::string state = req.get_param_value("state");
+                     if (!state.empty() && state != "all") {
+                       query.state = api::parse_alert_state(state);
+                       if (!query.state)
+                         return send_error(
+                             res, make_error(ErrorCode::kInvalidArgument,
+                                             "state '" + state + "' must be open, acked, cleared or all"));
+                     }
+                     auto limit = read_limit(req);
+                     if (!limit.ok()) return send_error(res, limit.error());
+                     query.limit = *limit;
+                     query.device_id = req.get_param_value("device");
+                     if (!query.device_id.empty()) {
+                       Status known = check_device(fleet, query.device_id);
+                       if (!known.ok()) return send_error(res, known.error());
+                     }
+                     auto alerts = field_data.alerts(query);
+                     if (!alerts.ok()) return send_error(res, alerts.error());
+                     Json rows = Json::array();
+                     for (const api::Alert& alert : *alerts) rows.push_back(alert.to_json());
+                     send_json(res, 200, {{"alerts", rows}});
+                   }));
+
+  // Acknowledging is an operator's change, like controlling a deployment:
+  // publisher, not admin (admin is for keys, tokens and device identities).
+  http.Post(R"(/api/v1/alerts/([^/]+)/ack)",
+            guarded(keys, Role::kPublisher,
+                    [&field_data](const Request& req, Response& res, const ApiKeyRecord& key) {
+                      auto id = positive_number(req.matches[1].str(), "alert id");
+                      if (!id.ok()) return send_error(res, id.error());
+                      auto alert = field_data.ack_alert(*id, key.display_name());
+                      if (!alert.ok()) return send_error(res, alert.error());
+                      send_json(res, 200, alert->to_json());
+                    }));
+}
+
+}  // namespace canopy::server

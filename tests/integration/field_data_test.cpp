@@ -1,0 +1,172 @@
+// The records devices send, against the real server: a device enrolled as
+// the agent enrolls posts batches with curl and its device token; the same
+// batch twice is stored once, a bad or cut-off batch stores nothing, and
+// the canopy CLI shows what was stored and acknowledges alerts.
+#include "fleet_fixture.h"
+
+namespace canopy::testing {
+namespace {
+
+class FieldDataTest : public FleetFixture {
+ protected:
+  // POSTs `body` to /api/v1/device/records with `token` as the bearer, through curl.
+  HttpResult post_records(const std::string& token, const std::string& body) {
+    const fs::path file = work_ / "batch.json";
+    write_bytes(file, body);
+    return curl("-X POST -H 'Authorization: Bearer " + token +
+                    "' -H 'Content-Type: application/json' --data-binary @" + file.string(),
+                "/api/v1/device/records");
+  }
+
+  static Json record(const std::string& stream, int seq, const Json& body) {
+    return {{"stream", stream}, {"seq", seq}, {"at_ms", 1'767'225'600'000 + 60'000 * seq}, {"body", body}};
+  }
+  static Json reading(int seq, const std::string& sensor, double value) {
+    return record("readings", seq,
+                  {{"sensor", sensor}, {"kind", "soil_moisture"}, {"unit", "m3/m3"}, {"value", value}});
+  }
+  static Json alert(int seq, bool raised) {
+    return record("alerts", seq,
+                  {{"zone", "zone-1"},
+                   {"condition", "water-stressed"},
+                   {"raised", raised},
+                   {"severity", "warning"},
+                   {"plants", 4},
+                   {"message", "4 plants water-stressed in zone-1"}});
+  }
+  // One record of every stream an operator reads, and a frame.
+  static Json field_batch() {
+    return {{"records",
+             {reading(1, "soil-1", 0.21), reading(2, "soil-2", 0.34), alert(1, true),
+              record("actuations", 1,
+                     {{"zone", "zone-1"}, {"open", true}, {"reason", "deficit 12 mm"}, {"theta", 0.21}}),
+              record("plants", 1,
+                     {{"camera", "cam-1"},
+                      {"zone", "zone-1"},
+                      {"plant_id", 7},
+                      {"cx", 0.4},
+                      {"cy", 0.6},
+                      {"from", "healthy"},
+                      {"to", "water-stressed"}}),
+              record("telemetry", 1,
+                     {{"period_s", 60},
+                      {"values", {{"cpu_percent", 12.5}, {"inference_ms", 41.0}}},
+                      {"confidence_histogram", {0, 0, 0, 0, 1, 2, 3, 4, 5, 6}}}),
+              record("images", 1,
+                     {{"camera", "cam-1"},
+                      {"reason", "alert"},
+                      {"width", 2},
+                      {"height", 2},
+                      {"jpeg", "/9j/4AAQ"}})}}};
+  }
+
+  static Json json_of(const HttpResult& result) {
+    auto json = parse_json(result.body);
+    return json.ok() ? *json : Json();
+  }
+
+  Json readings(const SimDevice& device) {
+    return body_of(admin("GET", "/api/v1/devices/" + device.id + "/readings"));
+  }
+};
+
+TEST_F(FieldDataTest, ABatchIsStoredOnceAndABadOneNotAtAll) {
+  SimDevice device = enroll("cam", enrollment_token("north-field"));
+  const std::string batch = field_batch().dump();
+  auto first = post_records(device.token, batch);
+  ASSERT_EQ(first.status, 200) << first.body;
+  const Json expected = {
+      {"acked",
+       {{"alerts", 1}, {"actuations", 1}, {"readings", 2}, {"plants", 1}, {"telemetry", 1}, {"images", 1}}}};
+  EXPECT_EQ(json_of(first), expected);
+  auto again = post_records(device.token, batch);
+  ASSERT_EQ(again.status, 200) << again.body;
+  EXPECT_EQ(json_of(again), expected) << "what was stored before counts as stored";
+  EXPECT_EQ(readings(device)["readings"].size(), 2u);
+  auto alerts = body_of(admin("GET", "/api/v1/alerts?device=" + device.id));
+  EXPECT_EQ(alerts["alerts"].size(), 1u) << alerts.dump();
+
+  // One bad record refuses the batch, the good record before it included.
+  Json bad_value = reading(4, "soil-1", 0.3);
+  bad_value["body"].erase("value");
+  auto refused =
+      post_records(device.token, Json{{"records", {reading(3, "soil-1", 0.25), bad_value}}}.dump());
+  EXPECT_EQ(refused.status, 400) << refused.body;
+  EXPECT_NE(refused.body.find("records[1]"), std::string::npos) << "the message names the record\n"
+                                                                << refused.body;
+  auto cut_off = post_records(device.token, batch.substr(0, batch.size() / 2));
+  EXPECT_EQ(cut_off.status, 400) << cut_off.body;
+  EXPECT_EQ(readings(device)["readings"].size(), 2u) << "nothing of a refused batch is stored";
+
+  auto wrong_token = post_records(device.token + "x", batch);
+  EXPECT_EQ(wrong_token.status, 401) << wrong_token.body;
+  auto api_key = post_records(ServerProcess::kAdminKey, batch);
+  EXPECT_EQ(api_key.status, 401) << "API keys are refused on device routes\n" << api_key.body;
+  auto too_large = post_records(device.token, std::string(17u << 20, ' '));
+  EXPECT_EQ(too_large.status, 413) << too_large.body;
+
+  EXPECT_EQ(admin("GET", "/api/v1/devices/0000000000000000/readings").status, 404);
+  EXPECT_EQ(admin("GET", "/api/v1/devices/" + device.id + "/readings?limit=1001").status, 400);
+  EXPECT_EQ(admin("GET", "/api/v1/alerts?state=forgotten").status, 400);
+  auto one = body_of(admin("GET", "/api/v1/devices/" + device.id + "/readings?sensor=soil-2&limit=1"));
+  ASSERT_EQ(one["readings"].size(), 1u) << one.dump();
+  EXPECT_EQ(one["readings"][0]["value"], 0.34);
+
+  ASSERT_EQ(admin("POST", "/api/v1/devices/" + device.id + "/revoke").status, 200);
+  EXPECT_EQ(post_records(device.token, batch).status, 401) << "a revoked device sends nothing more";
+}
+
+TEST_F(FieldDataTest, TheCliShowsFieldDataAndAcknowledgesAlerts) {
+  SimDevice device = enroll("cam", enrollment_token("north-field"));
+  ASSERT_EQ(post_records(device.token, field_batch().dump()).status, 200);
+
+  auto shown = cli("device readings " + device.id + " --sensor soil-1 --limit 5");
+  ASSERT_EQ(shown.exit_code, 0) << shown.output;
+  EXPECT_NE(shown.output.find("soil-1"), std::string::npos) << shown.output;
+  EXPECT_NE(shown.output.find("0.21"), std::string::npos) << shown.output;
+  EXPECT_EQ(shown.output.find("soil-2"), std::string::npos) << shown.output;
+  auto telemetry = cli("device telemetry " + device.id + " --limit 1");
+  ASSERT_EQ(telemetry.exit_code, 0) << telemetry.output;
+  EXPECT_NE(telemetry.output.find("cpu_percent=12.5"), std::string::npos) << telemetry.output;
+  auto irrigation = cli("device irrigation " + device.id + " --zone zone-1");
+  ASSERT_EQ(irrigation.exit_code, 0) << irrigation.output;
+  EXPECT_NE(irrigation.output.find("deficit 12 mm"), std::string::npos) << irrigation.output;
+  auto plants = cli("--json device plants " + device.id);
+  ASSERT_EQ(plants.exit_code, 0) << plants.output;
+  EXPECT_NE(plants.output.find("\"plant_id\": 7"), std::string::npos) << plants.output;
+  auto unknown = cli("device readings 0000000000000000");
+  EXPECT_NE(unknown.exit_code, 0);
+  EXPECT_NE(unknown.output.find("no device"), std::string::npos) << unknown.output;
+
+  auto listed = cli("--json alerts list --device " + device.id + " --state open");
+  ASSERT_EQ(listed.exit_code, 0) << listed.output;
+  auto alerts = parse_json(listed.output.substr(listed.output.find('{')));
+  ASSERT_TRUE(alerts.ok()) << listed.output;
+  ASSERT_EQ((*alerts)["alerts"].size(), 1u) << listed.output;
+  const std::string id = std::to_string((*alerts)["alerts"][0].value("id", 0));
+
+  auto reader_key = cli("keys create --role reader --name viewer");
+  ASSERT_EQ(reader_key.exit_code, 0) << reader_key.output;
+  const auto start = reader_key.output.find("cnp_");
+  ASSERT_NE(start, std::string::npos) << reader_key.output;
+  const std::string reader = reader_key.output.substr(start, reader_key.output.find('\n', start) - start);
+  auto as_reader = call("POST", "/api/v1/alerts/" + id + "/ack", Json::object(), {"X-API-KEY: " + reader});
+  EXPECT_EQ(as_reader.status, 403) << "a reader reads alerts but does not acknowledge them\n"
+                                   << as_reader.body;
+
+  auto acked = cli("alerts ack " + id);
+  ASSERT_EQ(acked.exit_code, 0) << acked.output;
+  EXPECT_NE(acked.output.find("alert " + id + " is acked by"), std::string::npos) << acked.output;
+  auto table = cli("alerts list --state acked");
+  EXPECT_NE(table.output.find("water-stressed"), std::string::npos) << table.output;
+  EXPECT_EQ(cli("alerts list --state open").output.find("water-stressed"), std::string::npos);
+
+  ASSERT_EQ(post_records(device.token, Json{{"records", {alert(2, false)}}}.dump()).status, 200);
+  EXPECT_NE(cli("alerts list --state cleared").output.find("water-stressed"), std::string::npos);
+  auto too_late = cli("alerts ack " + id);
+  EXPECT_NE(too_late.exit_code, 0);
+  EXPECT_NE(too_late.output.find("is cleared"), std::string::npos) << too_late.output;
+}
+
+}  // namespace
+}  // namespace canopy::testing
