@@ -82,4 +82,18 @@ Status DeviceClient::report(const api::StatusReport& status) {
   return {};
 }
 
+Result<api::RecordAck> DeviceClient::post_records(const api::RecordBatch& batch) {
+  CANOPY_ASSIGN_OR_RETURN(
+      HttpResponse response,
+      client(true).send("POST", "/api/v1/device/records", batch.to_json().dump(), "application/json"));
+  if (response.status != 200) return response_error(response, "record upload");
+  // An answer that cannot be read says nothing about the batch: it must be
+  // sent again, never taken for a refusal of it.
+  auto json = parse_json(response.body, "record acknowledgement");
+  auto ack = json.ok() ? api::RecordAck::from_json(*json) : Result<api::RecordAck>(json.error());
+  if (!ack.ok())
+    return make_error(ErrorCode::kNetwork, "unreadable record acknowledgement: " + ack.error().message);
+  return ack;
+}
+
 }  // namespace canopy::agent

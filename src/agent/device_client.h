@@ -1,5 +1,6 @@
 // The device side of the fleet API (docs/fleet.md): enrollment, the desired
-// state with ETag caching, package downloads (resumable) and status reports.
+// state with ETag caching, package downloads (resumable), status reports and
+// the field loop's records (docs/field.md).
 // Transport failures and 5xx come back as kNetwork errors, which the caller
 // retries with backoff; other refusals carry the server's message.
 // Thread-safety: one DeviceClient per thread.
@@ -12,6 +13,7 @@
 #include <string>
 
 #include "api/device.h"
+#include "api/device_data.h"
 #include "common/error.h"
 #include "common/http_client.h"
 #include "common/json.h"
@@ -40,6 +42,10 @@ class DeviceClient {
   Status download(const std::string& url, const std::filesystem::path& destination,
                   const ProgressCallback& progress);
   Status report(const api::StatusReport& status);
+  // POST /api/v1/device/records. kInvalidArgument when the server refused
+  // the batch (400: nothing stored), kTooLarge for a body above its limit
+  // (413), kUnauthenticated for a bad token (401), kNetwork as above.
+  Result<api::RecordAck> post_records(const api::RecordBatch& batch);
 
  private:
   HttpClient client(bool with_token) const;
