@@ -33,6 +33,13 @@ class DeviceClient {
 
   const std::string& server_url() const { return server_url_; }
   void set_device_token(std::string token) { token_ = std::move(token); }
+  // A copy, token included, that tries each request at most `max_attempts`
+  // times: for a caller that backs off on its own clock.
+  DeviceClient with_attempts(int max_attempts) const {
+    DeviceClient copy = *this;
+    copy.options_.max_attempts = max_attempts;
+    return copy;
+  }
 
   // Sends `request` with its public key, timestamp and signature filled in
   // from `identity` and the current time.

@@ -11,7 +11,7 @@
 #include <ctime>
 #include <opencv2/imgproc.hpp>
 
-#include "agent/backoff.h"
+#include "common/backoff.h"
 #include "agent/irrigation_zone.h"
 #include "agent/sensor_channel.h"
 #include "common/files.h"

@@ -145,14 +145,14 @@ Status Outbox::recover_stream(Stream stream) {
     const std::size_t valid_bytes = frames.empty() ? 0 : frames.back().end_offset;
     if (frames.empty() || frames.back().seq <= state.acked_seq) {
       if (valid_bytes < data.size())
-        spdlog::warn("outbox_segment_dropped path={} bytes={} reason=no-valid-record", path.string(),
+        spdlog::warn("outbox.segment_dropped path={} bytes={} reason=no-valid-record", path.string(),
                      data.size());
       CANOPY_TRY(remove(path));
       continue;
     }
     if (valid_bytes < data.size()) {
       // The tail an interrupted append left: cut it off so that the file holds whole frames only.
-      spdlog::warn("outbox_torn_tail path={} kept_bytes={} dropped_bytes={}", path.string(), valid_bytes,
+      spdlog::warn("outbox.torn_tail path={} kept_bytes={} dropped_bytes={}", path.string(), valid_bytes,
                    data.size() - valid_bytes);
       fs::resize_file(path, valid_bytes, error);
       if (error) return fs_error("cannot truncate the torn tail of", path, error);
@@ -196,7 +196,7 @@ Status Outbox::evict_oldest_segment(Stream stream) {
   ++state.evicted_segments;
   total_bytes_ -= victim.bytes;
   state.segments.pop_front();
-  spdlog::debug("outbox_evicted stream={} first_seq={} last_seq={} bytes={}", api::stream_name(stream),
+  spdlog::debug("outbox.evicted stream={} first_seq={} last_seq={} bytes={}", api::stream_name(stream),
                 victim.first_seq, victim.last_seq, victim.bytes);
   return {};
 }
@@ -344,7 +344,7 @@ Result<std::int64_t> Outbox::acknowledge(const api::RecordAck& ack) {
     StreamState& state = state_of(stream);
     const std::int64_t acked = std::min(seq, state.next_seq - 1);
     if (acked < seq)
-      spdlog::warn("outbox_ack_beyond_last stream={} acked={} last={}", api::stream_name(stream), seq, acked);
+      spdlog::warn("outbox.ack_beyond_last stream={} acked={} last={}", api::stream_name(stream), seq, acked);
     if (acked <= state.acked_seq) continue;
     const std::int64_t pending_before = pending_in(state);
     state.acked_seq = acked;

@@ -20,7 +20,8 @@ Uploader::Uploader(Outbox& outbox, RecordSink& sink, Clock& clock, UploaderOptio
       options_(options),
       tokens_(static_cast<double>(options.burst_bytes)),
       refilled_at_ms_(clock.monotonic_ms()),
-      random_(std::random_device{}()) {}
+      backoff_(std::chrono::milliseconds(std::max<std::int64_t>(1, options.backoff_initial_ms)),
+               std::chrono::milliseconds(options.backoff_max_ms)) {}
 
 void Uploader::wait_for_bandwidth(std::size_t bytes) {
   if (options_.bandwidth_bytes_per_s <= 0) return;
@@ -49,7 +50,7 @@ void Uploader::wait_for_bandwidth(std::size_t bytes) {
 
 Status Uploader::handle_refused(const api::RecordBatch& batch, const Error& error) {
   if (batch.records.size() > 1) {
-    spdlog::warn("outbox_batch_refused records={} error=\"{}\" next=one-record-at-a-time",
+    spdlog::warn("outbox.batch_refused records={} error=\"{}\" next=one-record-at-a-time",
                  batch.records.size(), error.message);
     single_records_left_ = batch.records.size();
     return {};
@@ -57,7 +58,7 @@ Status Uploader::handle_refused(const api::RecordBatch& batch, const Error& erro
   // One record, at the head of its stream (batches go in order): dropping
   // it is acknowledging exactly it.
   const api::DeviceRecord& record = batch.records.front();
-  spdlog::error("outbox_record_refused stream={} seq={} error=\"{}\" action=dropped",
+  spdlog::error("outbox.record_refused stream={} seq={} error=\"{}\" action=dropped",
                 api::stream_name(record.stream), record.seq, error.message);
   if (single_records_left_ > 0) --single_records_left_;
   {
@@ -99,14 +100,6 @@ Status Uploader::upload_once() {
   return {};
 }
 
-std::int64_t Uploader::next_backoff_ms() {
-  const int doublings = std::min(consecutive_failures_, 20);
-  ++consecutive_failures_;
-  const std::int64_t initial = std::max<std::int64_t>(1, options_.backoff_initial_ms);
-  const std::int64_t cap = std::min(std::max(initial, options_.backoff_max_ms), initial << doublings);
-  return std::uniform_int_distribution<std::int64_t>(initial, cap)(random_);
-}
-
 void Uploader::wait(std::int64_t duration_ms, const std::atomic<bool>& stop) {
   // In slices, so that a stop is noticed without a way to interrupt the clock's sleep.
   while (duration_ms > 0 && !stop) {
@@ -124,11 +117,15 @@ void Uploader::run(const std::atomic<bool>& stop) {
     }
     Status uploaded = upload_once();
     if (uploaded.ok()) {
-      consecutive_failures_ = 0;
+      backoff_.reset();
       continue;
     }
-    const std::int64_t backoff_ms = next_backoff_ms();
-    spdlog::warn("outbox_upload_failed error=\"{}\" retry_in_ms={}", uploaded.error().message, backoff_ms);
+    const std::int64_t backoff_ms = backoff_.next_failure().count();
+    // Being offline is a field device's normal life, not a warning.
+    const auto level =
+        uploaded.error().code == ErrorCode::kNetwork ? spdlog::level::info : spdlog::level::warn;
+    spdlog::log(level, "outbox.upload_failed error=\"{}\" retry_in_ms={}", uploaded.error().message,
+                backoff_ms);
     wait(backoff_ms, stop);
   }
 }

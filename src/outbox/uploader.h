@@ -7,7 +7,7 @@
 //   while a batch stays within the burst (batch_bytes ≤ burst_bytes).
 // - Failures: exponential backoff with full jitter on the Clock, uniform in
 //   [initial, cap] with the cap doubling per consecutive failure up to max
-//   (the agent's Backoff, which outbox cannot link: agent links outbox).
+//   (common/backoff.h, the agent's own).
 // - A batch the server refuses (400, nothing stored) is sent again one
 //   record at a time; a single record it refuses is invalid by the shared
 //   contract and would block its stream for ever, so it is dropped (marked
@@ -19,8 +19,8 @@
 #include <atomic>
 #include <cstdint>
 #include <mutex>
-#include <random>
 
+#include "common/backoff.h"
 #include "common/clock.h"
 #include "common/error.h"
 #include "outbox/outbox.h"
@@ -68,7 +68,6 @@ class Uploader {
  private:
   void wait_for_bandwidth(std::size_t bytes);
   void wait(std::int64_t duration_ms, const std::atomic<bool>& stop);
-  std::int64_t next_backoff_ms();
   Status handle_refused(const api::RecordBatch& batch, const Error& error);
 
   Outbox& outbox_;
@@ -78,8 +77,7 @@ class Uploader {
   double tokens_;                        // bytes that may go now
   std::int64_t refilled_at_ms_;          // monotonic
   std::size_t single_records_left_ = 0;  // uploads left one record at a time after a refused batch
-  int consecutive_failures_ = 0;
-  std::mt19937_64 random_;
+  Backoff backoff_;
   mutable std::mutex stats_mutex_;
   UploaderStats stats_;  // guarded by stats_mutex_
 };

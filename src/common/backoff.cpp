@@ -1,8 +1,8 @@
-#include "agent/backoff.h"
+#include "common/backoff.h"
 
 #include <algorithm>
 
-namespace canopy::agent {
+namespace canopy {
 
 Backoff::Backoff(std::chrono::milliseconds initial, std::chrono::milliseconds max)
     : initial_(initial), max_(std::max(initial, max)), random_(std::random_device{}()) {}
@@ -21,4 +21,4 @@ std::chrono::milliseconds Backoff::jittered(std::chrono::milliseconds interval) 
       static_cast<long long>(static_cast<double>(interval.count()) * factor(random_)));
 }
 
-}  // namespace canopy::agent
+}  // namespace canopy

@@ -1,14 +1,14 @@
 // Retry backoff: it grows, it is jittered, and so are polls.
-#include "agent/backoff.h"
+#include "common/backoff.h"
 
 #include <gtest/gtest.h>
 
-#include "agent_unit_fixture.h"
+#include <algorithm>
 
-namespace canopy::agent {
+namespace canopy {
 namespace {
 
-TEST_F(AgentUnitTest, BackoffGrowsWithJitterAndPollsAreJittered) {
+TEST(BackoffTest, GrowsWithJitterAndPollsAreJittered) {
   Backoff backoff(std::chrono::milliseconds(100), std::chrono::milliseconds(1000));
   for (int i = 0; i < 20; ++i) {
     auto wait = backoff.next_failure();
@@ -25,4 +25,4 @@ TEST_F(AgentUnitTest, BackoffGrowsWithJitterAndPollsAreJittered) {
 }
 
 }  // namespace
-}  // namespace canopy::agent
+}  // namespace canopy

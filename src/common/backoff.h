@@ -7,7 +7,7 @@
 #include <chrono>
 #include <random>
 
-namespace canopy::agent {
+namespace canopy {
 
 class Backoff {
  public:
@@ -27,4 +27,4 @@ class Backoff {
   std::mt19937_64 random_;
 };
 
-}  // namespace canopy::agent
+}  // namespace canopy
