@@ -8,17 +8,23 @@
 # Then the fleet: 20 simulated devices in three fields (real canopy-agent
 # processes behind a lossy network, `canopy sim`), the detector rolled out
 # canary -> waves, a broken model that stops its own rollout and leaves
-# every device on the good one, and a summary.
+# every device on the good one. Then one field device running the field
+# loop: frames dropped into its camera spool, soil and air sensor files, a
+# valve hook; the detector raises a zone alert, the valve opens on dry soil
+# and closes when it is wet, and the server shows it all. And a summary.
 set -euo pipefail
 build_dir=${1:-build}
 canopy="$(cd "$build_dir" && pwd)/apps/canopy"
+agent="$(cd "$build_dir" && pwd)/apps/canopy-agent"
 root="$(cd "$(dirname "$0")/.." && pwd)"
 work=$(mktemp -d /tmp/canopy-demo.XXXXXX)
 server_pid=
 sim_pid=
+field_pid=
 cleanup() {
   # The simulator first: on SIGTERM it stops its agents.
   [ -n "$sim_pid" ] && kill "$sim_pid" 2>/dev/null && wait "$sim_pid" 2>/dev/null
+  [ -n "$field_pid" ] && kill "$field_pid" 2>/dev/null && wait "$field_pid" 2>/dev/null
   [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
   rm -rf "$work"
 }
@@ -154,11 +160,90 @@ step "fleet: every device still runs the good model"
 on_good=$("$canopy" device list --group fields | grep -c "crop-disease-detector:$latest ") || true
 [ "$on_good" -eq 20 ] || { echo "only $on_good of 20 devices run crop-disease-detector:$latest"; exit 1; }
 
+step "field: a device with a camera spool, soil and air sensor files and a valve hook"
+field_started=$(date +%s)
+fd="$work/field-device"
+mkdir -p "$fd/spool"
+echo 0.15 > "$fd/soil"     # dry: θ below loam's start threshold
+echo 21500 > "$fd/air"     # hwmon thousandths: 21.5 °C
+cat > "$fd/valve.sh" <<'EOF'
+#!/bin/sh
+# A relay board's tool would switch the valve here.
+echo "$(date +%T) valve $1" >> "$(dirname "$0")/valve.log"
+EOF
+chmod +x "$fd/valve.sh"
+cat > "$fd/field.yaml" <<EOF
+location: {latitude: 41.6}
+cameras:
+  - {id: row-1, spool: $fd/spool, interval: 1s, zone: north}
+sensors:
+  - {name: soil-north, measures: soil_moisture, file: $fd/soil, period: 1s, range: [0, 0.6]}
+  - {name: air, measures: air_temperature, hwmon: $fd/air, period: 1s}
+zones:
+  - {name: north, soil: loam, soil_sensor: soil-north, max_on: 30s, min_off: 5s, valve: {command: [$fd/valve.sh]}}
+tracking: {window: 4, agree: 3}
+telemetry: {period: 5s}
+EOF
+sed "s|$work/||g" "$fd/field.yaml"
+field_token=$("$canopy" enroll-token create --group north-field --uses 1 --expires 1h)
+"$agent" run --server "$url" --data-dir "$fd/data" --enroll-token "$field_token" \
+  --name north-field-1 --field-config "$fd/field.yaml" > "$fd/agent.log" 2>&1 &
+field_pid=$!
+field_id=
+for _ in $(seq 100); do
+  field_id=$("$agent" status --data-dir "$fd/data" --json 2>/dev/null \
+    | grep -o '"device_id": *"[0-9a-f]*"' | grep -o '[0-9a-f]\{8,\}') || true
+  [ -n "$field_id" ] && "$canopy" device list --group north-field | grep -q "$field_id" && break
+  kill -0 "$field_pid" 2>/dev/null || { cat "$fd/agent.log"; exit 1; }
+  sleep 0.2
+done
+[ -n "$field_id" ] || { cat "$fd/agent.log"; exit 1; }
+echo "field device $field_id enrolled"
+
+step "field: roll the production detector out to it"
+field_deploy=$("$canopy" deploy create --model crop-disease-detector --alias production --group north-field --json \
+  | deployment_id)
+"$canopy" deploy status "$field_deploy" --watch --interval 2s
+
+step "field: its camera sees one scene again and again; one where the detector finds a sick plant"
+"$canopy" dataset generate --out scenes --images 16 --seed 11 -q
+scene=$("$canopy" infer pulled.zip scenes/images/*.jpg \
+  | awk -F'\t' '$2 == "diseased" || $2 == "water_stressed" {print $1; exit}')
+[ -n "$scene" ] || { echo "the detector finds no diseased or stressed plant in these scenes"; exit 1; }
+"$canopy" infer pulled.zip "$scene"
+for i in $(seq 8); do
+  # As a camera writes: under a hidden name, then renamed into the spool.
+  cp "$scene" "$fd/spool/.frame.jpg" && mv "$fd/spool/.frame.jpg" "$fd/spool/frame-$i.jpg"
+  [ "$i" -eq 5 ] && echo 0.27 > "$fd/soil"   # the irrigation has wetted the soil
+  sleep 1
+done
+
+step "field: what the server has from the device"
+for _ in $(seq 50); do
+  # A plant alert, and the valve opened and closed again.
+  "$canopy" alerts list --device "$field_id" | grep -q -E "diseased|water-stressed" \
+    && "$canopy" device irrigation "$field_id" | sed -n 2p | grep -q "closed" \
+    && "$canopy" device irrigation "$field_id" | grep -q " open " && break
+  sleep 0.4
+done
+"$canopy" alerts list --device "$field_id"
+"$canopy" device irrigation "$field_id"
+"$canopy" device readings "$field_id" --limit 4
+"$canopy" device plants "$field_id" --limit 5
+echo "-- the valve hook saw:"
+cat "$fd/valve.log"
+field_alerts=$("$canopy" alerts list --device "$field_id" | grep -c -E "diseased|water-stressed") || true
+field_openings=$(grep -c "valve on" "$fd/valve.log") || true
+[ "$field_alerts" -ge 1 ] || { echo "no plant alert reached the server"; tail -n 30 "$fd/agent.log"; exit 1; }
+[ "$field_openings" -ge 1 ] || { echo "the valve never opened"; tail -n 30 "$fd/agent.log"; exit 1; }
+
 step "summary"
 "$canopy" deploy list
 echo "-- $on_good of 20 devices run crop-disease-detector:$latest; deployment $good completed,"
 echo "   deployment $bad (version $broken) stopped by its canary: $("$canopy" deploy status "$bad" | sed -n 's/^reason: //p')"
 echo "-- the simulator: $(grep "agents running" sim.log | tail -n 1 | sed 's/^sim *[0-9]*s: //')"
-echo "-- fleet part took $(( $(date +%s) - fleet_started )) s"
+echo "-- fleet part took $(( field_started - fleet_started )) s"
+echo "-- field device $field_id: $field_alerts plant alert(s) on the server; the valve opened $field_openings time(s)"
+echo "   and closed when the soil was wet; field part took $(( $(date +%s) - field_started )) s"
 echo
 echo "demo finished"

@@ -469,6 +469,13 @@ Result<std::unique_ptr<FieldLoop>> FieldLoop::open(FieldLoopOptions options, Act
     if (!zone.ok()) return zone.error().with_context("zone " + z.name);
     std::size_t soil = 0;
     while (impl->sensors[soil].config.name != z.soil_sensor) ++soil;  // the configuration resolved it
+    // The valve was closed at start; the server hears of it, above all when
+    // a crash had left it open.
+    const Actuation& closed = (*zone)->actuations().back();
+    api::ActuationEvent event;
+    event.zone = z.name;
+    event.reason = closed.reason;
+    impl->send(api::Stream::kActuations, closed.at_ms, event.to_json());
     impl->zones.push_back({z, std::move(*zone), soil});
   }
   for (SensorSlot& s : impl->sensors) s.next_ms = now;

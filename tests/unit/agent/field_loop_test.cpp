@@ -222,11 +222,13 @@ TEST_F(FieldLoopTest, TheValveFollowsTheSoilAndClosesOnABadReadingWithinOnePerio
   loop_->run_due();
   EXPECT_FALSE(valve_open()) << "NaN closes the valve in the same period";
   auto actuations = bodies(api::Stream::kActuations);
-  ASSERT_EQ(actuations.size(), 2u);
-  EXPECT_EQ(actuations[0]["open"], true);
-  EXPECT_DOUBLE_EQ(actuations[0]["theta"].get<double>(), 0.15);
-  EXPECT_EQ(actuations[1]["open"], false);
-  EXPECT_TRUE(actuations[1]["theta"].is_null());
+  ASSERT_EQ(actuations.size(), 3u);
+  EXPECT_EQ(actuations[0]["open"], false);
+  EXPECT_EQ(actuations[0]["reason"], "closed at start");
+  EXPECT_EQ(actuations[1]["open"], true);
+  EXPECT_DOUBLE_EQ(actuations[1]["theta"].get<double>(), 0.15);
+  EXPECT_EQ(actuations[2]["open"], false);
+  EXPECT_TRUE(actuations[2]["theta"].is_null());
   auto alerts = bodies(api::Stream::kAlerts);
   ASSERT_EQ(alerts.size(), 1u);
   EXPECT_EQ(alerts[0]["condition"], "sensor");
