@@ -213,7 +213,8 @@ step "field: its camera sees one scene again and again; the soil dries, is water
 scene=$("$canopy" infer pulled.zip scenes/images/*.jpg \
   | awk -F'\t' '$2 == "diseased" || $2 == "water_stressed" {print $1; exit}')
 [ -n "$scene" ] || scene=scenes/images/000000.jpg
-"$canopy" infer pulled.zip "$scene" | head -n 5
+"$canopy" infer pulled.zip "$scene" > scene-detections.txt
+head -n 5 scene-detections.txt
 for i in $(seq 10); do
   # As a camera writes: under a hidden name, then renamed into the spool.
   cp "$scene" "$fd/spool/.frame.jpg" && mv "$fd/spool/.frame.jpg" "$fd/spool/frame-$i.jpg"
