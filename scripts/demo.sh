@@ -211,7 +211,7 @@ step "field: its camera sees one scene again and again; the soil dries, is water
 # A scene where the detector finds a sick plant if it finds any (the demo's
 # small detector often does not); else the first one.
 scene=$("$canopy" infer pulled.zip scenes/images/*.jpg \
-  | awk -F'\t' '$2 == "diseased" || $2 == "water_stressed" {print $1; exit}')
+  | awk -F'\t' '!found && ($2 == "diseased" || $2 == "water_stressed") {print $1; found = 1}')
 [ -n "$scene" ] || scene=scenes/images/000000.jpg
 "$canopy" infer pulled.zip "$scene" > scene-detections.txt
 head -n 5 scene-detections.txt
