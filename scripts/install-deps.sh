@@ -13,6 +13,8 @@ packages=(
   libssl-dev zlib1g-dev libbrotli-dev
   # inference engine: ONNX models, oneDNN (x86-64) and XNNPACK kernels, images
   libonnx-dev libprotobuf-dev protobuf-compiler libdnnl-dev libxnnpack-dev libpthreadpool-dev libopencv-dev libturbojpeg0-dev libpng-dev
+  # the field device's hardware: USB cameras (V4L2) and relay lines (GPIO)
+  libv4l-dev libgpiod-dev
   # dataset formats: Pascal VOC annotations are XML
   libxml2-dev
   # training (and the libtorch reference in the inference benchmark)

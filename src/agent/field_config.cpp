@@ -186,14 +186,17 @@ Result<FieldConfig> FieldConfigParser::parse_root(const YAML::Node& root) {
 
 Result<CameraConfig> FieldConfigParser::parse_camera(const YAML::Node& node) {
   CANOPY_TRY(need_map(node, "a camera"));
-  CANOPY_TRY(
-      check_keys(node, {"id", "spool", "command", "url", "interval", "max_frame_age", "zone"}, "a camera"));
+  CANOPY_TRY(check_keys(
+      node, {"id", "spool", "command", "url", "v4l2", "resolution", "interval", "max_frame_age", "zone"},
+      "a camera"));
   CameraConfig camera;
   CANOPY_ASSIGN_OR_RETURN(camera.id, name(node["id"], "camera 'id'"));
   const std::string in = " of camera '" + camera.id + "'";
-  const int sources = (node["spool"] ? 1 : 0) + (node["command"] ? 1 : 0) + (node["url"] ? 1 : 0);
+  const int sources =
+      (node["spool"] ? 1 : 0) + (node["command"] ? 1 : 0) + (node["url"] ? 1 : 0) + (node["v4l2"] ? 1 : 0);
   if (sources != 1)
-    return error_at(node, "camera '" + camera.id + "' needs exactly one of 'spool', 'command', 'url'");
+    return error_at(node,
+                    "camera '" + camera.id + "' needs exactly one of 'spool', 'command', 'url', 'v4l2'");
   if (node["spool"]) {
     camera.kind = CameraKind::kSpool;
     CANOPY_ASSIGN_OR_RETURN(std::string path, nonempty(node["spool"], "'spool'" + in));
@@ -201,11 +204,23 @@ Result<CameraConfig> FieldConfigParser::parse_camera(const YAML::Node& node) {
   } else if (node["command"]) {
     camera.kind = CameraKind::kCommand;
     CANOPY_ASSIGN_OR_RETURN(camera.command, command(node["command"], "'command'" + in));
+  } else if (node["v4l2"]) {
+    camera.kind = CameraKind::kV4l2;
+    CANOPY_ASSIGN_OR_RETURN(std::string device, nonempty(node["v4l2"], "'v4l2'" + in));
+    camera.device = device;
   } else {
     camera.kind = CameraKind::kHttp;
     CANOPY_ASSIGN_OR_RETURN(camera.url, nonempty(node["url"], "'url'" + in));
     if (!camera.url.starts_with("http://") && !camera.url.starts_with("https://"))
       return error_at(node["url"], "'url'" + in + " must start with http:// or https://");
+  }
+  if (const YAML::Node resolution = node["resolution"]) {
+    if (!resolution.IsSequence() || resolution.size() != 2)
+      return error_at(resolution, "'resolution'" + in + " must be [width, height]");
+    CANOPY_ASSIGN_OR_RETURN(double width, number_in(resolution[0], "'resolution'" + in, 16, 8192));
+    CANOPY_ASSIGN_OR_RETURN(double height, number_in(resolution[1], "'resolution'" + in, 16, 8192));
+    camera.width = static_cast<int>(width);
+    camera.height = static_cast<int>(height);
   }
   if (node["interval"]) {
     CANOPY_ASSIGN_OR_RETURN(camera.interval_ms, milliseconds(node["interval"], "'interval'" + in));
@@ -385,12 +400,23 @@ Result<ZoneConfig> FieldConfigParser::parse_zone(const YAML::Node& node, const F
     return error_at(node, "zone '" + zone.name + "': " + valid.error().message);
   const YAML::Node valve = node["valve"];
   if (!valve)
-    return error_at(node, "zone '" + zone.name + "' needs a 'valve' ({command: [...]} or {file: PATH})");
+    return error_at(node, "zone '" + zone.name +
+                              "' needs a 'valve' ({gpio: {chip, line}}, {command: [...]} or {file: PATH})");
   CANOPY_TRY(need_map(valve, "'valve'" + in));
-  CANOPY_TRY(check_keys(valve, {"command", "file"}, "'valve'" + in));
-  if ((valve["command"] ? 1 : 0) + (valve["file"] ? 1 : 0) != 1)
-    return error_at(valve, "'valve'" + in + " needs exactly one of 'command', 'file'");
-  if (valve["command"]) {
+  CANOPY_TRY(check_keys(valve, {"command", "file", "gpio"}, "'valve'" + in));
+  if ((valve["command"] ? 1 : 0) + (valve["file"] ? 1 : 0) + (valve["gpio"] ? 1 : 0) != 1)
+    return error_at(valve, "'valve'" + in + " needs exactly one of 'command', 'file', 'gpio'");
+  if (const YAML::Node gpio = valve["gpio"]) {
+    zone.valve = ValveKind::kGpio;
+    CANOPY_TRY(need_map(gpio, "'gpio'" + in));
+    CANOPY_TRY(check_keys(gpio, {"chip", "line", "active_low"}, "'gpio'" + in));
+    CANOPY_ASSIGN_OR_RETURN(zone.gpio_chip, nonempty(gpio["chip"], "'chip'" + in));
+    CANOPY_ASSIGN_OR_RETURN(double line, number_in(gpio["line"], "'line'" + in, 0, 1023));
+    zone.gpio_line = static_cast<unsigned>(line);
+    if (gpio["active_low"]) {
+      CANOPY_ASSIGN_OR_RETURN(zone.gpio_active_low, boolean(gpio["active_low"], "'active_low'" + in));
+    }
+  } else if (valve["command"]) {
     zone.valve = ValveKind::kCommand;
     CANOPY_ASSIGN_OR_RETURN(zone.valve_command, command(valve["command"], "'command'" + in));
   } else {

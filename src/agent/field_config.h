@@ -20,7 +20,7 @@
 
 namespace canopy::agent {
 
-enum class CameraKind { kSpool, kCommand, kHttp };
+enum class CameraKind { kSpool, kCommand, kHttp, kV4l2 };
 
 struct CameraConfig {
   std::string id;
@@ -28,6 +28,8 @@ struct CameraConfig {
   std::filesystem::path spool;       // kSpool
   std::vector<std::string> command;  // kCommand
   std::string url;                   // kHttp
+  std::filesystem::path device;      // kV4l2
+  int width = 640, height = 480;     // kV4l2: the size asked for
   std::int64_t interval_ms = 60'000;
   std::int64_t max_frame_age_ms = 300'000;  // an older frame is skipped, not judged
   std::string zone;                         // the zone whose plants it watches
@@ -49,7 +51,7 @@ struct SensorConfig {
   field::SensorRules rules;
 };
 
-enum class ValveKind { kCommand, kFile };
+enum class ValveKind { kCommand, kFile, kGpio };
 
 struct ZoneConfig {
   std::string name;
@@ -58,6 +60,9 @@ struct ZoneConfig {
   ValveKind valve = ValveKind::kFile;
   std::vector<std::string> valve_command;
   std::filesystem::path valve_file;
+  std::string gpio_chip;  // kGpio
+  unsigned gpio_line = 0;
+  bool gpio_active_low = false;
   std::int64_t period_ms = 60'000;
 };
 

@@ -11,9 +11,9 @@
 #include <ctime>
 #include <opencv2/imgproc.hpp>
 
-#include "common/backoff.h"
 #include "agent/irrigation_zone.h"
 #include "agent/sensor_channel.h"
+#include "common/backoff.h"
 #include "common/files.h"
 #include "common/keys.h"
 #include "device/actuators.h"
@@ -74,6 +74,8 @@ std::unique_ptr<device::Camera> make_camera(const CameraConfig& c) {
       return device::command_camera(c.command);
     case CameraKind::kHttp:
       return device::http_camera(c.url);
+    case CameraKind::kV4l2:
+      return device::v4l2_camera(c.device, c.width, c.height);
   }
   return nullptr;
 }
@@ -90,6 +92,18 @@ std::unique_ptr<device::SensorInput> make_sensor(const SensorConfig& s) {
       return device::senml_command_input(s.command, s.senml_name);
     case SensorSource::kFile:
       return device::file_input(s.path);
+  }
+  return nullptr;
+}
+
+std::unique_ptr<device::Valve> make_valve(const ZoneConfig& z) {
+  switch (z.valve) {
+    case ValveKind::kGpio:
+      return device::gpio_valve(z.gpio_chip, z.gpio_line, z.gpio_active_low);
+    case ValveKind::kCommand:
+      return device::command_valve(z.valve_command);
+    case ValveKind::kFile:
+      return device::file_valve(z.valve_file);
   }
   return nullptr;
 }
@@ -462,9 +476,7 @@ Result<std::unique_ptr<FieldLoop>> FieldLoop::open(FieldLoopOptions options, Act
          Backoff(interval, std::max<std::chrono::milliseconds>(interval, std::chrono::minutes(15)))});
   }
   for (const ZoneConfig& z : config.zones) {
-    std::unique_ptr<device::Valve> valve = z.valve == ValveKind::kCommand
-                                               ? device::command_valve(z.valve_command)
-                                               : device::file_valve(z.valve_file);
+    std::unique_ptr<device::Valve> valve = make_valve(z);
     auto zone = IrrigationZone::open({z.name, z.rules}, std::move(valve), impl->options.data_dir, clock);
     if (!zone.ok()) return zone.error().with_context("zone " + z.name);
     std::size_t soil = 0;

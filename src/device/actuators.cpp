@@ -1,5 +1,10 @@
 #include "device/actuators.h"
 
+#include <gpiod.h>
+
+#include <cerrno>
+#include <cstring>
+
 #include "common/files.h"
 #include "common/subprocess.h"
 
@@ -30,6 +35,53 @@ class CommandValve final : public Valve {
   std::chrono::milliseconds timeout_;
 };
 
+class GpioValve final : public Valve {
+ public:
+  GpioValve(std::string chip, unsigned line, bool active_low)
+      : chip_name_(std::move(chip)), offset_(line), active_low_(active_low) {}
+  ~GpioValve() override {
+    if (line_) gpiod_line_release(line_);
+    if (chip_) gpiod_chip_close(chip_);
+  }
+  GpioValve(const GpioValve&) = delete;
+  GpioValve& operator=(const GpioValve&) = delete;
+
+  Status set(bool open) override {
+    if (!line_) CANOPY_TRY(request(open));
+    if (gpiod_line_set_value(line_, open ? 1 : 0) != 0)
+      return make_error(ErrorCode::kIo, describe() + ": cannot set the line: " + std::strerror(errno));
+    return {};
+  }
+
+  std::string describe() const override {
+    return "valve gpio " + chip_name_ + " line " + std::to_string(offset_);
+  }
+
+ private:
+  Status request(bool open) {
+    chip_ = gpiod_chip_open_lookup(chip_name_.c_str());
+    if (!chip_)
+      return make_error(ErrorCode::kIo,
+                        describe() + ": cannot open GPIO chip '" + chip_name_ + "': " + std::strerror(errno));
+    line_ = gpiod_chip_get_line(chip_, offset_);
+    const int flags = active_low_ ? GPIOD_LINE_REQUEST_FLAG_ACTIVE_LOW : 0;
+    if (!line_ || gpiod_line_request_output_flags(line_, "canopy-agent", flags, open ? 1 : 0) != 0) {
+      const std::string reason = std::strerror(errno);
+      line_ = nullptr;  // not requested: nothing to release
+      gpiod_chip_close(chip_);
+      chip_ = nullptr;
+      return make_error(ErrorCode::kIo, describe() + ": cannot request the line as an output: " + reason);
+    }
+    return {};
+  }
+
+  std::string chip_name_;
+  unsigned offset_;
+  bool active_low_;
+  gpiod_chip* chip_ = nullptr;
+  gpiod_line* line_ = nullptr;
+};
+
 class FileValve final : public Valve {
  public:
   explicit FileValve(std::filesystem::path file) : file_(std::move(file)) {}
@@ -44,6 +96,10 @@ class FileValve final : public Valve {
 
 std::unique_ptr<Valve> command_valve(std::vector<std::string> argv, std::chrono::milliseconds timeout) {
   return std::make_unique<CommandValve>(std::move(argv), timeout);
+}
+
+std::unique_ptr<Valve> gpio_valve(std::string chip, unsigned line, bool active_low) {
+  return std::make_unique<GpioValve>(std::move(chip), line, active_low);
 }
 
 std::unique_ptr<Valve> file_valve(std::filesystem::path state_file) {

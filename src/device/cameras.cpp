@@ -1,13 +1,18 @@
 #include "device/cameras.h"
 
+#include <fcntl.h>
+#include <libv4l2.h>
+#include <linux/videodev2.h>
 #include <poll.h>
 #include <signal.h>
+#include <turbojpeg.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <mutex>
 #include <thread>
 
@@ -225,6 +230,111 @@ class HttpCamera final : public Camera {
   std::string url_, base_, path_;
 };
 
+class V4l2Camera final : public Camera {
+ public:
+  V4l2Camera(std::filesystem::path device, int width, int height)
+      : device_(std::move(device)), width_(width), height_(height) {}
+  ~V4l2Camera() override { close_device(); }
+  V4l2Camera(const V4l2Camera&) = delete;
+  V4l2Camera& operator=(const V4l2Camera&) = delete;
+
+  Result<std::optional<Frame>> capture(std::int64_t now_ms) override {
+    if (fd_ < 0) CANOPY_TRY(open_device());
+    // Frames the driver queued while the loop was busy are older than the
+    // one wanted: read until none is ready, keeping the last.
+    int skipped = -1;
+    std::size_t size = 0;
+    for (;;) {
+      const ssize_t n = v4l2_read(fd_, buffer_.data(), buffer_.size());
+      if (n > 0) {
+        size = static_cast<std::size_t>(n);
+        ++skipped;
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && errno == EAGAIN) {
+        if (skipped >= 0) break;
+        pollfd waiting{fd_, POLLIN, 0};
+        if (::poll(&waiting, 1, 2000) > 0) continue;
+        return make_error(ErrorCode::kIo, describe() + ": no frame within 2 s");
+      }
+      const std::string reason = n == 0 ? "end of stream" : std::strerror(errno);
+      close_device();  // reopened at the next capture: a camera unplugged and plugged in again
+      return make_error(ErrorCode::kIo, describe() + ": " + reason);
+    }
+    Frame frame;
+    frame.captured_ms = now_ms;
+    frame.skipped = skipped;
+    if (mjpeg_) {
+      frame.encoded.assign(buffer_.data(), size);
+    } else {
+      CANOPY_ASSIGN_OR_RETURN(frame.encoded, encode_rgb(size));
+    }
+    return std::optional<Frame>(std::move(frame));
+  }
+
+  std::string describe() const override { return "camera " + device_.string(); }
+
+ private:
+  Status open_device() {
+    fd_ = v4l2_open(device_.c_str(), O_RDWR | O_NONBLOCK);
+    if (fd_ < 0)
+      return make_error(ErrorCode::kIo, "cannot open " + device_.string() + ": " + std::strerror(errno));
+    v4l2_format format{};
+    format.type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
+    format.fmt.pix.width = static_cast<unsigned>(width_);
+    format.fmt.pix.height = static_cast<unsigned>(height_);
+    format.fmt.pix.field = V4L2_FIELD_ANY;
+    // MJPEG first: the camera compresses, and the frame goes on as it is.
+    format.fmt.pix.pixelformat = V4L2_PIX_FMT_MJPEG;
+    if (v4l2_ioctl(fd_, VIDIOC_S_FMT, &format) != 0 || format.fmt.pix.pixelformat != V4L2_PIX_FMT_MJPEG) {
+      format.fmt.pix.pixelformat = V4L2_PIX_FMT_RGB24;  // libv4l2 converts YUYV and the rest
+      if (v4l2_ioctl(fd_, VIDIOC_S_FMT, &format) != 0 || format.fmt.pix.pixelformat != V4L2_PIX_FMT_RGB24) {
+        const std::string reason = std::strerror(errno);
+        close_device();
+        return make_error(ErrorCode::kIo,
+                          describe() + " offers neither MJPEG nor a format libv4l2 converts: " + reason);
+      }
+    }
+    mjpeg_ = format.fmt.pix.pixelformat == V4L2_PIX_FMT_MJPEG;
+    frame_width_ = static_cast<int>(format.fmt.pix.width);
+    frame_height_ = static_cast<int>(format.fmt.pix.height);
+    const std::size_t rgb_bytes =
+        static_cast<std::size_t>(frame_width_) * static_cast<std::size_t>(frame_height_) * 3;
+    buffer_.assign(
+        std::min<std::size_t>(kMaxFrameBytes, std::max<std::size_t>(format.fmt.pix.sizeimage, rgb_bytes)),
+        '\0');
+    return {};
+  }
+
+  Result<std::string> encode_rgb(std::size_t size) const {
+    if (size < static_cast<std::size_t>(frame_width_) * static_cast<std::size_t>(frame_height_) * 3)
+      return make_error(ErrorCode::kCorrupt,
+                        describe() + ": a short frame of " + std::to_string(size) + " bytes");
+    std::unique_ptr<void, int (*)(tjhandle)> handle(tjInitCompress(), tjDestroy);
+    unsigned char* jpeg = nullptr;
+    unsigned long jpeg_size = 0;
+    if (tjCompress2(handle.get(), reinterpret_cast<const unsigned char*>(buffer_.data()), frame_width_, 0,
+                    frame_height_, TJPF_RGB, &jpeg, &jpeg_size, TJSAMP_420, 90, 0) != 0)
+      return make_error(ErrorCode::kInternal, describe() + ": " + tjGetErrorStr2(handle.get()));
+    std::string out(reinterpret_cast<const char*>(jpeg), jpeg_size);
+    tjFree(jpeg);
+    return out;
+  }
+
+  void close_device() {
+    if (fd_ >= 0) v4l2_close(fd_);
+    fd_ = -1;
+  }
+
+  std::filesystem::path device_;
+  int width_, height_;
+  int fd_ = -1;
+  bool mjpeg_ = false;
+  int frame_width_ = 0, frame_height_ = 0;
+  std::string buffer_;
+};
+
 }  // namespace
 
 std::vector<std::string> take_jpeg_frames(std::string& buffer, std::string_view bytes) {
@@ -263,5 +373,8 @@ std::unique_ptr<Camera> command_camera(std::vector<std::string> argv) {
   return std::make_unique<CommandCamera>(std::move(argv));
 }
 std::unique_ptr<Camera> http_camera(std::string url) { return std::make_unique<HttpCamera>(std::move(url)); }
+std::unique_ptr<Camera> v4l2_camera(std::filesystem::path device, int width, int height) {
+  return std::make_unique<V4l2Camera>(std::move(device), width, height);
+}
 
 }  // namespace canopy::device

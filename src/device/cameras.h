@@ -10,6 +10,10 @@
 //            reader thread keeps only the latest frame, and a program that
 //            died is started again at the next capture
 //   http     a snapshot URL, as most IP cameras offer
+//   v4l2     a USB or CSI camera (/dev/videoN) through libv4l2: MJPEG frames
+//            as the camera makes them, or, from a camera without MJPEG,
+//            frames libv4l2 converts to RGB (from YUYV and the rest),
+//            encoded to JPEG with libturbojpeg
 // A capture that fails returns the error; retrying with backoff is the
 // loop's job, so every source gets the same policy.
 // Thread-safety: a Camera is used by one thread at a time (the command
@@ -49,6 +53,10 @@ std::unique_ptr<Camera> spool_camera(std::filesystem::path directory);
 std::unique_ptr<Camera> command_camera(std::vector<std::string> argv);
 // `url` is http://HOST[:PORT]/PATH.
 std::unique_ptr<Camera> http_camera(std::string url);
+// The camera at `device` asked for `width`×`height` (it may choose the
+// nearest size it has). It is opened at the first capture and again after
+// an error, and each capture takes the newest frame it has.
+std::unique_ptr<Camera> v4l2_camera(std::filesystem::path device, int width = 640, int height = 480);
 
 // Splits a stream of concatenated JPEG images (SOI FFD8 ... EOI FFD9) into
 // frames: appends `bytes` to `buffer` and moves every complete frame out,

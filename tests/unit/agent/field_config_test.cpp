@@ -18,6 +18,9 @@ cameras:
     command: [/usr/bin/ffmpeg, -i, "rtsp://cam/1", -f, image2pipe, -c:v, mjpeg, -]
   - id: ipcam
     url: http://10.0.0.7/snapshot.jpg
+  - id: usb
+    v4l2: /dev/video0
+    resolution: [1280, 720]
 sensors:
   - name: soil-north
     measures: soil_moisture
@@ -43,6 +46,9 @@ zones:
     max_on: 20m
     daily_cap: 1h
     valve: {command: [/usr/local/bin/relay, "3"]}
+  - name: south
+    soil_sensor: soil-north
+    valve: {gpio: {chip: gpiochip0, line: 17, active_low: true}}
 tracking: {window: 5, agree: 3}
 alerts: {cooldown: 12h}
 )";
@@ -51,13 +57,16 @@ TEST(FieldConfigTest, AFieldIsReadWithTheDefaultsItExpects) {
   auto config = parse_field_config(kField, "field.yaml");
   ASSERT_TRUE(config.ok()) << config.error().message;
   EXPECT_DOUBLE_EQ(config->latitude_deg, 41.6);
-  ASSERT_EQ(config->cameras.size(), 3u);
+  ASSERT_EQ(config->cameras.size(), 4u);
   EXPECT_EQ(config->cameras[0].kind, CameraKind::kSpool);
   EXPECT_EQ(config->cameras[0].interval_ms, 120'000);
   EXPECT_EQ(config->cameras[0].max_frame_age_ms, 600'000) << "five intervals unless said";
   EXPECT_EQ(config->cameras[1].kind, CameraKind::kCommand);
   EXPECT_EQ(config->cameras[1].command.size(), 8u);
   EXPECT_EQ(config->cameras[2].kind, CameraKind::kHttp);
+  EXPECT_EQ(config->cameras[3].kind, CameraKind::kV4l2);
+  EXPECT_EQ(config->cameras[3].device, "/dev/video0");
+  EXPECT_EQ(config->cameras[3].width, 1280);
   ASSERT_EQ(config->sensors.size(), 4u);
   const SensorConfig& soil = config->sensors[0];
   EXPECT_EQ(soil.source, SensorSource::kIio);
@@ -71,7 +80,11 @@ TEST(FieldConfigTest, AFieldIsReadWithTheDefaultsItExpects) {
   EXPECT_EQ(config->sensors[2].source, SensorSource::kSenml);
   EXPECT_EQ(config->sensors[2].senml_name, "urn:dev:gw/rh");
   EXPECT_DOUBLE_EQ(config->sensors[3].rules.max, 15);
-  ASSERT_EQ(config->zones.size(), 1u);
+  ASSERT_EQ(config->zones.size(), 2u);
+  EXPECT_EQ(config->zones[1].valve, ValveKind::kGpio);
+  EXPECT_EQ(config->zones[1].gpio_chip, "gpiochip0");
+  EXPECT_EQ(config->zones[1].gpio_line, 17u);
+  EXPECT_TRUE(config->zones[1].gpio_active_low);
   const ZoneConfig& zone = config->zones[0];
   EXPECT_DOUBLE_EQ(zone.rules.soil.theta_fc, field::soil_preset("loam")->theta_fc);
   EXPECT_EQ(zone.rules.max_on_s, 1200);
@@ -98,8 +111,8 @@ TEST(FieldConfigTest, EveryMistakeIsReportedAtItsLine) {
   expect_error("cameras: [\n", "field.yaml:2:");
   expect_error("camras: []\n", "field.yaml:1:1: unknown key 'camras'");
   expect_error(replaced("interval: 2m", "interval: soon"), "field.yaml:6:15: 'interval' of camera 'row-1'");
-  expect_error(replaced("    zone: north\n  - id: gate", "    zone: south\n  - id: gate"),
-               "field.yaml:7:11: camera 'row-1' watches zone 'south'");
+  expect_error(replaced("    zone: north\n  - id: gate", "    zone: west\n  - id: gate"),
+               "field.yaml:7:11: camera 'row-1' watches zone 'west'");
   expect_error(replaced("  - id: ipcam\n    url: http", "  - id: ipcam\n    url: ftp"),
                "must start with http://");
   expect_error(replaced("  - id: gate\n", "  - id: gate\n    url: http://x/y\n"), "exactly one of 'spool'");
@@ -118,6 +131,8 @@ TEST(FieldConfigTest, EveryMistakeIsReportedAtItsLine) {
   expect_error(replaced("soil: loam", "soil: {theta_fc: 0.2, theta_wp: 0.3}"), "zone 'north': ");
   expect_error(replaced("max_on: 20m", "max_on: 20m\n    allowed_depletion: 0.9"),
                "'allowed_depletion' of zone 'north' must be between 0.1 and 0.8");
+  expect_error(replaced("line: 17", "line: seventeen"), "'line' of zone 'south' must be a number");
+  expect_error(replaced("resolution: [1280, 720]", "resolution: 720p"), "must be [width, height]");
   expect_error(replaced("tracking: {window: 5, agree: 3}", "tracking: {window: 3, agree: 5}"),
                "'agree' (5) cannot be more than 'window' (3)");
   expect_error(

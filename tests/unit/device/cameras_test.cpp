@@ -135,5 +135,18 @@ TEST(CamerasTest, AnHttpSnapshotIsOneFrame) {
   EXPECT_FALSE(http_camera(base + "/snapshot.jpg")->capture(7).ok()) << "a camera that is gone";
 }
 
+TEST(CamerasTest, AV4l2CameraThatIsNotThereIsAnErrorAtEachCapture) {
+  auto camera = v4l2_camera("/dev/video-canopy-missing");
+  for (int i = 0; i < 2; ++i) {
+    auto frame = camera->capture(0);
+    ASSERT_FALSE(frame.ok());
+    EXPECT_NE(frame.error().message.find("cannot open /dev/video-canopy-missing"), std::string::npos)
+        << frame.error().message;
+  }
+  TempDir dir;
+  write_bytes(dir / "video0", "not a video device");
+  EXPECT_FALSE(v4l2_camera(dir / "video0")->capture(0).ok()) << "a file that is no camera";
+}
+
 }  // namespace
 }  // namespace canopy::device
