@@ -163,6 +163,7 @@ Json DesiredState::to_json() const {
                     {"size", package.size_bytes},
                     {"url", assignment->url}};
   }
+  if (field_config) out["field_config"] = {{"version", field_config->version}, {"text", field_config->text}};
   return out;
 }
 
@@ -172,6 +173,15 @@ Result<DesiredState> DesiredState::from_json(const Json& json) {
   CANOPY_ASSIGN_OR_RETURN(desired.device_id, json_get_or<std::string>(json, "device_id", ""));
   CANOPY_ASSIGN_OR_RETURN(desired.status, read_device_status(json, "status", "active"));
   CANOPY_ASSIGN_OR_RETURN(desired.poll_interval_s, json_get_or<std::int64_t>(json, "poll_interval_s", 30));
+  if (const Json* config = optional_member(json, "field_config")) {
+    FieldConfigVersion field_config;
+    CANOPY_ASSIGN_OR_RETURN(field_config.version, json_get<std::int64_t>(*config, "version"));
+    CANOPY_ASSIGN_OR_RETURN(field_config.text, read_string(*config, "text", kMaxFieldConfigBytes));
+    if (field_config.version < 1)
+      return make_error(ErrorCode::kInvalidArgument,
+                        "desired state: the field configuration's version must be at least 1");
+    desired.field_config = std::move(field_config);
+  }
   const Json* model = optional_member(json, "model");
   if (!model) return desired;
   Assignment assignment;

@@ -76,12 +76,24 @@ struct Assignment {
 // Where a device downloads a package it is assigned.
 std::string package_url(const ModelRef& model);
 
+// A field configuration an operator set for the device (docs/field.md):
+// the YAML text as given, and its version, which only grows per device.
+struct FieldConfigVersion {
+  std::int64_t version = 0;
+  std::string text;
+};
+
+// The largest field configuration the server takes and a device reads.
+inline constexpr std::size_t kMaxFieldConfigBytes = 64 * 1024;
+
 // GET /api/v1/device/desired.
 struct DesiredState {
   std::string device_id;
   DeviceStatus status = DeviceStatus::kActive;
   std::int64_t poll_interval_s = 30;
   std::optional<Assignment> assignment;  // nothing desired when empty
+  // The field configuration to run; none set: the device's own file.
+  std::optional<FieldConfigVersion> field_config;
 
   Json to_json() const;
   // Checks what a device relies on: the hash names a file on its disk, so it

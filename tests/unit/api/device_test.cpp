@@ -136,5 +136,26 @@ TEST(ModelSelectorTest, ReadsTheThreeFormsPeopleWrite) {
     EXPECT_FALSE(ModelSelector::parse(bad).ok()) << bad;
 }
 
+TEST(DesiredStateTest, CarriesTheFieldConfigurationAnOperatorSet) {
+  Json body = desired_body();
+  body["field_config"] = {{"version", 3}, {"text", "cameras: []\n"}};
+  auto desired = DesiredState::from_json(body);
+  ASSERT_TRUE(desired.ok()) << desired.error().message;
+  ASSERT_TRUE(desired->field_config);
+  EXPECT_EQ(desired->field_config->version, 3);
+  EXPECT_EQ(desired->field_config->text, "cameras: []\n");
+  EXPECT_EQ(desired->to_json(), body);
+  Json idle = {
+      {"status", "active"}, {"model", nullptr}, {"field_config", {{"version", 1}, {"text", "zones: []"}}}};
+  auto without_model = DesiredState::from_json(idle);
+  ASSERT_TRUE(without_model.ok());
+  EXPECT_TRUE(without_model->field_config) << "a configuration without a model to install";
+  body["field_config"]["version"] = 0;
+  EXPECT_FALSE(DesiredState::from_json(body).ok());
+  body["field_config"] = {{"version", 4}, {"text", std::string(kMaxFieldConfigBytes + 1, '#')}};
+  EXPECT_FALSE(DesiredState::from_json(body).ok()) << "too large";
+  EXPECT_FALSE(desired_body().contains("field_config")) << "absent unless set";
+}
+
 }  // namespace
 }  // namespace canopy::api
