@@ -1,7 +1,6 @@
 #include "agent/agent.h"
 
 #include <spdlog/spdlog.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -9,18 +8,15 @@
 #include <chrono>
 #include <thread>
 
-#include "common/backoff.h"
 #include "agent/device_client.h"
-#include "agent/device_record_sink.h"
-#include "agent/field_loop.h"
+#include "agent/field_work.h"
 #include "agent/identity.h"
 #include "agent/report_outbox.h"
 #include "agent/updater.h"
+#include "common/backoff.h"
 #include "common/clock.h"
 #include "common/files.h"
 #include "common/hash.h"
-#include "outbox/outbox.h"
-#include "outbox/uploader.h"
 
 namespace canopy::agent {
 
@@ -71,99 +67,6 @@ Result<Enrollment> ensure_enrolled(const AgentOptions& options, DeviceClient& cl
   }
 }
 
-// The field configuration to run: the file when it is valid, kept then as
-// the last good one; otherwise the last good one, so that a bad edit in the
-// field leaves the device doing what it did. nullopt when neither is usable.
-std::optional<FieldConfig> field_config_to_use(const std::filesystem::path& file,
-                                               const std::filesystem::path& data_dir) {
-  const std::filesystem::path last_good = data_dir / "field.last-good.yaml";
-  auto text = read_file(file);
-  auto config = text.ok() ? parse_field_config(*text, file.string()) : Result<FieldConfig>(text.error());
-  if (config.ok()) {
-    Status kept = write_file_atomic(last_good, *text);
-    if (!kept.ok()) spdlog::warn("field.config_not_kept error=\"{}\"", kept.error().message);
-    return *config;
-  }
-  spdlog::error("field.config_invalid error=\"{}\"", config.error().message);
-  std::error_code ec;
-  if (!std::filesystem::exists(last_good, ec)) return std::nullopt;
-  auto fallback = load_field_config(last_good);
-  if (!fallback.ok()) {
-    spdlog::error("field.config_invalid error=\"{}\"", fallback.error().message);
-    return std::nullopt;
-  }
-  spdlog::warn("field.config_last_good path={}", last_good.string());
-  return *fallback;
-}
-
-// The field loop, its outbox and the uploader, each loop on a thread of its
-// own; stopped and joined when this goes away.
-class FieldWork {
- public:
-  static Result<std::unique_ptr<FieldWork>> start(const AgentOptions& options, FieldConfig config,
-                                                  ActiveModel& active, const DeviceClient& client) {
-    std::unique_ptr<FieldWork> work(new FieldWork(client));
-    outbox::OutboxOptions outbox_options;
-    outbox_options.max_bytes = options.outbox_max_bytes;
-    CANOPY_ASSIGN_OR_RETURN(work->outbox_, outbox::Outbox::open(options.data_dir / "outbox", outbox_options));
-    outbox::Outbox& outbox = *work->outbox_;
-    FieldLoopOptions loop_options;
-    loop_options.config = std::move(config);
-    loop_options.data_dir = options.data_dir;
-    loop_options.clock = options.clock;
-    loop_options.extra_telemetry = [&outbox] {
-      std::map<std::string, double> values;
-      const outbox::OutboxStats stats = outbox.stats();
-      for (const auto& [stream, s] : stats.streams) {
-        const std::string prefix = "outbox." + std::string(api::stream_name(stream)) + ".";
-        values[prefix + "records"] = static_cast<double>(s.pending_records);
-        values[prefix + "evicted"] = static_cast<double>(s.evicted_records);
-      }
-      values["outbox.bytes"] = static_cast<double>(stats.total_bytes);
-      return values;
-    };
-    auto emit = [&outbox](api::Stream stream, std::int64_t at_ms, Json body) -> Status {
-      auto appended = outbox.append(stream, at_ms, body);
-      if (!appended.ok()) return appended.error();
-      return {};
-    };
-    CANOPY_ASSIGN_OR_RETURN(work->loop_, FieldLoop::open(std::move(loop_options), active, emit));
-    outbox::UploaderOptions uploader_options;
-    uploader_options.bandwidth_bytes_per_s = options.upload_bytes_per_s;
-    uploader_options.backoff_initial_ms = options.backoff_initial_ms;
-    uploader_options.backoff_max_ms = options.backoff_max_ms;
-    work->uploader_ =
-        std::make_unique<outbox::Uploader>(outbox, work->sink_, *options.clock, uploader_options);
-    work->loop_thread_ = std::thread([loop = work->loop_.get(), &stop = work->stop_] {
-      // Inference is the heavy work; the updater must stay responsive beside it.
-      ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 10);
-      loop->run(stop);
-    });
-    work->upload_thread_ =
-        std::thread([uploader = work->uploader_.get(), &stop = work->stop_] { uploader->run(stop); });
-    return work;
-  }
-
-  ~FieldWork() {
-    stop_.store(true);
-    if (loop_thread_.joinable()) loop_thread_.join();
-    if (upload_thread_.joinable()) upload_thread_.join();
-  }
-
- private:
-  // The uploader's own client (clients are per thread), without retries of
-  // its own: the uploader backs off on its clock.
-  explicit FieldWork(const DeviceClient& client) : client_(client.with_attempts(1)), sink_(client_) {}
-
-  DeviceClient client_;
-  DeviceRecordSink sink_;
-  std::unique_ptr<outbox::Outbox> outbox_;
-  std::unique_ptr<FieldLoop> loop_;
-  std::unique_ptr<outbox::Uploader> uploader_;
-  std::atomic<bool> stop_{false};
-  std::thread loop_thread_, upload_thread_;
-};
-
 }  // namespace
 
 void request_stop() { stop_requested.store(true); }
@@ -204,22 +107,15 @@ Result<int> run_agent(const AgentOptions& options, ActiveModel& active) {
 
   // The field loop is the device's purpose, but the updater is its way to be
   // fixed: a field loop that cannot start is logged and the updater runs on.
-  std::unique_ptr<FieldWork> field_work;
-  if (!options.field_config.empty() && !options.once) {
-    if (std::optional<FieldConfig> config = field_config_to_use(options.field_config, options.data_dir)) {
-      auto started = FieldWork::start(options, std::move(*config), active, client);
-      if (started.ok())
-        field_work = std::move(*started);
-      else
-        spdlog::error("field.not_started error=\"{}\"", started.error().message);
-    }
-  }
+  FieldWork field(options, active, client);
+  if (!options.once) field.start();
 
   const std::int64_t check_every_ms = options.integrity_check_interval_s * 1000;
   std::int64_t next_check_ms = clock.monotonic_ms() + check_every_ms;
   while (!stop_requested.load()) {
     auto outcome = updater->cycle();
     if (!outcome.ok()) spdlog::error("agent.cycle_failed reason=\"{}\"", outcome.error().message);
+    if (outcome.ok() && outcome->field_config && !options.once) field.offer(*outcome->field_config);
     if (options.once) return outcome.ok() && outcome->reached_server ? 0 : 1;
     std::chrono::milliseconds wait;
     if (outcome.ok() && outcome->reached_server) {

@@ -503,7 +503,20 @@ Result<std::unique_ptr<FieldLoop>> FieldLoop::open(FieldLoopOptions options, Act
 }
 
 FieldLoop::FieldLoop(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-FieldLoop::~FieldLoop() = default;
+FieldLoop::~FieldLoop() {
+  for (ZoneSlot& slot : impl_->zones) {
+    const std::string reason = "closed: the field loop stopped";
+    auto closed = slot.zone->close(reason);
+    if (!closed.ok()) {
+      spdlog::error("field.valve_not_closed zone={} error=\"{}\"", slot.config.name, closed.error().message);
+    } else if (*closed) {
+      api::ActuationEvent event;
+      event.zone = slot.config.name;
+      event.reason = reason;
+      impl_->send(api::Stream::kActuations, impl_->clock.wall_ms(), event.to_json());
+    }
+  }
+}
 
 std::int64_t FieldLoop::run_due() {
   Impl& loop = *impl_;

@@ -49,6 +49,8 @@ class FieldLoop {
   // Builds the cameras, sensors and zones, closing every valve first.
   static Result<std::unique_ptr<FieldLoop>> open(FieldLoopOptions options, ActiveModel& active,
                                                  RecordEmitter emit);
+  // Closes every valve that is open: no valve stays open without its
+  // controller (a new configuration, the agent stopping).
   ~FieldLoop();
 
   // Does everything due at the clock's time and returns when the next thing

@@ -98,6 +98,12 @@ Status IrrigationZone::switch_valve(const field::IrrigationDecision& decision, s
   return {};
 }
 
+Result<bool> IrrigationZone::close(const std::string& reason) {
+  if (!state_.open) return false;
+  CANOPY_TRY(switch_valve({false, reason}, clock_.wall_ms()));
+  return true;
+}
+
 Result<ZoneStep> IrrigationZone::step(const field::SensorVerdict& soil, bool water_stress_seen) {
   const std::int64_t now = clock_.wall_ms();
   ZoneStep out;

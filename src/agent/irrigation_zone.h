@@ -54,6 +54,10 @@ class IrrigationZone {
   // is then closed if at all possible.
   Result<ZoneStep> step(const field::SensorVerdict& soil, bool water_stress_seen);
 
+  // Closes the valve if it is open, recording `reason`: the controller is
+  // stopping. True when it was open.
+  Result<bool> close(const std::string& reason);
+
   const field::ValveState& valve_state() const { return state_; }
   // Newest last, at most kActuationsKept.
   const std::vector<Actuation>& actuations() const { return actuations_; }

@@ -497,6 +497,7 @@ Result<CycleOutcome> Updater::cycle() {
     etag_ = poll->etag;
   }
   outcome.poll_interval_s = desired_->poll_interval_s;
+  outcome.field_config = desired_->field_config;
   if (desired_->status != api::DeviceStatus::kActive) return outcome;
   Status acted = reconcile(*desired_);
   if (is_network(acted)) {

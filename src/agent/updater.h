@@ -45,6 +45,7 @@ struct UpdaterOptions {
 struct CycleOutcome {
   bool reached_server = false;
   std::int64_t poll_interval_s = 30;
+  std::optional<api::FieldConfigVersion> field_config;  // what the desired state asks the field loop to run
 };
 
 class Updater {

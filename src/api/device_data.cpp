@@ -51,12 +51,18 @@ Status parses_as(const Json& json) {
 
 Status check_body(Stream stream, const Json& body) {
   switch (stream) {
-    case Stream::kAlerts: return parses_as<AlertEvent>(body);
-    case Stream::kActuations: return parses_as<ActuationEvent>(body);
-    case Stream::kReadings: return parses_as<Reading>(body);
-    case Stream::kPlants: return parses_as<PlantChangeEvent>(body);
-    case Stream::kTelemetry: return parses_as<Telemetry>(body);
-    case Stream::kImages: return parses_as<FrameImage>(body);
+    case Stream::kAlerts:
+      return parses_as<AlertEvent>(body);
+    case Stream::kActuations:
+      return parses_as<ActuationEvent>(body);
+    case Stream::kReadings:
+      return parses_as<Reading>(body);
+    case Stream::kPlants:
+      return parses_as<PlantChangeEvent>(body);
+    case Stream::kTelemetry:
+      return parses_as<Telemetry>(body);
+    case Stream::kImages:
+      return parses_as<FrameImage>(body);
   }
   return make_error(ErrorCode::kInvalidArgument, "unknown stream");
 }
@@ -67,8 +73,8 @@ std::string_view stream_name(Stream stream) { return enum_name(kStreamNames, str
 std::optional<Stream> parse_stream(std::string_view text) { return enum_value(kStreamNames, text); }
 
 Json Reading::to_json() const {
-  return {{"sensor", sensor}, {"kind", kind},     {"unit", unit},
-          {"value", optional_json(value)}, {"status", status}, {"reason", reason}};
+  return {{"sensor", sensor}, {"kind", kind},    {"unit", unit}, {"value", optional_json(value)},
+          {"status", status}, {"reason", reason}};
 }
 
 Result<Reading> Reading::from_json(const Json& json) {
@@ -94,15 +100,17 @@ Result<AlertEvent> AlertEvent::from_json(const Json& json) {
   CANOPY_TRY(require_object(json, "alert"));
   AlertEvent a;
   CANOPY_ASSIGN_OR_RETURN(a.zone, read_string(json, "zone", 64, ""));
-  CANOPY_ASSIGN_OR_RETURN(a.condition, read_one_of(json, "condition", {"diseased", "water-stressed", "sensor"}));
+  CANOPY_ASSIGN_OR_RETURN(a.condition,
+                          read_one_of(json, "condition", {"diseased", "water-stressed", "sensor", "config"}));
   CANOPY_ASSIGN_OR_RETURN(a.subject, read_string(json, "subject", 64, ""));
   CANOPY_ASSIGN_OR_RETURN(a.raised, json_get<bool>(json, "raised"));
   CANOPY_ASSIGN_OR_RETURN(a.severity, read_one_of(json, "severity", {"critical", "warning", "info"}));
   CANOPY_ASSIGN_OR_RETURN(a.plants, json_get_or<int>(json, "plants", 0));
   CANOPY_ASSIGN_OR_RETURN(a.message, read_string(json, "message", 512, ""));
-  if (a.condition == "sensor" && a.subject.empty())
-    return bad_field("subject", "must name the sensor of a sensor alert");
-  if (a.condition != "sensor" && a.zone.empty()) return bad_field("zone", "must name the zone of a plant alert");
+  const bool device_alert = a.condition == "sensor" || a.condition == "config";
+  if (device_alert && a.subject.empty())
+    return bad_field("subject", "must name what a " + a.condition + " alert is about");
+  if (!device_alert && a.zone.empty()) return bad_field("zone", "must name the zone of a plant alert");
   if (a.plants < 0) return bad_field("plants", "must not be negative");
   return a;
 }
@@ -123,8 +131,8 @@ Result<ActuationEvent> ActuationEvent::from_json(const Json& json) {
 }
 
 Json PlantChangeEvent::to_json() const {
-  return {{"camera", camera}, {"zone", zone}, {"plant_id", plant_id}, {"cx", cx},
-          {"cy", cy},         {"from", from}, {"to", to}};
+  return {{"camera", camera}, {"zone", zone}, {"plant_id", plant_id}, {"cx", cx}, {"cy", cy},
+          {"from", from},     {"to", to}};
 }
 
 Result<PlantChangeEvent> PlantChangeEvent::from_json(const Json& json) {
@@ -169,7 +177,8 @@ Result<Telemetry> Telemetry::from_json(const Json& json) {
 }
 
 Json FrameImage::to_json() const {
-  return {{"camera", camera}, {"reason", reason}, {"width", width}, {"height", height}, {"jpeg", jpeg_base64}};
+  return {
+      {"camera", camera}, {"reason", reason}, {"width", width}, {"height", height}, {"jpeg", jpeg_base64}};
 }
 
 Result<FrameImage> FrameImage::from_json(const Json& json) {
@@ -196,7 +205,8 @@ Result<DeviceRecord> DeviceRecord::from_json(const Json& json) {
   CANOPY_ASSIGN_OR_RETURN(std::string stream, read_string(json, "stream", 32));
   auto parsed = parse_stream(stream);
   if (!parsed)
-    return bad_field("stream", "'" + stream + "' must be alerts, actuations, readings, plants, telemetry or images");
+    return bad_field("stream",
+                     "'" + stream + "' must be alerts, actuations, readings, plants, telemetry or images");
   r.stream = *parsed;
   CANOPY_ASSIGN_OR_RETURN(r.seq, json_get<std::int64_t>(json, "seq"));
   CANOPY_ASSIGN_OR_RETURN(r.at_ms, json_get<std::int64_t>(json, "at_ms"));
@@ -242,7 +252,8 @@ Result<RecordAck> RecordAck::from_json(const Json& json) {
   RecordAck ack;
   for (const auto& [name, seq] : acked.items()) {
     auto stream = parse_stream(name);
-    if (!stream || !seq.is_number_integer()) return bad_field("acked", "names an unknown stream '" + name + "'");
+    if (!stream || !seq.is_number_integer())
+      return bad_field("acked", "names an unknown stream '" + name + "'");
     ack.acked[*stream] = seq.get<std::int64_t>();
   }
   return ack;

@@ -25,8 +25,8 @@ namespace canopy::api {
 // Alerts and actuations are never evicted; the rest give way, lowest first
 // and oldest first within a stream, when the outbox reaches its cap.
 enum class Stream { kAlerts, kActuations, kReadings, kPlants, kTelemetry, kImages };
-inline constexpr std::array<Stream, 6> kStreams = {Stream::kAlerts,  Stream::kActuations, Stream::kReadings,
-                                                   Stream::kPlants,  Stream::kTelemetry,  Stream::kImages};
+inline constexpr std::array<Stream, 6> kStreams = {Stream::kAlerts, Stream::kActuations, Stream::kReadings,
+                                                   Stream::kPlants, Stream::kTelemetry,  Stream::kImages};
 std::string_view stream_name(Stream stream);
 std::optional<Stream> parse_stream(std::string_view text);
 inline bool may_evict(Stream stream) { return stream != Stream::kAlerts && stream != Stream::kActuations; }
@@ -44,11 +44,12 @@ struct Reading {
   static Result<Reading> from_json(const Json& json);
 };
 
-// A zone alert raised or cleared, or a device alert about a sensor.
+// A zone alert raised or cleared, or a device alert: a sensor or camera
+// that fails, a field configuration the device refused.
 struct AlertEvent {
   std::string zone;       // empty for a device alert
-  std::string condition;  // diseased, water-stressed, sensor
-  std::string subject;    // the sensor a sensor alert is about; empty otherwise
+  std::string condition;  // diseased, water-stressed, sensor, config
+  std::string subject;    // the sensor or camera, or "field-config"; empty for a plant alert
   bool raised = true;     // false: cleared
   std::string severity;   // critical, warning, info
   int plants = 0;         // plants with the condition in the zone

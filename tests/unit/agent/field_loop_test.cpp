@@ -121,8 +121,8 @@ class FieldLoopTest : public ::testing::Test {
   TempDir dir_;
   ManualClock clock_{1'795'600'000'000};
   ActiveModel active_;
+  std::vector<Sent> sent_;  // before the loop: its destructor still sends
   std::unique_ptr<FieldLoop> loop_;
-  std::vector<Sent> sent_;
   int frames_ = 0;
 };
 
