@@ -3,6 +3,7 @@
 #include "api/fields.h"
 #include "common/enum_names.h"
 #include "common/hash.h"
+#include "common/text.h"
 
 namespace canopy::api {
 
@@ -206,6 +207,47 @@ Result<DesiredState> DesiredState::from_json(const Json& json) {
                       "desired state: the package url must be a path on the server");
   desired.assignment = std::move(assignment);
   return desired;
+}
+
+// ---- field configuration ----
+
+Status check_field_config_text(std::string_view text) {
+  if (text.empty()) return make_error(ErrorCode::kInvalidArgument, "the field configuration is empty");
+  if (text.size() > kMaxFieldConfigBytes)
+    return make_error(ErrorCode::kTooLarge,
+                      "a field configuration may be at most " + std::to_string(kMaxFieldConfigBytes >> 10) +
+                          " KiB; this one is " + std::to_string(text.size()) + " bytes");
+  if (auto bad = invalid_utf8_at(text))
+    return make_error(ErrorCode::kInvalidArgument,
+                      "the field configuration must be UTF-8 text; byte " + std::to_string(*bad) + " is not");
+  if (auto nul = text.find('\0'); nul != std::string_view::npos)
+    return make_error(ErrorCode::kInvalidArgument,
+                      "the field configuration must be text; byte " + std::to_string(nul) + " is NUL");
+  return {};
+}
+
+Json FieldConfigRecord::to_json() const {
+  Json out = {{"device", device_id},
+              {"version", version},
+              {"sha256", sha256},
+              {"set_by", set_by},
+              {"set_at", set_at}};
+  if (text) out["text"] = *text;
+  return out;
+}
+
+Result<FieldConfigRecord> FieldConfigRecord::from_json(const Json& json) {
+  CANOPY_TRY(require_object(json, "field configuration"));
+  FieldConfigRecord r;
+  CANOPY_ASSIGN_OR_RETURN(r.device_id, read_string(json, "device", 64));
+  CANOPY_ASSIGN_OR_RETURN(r.version, json_get<std::int64_t>(json, "version"));
+  CANOPY_ASSIGN_OR_RETURN(r.sha256, read_string(json, "sha256", 64));
+  CANOPY_ASSIGN_OR_RETURN(r.set_by, read_string(json, "set_by", 128, ""));
+  CANOPY_ASSIGN_OR_RETURN(r.set_at, read_string(json, "set_at", 32, ""));
+  if (optional_member(json, "text")) {
+    CANOPY_ASSIGN_OR_RETURN(r.text, read_string(json, "text", kMaxFieldConfigBytes));
+  }
+  return r;
 }
 
 // ---- status reports ----

@@ -86,6 +86,26 @@ struct FieldConfigVersion {
 // The largest field configuration the server takes and a device reads.
 inline constexpr std::size_t kMaxFieldConfigBytes = 64 * 1024;
 
+// What the server takes as a field configuration: 1 byte to
+// kMaxFieldConfigBytes (kTooLarge above) of UTF-8 text without NUL
+// (kInvalidArgument, naming the byte). The YAML itself is the device's to check.
+Status check_field_config_text(std::string_view text);
+
+// A version of a device's field configuration as the server keeps it:
+// answered by PUT /api/v1/devices/ID/field-config (without the text) and
+// GET (with it).
+struct FieldConfigRecord {
+  std::string device_id;
+  std::int64_t version = 0;
+  std::string sha256;  // of the text
+  std::string set_by;  // the API key's name
+  std::string set_at;
+  std::optional<std::string> text;
+
+  Json to_json() const;
+  static Result<FieldConfigRecord> from_json(const Json& json);
+};
+
 // GET /api/v1/device/desired.
 struct DesiredState {
   std::string device_id;

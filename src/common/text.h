@@ -26,4 +26,9 @@ std::optional<std::int64_t> parse_int(std::string_view text);
 bool is_plain_name(std::string_view text, std::size_t max_size, std::string_view punctuation = "._-",
                    std::string_view leading_punctuation = "");
 
+// The offset of the first byte of `text` that does not start a well-formed
+// UTF-8 sequence (an overlong form, a surrogate or a code point above
+// U+10FFFF is not one), or nullopt when all of `text` is UTF-8.
+std::optional<std::size_t> invalid_utf8_at(std::string_view text);
+
 }  // namespace canopy

@@ -38,6 +38,10 @@ Result<std::unique_ptr<Fleet>> Fleet::open(Database db, ModelCatalog& catalog, F
     const std::int64_t id = deployment.id;
     fleet->deployments_[id] = std::move(deployment);
   }
+  for (auto& config : snapshot.field_configs) {
+    const std::string device_id = config.device_id;
+    fleet->field_configs_[device_id] = std::move(config);
+  }
   // Soaks that ended while the server was down are due at once.
   for (auto& [id, deployment] : fleet->deployments_)
     fleet->wake_ms_[id] =
@@ -119,6 +123,11 @@ Result<DesiredAnswer> Fleet::desired(const std::string& device_id) {
       if (assignment)
         desired.assignment = api::Assignment{deployment.id, assignment->action, assignment->package,
                                              api::package_url(assignment->package.model)};
+    }
+    if (device.status == DeviceStatus::kActive) {
+      auto config = field_configs_.find(device_id);
+      if (config != field_configs_.end())
+        desired.field_config = api::FieldConfigVersion{config->second.version, *config->second.text};
     }
   }
   DesiredAnswer out;
@@ -382,6 +391,50 @@ Result<api::DeviceInfo> Fleet::show_device(const std::string& device_id) {
   }
   CANOPY_ASSIGN_OR_RETURN(info.reports, store_.recent_reports(device_id));
   return info;
+}
+
+Result<api::FieldConfigRecord> Fleet::set_field_config(const std::string& device_id, std::string text,
+                                                       const std::string& by) {
+  CANOPY_TRY(api::check_field_config_text(text));
+  Locks locks{std::unique_lock(db_mutex_), std::unique_lock(state_mutex_)};
+  if (!devices_.count(device_id)) return make_error(ErrorCode::kNotFound, "no device with id " + device_id);
+  auto newest = field_configs_.find(device_id);
+  api::FieldConfigRecord record;
+  record.device_id = device_id;
+  record.version = newest == field_configs_.end() ? 1 : newest->second.version + 1;
+  record.sha256 = sha256_hex(text);
+  record.set_by = by;
+  record.set_at = format_utc(clock_.wall_ms());
+  record.text = std::move(text);
+  CANOPY_ASSIGN_OR_RETURN(Transaction tx, store_.begin());
+  CANOPY_TRY(store_.add_field_config(record));
+  CANOPY_TRY(tx.commit());
+  spdlog::info("fleet.field_config.set device={} version={} sha256={} by=\"{}\"", device_id, record.version,
+               record.sha256, by);
+  field_configs_[device_id] = record;
+  return record;
+}
+
+Result<api::FieldConfigRecord> Fleet::field_config(const std::string& device_id,
+                                                   std::optional<std::int64_t> version) {
+  std::lock_guard db(db_mutex_);
+  {
+    std::lock_guard state(state_mutex_);
+    if (!devices_.count(device_id)) return make_error(ErrorCode::kNotFound, "no device with id " + device_id);
+    auto newest = field_configs_.find(device_id);
+    if (newest == field_configs_.end())
+      return make_error(ErrorCode::kNotFound, "device " + device_id + " has no field configuration set");
+    if (!version || *version == newest->second.version) return newest->second;
+    if (*version > newest->second.version)
+      return make_error(ErrorCode::kNotFound, "device " + device_id + " has no field configuration version " +
+                                                  std::to_string(*version) + "; the newest is " +
+                                                  std::to_string(newest->second.version));
+  }
+  CANOPY_ASSIGN_OR_RETURN(auto stored, store_.field_config(device_id, *version));
+  if (!stored)
+    return make_error(ErrorCode::kNotFound, "device " + device_id + " has no field configuration version " +
+                                                std::to_string(*version));
+  return std::move(*stored);
 }
 
 Result<api::DeviceInfo> Fleet::set_device_status(const std::string& device_id, DeviceStatus status) {

@@ -6,7 +6,9 @@
 //
 // Everything lives in memory, loaded from SQLite at start, so that a poll
 // (the hot path: thousands of devices every few seconds) touches no database:
-// it finds the device by its token hash, reads its deployment, and answers.
+// it finds the device by its token hash, reads its deployment and the newest
+// version of its field configuration, and answers. Older versions of field
+// configurations stay on disk only.
 // Every change is written to SQLite in one transaction before it is applied
 // in memory. last_seen is the exception: polls only mark it, and it is
 // written in batches, at most every `last_seen_write_interval_s` per device.
@@ -103,6 +105,18 @@ class Fleet {
   Result<api::DeviceInfo> show_device(const std::string& device_id);
   Result<api::DeviceInfo> set_device_status(const std::string& device_id, DeviceStatus status);
 
+  // A device's field configuration (publisher / reader; docs/field.md). A set
+  // stores `text` as the device's next version (the first is 1), which its
+  // desired state carries from then on while the device is active. `text`
+  // must pass api::check_field_config_text; the YAML is the device's to
+  // check. kNotFound for an unknown device.
+  Result<api::FieldConfigRecord> set_field_config(const std::string& device_id, std::string text,
+                                                  const std::string& by);
+  // The newest version, or `version`, with its text; kNotFound when the
+  // device is unknown or has no such version.
+  Result<api::FieldConfigRecord> field_config(const std::string& device_id,
+                                              std::optional<std::int64_t> version);
+
   // Deployments (publisher / reader). `by` names who asked, for the record.
   Result<api::DeploymentStatus> create_deployment(const api::DeploymentRequest& request,
                                                   const std::string& by);
@@ -154,6 +168,7 @@ class Fleet {
   std::unordered_map<std::string, std::string> device_by_token_;  // token hash -> device id
   std::map<std::int64_t, Deployment> deployments_;                // by id, oldest first
   std::map<std::int64_t, std::int64_t> wake_ms_;                  // deployment id -> RolloutPlan::wake_ms
+  std::unordered_map<std::string, api::FieldConfigRecord> field_configs_;  // device id -> newest, with text
   std::vector<std::string> last_seen_dirty_;
   std::int64_t last_seen_flushed_ms_ = 0;
 };

@@ -11,7 +11,8 @@ namespace {
 
 // Step 1 is the schema as it was before areas had their own versions (every
 // table created only if missing, so an older data directory is adopted).
-const AreaSchema kSchema{"fleet", {R"sql(
+const AreaSchema kSchema{"fleet",
+                         {R"sql(
 CREATE TABLE IF NOT EXISTS enrollment_tokens (
   id TEXT PRIMARY KEY,
   token_hash TEXT NOT NULL UNIQUE,   -- SHA-256 of the whole token; the token itself is never stored
@@ -66,6 +67,17 @@ CREATE TABLE IF NOT EXISTS deployment_devices (
   updated_ms INTEGER NOT NULL,
   rollback_model TEXT, rollback_version INTEGER, rollback_sha256 TEXT, rollback_size INTEGER,
   PRIMARY KEY (deployment_id, device_id)
+);
+)sql",
+                          R"sql(
+CREATE TABLE device_field_configs (
+  device_id TEXT NOT NULL REFERENCES devices(id),
+  version INTEGER NOT NULL,          -- from 1 per device; only grows
+  text TEXT NOT NULL,                -- the YAML as the operator gave it (UTF-8, at most 64 KiB)
+  sha256 TEXT NOT NULL,              -- of text
+  set_by TEXT NOT NULL,              -- the API key's name
+  set_at TEXT NOT NULL,
+  PRIMARY KEY (device_id, version)
 );
 )sql"}};
 
@@ -199,6 +211,29 @@ Result<std::vector<Deployment>> load_deployments(Database& db) {
   return out;
 }
 
+api::FieldConfigRecord read_field_config(const Statement& stmt) {
+  return {stmt.column_text(0), stmt.column_int(1),  stmt.column_text(3),
+          stmt.column_text(4), stmt.column_text(5), stmt.column_text(2)};
+}
+
+constexpr const char* kFieldConfigColumns = "SELECT device_id, version, text, sha256, set_by, set_at ";
+
+// The newest version of each device's field configuration.
+Result<std::vector<api::FieldConfigRecord>> load_field_configs(Database& db) {
+  CANOPY_ASSIGN_OR_RETURN(
+      Statement stmt,
+      db.prepare(std::string(kFieldConfigColumns) +
+                 "FROM device_field_configs AS f WHERE version = "
+                 "(SELECT MAX(version) FROM device_field_configs WHERE device_id = f.device_id)"));
+  std::vector<api::FieldConfigRecord> out;
+  while (true) {
+    CANOPY_ASSIGN_OR_RETURN(bool row, stmt.step());
+    if (!row) break;
+    out.push_back(read_field_config(stmt));
+  }
+  return out;
+}
+
 }  // namespace
 
 Status FleetStore::migrate(Database& db) { return server::migrate(db, kSchema); }
@@ -208,6 +243,7 @@ Result<FleetSnapshot> FleetStore::load() {
   CANOPY_ASSIGN_OR_RETURN(snapshot.tokens, load_tokens(db_));
   CANOPY_ASSIGN_OR_RETURN(snapshot.devices, load_devices(db_));
   CANOPY_ASSIGN_OR_RETURN(snapshot.deployments, load_deployments(db_));
+  CANOPY_ASSIGN_OR_RETURN(snapshot.field_configs, load_field_configs(db_));
   return snapshot;
 }
 
@@ -309,6 +345,24 @@ Result<std::vector<api::DeviceInfo::ReceivedReport>> FleetStore::recent_reports(
     out.push_back({std::move(*report), format_utc(stmt.column_int(0))});
   }
   return out;
+}
+
+Status FleetStore::add_field_config(const api::FieldConfigRecord& r) {
+  return db_.run(
+      "INSERT INTO device_field_configs(device_id, version, text, sha256, set_by, set_at) "
+      "VALUES(?,?,?,?,?,?)",
+      {r.device_id, r.version, r.text.value_or(""), r.sha256, r.set_by, r.set_at});
+}
+
+Result<std::optional<api::FieldConfigRecord>> FleetStore::field_config(const std::string& device_id,
+                                                                       std::int64_t version) {
+  CANOPY_ASSIGN_OR_RETURN(Statement stmt,
+                          db_.prepare(std::string(kFieldConfigColumns) +
+                                      "FROM device_field_configs WHERE device_id = ? AND version = ?"));
+  stmt.bind(1, device_id).bind(2, version);
+  CANOPY_ASSIGN_OR_RETURN(bool row, stmt.step());
+  if (!row) return std::optional<api::FieldConfigRecord>();
+  return std::optional(read_field_config(stmt));
 }
 
 }  // namespace canopy::server

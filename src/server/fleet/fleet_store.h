@@ -1,5 +1,6 @@
 // SQLite persistence of the fleet: enrollment tokens, devices, their recent
-// status reports, deployments and each deployment's member devices. The Fleet
+// status reports, every version of their field configurations, deployments
+// and each deployment's member devices. The Fleet
 // keeps all of it in memory and writes every change through here first, in
 // one transaction per change, so memory never holds what the database lost.
 // Thread-safety: one FleetStore per connection, used under the Fleet's
@@ -7,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -24,7 +26,8 @@ inline constexpr std::int64_t kReportsKept = 20;
 struct FleetSnapshot {
   std::vector<EnrollmentToken> tokens;
   std::vector<Device> devices;
-  std::vector<Deployment> deployments;  // oldest first, with their members
+  std::vector<Deployment> deployments;                // oldest first, with their members
+  std::vector<api::FieldConfigRecord> field_configs;  // each device's newest, with its text
 };
 
 class FleetStore {
@@ -47,6 +50,13 @@ class FleetStore {
   Status add_report(const std::string& device_id, std::int64_t seq, const api::StatusReport& report,
                     std::int64_t received_ms);
   Status put_last_seen(const std::vector<std::pair<std::string, std::int64_t>>& last_seen);
+  // A new version of a device's field configuration (with its text).
+  Status add_field_config(const api::FieldConfigRecord& record);
+
+  // Version `version` of the device's field configuration, with its text;
+  // nullopt when there is none.
+  Result<std::optional<api::FieldConfigRecord>> field_config(const std::string& device_id,
+                                                             std::int64_t version);
 
   // The device's newest reports, newest first, each with "received_at".
   Result<std::vector<api::DeviceInfo::ReceivedReport>> recent_reports(const std::string& device_id);

@@ -157,5 +157,34 @@ TEST(DesiredStateTest, CarriesTheFieldConfigurationAnOperatorSet) {
   EXPECT_FALSE(desired_body().contains("field_config")) << "absent unless set";
 }
 
+TEST(FieldConfigTextTest, TakesBoundedUtf8TextOnly) {
+  EXPECT_TRUE(
+      check_field_config_text("zones:\n  - name: north  # \xc3\xa9t\xc3\xa9, \xf0\x9f\x8c\xb1\n").ok());
+  EXPECT_TRUE(check_field_config_text(std::string(kMaxFieldConfigBytes, '#')).ok());
+  EXPECT_EQ(check_field_config_text(std::string(kMaxFieldConfigBytes + 1, '#')).error().code,
+            ErrorCode::kTooLarge);
+  EXPECT_EQ(check_field_config_text("").error().code, ErrorCode::kInvalidArgument);
+  auto nul = check_field_config_text(std::string("zones: []\0", 10));
+  ASSERT_FALSE(nul.ok());
+  EXPECT_NE(nul.error().message.find("byte 9 is NUL"), std::string::npos) << nul.error().message;
+  // A lone continuation byte, a cut-off sequence, an overlong '/', a
+  // surrogate and a code point above U+10FFFF.
+  for (const char* bad : {"a\x80", "a\xc3", "\xc0\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xff"}) {
+    auto refused = check_field_config_text(bad);
+    ASSERT_FALSE(refused.ok()) << bad;
+    EXPECT_NE(refused.error().message.find("UTF-8"), std::string::npos) << refused.error().message;
+  }
+}
+
+TEST(FieldConfigRecordTest, ReadsWhatItWrites) {
+  FieldConfigRecord record{"3f2a", 2, std::string(64, 'a'), "ops", "2026-12-03T09:00:00Z", "zones: []\n"};
+  auto read = FieldConfigRecord::from_json(record.to_json());
+  ASSERT_TRUE(read.ok()) << read.error().message;
+  EXPECT_EQ(read->to_json(), record.to_json());
+  EXPECT_EQ(record.to_json()["device"], "3f2a");
+  record.text.reset();
+  EXPECT_FALSE(record.to_json().contains("text")) << "the answer to a set has no text";
+}
+
 }  // namespace
 }  // namespace canopy::api

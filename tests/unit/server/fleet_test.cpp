@@ -229,6 +229,78 @@ TEST_F(FleetAreaTest, DevicesAndDeploymentsComeBackFromTheirTables) {
   EXPECT_EQ(desired_version(device), 2);
 }
 
+TEST_F(FleetAreaTest, FieldConfigurationVersionsGrowAndTheDesiredStateCarriesTheNewest) {
+  TestDevice device = enroll("field-0", token("north"));
+  TestDevice other = enroll("field-1", token("north"));
+  auto before = fleet_->desired(device.id);
+  ASSERT_TRUE(before.ok());
+  EXPECT_FALSE(api::DesiredState::from_json(Json::parse(before->body))->field_config) << "none set";
+  EXPECT_EQ(fleet_->field_config(device.id, std::nullopt).error().code, ErrorCode::kNotFound);
+
+  auto first = fleet_->set_field_config(device.id, "zones: []\n", "ops");
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  EXPECT_EQ(first->version, 1);
+  EXPECT_EQ(first->sha256, sha256_hex("zones: []\n"));
+  EXPECT_EQ(first->set_by, "ops");
+  EXPECT_EQ(first->set_at, format_utc(clock_.wall_ms()));
+  clock_.advance_ms(60'000);
+  auto second = fleet_->set_field_config(device.id, "cameras: []\n", "ops");
+  ASSERT_TRUE(second.ok()) << second.error().message;
+  EXPECT_EQ(second->version, 2);
+  auto elsewhere = fleet_->set_field_config(other.id, "sensors: []\n", "ops");
+  ASSERT_TRUE(elsewhere.ok());
+  EXPECT_EQ(elsewhere->version, 1) << "versions count per device";
+
+  auto answer = fleet_->desired(device.id);
+  ASSERT_TRUE(answer.ok());
+  EXPECT_NE(answer->etag, before->etag) << "the body changed, so the ETag does";
+  auto desired = api::DesiredState::from_json(Json::parse(answer->body));
+  ASSERT_TRUE(desired.ok() && desired->field_config) << answer->body;
+  EXPECT_EQ(desired->field_config->version, 2);
+  EXPECT_EQ(desired->field_config->text, "cameras: []\n");
+  EXPECT_EQ(fleet_->desired(device.id)->etag, answer->etag) << "the same body, the same ETag";
+
+  EXPECT_EQ(fleet_->set_field_config("no-such-device", "zones: []\n", "ops").error().code,
+            ErrorCode::kNotFound);
+  EXPECT_EQ(fleet_->set_field_config(device.id, "", "ops").error().code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(fleet_->set_field_config(device.id, "zones: \xff\n", "ops").error().code,
+            ErrorCode::kInvalidArgument);
+  EXPECT_EQ(fleet_->set_field_config(device.id, std::string(api::kMaxFieldConfigBytes + 1, '#'), "ops")
+                .error()
+                .code,
+            ErrorCode::kTooLarge);
+  EXPECT_EQ(fleet_->field_config("no-such-device", std::nullopt).error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(fleet_->field_config(device.id, 3).error().code, ErrorCode::kNotFound);
+
+  reopen();
+  auto newest = fleet_->field_config(device.id, std::nullopt);
+  ASSERT_TRUE(newest.ok()) << newest.error().message;
+  EXPECT_EQ(newest->version, 2);
+  EXPECT_EQ(newest->text, "cameras: []\n");
+  auto old = fleet_->field_config(device.id, 1);
+  ASSERT_TRUE(old.ok()) << old.error().message;
+  EXPECT_EQ(old->text, "zones: []\n");
+  EXPECT_EQ(old->sha256, first->sha256);
+  EXPECT_EQ(old->set_at, first->set_at);
+  EXPECT_EQ(fleet_->desired(device.id)->body, answer->body) << "the newest comes back from the table";
+  auto third = fleet_->set_field_config(device.id, "zones: []\n", "ops");
+  ASSERT_TRUE(third.ok());
+  EXPECT_EQ(third->version, 3) << "after a reopen the versions go on growing";
+}
+
+TEST_F(FleetAreaTest, OnlyAnActiveDeviceIsSentItsFieldConfiguration) {
+  auto manual = fleet_->create_enrollment_token({"north", true, 3600, 10}, "admin");
+  ASSERT_TRUE(manual.ok());
+  TestDevice device = enroll("field-0", manual->secret);
+  ASSERT_TRUE(fleet_->set_field_config(device.id, "zones: []\n", "ops").ok());
+  auto pending = api::DesiredState::from_json(Json::parse(fleet_->desired(device.id)->body));
+  EXPECT_FALSE(pending->field_config) << "a pending device gets an empty desired state";
+  ASSERT_TRUE(fleet_->set_device_status(device.id, DeviceStatus::kActive).ok());
+  auto active = api::DesiredState::from_json(Json::parse(fleet_->desired(device.id)->body));
+  ASSERT_TRUE(active->field_config);
+  EXPECT_EQ(active->field_config->version, 1);
+}
+
 TEST_F(FleetAreaTest, ATargetThatMatchesNoDeviceIsRefusedUnlessAllowed) {
   enroll("field-0", token("north"));
   auto refused = deploy(2, "nroth");
