@@ -1,7 +1,8 @@
 // The fleet's routes (docs/fleet.md): enrollment and the device API,
 // authenticated by device token, and the admin/operator API for enrollment
-// tokens, devices and deployments, authenticated by API key. Device tokens
-// are accepted only on /api/v1/device/...; API keys never are there.
+// tokens, devices, their field configurations and deployments, authenticated
+// by API key. Device tokens are accepted only on /api/v1/device/...; API keys
+// never are there.
 #include <spdlog/spdlog.h>
 
 #include "server/http/device_auth.h"
@@ -129,6 +130,33 @@ void install_admin_routes(httplib::Server& http, const ApiKeys& keys, Fleet& fle
               if (!device.ok()) return send_error(res, device.error());
               send_json(res, 200, device->to_json());
             }));
+
+  // The body is the YAML text as given, of any content type; the server checks
+  // that it is text of a bounded size, the device that it is a configuration.
+  http.Put(R"(/api/v1/devices/([^/]+)/field-config)",
+           guarded_reader(keys, Role::kPublisher,
+                          [&fleet](const Request& req, Response& res, const httplib::ContentReader& reader,
+                                   const ApiKeyRecord& key) {
+                            auto text = read_body(req, reader, res, api::kMaxFieldConfigBytes);
+                            if (!text.ok()) return send_error(res, text.error());
+                            auto record = fleet.set_field_config(req.matches[1].str(), std::move(*text),
+                                                                 key.display_name());
+                            if (!record.ok()) return send_error(res, record.error());
+                            record->text.reset();
+                            send_json(res, 200, record->to_json());
+                          }));
+  http.Get(R"(/api/v1/devices/([^/]+)/field-config)",
+           guarded(keys, Role::kReader, [&fleet](const Request& req, Response& res, const ApiKeyRecord&) {
+             std::optional<std::int64_t> version;
+             if (req.has_param("version")) {
+               auto number = positive_number(req.get_param_value("version"), "version");
+               if (!number.ok()) return send_error(res, number.error());
+               version = *number;
+             }
+             auto record = fleet.field_config(req.matches[1].str(), version);
+             if (!record.ok()) return send_error(res, record.error());
+             send_json(res, 200, record->to_json());
+           }));
 
   http.Post(
       "/api/v1/deployments",

@@ -90,8 +90,8 @@ Error body_too_large(std::size_t max_bytes) {
                                               (mebibytes ? " MiB" : " KiB"));
 }
 
-Result<Json> read_json_body(const Request& req, const httplib::ContentReader& reader, Response& res,
-                            std::size_t max_bytes) {
+Result<std::string> read_body(const Request& req, const httplib::ContentReader& reader, Response& res,
+                              std::size_t max_bytes) {
   // A declared size over the limit is refused before anything is read.
   bool too_large = req.get_header_value<std::uint64_t>("Content-Length") > max_bytes;
   std::string text;
@@ -111,6 +111,12 @@ Result<Json> read_json_body(const Request& req, const httplib::ContentReader& re
   if (!complete && res.status == 413)
     return make_error(ErrorCode::kTooLarge, "request body is larger than the server's limit");
   if (!complete) return make_error(ErrorCode::kInvalidArgument, "request body was cut off; send it again");
+  return text;
+}
+
+Result<Json> read_json_body(const Request& req, const httplib::ContentReader& reader, Response& res,
+                            std::size_t max_bytes) {
+  CANOPY_ASSIGN_OR_RETURN(std::string text, read_body(req, reader, res, max_bytes));
   return parse_json_object(text);
 }
 

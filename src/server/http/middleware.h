@@ -49,8 +49,11 @@ Result<Json> parse_json_object(const std::string& text);
 Error body_too_large(std::size_t max_bytes);
 // For routes that read their body themselves: reads at most `max_bytes` and
 // stops there (closing the connection), so no sender can make the server
-// hold a larger body in memory; a larger Content-Length is refused unread.
-// A body cut off in transit is an error too.
+// hold a larger body in memory; a larger Content-Length is refused unread
+// (kTooLarge). A body cut off in transit is an error too.
+Result<std::string> read_body(const httplib::Request& req, const httplib::ContentReader& reader,
+                              httplib::Response& res, std::size_t max_bytes);
+// read_body, then the body as a JSON object.
 Result<Json> read_json_body(const httplib::Request& req, const httplib::ContentReader& reader,
                             httplib::Response& res, std::size_t max_bytes);
 
