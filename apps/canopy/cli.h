@@ -59,8 +59,9 @@ void register_pipeline_commands(CLI::App& app, Globals& globals, int& exit_code)
 void register_run_commands(CLI::App& app, Globals& globals, int& exit_code);
 void register_fleet_commands(CLI::App& app, Globals& globals, int& exit_code);
 void register_sim_command(CLI::App& app, Globals& globals, int& exit_code);
-// Adds readings, telemetry, irrigation and plants to `canopy device` (which
-// register_fleet_commands creates first) and the `canopy alerts` commands.
+// Adds readings, telemetry, irrigation, plants and field-config to `canopy
+// device` (which register_fleet_commands creates first) and the `canopy
+// alerts` commands.
 void register_field_commands(CLI::App& app, Globals& globals, int& exit_code);
 
 }  // namespace canopy::cli

@@ -1,12 +1,14 @@
 // canopy device readings / telemetry / irrigation / plants, canopy alerts:
-// what devices sent from the field, as stored by the server (docs/field.md).
-// Each command calls the server through client::FleetClient and prints a
-// table, or the server's JSON with --json.
+// what devices sent from the field, as stored by the server (docs/field.md);
+// canopy device field-config: the field configuration an operator sets for a
+// device. Each command calls the server through client::FleetClient and
+// prints a table or text, or the server's JSON with --json.
 #include <cstdio>
 #include <memory>
 
 #include "cli.h"
 #include "cli_support.h"
+#include "common/files.h"
 #include "common/time.h"
 
 namespace canopy::cli {
@@ -92,6 +94,68 @@ void add_records_command(CLI::App& device, Globals& globals, int& exit_code, con
   });
 }
 
+struct FieldConfigArgs {
+  std::string device_id;
+  std::string file;
+  std::int64_t version = 0;
+};
+
+// canopy device field-config set ID FILE / show ID [--version N].
+void register_field_config_commands(CLI::App& device, Globals& globals, int& exit_code) {
+  auto* field_config = device.add_subcommand(
+      "field-config", "Set a device's field configuration on the server, or show a version of it");
+  field_config->require_subcommand(1);
+
+  auto set_args = std::make_shared<FieldConfigArgs>();
+  auto* set = field_config->add_subcommand(
+      "set",
+      "Send a YAML file as the device's next field configuration (publisher role); the device checks it");
+  set->add_option("ID", set_args->device_id, "device id from 'canopy device list'")->required();
+  set->add_option("FILE", set_args->file,
+                  "the field configuration (YAML, at most " +
+                      std::to_string(api::kMaxFieldConfigBytes >> 10) + " KiB)")
+      ->required();
+  add_server_flags(set, globals);
+  set_action(set, exit_code, [&globals, set_args]() -> Status {
+    CANOPY_ASSIGN_OR_RETURN(std::string text, read_file(set_args->file));
+    if (Status usable = api::check_field_config_text(text); !usable.ok())
+      return usable.error().with_context(set_args->file);
+    CANOPY_ASSIGN_OR_RETURN(auto client, connect_to_fleet(globals));
+    CANOPY_ASSIGN_OR_RETURN(api::FieldConfigRecord record,
+                            client.set_field_config(set_args->device_id, text));
+    if (globals.json)
+      print_json(record.to_json());
+    else
+      std::printf("field configuration version %lld set for device %s\n",
+                  static_cast<long long>(record.version), record.device_id.c_str());
+    return {};
+  });
+
+  auto show_args = std::make_shared<FieldConfigArgs>();
+  auto* show = field_config->add_subcommand(
+      "show",
+      "Print a device's field configuration as set on the server (--json: with its version and who set it)");
+  show->add_option("ID", show_args->device_id, "device id from 'canopy device list'")->required();
+  show->add_option("--version", show_args->version, "this version instead of the newest (0: the newest)")
+      ->check(cli_support::integer_at_least(0));
+  add_server_flags(show, globals);
+  set_action(show, exit_code, [&globals, show_args]() -> Status {
+    CANOPY_ASSIGN_OR_RETURN(auto client, connect_to_fleet(globals));
+    CANOPY_ASSIGN_OR_RETURN(
+        api::FieldConfigRecord record,
+        client.field_config(show_args->device_id,
+                            show_args->version > 0 ? std::optional(show_args->version) : std::nullopt));
+    if (globals.json) {
+      print_json(record.to_json());
+      return {};
+    }
+    const std::string text = record.text.value_or("");
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    if (!text.empty() && text.back() != '\n') std::fputc('\n', stdout);
+    return {};
+  });
+}
+
 void print_alert_row(const api::Alert& a) {
   std::printf("%-6lld %-16s %-8s %-8s %-12s %-15s %-12s %-20s %s\n", static_cast<long long>(a.id),
               a.device_id.c_str(), std::string(api::alert_state_name(a.state)).c_str(), a.severity.c_str(),
@@ -167,6 +231,7 @@ void register_field_commands(CLI::App& app, Globals& globals, int& exit_code) {
   add_records_command<api::PlantChangeEvent>(
       device, globals, exit_code, "Show a device's plant changes (healthy, diseased, water-stressed)",
       "only plants in this zone");
+  register_field_config_commands(device, globals, exit_code);
   register_alert_commands(app, globals, exit_code);
 }
 

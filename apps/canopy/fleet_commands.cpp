@@ -143,7 +143,8 @@ void print_device_row(const api::DeviceInfo& d) {
 void register_device_commands(CLI::App& app, Globals& globals, int& exit_code) {
   auto* device = app.add_subcommand(
       "device",
-      "List, inspect, approve, revoke and decommission devices, and read what they sent from the field");
+      "List, inspect, approve, revoke and decommission devices, set their field configuration, and read what "
+      "they sent from the field");
   device->require_subcommand(1);
 
   auto list_args = std::make_shared<DeviceListArgs>();

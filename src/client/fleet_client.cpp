@@ -82,6 +82,20 @@ Result<api::DeviceInfo> FleetClient::change_device(const std::string& id, const 
                                          Json::object(), operation + " of device " + id));
 }
 
+Result<api::FieldConfigRecord> FleetClient::set_field_config(const std::string& id, const std::string& text) {
+  return answer_as<api::FieldConfigRecord>(parse_answer(
+      http_.send("PUT", "/api/v1/devices/" + url_segment(id) + "/field-config", text, "application/yaml"),
+      "setting the field configuration of device " + id));
+}
+
+Result<api::FieldConfigRecord> FleetClient::field_config(const std::string& id,
+                                                         std::optional<std::int64_t> version) {
+  const std::string query = query_string({{"version", version ? std::to_string(*version) : ""}});
+  return answer_as<api::FieldConfigRecord>(
+      call("GET", "/api/v1/devices/" + url_segment(id) + "/field-config" + query, nullptr,
+           "reading the field configuration of device " + id));
+}
+
 Result<api::DeploymentStatus> FleetClient::create_deployment(const api::DeploymentRequest& request) {
   return answer_as<api::DeploymentStatus>(
       call("POST", "/api/v1/deployments", request.to_json(), "creating a deployment"));

@@ -1,8 +1,8 @@
 // A client for the fleet's admin and operator API (docs/fleet.md): enrollment
-// tokens, devices and deployments, and what devices sent from the field
-// (docs/field.md): their records and alerts, authenticated by API key. Calls take and
-// return the api library's types; an Error carries the server's one-line
-// explanation.
+// tokens, devices, their field configurations and deployments, and what
+// devices sent from the field (docs/field.md): their records and alerts,
+// authenticated by API key. Calls take and return the api library's types; an
+// Error carries the server's one-line explanation.
 // Thread-safety: one FleetClient per thread.
 #pragma once
 
@@ -34,6 +34,12 @@ class FleetClient {
   Result<api::DeviceInfo> show_device(const std::string& id);
   // `operation` is approve, revoke or decommission.
   Result<api::DeviceInfo> change_device(const std::string& id, const std::string& operation);
+
+  // Stores `text` (YAML) as the device's next field configuration; the
+  // answer has no text.
+  Result<api::FieldConfigRecord> set_field_config(const std::string& id, const std::string& text);
+  // The newest version, or `version`, with its text.
+  Result<api::FieldConfigRecord> field_config(const std::string& id, std::optional<std::int64_t> version);
 
   Result<api::DeploymentStatus> create_deployment(const api::DeploymentRequest& request);
   Result<std::vector<api::DeploymentStatus>> list_deployments();

@@ -1,7 +1,10 @@
 // The records devices send, against the real server: a device enrolled as
 // the agent enrolls posts batches with curl and its device token; the same
 // batch twice is stored once, a bad or cut-off batch stores nothing, and
-// the canopy CLI shows what was stored and acknowledges alerts.
+// the canopy CLI shows what was stored and acknowledges alerts. An operator
+// sets a device's field configuration with the CLI; the device's next poll
+// carries the newest version.
+#include "common/hash.h"
 #include "fleet_fixture.h"
 
 namespace canopy::testing {
@@ -67,6 +70,24 @@ class FieldDataTest : public FleetFixture {
 
   Json readings(const SimDevice& device) {
     return body_of(admin("GET", "/api/v1/devices/" + device.id + "/readings"));
+  }
+
+  // A new API key of the reader role, made with the CLI.
+  std::string reader_key() {
+    auto created = cli("keys create --role reader --name viewer");
+    EXPECT_EQ(created.exit_code, 0) << created.output;
+    const auto start = created.output.find("cnp_");
+    if (start == std::string::npos) return "";
+    return created.output.substr(start, created.output.find('\n', start) - start);
+  }
+
+  // PUTs `text` as the field configuration of `device_id` with `key`, through
+  // curl, as a form would send it (the content type does not matter).
+  HttpResult put_field_config(const std::string& key, const std::string& device_id, const std::string& text) {
+    const fs::path file = work_ / "field-config.yaml";
+    write_bytes(file, text);
+    return curl("-X PUT -H 'X-API-KEY: " + key + "' --data-binary @" + file.string(),
+                "/api/v1/devices/" + device_id + "/field-config");
   }
 };
 
@@ -145,11 +166,8 @@ TEST_F(FieldDataTest, TheCliShowsFieldDataAndAcknowledgesAlerts) {
   ASSERT_EQ((*alerts)["alerts"].size(), 1u) << listed.output;
   const std::string id = std::to_string((*alerts)["alerts"][0].value("id", 0));
 
-  auto reader_key = cli("keys create --role reader --name viewer");
-  ASSERT_EQ(reader_key.exit_code, 0) << reader_key.output;
-  const auto start = reader_key.output.find("cnp_");
-  ASSERT_NE(start, std::string::npos) << reader_key.output;
-  const std::string reader = reader_key.output.substr(start, reader_key.output.find('\n', start) - start);
+  const std::string reader = reader_key();
+  ASSERT_FALSE(reader.empty());
   auto as_reader = call("POST", "/api/v1/alerts/" + id + "/ack", Json::object(), {"X-API-KEY: " + reader});
   EXPECT_EQ(as_reader.status, 403) << "a reader reads alerts but does not acknowledge them\n"
                                    << as_reader.body;
@@ -166,6 +184,75 @@ TEST_F(FieldDataTest, TheCliShowsFieldDataAndAcknowledgesAlerts) {
   auto too_late = cli("alerts ack " + id);
   EXPECT_NE(too_late.exit_code, 0);
   EXPECT_NE(too_late.output.find("is cleared"), std::string::npos) << too_late.output;
+}
+
+TEST_F(FieldDataTest, AnOperatorSetsADevicesFieldConfigurationAndTheDeviceGetsTheNewest) {
+  SimDevice device = enroll("cam", enrollment_token("north-field"));
+  const std::string first = "zones:\n  - name: north\n    soil: loam\n";
+  const std::string second = "zones:\n  - name: north\n    soil: clay   # r\xc3\xa9vis\xc3\xa9\n";
+  write_bytes(work_ / "first.yaml", first);
+  write_bytes(work_ / "second.yaml", second);
+  auto none = cli("device field-config show " + device.id);
+  EXPECT_NE(none.exit_code, 0);
+  EXPECT_NE(none.output.find("no field configuration"), std::string::npos) << none.output;
+  auto before = device_call(device, "GET", "/api/v1/device/desired");
+  ASSERT_EQ(before.status, 200);
+  EXPECT_FALSE(body_of(before).contains("field_config")) << before.body;
+
+  auto set_first = cli("device field-config set " + device.id + " " + (work_ / "first.yaml").string());
+  ASSERT_EQ(set_first.exit_code, 0) << set_first.output;
+  EXPECT_NE(set_first.output.find("field configuration version 1 set for device " + device.id),
+            std::string::npos)
+      << set_first.output;
+  auto set_second = cli("device field-config set " + device.id + " " + (work_ / "second.yaml").string());
+  ASSERT_EQ(set_second.exit_code, 0) << set_second.output;
+  EXPECT_NE(set_second.output.find("field configuration version 2 set for device " + device.id),
+            std::string::npos)
+      << set_second.output;
+
+  auto shown = cli("device field-config show " + device.id);
+  ASSERT_EQ(shown.exit_code, 0) << shown.output;
+  EXPECT_NE(shown.output.find(second), std::string::npos) << shown.output;
+  auto shown_first = cli("device field-config show " + device.id + " --version 1");
+  ASSERT_EQ(shown_first.exit_code, 0) << shown_first.output;
+  EXPECT_NE(shown_first.output.find(first), std::string::npos) << shown_first.output;
+  auto record = cli("--json device field-config show " + device.id);
+  ASSERT_EQ(record.exit_code, 0) << record.output;
+  auto json = parse_json(record.output.substr(record.output.find('{')));
+  ASSERT_TRUE(json.ok()) << record.output;
+  EXPECT_EQ((*json)["version"], 2);
+  EXPECT_EQ((*json)["sha256"], sha256_hex(second));
+  EXPECT_EQ((*json)["text"], second);
+  EXPECT_FALSE((*json).value("set_by", "").empty()) << record.output;
+  EXPECT_NE(cli("device field-config show " + device.id + " --version 3").exit_code, 0);
+
+  // The device's poll, with its token, as the agent makes it.
+  auto desired = curl(
+      "-H 'Authorization: Bearer " + device.token + "' -H 'If-None-Match: " + before.header("etag") + "'",
+      "/api/v1/device/desired");
+  ASSERT_EQ(desired.status, 200) << "the configuration changed the body and its ETag\n" << desired.body;
+  const Json config = json_of(desired)["field_config"];
+  EXPECT_EQ(config["version"], 2) << desired.body;
+  EXPECT_EQ(config["text"], second) << desired.body;
+
+  auto too_large = put_field_config(ServerProcess::kAdminKey, device.id, std::string((64 << 10) + 1, '#'));
+  EXPECT_EQ(too_large.status, 413) << too_large.body;
+  auto empty = put_field_config(ServerProcess::kAdminKey, device.id, "");
+  EXPECT_EQ(empty.status, 400) << empty.body;
+  auto binary = put_field_config(ServerProcess::kAdminKey, device.id, std::string("zones: []\0\x01\x02", 13));
+  EXPECT_EQ(binary.status, 400) << "a body that is not text is refused\n" << binary.body;
+  auto not_utf8 = put_field_config(ServerProcess::kAdminKey, device.id, "zones: \xff\n");
+  EXPECT_EQ(not_utf8.status, 400) << not_utf8.body;
+  auto unknown = put_field_config(ServerProcess::kAdminKey, "0000000000000000", first);
+  EXPECT_EQ(unknown.status, 404) << unknown.body;
+  const std::string reader = reader_key();
+  ASSERT_FALSE(reader.empty());
+  auto as_reader = put_field_config(reader, device.id, first);
+  EXPECT_EQ(as_reader.status, 403) << "setting a configuration takes the publisher role\n" << as_reader.body;
+  auto read_as_reader =
+      curl("-H 'X-API-KEY: " + reader + "'", "/api/v1/devices/" + device.id + "/field-config");
+  EXPECT_EQ(read_as_reader.status, 200) << read_as_reader.body;
+  EXPECT_EQ(json_of(read_as_reader)["version"], 2) << "nothing refused became a version";
 }
 
 }  // namespace
