@@ -99,4 +99,21 @@ void quantize_field_detector(const std::filesystem::path& fp32_onnx, const std::
     throw std::runtime_error("cannot quantize the field detector: " + (model.ok() ? int8_onnx.string() : model.error().message));
 }
 
+void write_field_detector_packages(const std::filesystem::path& work, const std::filesystem::path& fp32_dir,
+                                   const std::filesystem::path& int8_dir) {
+  std::filesystem::remove_all(fp32_dir);
+  std::filesystem::remove_all(int8_dir);
+  train::FieldDetector model = default_field_detector();
+  train::PackageExport options;
+  options.directory = fp32_dir;
+  options.name = "field-detector";
+  options.description = "canopy-train's default detector, untrained";
+  options.labels = vision::kFieldLabels;
+  if (!train::export_package(*model, options).ok())
+    throw std::runtime_error("cannot export the field detector package to " + fp32_dir.string());
+  std::filesystem::create_directories(int8_dir);
+  std::filesystem::copy_file(fp32_dir / "canopy.json", int8_dir / "canopy.json");
+  quantize_field_detector(fp32_dir / "model.onnx", work, int8_dir / "model.onnx");
+}
+
 }  // namespace canopy::bench

@@ -38,4 +38,13 @@ double torch_field_detector_median_ms(int threads, int runs);
 void quantize_field_detector(const std::filesystem::path& fp32_onnx, const std::filesystem::path& work,
                              const std::filesystem::path& int8_onnx);
 
+// The same detector as two package directories a device can run: `fp32_dir`
+// as canopy-train exports it (model.onnx, canopy.json) and `int8_dir` with
+// the QDQ model of quantize_field_detector under the same manifest. The
+// weights are freshly initialised, so the model finds nothing in a frame
+// (every class score is near its 0.01 prior); its cost per frame is a
+// trained one's. Both directories are replaced if they exist.
+void write_field_detector_packages(const std::filesystem::path& work, const std::filesystem::path& fp32_dir,
+                                   const std::filesystem::path& int8_dir);
+
 }  // namespace canopy::bench
