@@ -396,12 +396,18 @@ Result<api::DeviceInfo> Fleet::show_device(const std::string& device_id) {
 Result<api::FieldConfigRecord> Fleet::set_field_config(const std::string& device_id, std::string text,
                                                        const std::string& by) {
   CANOPY_TRY(api::check_field_config_text(text));
-  Locks locks{std::unique_lock(db_mutex_), std::unique_lock(state_mutex_)};
-  if (!devices_.count(device_id)) return make_error(ErrorCode::kNotFound, "no device with id " + device_id);
-  auto newest = field_configs_.find(device_id);
+  // field_configs_ changes only under db_mutex_, so the version read here is
+  // still the newest when its row is written; polls wait for the change in
+  // memory, not for the write.
+  std::lock_guard db(db_mutex_);
   api::FieldConfigRecord record;
+  {
+    std::lock_guard state(state_mutex_);
+    if (!devices_.count(device_id)) return make_error(ErrorCode::kNotFound, "no device with id " + device_id);
+    auto newest = field_configs_.find(device_id);
+    record.version = newest == field_configs_.end() ? 1 : newest->second.version + 1;
+  }
   record.device_id = device_id;
-  record.version = newest == field_configs_.end() ? 1 : newest->second.version + 1;
   record.sha256 = sha256_hex(text);
   record.set_by = by;
   record.set_at = format_utc(clock_.wall_ms());
@@ -411,6 +417,7 @@ Result<api::FieldConfigRecord> Fleet::set_field_config(const std::string& device
   CANOPY_TRY(tx.commit());
   spdlog::info("fleet.field_config.set device={} version={} sha256={} by=\"{}\"", device_id, record.version,
                record.sha256, by);
+  std::lock_guard state(state_mutex_);
   field_configs_[device_id] = record;
   return record;
 }
