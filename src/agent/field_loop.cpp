@@ -35,6 +35,10 @@ constexpr std::int64_t kMaxFramePixels = 40'000'000;
 constexpr int kCameraFailuresReported = 3;
 // Evidence frames are sent at most this wide, to keep them cheap to keep and upload.
 constexpr int kEvidenceWidth = 640;
+// DATA/field-alerts.json: which alerts are raised and not cleared, so that
+// the loop that sees a condition end clears it even when an earlier run
+// (before a crash, a reboot or a new configuration) raised it.
+constexpr const char* kAlertMemoryFile = "field-alerts.json";
 
 struct CameraSlot {
   CameraConfig config;
@@ -45,6 +49,9 @@ struct CameraSlot {
   std::int64_t next_ms = 0;
   int failures_in_a_row = 0;
   bool reported = false;
+  // Frames judged since the loop started: its plants' states are known
+  // once it has judged a tracking window of them.
+  int passes = 0;
   // Counted over the current telemetry period.
   int captured = 0, processed = 0, skipped = 0, failed = 0;
 };
@@ -145,6 +152,8 @@ struct FieldLoop::Impl {
   void send_telemetry(std::int64_t now);
   void record_air_temperature(double celsius, std::int64_t now);
   void report_source(const std::string& subject, bool failing, const std::string& message, std::int64_t now);
+  void load_alert_memory();
+  void save_alert_memory();
   infer::Detector* detector();
   void send(api::Stream stream, std::int64_t now, Json body) {
     Status sent = emit(stream, now, std::move(body));
@@ -214,6 +223,58 @@ void FieldLoop::Impl::report_source(const std::string& subject, bool failing, co
   send(api::Stream::kAlerts, now, alert.to_json());
 }
 
+void FieldLoop::Impl::load_alert_memory() {
+  if (options.data_dir.empty()) return;  // nothing to keep it in: alerts are remembered for this run only
+  const std::filesystem::path path = options.data_dir / kAlertMemoryFile;
+  std::error_code ec;
+  std::filesystem::create_directories(options.data_dir, ec);
+  if (!std::filesystem::exists(path, ec)) return;
+  auto text = read_file(path);
+  auto json = text.ok() ? parse_json(*text, path.string()) : Result<Json>(text.error());
+  // A damaged record forgets which alerts are raised: they clear when raised again and over.
+  if (!json.ok() || !json->is_object()) {
+    spdlog::warn("field.alert_memory_damaged path={}", path.string());
+    return;
+  }
+  const Json remembered_zones = json->value("zones", Json::object());
+  for (const auto& [zone, conditions] : remembered_zones.items()) {
+    if (!conditions.is_object()) continue;
+    for (const auto& [name, remembered] : conditions.items()) {
+      const auto condition = field::plant_state_of_label(name);
+      if (!condition || !remembered.is_object()) continue;
+      alert_memory[zone].active[*condition] = remembered.value("active", false);
+      if (remembered.contains("raised_ms"))
+        alert_memory[zone].last_raised_ms[*condition] = remembered.value("raised_ms", std::int64_t{0});
+    }
+  }
+  const Json sources = json->value("sources", Json::object());
+  for (SensorSlot& slot : sensors) slot.reported = sources.value(slot.config.name, false);
+  for (CameraSlot& slot : cameras) slot.reported = sources.value(slot.config.id, false);
+}
+
+void FieldLoop::Impl::save_alert_memory() {
+  if (options.data_dir.empty()) return;
+  Json zone_alerts = Json::object();
+  for (const auto& [zone, memory] : alert_memory) {
+    Json conditions = Json::object();
+    for (const auto& [condition, raised] : memory.active) {
+      Json remembered = {{"active", raised}};
+      if (auto last = memory.last_raised_ms.find(condition); last != memory.last_raised_ms.end())
+        remembered["raised_ms"] = last->second;
+      conditions[std::string(field::plant_state_name(condition))] = remembered;
+    }
+    zone_alerts[zone] = conditions;
+  }
+  Json sources = Json::object();
+  for (const SensorSlot& slot : sensors)
+    if (slot.reported) sources[slot.config.name] = true;
+  for (const CameraSlot& slot : cameras)
+    if (slot.reported) sources[slot.config.id] = true;
+  const Json record = {{"zones", zone_alerts}, {"sources", sources}};
+  Status saved = write_file_atomic(options.data_dir / kAlertMemoryFile, record.dump(1) + "\n");
+  if (!saved.ok()) spdlog::error("field.alert_memory_not_saved error=\"{}\"", saved.error().message);
+}
+
 void FieldLoop::Impl::run_camera(CameraSlot& slot, std::int64_t now) {
   auto captured = slot.camera->capture(now);
   if (!captured.ok()) {
@@ -224,16 +285,20 @@ void FieldLoop::Impl::run_camera(CameraSlot& slot, std::int64_t now) {
     if (slot.failures_in_a_row == 1 || slot.failures_in_a_row == kCameraFailuresReported)
       spdlog::warn("field.camera_failed camera={} failures={} retry_in_ms={} error=\"{}\"", slot.config.id,
                    slot.failures_in_a_row, wait.count(), captured.error().message);
-    if (slot.failures_in_a_row == kCameraFailuresReported) {
+    if (slot.failures_in_a_row == kCameraFailuresReported && !slot.reported) {
       slot.reported = true;
+      save_alert_memory();
       report_source(slot.config.id, true, "camera " + slot.config.id + ": " + captured.error().message, now);
     }
     return;
   }
   if (slot.failures_in_a_row > 0) spdlog::info("field.camera_recovered camera={}", slot.config.id);
-  if (slot.reported) report_source(slot.config.id, false, "camera " + slot.config.id + " works again", now);
+  if (slot.reported) {
+    slot.reported = false;
+    save_alert_memory();
+    report_source(slot.config.id, false, "camera " + slot.config.id + " works again", now);
+  }
   slot.failures_in_a_row = 0;
-  slot.reported = false;
   slot.backoff.reset();
   slot.next_ms = now + slot.config.interval_ms;
   if (!captured->has_value()) return;
@@ -272,6 +337,7 @@ void FieldLoop::Impl::judge_frame(CameraSlot& slot, const device::Frame& frame, 
   ++inferences;
   if (!detections.ok()) return bad_frame(detections.error().message);
   ++slot.processed;
+  ++slot.passes;
 
   const package::Manifest& manifest = found_detector->manifest();
   const double threshold = manifest.thresholds.score;
@@ -305,11 +371,20 @@ void FieldLoop::Impl::judge_frame(CameraSlot& slot, const device::Frame& frame, 
 void FieldLoop::Impl::raise_zone_alerts(const std::string& zone, const cv::Mat& frame,
                                         const std::string& camera, std::int64_t now) {
   std::map<field::PlantState, int> by_state;
-  for (const CameraSlot& slot : cameras)
-    if (slot.zone == zone)
-      for (const field::Plant& plant : slot.plants.plants) ++by_state[plant.state];
-  for (const field::ZoneAlert& alert :
-       field::zone_alerts(alert_memory[zone], zone, by_state, options.config.alerts, now)) {
+  for (const CameraSlot& slot : cameras) {
+    if (slot.zone != zone) continue;
+    // A plant the tracker has just found counts as healthy until its passes
+    // agree: after a start, judging the zone before then would clear what
+    // is still true.
+    if (slot.passes < options.config.tracking.window) return;
+    for (const field::Plant& plant : slot.plants.plants) ++by_state[plant.state];
+  }
+  const std::vector<field::ZoneAlert> alerts =
+      field::zone_alerts(alert_memory[zone], zone, by_state, options.config.alerts, now);
+  // Remembered before it is sent: a crash in between at worst clears an
+  // alert the server never opened.
+  if (!alerts.empty()) save_alert_memory();
+  for (const field::ZoneAlert& alert : alerts) {
     api::AlertEvent event;
     event.zone = alert.zone;
     event.condition = field::plant_state_name(alert.condition);
@@ -369,11 +444,13 @@ void FieldLoop::Impl::run_sensor(SensorSlot& slot, std::int64_t now) {
   send(api::Stream::kReadings, now, reading.to_json());
   if (!verdict.value && !slot.reported) {
     slot.reported = true;
+    save_alert_memory();
     spdlog::warn("field.sensor_invalid sensor={} status={} reason=\"{}\"", slot.config.name, reading.status,
                  verdict.reason);
     report_source(slot.config.name, true, "sensor " + slot.config.name + ": " + verdict.reason, now);
   } else if (verdict.value && slot.reported) {
     slot.reported = false;
+    save_alert_memory();
     spdlog::info("field.sensor_valid sensor={}", slot.config.name);
     report_source(slot.config.name, false, "sensor " + slot.config.name + " reads valid values again", now);
   }
@@ -490,6 +567,7 @@ Result<std::unique_ptr<FieldLoop>> FieldLoop::open(FieldLoopOptions options, Act
     impl->send(api::Stream::kActuations, closed.at_ms, event.to_json());
     impl->zones.push_back({z, std::move(*zone), soil});
   }
+  impl->load_alert_memory();
   for (SensorSlot& s : impl->sensors) s.next_ms = now;
   for (CameraSlot& c : impl->cameras) c.next_ms = now;
   for (ZoneSlot& z : impl->zones) z.next_ms = now;

@@ -39,7 +39,9 @@ using TelemetrySource = std::function<std::map<std::string, double>()>;
 
 struct FieldLoopOptions {
   FieldConfig config;
-  std::filesystem::path data_dir;  // zones/ keeps the valves' records
+  // zones/ keeps the valves' records, field-alerts.json the alerts raised
+  // and not yet cleared (so that the next run clears them).
+  std::filesystem::path data_dir;
   Clock* clock = &system_clock();
   TelemetrySource extra_telemetry;
 };

@@ -172,6 +172,43 @@ TEST_F(FieldLoopTest, ADiseasedPlantRaisesOneAlertThroughShadowsAndClearsWhenItH
   EXPECT_EQ(bodies(api::Stream::kPlants).size(), 3u);
 }
 
+TEST_F(FieldLoopTest, AlertsRaisedBeforeARestartAreClearedAfterItAndNotRaisedTwice) {
+  open_loop();
+  std::map<std::pair<int, int>, Leaf> plants = {{{0, 0}, Leaf::kHealthy}, {{1, 2}, Leaf::kHealthy}};
+  for (int i = 0; i < 6; ++i) pass(plants);
+  plants[{1, 2}] = Leaf::kDiseased;
+  write_bytes(dir_ / "soil", "nan\n");
+  for (int i = 0; i < 6; ++i) pass(plants);
+  ASSERT_EQ(plant_alerts().size(), 1u);
+  auto alerts = bodies(api::Stream::kAlerts);
+  ASSERT_EQ(alerts.size(), 2u) << "the disease and the failed probe";
+
+  // A crash (or a reboot, or a new configuration): a new loop on the same data.
+  loop_.reset();
+  open_loop();
+  for (int i = 0; i < 8; ++i) pass(plants);
+  EXPECT_EQ(bodies(api::Stream::kAlerts).size(), 2u)
+      << "neither is raised again: the new loop knows they are raised, and the plant it has just found "
+         "counts as healthy only until its passes agree";
+
+  // The plant heals and the probe is fixed, seen only by the new loop.
+  plants[{1, 2}] = Leaf::kHealthy;
+  write_bytes(dir_ / "soil", "0.24\n");
+  for (int i = 0; i < 6; ++i) pass(plants);
+  alerts = bodies(api::Stream::kAlerts);
+  ASSERT_EQ(alerts.size(), 4u);
+  EXPECT_EQ(alerts[2]["condition"], "sensor");
+  EXPECT_EQ(alerts[2]["raised"], false);
+  EXPECT_EQ(alerts[3]["condition"], "diseased");
+  EXPECT_EQ(alerts[3]["raised"], false) << "cleared by the loop that saw it end";
+
+  // After another restart, nothing is left to clear.
+  loop_.reset();
+  open_loop();
+  for (int i = 0; i < 8; ++i) pass(plants);
+  EXPECT_EQ(bodies(api::Stream::kAlerts).size(), 4u);
+}
+
 TEST_F(FieldLoopTest, BadFramesAndAMissingModelNeverStopTheLoop) {
   open_loop();
   const std::string good = canopy::testing::render_jpeg({{{0, 0}, Leaf::kHealthy}}, 1.0, 4, 1);
