@@ -471,14 +471,23 @@ void FieldLoop::Impl::run_zone(ZoneSlot& slot, std::int64_t now) {
     if (camera.zone == slot.config.name)
       for (const field::Plant& plant : camera.plants.plants)
         stressed = stressed || plant.state == field::PlantState::kWaterStressed;
-  auto step = slot.zone->step(soil, stressed);
-  if (!step.ok() || !step->changed) return;  // a failed switch is logged and recorded by the zone
-  api::ActuationEvent actuation;
-  actuation.zone = slot.config.name;
-  actuation.open = step->decision.open;
-  actuation.reason = step->decision.reason.substr(0, 512);
-  actuation.theta = soil.value;
-  send(api::Stream::kActuations, now, actuation.to_json());
+  auto send_actuation = [&](bool open, const std::string& reason) {
+    api::ActuationEvent actuation;
+    actuation.zone = slot.config.name;
+    actuation.open = open;
+    actuation.reason = reason.substr(0, 512);
+    actuation.theta = soil.value;
+    send(api::Stream::kActuations, now, actuation.to_json());
+  };
+  // Sent before the valve opens: an actuation record is durable when append
+  // returns, so a crash at any instant after the water runs leaves it behind.
+  bool sent_open = false;
+  auto step = slot.zone->step(soil, stressed, [&](const ZoneStep& decided) {
+    sent_open = decided.decision.open;
+    send_actuation(decided.decision.open, decided.decision.reason);
+  });
+  // The opening was sent but the valve refused it (the zone closed it again).
+  if (!step.ok() && sent_open) send_actuation(false, "the valve failed to open: " + step.error().message);
 }
 
 void FieldLoop::Impl::send_telemetry(std::int64_t now) {

@@ -74,12 +74,14 @@ Status IrrigationZone::save(const field::ValveState& state, const Actuation& nex
   return write_file_atomic(record_path(), record.dump(1) + "\n", 0644, env_);
 }
 
-Status IrrigationZone::switch_valve(const field::IrrigationDecision& decision, std::int64_t now_ms) {
+Status IrrigationZone::switch_valve(const field::IrrigationDecision& decision, std::int64_t now_ms,
+                                    const std::function<void()>& record) {
   const field::ValveState next = field::apply_decision(state_, decision, now_ms);
   const Actuation actuation{now_ms, decision.open, decision.reason};
   if (decision.open) {
     // Recorded first: a crash after the valve opened finds "open" and closes it.
     CANOPY_TRY(save(next, actuation));
+    if (record) record();
     Status opened = valve_->set(true);
     if (!opened.ok()) {
       (void)valve_->set(false);  // its state is unknown: make it closed if the hardware lets us
@@ -89,6 +91,7 @@ Status IrrigationZone::switch_valve(const field::IrrigationDecision& decision, s
     // Closed first: the record may say "open" a moment longer, never the valve.
     CANOPY_TRY(valve_->set(false));
     CANOPY_TRY(save(next, actuation));
+    if (record) record();
   }
   state_ = next;
   actuations_.push_back(actuation);
@@ -104,18 +107,21 @@ Result<bool> IrrigationZone::close(const std::string& reason) {
   return true;
 }
 
-Result<ZoneStep> IrrigationZone::step(const field::SensorVerdict& soil, bool water_stress_seen) {
+Result<ZoneStep> IrrigationZone::step(const field::SensorVerdict& soil, bool water_stress_seen,
+                                      const std::function<void(const ZoneStep&)>& record) {
   const std::int64_t now = clock_.wall_ms();
   ZoneStep out;
   out.decision = field::decide_irrigation(settings_.rules, state_, {soil.value, water_stress_seen}, now);
   if (!soil.value) out.decision.reason += " (" + soil.reason + ")";
   if (out.decision.open == state_.open) return out;
-  Status switched = switch_valve(out.decision, now);
+  out.changed = true;
+  Status switched = switch_valve(out.decision, now, [&] {
+    if (record) record(out);
+  });
   if (!switched.ok()) {
     spdlog::error("agent.zone.switch_failed zone={} error=\"{}\"", settings_.name, switched.error().message);
     return switched.error();
   }
-  out.changed = true;
   return out;
 }
 

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -49,10 +50,14 @@ class IrrigationZone {
                                                       const std::filesystem::path& data_dir, Clock& clock,
                                                       Env& env = default_env());
 
-  // Decides on the soil sensor's verdict and switches the valve. An error
-  // means the valve could not be switched or its record written; the valve
-  // is then closed if at all possible.
-  Result<ZoneStep> step(const field::SensorVerdict& soil, bool water_stress_seen);
+  // Decides on the soil sensor's verdict and switches the valve. When it
+  // switches, `record` is called with the step before the valve opens (so
+  // the opening is recorded before any water runs, whenever the process
+  // dies) and after it has closed. An error means the valve could not be
+  // switched or its record written; the valve is then closed if at all
+  // possible.
+  Result<ZoneStep> step(const field::SensorVerdict& soil, bool water_stress_seen,
+                        const std::function<void(const ZoneStep&)>& record = {});
 
   // Closes the valve if it is open, recording `reason`: the controller is
   // stopping. True when it was open.
@@ -74,7 +79,8 @@ class IrrigationZone {
   std::filesystem::path record_path() const { return dir_ / (settings_.name + ".json"); }
   // Writes the valve state and the actuations with `next` added.
   Status save(const field::ValveState& state, const Actuation& next);
-  Status switch_valve(const field::IrrigationDecision& decision, std::int64_t now_ms);
+  Status switch_valve(const field::IrrigationDecision& decision, std::int64_t now_ms,
+                      const std::function<void()>& record = {});
 
   ZoneSettings settings_;
   std::unique_ptr<device::Valve> valve_;

@@ -23,6 +23,7 @@ struct Sent {
   api::Stream stream;
   std::int64_t at_ms;
   Json body;
+  std::string valve;  // what the valve file read when it was sent
 };
 
 class FieldLoopTest : public ::testing::Test {
@@ -79,7 +80,9 @@ class FieldLoopTest : public ::testing::Test {
     options.extra_telemetry = [] { return std::map<std::string, double>{{"outbox.images.records", 3}}; };
     auto loop =
         FieldLoop::open(options, active_, [this](api::Stream stream, std::int64_t at, Json body) -> Status {
-          sent_.push_back({stream, at, std::move(body)});
+          std::error_code ec;
+          sent_.push_back({stream, at, std::move(body),
+                           std::filesystem::exists(dir_ / "valve", ec) ? read_bytes(dir_ / "valve") : ""});
           return {};
         });
     ASSERT_TRUE(loop.ok()) << loop.error().message;
@@ -264,6 +267,11 @@ TEST_F(FieldLoopTest, TheValveFollowsTheSoilAndClosesOnABadReadingWithinOnePerio
   EXPECT_EQ(actuations[0]["reason"], "closed at start");
   EXPECT_EQ(actuations[1]["open"], true);
   EXPECT_DOUBLE_EQ(actuations[1]["theta"].get<double>(), 0.15);
+  for (const Sent& s : sent_)
+    if (s.stream == api::Stream::kActuations) {
+      EXPECT_EQ(s.valve, "0\n")
+          << "an opening is recorded before the valve opens, a closing after it closed: " << s.body.dump();
+    }
   EXPECT_EQ(actuations[2]["open"], false);
   EXPECT_TRUE(actuations[2]["theta"].is_null());
   auto alerts = bodies(api::Stream::kAlerts);
