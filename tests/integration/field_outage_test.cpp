@@ -29,9 +29,10 @@
 #include "agent/device_client.h"
 #include "agent/device_record_sink.h"
 #include "agent/field_loop.h"
+#include "agent_fixture.h"
 #include "common/files.h"
+#include "common/subprocess.h"
 #include "field_scene.h"
-#include "fleet_fixture.h"
 #include "outbox/outbox.h"
 #include "outbox/uploader.h"
 
@@ -521,6 +522,135 @@ TEST_F(FieldOutageTest, ThreeDaysOfflineWithCrashesLoseAndDuplicateNothing) {
     std::cout << "  " << stream << ": " << seqs.size() << " appended, "
               << (stored.count(stream) ? stored.at(stream).size() : 0) << " stored, "
               << (reported.evicted.count(stream) ? reported.evicted.at(stream) : 0) << " evicted\n";
+}
+
+// The real canopy-agent with a field configuration: dry soil opens its
+// valve (a state file), kill -9 leaves it open, and the next start closes it
+// before anything else and says why, to its zone record and to the server.
+class FieldAgentTest : public AgentFixture {
+ protected:
+  void SetUp() override {
+    AgentFixture::SetUp();
+    fs::create_directories(device_ / "spool");
+    write_bytes(device_ / "soil", "0.15\n");  // dry: loam opens at 0.195
+    write_bytes(device_ / "air", "21500\n");
+    write_bytes(
+        device_ / "field.yaml",
+        "location: {latitude: 41.6}\n"
+        "cameras:\n"
+        "  - {id: row-1, spool: " +
+            (device_ / "spool").string() +
+            ", interval: 1s, zone: north}\n"
+            "sensors:\n"
+            "  - {name: soil-north, measures: soil_moisture, file: " +
+            (device_ / "soil").string() +
+            ", period: 1s, range: [0, 0.6]}\n"
+            "  - {name: air, measures: air_temperature, hwmon: " +
+            (device_ / "air").string() +
+            ", period: 1s}\n"
+            "zones:\n"
+            "  - {name: north, soil: loam, soil_sensor: soil-north, period: 1s, max_on: 10m, min_off: 10m,\n"
+            "     valve: {file: " +
+            valve().string() +
+            "}}\n"
+            "telemetry: {period: 1s}\n");
+  }
+
+  Subprocess start_agent(int run) {
+    Subprocess::Options options;
+    options.argv = {agent_binary().string(),
+                    "run",
+                    "--verbose",
+                    "--server",
+                    server_->url(),
+                    "--data-dir",
+                    data().string(),
+                    "--enroll-token",
+                    token_,
+                    "--name",
+                    "north-field-1",
+                    "--field-config",
+                    (device_ / "field.yaml").string()};
+    options.stderr_file = device_ / ("agent-" + std::to_string(run) + ".log");
+    auto started = Subprocess::start(options);
+    EXPECT_TRUE(started.ok()) << started.error().message;
+    return std::move(*started);
+  }
+
+  // Waits, bounded, until the valve file reads `content`; true when it did.
+  bool valve_reads(const std::string& content, std::chrono::milliseconds bound) const {
+    const auto until = std::chrono::steady_clock::now() + bound;
+    while (read_bytes(valve()) != content) {
+      if (std::chrono::steady_clock::now() > until) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return true;
+  }
+
+  // What `canopy ARGS` printed as JSON; null when it failed.
+  Json cli_json(const std::string& args) {
+    auto shown = cli(args);
+    const auto brace = shown.output.find('{');
+    if (shown.exit_code != 0 || brace == std::string::npos) return Json();
+    auto json = parse_json(std::string_view(shown.output).substr(brace));
+    return json.ok() ? *json : Json();
+  }
+
+  Json zone_record() const {
+    auto json = parse_json(read_bytes(data() / "zones" / "north.json"));
+    return json.ok() ? *json : Json();
+  }
+
+  fs::path data() const { return device_ / "data"; }
+  fs::path valve() const { return device_ / "valve"; }
+
+  const fs::path device_ = work_ / "field-device";
+};
+
+TEST_F(FieldAgentTest, AValveLeftOpenByAKilledAgentIsClosedAtItsNextStart) {
+  Subprocess first = start_agent(1);
+  ASSERT_TRUE(valve_reads("1\n", std::chrono::seconds(20))) << "dry soil opens the valve\n"
+                                                            << read_bytes(device_ / "agent-1.log");
+  first.signal(SIGKILL);
+  EXPECT_EQ(first.wait(), 128 + SIGKILL);
+  ASSERT_EQ(read_bytes(valve()), "1\n") << "the agent died with its valve open";
+  EXPECT_TRUE(zone_record()["valve"]["open"].get<bool>());
+
+  const auto restarted = std::chrono::steady_clock::now();
+  Subprocess second = start_agent(2);
+  ASSERT_TRUE(valve_reads("0\n", std::chrono::seconds(3))) << "closed at the next start\n"
+                                                           << read_bytes(device_ / "agent-2.log");
+  const auto closed_after = std::chrono::steady_clock::now() - restarted;
+  const Json record = zone_record();
+  EXPECT_FALSE(record["valve"]["open"].get<bool>());
+  ASSERT_FALSE(record["actuations"].empty());
+  EXPECT_EQ(record["actuations"].back()["reason"], kClosedAfterCrash) << record.dump();
+
+  // The device's records reach the server: readings, the valve opening and its closing after the crash.
+  const std::string device_id = agent_status(data()).value("device_id", "");
+  ASSERT_FALSE(device_id.empty());
+  Json irrigation, readings;
+  bool arrived = false;
+  for (int i = 0; i < 150 && !arrived; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    irrigation = cli_json("device irrigation " + device_id + " --json")["irrigation"];
+    readings = cli_json("device readings " + device_id + " --json")["readings"];
+    if (!irrigation.is_array() || !readings.is_array()) continue;
+    bool opened = false, closed_after_crash = false;
+    for (const Json& row : irrigation) {
+      opened = opened || row["open"] == true;
+      closed_after_crash = closed_after_crash || row["reason"] == kClosedAfterCrash;
+    }
+    arrived = opened && closed_after_crash && readings.size() >= 4;
+  }
+  EXPECT_TRUE(arrived) << irrigation.dump() << "\n" << readings.dump();
+  EXPECT_EQ(read_bytes(valve()), "0\n") << "the minimum off-time keeps it closed";
+
+  second.signal(SIGTERM);
+  EXPECT_EQ(second.wait(), 0) << read_bytes(device_ / "agent-2.log");
+  std::cout << "the valve was closed "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(closed_after).count()
+            << " ms after the restart\n";
 }
 
 }  // namespace
