@@ -46,24 +46,30 @@ Status write_image(const std::filesystem::path& path, const cv::Mat& image) {
   return write_file_atomic(path, bytes);
 }
 
-cv::Mat fit_to_input(const cv::Mat& image, int width, int height, bool letterbox, Placement& placement) {
-  cv::Mat out;
+cv::Size fitted_size(cv::Size image, int width, int height, bool letterbox, Placement& placement) {
   if (!letterbox) {
-    placement = {static_cast<float>(width) / static_cast<float>(image.cols),
-                 static_cast<float>(height) / static_cast<float>(image.rows), 0, 0};
-    cv::resize(image, out, cv::Size(width, height), 0, 0, cv::INTER_LINEAR);
-    return out;
+    placement = {static_cast<float>(width) / static_cast<float>(image.width),
+                 static_cast<float>(height) / static_cast<float>(image.height), 0, 0};
+    return {width, height};
   }
-  const float scale = std::min(static_cast<float>(width) / static_cast<float>(image.cols),
-                               static_cast<float>(height) / static_cast<float>(image.rows));
-  const int new_w = std::max(1, static_cast<int>(std::round(static_cast<float>(image.cols) * scale)));
-  const int new_h = std::max(1, static_cast<int>(std::round(static_cast<float>(image.rows) * scale)));
-  cv::Mat resized;
-  cv::resize(image, resized, cv::Size(new_w, new_h), 0, 0, cv::INTER_LINEAR);
+  const float scale = std::min(static_cast<float>(width) / static_cast<float>(image.width),
+                               static_cast<float>(height) / static_cast<float>(image.height));
+  const int new_w = std::max(1, static_cast<int>(std::round(static_cast<float>(image.width) * scale)));
+  const int new_h = std::max(1, static_cast<int>(std::round(static_cast<float>(image.height) * scale)));
   const int left = (width - new_w) / 2, top = (height - new_h) / 2;
-  cv::copyMakeBorder(resized, out, top, height - new_h - top, left, width - new_w - left, cv::BORDER_CONSTANT,
-                     cv::Scalar(114, 114, 114));
   placement = {scale, scale, static_cast<float>(left), static_cast<float>(top)};
+  return {new_w, new_h};
+}
+
+cv::Mat fit_to_input(const cv::Mat& image, int width, int height, bool letterbox, Placement& placement) {
+  const cv::Size size = fitted_size(image.size(), width, height, letterbox, placement);
+  cv::Mat resized;
+  cv::resize(image, resized, size, 0, 0, cv::INTER_LINEAR);
+  if (!letterbox) return resized;
+  const int left = static_cast<int>(placement.pad_x), top = static_cast<int>(placement.pad_y);
+  cv::Mat out;
+  cv::copyMakeBorder(resized, out, top, height - size.height - top, left, width - size.width - left,
+                     cv::BORDER_CONSTANT, cv::Scalar(114, 114, 114));
   return out;
 }
 
@@ -85,6 +91,47 @@ void to_nchw(const cv::Mat& image, const Normalization& n, float* out) {
       }
     }
   }
+}
+
+InputWriter::InputWriter(int width, int height, bool letterbox, const Normalization& n)
+    : width_(width), height_(height), letterbox_(letterbox), rgb_(n.rgb) {
+  for (int c = 0; c < 3; ++c) {
+    gain_[c] = n.scale / n.std[c];
+    offset_[c] = -n.mean[c] / n.std[c];
+  }
+}
+
+Placement InputWriter::write(const cv::Mat& image, float* out) {
+  Placement placement;
+  const cv::Size size = fitted_size(image.size(), width_, height_, letterbox_, placement);
+  const cv::Mat* fitted = &image;
+  if (image.size() != size) {
+    cv::resize(image, resized_, size, 0, 0, cv::INTER_LINEAR);
+    fitted = &resized_;
+  }
+  cv::split(*fitted, channels_.data());
+  const int left = static_cast<int>(placement.pad_x), top = static_cast<int>(placement.pad_y);
+  const std::size_t plane = static_cast<std::size_t>(width_) * static_cast<std::size_t>(height_);
+  for (int c = 0; c < 3; ++c) {
+    float* target = out + static_cast<std::size_t>(c) * plane;
+    // The padding: whole rows above and below, the sides of the rows between.
+    const float grey = 114 * gain_[c] + offset_[c];
+    std::fill(target, target + static_cast<std::ptrdiff_t>(top) * width_, grey);
+    std::fill(target + static_cast<std::ptrdiff_t>(top + size.height) * width_, target + plane, grey);
+    if (size.width < width_)
+      for (int y = top; y < top + size.height; ++y) {
+        float* row = target + static_cast<std::ptrdiff_t>(y) * width_;
+        std::fill(row, row + left, grey);
+        std::fill(row + left + size.width, row + width_, grey);
+      }
+    // A header over the image's place in the plane: convertTo writes there,
+    // since its size and type already match.
+    cv::Mat place(size, CV_32F, target + static_cast<std::ptrdiff_t>(top) * width_ + left,
+                  static_cast<std::size_t>(width_) * sizeof(float));
+    // OpenCV holds BGR; channel c of an RGB model is BGR channel 2 - c.
+    channels_[static_cast<std::size_t>(rgb_ ? 2 - c : c)].convertTo(place, CV_32F, gain_[c], offset_[c]);
+  }
+  return placement;
 }
 
 void draw_detections(cv::Mat& image, const std::vector<Detection>& detections, const std::vector<std::string>& labels) {

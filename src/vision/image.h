@@ -1,12 +1,13 @@
 // Images for detection: decoding (libjpeg-turbo, libpng), letterbox resizing to the model's
 // input size while keeping the aspect ratio, conversion to a normalized NCHW
 // float tensor as the model's manifest says, and drawing detections.
-// Thread-safety: pure functions over cv::Mat values.
+// Thread-safety: pure functions over cv::Mat values; an InputWriter is used
+// by one thread at a time.
 #pragma once
 
-#include <opencv2/core.hpp>
-
+#include <array>
 #include <filesystem>
+#include <opencv2/core.hpp>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,10 @@ struct Placement {
   float pad_x = 0, pad_y = 0;
 };
 
+// Where an image of `image` pixels goes in a width x height input: the size
+// it is resized to (all of the input for stretch) and its placement.
+cv::Size fitted_size(cv::Size image, int width, int height, bool letterbox, Placement& placement);
+
 // Resizes `image` to width x height: letterbox keeps the aspect ratio and
 // pads with grey (114), stretch does not.
 cv::Mat fit_to_input(const cv::Mat& image, int width, int height, bool letterbox, Placement& placement);
@@ -48,6 +53,30 @@ struct Normalization {
 // Writes `image` (8-bit BGR, already model-sized) into `out` as NCHW float:
 // ((pixel * scale) - mean) / std per channel.
 void to_nchw(const cv::Mat& image, const Normalization& normalization, float* out);
+
+// fit_to_input then to_nchw, frame after frame, without allocating once its
+// buffers have their size: the image is resized (only when its size is not
+// already the one it takes in the input, as when it was decoded at that
+// size), split into its channels, and each channel normalized straight into
+// its place in the output; the padding is written around it. The result is
+// fit_to_input and to_nchw's to float rounding.
+class InputWriter {
+ public:
+  InputWriter(int width, int height, bool letterbox, const Normalization& normalization);
+
+  // Writes `image` (8-bit BGR, any size) into `out`, 3 x height x width
+  // floats. Returns where the image landed.
+  Placement write(const cv::Mat& image, float* out);
+
+ private:
+  int width_, height_;
+  bool letterbox_;
+  bool rgb_;
+  // ((pixel * scale) - mean) / std as pixel * gain + offset, per model channel.
+  std::array<float, 3> gain_{}, offset_{};
+  cv::Mat resized_;
+  std::array<cv::Mat, 3> channels_;
+};
 
 // Draws boxes with their label names and scores.
 void draw_detections(cv::Mat& image, const std::vector<Detection>& detections, const std::vector<std::string>& labels);

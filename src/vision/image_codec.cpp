@@ -26,23 +26,7 @@ bool is_png(std::string_view bytes) {
   return bytes.size() >= 8 && bytes.substr(0, 8) == std::string_view("\x89PNG\r\n\x1a\n", 8);
 }
 
-Result<cv::Mat> decode_jpeg(std::string_view bytes) {
-  TurboHandle handle(tjInitDecompress(), tjDestroy);
-  if (!handle) return make_error(ErrorCode::kInternal, "cannot start the JPEG decoder");
-  auto* data = reinterpret_cast<const unsigned char*>(bytes.data());
-  int width = 0, height = 0, subsampling = 0, colorspace = 0;
-  if (tjDecompressHeader3(handle.get(), data, bytes.size(), &width, &height, &subsampling, &colorspace) != 0)
-    return bad_image(tjGetErrorStr2(handle.get()));
-  if (width <= 0 || height <= 0 || static_cast<std::int64_t>(width) * height > kMaxPixels)
-    return make_error(ErrorCode::kTooLarge, "image is larger than 100 megapixels");
-  cv::Mat image(height, width, CV_8UC3);
-  if (tjDecompress2(handle.get(), data, bytes.size(), image.data, width, 0, height, TJPF_BGR, 0) != 0 &&
-      tjGetErrorCode(handle.get()) == TJERR_FATAL)
-    return bad_image(tjGetErrorStr2(handle.get()));
-  return image;
-}
-
-Result<cv::Mat> decode_png(std::string_view bytes) {
+Result<cv::Mat> decode_png(std::string_view bytes, cv::Mat& buffer) {
   png_image png{};
   png.version = PNG_IMAGE_VERSION;
   if (!png_image_begin_read_from_memory(&png, bytes.data(), bytes.size())) return bad_image(png.message);
@@ -51,19 +35,9 @@ Result<cv::Mat> decode_png(std::string_view bytes) {
     return make_error(ErrorCode::kTooLarge, "image is larger than 100 megapixels");
   }
   png.format = PNG_FORMAT_BGR;
-  cv::Mat image(static_cast<int>(png.height), static_cast<int>(png.width), CV_8UC3);
-  if (!png_image_finish_read(&png, nullptr, image.data, 0, nullptr)) return bad_image(png.message);
-  return image;
-}
-
-Result<cv::Size> jpeg_size(std::string_view bytes) {
-  TurboHandle handle(tjInitDecompress(), tjDestroy);
-  if (!handle) return make_error(ErrorCode::kInternal, "cannot start the JPEG decoder");
-  int width = 0, height = 0, subsampling = 0, colorspace = 0;
-  if (tjDecompressHeader3(handle.get(), reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(),
-                          &width, &height, &subsampling, &colorspace) != 0)
-    return bad_image(tjGetErrorStr2(handle.get()));
-  return cv::Size(width, height);
+  buffer.create(static_cast<int>(png.height), static_cast<int>(png.width), CV_8UC3);
+  if (!png_image_finish_read(&png, nullptr, buffer.data, 0, nullptr)) return bad_image(png.message);
+  return buffer;
 }
 
 Result<cv::Size> png_size(std::string_view bytes) {
@@ -77,17 +51,59 @@ Result<cv::Size> png_size(std::string_view bytes) {
 
 }  // namespace
 
-Result<cv::Mat> decode_image(std::string_view bytes) {
-  if (is_jpeg(bytes)) return decode_jpeg(bytes);
-  if (is_png(bytes)) return decode_png(bytes);
-  return bad_image("only JPEG and PNG are supported");
+struct ImageDecoder::Jpeg {
+  TurboHandle handle{tjInitDecompress(), tjDestroy};
+};
+
+ImageDecoder::ImageDecoder() : jpeg_(std::make_unique<Jpeg>()) {}
+ImageDecoder::~ImageDecoder() = default;
+
+Result<cv::Size> ImageDecoder::size(std::string_view bytes) {
+  if (is_png(bytes)) return png_size(bytes);
+  if (!is_jpeg(bytes)) return bad_image("only JPEG and PNG are supported");
+  tjhandle handle = jpeg_->handle.get();
+  if (!handle) return make_error(ErrorCode::kInternal, "cannot start the JPEG decoder");
+  int width = 0, height = 0, subsampling = 0, colorspace = 0;
+  if (tjDecompressHeader3(handle, reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), &width,
+                          &height, &subsampling, &colorspace) != 0)
+    return bad_image(tjGetErrorStr2(handle));
+  // libjpeg-turbo reads a header cut short as an empty image.
+  if (width <= 0 || height <= 0) return bad_image("the JPEG header is incomplete");
+  return cv::Size(width, height);
 }
 
-Result<cv::Size> decode_image_size(std::string_view bytes) {
-  if (is_jpeg(bytes)) return jpeg_size(bytes);
-  if (is_png(bytes)) return png_size(bytes);
-  return bad_image("only JPEG and PNG are supported");
+Result<cv::Mat> ImageDecoder::decode(std::string_view bytes, cv::Size at_least) {
+  if (is_png(bytes)) return decode_png(bytes, buffer_);
+  CANOPY_ASSIGN_OR_RETURN(const cv::Size full, size(bytes));
+  if (static_cast<std::int64_t>(full.width) * full.height > kMaxPixels)
+    return make_error(ErrorCode::kTooLarge, "image is larger than 100 megapixels");
+  // Only the power-of-two factors: for the others (3/8, 5/8, ...)
+  // libjpeg-turbo has no SIMD inverse DCTs.
+  cv::Size scaled = full;
+  for (int denominator : {8, 4, 2}) {
+    const tjscalingfactor factor{1, denominator};
+    const cv::Size candidate(TJSCALED(full.width, factor), TJSCALED(full.height, factor));
+    if (candidate.width >= at_least.width && candidate.height >= at_least.height) {
+      scaled = candidate;
+      break;
+    }
+  }
+  buffer_.create(scaled, CV_8UC3);
+  tjhandle handle = jpeg_->handle.get();
+  // libjpeg-turbo picks the largest scaling whose size fits the one asked
+  // for, which is the factor `scaled` was computed with. A warning (a
+  // frame cut short fills with grey) is not an error here: is_truncated_image
+  // is how callers refuse those.
+  if (tjDecompress2(handle, reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), buffer_.data,
+                    scaled.width, 0, scaled.height, TJPF_BGR, 0) != 0 &&
+      tjGetErrorCode(handle) == TJERR_FATAL)
+    return bad_image(tjGetErrorStr2(handle));
+  return buffer_;
 }
+
+Result<cv::Mat> decode_image(std::string_view bytes) { return ImageDecoder().decode(bytes); }
+
+Result<cv::Size> decode_image_size(std::string_view bytes) { return ImageDecoder().size(bytes); }
 
 Result<std::string> encode_image(const cv::Mat& bgr, ImageFormat format, int jpeg_quality) {
   if (bgr.type() != CV_8UC3 || !bgr.isContinuous())
