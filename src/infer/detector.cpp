@@ -33,6 +33,20 @@ Result<std::string> resolve_decoder(const std::string& wanted, const Shape& shap
                         " labels; set output.decoder in canopy.json (yolo, yolov8, yolov8-rows)");
 }
 
+int input_width(const package::InputSpec& spec) { return static_cast<int>(spec.shape[3]); }
+int input_height(const package::InputSpec& spec) { return static_cast<int>(spec.shape[2]); }
+
+vision::Normalization normalization_of(const package::InputSpec& spec) {
+  vision::Normalization normalization;
+  normalization.rgb = spec.color == "RGB";
+  normalization.scale = static_cast<float>(spec.scale);
+  for (size_t c = 0; c < 3; ++c) {
+    normalization.mean[c] = static_cast<float>(spec.mean.size() == 3 ? spec.mean[c] : 0.0);
+    normalization.std[c] = static_cast<float>(spec.std.size() == 3 ? spec.std[c] : 1.0);
+  }
+  return normalization;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Detector>> Detector::load_package_dir(const std::filesystem::path& directory,
@@ -68,6 +82,7 @@ Result<std::unique_ptr<Detector>> Detector::over(std::shared_ptr<const Engine> e
   if (spec.layout != "NCHW" || spec.shape[1] != 3)
     return make_error(ErrorCode::kInvalidArgument, "the detector input must be NCHW with 3 channels");
   d->input_ = Tensor::allocate(DataType::kFloat32, {1, 3, spec.shape[2], spec.shape[3]});
+  d->writer_ = std::make_unique<vision::InputWriter>(input_writer(spec));
   d->context_ = d->engine_->create_context();
   // Run once now: it compiles the plan and tells the output shape for the decoder.
   CANOPY_ASSIGN_OR_RETURN(std::vector<Tensor> probe, d->context_->run({d->input_}));
@@ -83,22 +98,30 @@ Result<std::unique_ptr<Detector>> Detector::over(std::shared_ptr<const Engine> e
 }
 
 vision::Placement prepare_input(const package::InputSpec& spec, const cv::Mat& image, float* out) {
-  const int width = static_cast<int>(spec.shape[3]), height = static_cast<int>(spec.shape[2]);
   vision::Placement placement;
-  cv::Mat fitted = vision::fit_to_input(image, width, height, spec.resize == "letterbox", placement);
-  vision::Normalization normalization;
-  normalization.rgb = spec.color == "RGB";
-  normalization.scale = static_cast<float>(spec.scale);
-  for (size_t c = 0; c < 3; ++c) {
-    normalization.mean[c] = static_cast<float>(spec.mean.size() == 3 ? spec.mean[c] : 0.0);
-    normalization.std[c] = static_cast<float>(spec.std.size() == 3 ? spec.std[c] : 1.0);
-  }
-  vision::to_nchw(fitted, normalization, out);
+  cv::Mat fitted = vision::fit_to_input(image, input_width(spec), input_height(spec),
+                                        spec.resize == "letterbox", placement);
+  vision::to_nchw(fitted, normalization_of(spec), out);
   return placement;
 }
 
+vision::InputWriter input_writer(const package::InputSpec& spec) {
+  return vision::InputWriter(input_width(spec), input_height(spec), spec.resize == "letterbox",
+                             normalization_of(spec));
+}
+
+cv::Size input_footprint(const package::InputSpec& spec, cv::Size full) {
+  vision::Placement placement;
+  return vision::fitted_size(full, input_width(spec), input_height(spec), spec.resize == "letterbox",
+                             placement);
+}
+
+cv::Size Detector::input_footprint(cv::Size full) const {
+  return infer::input_footprint(manifest_.input, full);
+}
+
 Result<std::vector<vision::Detection>> Detector::detect(const cv::Mat& image) {
-  const vision::Placement placement = prepare_input(manifest_.input, image, input_.data<float>());
+  const vision::Placement placement = writer_->write(image, input_.data<float>());
   CANOPY_ASSIGN_OR_RETURN(std::vector<Tensor> outputs, context_->run({input_}));
   std::vector<vision::Detection> found;
   CANOPY_TRY(decode(outputs[0], found));

@@ -33,7 +33,15 @@ struct DetectorOptions {
 // Fits `bgr_image` to the model input as `spec` says (letterbox or stretch,
 // channel order, normalization) and writes it to `out` as NCHW float
 // (spec.shape[1..3] elements). Returns where the image landed in the input.
+// The reference for what Detector::detect feeds the model, which does the
+// same with buffers it keeps (vision::InputWriter).
 vision::Placement prepare_input(const package::InputSpec& spec, const cv::Mat& bgr_image, float* out);
+// Fits images to the input `spec` describes, as prepare_input does.
+vision::InputWriter input_writer(const package::InputSpec& spec);
+// The size an image of `full` pixels takes in the input `spec` describes:
+// decoding a frame at this size or larger (ImageDecoder's at_least) loses
+// nothing the model would see.
+cv::Size input_footprint(const package::InputSpec& spec, cv::Size full);
 
 class Detector {
  public:
@@ -48,7 +56,10 @@ class Detector {
   static Result<std::unique_ptr<Detector>> over(std::shared_ptr<const Engine> engine,
                                                 package::Manifest manifest, const DetectorOptions& options);
 
+  // Boxes are in `bgr_image`'s pixels.
   Result<std::vector<vision::Detection>> detect(const cv::Mat& bgr_image);
+  // input_footprint of this detector's input.
+  cv::Size input_footprint(cv::Size full) const;
 
   const package::Manifest& manifest() const { return manifest_; }
   const Engine& engine() const { return *engine_; }
@@ -64,6 +75,7 @@ class Detector {
   std::shared_ptr<const Engine> engine_;
   std::unique_ptr<Context> context_;
   Tensor input_;
+  std::unique_ptr<vision::InputWriter> writer_;  // fills input_
   float score_threshold_ = 0.25f;
   float iou_threshold_ = 0.45f;
 };

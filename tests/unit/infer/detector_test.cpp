@@ -6,10 +6,13 @@
 
 #include <gtest/gtest.h>
 
+#include <opencv2/imgproc.hpp>
+
 #include "infer/onnx_builder.h"
 #include "package/package.h"
 #include "test_support.h"
 #include "vision/image.h"
+#include "vision/image_codec.h"
 
 namespace canopy::infer {
 namespace {
@@ -93,6 +96,47 @@ TEST(Detector, RejectsAnOutputThatDoesNotFitTheLabels) {
   ASSERT_FALSE(detector.ok());
   EXPECT_NE(detector.error().message.find("set output.decoder"), std::string::npos)
       << detector.error().message;
+}
+
+// What the field loop feeds the model (the frame decoded at its footprint
+// in the input, written by the input writer) against the reference (decoded
+// whole, prepare_input): the same picture, to within a few grey levels.
+TEST(Detector, AFrameDecodedAtItsFootprintGivesTheInputTheWholeFrameGives) {
+  cv::Mat frame(480, 640, CV_8UC3);
+  for (int y = 0; y < frame.rows; ++y)
+    for (int x = 0; x < frame.cols; ++x)
+      frame.at<cv::Vec3b>(y, x) =
+          cv::Vec3b(static_cast<uchar>(40 + x / 8), static_cast<uchar>(90 + y / 6), 120);
+  for (int i = 0; i < 5; ++i)
+    cv::circle(frame, {60 + 120 * i, 160 + 160 * (i % 2)}, 50, cv::Scalar(30, 180, 40 + 20 * i), cv::FILLED);
+  const std::string jpeg = *vision::encode_image(frame, vision::ImageFormat::kJpeg);
+  package::InputSpec spec;
+  spec.shape = {1, 3, 320, 320};
+  const std::size_t size = 3 * 320 * 320;
+
+  std::vector<float> reference(size);
+  const vision::Placement expected = prepare_input(spec, *vision::decode_image(jpeg), reference.data());
+
+  vision::ImageDecoder decoder;
+  const cv::Size footprint = input_footprint(spec, *decoder.size(jpeg));
+  EXPECT_EQ(footprint, cv::Size(320, 240));
+  const cv::Mat reduced = *decoder.decode(jpeg, footprint);
+  EXPECT_EQ(reduced.size(), footprint) << "decoded at half size, nothing left to resize";
+  std::vector<float> input(size);
+  const vision::Placement placement = input_writer(spec).write(reduced, input.data());
+  EXPECT_EQ(placement.pad_y, expected.pad_y);
+  EXPECT_EQ(placement.pad_y, 40);
+
+  double sum = 0, worst = 0;
+  for (std::size_t i = 0; i < size; ++i) {
+    const double d = std::fabs(double{input[i]} - reference[i]);
+    sum += d;
+    worst = std::max(worst, d);
+  }
+  EXPECT_LT(sum / size, 1.5 / 255) << "mean difference";
+  EXPECT_LT(worst, 40.0 / 255) << "at the plants' edges";
+  // The boxes map back into the image the model was given.
+  EXPECT_FLOAT_EQ(placement.scale, 1.0f);
 }
 
 TEST(InferCommand, RunsAPackageDirectoryAndDrawsTheResult) {
