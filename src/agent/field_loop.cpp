@@ -145,8 +145,8 @@ struct FieldLoop::Impl {
 
   void run_camera(CameraSlot& slot, std::int64_t now);
   void judge_frame(CameraSlot& slot, const device::Frame& frame, std::int64_t now);
-  void raise_zone_alerts(const std::string& zone, const cv::Mat& frame, const std::string& camera,
-                         std::int64_t now);
+  void raise_zone_alerts(const std::string& zone, std::string_view frame, cv::Size frame_size,
+                         const std::string& camera, std::int64_t now);
   void run_sensor(SensorSlot& slot, std::int64_t now);
   void run_zone(ZoneSlot& slot, std::int64_t now);
   void send_telemetry(std::int64_t now);
@@ -171,6 +171,9 @@ struct FieldLoop::Impl {
   std::vector<ZoneSlot> zones;
   std::map<std::string, field::ZoneAlerts> alert_memory;
 
+  // Frames are decoded into its buffer: one a frame, none allocated while
+  // their size stays the same.
+  vision::ImageDecoder decoder;
   std::shared_ptr<const LoadedModel> model;  // the model `detector_` runs
   std::unique_ptr<infer::Detector> detector_;
 
@@ -318,14 +321,18 @@ void FieldLoop::Impl::judge_frame(CameraSlot& slot, const device::Frame& frame, 
     spdlog::warn("field.frame_refused camera={} reason=\"{}\"", slot.config.id, why);
   };
   if (vision::is_truncated_image(frame.encoded)) return bad_frame("the frame is truncated");
-  auto size = vision::decode_image_size(frame.encoded);
+  auto size = decoder.size(frame.encoded);
   if (!size.ok()) return bad_frame(size.error().message);
   if (static_cast<std::int64_t>(size->width) * size->height > kMaxFramePixels)
     return bad_frame(std::to_string(size->width) + "x" + std::to_string(size->height) +
                      " is larger than a frame may be");
-  auto image = vision::decode_image(frame.encoded);
-  if (!image.ok()) return bad_frame(image.error().message);
   infer::Detector* found_detector = detector();
+  // Decoded only as large as the model sees it (a 640x480 JPEG for a
+  // 320x320 letterbox: at 320x240). Without a model it is still decoded, as
+  // small as it goes, so that a corrupt frame counts as failed.
+  auto image =
+      decoder.decode(frame.encoded, found_detector ? found_detector->input_footprint(*size) : cv::Size(1, 1));
+  if (!image.ok()) return bad_frame(image.error().message);
   if (!found_detector) {
     ++slot.skipped;  // no usable model yet
     return;
@@ -365,10 +372,10 @@ void FieldLoop::Impl::judge_frame(CameraSlot& slot, const device::Frame& frame, 
     event.to = field::plant_state_name(change.to);
     send(api::Stream::kPlants, now, event.to_json());
   }
-  raise_zone_alerts(slot.zone, *image, slot.config.id, now);
+  raise_zone_alerts(slot.zone, frame.encoded, *size, slot.config.id, now);
 }
 
-void FieldLoop::Impl::raise_zone_alerts(const std::string& zone, const cv::Mat& frame,
+void FieldLoop::Impl::raise_zone_alerts(const std::string& zone, std::string_view frame, cv::Size frame_size,
                                         const std::string& camera, std::int64_t now) {
   std::map<field::PlantState, int> by_state;
   for (const CameraSlot& slot : cameras) {
@@ -398,11 +405,15 @@ void FieldLoop::Impl::raise_zone_alerts(const std::string& zone, const cv::Mat& 
                  alert.plants);
     send(api::Stream::kAlerts, now, event.to_json());
     if (!event.raised) continue;
-    // The frame that raised it, so a person can see what the device saw.
-    cv::Mat evidence = frame;
-    if (frame.cols > kEvidenceWidth)
-      cv::resize(frame, evidence, cv::Size(kEvidenceWidth, frame.rows * kEvidenceWidth / frame.cols), 0, 0,
-                 cv::INTER_AREA);
+    // The frame that raised it, so a person can see what the device saw:
+    // decoded again, at kEvidenceWidth or just above where the JPEG can be
+    // (the model's copy is only as large as the model's input).
+    auto decoded = decoder.decode(frame, {std::min(kEvidenceWidth, frame_size.width), 1});
+    if (!decoded.ok()) continue;
+    cv::Mat evidence = *decoded;
+    if (evidence.cols > kEvidenceWidth)
+      cv::resize(*decoded, evidence, cv::Size(kEvidenceWidth, decoded->rows * kEvidenceWidth / decoded->cols),
+                 0, 0, cv::INTER_AREA);
     auto jpeg = vision::encode_image(evidence, vision::ImageFormat::kJpeg, 80);
     if (!jpeg.ok()) continue;
     api::FrameImage image;

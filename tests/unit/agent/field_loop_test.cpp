@@ -160,7 +160,11 @@ TEST_F(FieldLoopTest, ADiseasedPlantRaisesOneAlertThroughShadowsAndClearsWhenItH
   EXPECT_NEAR(changes[0]["cx"].get<double>(), 2.5 / 4, 0.05);
   auto images = bodies(api::Stream::kImages);
   ASSERT_EQ(images.size(), 1u) << "the frame that raised the alert";
-  EXPECT_TRUE(vision::decode_image(*base64_decode(images[0]["jpeg"].get<std::string>())).ok());
+  const auto evidence = vision::decode_image(*base64_decode(images[0]["jpeg"].get<std::string>()));
+  ASSERT_TRUE(evidence.ok());
+  EXPECT_EQ(evidence->size(), cv::Size(canopy::testing::kFrameSide, canopy::testing::kFrameSide))
+      << "the whole frame, though the model's copy was decoded at a quarter of its size";
+  EXPECT_EQ(images[0]["width"], canopy::testing::kFrameSide);
 
   plants[{1, 2}] = Leaf::kHealthy;
   for (int i = 0; i < 6; ++i) pass(plants, light[i]);
