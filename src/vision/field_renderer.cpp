@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <fstream>
 #include <numbers>
+#include <optional>
 #include <random>
 
 #include "common/files.h"
@@ -71,7 +72,8 @@ class Random {
   std::mt19937_64 engine_;
 };
 
-// Per-image conditions, drawn first so the labels can depend on them.
+// Per-image conditions, drawn first so the labels can depend on them (or,
+// for a given scene, taken from it).
 struct Conditions {
   bool oblique = false;
   double soil_moisture = 0.3;  // volumetric fraction
@@ -79,19 +81,27 @@ struct Conditions {
   double humidity = 0.6;
   double sun_azimuth = 0;      // radians
   double sun_elevation = 45;   // degrees
-  bool overcast = false;
-  bool dawn = false;
+  double cloud_cover = 0;      // 0 clear .. 1 overcast
+  double low_sun = 0;          // 0 .. 1: the warm, dim light of dawn and dusk
+  double daylight = 1;         // under 1 after sunset and before sunrise
 };
+
+// Clouds this thick hide the sun: no shadows.
+constexpr double kShadowlessCover = 0.5;
 
 enum PlantStatus { kHealthy = 0, kDiseased = 1, kWaterStressed = 2 };
 
 struct Plant {
+  int index = 0;  // in the order given or placed
   cv::Point2d center;
   double radius = 20;
   double scale = 1;  // perspective shrink for the oblique view
   PlantStatus status = kHealthy;
   std::string disease_type;
   int severity = 0;  // 1-3 for diseased and water-stressed plants
+  // A plant of a given scene draws its leaves from its own seed, so it looks
+  // the same in every frame; a generated image's plants share its stream.
+  std::optional<std::uint64_t> look_seed;
 };
 
 cv::Scalar hsv_to_bgr(double h, double s, double v) {
@@ -110,8 +120,9 @@ Conditions draw_conditions(Random& random, const World& world) {
   c.humidity = std::clamp(random.uniform(0.3, 0.9) - (c.temperature_c - 24) * 0.01, 0.15, 0.98);
   c.sun_azimuth = random.uniform(0, 2 * kPi);
   c.sun_elevation = random.uniform(world.sun_elevation_min, world.sun_elevation_max);
-  c.overcast = random.chance(0.25);
-  c.dawn = !c.overcast && random.chance(0.12);
+  const bool overcast = random.chance(0.25);
+  c.cloud_cover = overcast ? 1 : 0;
+  c.low_sun = !overcast && random.chance(0.12) ? 1 : 0;
   return c;
 }
 
@@ -192,6 +203,7 @@ std::vector<Plant> place_plants(Random& random, const Camera& camera, const Cond
   }
   // Far plants first so near ones occlude them, as a camera sees it.
   std::sort(plants.begin(), plants.end(), [](const Plant& a, const Plant& b) { return a.center.y < b.center.y; });
+  for (size_t i = 0; i < plants.size(); ++i) plants[i].index = int(i);
   return plants;
 }
 
@@ -266,7 +278,8 @@ Box paint_plant(cv::Mat3b& image, Random& random, const Plant& plant, const Worl
     width_factor *= 1.0 - 0.18 * plant.severity;
     droop = 0.18 * plant.severity;
   }
-  const double sun_shift = conditions.overcast ? 0 : plant.radius * 0.9 / std::tan(conditions.sun_elevation * kPi / 180);
+  const bool shadows = conditions.cloud_cover < kShadowlessCover && conditions.sun_elevation > 2;
+  const double sun_shift = shadows ? plant.radius * 0.9 / std::tan(conditions.sun_elevation * kPi / 180) : 0;
   const cv::Point2d shadow_offset(std::cos(conditions.sun_azimuth) * sun_shift, std::sin(conditions.sun_azimuth) * sun_shift * plant.scale);
 
   std::vector<Leaf> drawn;
@@ -330,19 +343,22 @@ void paint_weeds(cv::Mat3b& image, Random& random, const Camera& camera) {
 
 // Light and camera: tint and gain for the time of day, then blur and noise.
 void apply_light_and_sensor(cv::Mat3b& image, Random& random, const Conditions& conditions, const World& world) {
-  double gain = world.light_gain * random.uniform(0.9, 1.1);
+  double gain = world.light_gain * random.uniform(0.9, 1.1) * conditions.daylight;
   double warmth = world.light_warmth;
-  if (conditions.overcast) gain *= 0.85;
-  if (conditions.dawn) {
-    gain *= 0.7;
-    warmth += 25;
+  // Written as full effect plus the remainder so that a fully overcast or
+  // fully low sun gives exactly the factors the generated datasets use.
+  if (conditions.cloud_cover > 0) gain *= 0.85 + 0.15 * (1 - conditions.cloud_cover);
+  if (conditions.low_sun > 0) {
+    gain *= 0.7 + 0.3 * (1 - conditions.low_sun);
+    warmth += 25 * conditions.low_sun;
   }
   const cv::Scalar offset(-warmth * 0.6, warmth * 0.1, warmth);
   image.convertTo(image, -1, gain, 0);
   if (warmth != 0) cv::add(image, offset, image);
-  if (conditions.overcast) {
+  if (conditions.cloud_cover > 0) {
     // Flat light: pull towards the mean, lower contrast.
-    cv::addWeighted(image, 0.8, cv::mean(image), 0.2, 0, image);
+    cv::addWeighted(image, 0.8 + 0.2 * (1 - conditions.cloud_cover), cv::mean(image),
+                    0.2 * conditions.cloud_cover, 0, image);
   }
   if (random.chance(0.15)) {
     const int k = random.integer(3, 7);
@@ -371,6 +387,32 @@ Json sensor_record(const Conditions& c, const FieldOptions& options, std::uint64
               {"device_id", options.device_id}};
 }
 
+struct PaintedPlant {
+  int plant = 0;
+  PlantStatus status = kHealthy;
+  Box box;
+};
+
+// Paints `plants`, far ones first so near ones occlude them, and returns the
+// box of each plant a person could label: clipped to the frame, and left out
+// when mostly outside it.
+std::vector<PaintedPlant> paint_plants(cv::Mat3b& image, Random& random, std::vector<Plant> plants,
+                                       const World& world, const Conditions& conditions) {
+  std::stable_sort(plants.begin(), plants.end(),
+                   [](const Plant& a, const Plant& b) { return a.center.y < b.center.y; });
+  const float w = float(image.cols), h = float(image.rows);
+  std::vector<PaintedPlant> painted;
+  for (const Plant& plant : plants) {
+    Random own(plant.look_seed.value_or(0));
+    const Box drawn = paint_plant(image, plant.look_seed ? own : random, plant, world, conditions);
+    const Box box{std::clamp(drawn.x1, 0.0f, w), std::clamp(drawn.y1, 0.0f, h), std::clamp(drawn.x2, 0.0f, w),
+                  std::clamp(drawn.y2, 0.0f, h)};
+    if (box.area() < 0.4f * drawn.area() || box.width() < 4 || box.height() < 4) continue;
+    painted.push_back({plant.index, plant.status, box});
+  }
+  return painted;
+}
+
 struct Rendered {
   cv::Mat3b image;
   Json record;
@@ -389,15 +431,13 @@ Rendered render_one(const FieldOptions& options, const World& world, std::uint64
   paint_rows(out.image, camera, row_spacing, row_offset);
   paint_weeds(out.image, random, camera);
 
+  const std::vector<Plant> plants = place_plants(random, camera, conditions, world, row_spacing, row_offset);
   Json objects = Json::array();
   char line[128];
   const float w = float(options.width), h = float(options.height);
-  for (const Plant& plant : place_plants(random, camera, conditions, world, row_spacing, row_offset)) {
-    const Box drawn = paint_plant(out.image, random, plant, world, conditions);
-    const Box box{std::clamp(drawn.x1, 0.0f, w), std::clamp(drawn.y1, 0.0f, h), std::clamp(drawn.x2, 0.0f, w),
-                  std::clamp(drawn.y2, 0.0f, h)};
-    // A plant mostly outside the frame is not labelled: nobody could.
-    if (box.area() < 0.4f * drawn.area() || box.width() < 4 || box.height() < 4) continue;
+  for (const PaintedPlant& painted : paint_plants(out.image, random, plants, world, conditions)) {
+    const Plant& plant = plants[size_t(painted.plant)];
+    const Box& box = painted.box;
     std::snprintf(line, sizeof line, "%d %.6f %.6f %.6f %.6f\n", int(plant.status), (box.x1 + box.x2) / 2 / w,
                   (box.y1 + box.y2) / 2 / h, box.width() / w, box.height() / h);
     out.yolo_labels += line;
@@ -413,9 +453,21 @@ Rendered render_one(const FieldOptions& options, const World& world, std::uint64
   out.record = Json{{"sensors", sensor_record(conditions, options, index)},
                     {"scenario", options.scenario},
                     {"view", conditions.oblique ? "oblique" : "top-down"},
-                    {"light", conditions.overcast ? "overcast" : conditions.dawn ? "dawn" : "sun"},
+                    {"light", conditions.cloud_cover > 0 ? "overcast" : conditions.low_sun > 0 ? "dawn" : "sun"},
                     {"objects", std::move(objects)}};
   return out;
+}
+
+Status check_scenario_and_size(const std::string& scenario, int width, int height) {
+  const std::vector<std::string> scenarios = field_scenarios();
+  if (std::find(scenarios.begin(), scenarios.end(), scenario) == scenarios.end()) {
+    return Error{ErrorCode::kInvalidArgument,
+                 "unknown scenario '" + scenario + "' (baseline, new-disease, late-season, new-variety)"};
+  }
+  if (width < 64 || height < 64 || width > 8192 || height > 8192) {
+    return Error{ErrorCode::kInvalidArgument, "the image size must be between 64 and 8192 pixels"};
+  }
+  return {};
 }
 
 Status write_bytes(const std::filesystem::path& path, std::string_view bytes) {
@@ -429,16 +481,63 @@ Status write_bytes(const std::filesystem::path& path, std::string_view bytes) {
 
 std::vector<std::string> field_scenarios() { return {"baseline", "new-disease", "late-season", "new-variety"}; }
 
+std::vector<std::string> scenario_disease_types(const std::string& scenario) {
+  return world_for(scenario).disease_types;
+}
+
+Result<RenderedScene> render_field_scene(const FieldScene& scene) {
+  CANOPY_TRY(check_scenario_and_size(scene.scenario, scene.width, scene.height));
+  const World world = world_for(scene.scenario);
+  Conditions conditions;
+  conditions.oblique = scene.oblique;
+  conditions.soil_moisture = std::clamp(scene.soil_moisture, 0.0, 0.5);
+  conditions.sun_azimuth = scene.light.sun_azimuth_rad;
+  conditions.sun_elevation = scene.light.sun_elevation_deg;
+  conditions.cloud_cover = std::clamp(scene.light.cloud_cover, 0.0, 1.0);
+  // Dawn light below 12° of sun; civil twilight fades to a night that an
+  // infrared-less camera barely sees.
+  conditions.low_sun = std::clamp((12 - scene.light.sun_elevation_deg) / 12, 0.0, 1.0);
+  conditions.daylight = std::clamp((scene.light.sun_elevation_deg + 6) / 10, 0.08, 1.0);
+
+  RenderedScene out;
+  out.image.create(scene.height, scene.width);
+  const Camera camera{scene.oblique, scene.width, scene.height};
+  // The ground does not change between frames of a fixed camera; the light and the noise do.
+  Random ground(scene.ground_seed);
+  Random frame(scene.frame_seed);
+  paint_soil(out.image, ground, conditions);
+  paint_rows(out.image, camera, scene.row_spacing * scene.width, scene.row_offset * scene.width);
+  paint_weeds(out.image, ground, camera);
+
+  std::vector<Plant> plants;
+  for (size_t i = 0; i < scene.plants.size(); ++i) {
+    const ScenePlant& given = scene.plants[i];
+    if (given.label < 0 || given.label >= int(kFieldLabels.size()))
+      return Error{ErrorCode::kInvalidArgument, "plant " + std::to_string(i) + " has no label " +
+                                                    std::to_string(given.label)};
+    Plant plant;
+    plant.index = int(i);
+    const double ground_y = given.y * scene.height;
+    plant.center = camera.project(given.x * scene.width, ground_y);
+    plant.scale = camera.scale_at(ground_y);
+    plant.radius = given.radius * scene.width * plant.scale;
+    plant.status = PlantStatus(given.label);
+    plant.severity = plant.status == kHealthy ? 0 : std::clamp(given.severity, 1, 3);
+    plant.disease_type = given.disease_type;
+    plant.look_seed = given.look_seed;
+    plants.push_back(std::move(plant));
+  }
+  for (const PaintedPlant& painted : paint_plants(out.image, frame, plants, world, conditions))
+    out.objects.push_back({painted.plant, int(painted.status), painted.box});
+  std::sort(out.objects.begin(), out.objects.end(),
+            [](const SceneObject& a, const SceneObject& b) { return a.plant < b.plant; });
+  apply_light_and_sensor(out.image, frame, conditions, world);
+  return out;
+}
+
 Status generate_field_dataset(const FieldOptions& options, const std::function<void(int done)>& progress) {
-  const std::vector<std::string> scenarios = field_scenarios();
-  if (std::find(scenarios.begin(), scenarios.end(), options.scenario) == scenarios.end()) {
-    return Error{ErrorCode::kInvalidArgument, "unknown scenario '" + options.scenario +
-                                                  "' (baseline, new-disease, late-season, new-variety)"};
-  }
-  if (options.images < 0 || options.width < 64 || options.height < 64 || options.width > 8192 ||
-      options.height > 8192) {
-    return Error{ErrorCode::kInvalidArgument, "images must be >= 0 and the size between 64 and 8192 pixels"};
-  }
+  CANOPY_TRY(check_scenario_and_size(options.scenario, options.width, options.height));
+  if (options.images < 0) return Error{ErrorCode::kInvalidArgument, "images must be >= 0"};
   std::error_code ec;
   std::filesystem::create_directories(options.out / "images", ec);
   if (!ec) std::filesystem::create_directories(options.out / "labels", ec);

@@ -99,5 +99,78 @@ TEST(FieldRenderer, DriftScenariosChangeTheWorld) {
   EXPECT_NE(unknown.error().message.find("mars"), std::string::npos);
 }
 
+ScenePlant plant_at(double x, int label, int severity, std::string disease_type, std::uint64_t look_seed) {
+  ScenePlant plant;
+  plant.x = x;
+  plant.label = label;
+  plant.severity = severity;
+  plant.disease_type = std::move(disease_type);
+  plant.look_seed = look_seed;
+  return plant;
+}
+
+// A healthy, a diseased and a water-stressed plant across the middle of the frame.
+FieldScene three_plants() {
+  FieldScene scene;
+  scene.plants = {plant_at(0.25, 0, 0, "", 1), plant_at(0.5, 1, 2, "rust", 2), plant_at(0.75, 2, 3, "", 3)};
+  return scene;
+}
+
+TEST(FieldRenderer, RendersAGivenSceneWithABoxAroundEachPlant) {
+  FieldScene scene = three_plants();
+  auto first = render_field_scene(scene);
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  ASSERT_EQ(first->objects.size(), 3u);
+  for (int i = 0; i < 3; ++i) {
+    const SceneObject& object = first->objects[size_t(i)];
+    EXPECT_EQ(object.plant, i);
+    EXPECT_EQ(object.label, scene.plants[size_t(i)].label);
+    // The box holds the plant's centre, and its size is about the leaves' reach.
+    const float cx = float(scene.plants[size_t(i)].x * scene.width), cy = float(scene.height) / 2;
+    EXPECT_LT(object.box.x1, cx);
+    EXPECT_GT(object.box.x2, cx);
+    EXPECT_LT(object.box.y1, cy);
+    EXPECT_GT(object.box.y2, cy);
+    EXPECT_LT(object.box.width(), 2.2f * 0.08f * float(scene.width));
+  }
+  auto again = render_field_scene(scene);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(cv::norm(first->image, again->image, cv::NORM_L1), 0.0) << "the same scene gives the same pixels";
+
+  // Another frame of the same ground: the plants keep their boxes, the pixels differ.
+  scene.frame_seed = 2;
+  auto later = render_field_scene(scene);
+  ASSERT_TRUE(later.ok());
+  EXPECT_GT(cv::norm(first->image, later->image, cv::NORM_L1), 0.0);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(later->objects[size_t(i)].box.x1, first->objects[size_t(i)].box.x1);
+}
+
+TEST(FieldRenderer, NightIsDarkAndCloudsDimTheScene) {
+  FieldScene scene = three_plants();
+  const double day = cv::mean(render_field_scene(scene)->image)[1];
+  scene.light.cloud_cover = 1;
+  const double cloudy = cv::mean(render_field_scene(scene)->image)[1];
+  scene.light.cloud_cover = 0;
+  scene.light.sun_elevation_deg = -20;
+  const double night = cv::mean(render_field_scene(scene)->image)[1];
+  EXPECT_LT(cloudy, day);
+  EXPECT_LT(night, 0.3 * day);
+}
+
+TEST(FieldRenderer, LeavesOutPlantsMostlyOutsideTheFrameAndRefusesBadScenes) {
+  FieldScene scene = three_plants();
+  scene.plants[1].x = 1.2;
+  auto rendered = render_field_scene(scene);
+  ASSERT_TRUE(rendered.ok());
+  ASSERT_EQ(rendered->objects.size(), 2u);
+  EXPECT_EQ(rendered->objects[1].plant, 2);
+
+  scene.scenario = "mars";
+  EXPECT_FALSE(render_field_scene(scene).ok());
+  scene.scenario = "baseline";
+  scene.plants[0].label = 7;
+  EXPECT_FALSE(render_field_scene(scene).ok());
+}
+
 }  // namespace
 }  // namespace canopy::vision
