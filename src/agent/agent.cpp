@@ -6,7 +6,6 @@
 
 #include <atomic>
 #include <chrono>
-#include <thread>
 
 #include "agent/device_client.h"
 #include "agent/field_work.h"
@@ -24,14 +23,6 @@ namespace {
 
 std::atomic<bool> stop_requested{false};
 static_assert(std::atomic<bool>::is_always_lock_free, "request_stop must be async-signal-safe");
-
-// Sleeps on `clock` in short steps so that a stop request ends the wait quickly.
-void sleep_unless_stopped(Clock& clock, std::chrono::milliseconds wait) {
-  const std::int64_t until = clock.monotonic_ms() + wait.count();
-  for (std::int64_t now = clock.monotonic_ms(); !stop_requested.load() && now < until;
-       now = clock.monotonic_ms())
-    clock.sleep_for_ms(std::min<std::int64_t>(100, until - now));
-}
 
 std::string host_name() {
   char buffer[256] = {};
@@ -63,7 +54,7 @@ Result<Enrollment> ensure_enrolled(const AgentOptions& options, DeviceClient& cl
     if (enrolled.error().code != ErrorCode::kNetwork || options.once || stop_requested.load())
       return enrolled.error().with_context("enrollment");
     spdlog::info("agent.offline reason=\"{}\"", enrolled.error().message);
-    sleep_unless_stopped(clock, backoff.next_failure());
+    clock.sleep_for_ms_unless(backoff.next_failure().count(), stop_requested);
   }
 }
 
@@ -100,6 +91,7 @@ Result<int> run_agent(const AgentOptions& options, ActiveModel& active) {
   updater_options.max_slot_bytes = options.max_slot_bytes;
   updater_options.health.engine = options.engine;
   updater_options.agent_version = kAgentVersion;
+  updater_options.clock = options.clock;
   CANOPY_ASSIGN_OR_RETURN(updater_options.trusted_keys, trusted_keys_of(enrollment));
   CANOPY_ASSIGN_OR_RETURN(std::unique_ptr<Updater> updater,
                           Updater::open(std::move(updater_options), client, std::move(faults), active));
@@ -126,7 +118,7 @@ Result<int> run_agent(const AgentOptions& options, ActiveModel& active) {
     }
     // The periodic integrity check wakes the loop when it is due before the next poll.
     const std::int64_t until_check_ms = std::max<std::int64_t>(0, next_check_ms - clock.monotonic_ms());
-    sleep_unless_stopped(clock, std::min(wait, std::chrono::milliseconds(until_check_ms)));
+    clock.sleep_for_ms_unless(std::min<std::int64_t>(wait.count(), until_check_ms), stop_requested);
     if (clock.monotonic_ms() >= next_check_ms) {
       Status checked = updater->check_installed_models();
       if (!checked.ok()) spdlog::error("agent.integrity_check_failed reason=\"{}\"", checked.error().message);

@@ -337,6 +337,7 @@ void FieldLoop::Impl::judge_frame(CameraSlot& slot, const device::Frame& frame, 
     ++slot.skipped;  // no usable model yet
     return;
   }
+  // Inference time is real work, measured in real time like CPU use below.
   const auto started = std::chrono::steady_clock::now();
   auto detections = found_detector->detect(*image);
   inference_ms_sum +=
@@ -637,12 +638,7 @@ std::int64_t FieldLoop::run_due() {
 void FieldLoop::run(const std::atomic<bool>& stop) {
   while (!stop.load()) {
     const std::int64_t next = run_due();
-    // Short naps, so a stop request is seen quickly.
-    while (!stop.load()) {
-      const std::int64_t left = next - impl_->clock.wall_ms();
-      if (left <= 0) break;
-      impl_->clock.sleep_for_ms(std::min<std::int64_t>(left, 200));
-    }
+    impl_->clock.sleep_for_ms_unless(next - impl_->clock.wall_ms(), stop);
   }
 }
 

@@ -1,9 +1,16 @@
 #include "common/clock.h"
 
+#include <algorithm>
 #include <chrono>
 #include <thread>
 
 namespace canopy {
+
+void Clock::sleep_for_ms_unless(std::int64_t duration_ms, const std::atomic<bool>& stop) {
+  const std::int64_t until = monotonic_ms() + duration_ms;
+  for (std::int64_t now = monotonic_ms(); !stop.load() && now < until; now = monotonic_ms())
+    sleep_for_ms(std::min<std::int64_t>(100, until - now));
+}
 
 std::int64_t SystemClock::wall_ms() const {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())

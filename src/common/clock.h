@@ -5,9 +5,10 @@
 // move time by days without waiting and a simulation can run faster than
 // real time.
 //
-// Thread-safety: every method of both clocks may be called from any thread.
+// Thread-safety: every method of every clock may be called from any thread.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
@@ -24,6 +25,11 @@ class Clock {
   // Returns once monotonic_ms() has moved on by `duration_ms` (at once for 0
   // or less).
   virtual void sleep_for_ms(std::int64_t duration_ms) = 0;
+  // Like sleep_for_ms, but returns early once `stop` is set; a stop is
+  // noticed within about 100 ms of real time. This one sleeps in slices of
+  // 100 ms of the clock's time; a clock faster than real time overrides it
+  // so that a long wait does not wake thousands of times a second.
+  virtual void sleep_for_ms_unless(std::int64_t duration_ms, const std::atomic<bool>& stop);
 };
 
 // The real clock: std::chrono's system and steady clocks.

@@ -7,12 +7,6 @@
 
 namespace canopy::outbox {
 
-namespace {
-
-constexpr std::int64_t kStopCheckMs = 1000;
-
-}  // namespace
-
 Uploader::Uploader(Outbox& outbox, RecordSink& sink, Clock& clock, UploaderOptions options)
     : outbox_(outbox),
       sink_(sink),
@@ -100,19 +94,10 @@ Status Uploader::upload_once() {
   return {};
 }
 
-void Uploader::wait(std::int64_t duration_ms, const std::atomic<bool>& stop) {
-  // In slices, so that a stop is noticed without a way to interrupt the clock's sleep.
-  while (duration_ms > 0 && !stop) {
-    const std::int64_t slice = std::min(duration_ms, kStopCheckMs);
-    clock_.sleep_for_ms(slice);
-    duration_ms -= slice;
-  }
-}
-
 void Uploader::run(const std::atomic<bool>& stop) {
   while (!stop) {
     if (outbox_.pending_records() == 0) {
-      wait(options_.idle_wait_ms, stop);
+      clock_.sleep_for_ms_unless(options_.idle_wait_ms, stop);
       continue;
     }
     Status uploaded = upload_once();
@@ -126,7 +111,7 @@ void Uploader::run(const std::atomic<bool>& stop) {
         uploaded.error().code == ErrorCode::kNetwork ? spdlog::level::info : spdlog::level::warn;
     spdlog::log(level, "outbox.upload_failed error=\"{}\" retry_in_ms={}", uploaded.error().message,
                 backoff_ms);
-    wait(backoff_ms, stop);
+    clock_.sleep_for_ms_unless(backoff_ms, stop);
   }
 }
 

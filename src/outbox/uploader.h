@@ -60,14 +60,13 @@ class Uploader {
 
   // Uploads until `stop` is set: at once after a success, after a backoff
   // after a failure, every idle_wait_ms while the outbox is empty. Notices
-  // `stop` within a second of the clock.
+  // `stop` within about 100 ms of real time (Clock::sleep_for_ms_unless).
   void run(const std::atomic<bool>& stop);
 
   UploaderStats stats() const;
 
  private:
   void wait_for_bandwidth(std::size_t bytes);
-  void wait(std::int64_t duration_ms, const std::atomic<bool>& stop);
   Status handle_refused(const api::RecordBatch& batch, const Error& error);
 
   Outbox& outbox_;

@@ -52,6 +52,22 @@ TEST(ManualClock, AdvanceOnSleepMovesTimeItself) {
   EXPECT_EQ(clock.wall_ms(), 250);
 }
 
+TEST(ManualClock, SleepUnlessStoppedEndsAtItsDeadlineOrAtTheStop) {
+  ManualClock clock(0, /*advance_on_sleep=*/true);
+  const std::atomic<bool> never{false};
+  clock.sleep_for_ms_unless(250, never);
+  EXPECT_EQ(clock.monotonic_ms(), 250) << "slept the whole time, in slices";
+
+  ManualClock still;  // moves only when told, so only the stop can end this sleep
+  std::atomic<bool> stop{false};
+  std::thread sleeper([&] { still.sleep_for_ms_unless(60'000, stop); });
+  while (still.sleepers() == 0) std::this_thread::yield();
+  stop = true;
+  still.advance_ms(100);  // the end of the slice it sleeps in; the stop ends the rest
+  sleeper.join();
+  EXPECT_EQ(still.monotonic_ms(), 100);
+}
+
 TEST(SystemClock, MonotonicTimeDoesNotGoBack) {
   Clock& clock = system_clock();
   const std::int64_t a = clock.monotonic_ms();
