@@ -1,11 +1,16 @@
 // canopy-agent: the edge daemon. `run` enrols the device and keeps its model
 // up to date (src/agent); `status` shows the data directory's state. Every
 // setting can come from a flag, a CANOPY_* variable or the --config file
-// (common/config.h).
+// (common/config.h), except --simulated-clock: a command-line flag only, so
+// that no configuration file or environment can put a device on a
+// simulation's clock.
+#include <spdlog/spdlog.h>
+
 #include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdio>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -14,6 +19,8 @@
 #include "cli_support.h"
 #include "common/config.h"
 #include "common/log.h"
+#include "common/shared_clock.h"
+#include "common/time.h"
 
 namespace {
 
@@ -74,6 +81,10 @@ int main(int argc, char** argv) {
   run->add_option("--tag", tags, "device tag key=value (repeatable; also CANOPY_TAGS=k=v,k2=v2)");
   bool once = false;
   run->add_flag("--once", once, "one poll-and-update cycle, then exit (0: server reached and work done)");
+  std::string simulated_clock;
+  run->add_option("--simulated-clock", simulated_clock,
+                  "follow the virtual clock in FILE, written by 'canopy sim', instead of the system clock "
+                  "(simulations only; a flag only, never read from --config or the environment)");
   flag(run, "--max-attempts", "agent.max_attempts",
        "tries per version, restarts included, before giving it up (default 3)");
   flag(run, "--max-slot-bytes", "agent.max_slot_bytes",
@@ -100,6 +111,20 @@ int main(int argc, char** argv) {
     if (!options.ok()) {
       exit_code = exit_code_for(options.error());
       return;
+    }
+    std::unique_ptr<canopy::SharedFileClock> clock;
+    if (!simulated_clock.empty()) {
+      auto opened = canopy::SharedFileClock::open(simulated_clock);
+      if (!opened.ok()) {
+        exit_code = exit_code_for(opened.error().with_context("--simulated-clock"));
+        return;
+      }
+      clock = std::move(*opened);
+      options->clock = clock.get();
+      spdlog::warn(
+          "agent.clock_simulated file={} now={} speed={}x: time is simulated: every wait, schedule and "
+          "timestamp of this agent follows that file, not the system clock; never on a real device",
+          simulated_clock, canopy::format_utc(clock->wall_ms()), clock->speed());
     }
     std::signal(SIGTERM, on_stop_signal);
     std::signal(SIGINT, on_stop_signal);

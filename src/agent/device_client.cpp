@@ -33,6 +33,8 @@ Result<api::Enrollment> DeviceClient::enroll(api::EnrollRequest request, const K
   // The key file's line without its newline: the form docs/fleet.md signs and sends.
   request.public_key = identity.public_key.to_text();
   while (!request.public_key.empty() && request.public_key.back() == '\n') request.public_key.pop_back();
+  // The system clock's time even under a simulated clock: the server checks
+  // it against its own (real) clock to refuse replayed enrollments.
   request.timestamp = now_rfc3339();
   request.signature = base64_encode(sign_detached(identity, request.signed_text()));
   CANOPY_ASSIGN_OR_RETURN(

@@ -89,6 +89,7 @@ Result<std::unique_ptr<LoadedModel>> check_model(const std::filesystem::path& di
   }
   if (timing_input.empty()) timing_input.push_back(zero_input(loaded.inputs().front(), model->manifest));
 
+  // Latency is the CPU's real work: measured in real time, whatever clock the agent follows.
   std::vector<double> times_ms;
   for (int run = 0; run <= std::max(1, options.latency_runs); ++run) {
     const auto start = std::chrono::steady_clock::now();

@@ -14,6 +14,7 @@ namespace canopy::agent {
 
 namespace {
 
+// Real time, even under a simulated clock: a transfer takes real time.
 constexpr auto kProgressReportInterval = std::chrono::seconds(10);
 
 bool is_network(const Status& status) { return !status.ok() && status.error().code == ErrorCode::kNetwork; }
@@ -101,7 +102,7 @@ api::StatusReport Updater::report(api::ReportState state, const UpdateState& aft
   out.error = error;
   out.agent_version = options_.agent_version;
   out.health = active_.get() ? "ok" : "no-model";
-  out.reported_at = now_rfc3339();
+  out.reported_at = format_utc(options_.clock->wall_ms());
   return out;
 }
 

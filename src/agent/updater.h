@@ -28,6 +28,7 @@
 #include "agent/report_outbox.h"
 #include "agent/slots.h"
 #include "agent/update_state.h"
+#include "common/clock.h"
 #include "common/keys.h"
 
 namespace canopy::agent {
@@ -39,6 +40,7 @@ struct UpdaterOptions {
   HealthOptions health;
   std::string agent_version;
   std::vector<PublicKey> trusted_keys;  // from enrollment: who may sign packages
+  Clock* clock = &system_clock();       // stamps the reports (reported_at)
 };
 
 // What one poll cycle learned, for the caller's scheduling.
