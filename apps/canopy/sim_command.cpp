@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "cli_support.h"
+#include "common/time.h"
 #include "sim/simulator.h"
 
 namespace canopy::cli {
@@ -26,7 +27,17 @@ struct SimArgs {
   sim::SimOptions options;
   std::vector<std::string> offline;
   std::string agent;
+  std::string start;
 };
+
+// --start: "2026-03-01T06:00:00Z", or a day, "2026-03-01", meaning its midnight UTC.
+Result<std::int64_t> parse_start(const std::string& text) {
+  auto parsed = parse_utc(text.size() == 10 ? text + "T00:00:00Z" : text);
+  if (!parsed.ok())
+    return make_error(ErrorCode::kInvalidArgument,
+                      "--start '" + text + "' must be a UTC time such as 2026-03-01T06:00:00Z or a day such as 2026-03-01");
+  return *parsed;
+}
 
 // canopy-agent next to this canopy binary: both are installed (and built) into one directory.
 Result<std::filesystem::path> find_agent(const std::string& flag) {
@@ -74,8 +85,16 @@ void register_sim_command(CLI::App& app, Globals& globals, int& exit_code) {
   command->add_option("--full-disk", o.fleet.full_disk, "the last K devices have a full disk");
   command->add_option("--full-disk-bytes", o.full_disk_bytes,
                       "slot space of a full-disk device (default 1: no model fits)");
-  command->add_option("--duration", o.duration_s, "stop after this many seconds (default: run until Ctrl-C)");
-  command->add_option("--progress-interval", o.progress_interval_s, "seconds between progress lines")
+  command->add_option("--speed", o.speed,
+                      "virtual time: this many virtual seconds per real second, followed by every agent and by "
+                      "--duration, --offline and the progress lines (default: real time)");
+  command->add_option("--start", args->start,
+                      "virtual time at the start, UTC, e.g. 2026-03-01T06:00:00Z (default: where the last run on "
+                      "--dir stopped, else now); implies --speed 1 unless given");
+  command->add_option("--duration", o.duration_s,
+                      "stop after this many (virtual) seconds (default: run until Ctrl-C)");
+  command->add_option("--progress-interval", o.progress_interval_s,
+                      "(virtual) seconds between progress lines (default: 5 real seconds)")
       ->check(cli_support::integer_at_least(1));
   command->add_option("--seed", o.seed, "seed of the random connection drops");
   command->add_option("--agent", args->agent, "canopy-agent binary (default: the one next to canopy)");
@@ -86,6 +105,10 @@ void register_sim_command(CLI::App& app, Globals& globals, int& exit_code) {
     for (const auto& spec : args->offline) {
       CANOPY_ASSIGN_OR_RETURN(sim::OfflineWindow window, sim::parse_offline_window(spec));
       options.fleet.offline.push_back(window);
+    }
+    if (!args->start.empty()) {
+      CANOPY_ASSIGN_OR_RETURN(options.start_wall_ms, parse_start(args->start));
+      if (options.speed == 0) options.speed = 1;
     }
     CANOPY_ASSIGN_OR_RETURN(options.agent_binary, find_agent(args->agent));
     std::signal(SIGINT, on_stop_signal);

@@ -1,28 +1,39 @@
 #include "sim/simulator.h"
 
 #include <cstdio>
+#include <cstring>
 #include <memory>
 #include <thread>
 #include <vector>
 
+#include "common/shared_clock.h"
 #include "common/text.h"
+#include "common/time.h"
 #include "sim/agent_supervisor.h"
+#include "sim/virtual_time.h"
 
 namespace canopy::sim {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+// Agents start, die and are restarted in real time, whatever the speed of virtual time.
+using RealClock = std::chrono::steady_clock;
 
 constexpr std::chrono::milliseconds kTick{100};
 // Agents start this far apart, as devices power up, so they do not all
 // enroll and load their models at the same instant.
 constexpr std::chrono::milliseconds kStartSpacing{100};
 constexpr std::chrono::seconds kStopGrace{5};
-// The agent waits up to 5 minutes between tries while offline; a simulated
-// offline window lasts seconds, so the simulated devices retry sooner.
+// The agent waits up to 5 minutes between tries while offline; an offline
+// window in real time lasts seconds, so the simulated devices retry sooner.
+// In virtual time they keep their own backoff: a window lasts hours there.
 constexpr const char* kBackoffInitialMs = "500";
 constexpr const char* kBackoffMaxMs = "4000";
+// A line every this many real seconds unless --progress-interval says otherwise.
+constexpr int kProgressEveryRealS = 5;
+// Beyond this, one step of the clock's thread (1 ms) is more than 100 s of virtual time.
+constexpr double kFastestSpeed = 100'000;
+constexpr const char* kClockFile = "clock";
 
 struct Endpoint {
   std::string host;
@@ -58,7 +69,7 @@ struct SimDevice {
   std::unique_ptr<AgentSupervisor> agent;
 };
 
-AgentLaunch launch_for(const SimOptions& options, const DevicePlan& device, int proxy_port) {
+AgentLaunch launch_for(const SimOptions& options, const DevicePlan& device, int proxy_port, bool virtual_time) {
   const std::string id = "device-" + std::to_string(device.number);
   AgentLaunch launch;
   launch.argv = {options.agent_binary.string(),
@@ -79,8 +90,13 @@ AgentLaunch launch_for(const SimOptions& options, const DevicePlan& device, int 
     launch.argv.push_back("--max-slot-bytes");
     launch.argv.push_back(std::to_string(options.full_disk_bytes));
   }
-  launch.env = {{"CANOPY_AGENT_BACKOFF_INITIAL_MS", kBackoffInitialMs},
-                {"CANOPY_AGENT_BACKOFF_MAX_MS", kBackoffMaxMs}};
+  if (virtual_time) {
+    launch.argv.push_back("--simulated-clock");
+    launch.argv.push_back((options.dir / kClockFile).string());
+  } else {
+    launch.env = {{"CANOPY_AGENT_BACKOFF_INITIAL_MS", kBackoffInitialMs},
+                  {"CANOPY_AGENT_BACKOFF_MAX_MS", kBackoffMaxMs}};
+  }
   if (device.crash_during_install) launch.first_start_env = {{"CANOPY_AGENT_CRASH_AT", "installing"}};
   launch.log_file = options.dir / "logs" / (id + ".log");
   return launch;
@@ -120,6 +136,16 @@ std::string describe_faults(const SimOptions& options, const std::vector<SimDevi
   return text.empty() ? "none" : text;
 }
 
+// Where virtual time starts: --start, else where the last run on this
+// directory left it (its devices' records go on from there), else now.
+std::int64_t virtual_start_ms(const SimOptions& options) {
+  if (options.start_wall_ms > 0) return options.start_wall_ms;
+  std::error_code ec;
+  if (std::filesystem::exists(options.dir / kClockFile, ec))
+    if (auto last = SharedFileClock::open(options.dir / kClockFile); last.ok()) return (*last)->wall_ms();
+  return system_clock().wall_ms();
+}
+
 bool offline_at(const DevicePlan& device, double t) {
   for (const auto& window : device.offline)
     if (t >= window.start_s && t < window.end_s) return true;
@@ -139,6 +165,8 @@ Status run_simulation(const SimOptions& options, const std::atomic<bool>& stop_r
     return make_error(ErrorCode::kInvalidArgument, "--drop-rate must be between 0 and 1");
   if (options.link.latency_ms < 0 || options.link.bandwidth_kbps < 0)
     return make_error(ErrorCode::kInvalidArgument, "--latency-ms and --bandwidth-kbps must not be negative");
+  if (options.speed < 0 || options.speed > kFastestSpeed)
+    return make_error(ErrorCode::kInvalidArgument, "--speed must be above 0 and at most 100000");
   CANOPY_ASSIGN_OR_RETURN(std::vector<DevicePlan> plan, plan_fleet(options.fleet));
   if (Status reachable = check_reachable(server.host, server.port); !reachable.ok())
     return reachable.error().with_context("cannot reach the server at " + options.server_url +
@@ -150,49 +178,71 @@ Status run_simulation(const SimOptions& options, const std::atomic<bool>& stop_r
     return make_error(ErrorCode::kIo,
                       "cannot create " + (options.dir / "logs").string() + ": " + ec.message());
 
+  std::unique_ptr<VirtualTime> virtual_time;
+  if (options.speed > 0) {
+    auto started = VirtualTime::start(options.dir / kClockFile, virtual_start_ms(options), options.speed);
+    if (!started.ok()) return started.error();
+    virtual_time = std::move(*started);
+  }
+  Clock& clock = virtual_time ? virtual_time->clock() : system_clock();
+
   std::vector<SimDevice> devices;
   for (auto& device : plan) {
     CANOPY_ASSIGN_OR_RETURN(auto proxy,
                             FaultProxy::start(server.host, server.port, options.link,
                                               options.seed + static_cast<unsigned>(device.number)));
-    auto agent = std::make_unique<AgentSupervisor>(launch_for(options, device, proxy->port()));
+    auto agent = std::make_unique<AgentSupervisor>(
+        launch_for(options, device, proxy->port(), virtual_time != nullptr));
     devices.push_back({std::move(device), std::move(proxy), std::move(agent)});
   }
   print("sim: " + std::to_string(devices.size()) + " devices (" + devices.front().plan.name + " ... " +
         devices.back().plan.name + ") -> " + options.server_url + ", data in " + options.dir.string());
   print("sim: faults: " + describe_faults(options, devices));
+  if (virtual_time) {
+    char speed[32];
+    std::snprintf(speed, sizeof speed, "%gx", options.speed);
+    print("sim: virtual time from " + format_utc(clock.wall_ms()) + " at " + speed + " real time, in " +
+          (options.dir / kClockFile).string());
+  }
 
-  const Clock::time_point started = Clock::now();
-  const auto elapsed_s = [&started](Clock::time_point now) {
-    return std::chrono::duration<double>(now - started).count();
-  };
-  const auto line = [&](Clock::time_point now, const std::string& text) {
+  // The schedule runs on `clock`: virtual time when there is one.
+  const RealClock::time_point real_start = RealClock::now();
+  const std::int64_t start_ms = clock.monotonic_ms();
+  const auto elapsed_s = [&] { return static_cast<double>(clock.monotonic_ms() - start_ms) / 1000.0; };
+  const auto line = [&](const std::string& text) {
     char prefix[32];
-    std::snprintf(prefix, sizeof prefix, "sim %4.0fs: ", elapsed_s(now));
+    if (virtual_time)
+      std::snprintf(prefix, sizeof prefix, "sim %s: ", format_utc(clock.wall_ms()).c_str());
+    else
+      std::snprintf(prefix, sizeof prefix, "sim %4.0fs: ", elapsed_s());
     print(prefix + text);
   };
-  Clock::time_point next_progress = started + std::chrono::seconds(options.progress_interval_s);
+  const double progress_every_s =
+      options.progress_interval_s > 0 ? options.progress_interval_s
+                                      : kProgressEveryRealS * (virtual_time ? options.speed : 1.0);
+  double next_progress_s = progress_every_s;
   Status result;
   while (!stop_requested && result.ok()) {
-    const Clock::time_point now = Clock::now();
-    const double t = elapsed_s(now);
+    const RealClock::time_point now = RealClock::now();
+    const double t = elapsed_s();
     if (options.duration_s > 0 && t >= options.duration_s) break;
     for (size_t i = 0; i < devices.size() && result.ok(); ++i) {
       SimDevice& device = devices[i];
       const bool offline = offline_at(device.plan, t);
       if (offline != device.proxy->offline()) {
         device.proxy->set_offline(offline);
-        line(now, device.plan.name + (offline ? " lost its network" : " is back online"));
+        line(device.plan.name + (offline ? " lost its network" : " is back online"));
       }
-      if (now - started < kStartSpacing * static_cast<long>(i)) continue;
+      if (now - real_start < kStartSpacing * static_cast<long>(i)) continue;
       auto event = device.agent->tend(now);
       if (!event.ok())
         result = event.error().with_context(device.plan.name);
       else if (event->has_value())
-        line(now, device.plan.name + ": agent " + **event);
+        line(device.plan.name + ": agent " + **event);
     }
-    if (now >= next_progress) {
-      next_progress += std::chrono::seconds(options.progress_interval_s);
+    if (t >= next_progress_s) {
+      // One line however far time moved since the last (a fast clock may pass several intervals per tick).
+      while (next_progress_s <= t) next_progress_s += progress_every_s;
       int running = 0, restarts = 0, offline = 0;
       LinkStats total;
       for (const auto& device : devices) {
@@ -205,7 +255,7 @@ Status run_simulation(const SimOptions& options, const std::atomic<bool>& stop_r
         total.dropped += stats.dropped;
         total.bytes += stats.bytes;
       }
-      char text[256];
+      char text[384];
       std::snprintf(
           text, sizeof text,
           "%d of %zu agents running, %d restarts, %d offline; links: %llu connections, %llu dropped, "
@@ -213,15 +263,21 @@ Status run_simulation(const SimOptions& options, const std::atomic<bool>& stop_r
           running, devices.size(), restarts, offline, static_cast<unsigned long long>(total.connections),
           static_cast<unsigned long long>(total.dropped), static_cast<unsigned long long>(total.refused),
           static_cast<double>(total.bytes) / 1e6);
-      line(now, text);
+      if (virtual_time) {
+        const double real_s = std::chrono::duration<double>(now - real_start).count();
+        std::snprintf(text + std::strlen(text), sizeof text - std::strlen(text),
+                      "; %.1f virtual hours in %.0f s, %.0fx real time", t / 3600, real_s,
+                      real_s > 0 ? t / real_s : 0.0);
+      }
+      line(text);
     }
     std::this_thread::sleep_for(kTick);
   }
 
   for (auto& device : devices) device.agent->request_stop();
-  const Clock::time_point deadline = Clock::now() + kStopGrace;
+  const RealClock::time_point deadline = RealClock::now() + kStopGrace;
   for (auto& device : devices) device.agent->wait_stopped(deadline);
-  line(Clock::now(), "stopped " + std::to_string(devices.size()) + " agents");
+  line("stopped " + std::to_string(devices.size()) + " agents");
   return result;
 }
 

@@ -5,7 +5,10 @@
 // (agent_supervisor.h). Device faults go to the agents: a crash while
 // installing (CANOPY_AGENT_CRASH_AT=installing, on the first start only) and
 // a full disk (--max-slot-bytes). Network faults and offline windows are the
-// proxies'.
+// proxies'. With a speed, time is virtual: DIR/clock (virtual_time.h) runs
+// that many times faster than real time, every agent follows it
+// (--simulated-clock), and so does the simulation's own schedule: duration,
+// offline windows and progress lines.
 // Thread-safety: run_simulation blocks its thread; `stop_requested` may be set
 // from any thread or a signal handler.
 #pragma once
@@ -30,8 +33,14 @@ struct SimOptions {
   FleetPlanOptions fleet;
   LinkFaults link;                    // every device's link
   std::uint64_t full_disk_bytes = 1;  // slot space of a full-disk device: 1 byte fits no model
-  double duration_s = 0;              // 0: until stop_requested
-  int progress_interval_s = 5;
+  // Virtual seconds per real second; 0: no virtual time, the agents run on
+  // the system clock and the schedule below is in real seconds.
+  double speed = 0;
+  // Virtual time at the start (Unix ms); 0: where DIR/clock stopped in the
+  // last run on DIR, else the real time now.
+  std::int64_t start_wall_ms = 0;
+  double duration_s = 0;        // 0: until stop_requested
+  int progress_interval_s = 0;  // 0: every 5 real seconds (5 × speed virtual seconds)
   unsigned seed = 1;  // drop decisions of device K's link use seed + K
 };
 

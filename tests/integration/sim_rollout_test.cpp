@@ -5,13 +5,16 @@
 // agents' data directories say at the end.
 #include <signal.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <functional>
+#include <regex>
 #include <sstream>
 #include <thread>
 
+#include "common/shared_clock.h"
 #include "common/subprocess.h"
 #include "fleet_fixture.h"
 #include "model_packages.h"
@@ -29,8 +32,9 @@ constexpr auto kWait = std::chrono::seconds(60);
 class SimRun {
  public:
   SimRun(const fs::path& output, std::vector<std::string> args) : output_(output) {
-    std::vector<std::string> argv = {canopy_binary().string(), "sim", "--agent", agent_binary().string(),
-                                     "--progress-interval",    "2"};
+    std::vector<std::string> argv = {canopy_binary().string(), "sim", "--agent", agent_binary().string()};
+    if (std::find(args.begin(), args.end(), "--progress-interval") == args.end())
+      argv.insert(argv.end(), {"--progress-interval", "2"});
     argv.insert(argv.end(), args.begin(), args.end());
     auto started = Subprocess::start({argv, {}, output, output});
     EXPECT_TRUE(started.ok()) << started.error().message;
@@ -46,6 +50,9 @@ class SimRun {
 
   std::string output() const { return read_bytes(output_); }
   bool printed(const std::string& text) const { return output().find(text) != std::string::npos; }
+  bool printed_line(const std::string& pattern) const {
+    return std::regex_search(output(), std::regex(pattern, std::regex::multiline));
+  }
 
  private:
   fs::path output_;
@@ -226,6 +233,51 @@ TEST_F(SimRolloutTest, ADeviceAddedLaterReceivesTheModel) {
   EXPECT_TRUE(added.printed("east-field-cam-1: agent killed by signal 9")) << added.output();
   EXPECT_TRUE(added.printed("east-field-cam-1: agent restarted")) << added.output();
   EXPECT_EQ(agent_current_version(3), v1);
+}
+
+// A fleet on virtual time (docs/simulator.md): the server's poll interval
+// is ten virtual minutes (0.6 s of real time at 1000x).
+class SimVirtualTimeTest : public SimRolloutTest {
+ protected:
+  void SetUp() override {
+    ::setenv("CANOPY_POLL_INTERVAL_S", "600", 1);
+    FleetFixture::SetUp();
+    token_ = enrollment_token("fields");
+  }
+};
+
+// At 1000x from 2026-03-01, two virtual hours pass in about 7 real seconds:
+// the agents follow DIR/clock, device 2's offline window and the progress
+// lines are in virtual time, and the simulation ends by itself after its
+// virtual duration.
+TEST_F(SimVirtualTimeTest, TheAgentsAndTheScheduleRunOnVirtualTime) {
+  const auto began = Clock::now();
+  SimRun sim(work_ / "sim.out",
+             sim_args(2, {"--speed", "1000", "--start", "2026-03-01", "--duration", "7200", "--offline",
+                          "2:1800:3600", "--progress-interval", "1800"}));
+  ASSERT_TRUE(wait_for_devices(2)) << sim.output();
+  ASSERT_TRUE(wait_until([&] { return sim.printed("stopped 2 agents"); })) << sim.output();
+  const double real_s = std::chrono::duration<double>(Clock::now() - began).count();
+
+  EXPECT_TRUE(sim.printed("sim: virtual time from 2026-03-01T00:00:00Z at 1000x real time")) << sim.output();
+  // The simulator looks every 100 ms of real time: 100 virtual seconds.
+  EXPECT_TRUE(sim.printed_line("^sim 2026-03-01T00:3[01]:..Z: south-field-cam-1 lost its network$"))
+      << sim.output();
+  EXPECT_TRUE(sim.printed_line("^sim 2026-03-01T01:0[01]:..Z: south-field-cam-1 is back online$"))
+      << sim.output();
+  EXPECT_TRUE(sim.printed_line("^sim 2026-03-01T00:3[01]:..Z: 2 of 2 agents running.* virtual hours in "))
+      << sim.output();
+  EXPECT_TRUE(sim.printed_line("^sim 2026-03-01T02:0[01]:..Z: stopped 2 agents$")) << sim.output();
+  EXPECT_GT(real_s, 7) << "two virtual hours at 1000x";
+  EXPECT_LT(real_s, 60);
+  for (int device = 1; device <= 2; ++device) {
+    const std::string log = read_bytes(work_ / "fleet" / "logs" / ("device-" + std::to_string(device) + ".log"));
+    EXPECT_NE(log.find("time is simulated"), std::string::npos) << log;
+  }
+  // The clock file stays where the simulation stopped, for the next run on this directory.
+  auto clock = SharedFileClock::open(work_ / "fleet" / "clock");
+  ASSERT_TRUE(clock.ok()) << clock.error().message;
+  EXPECT_GE((*clock)->wall_ms(), 1'772'323'200'000 + 7'200'000);
 }
 
 }  // namespace
