@@ -40,6 +40,16 @@ constexpr int kEvidenceWidth = 640;
 // (before a crash, a reboot or a new configuration) raised it.
 constexpr const char* kAlertMemoryFile = "field-alerts.json";
 
+// When a task due at `due_ms` that ran at `now` is due next: a period after
+// it was due, so a loop woken a little late (a busy device, a simulated
+// clock that moves in steps) keeps its cadence instead of drifting by the
+// lateness every period; a period after `now` when it fell a whole period
+// behind, so it skips what it missed rather than catching up in a burst.
+std::int64_t next_due(std::int64_t due_ms, std::int64_t now, std::int64_t period_ms) {
+  const std::int64_t next = due_ms + period_ms;
+  return next > now ? next : now + period_ms;
+}
+
 struct CameraSlot {
   CameraConfig config;
   std::unique_ptr<device::Camera> camera;
@@ -303,7 +313,7 @@ void FieldLoop::Impl::run_camera(CameraSlot& slot, std::int64_t now) {
   }
   slot.failures_in_a_row = 0;
   slot.backoff.reset();
-  slot.next_ms = now + slot.config.interval_ms;
+  slot.next_ms = next_due(slot.next_ms, now, slot.config.interval_ms);
   if (!captured->has_value()) return;
   const device::Frame& frame = **captured;
   ++slot.captured;
@@ -444,7 +454,7 @@ void FieldLoop::Impl::record_air_temperature(double celsius, std::int64_t now) {
 }
 
 void FieldLoop::Impl::run_sensor(SensorSlot& slot, std::int64_t now) {
-  slot.next_ms = now + slot.config.period_ms;
+  slot.next_ms = next_due(slot.next_ms, now, slot.config.period_ms);
   const field::SensorVerdict verdict = slot.channel.read(now);
   api::Reading reading;
   reading.sensor = slot.config.name;
@@ -476,7 +486,7 @@ void FieldLoop::Impl::run_sensor(SensorSlot& slot, std::int64_t now) {
 }
 
 void FieldLoop::Impl::run_zone(ZoneSlot& slot, std::int64_t now) {
-  slot.next_ms = now + slot.config.period_ms;
+  slot.next_ms = next_due(slot.next_ms, now, slot.config.period_ms);
   const field::SensorVerdict soil = sensors[slot.soil].channel.verdict(now);
   bool stressed = false;
   for (const CameraSlot& camera : cameras)
@@ -548,7 +558,7 @@ void FieldLoop::Impl::send_telemetry(std::int64_t now) {
   inference_ms_sum = 0;
   inferences = 0;
   telemetry_started_ms = now;
-  next_telemetry_ms = now + options.config.telemetry_period_ms;
+  next_telemetry_ms = next_due(next_telemetry_ms, now, options.config.telemetry_period_ms);
   send(api::Stream::kTelemetry, now, telemetry.to_json());
 }
 

@@ -322,5 +322,36 @@ TEST_F(FieldLoopTest, TheDaysTemperaturesGiveItsReferenceEvapotranspiration) {
   EXPECT_NEAR(warmest, 30, 0.6);
 }
 
+// A loop woken late (a busy device, a simulated clock moving in steps of
+// seconds) keeps its cadence: a reading every minute on the minute, not a
+// minute after each late wake; one that fell more than a period behind
+// skips what it missed rather than reading in a burst.
+TEST_F(FieldLoopTest, LateWakesKeepTheSensorsCadence) {
+  open_loop();
+  const std::int64_t start = clock_.wall_ms();
+  constexpr std::int64_t kLateMs = 20'000;
+  std::int64_t due = loop_->run_due();
+  for (int wake = 0; wake < 30; ++wake) {
+    clock_.advance_ms(due + kLateMs - clock_.wall_ms());
+    due = loop_->run_due();
+  }
+  std::vector<std::int64_t> soil_at;
+  for (const Sent& sent : sent_)
+    if (sent.stream == api::Stream::kReadings && sent.body["sensor"] == "soil-north")
+      soil_at.push_back(sent.at_ms - start);
+  ASSERT_EQ(soil_at.size(), 31u);
+  for (std::size_t k = 1; k < soil_at.size(); ++k)
+    EXPECT_EQ(soil_at[k], static_cast<std::int64_t>(k) * kMinute + kLateMs) << "reading " << k;
+
+  // Five minutes behind: one reading now, the next a minute later.
+  clock_.advance_ms(due + 5 * kMinute - clock_.wall_ms());
+  const std::size_t before = sent_.size();
+  EXPECT_EQ(loop_->run_due(), clock_.wall_ms() + kMinute);
+  std::size_t soil_readings = 0;
+  for (std::size_t i = before; i < sent_.size(); ++i)
+    soil_readings += sent_[i].stream == api::Stream::kReadings && sent_[i].body["sensor"] == "soil-north";
+  EXPECT_EQ(soil_readings, 1u);
+}
+
 }  // namespace
 }  // namespace canopy::agent
