@@ -179,8 +179,9 @@ Status run_simulation(const SimOptions& options, const std::atomic<bool>& stop_r
                       "cannot create " + (options.dir / "logs").string() + ": " + ec.message());
 
   std::unique_ptr<VirtualTime> virtual_time;
+  const std::int64_t virtual_start = options.speed > 0 ? virtual_start_ms(options) : 0;
   if (options.speed > 0) {
-    auto started = VirtualTime::start(options.dir / kClockFile, virtual_start_ms(options), options.speed);
+    auto started = VirtualTime::start(options.dir / kClockFile, virtual_start, options.speed);
     if (!started.ok()) return started.error();
     virtual_time = std::move(*started);
   }
@@ -201,7 +202,7 @@ Status run_simulation(const SimOptions& options, const std::atomic<bool>& stop_r
   if (virtual_time) {
     char speed[32];
     std::snprintf(speed, sizeof speed, "%gx", options.speed);
-    print("sim: virtual time from " + format_utc(clock.wall_ms()) + " at " + speed + " real time, in " +
+    print("sim: virtual time from " + format_utc(virtual_start) + " at " + speed + " real time, in " +
           (options.dir / kClockFile).string());
   }
 
