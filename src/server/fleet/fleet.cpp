@@ -403,8 +403,17 @@ Result<api::FieldConfigRecord> Fleet::set_field_config(const std::string& device
   api::FieldConfigRecord record;
   {
     std::lock_guard state(state_mutex_);
-    if (!devices_.count(device_id)) return make_error(ErrorCode::kNotFound, "no device with id " + device_id);
+    auto device = devices_.find(device_id);
+    if (device == devices_.end()) return make_error(ErrorCode::kNotFound, "no device with id " + device_id);
+    const DeviceStatus status = device->second.status;
+    if (status == DeviceStatus::kRevoked || status == DeviceStatus::kDecommissioned)
+      return make_error(ErrorCode::kConflict, "device " + device_id + " is " +
+                                                  std::string(api::device_status_name(status)) +
+                                                  "; it takes no field configuration");
     auto newest = field_configs_.find(device_id);
+    // Setting the newest text again (a retried request) is not a change:
+    // a new version would make the device reload for nothing.
+    if (newest != field_configs_.end() && newest->second.sha256 == sha256_hex(text)) return newest->second;
     record.version = newest == field_configs_.end() ? 1 : newest->second.version + 1;
   }
   record.device_id = device_id;

@@ -109,7 +109,9 @@ class Fleet {
   // stores `text` as the device's next version (the first is 1), which its
   // desired state carries from then on while the device is active. `text`
   // must pass api::check_field_config_text; the YAML is the device's to
-  // check. kNotFound for an unknown device.
+  // check. The newest text set again returns the newest version unchanged.
+  // kNotFound for an unknown device, kConflict for a revoked or
+  // decommissioned one.
   Result<api::FieldConfigRecord> set_field_config(const std::string& device_id, std::string text,
                                                   const std::string& by);
   // The newest version, or `version`, with its text; kNotFound when the

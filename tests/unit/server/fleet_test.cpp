@@ -247,6 +247,10 @@ TEST_F(FleetAreaTest, FieldConfigurationVersionsGrowAndTheDesiredStateCarriesThe
   auto second = fleet_->set_field_config(device.id, "cameras: []\n", "ops");
   ASSERT_TRUE(second.ok()) << second.error().message;
   EXPECT_EQ(second->version, 2);
+  auto again = fleet_->set_field_config(device.id, "cameras: []\n", "someone retrying");
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  EXPECT_EQ(again->version, 2) << "the newest text again is no new version";
+  EXPECT_EQ(again->set_by, "ops");
   auto elsewhere = fleet_->set_field_config(other.id, "sensors: []\n", "ops");
   ASSERT_TRUE(elsewhere.ok());
   EXPECT_EQ(elsewhere->version, 1) << "versions count per device";
@@ -286,6 +290,12 @@ TEST_F(FleetAreaTest, FieldConfigurationVersionsGrowAndTheDesiredStateCarriesThe
   auto third = fleet_->set_field_config(device.id, "zones: []\n", "ops");
   ASSERT_TRUE(third.ok());
   EXPECT_EQ(third->version, 3) << "after a reopen the versions go on growing";
+
+  ASSERT_TRUE(fleet_->set_device_status(other.id, DeviceStatus::kRevoked).ok());
+  auto revoked = fleet_->set_field_config(other.id, "zones: []\n", "ops");
+  ASSERT_FALSE(revoked.ok());
+  EXPECT_EQ(revoked.error().code, ErrorCode::kConflict) << revoked.error().message;
+  EXPECT_EQ(fleet_->field_config(other.id, std::nullopt)->version, 1) << "nothing stored";
 }
 
 TEST_F(FleetAreaTest, OnlyAnActiveDeviceIsSentItsFieldConfiguration) {
