@@ -26,6 +26,8 @@ void on_stop_signal(int) { stop_requested = true; }
 struct SimArgs {
   sim::SimOptions options;
   std::vector<std::string> offline;
+  std::vector<std::string> sensor_faults;
+  int frame_interval_s = 900;
   std::string agent;
   std::string start;
 };
@@ -91,6 +93,15 @@ void register_sim_command(CLI::App& app, Globals& globals, int& exit_code) {
   command->add_option("--start", args->start,
                       "virtual time at the start, UTC, e.g. 2026-03-01T06:00:00Z (default: where the last run on "
                       "--dir stopped, else now); implies --speed 1 unless given");
+  command->add_flag("--world", o.world,
+                    "give every device a simulated field (weather, soil water, plants, disease) that its agent "
+                    "watches and waters through sensor files, a camera spool and a file valve; needs --speed");
+  command->add_option("--frame-interval", args->frame_interval_s,
+                      "(virtual) seconds between the frames each world's camera takes (default 900)")
+      ->check(cli_support::integer_at_least(60));
+  command->add_option("--sensor-fault", args->sensor_faults,
+                      "DEVICE:SENSOR:KIND:FROM_H:UNTIL_H, e.g. 2:soil-zone-1:dead:30:40: a fault of a world's "
+                      "sensor (stuck, nan, crc, power_on_85, stale, dead) in hours from the start (repeatable)");
   command->add_option("--duration", o.duration_s,
                       "stop after this many (virtual) seconds (default: run until Ctrl-C)");
   command->add_option("--progress-interval", o.progress_interval_s,
@@ -106,6 +117,11 @@ void register_sim_command(CLI::App& app, Globals& globals, int& exit_code) {
       CANOPY_ASSIGN_OR_RETURN(sim::OfflineWindow window, sim::parse_offline_window(spec));
       options.fleet.offline.push_back(window);
     }
+    for (const auto& spec : args->sensor_faults) {
+      CANOPY_ASSIGN_OR_RETURN(sim::DeviceSensorFault fault, sim::parse_device_sensor_fault(spec));
+      options.sensor_faults.push_back(fault);
+    }
+    options.frame_interval_ms = std::int64_t{args->frame_interval_s} * 1000;
     if (!args->start.empty()) {
       CANOPY_ASSIGN_OR_RETURN(options.start_wall_ms, parse_start(args->start));
       if (options.speed == 0) options.speed = 1;

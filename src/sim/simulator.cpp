@@ -69,7 +69,8 @@ struct SimDevice {
   std::unique_ptr<AgentSupervisor> agent;
 };
 
-AgentLaunch launch_for(const SimOptions& options, const DevicePlan& device, int proxy_port, bool virtual_time) {
+AgentLaunch launch_for(const SimOptions& options, const DevicePlan& device, int proxy_port, bool virtual_time,
+                       const FieldWorlds* worlds) {
   const std::string id = "device-" + std::to_string(device.number);
   AgentLaunch launch;
   launch.argv = {options.agent_binary.string(),
@@ -96,6 +97,10 @@ AgentLaunch launch_for(const SimOptions& options, const DevicePlan& device, int 
   } else {
     launch.env = {{"CANOPY_AGENT_BACKOFF_INITIAL_MS", kBackoffInitialMs},
                   {"CANOPY_AGENT_BACKOFF_MAX_MS", kBackoffMaxMs}};
+  }
+  if (worlds) {
+    launch.argv.push_back("--field-config");
+    launch.argv.push_back(worlds->field_config(device.number).string());
   }
   if (device.crash_during_install) launch.first_start_env = {{"CANOPY_AGENT_CRASH_AT", "installing"}};
   launch.log_file = options.dir / "logs" / (id + ".log");
@@ -146,6 +151,32 @@ std::int64_t virtual_start_ms(const SimOptions& options) {
   return system_clock().wall_ms();
 }
 
+// One line for the fleet's fields: what the worlds' truth says so far.
+std::string describe_worlds(const std::vector<WorldTally>& tallies) {
+  double irrigation_mm = 0;
+  std::int64_t open_minutes = 0;
+  int openings = 0, plants = 0, diseased = 0, stressed = 0, frames = 0;
+  double theta_min = 1, theta_max = 0;
+  for (const WorldTally& tally : tallies) {
+    irrigation_mm += tally.irrigation_mm;
+    open_minutes += tally.valve_open_minutes;
+    openings += tally.valve_openings;
+    plants += tally.plants;
+    diseased += tally.diseased;
+    stressed += tally.stressed;
+    frames += tally.frames;
+    theta_min = std::min(theta_min, tally.theta);
+    theta_max = std::max(theta_max, tally.theta);
+  }
+  char text[320];
+  std::snprintf(text, sizeof text,
+                "fields: soil %.1f-%.1f%% now, %d valve openings, %lld min open, %.0f mm irrigated in all; "
+                "plants truly diseased %d, water-stressed %d of %d; %d frames",
+                theta_min * 100, theta_max * 100, openings, static_cast<long long>(open_minutes), irrigation_mm,
+                diseased, stressed, plants, frames);
+  return text;
+}
+
 bool offline_at(const DevicePlan& device, double t) {
   for (const auto& window : device.offline)
     if (t >= window.start_s && t < window.end_s) return true;
@@ -187,18 +218,36 @@ Status run_simulation(const SimOptions& options, const std::atomic<bool>& stop_r
   }
   Clock& clock = virtual_time ? virtual_time->clock() : system_clock();
 
+  std::unique_ptr<FieldWorlds> worlds;
+  if (!options.world && !options.sensor_faults.empty())
+    return make_error(ErrorCode::kInvalidArgument, "--sensor-fault needs --world: the faults are the worlds' sensors'");
+  if (options.world) {
+    if (!virtual_time)
+      return make_error(ErrorCode::kInvalidArgument,
+                        "--world needs virtual time: give --speed (a week at 1000x takes 10 minutes)");
+    FieldWorldsOptions world_options;
+    world_options.dir = options.dir;
+    for (const auto& device : plan) world_options.devices.push_back(device.number);
+    world_options.seed = options.seed;
+    world_options.start_ms = virtual_start;
+    world_options.frame_interval_ms = options.frame_interval_ms;
+    CANOPY_ASSIGN_OR_RETURN(worlds, FieldWorlds::start(world_options, options.sensor_faults, clock));
+  }
+
   std::vector<SimDevice> devices;
   for (auto& device : plan) {
     CANOPY_ASSIGN_OR_RETURN(auto proxy,
                             FaultProxy::start(server.host, server.port, options.link,
                                               options.seed + static_cast<unsigned>(device.number)));
     auto agent = std::make_unique<AgentSupervisor>(
-        launch_for(options, device, proxy->port(), virtual_time != nullptr));
+        launch_for(options, device, proxy->port(), virtual_time != nullptr, worlds.get()));
     devices.push_back({std::move(device), std::move(proxy), std::move(agent)});
   }
   print("sim: " + std::to_string(devices.size()) + " devices (" + devices.front().plan.name + " ... " +
         devices.back().plan.name + ") -> " + options.server_url + ", data in " + options.dir.string());
   print("sim: faults: " + describe_faults(options, devices));
+  if (worlds)
+    print("sim: a field world per device, ground truth in " + (options.dir / "truth").string());
   if (virtual_time) {
     char speed[32];
     std::snprintf(speed, sizeof speed, "%gx", options.speed);
@@ -227,6 +276,7 @@ Status run_simulation(const SimOptions& options, const std::atomic<bool>& stop_r
     const RealClock::time_point now = RealClock::now();
     const double t = elapsed_s();
     if (options.duration_s > 0 && t >= options.duration_s) break;
+    if (worlds) result = worlds->error();
     for (size_t i = 0; i < devices.size() && result.ok(); ++i) {
       SimDevice& device = devices[i];
       const bool offline = offline_at(device.plan, t);
@@ -271,6 +321,7 @@ Status run_simulation(const SimOptions& options, const std::atomic<bool>& stop_r
                       real_s > 0 ? t / real_s : 0.0);
       }
       line(text);
+      if (worlds) line(describe_worlds(worlds->tallies()));
     }
     std::this_thread::sleep_for(kTick);
   }
@@ -279,6 +330,20 @@ Status run_simulation(const SimOptions& options, const std::atomic<bool>& stop_r
   const RealClock::time_point deadline = RealClock::now() + kStopGrace;
   for (auto& device : devices) device.agent->wait_stopped(deadline);
   line("stopped " + std::to_string(devices.size()) + " agents");
+  if (worlds) {
+    const std::vector<WorldTally> tallies = worlds->tallies();
+    worlds.reset();  // no step after the agents stopped
+    for (const WorldTally& tally : tallies) {
+      char text[256];
+      std::snprintf(text, sizeof text,
+                    "field of device-%d (%s): soil %.1f%% now, valve opened %d times, %lld min open, "
+                    "%.0f mm irrigated, %.0f mm rain; %d of %d plants truly diseased, %d water-stressed",
+                    tally.device, tally.texture.c_str(), tally.theta * 100, tally.valve_openings,
+                    static_cast<long long>(tally.valve_open_minutes), tally.irrigation_mm, tally.rain_mm,
+                    tally.diseased, tally.plants, tally.stressed);
+      line(text);
+    }
+  }
   return result;
 }
 

@@ -8,7 +8,8 @@
 // proxies'. With a speed, time is virtual: DIR/clock (virtual_time.h) runs
 // that many times faster than real time, every agent follows it
 // (--simulated-clock), and so does the simulation's own schedule: duration,
-// offline windows and progress lines.
+// offline windows and progress lines. With a world, each agent runs its
+// field loop on the files of its own simulated field (field_worlds.h).
 // Thread-safety: run_simulation blocks its thread; `stop_requested` may be set
 // from any thread or a signal handler.
 #pragma once
@@ -21,6 +22,7 @@
 
 #include "common/error.h"
 #include "sim/fault_proxy.h"
+#include "sim/field_worlds.h"
 #include "sim/fleet_plan.h"
 
 namespace canopy::sim {
@@ -39,6 +41,10 @@ struct SimOptions {
   // Virtual time at the start (Unix ms); 0: where DIR/clock stopped in the
   // last run on DIR, else the real time now.
   std::int64_t start_wall_ms = 0;
+  // A simulated field per device (field_worlds.h); needs virtual time.
+  bool world = false;
+  std::int64_t frame_interval_ms = 900'000;  // how often each camera of a world takes a frame
+  std::vector<DeviceSensorFault> sensor_faults;
   double duration_s = 0;        // 0: until stop_requested
   int progress_interval_s = 0;  // 0: every 5 real seconds (5 × speed virtual seconds)
   unsigned seed = 1;  // drop decisions of device K's link use seed + K

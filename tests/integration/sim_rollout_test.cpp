@@ -280,5 +280,62 @@ TEST_F(SimVirtualTimeTest, TheAgentsAndTheScheduleRunOnVirtualTime) {
   EXPECT_GE((*clock)->wall_ms(), 1'772'323'200'000 + 7'200'000);
 }
 
+// A virtual day on the field world at 2880x (about 30 real seconds): each
+// agent reads its world's sensor files and drives its file valve; device 1's
+// soil probe is gone from 08:00 to 12:00. The world's truth says the valve
+// was used and was never open on the missing readings beyond the one sensor
+// period the loop needs to notice; the truth stays outside the agents'
+// directories, and the readings reach the server.
+TEST_F(SimVirtualTimeTest, AgentsWaterTheirWorldAndNeverOnADeadProbe) {
+  SimRun sim(work_ / "sim.out",
+             sim_args(2, {"--speed", "2880", "--start", "2026-06-01", "--duration", "86400", "--world",
+                          "--sensor-fault", "1:soil-zone-1:dead:8:12", "--progress-interval", "21600"}));
+  ASSERT_TRUE(wait_for_devices(2)) << sim.output();
+  ASSERT_TRUE(wait_until([&] { return sim.printed("stopped 2 agents"); })) << sim.output();
+  ASSERT_TRUE(wait_until([&] { return sim.printed("field of device-2 (loam)"); })) << sim.output();
+  EXPECT_TRUE(sim.printed_line("^sim 2026-06-01T0[56]:..:..Z: fields: soil .* valve openings")) << sim.output();
+  EXPECT_TRUE(sim.printed_line("^sim .*: field of device-1 \\(sand\\): soil .*, valve opened [1-9][0-9]* times"))
+      << sim.output();
+
+  const fs::path truth = work_ / "fleet" / "truth" / "device-1";
+  ASSERT_TRUE(fs::exists(truth / "soil.jsonl"));
+  EXPECT_TRUE(fs::exists(truth / "weather.jsonl"));
+  EXPECT_FALSE(fs::exists(work_ / "fleet" / "device-1" / "truth"));
+  EXPECT_TRUE(fs::exists(work_ / "fleet" / "device-1" / "field.yaml"));
+
+  // The valve's state between the truth's soil lines (one at every change).
+  constexpr std::int64_t kStart = 1'780'272'000'000;  // 2026-06-01T00:00:00Z
+  constexpr std::int64_t kFaultFrom = kStart + 8 * 3'600'000, kFaultUntil = kStart + 12 * 3'600'000;
+  constexpr std::int64_t kNoticeMs = 2 * 60'000;  // a sensor period, and the world's next step
+  std::int64_t open_on_bad_data_ms = 0, open_ms = 0, opened_since_ms = -1;
+  int openings = 0;
+  std::ifstream lines(truth / "soil.jsonl");
+  for (std::string line; std::getline(lines, line);) {
+    auto record = parse_json(line);
+    ASSERT_TRUE(record.ok()) << line;
+    const std::int64_t at = record->value("at_ms", std::int64_t{0});
+    const bool open = record->value("valve_open", false);
+    if (open && opened_since_ms < 0) {
+      opened_since_ms = at;
+      ++openings;
+    } else if (!open && opened_since_ms >= 0) {
+      open_ms += at - opened_since_ms;
+      open_on_bad_data_ms += std::max<std::int64_t>(
+          0, std::min(at, kFaultUntil) - std::max(opened_since_ms, kFaultFrom + kNoticeMs));
+      opened_since_ms = -1;
+    }
+  }
+  EXPECT_GE(openings, 2) << "the sandy field dries within the day and is watered";
+  EXPECT_GT(open_ms, 0);
+  EXPECT_EQ(open_on_bad_data_ms, 0) << "valve-open time on a dead soil probe";
+
+  for (const auto& row : devices()) {
+    const std::string id = row.value("id", "");
+    EXPECT_TRUE(wait_until([&] {
+      return !body_of(admin("GET", "/api/v1/devices/" + id + "/readings"))["readings"].empty();
+    })) << id;
+  }
+}
+
 }  // namespace
 }  // namespace canopy::testing
