@@ -17,3 +17,4 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/$build_dir/bench/field_detector_package" --out "$root/$build_dir/bench-work/field-detector"
 "$root/$build_dir/bench/field_loop_bench" --model "$root/$build_dir/bench-work/field-detector/int8" \
   --work "$root/$build_dir/bench-work" --markdown "$root/docs/benchmarks.md"
+"$root/$build_dir/bench/irrigation_bench" --work "$root/$build_dir/bench-work" --markdown "$root/docs/benchmarks.md"
