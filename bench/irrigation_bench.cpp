@@ -199,7 +199,8 @@ int main(int argc, char** argv) {
       table += row(season.name, texture, "field loop (FAO-56 thresholds on the soil probe)", loop);
       table +=
           row(season.name, texture, "fixed timer, " + std::to_string(minutes) + " min daily at 06:00", timer);
-      weather += (weather.empty() ? "" : "; ") + season.name + ": " + bench::fmt("%.1f", loop.etc_mm) +
+      if (texture == "sand")  // the same weather for both soils
+        weather += (weather.empty() ? "" : "; ") + season.name + ": " + bench::fmt("%.1f", loop.etc_mm) +
                  " mm of ETc and " + bench::fmt("%.1f", loop.rain_mm) + " mm of rain";
     }
   }

@@ -40,6 +40,7 @@ Result<std::unique_ptr<IrrigationZone>> IrrigationZone::open(ZoneSettings settin
       zone->state_.changed_ms = valve_json.value("changed_ms", std::int64_t{0});
       zone->state_.open_today_ms = valve_json.value("open_today_ms", std::int64_t{0});
       zone->state_.day = valve_json.value("day", std::int64_t{0});
+      zone->state_.refilling = valve_json.value("refilling", false);
       for (const Json& a : json->value("actuations", Json::array()))
         zone->actuations_.push_back(
             {a.value("at_ms", std::int64_t{0}), a.value("open", false), a.value("reason", "")});
@@ -52,24 +53,26 @@ Result<std::unique_ptr<IrrigationZone>> IrrigationZone::open(ZoneSettings settin
   // the valve open, and a valve never stays open without a running controller.
   const bool was_open = zone->state_.open;
   CANOPY_TRY(zone->switch_valve(
-      {false, was_open ? "closed at start: it was open when the agent stopped" : "closed at start"},
+      {false, was_open ? "closed at start: it was open when the agent stopped" : "closed at start",
+       zone->state_.refilling},
       clock.wall_ms()));
   return zone;
 }
 
-Status IrrigationZone::save(const field::ValveState& state, const Actuation& next) {
+Status IrrigationZone::save(const field::ValveState& state, const Actuation* next) {
   Json actuations = Json::array();
-  const std::size_t skip =
-      actuations_.size() + 1 > kActuationsKept ? actuations_.size() + 1 - kActuationsKept : 0;
+  const std::size_t total = actuations_.size() + (next ? 1 : 0);
+  const std::size_t skip = total > kActuationsKept ? total - kActuationsKept : 0;
   for (std::size_t i = skip; i < actuations_.size(); ++i)
     actuations.push_back(actuation_json(actuations_[i]));
-  actuations.push_back(actuation_json(next));
+  if (next) actuations.push_back(actuation_json(*next));
   const Json record = {{"zone", settings_.name},
                        {"valve",
                         {{"open", state.open},
                          {"changed_ms", state.changed_ms},
                          {"open_today_ms", state.open_today_ms},
-                         {"day", state.day}}},
+                         {"day", state.day},
+                         {"refilling", state.refilling}}},
                        {"actuations", actuations}};
   return write_file_atomic(record_path(), record.dump(1) + "\n", 0644, env_);
 }
@@ -80,7 +83,7 @@ Status IrrigationZone::switch_valve(const field::IrrigationDecision& decision, s
   const Actuation actuation{now_ms, decision.open, decision.reason};
   if (decision.open) {
     // Recorded first: a crash after the valve opened finds "open" and closes it.
-    CANOPY_TRY(save(next, actuation));
+    CANOPY_TRY(save(next, &actuation));
     if (record) record();
     Status opened = valve_->set(true);
     if (!opened.ok()) {
@@ -90,7 +93,7 @@ Status IrrigationZone::switch_valve(const field::IrrigationDecision& decision, s
   } else {
     // Closed first: the record may say "open" a moment longer, never the valve.
     CANOPY_TRY(valve_->set(false));
-    CANOPY_TRY(save(next, actuation));
+    CANOPY_TRY(save(next, &actuation));
     if (record) record();
   }
   state_ = next;
@@ -103,7 +106,7 @@ Status IrrigationZone::switch_valve(const field::IrrigationDecision& decision, s
 
 Result<bool> IrrigationZone::close(const std::string& reason) {
   if (!state_.open) return false;
-  CANOPY_TRY(switch_valve({false, reason}, clock_.wall_ms()));
+  CANOPY_TRY(switch_valve({false, reason, state_.refilling}, clock_.wall_ms()));
   return true;
 }
 
@@ -113,7 +116,15 @@ Result<ZoneStep> IrrigationZone::step(const field::SensorVerdict& soil, bool wat
   ZoneStep out;
   out.decision = field::decide_irrigation(settings_.rules, state_, {soil.value, water_stress_seen}, now);
   if (!soil.value) out.decision.reason += " (" + soil.reason + ")";
-  if (out.decision.open == state_.open) return out;
+  if (out.decision.open == state_.open) {
+    // The valve stays as it is; a refill that begins or ends is kept for the next start.
+    if (out.decision.refilling != state_.refilling) {
+      field::ValveState next = field::apply_decision(state_, out.decision, now);
+      CANOPY_TRY(save(next, nullptr));
+      state_ = next;
+    }
+    return out;
+  }
   out.changed = true;
   Status switched = switch_valve(out.decision, now, [&] {
     if (record) record(out);

@@ -77,8 +77,8 @@ class IrrigationZone {
         clock_(clock),
         env_(env) {}
   std::filesystem::path record_path() const { return dir_ / (settings_.name + ".json"); }
-  // Writes the valve state and the actuations with `next` added.
-  Status save(const field::ValveState& state, const Actuation& next);
+  // Writes the record: `state` and the actuations kept, with `next` appended if given.
+  Status save(const field::ValveState& state, const Actuation* next);
   Status switch_valve(const field::IrrigationDecision& decision, std::int64_t now_ms,
                       const std::function<void()>& record = {});
 

@@ -68,36 +68,46 @@ std::int64_t open_today_ms(const ValveState& valve, std::int64_t now_ms) {
 IrrigationDecision decide_irrigation(const ZoneRules& rules, const ValveState& valve, const ZoneInput& input,
                                      std::int64_t now_ms) {
   const std::int64_t since_change_ms = now_ms - valve.changed_ms;
-  // Safety first, in the order a person would check them.
-  if (!input.theta) return {false, "no valid soil reading"};
+  const bool refilling = valve.refilling;
+  // Safety first, in the order a person would check them. A refill under
+  // way stays under way: it goes on once the reading is good, or the next day.
+  if (!input.theta) return {false, "no valid soil reading", refilling};
   if (open_today_ms(valve, now_ms) >= rules.daily_on_cap_s * 1000)
-    return {false, "daily cap of " + std::to_string(rules.daily_on_cap_s) + " s reached"};
+    return {false, "daily cap of " + std::to_string(rules.daily_on_cap_s) + " s reached", refilling};
   const double theta = *input.theta;
+  const double stop = stop_threshold(rules);
+  if (theta >= stop && (valve.open || refilling))
+    return {false, "soil at " + percent(theta) + ", stop target " + percent(stop) + " reached", false};
   if (valve.open) {
     if (since_change_ms >= rules.max_on_s * 1000)
-      return {false, "maximum on-time of " + std::to_string(rules.max_on_s) + " s reached"};
-    if (theta >= stop_threshold(rules))
-      return {false,
-              "soil at " + percent(theta) + ", stop target " + percent(stop_threshold(rules)) + " reached"};
-    return {true, "irrigating: soil at " + percent(theta)};
+      return {false, "maximum on-time of " + std::to_string(rules.max_on_s) + " s reached", refilling};
+    return {true, "irrigating: soil at " + percent(theta), refilling};
   }
   const bool dry = theta <= start_threshold(rules);
   const double early =
       rules.soil.theta_fc - rules.allowed_depletion / 2 * (rules.soil.theta_fc - rules.soil.theta_wp);
   const bool stressed = rules.stress_starts_early && input.water_stress_seen && theta <= early;
-  if (!dry && !stressed)
-    return {false, "soil at " + percent(theta) + ", above start " + percent(start_threshold(rules))};
+  if (!dry && !stressed && !refilling)
+    return {false, "soil at " + percent(theta) + ", above start " + percent(start_threshold(rules)), false};
   if (valve.changed_ms > 0 && since_change_ms < rules.min_off_s * 1000)
-    return {false, "minimum off-time of " + std::to_string(rules.min_off_s) + " s not over"};
+    return {false, "minimum off-time of " + std::to_string(rules.min_off_s) + " s not over", refilling};
   if (dry)
-    return {true, "soil at " + percent(theta) + ", at or below start " + percent(start_threshold(rules))};
-  return {true, "water stress seen and soil at " + percent(theta) + ", half the allowed depletion used"};
+    return {true, "soil at " + percent(theta) + ", at or below start " + percent(start_threshold(rules)), true};
+  if (stressed)
+    return {true, "water stress seen and soil at " + percent(theta) + ", half the allowed depletion used", true};
+  return {true, "continuing the refill: soil at " + percent(theta) + ", below stop target " + percent(stop), true};
 }
 
 ValveState apply_decision(const ValveState& valve, const IrrigationDecision& decision, std::int64_t now_ms) {
+  ValveState next = valve;
+  next.refilling = decision.refilling;
   // Unchanged, the running opening (if any) keeps counting from changed_ms.
-  if (decision.open == valve.open) return valve;
-  return ValveState{decision.open, now_ms, open_today_ms(valve, now_ms), day_of(now_ms)};
+  if (decision.open == valve.open) return next;
+  next.open = decision.open;
+  next.changed_ms = now_ms;
+  next.open_today_ms = open_today_ms(valve, now_ms);
+  next.day = day_of(now_ms);
+  return next;
 }
 
 }  // namespace canopy::field

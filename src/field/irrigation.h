@@ -56,6 +56,11 @@ struct ValveState {
   std::int64_t changed_ms = 0;     // when it last opened or closed; 0: never
   std::int64_t open_today_ms = 0;  // time open during `day`, up to `changed_ms` while open
   std::int64_t day = 0;            // UTC day number `open_today_ms` counts
+  // A refill is under way: the valve opened on dry soil and the stop target
+  // has not been reached yet. A refill cut short by the maximum on-time (or
+  // a bad reading, or the daily cap) goes on after the minimum off-time,
+  // rather than waiting for the soil to dry to the start threshold again.
+  bool refilling = false;
 };
 
 struct ZoneInput {
@@ -65,7 +70,8 @@ struct ZoneInput {
 
 struct IrrigationDecision {
   bool open = false;
-  std::string reason;  // one line, for the actuation record
+  std::string reason;      // one line, for the actuation record
+  bool refilling = false;  // whether a refill is under way after it
 };
 
 // What the valve should be at `now_ms`.

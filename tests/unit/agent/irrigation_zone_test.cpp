@@ -73,6 +73,43 @@ TEST_F(IrrigationZoneTest, OpensWhenDryClosesWhenWetAndRecordsWhy) {
   EXPECT_EQ((*zone)->valve_state().open_today_ms, 10 * kMinute);
 }
 
+// A refill cut short by the maximum on-time is kept in the zone's record, so
+// an agent restarted in the pause goes on with it (after closing the valve
+// at start); rain that ends the refill while the valve is closed is kept too.
+TEST_F(IrrigationZoneTest, ARefillUnderWaySurvivesARestart) {
+  write_bytes(dir_ / "vwc", "0.18\n");
+  {
+    auto zone = open_zone();
+    ASSERT_TRUE(zone.ok()) << zone.error().message;
+    ASSERT_TRUE(run_period(**zone).ok());
+    EXPECT_TRUE(valve_open());
+    clock_.advance_ms(30 * kMinute);
+    write_bytes(dir_ / "vwc", "0.22\n");  // short of the 25.65 % stop target
+    ASSERT_TRUE(run_period(**zone).ok());
+    EXPECT_FALSE(valve_open()) << "maximum on-time";
+    EXPECT_TRUE((*zone)->valve_state().refilling);
+  }
+  clock_.advance_ms(10 * kMinute);
+  auto restarted = open_zone();
+  ASSERT_TRUE(restarted.ok()) << restarted.error().message;
+  EXPECT_TRUE((*restarted)->valve_state().refilling);
+  auto step = run_period(**restarted);
+  ASSERT_TRUE(step.ok()) << step.error().message;
+  EXPECT_TRUE(valve_open());
+  EXPECT_NE(step->decision.reason.find("continuing the refill"), std::string::npos) << step->decision.reason;
+  clock_.advance_ms(30 * kMinute);
+  ASSERT_TRUE(run_period(**restarted).ok());
+  EXPECT_FALSE(valve_open());
+  clock_.advance_ms(kMinute);
+  write_bytes(dir_ / "vwc", "0.27\n");  // rain
+  ASSERT_TRUE(run_period(**restarted).ok());
+  EXPECT_FALSE((*restarted)->valve_state().refilling);
+  restarted->reset();
+  auto again = open_zone();
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  EXPECT_FALSE((*again)->valve_state().refilling) << "the end of the refill was kept";
+}
+
 TEST_F(IrrigationZoneTest, EveryBadReadingClosesTheValveAtTheNextPeriod) {
   for (const char* bad : {"nan\n", "7.5\n", "", "gone"}) {
     SCOPED_TRACE(bad);

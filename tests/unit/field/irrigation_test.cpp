@@ -90,6 +90,48 @@ TEST(IrrigationTest, MaximumOnTimeAndMinimumOffTimeHold) {
   EXPECT_TRUE(step(rules, valve, 0.15, kMinute + 600'000 + 900'000).open);
 }
 
+// A refill the maximum on-time cut short goes on after the minimum off-time,
+// up to the stop target, instead of waiting for the soil to dry to the start
+// threshold again (which on sand left every refill at a third).
+TEST(IrrigationTest, ARefillCutShortGoesOnToTheStopTarget) {
+  ZoneRules rules = loam();  // start 19.5 %, stop 25.65 %
+  rules.max_on_s = 1800;
+  rules.min_off_s = 600;
+  ValveState valve;
+  ASSERT_TRUE(step(rules, valve, 0.19, 0).open);
+  EXPECT_TRUE(valve.refilling);
+  auto cut = step(rules, valve, 0.22, 30 * kMinute);
+  EXPECT_FALSE(cut.open);
+  EXPECT_NE(cut.reason.find("maximum on-time"), std::string::npos) << cut.reason;
+  EXPECT_TRUE(valve.refilling) << "22 % is short of the stop target";
+  EXPECT_FALSE(step(rules, valve, 0.22, 39 * kMinute).open) << "the minimum off-time holds";
+  auto resumed = step(rules, valve, 0.22, 40 * kMinute);
+  EXPECT_TRUE(resumed.open);
+  EXPECT_NE(resumed.reason.find("continuing the refill"), std::string::npos) << resumed.reason;
+  auto done = step(rules, valve, 0.26, 55 * kMinute);
+  EXPECT_FALSE(done.open);
+  EXPECT_NE(done.reason.find("stop target"), std::string::npos) << done.reason;
+  EXPECT_FALSE(valve.refilling);
+  EXPECT_FALSE(step(rules, valve, 0.22, 90 * kMinute).open) << "refilled: wait for the start threshold again";
+}
+
+// A refill interrupted by a bad reading waits for a good one, and rain that
+// reaches the stop target ends it with the valve still closed.
+TEST(IrrigationTest, ARefillSurvivesABadReadingAndEndsOnRain) {
+  ZoneRules rules = loam();
+  rules.min_off_s = 600;
+  ValveState valve;
+  ASSERT_TRUE(step(rules, valve, 0.19, 0).open);
+  EXPECT_FALSE(step(rules, valve, std::nullopt, 5 * kMinute).open);
+  EXPECT_TRUE(valve.refilling);
+  EXPECT_FALSE(step(rules, valve, std::nullopt, 30 * kMinute).open) << "never on a bad reading";
+  EXPECT_TRUE(step(rules, valve, 0.21, 31 * kMinute).open) << "the refill goes on once the reading is good";
+  EXPECT_FALSE(step(rules, valve, std::nullopt, 32 * kMinute).open);
+  auto rained = step(rules, valve, 0.27, 50 * kMinute);
+  EXPECT_FALSE(rained.open);
+  EXPECT_FALSE(valve.refilling) << rained.reason;
+}
+
 TEST(IrrigationTest, TheDailyCapCountsEveryOpeningAndResetsAtMidnight) {
   ZoneRules rules = loam();
   rules.max_on_s = 600;
