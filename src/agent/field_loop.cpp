@@ -397,6 +397,19 @@ void FieldLoop::Impl::raise_zone_alerts(const std::string& zone, std::string_vie
     if (slot.passes < options.config.tracking.window) return;
     for (const field::Plant& plant : slot.plants.plants) ++by_state[plant.state];
   }
+  // Water stress is raised only when the zone's soil agrees: below the start
+  // threshold the root zone has used its readily available water (FAO-56's
+  // Ks < 1), above it the plants transpire unstressed, and plants that look
+  // stressed are the light of dawn or dusk, a shadow, or the model's error.
+  // A zone without a valid soil reading cannot tell, and raises it.
+  for (const ZoneSlot& slot : zones) {
+    if (slot.config.name != zone || by_state[field::PlantState::kWaterStressed] == 0) continue;
+    const field::SensorVerdict soil = sensors[slot.soil].channel.verdict(now);
+    if (soil.value && *soil.value > field::start_threshold(slot.config.rules)) {
+      by_state[field::PlantState::kHealthy] += by_state[field::PlantState::kWaterStressed];
+      by_state[field::PlantState::kWaterStressed] = 0;
+    }
+  }
   const std::vector<field::ZoneAlert> alerts =
       field::zone_alerts(alert_memory[zone], zone, by_state, options.config.alerts, now);
   // Remembered before it is sent: a crash in between at worst clears an

@@ -179,6 +179,24 @@ TEST_F(FieldLoopTest, ADiseasedPlantRaisesOneAlertThroughShadowsAndClearsWhenItH
   EXPECT_EQ(bodies(api::Stream::kPlants).size(), 3u);
 }
 
+// Plants that look water-stressed over soil that still holds its readily
+// available water (loam above 19.5 %) are dawn light, a shadow or the model's
+// error: no alert. Once the soil has used it, the same sight raises one.
+TEST_F(FieldLoopTest, WaterStressIsRaisedOnlyWhenTheSoilAgrees) {
+  open_loop();
+  std::map<std::pair<int, int>, Leaf> plants = {{{0, 0}, Leaf::kStressed}, {{1, 2}, Leaf::kStressed}};
+  for (int i = 0; i < 8; ++i) pass(plants);
+  EXPECT_TRUE(plant_alerts().empty()) << "wet soil (24 %): the plants cannot be short of water";
+  ASSERT_FALSE(bodies(api::Stream::kPlants).empty()) << "the tracker still records what it sees";
+
+  write_bytes(dir_ / "soil", "0.18\n");
+  for (int i = 0; i < 2; ++i) pass(plants);
+  auto alerts = plant_alerts();
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(alerts[0]["condition"], "water-stressed");
+  EXPECT_EQ(alerts[0]["raised"], true);
+}
+
 TEST_F(FieldLoopTest, AlertsRaisedBeforeARestartAreClearedAfterItAndNotRaisedTwice) {
   open_loop();
   std::map<std::pair<int, int>, Leaf> plants = {{{0, 0}, Leaf::kHealthy}, {{1, 2}, Leaf::kHealthy}};
