@@ -39,6 +39,7 @@
 #include "common/files.h"
 #include "common/json.h"
 #include "common/subprocess.h"
+#include "field_models.h"
 #include "infer/detector.h"
 #include "infer/engine.h"
 #include "outbox/outbox.h"
@@ -88,22 +89,6 @@ void put_file(const fs::path& path, const std::string& bytes) {
 }
 
 std::string mb(long long kb) { return bench::fmt("%.1f MB", static_cast<double>(kb) * 1024 / 1e6); }
-
-// The package in `dir` loaded as the device loads its active model: one
-// engine, one thread (the agent's default).
-std::shared_ptr<const agent::LoadedModel> load_model(const fs::path& dir) {
-  auto model = std::make_shared<agent::LoadedModel>();
-  model->directory = dir;
-  model->ref.model = {"field-detector", 1};
-  model->manifest =
-      check(package::parse_manifest(check(read_file(dir / package::kManifestName), "the manifest")),
-            (dir / package::kManifestName).string());
-  infer::EngineOptions engine;
-  engine.threads = 1;
-  model->engine =
-      check(infer::Engine::load(dir / model->manifest.model_file().path, engine), "loading the model");
-  return model;
-}
 
 // `count` 640x480 JPEG frames of the generated field (kept in WORK/frames).
 std::vector<std::string> field_frames(const fs::path& work, int count) {
@@ -264,7 +249,7 @@ void print_resident(const Json& extra = Json::object()) {
 // Loads the engine and runs it `frames` times on a zero input: the floor
 // under any process that serves the model.
 void child_engine(const fs::path& model_dir, int frames) {
-  auto model = load_model(model_dir);
+  auto model = bench::load_field_model(model_dir);
   auto context = model->engine->create_context();
   const auto& shape = model->manifest.input.shape;
   infer::Tensor input = infer::Tensor::allocate(infer::DataType::kFloat32, {1, 3, shape[2], shape[3]});
@@ -276,7 +261,7 @@ void child_engine(const fs::path& model_dir, int frames) {
 void child_loop(const fs::path& model_dir, const fs::path& work, int frames) {
   const std::vector<std::string> jpegs = field_frames(work, frames);
   FieldSite site(work / "rss-loop");
-  RunningLoop running(site, load_model(model_dir), 1);
+  RunningLoop running(site, bench::load_field_model(model_dir), 1);
   for (const std::string& jpeg : jpegs) {
     site.drop_frame(jpeg, running.clock.wall_ms());
     running.loop->run_due();
@@ -289,7 +274,7 @@ void child_loop(const fs::path& model_dir, const fs::path& work, int frames) {
 void child_soak(const fs::path& model_dir, const fs::path& work, int frames, int hours, int camera_minutes) {
   const std::vector<std::string> jpegs = field_frames(work, frames);
   FieldSite site(work / "soak");
-  RunningLoop running(site, load_model(model_dir), camera_minutes);
+  RunningLoop running(site, bench::load_field_model(model_dir), camera_minutes);
   const auto started = Steady::now();
   long long warm_kb = 0, peak_kb = 0;
   std::int64_t dropped = 0, acknowledged = 0;
@@ -340,7 +325,7 @@ struct Overhead {
 
 Overhead measure_overhead(const fs::path& model_dir, const fs::path& work, int frames, int rounds) {
   const std::vector<std::string> jpegs = field_frames(work, frames);
-  auto model = load_model(model_dir);
+  auto model = bench::load_field_model(model_dir);
   const package::InputSpec& spec = model->manifest.input;
 
   // The reference's input: every frame decoded and letterboxed in advance,
@@ -450,7 +435,7 @@ int main(int argc, char** argv) {
   const Json soak = run_child(with({"--child", "soak", "--hours", std::to_string(hours), "--camera-minutes",
                                     std::to_string(camera_minutes)}));
 
-  const auto& spec = load_model(model_dir)->manifest.input.shape;
+  const auto& spec = bench::load_field_model(model_dir)->manifest.input.shape;
   const std::string input = std::to_string(spec[3]) + "x" + std::to_string(spec[2]);
   const double rest_ms = overhead.loop_ms - overhead.engine_ms - overhead.decode_ms - overhead.prepare_ms;
   const long long loop_rss = loop["rss_kb"].get<long long>(),

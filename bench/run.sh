@@ -18,3 +18,14 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/$build_dir/bench/field_loop_bench" --model "$root/$build_dir/bench-work/field-detector/int8" \
   --work "$root/$build_dir/bench-work" --markdown "$root/docs/benchmarks.md"
 "$root/$build_dir/bench/irrigation_bench" --work "$root/$build_dir/bench-work" --markdown "$root/docs/benchmarks.md"
+# A detector trained briefly on the field renderer's images (about 5 minutes, kept in bench-work), for the alert bench.
+alert_detector="$root/$build_dir/bench-work/alert-detector"
+if [ ! -f "$alert_detector/run/package/canopy.json" ]; then
+  rm -rf "$alert_detector" && mkdir -p "$alert_detector"
+  "$root/$build_dir/apps/canopy" dataset generate --out "$alert_detector/train" --images 1500 --seed 1 -q
+  "$root/$build_dir/apps/canopy" dataset generate --out "$alert_detector/val" --images 200 --seed 2 -q
+  "$root/$build_dir/apps/canopy-train" train --data "$alert_detector/train" --val "$alert_detector/val" \
+    --out "$alert_detector/run" --epochs 3 --batch 16 --seed 0
+fi
+"$root/$build_dir/bench/alert_quality_bench" --model "$alert_detector/run/package" \
+  --work "$root/$build_dir/bench-work" --markdown "$root/docs/benchmarks.md"
