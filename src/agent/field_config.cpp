@@ -161,9 +161,12 @@ Result<FieldConfig> FieldConfigParser::parse_root(const YAML::Node& root) {
   }
   if (const YAML::Node alerts = root["alerts"]) {
     CANOPY_TRY(need_map(alerts, "'alerts'"));
-    CANOPY_TRY(check_keys(alerts, {"cooldown"}, "'alerts'"));
+    CANOPY_TRY(check_keys(alerts, {"cooldown", "clear_after"}, "'alerts'"));
     if (alerts["cooldown"]) {
       CANOPY_ASSIGN_OR_RETURN(config.alerts.cooldown_ms, milliseconds(alerts["cooldown"], "'cooldown'"));
+    }
+    if (alerts["clear_after"]) {
+      CANOPY_ASSIGN_OR_RETURN(config.alerts.clear_after_ms, milliseconds(alerts["clear_after"], "'clear_after'"));
     }
   }
   if (const YAML::Node detection = root["detection"]) {

@@ -97,6 +97,7 @@ std::vector<ZoneAlert> zone_alerts(ZoneAlerts& memory, const std::string& zone,
     const auto count_it = plants_by_state.find(condition);
     const int plants = count_it == plants_by_state.end() ? 0 : count_it->second;
     bool& active = memory.active[condition];
+    if (plants > 0) memory.absent_since_ms.erase(condition);
     if (plants > 0 && !active) {
       const auto last = memory.last_raised_ms.find(condition);
       // Within the cooldown a condition that cleared and came back stays quiet.
@@ -106,6 +107,11 @@ std::vector<ZoneAlert> zone_alerts(ZoneAlerts& memory, const std::string& zone,
       out.push_back({zone, condition, AlertKind::kRaised, plants,
                      condition == PlantState::kDiseased ? "critical" : "warning", now_ms});
     } else if (plants == 0 && active) {
+      // A clear waits until the condition has been gone a while: a weak
+      // model loses a sick plant in poor light for a few passes.
+      const std::int64_t since = memory.absent_since_ms.try_emplace(condition, now_ms).first->second;
+      if (now_ms - since < rules.clear_after_ms) continue;
+      memory.absent_since_ms.erase(condition);
       active = false;
       out.push_back({zone, condition, AlertKind::kCleared, 0, "info", now_ms});
     }

@@ -62,6 +62,7 @@ std::vector<PlantChange> track_pass(PlantField& field, const std::vector<PlantDe
 
 struct AlertRules {
   std::int64_t cooldown_ms = 6 * 3600 * 1000;  // a condition is raised again in a zone at most this often
+  std::int64_t clear_after_ms = 2 * 3600 * 1000;  // a raised condition clears once absent this long
 };
 
 enum class AlertKind { kRaised, kCleared };
@@ -79,6 +80,7 @@ struct ZoneAlert {
 struct ZoneAlerts {
   std::map<PlantState, bool> active;
   std::map<PlantState, std::int64_t> last_raised_ms;
+  std::map<PlantState, std::int64_t> absent_since_ms;  // a raised condition no plant shows since
 };
 
 // The alerts a zone's plants call for at `now_ms`, given how many of its

@@ -50,7 +50,7 @@ zones:
     soil_sensor: soil-north
     valve: {gpio: {chip: gpiochip0, line: 17, active_low: true}}
 tracking: {window: 5, agree: 3}
-alerts: {cooldown: 12h}
+alerts: {cooldown: 12h, clear_after: 30m}
 )";
 
 TEST(FieldConfigTest, AFieldIsReadWithTheDefaultsItExpects) {
@@ -93,6 +93,7 @@ TEST(FieldConfigTest, AFieldIsReadWithTheDefaultsItExpects) {
   EXPECT_EQ(zone.period_ms, 30'000) << "the soil sensor's period";
   EXPECT_EQ(config->tracking.agree, 3);
   EXPECT_EQ(config->alerts.cooldown_ms, 12 * 3600'000);
+  EXPECT_EQ(config->alerts.clear_after_ms, 30 * 60'000);
 }
 
 TEST(FieldConfigTest, EveryMistakeIsReportedAtItsLine) {

@@ -67,7 +67,8 @@ class FieldLoopTest : public ::testing::Test {
            "    valve: {file: " +
            (dir_ / "valve").string() +
            "}\n"
-           "telemetry: {period: 10m}\n";
+           "telemetry: {period: 10m}\n"
+           "alerts: {clear_after: 1m}\n";  // frames a minute apart: the default 2 h is 120 passes
   }
 
   void open_loop() {

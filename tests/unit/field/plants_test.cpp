@@ -89,6 +89,22 @@ TEST(PlantsTest, FlickeringDetectionsNeverStormAlerts) {
   EXPECT_LE(raised, 2) << "and raise at most one alert per 6-hour cooldown in these 8 hours";
 }
 
+// A sick plant a weak model loses for a few passes in poor light does not
+// clear the zone's alert: the condition must stay gone for clear_after.
+TEST(PlantsTest, AClearWaitsUntilTheConditionHasStayedGone) {
+  ZoneAlerts memory;
+  const AlertRules rules;  // clears after 2 h
+  ASSERT_EQ(zone_alerts(memory, "north", {{PlantState::kDiseased, 1}}, rules, 0).size(), 1u);
+  EXPECT_TRUE(zone_alerts(memory, "north", {{PlantState::kHealthy, 1}}, rules, kHour).empty());
+  EXPECT_TRUE(zone_alerts(memory, "north", {{PlantState::kDiseased, 1}}, rules, kHour + kHour / 2).empty())
+      << "seen again: the same alert, and the absence starts over";
+  EXPECT_TRUE(zone_alerts(memory, "north", {{PlantState::kHealthy, 1}}, rules, 2 * kHour).empty());
+  EXPECT_TRUE(zone_alerts(memory, "north", {{PlantState::kHealthy, 1}}, rules, 4 * kHour - 1).empty());
+  auto cleared = zone_alerts(memory, "north", {{PlantState::kHealthy, 1}}, rules, 4 * kHour);
+  ASSERT_EQ(cleared.size(), 1u);
+  EXPECT_EQ(cleared[0].kind, AlertKind::kCleared);
+}
+
 TEST(PlantsTest, OneAlertPerChangeNoneWithinTheCooldownAndAClearWhenHealed) {
   ZoneAlerts memory;
   const AlertRules rules;  // 6 h
@@ -98,10 +114,12 @@ TEST(PlantsTest, OneAlertPerChangeNoneWithinTheCooldownAndAClearWhenHealed) {
   EXPECT_EQ(raised[0].severity, "critical");
   EXPECT_TRUE(zone_alerts(memory, "north", {{PlantState::kDiseased, 3}}, rules, kHour).empty())
       << "more sick plants in the same zone: the same alert";
-  auto cleared = zone_alerts(memory, "north", {{PlantState::kHealthy, 3}}, rules, 2 * kHour);
+  EXPECT_TRUE(zone_alerts(memory, "north", {{PlantState::kHealthy, 3}}, rules, 2 * kHour).empty())
+      << "healed, but not for the 2 hours a clear waits";
+  auto cleared = zone_alerts(memory, "north", {{PlantState::kHealthy, 3}}, rules, 4 * kHour);
   ASSERT_EQ(cleared.size(), 1u);
   EXPECT_EQ(cleared[0].kind, AlertKind::kCleared);
-  EXPECT_TRUE(zone_alerts(memory, "north", {{PlantState::kDiseased, 1}}, rules, 3 * kHour).empty())
+  EXPECT_TRUE(zone_alerts(memory, "north", {{PlantState::kDiseased, 1}}, rules, 5 * kHour).empty())
       << "back within the cooldown: quiet";
   auto again = zone_alerts(memory, "north", {{PlantState::kDiseased, 1}}, rules, 6 * kHour);
   ASSERT_EQ(again.size(), 1u) << "still sick after the cooldown: raised again";
