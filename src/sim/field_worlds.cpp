@@ -10,8 +10,7 @@ namespace canopy::sim {
 
 namespace {
 
-constexpr std::int64_t kStepMs = 60'000;
-constexpr std::int64_t kHourMs = 3'600'000;
+constexpr std::int64_t kStepMs = world::kMinuteMs;  // the worlds move a virtual minute at a time
 
 }  // namespace
 
@@ -168,8 +167,8 @@ Result<DeviceSensorFault> parse_device_sensor_fault(const std::string& text) {
   fault.device = static_cast<int>(*device);
   fault.fault.sensor = parts[1];
   fault.fault.kind = *kind;
-  fault.fault.from_ms = *from_h * kHourMs;
-  fault.fault.until_ms = *until_h * kHourMs;
+  fault.fault.from_ms = *from_h * world::kHourMs;
+  fault.fault.until_ms = *until_h * world::kHourMs;
   return fault;
 }
 

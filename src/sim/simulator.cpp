@@ -198,6 +198,11 @@ Status run_simulation(const SimOptions& options, const std::atomic<bool>& stop_r
     return make_error(ErrorCode::kInvalidArgument, "--latency-ms and --bandwidth-kbps must not be negative");
   if (options.speed < 0 || options.speed > kFastestSpeed)
     return make_error(ErrorCode::kInvalidArgument, "--speed must be above 0 and at most 100000");
+  if (options.world && options.speed <= 0)
+    return make_error(ErrorCode::kInvalidArgument,
+                      "--world needs virtual time: give --speed (a week at 1000x takes 10 minutes)");
+  if (!options.world && !options.sensor_faults.empty())
+    return make_error(ErrorCode::kInvalidArgument, "--sensor-fault needs --world: the faults are the worlds' sensors'");
   CANOPY_ASSIGN_OR_RETURN(std::vector<DevicePlan> plan, plan_fleet(options.fleet));
   if (Status reachable = check_reachable(server.host, server.port); !reachable.ok())
     return reachable.error().with_context("cannot reach the server at " + options.server_url +
@@ -219,12 +224,7 @@ Status run_simulation(const SimOptions& options, const std::atomic<bool>& stop_r
   Clock& clock = virtual_time ? virtual_time->clock() : system_clock();
 
   std::unique_ptr<FieldWorlds> worlds;
-  if (!options.world && !options.sensor_faults.empty())
-    return make_error(ErrorCode::kInvalidArgument, "--sensor-fault needs --world: the faults are the worlds' sensors'");
   if (options.world) {
-    if (!virtual_time)
-      return make_error(ErrorCode::kInvalidArgument,
-                        "--world needs virtual time: give --speed (a week at 1000x takes 10 minutes)");
     FieldWorldsOptions world_options;
     world_options.dir = options.dir;
     for (const auto& device : plan) world_options.devices.push_back(device.number);

@@ -6,11 +6,13 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <thread>
 
 #include "common/clock.h"
 #include "common/files.h"
+#include "sim/simulator.h"
 #include "test_support.h"
 
 namespace canopy::sim {
@@ -96,6 +98,31 @@ TEST(FieldWorlds, RefuseAFaultOnADeviceOrSensorThatIsNotThere) {
   auto no_sensor = FieldWorlds::start(options_in(dir.path()), {fault}, clock);
   ASSERT_FALSE(no_sensor.ok());
   EXPECT_NE(no_sensor.error().message.find("soil-zone-9"), std::string::npos) << no_sensor.error().message;
+}
+
+// Checked before anything starts, the server included: a world needs
+// virtual time, and sensor faults need a world.
+TEST(FieldWorlds, TheSimulatorRefusesAWorldWithoutSpeedAndFaultsWithoutAWorld) {
+  testing::TempDir dir;
+  SimOptions options;
+  options.server_url = "http://127.0.0.1:1";
+  options.enroll_token = "token";
+  options.dir = dir.path();
+  options.world = true;
+  const std::atomic<bool> stop{false};
+  const auto print = [](const std::string&) {};
+  Status refused = run_simulation(options, stop, print);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message.find("--world needs virtual time"), std::string::npos)
+      << refused.error().message;
+
+  options.world = false;
+  options.speed = 100;
+  options.sensor_faults = {*parse_device_sensor_fault("1:soil-zone-1:dead:1:2")};
+  refused = run_simulation(options, stop, print);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message.find("--sensor-fault needs --world"), std::string::npos)
+      << refused.error().message;
 }
 
 }  // namespace
