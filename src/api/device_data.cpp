@@ -3,19 +3,21 @@
 #include <cmath>
 
 #include "api/fields.h"
+#include "api/samples.h"
 #include "common/enum_names.h"
 
 namespace canopy::api {
 
 namespace {
 
-constexpr EnumNames<Stream, 6> kStreamNames = {{
+constexpr EnumNames<Stream, 7> kStreamNames = {{
     {Stream::kAlerts, "alerts"},
     {Stream::kActuations, "actuations"},
     {Stream::kReadings, "readings"},
     {Stream::kPlants, "plants"},
     {Stream::kTelemetry, "telemetry"},
     {Stream::kImages, "images"},
+    {Stream::kSamples, "samples"},
 }};
 
 Result<double> read_finite(const Json& json, std::string_view field) {
@@ -63,6 +65,8 @@ Status check_body(Stream stream, const Json& body) {
       return parses_as<Telemetry>(body);
     case Stream::kImages:
       return parses_as<FrameImage>(body);
+    case Stream::kSamples:
+      return parses_as<Sample>(body);
   }
   return make_error(ErrorCode::kInvalidArgument, "unknown stream");
 }
@@ -206,7 +210,7 @@ Result<DeviceRecord> DeviceRecord::from_json(const Json& json) {
   auto parsed = parse_stream(stream);
   if (!parsed)
     return bad_field("stream",
-                     "'" + stream + "' must be alerts, actuations, readings, plants, telemetry or images");
+                     "'" + stream + "' must be alerts, actuations, readings, plants, telemetry, images or samples");
   r.stream = *parsed;
   CANOPY_ASSIGN_OR_RETURN(r.seq, json_get<std::int64_t>(json, "seq"));
   CANOPY_ASSIGN_OR_RETURN(r.at_ms, json_get<std::int64_t>(json, "at_ms"));

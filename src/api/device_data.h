@@ -24,9 +24,12 @@ namespace canopy::api {
 // The streams in priority order: the first is sent first and kept longest.
 // Alerts and actuations are never evicted; the rest give way, lowest first
 // and oldest first within a stream, when the outbox reaches its cap.
-enum class Stream { kAlerts, kActuations, kReadings, kPlants, kTelemetry, kImages };
-inline constexpr std::array<Stream, 6> kStreams = {Stream::kAlerts, Stream::kActuations, Stream::kReadings,
-                                                   Stream::kPlants, Stream::kTelemetry,  Stream::kImages};
+// Samples (api/samples.h) are the last: the hard cases wait through an
+// outage, but they are the first to give way to the field's own record.
+enum class Stream { kAlerts, kActuations, kReadings, kPlants, kTelemetry, kImages, kSamples };
+inline constexpr std::array<Stream, 7> kStreams = {Stream::kAlerts,    Stream::kActuations, Stream::kReadings,
+                                                   Stream::kPlants,    Stream::kTelemetry,  Stream::kImages,
+                                                   Stream::kSamples};
 std::string_view stream_name(Stream stream);
 std::optional<Stream> parse_stream(std::string_view text);
 inline bool may_evict(Stream stream) { return stream != Stream::kAlerts && stream != Stream::kActuations; }
