@@ -9,6 +9,7 @@
 #include <atomic>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "agent/update_state.h"
@@ -22,6 +23,10 @@ struct LoadedModel {
   std::filesystem::path directory;  // the extracted package
   package::Manifest manifest;
   std::unique_ptr<infer::Engine> engine;
+  // The model this one replaced, still in the other slot after an update:
+  // hard-case selection runs it in shadow (agent/sample_collector.h).
+  std::optional<PackageRef> previous;
+  std::filesystem::path previous_directory;
 };
 
 class ActiveModel {

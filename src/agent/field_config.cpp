@@ -82,15 +82,128 @@ class FieldConfigParser : private YamlReader {
   Result<SensorConfig> parse_sensor(const YAML::Node& node);
   Result<ZoneConfig> parse_zone(const YAML::Node& node, const FieldConfig& config);
   Status parse_source(const YAML::Node& key, const YAML::Node& value, SensorConfig& sensor);
+  Status parse_samples(const YAML::Node& node, FieldConfig& config);
 };
+
+// samples: {enabled, image: {...}, budget: {...}, duplicates: {...}, and one
+// mapping per strategy}. Every strategy takes `enabled` and `per_day` (its
+// own daily budget) beside its own keys.
+Status FieldConfigParser::parse_samples(const YAML::Node& node, FieldConfig& config) {
+  CANOPY_TRY(need_map(node, "'samples'"));
+  CANOPY_TRY(check_keys(node,
+                        {"enabled", "image", "budget", "duplicates", "uncertainty", "temporal",
+                         "model_disagreement", "cross_sensor", "class_balance", "novelty", "random"},
+                        "'samples'"));
+  collect::SelectionRules& rules = config.selection;
+  if (node["enabled"]) {
+    CANOPY_ASSIGN_OR_RETURN(rules.enabled, boolean(node["enabled"], "'enabled' of 'samples'"));
+  }
+  auto set_number = [&](const YAML::Node& map, const char* key, double min, double max, auto& out) -> Status {
+    if (!map[key]) return {};
+    CANOPY_ASSIGN_OR_RETURN(double value, number_in(map[key], "'" + std::string(key) + "'", min, max));
+    out = static_cast<std::remove_reference_t<decltype(out)>>(value);
+    return {};
+  };
+  if (const YAML::Node image = node["image"]) {
+    CANOPY_TRY(need_map(image, "'image' of 'samples'"));
+    CANOPY_TRY(check_keys(image, {"max_side", "jpeg_quality", "max_bytes"}, "'image' of 'samples'"));
+    CANOPY_TRY(set_number(image, "max_side", 32, 4096, config.sample_images.max_side));
+    CANOPY_TRY(set_number(image, "jpeg_quality", 30, 100, config.sample_images.jpeg_quality));
+    CANOPY_TRY(set_number(image, "max_bytes", 4096, 1 << 20, config.sample_images.max_bytes));
+  }
+  if (const YAML::Node budget = node["budget"]) {
+    CANOPY_TRY(need_map(budget, "'budget' of 'samples'"));
+    CANOPY_TRY(check_keys(budget, {"per_minute", "per_hour", "per_day"}, "'budget' of 'samples'"));
+    CANOPY_TRY(set_number(budget, "per_minute", 0, 1e6, rules.budget.per_minute));
+    CANOPY_TRY(set_number(budget, "per_hour", 0, 1e6, rules.budget.per_hour));
+    CANOPY_TRY(set_number(budget, "per_day", 0, 1e6, rules.budget.per_day));
+  }
+  if (const YAML::Node duplicates = node["duplicates"]) {
+    CANOPY_TRY(need_map(duplicates, "'duplicates' of 'samples'"));
+    CANOPY_TRY(check_keys(duplicates, {"max_distance", "keep_after", "memory"}, "'duplicates' of 'samples'"));
+    CANOPY_TRY(set_number(duplicates, "max_distance", 0, 64, rules.duplicates.max_distance));
+    CANOPY_TRY(set_number(duplicates, "memory", 1, 1000, rules.duplicates.memory));
+    if (duplicates["keep_after"]) {
+      CANOPY_ASSIGN_OR_RETURN(rules.duplicates.keep_after_ms,
+                              milliseconds(duplicates["keep_after"], "'keep_after'"));
+    }
+  }
+  // The keys every strategy shares; `own` are the strategy's own.
+  auto strategy = [&](const char* name, std::vector<std::string> own, bool* enabled) -> Result<YAML::Node> {
+    const YAML::Node map = node[name];
+    if (!map) return map;
+    const std::string what = "'" + std::string(name) + "' of 'samples'";
+    CANOPY_TRY(need_map(map, what));
+    own.push_back("per_day");
+    if (enabled) own.push_back("enabled");
+    CANOPY_TRY(check_keys(map, own, what));
+    if (map["enabled"]) {
+      CANOPY_ASSIGN_OR_RETURN(*enabled, boolean(map["enabled"], "'enabled' of " + what));
+    }
+    if (map["per_day"]) {
+      CANOPY_ASSIGN_OR_RETURN(double per_day, number_in(map["per_day"], "'per_day' of " + what, 0, 1e6));
+      rules.budget.per_strategy_day[name] = static_cast<int>(per_day);
+    }
+    return map;
+  };
+  CANOPY_ASSIGN_OR_RETURN(YAML::Node uncertainty, strategy("uncertainty", {"method", "band", "min_score"},
+                                                           &rules.uncertainty.enabled));
+  if (uncertainty) {
+    if (uncertainty["method"]) {
+      CANOPY_ASSIGN_OR_RETURN(std::string method, nonempty(uncertainty["method"], "'method'"));
+      auto parsed = collect::parse_uncertainty_method(method);
+      if (!parsed)
+        return error_at(uncertainty["method"],
+                        "'method' '" + method + "' must be band, least_confidence or entropy");
+      rules.uncertainty.method = *parsed;
+    }
+    CANOPY_TRY(set_number(uncertainty, "band", 0.001, 1, rules.uncertainty.band));
+    CANOPY_TRY(set_number(uncertainty, "min_score", 0, 1, rules.uncertainty.min_score));
+  }
+  CANOPY_ASSIGN_OR_RETURN(YAML::Node temporal, strategy("temporal", {"min_score"}, &rules.temporal.enabled));
+  if (temporal) CANOPY_TRY(set_number(temporal, "min_score", 0, 1, rules.temporal.min_score));
+  CANOPY_ASSIGN_OR_RETURN(YAML::Node shadow, strategy("model_disagreement", {"share", "iou", "min_score"},
+                                                      &rules.model_disagreement.enabled));
+  if (shadow) {
+    CANOPY_TRY(set_number(shadow, "share", 0, 1, rules.model_disagreement.share));
+    CANOPY_TRY(set_number(shadow, "iou", 0.05, 1, rules.model_disagreement.iou));
+    CANOPY_TRY(set_number(shadow, "min_score", 0, 1, rules.model_disagreement.min_score));
+  }
+  CANOPY_ASSIGN_OR_RETURN(YAML::Node cross,
+                          strategy("cross_sensor", {"dry_for"}, &rules.cross_sensor.enabled));
+  if (cross && cross["dry_for"]) {
+    CANOPY_ASSIGN_OR_RETURN(rules.cross_sensor.dry_for_ms, milliseconds(cross["dry_for"], "'dry_for'"));
+  }
+  CANOPY_ASSIGN_OR_RETURN(
+      YAML::Node balance,
+      strategy("class_balance", {"min_box_score", "rare_share", "boost"}, &rules.class_balance.enabled));
+  if (balance) {
+    CANOPY_TRY(set_number(balance, "min_box_score", 0, 1, rules.class_balance.min_box_score));
+    CANOPY_TRY(set_number(balance, "rare_share", 0.001, 1, rules.class_balance.rare_share));
+    CANOPY_TRY(set_number(balance, "boost", 0, 10, rules.class_balance.boost));
+  }
+  CANOPY_ASSIGN_OR_RETURN(YAML::Node novelty,
+                          strategy("novelty", {"min_distance", "memory"}, &rules.novelty.enabled));
+  if (novelty) {
+    CANOPY_TRY(set_number(novelty, "min_distance", 0, 1, rules.novelty.min_distance));
+    CANOPY_TRY(set_number(novelty, "memory", 1, 1000, rules.novelty.memory));
+  }
+  CANOPY_ASSIGN_OR_RETURN(YAML::Node random, strategy("random", {"share"}, nullptr));
+  if (random) CANOPY_TRY(set_number(random, "share", 0, 1, rules.random.share));
+  return {};
+}
 
 Result<FieldConfig> FieldConfigParser::parse_root(const YAML::Node& root) {
   FieldConfig config;
   if (root.IsNull()) return error_at(root, "the field configuration is empty");
   CANOPY_TRY(need_map(root, "the field configuration"));
-  CANOPY_TRY(check_keys(
-      root, {"location", "cameras", "sensors", "zones", "tracking", "alerts", "detection", "telemetry"},
-      "the field configuration"));
+  CANOPY_TRY(check_keys(root,
+                        {"field", "location", "cameras", "sensors", "zones", "tracking", "alerts",
+                         "detection", "telemetry", "samples"},
+                        "the field configuration"));
+  if (root["field"]) {
+    CANOPY_ASSIGN_OR_RETURN(config.field, name(root["field"], "'field'"));
+  }
   if (const YAML::Node location = root["location"]) {
     CANOPY_TRY(need_map(location, "'location'"));
     CANOPY_TRY(check_keys(location, {"latitude"}, "'location'"));
@@ -166,7 +279,8 @@ Result<FieldConfig> FieldConfigParser::parse_root(const YAML::Node& root) {
       CANOPY_ASSIGN_OR_RETURN(config.alerts.cooldown_ms, milliseconds(alerts["cooldown"], "'cooldown'"));
     }
     if (alerts["clear_after"]) {
-      CANOPY_ASSIGN_OR_RETURN(config.alerts.clear_after_ms, milliseconds(alerts["clear_after"], "'clear_after'"));
+      CANOPY_ASSIGN_OR_RETURN(config.alerts.clear_after_ms,
+                              milliseconds(alerts["clear_after"], "'clear_after'"));
     }
   }
   if (const YAML::Node detection = root["detection"]) {
@@ -177,6 +291,7 @@ Result<FieldConfig> FieldConfigParser::parse_root(const YAML::Node& root) {
                               number_in(detection["raw_score_floor"], "'raw_score_floor'", 0, 1));
     }
   }
+  if (const YAML::Node samples = root["samples"]) CANOPY_TRY(parse_samples(samples, config));
   if (const YAML::Node telemetry = root["telemetry"]) {
     CANOPY_TRY(need_map(telemetry, "'telemetry'"));
     CANOPY_TRY(check_keys(telemetry, {"period"}, "'telemetry'"));

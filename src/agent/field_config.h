@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "collect/selection.h"
 #include "common/error.h"
 #include "device/sensors.h"
 #include "field/irrigation.h"
@@ -66,7 +67,17 @@ struct ZoneConfig {
   std::int64_t period_ms = 60'000;
 };
 
+// What becomes of the frames hard-case selection keeps: each is resized to
+// at most `max_side` pixels and JPEG-encoded, at a lower quality when it
+// would pass `max_bytes`.
+struct SampleImageRules {
+  int max_side = 640;
+  int jpeg_quality = 85;
+  int max_bytes = 150'000;
+};
+
 struct FieldConfig {
+  std::string field;        // the field's name, carried on every sample; may be empty
   double latitude_deg = 0;  // for extraterrestrial radiation in Hargreaves' ET0
   std::vector<CameraConfig> cameras;
   std::vector<SensorConfig> sensors;
@@ -77,6 +88,8 @@ struct FieldConfig {
   // the model's own confidence threshold decides what counts as seen.
   double raw_score_floor = 0.05;
   std::int64_t telemetry_period_ms = 60'000;
+  collect::SelectionRules selection;
+  SampleImageRules sample_images;
 
   const SensorConfig* sensor(std::string_view name) const;
 };

@@ -12,6 +12,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "agent/irrigation_zone.h"
+#include "agent/sample_collector.h"
 #include "agent/sensor_channel.h"
 #include "common/backoff.h"
 #include "common/files.h"
@@ -155,6 +156,8 @@ struct FieldLoop::Impl {
 
   void run_camera(CameraSlot& slot, std::int64_t now);
   void judge_frame(CameraSlot& slot, const device::Frame& frame, std::int64_t now);
+  void consider_sample(const CameraSlot& slot, const device::Frame& frame, cv::Size size,
+                       const cv::Mat& image, std::vector<vision::Detection> detections, std::int64_t now);
   void raise_zone_alerts(const std::string& zone, std::string_view frame, cv::Size frame_size,
                          const std::string& camera, std::int64_t now);
   void run_sensor(SensorSlot& slot, std::int64_t now);
@@ -165,6 +168,8 @@ struct FieldLoop::Impl {
   void load_alert_memory();
   void save_alert_memory();
   infer::Detector* detector();
+  std::optional<collect::SoilContext> soil_under(const std::string& zone, std::int64_t now);
+  std::map<std::string, double> valid_readings(std::int64_t now);
   void send(api::Stream stream, std::int64_t now, Json body) {
     Status sent = emit(stream, now, std::move(body));
     if (!sent.ok())
@@ -186,6 +191,10 @@ struct FieldLoop::Impl {
   vision::ImageDecoder decoder;
   std::shared_ptr<const LoadedModel> model;  // the model `detector_` runs
   std::unique_ptr<infer::Detector> detector_;
+
+  std::unique_ptr<SampleCollector> samples;
+  std::map<std::string, std::int64_t>
+      zone_dry_since_ms;  // zones whose soil is at or below the start threshold
 
   std::int64_t next_telemetry_ms = 0;
   std::int64_t telemetry_started_ms = 0;
@@ -368,7 +377,10 @@ void FieldLoop::Impl::judge_frame(CameraSlot& slot, const device::Frame& frame, 
     pass.push_back({(d.box.x1 + d.box.x2) / 2.0 / image->cols, (d.box.y1 + d.box.y2) / 2.0 / image->rows,
                     *state, d.score});
   }
-  for (const field::PlantChange& change : field::track_pass(slot.plants, pass, options.config.tracking)) {
+  const std::vector<field::PlantChange> changes =
+      field::track_pass(slot.plants, pass, options.config.tracking);
+  consider_sample(slot, frame, *size, *image, std::move(*detections), now);
+  for (const field::PlantChange& change : changes) {
     const auto plant = std::find_if(slot.plants.plants.begin(), slot.plants.plants.end(),
                                     [&](const field::Plant& p) { return p.id == change.plant_id; });
     api::PlantChangeEvent event;
@@ -384,6 +396,60 @@ void FieldLoop::Impl::judge_frame(CameraSlot& slot, const device::Frame& frame, 
     send(api::Stream::kPlants, now, event.to_json());
   }
   raise_zone_alerts(slot.zone, frame.encoded, *size, slot.config.id, now);
+}
+
+// Hard-case selection sees every judged frame with the boxes down to the
+// raw floor, the camera's plants, the soil under them and the sensors.
+void FieldLoop::Impl::consider_sample(const CameraSlot& slot, const device::Frame& frame, cv::Size size,
+                                      const cv::Mat& image, std::vector<vision::Detection> detections,
+                                      std::int64_t now) {
+  if (!samples) return;
+  JudgedFrame judged;
+  judged.camera = slot.config.id;
+  judged.zone = slot.config.zone;
+  judged.captured_ms = frame.captured_ms;
+  judged.encoded = frame.encoded;
+  judged.size = size;
+  judged.image = image;
+  judged.detections = std::move(detections);
+  std::vector<collect::PassHistory> plants;
+  for (const field::Plant& plant : slot.plants.plants) {
+    collect::PassHistory& history = plants.emplace_back();
+    for (const auto& state : plant.recent)
+      history.recent.push_back(state ? std::optional<std::string>(field::plant_state_name(*state))
+                                     : std::nullopt);
+  }
+  judged.temporal = collect::temporal_disagreement(plants, options.config.tracking.window);
+  judged.soil = soil_under(slot.config.zone, now);
+  judged.sensors = valid_readings(now);
+  if (auto sample = samples->consider(judged, model, now))
+    send(api::Stream::kSamples, now, sample->to_json());
+}
+
+std::optional<collect::SoilContext> FieldLoop::Impl::soil_under(const std::string& zone, std::int64_t now) {
+  for (const ZoneSlot& slot : zones) {
+    if (slot.config.name != zone) continue;
+    const field::SensorVerdict soil = sensors[slot.soil].channel.verdict(now);
+    if (!soil.value) return std::nullopt;
+    collect::SoilContext context;
+    context.wet = *soil.value > field::start_threshold(slot.config.rules);
+    if (context.wet) {
+      zone_dry_since_ms.erase(zone);
+    } else {
+      const std::int64_t since = zone_dry_since_ms.try_emplace(zone, now).first->second;
+      context.dry_for_ms = now - since;
+    }
+    return context;
+  }
+  return std::nullopt;
+}
+
+std::map<std::string, double> FieldLoop::Impl::valid_readings(std::int64_t now) {
+  std::map<std::string, double> values;
+  for (const SensorSlot& slot : sensors)
+    if (const field::SensorVerdict verdict = slot.channel.verdict(now); verdict.value)
+      values[slot.config.name] = *verdict.value;
+  return values;
 }
 
 void FieldLoop::Impl::raise_zone_alerts(const std::string& zone, std::string_view frame, cv::Size frame_size,
@@ -564,6 +630,8 @@ void FieldLoop::Impl::send_telemetry(std::int64_t now) {
   struct statvfs disk {};
   if (::statvfs(options.data_dir.c_str(), &disk) == 0)
     values["disk_free_bytes"] = static_cast<double>(disk.f_bavail) * static_cast<double>(disk.f_frsize);
+  if (samples)
+    for (const auto& [name, value] : samples->take_telemetry()) values[name] = value;
   if (options.extra_telemetry)
     for (const auto& [name, value] : options.extra_telemetry()) values[name] = value;
   telemetry.confidence_histogram = confidences;
@@ -612,6 +680,11 @@ Result<std::unique_ptr<FieldLoop>> FieldLoop::open(FieldLoopOptions options, Act
     impl->zones.push_back({z, std::move(*zone), soil});
   }
   impl->load_alert_memory();
+  if (config.selection.enabled)
+    impl->samples = std::make_unique<SampleCollector>(
+        impl->options.device_id, impl->options.config,
+        impl->options.data_dir.empty() ? std::filesystem::path() : impl->options.data_dir / "selection.json",
+        static_cast<std::uint64_t>(now));
   for (SensorSlot& s : impl->sensors) s.next_ms = now;
   for (CameraSlot& c : impl->cameras) c.next_ms = now;
   for (ZoneSlot& z : impl->zones) z.next_ms = now;

@@ -41,7 +41,9 @@ struct FieldLoopOptions {
   FieldConfig config;
   // zones/ keeps the valves' records, field-alerts.json the alerts raised
   // and not yet cleared (so that the next run clears them).
+  // selection.json what hard-case selection remembers (agent/sample_collector.h).
   std::filesystem::path data_dir;
+  std::string device_id;  // names the samples
   Clock* clock = &system_clock();
   TelemetrySource extra_telemetry;
 };

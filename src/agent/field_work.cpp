@@ -9,6 +9,7 @@
 
 #include "agent/device_record_sink.h"
 #include "agent/field_loop.h"
+#include "agent/identity.h"
 #include "common/files.h"
 #include "common/json.h"
 #include "outbox/outbox.h"
@@ -167,6 +168,8 @@ void FieldWork::run(FieldConfig config) {
   FieldLoopOptions loop_options;
   loop_options.config = std::move(config);
   loop_options.data_dir = options_.data_dir;
+  if (auto enrollment = load_enrollment(options_.data_dir); enrollment.ok() && *enrollment)
+    loop_options.device_id = (*enrollment)->device_id;
   loop_options.clock = options_.clock;
   loop_options.extra_telemetry = [&box] {
     std::map<std::string, double> values;

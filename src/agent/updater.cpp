@@ -137,6 +137,8 @@ Status Updater::recover() {
   if (state_.current() && !active_.get()) {
     auto loaded = check_model(slots_.slot_dir(*state_.active_slot), *state_.current(), options_.health);
     if (loaded.ok()) {
+      // With an update in progress the inactive slot is its target.
+      if (state_.phase == Phase::kIdle) note_previous(**loaded);
       active_.set(std::shared_ptr<const LoadedModel>(std::move(*loaded)));
     } else {
       spdlog::error("agent.active_model_unhealthy slot={} reason=\"{}\"", slot_name(*state_.active_slot),
@@ -357,10 +359,22 @@ Status Updater::commit() {
     staged_ = std::move(*loaded);
   }
   staged_->directory = slots_.slot_dir(slot);
+  note_previous(*staged_);
   active_.set(std::shared_ptr<const LoadedModel>(std::move(staged_)));
   remove_leftovers();
   (void)outbox_.flush();
   return {};
+}
+
+// The model the active one replaced is an older version of the same model
+// in the other slot; a newer one there is a version that was rolled back,
+// whose opinion is worth nothing in shadow.
+void Updater::note_previous(LoadedModel& model) const {
+  const std::optional<PackageRef>& other = state_.slot(state_.inactive_slot());
+  if (!other || other->model.name != model.ref.model.name || other->model.version >= model.ref.model.version)
+    return;
+  model.previous = other;
+  model.previous_directory = slots_.slot_dir(state_.inactive_slot());
 }
 
 Status Updater::roll_back_to_previous(const Assignment& target) {

@@ -90,6 +90,7 @@ class Updater {
   Status abandon();
   Status fail(const std::string& reason);
   Status commit();
+  void note_previous(LoadedModel& model) const;
   Status roll_back_to_previous(const Assignment& target);
   Status fall_back_to_previous(const std::string& reason);
   Status reconcile(const api::DesiredState& desired);

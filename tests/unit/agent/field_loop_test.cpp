@@ -6,7 +6,10 @@
 
 #include <gtest/gtest.h>
 
+#include "api/samples.h"
+#include "common/keys.h"
 #include "field_scene.h"
+#include "vision/image_codec.h"
 #include "test_support.h"
 
 namespace canopy::agent {
@@ -68,7 +71,8 @@ class FieldLoopTest : public ::testing::Test {
            (dir_ / "valve").string() +
            "}\n"
            "telemetry: {period: 10m}\n"
-           "alerts: {clear_after: 1m}\n";  // frames a minute apart: the default 2 h is 120 passes
+           "alerts: {clear_after: 1m}\n" +  // frames a minute apart: the default 2 h is 120 passes
+           extra_config_;
   }
 
   void open_loop() {
@@ -78,6 +82,7 @@ class FieldLoopTest : public ::testing::Test {
     options.config = *config;
     options.data_dir = dir_ / "data";
     options.clock = &clock_;
+    options.device_id = "dev-1";
     options.extra_telemetry = [] { return std::map<std::string, double>{{"outbox.images.records", 3}}; };
     auto loop =
         FieldLoop::open(options, active_, [this](api::Stream stream, std::int64_t at, Json body) -> Status {
@@ -122,6 +127,7 @@ class FieldLoopTest : public ::testing::Test {
 
   bool valve_open() const { return read_bytes(dir_ / "valve") == "1\n"; }
 
+  std::string extra_config_;
   TempDir dir_;
   ManualClock clock_{1'795'600'000'000};
   ActiveModel active_;
@@ -233,6 +239,49 @@ TEST_F(FieldLoopTest, AlertsRaisedBeforeARestartAreClearedAfterItAndNotRaisedTwi
   open_loop();
   for (int i = 0; i < 8; ++i) pass(plants);
   EXPECT_EQ(bodies(api::Stream::kAlerts).size(), 4u);
+}
+
+TEST_F(FieldLoopTest, KeptFramesBecomeSamplesWithPreLabelsSensorsAndReasonsWithinABudgetThatSurvivesARestart) {
+  // Every frame is hard enough (the random slice takes them all): the budget decides.
+  extra_config_ =
+      "field: home-farm\n"
+      "samples: {random: {share: 1}, budget: {per_minute: 5, per_hour: 5, per_day: 3}, image: {max_side: 200}}\n";
+  open_loop();
+  const std::map<std::pair<int, int>, Leaf> plants = {{{0, 0}, Leaf::kHealthy}, {{1, 2}, Leaf::kDiseased}};
+  for (int i = 0; i < 2; ++i) pass(plants);
+  ASSERT_EQ(bodies(api::Stream::kSamples).size(), 2u);
+  auto sample = api::Sample::from_json(bodies(api::Stream::kSamples)[0]);
+  ASSERT_TRUE(sample.ok()) << sample.error().message;
+  EXPECT_EQ(sample->id, api::sample_id("dev-1", "row-1", sample->captured_ms));
+  EXPECT_EQ(sample->field, "home-farm");
+  EXPECT_EQ(sample->zone, "north");
+  EXPECT_TRUE(sample->random);
+  EXPECT_EQ(sample->reasons.at(0).strategy, "random");
+  EXPECT_EQ(sample->sensors.at("soil-north"), 0.24);
+  EXPECT_EQ(sample->phash.size(), 16u);
+  ASSERT_FALSE(sample->predictions.empty()) << "the model's boxes are the labeler's pre-labels";
+  EXPECT_EQ(std::max(sample->width, sample->height), 200) << "resized to the configured side";
+  auto jpeg = base64_decode(sample->jpeg_base64);
+  ASSERT_TRUE(jpeg.ok());
+  auto image = vision::decode_image(*jpeg);
+  ASSERT_TRUE(image.ok()) << image.error().message;
+  EXPECT_EQ(image->cols, sample->width);
+
+  // A restart (a crash, a new configuration) spends from the same day's budget.
+  loop_.reset();
+  open_loop();
+  for (int i = 0; i < 4; ++i) pass(plants);
+  EXPECT_EQ(bodies(api::Stream::kSamples).size(), 3u) << "three a day, restart or not";
+  clock_.advance_ms(24 * 60 * kMinute);
+  pass(plants);
+  EXPECT_EQ(bodies(api::Stream::kSamples).size(), 4u) << "a new day, a new budget";
+}
+
+TEST_F(FieldLoopTest, SelectionThatIsOffKeepsNothing) {
+  extra_config_ = "samples: {enabled: false, random: {share: 1}}\n";
+  open_loop();
+  for (int i = 0; i < 3; ++i) pass({{{0, 0}, Leaf::kHealthy}});
+  EXPECT_TRUE(bodies(api::Stream::kSamples).empty());
 }
 
 TEST_F(FieldLoopTest, BadFramesAndAMissingModelNeverStopTheLoop) {

@@ -76,6 +76,7 @@ inline Json body_for(api::Stream stream, int i) {
     case api::Stream::kTelemetry:
       return telemetry_body(i);
     case api::Stream::kImages:
+    case api::Stream::kSamples:  // the outbox does not read bodies
       return image_body(i);
   }
   return {};
