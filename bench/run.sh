@@ -29,3 +29,5 @@ if [ ! -f "$alert_detector/run/package/canopy.json" ]; then
 fi
 "$root/$build_dir/bench/alert_quality_bench" --model "$alert_detector/run/package" \
   --work "$root/$build_dir/bench-work" --markdown "$root/docs/benchmarks.md"
+"$root/$build_dir/bench/selection_bench" --model "$alert_detector/run/package" \
+  --work "$root/$build_dir/bench-work" --markdown "$root/docs/benchmarks.md"

@@ -415,6 +415,7 @@ void FieldLoop::Impl::consider_sample(const CameraSlot& slot, const device::Fram
   std::vector<collect::PassHistory> plants;
   for (const field::Plant& plant : slot.plants.plants) {
     collect::PassHistory& history = plants.emplace_back();
+    history.agreed = field::plant_state_name(plant.state);
     for (const auto& state : plant.recent)
       history.recent.push_back(state ? std::optional<std::string>(field::plant_state_name(*state))
                                      : std::nullopt);

@@ -72,19 +72,15 @@ double uncertainty_score(const std::vector<RawBox>& boxes, double threshold,
 }
 
 double temporal_disagreement(const std::vector<PassHistory>& plants, int window) {
-  double worst = 0;
+  int settled = 0, contradicted = 0;
   for (const PassHistory& plant : plants) {
     // A plant the tracker has not watched for a whole window has no history
-    // to disagree with.
-    if (window <= 1 || static_cast<int>(plant.recent.size()) < window) continue;
-    std::map<std::string, int> votes;
-    for (const auto& pass : plant.recent) ++votes[pass ? *pass : std::string("missed")];
-    int most = 0;
-    for (const auto& [state, count] : votes) most = std::max(most, count);
-    const int passes = static_cast<int>(plant.recent.size());
-    worst = std::max(worst, (passes - most) / (passes / 2.0));
+    // to contradict.
+    if (window < 1 || static_cast<int>(plant.recent.size()) < window) continue;
+    ++settled;
+    if (plant.recent.back() != plant.agreed) ++contradicted;
   }
-  return std::min(worst, 1.0);
+  return settled == 0 ? 0 : static_cast<double>(contradicted) / settled;
 }
 
 double model_disagreement(const std::vector<RawBox>& active, const std::vector<RawBox>& shadow,
@@ -189,7 +185,7 @@ Decision select_frame(SelectionState& state, const Candidate& frame, const Selec
   }
   if (rules.temporal.enabled)
     consider("temporal", frame.temporal, rules.temporal.min_score,
-             "a plant disagrees with itself in " + percent(frame.temporal) + " of its passes");
+             percent(frame.temporal) + " of the settled plants contradicted");
   if (rules.model_disagreement.enabled && frame.shadow_boxes) {
     const double score =
         model_disagreement(frame.boxes, *frame.shadow_boxes, frame.threshold, rules.model_disagreement.iou);

@@ -7,8 +7,9 @@
 //                      confidence threshold, down to the raw floor) is close
 //                      to its class's threshold; or least confidence or
 //                      entropy over the frame's boxes
-//   temporal           a plant whose state flips between passes, or that is
-//                      found in some passes and missed in others
+//   temporal           a pass that contradicts what a plant's earlier passes
+//                      agreed on: it flips the plant's state, or misses a
+//                      plant found before
 //   model_disagreement the previous model, run in shadow on a share of
 //                      frames, finds other boxes than the active one
 //   cross_sensor       the camera sees water stress while the soil is wet,
@@ -63,7 +64,7 @@ struct UncertaintyRules {
 };
 struct TemporalRules {
   bool enabled = true;
-  double min_score = 0.3;
+  double min_score = 0.1;
 };
 struct ModelDisagreementRules {
   bool enabled = true;
@@ -122,7 +123,7 @@ struct Candidate {
   std::optional<std::vector<RawBox>> shadow_boxes;  // the previous model's, when it ran
   double threshold = 0.5;                           // the model's decision threshold
   std::map<std::string, double> class_thresholds;   // per class, where one differs
-  double temporal = 0;                              // temporal_disagreement() of the camera's plants
+  double temporal = 0;                              // temporal_disagreement() of this pass
   std::optional<SoilContext> soil;
   ImageSignature signature;
 };
@@ -136,12 +137,15 @@ struct StrategyScore {
 double uncertainty_score(const std::vector<RawBox>& boxes, double threshold,
                          const std::map<std::string, double>& class_thresholds,
                          const UncertaintyRules& rules);
-// The share of the passes in the tracker's window that disagree with the
-// most common one, for the plant that disagrees most; a pass that missed
-// the plant counts as a state of its own.
+// A tracked plant's passes and the state they agreed on.
 struct PassHistory {
   std::vector<std::optional<std::string>> recent;  // newest last; nullopt: not seen in that pass
+  std::string agreed;
 };
+// The share of the camera's settled plants (watched for a whole window)
+// that this pass, the newest, contradicts: missed, or seen as another state
+// than their passes agreed on. A pass that contradicts the plants' own
+// history is the likeliest to be the model's mistake.
 double temporal_disagreement(const std::vector<PassHistory>& plants, int window);
 // 1 - matched / (boxes of either model), over boxes at or above the threshold.
 double model_disagreement(const std::vector<RawBox>& active, const std::vector<RawBox>& shadow,

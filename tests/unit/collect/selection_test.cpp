@@ -60,16 +60,17 @@ TEST(UncertaintyTest, LeastConfidenceAndEntropyPeakAtAHalf) {
   EXPECT_FALSE(parse_uncertainty_method("margin"));
 }
 
-TEST(TemporalTest, APlantThatFlipsOrFlickersDisagreesAndASteadyOneDoesNot) {
+TEST(TemporalTest, APassThatContradictsWhatAPlantsPassesAgreedOnDisagrees) {
   using S = std::optional<std::string>;
-  const PassHistory steady{{S("healthy"), S("healthy"), S("healthy"), S("healthy")}};
-  const PassHistory flips{{S("healthy"), S("diseased"), S("healthy"), S("diseased")}};
-  const PassHistory flickers{{S("healthy"), std::nullopt, S("healthy"), S("healthy")}};
-  const PassHistory young{{S("healthy"), S("diseased")}};
+  const PassHistory steady{{S("healthy"), S("healthy"), S("healthy"), S("healthy")}, "healthy"};
+  const PassHistory flipped{{S("diseased"), S("diseased"), S("diseased"), S("healthy")}, "diseased"};
+  const PassHistory missed{{S("healthy"), S("healthy"), S("healthy"), std::nullopt}, "healthy"};
+  const PassHistory young{{S("healthy"), S("diseased")}, "healthy"};
   EXPECT_DOUBLE_EQ(temporal_disagreement({steady}, 4), 0);
-  EXPECT_DOUBLE_EQ(temporal_disagreement({steady, flips}, 4), 1.0);
-  EXPECT_DOUBLE_EQ(temporal_disagreement({flickers}, 4), 0.5);
-  EXPECT_DOUBLE_EQ(temporal_disagreement({young}, 4), 0);  // not watched for a whole window yet
+  EXPECT_DOUBLE_EQ(temporal_disagreement({steady, flipped}, 4), 0.5);
+  EXPECT_DOUBLE_EQ(temporal_disagreement({missed, flipped}, 4), 1.0);
+  EXPECT_DOUBLE_EQ(temporal_disagreement({young}, 4), 0) << "not watched for a whole window yet";
+  EXPECT_DOUBLE_EQ(temporal_disagreement({}, 4), 0);
 }
 
 TEST(ModelDisagreementTest, MatchedBoxesAgreeAndAnyOtherBoxDisagrees) {

@@ -1,0 +1,295 @@
+// Hard-case selection against random selection on the simulated field world
+// (docs/samples.md), at the same upload budget per device and day. Each arm
+// is the agent's own FieldLoop (its SampleCollector included) with a trained
+// detector as its active model, on a manual clock, watching the world's
+// camera spool and reading its sensors: the hard-case arm with the default
+// strategies, the random arm with only the random slice, drawn often enough
+// that the budget binds. The worlds are deterministic, so both arms see the
+// same frames.
+//
+// Scored against the world's truth, for the samples kept from the scoring
+// day on (the drift day of a drift scenario):
+//   - model wrong: the sample's boxes at or above the model's threshold
+//     against the true plants at IoU 0.5: a missed plant, an extra box or a
+//     wrong class makes the model wrong on the frame;
+//   - rarest class: the share of samples showing a plant of the class that
+//     is rarest among every frame's true plants;
+//   - near-duplicates: samples within 10 bits of the perceptual hash of a
+//     sample the same camera kept less than an hour before;
+//   - bytes per device and day against sending every frame.
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "agent/active_model.h"
+#include "agent/field_config.h"
+#include "agent/field_loop.h"
+#include "api/samples.h"
+#include "collect/image_signature.h"
+#include "common/clock.h"
+#include "common/keys.h"
+#include "field_models.h"
+#include "report.h"
+#include "world/field_world.h"
+#include "world/world_config.h"
+
+namespace fs = std::filesystem;
+using namespace canopy;
+using bench::check;
+
+namespace {
+
+constexpr std::int64_t kFrameIntervalMs = 10 * world::kMinuteMs;
+constexpr int kBudgetPerDay = 12;
+
+struct TrueFrame {
+  std::vector<world::TrueObject> objects;
+  int width = 0, height = 0;
+  std::size_t bytes = 0;
+};
+
+struct Tally {
+  int samples = 0, wrong = 0, duplicates = 0, frames = 0;
+  std::int64_t sample_bytes = 0, frame_bytes = 0;
+  std::map<std::string, int> strategies;     // the strategy that paid for each sample
+  std::vector<std::set<std::string>> shown;  // per sample, the true classes it shows
+  std::map<std::string, int> frame_classes;  // frames showing each true class
+
+  void add(const Tally& o) {
+    samples += o.samples, wrong += o.wrong, duplicates += o.duplicates, frames += o.frames;
+    sample_bytes += o.sample_bytes, frame_bytes += o.frame_bytes;
+    for (const auto& [name, n] : o.strategies) strategies[name] += n;
+    shown.insert(shown.end(), o.shown.begin(), o.shown.end());
+    for (const auto& [name, n] : o.frame_classes) frame_classes[name] += n;
+  }
+  int showing(const std::string& label) const {
+    return static_cast<int>(
+        std::count_if(shown.begin(), shown.end(), [&](const auto& s) { return s.count(label); }));
+  }
+};
+
+double iou(const api::SampleBox& a, double x1, double y1, double x2, double y2) {
+  const double w = std::min(a.x2, x2) - std::max(a.x1, x1), h = std::min(a.y2, y2) - std::max(a.y1, y1);
+  if (w <= 0 || h <= 0) return 0;
+  const double inter = w * h;
+  return inter / ((a.x2 - a.x1) * (a.y2 - a.y1) + (x2 - x1) * (y2 - y1) - inter);
+}
+
+// Whether the boxes at or above `threshold` miss a true plant, add one or
+// name its class wrong.
+bool model_wrong(const std::vector<api::SampleBox>& boxes, double threshold, const TrueFrame& truth) {
+  std::vector<const api::SampleBox*> kept;
+  for (const api::SampleBox& b : boxes)
+    if (b.score >= threshold) kept.push_back(&b);
+  std::vector<bool> used(kept.size(), false);
+  for (const world::TrueObject& object : truth.objects) {
+    const double x1 = object.box.x1 / truth.width, y1 = object.box.y1 / truth.height;
+    const double x2 = object.box.x2 / truth.width, y2 = object.box.y2 / truth.height;
+    int best = -1;
+    double best_iou = 0.5;
+    for (std::size_t i = 0; i < kept.size(); ++i) {
+      const double overlap = iou(*kept[i], x1, y1, x2, y2);
+      if (!used[i] && overlap >= best_iou) best = static_cast<int>(i), best_iou = overlap;
+    }
+    if (best < 0) return true;
+    used[best] = true;
+    if (kept[best]->label != world::plant_condition_name(object.condition)) return true;
+  }
+  return std::find(used.begin(), used.end(), false) != used.end();
+}
+
+// One arm on one device's world. `samples_yaml` is the field
+// configuration's samples section.
+Tally run_arm(int device, std::uint64_t seed, const std::string& scenario, int days, int score_from_day,
+              const std::string& samples_yaml, const fs::path& model_dir, const fs::path& dir) {
+  world::WorldConfig config = world::default_world_config(device, seed);
+  config.weather.cloudiness = 0.5;
+  config.crop.drawn_onset_days = days - 1;  // a disease begins late: a rare class until then
+  if (scenario != "baseline") config.drifts.push_back({score_from_day, scenario});
+  for (auto& camera : config.cameras) camera.interval_ms = kFrameIntervalMs;
+  config = check(world::resolve_world_config(config), "the world's configuration");
+  fs::remove_all(dir);
+  world::FieldWorld world =
+      check(world::FieldWorld::create(config, dir / "field", dir / "truth"), "the world");
+  const std::int64_t start_ms = config.start_ms, end_ms = start_ms + days * world::kDayMs;
+  const std::int64_t score_from_ms = start_ms + score_from_day * world::kDayMs;
+  check(world.publish_sensors(start_ms), "publishing the first sensor files");
+
+  agent::FieldLoopOptions options;
+  options.config = check(agent::parse_field_config(world.field_config_yaml() + samples_yaml, "field.yaml"),
+                         "the world's field configuration");
+  ManualClock clock(start_ms);
+  options.data_dir = dir / "data";
+  options.clock = &clock;
+  options.device_id = "device-" + std::to_string(device);
+  agent::ActiveModel active;
+  auto model = bench::load_field_model(model_dir);
+  const double threshold = model->manifest.thresholds.score;
+  active.set(model);
+
+  std::map<std::int64_t, TrueFrame> truths;  // by capture time
+  std::map<std::string, std::vector<std::pair<std::int64_t, std::uint64_t>>> kept_hashes;
+  Tally tally;
+  auto score_sample = [&](const api::Sample& sample) {
+    const auto truth = truths.find(sample.captured_ms);
+    if (sample.captured_ms < score_from_ms || truth == truths.end()) return;
+    ++tally.samples;
+    tally.sample_bytes +=
+        static_cast<std::int64_t>(check(base64_decode(sample.jpeg_base64), "the JPEG").size());
+    if (model_wrong(sample.predictions, threshold, truth->second)) ++tally.wrong;
+    ++tally.strategies[sample.reasons.front().strategy];
+    std::set<std::string>& shown = tally.shown.emplace_back();
+    for (const world::TrueObject& o : truth->second.objects)
+      shown.insert(std::string(world::plant_condition_name(o.condition)));
+    const std::uint64_t hash = collect::parse_hash_hex(sample.phash).value_or(0);
+    auto& previous = kept_hashes[sample.camera];
+    for (const auto& [at, other] : previous)
+      if (sample.captured_ms - at < world::kHourMs && collect::hamming_distance(hash, other) <= 10) {
+        ++tally.duplicates;
+        break;
+      }
+    previous.push_back({sample.captured_ms, hash});
+  };
+  auto loop = check(agent::FieldLoop::open(std::move(options), active,
+                                           [&](api::Stream stream, std::int64_t, Json body) -> Status {
+                                             if (stream == api::Stream::kSamples)
+                                               score_sample(check(api::Sample::from_json(body), "a sample"));
+                                             return {};
+                                           }),
+                    "opening the field loop");
+  for (std::int64_t t = start_ms; t < end_ms; t += world::kMinuteMs) {
+    check(world.publish_sensors(t), "publishing the sensors");
+    if ((t - start_ms) % kFrameIntervalMs == 0) {
+      const world::Frame frame =
+          check(world.publish_frame(config.cameras.front().id, t), "publishing a frame");
+      TrueFrame& truth = truths[t];
+      truth.objects = frame.objects;
+      truth.width = config.cameras.front().width;
+      truth.height = config.cameras.front().height;
+      if (t >= score_from_ms) {
+        ++tally.frames;
+        tally.frame_bytes += static_cast<std::int64_t>(frame.jpeg.size());
+        std::set<std::string> classes;
+        for (const world::TrueObject& o : frame.objects)
+          classes.insert(std::string(world::plant_condition_name(o.condition)));
+        for (const std::string& c : classes) ++tally.frame_classes[c];
+      }
+    }
+    if (t > start_ms) clock.advance_ms(world::kMinuteMs);
+    loop->run_due();
+    check(world.follow_valves(t), "following the valve");
+  }
+  return tally;
+}
+
+std::string percent(double part, double whole) {
+  return whole > 0 ? bench::fmt("%.1f%%", 100 * part / whole) : "—";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "Hard-case selection against random selection on the simulated field world, at the same budget",
+      "selection_bench"};
+  fs::path model_dir, work = "bench-work", markdown;
+  int devices = 2, days = 3;
+  std::uint64_t seed = 1;
+  std::vector<std::string> scenarios = {"baseline", "new-disease", "late-season", "new-variety"};
+  app.add_option("--model", model_dir, "the detector's package directory (a trained one)")->required();
+  app.add_option("--work", work, "scratch directory (default bench-work)");
+  app.add_option("--markdown", markdown, "write the results into this file's selection-bench section");
+  app.add_option("--devices", devices, "simulated devices per scenario (default 2)")
+      ->check(CLI::Range(1, 50));
+  app.add_option("--days", days, "simulated days per device; drift begins on day 1 (default 3)")
+      ->check(CLI::Range(2, 60));
+  app.add_option("--scenarios", scenarios, "world scenarios (default: baseline and the three drifts)");
+  app.add_option("--seed", seed, "the worlds' seed (default 1)");
+  std::string hard_options;
+  app.add_option("--hard", hard_options,
+                 "more of the hard-case arm's samples section, as YAML flow entries "
+                 "(e.g. \"uncertainty: {band: 0.2}\")");
+  CLI11_PARSE(app, argc, argv);
+  model_dir = fs::absolute(model_dir);
+  spdlog::set_level(spdlog::level::warn);
+
+  const int frames_per_day = static_cast<int>(world::kDayMs / kFrameIntervalMs);
+  const std::string budget =
+      "budget: {per_minute: 1, per_hour: 2, per_day: " + std::to_string(kBudgetPerDay) + "}";
+  const std::string hard = "samples: {" + budget + (hard_options.empty() ? "" : ", " + hard_options) + "}\n";
+  // Drawn at twice the budget's rate, so that the random arm spends it whole.
+  const std::string random =
+      "samples: {" + budget +
+      ", random: {share: " + bench::fmt("%.4f", 2.0 * kBudgetPerDay / frames_per_day) +
+      "}, uncertainty: {enabled: false}, temporal: {enabled: false}, model_disagreement: {enabled: false}, "
+      "cross_sensor: {enabled: false}, class_balance: {enabled: false}, novelty: {enabled: false}}\n";
+
+  std::string table =
+      "| world | arm | samples | model wrong | rarest class (of frames) | near-duplicates | bytes per "
+      "device-day | "
+      "against every frame | paid for by |\n|---|---|---|---|---|---|---|---|---|\n";
+  std::string summary;
+  for (const std::string& scenario : scenarios) {
+    const int score_from_day = scenario == "baseline" ? 0 : 1;
+    Tally arms[2];
+    for (int device = 1; device <= devices; ++device)
+      for (int arm = 0; arm < 2; ++arm) {
+        std::fprintf(stderr, "%s: device %d, %s arm, %d days\n", scenario.c_str(), device,
+                     arm == 0 ? "hard-case" : "random", days);
+        arms[arm].add(run_arm(device, seed, scenario, days, score_from_day, arm == 0 ? hard : random,
+                              model_dir,
+                              work / "selection" / scenario / ("device-" + std::to_string(device))));
+      }
+    // The rarest class among the frames' true plants (both arms saw the same frames).
+    std::string rarest;
+    for (const auto& [label, n] : arms[1].frame_classes)
+      if (rarest.empty() || n < arms[1].frame_classes.at(rarest)) rarest = label;
+    const double device_days = static_cast<double>(devices) * (days - score_from_day);
+    for (int arm = 0; arm < 2; ++arm) {
+      const Tally& t = arms[arm];
+      std::string paid;
+      for (const auto& [name, n] : t.strategies)
+        paid += (paid.empty() ? "" : ", ") + name + " " + std::to_string(n);
+      table += "| " + scenario + (score_from_day ? " (from day 1)" : "") + " | " +
+               (arm == 0 ? "hard-case" : "random") + " | " + std::to_string(t.samples) + " | " +
+               percent(t.wrong, t.samples) + " | " + rarest + " " + percent(t.showing(rarest), t.samples) +
+               " (" + percent(t.frame_classes.count(rarest) ? t.frame_classes.at(rarest) : 0, t.frames) +
+               ") | " + percent(t.duplicates, t.samples) + " | " +
+               bench::fmt("%.0f kB", t.sample_bytes / device_days / 1000) + " | " +
+               bench::fmt("%.3f", t.frame_bytes ? static_cast<double>(t.sample_bytes) / t.frame_bytes : 0) +
+               " | " + paid + " |\n";
+    }
+    const auto ratio = [](double hard_share, double random_share) {
+      return random_share > 0 ? bench::fmt("%.2f", hard_share / random_share) : std::string("—");
+    };
+    const Tally &h = arms[0], &r = arms[1];
+    summary +=
+        "- " + scenario + ": model wrong " + percent(h.wrong, h.samples) + " against " +
+        percent(r.wrong, r.samples) + " (" +
+        ratio(h.samples ? double(h.wrong) / h.samples : 0, r.samples ? double(r.wrong) / r.samples : 0) +
+        "×, goal ≥ 3×); rarest class (" + rarest + ") " + percent(h.showing(rarest), h.samples) +
+        " against " + percent(r.showing(rarest), r.samples) + " (" +
+        ratio(h.samples ? double(h.showing(rarest)) / h.samples : 0,
+              r.samples ? double(r.showing(rarest)) / r.samples : 0) +
+        "×, goal ≥ 2×); near-duplicates " + percent(h.duplicates, h.samples) + " (goal < 5%)\n";
+  }
+  const std::string text =
+      "Measured with `make bench` (`build/bench/selection_bench`), " + std::to_string(devices) +
+      " devices per world, " + std::to_string(days) + " simulated days each, a frame every " +
+      std::to_string(kFrameIntervalMs / world::kMinuteMs) + " minutes, budget " +
+      std::to_string(kBudgetPerDay) +
+      " samples per device and day (at most 2 an hour) for both arms, world seed " + std::to_string(seed) +
+      ", detector `" + model_dir.lexically_relative(fs::absolute(work).parent_path()).string() +
+      "`. Drift worlds are scored from the drift day (day 1) on.\n\n" + summary + "\n" + table;
+  std::printf("%s", text.c_str());
+  if (!markdown.empty())
+    check(bench::replace_section(markdown, "selection-bench", text), "writing " + markdown.string());
+  return 0;
+}
