@@ -143,3 +143,62 @@ TEST(FieldConfigTest, EveryMistakeIsReportedAtItsLine) {
 
 }  // namespace
 }  // namespace canopy::agent
+
+namespace canopy::agent {
+namespace {
+
+TEST(FieldConfigSamplesTest, TheSamplesSectionSetsEveryStrategyAndBudget) {
+  const std::string text = std::string(kField) +
+                           "field: home-farm\n"
+                           "samples:\n"
+                           "  image: {max_side: 480, jpeg_quality: 80, max_bytes: 90000}\n"
+                           "  budget: {per_minute: 1, per_hour: 6, per_day: 40}\n"
+                           "  duplicates: {max_distance: 8, keep_after: 2h}\n"
+                           "  uncertainty: {method: entropy, min_score: 0.7, per_day: 20}\n"
+                           "  temporal: {enabled: false}\n"
+                           "  model_disagreement: {share: 0.5, iou: 0.4}\n"
+                           "  cross_sensor: {dry_for: 2d}\n"
+                           "  class_balance: {rare_share: 0.1, boost: 2}\n"
+                           "  novelty: {min_distance: 0.4, memory: 10}\n"
+                           "  random: {share: 0.05, per_day: 4}\n";
+  auto config = parse_field_config(text, "field.yaml");
+  ASSERT_TRUE(config.ok()) << config.error().message;
+  const collect::SelectionRules& r = config->selection;
+  EXPECT_EQ(config->field, "home-farm");
+  EXPECT_EQ(config->sample_images.max_side, 480);
+  EXPECT_EQ(config->sample_images.max_bytes, 90000);
+  EXPECT_EQ(r.budget.per_hour, 6);
+  EXPECT_EQ(r.budget.per_strategy_day.at("uncertainty"), 20);
+  EXPECT_EQ(r.budget.per_strategy_day.at("random"), 4);
+  EXPECT_EQ(r.duplicates.keep_after_ms, 2 * 3'600'000);
+  EXPECT_EQ(r.uncertainty.method, collect::UncertaintyMethod::kEntropy);
+  EXPECT_FALSE(r.temporal.enabled);
+  EXPECT_DOUBLE_EQ(r.model_disagreement.share, 0.5);
+  EXPECT_EQ(r.cross_sensor.dry_for_ms, 2 * 86'400'000);
+  EXPECT_DOUBLE_EQ(r.class_balance.boost, 2);
+  EXPECT_EQ(r.novelty.memory, 10);
+  EXPECT_DOUBLE_EQ(r.random.share, 0.05);
+
+  // Without a section: selection on, with its defaults.
+  auto plain = parse_field_config(kField, "field.yaml");
+  ASSERT_TRUE(plain.ok());
+  EXPECT_TRUE(plain->selection.enabled);
+  EXPECT_EQ(plain->selection.budget.per_day, 100);
+}
+
+TEST(FieldConfigSamplesTest, AMistakeInTheSamplesSectionIsReportedAtItsLine) {
+  auto error_of = [](const std::string& samples) {
+    auto config = parse_field_config(std::string(kField) + "samples:\n" + samples, "field.yaml");
+    return config.ok() ? std::string("accepted") : config.error().message;
+  };
+  EXPECT_NE(error_of("  uncertainty: {method: margin}\n").find("'method' 'margin' must be band"), std::string::npos);
+  EXPECT_NE(error_of("  random: {share: 2}\n").find("'share' must be between 0 and 1"), std::string::npos);
+  EXPECT_NE(error_of("  random: {enabled: false}\n").find("unknown key 'enabled'"), std::string::npos);
+  EXPECT_NE(error_of("  novelty: {distance: 0.3}\n").find("unknown key 'distance'"), std::string::npos);
+  EXPECT_NE(error_of("  budget: {per_day: lots}\n").find("field.yaml:"), std::string::npos);
+  EXPECT_NE(error_of("  image: {max_side: 8}\n").find("'max_side' must be between 32"), std::string::npos);
+  EXPECT_NE(error_of("  sample_rate: 3\n").find("unknown key 'sample_rate'"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace canopy::agent
