@@ -52,20 +52,25 @@ constexpr int kBudgetPerDay = 12;
 struct TrueFrame {
   std::vector<world::TrueObject> objects;
   int width = 0, height = 0;
-  std::size_t bytes = 0;
+  bool night = false;  // the sun below the horizon
 };
 
 struct Tally {
-  int samples = 0, wrong = 0, duplicates = 0, frames = 0;
+  int samples = 0, wrong = 0, duplicates = 0, frames = 0, night = 0, night_wrong = 0;
   std::int64_t sample_bytes = 0, frame_bytes = 0;
-  std::map<std::string, int> strategies;     // the strategy that paid for each sample
+  std::map<std::string, int> strategies, strategies_wrong;
+  std::map<std::string, int> errors;  // wrong samples by the first error found: missed, extra, class  // the
+                                      // strategy that paid for each sample
   std::vector<std::set<std::string>> shown;  // per sample, the true classes it shows
   std::map<std::string, int> frame_classes;  // frames showing each true class
 
   void add(const Tally& o) {
-    samples += o.samples, wrong += o.wrong, duplicates += o.duplicates, frames += o.frames;
+    samples += o.samples, wrong += o.wrong, duplicates += o.duplicates, frames += o.frames, night += o.night;
+    night_wrong += o.night_wrong;
     sample_bytes += o.sample_bytes, frame_bytes += o.frame_bytes;
     for (const auto& [name, n] : o.strategies) strategies[name] += n;
+    for (const auto& [name, n] : o.strategies_wrong) strategies_wrong[name] += n;
+    for (const auto& [name, n] : o.errors) errors[name] += n;
     shown.insert(shown.end(), o.shown.begin(), o.shown.end());
     for (const auto& [name, n] : o.frame_classes) frame_classes[name] += n;
   }
@@ -82,13 +87,14 @@ double iou(const api::SampleBox& a, double x1, double y1, double x2, double y2) 
   return inter / ((a.x2 - a.x1) * (a.y2 - a.y1) + (x2 - x1) * (y2 - y1) - inter);
 }
 
-// Whether the boxes at or above `threshold` miss a true plant, add one or
-// name its class wrong.
-bool model_wrong(const std::vector<api::SampleBox>& boxes, double threshold, const TrueFrame& truth) {
+// How the boxes at or above `threshold` are wrong against the true plants:
+// "missed" a plant, an "extra" box, a wrong "class"; empty when right.
+std::string model_error(const std::vector<api::SampleBox>& boxes, double threshold, const TrueFrame& truth) {
   std::vector<const api::SampleBox*> kept;
   for (const api::SampleBox& b : boxes)
     if (b.score >= threshold) kept.push_back(&b);
   std::vector<bool> used(kept.size(), false);
+  std::string error;
   for (const world::TrueObject& object : truth.objects) {
     const double x1 = object.box.x1 / truth.width, y1 = object.box.y1 / truth.height;
     const double x2 = object.box.x2 / truth.width, y2 = object.box.y2 / truth.height;
@@ -98,11 +104,12 @@ bool model_wrong(const std::vector<api::SampleBox>& boxes, double threshold, con
       const double overlap = iou(*kept[i], x1, y1, x2, y2);
       if (!used[i] && overlap >= best_iou) best = static_cast<int>(i), best_iou = overlap;
     }
-    if (best < 0) return true;
+    if (best < 0) return "missed";
     used[best] = true;
-    if (kept[best]->label != world::plant_condition_name(object.condition)) return true;
+    if (kept[best]->label != world::plant_condition_name(object.condition)) error = "class";
   }
-  return std::find(used.begin(), used.end(), false) != used.end();
+  if (std::find(used.begin(), used.end(), false) != used.end()) return "extra";
+  return error;
 }
 
 // One arm on one device's world. `samples_yaml` is the field
@@ -111,7 +118,7 @@ Tally run_arm(int device, std::uint64_t seed, const std::string& scenario, int d
               const std::string& samples_yaml, const fs::path& model_dir, const fs::path& dir) {
   world::WorldConfig config = world::default_world_config(device, seed);
   config.weather.cloudiness = 0.5;
-  config.crop.drawn_onset_days = days - 1;  // a disease begins late: a rare class until then
+  config.crop.drawn_onset_days = days;  // a disease begins some time in the run: a rare class until then
   if (scenario != "baseline") config.drifts.push_back({score_from_day, scenario});
   for (auto& camera : config.cameras) camera.interval_ms = kFrameIntervalMs;
   config = check(world::resolve_world_config(config), "the world's configuration");
@@ -143,8 +150,14 @@ Tally run_arm(int device, std::uint64_t seed, const std::string& scenario, int d
     ++tally.samples;
     tally.sample_bytes +=
         static_cast<std::int64_t>(check(base64_decode(sample.jpeg_base64), "the JPEG").size());
-    if (model_wrong(sample.predictions, threshold, truth->second)) ++tally.wrong;
+    const std::string error = model_error(sample.predictions, threshold, truth->second);
+    const bool wrong = !error.empty();
+    if (wrong) ++tally.errors[error];
+    tally.night += truth->second.night;
+    tally.night_wrong += truth->second.night && wrong;
+    tally.wrong += wrong;
     ++tally.strategies[sample.reasons.front().strategy];
+    tally.strategies_wrong[sample.reasons.front().strategy] += wrong;
     std::set<std::string>& shown = tally.shown.emplace_back();
     for (const world::TrueObject& o : truth->second.objects)
       shown.insert(std::string(world::plant_condition_name(o.condition)));
@@ -173,6 +186,7 @@ Tally run_arm(int device, std::uint64_t seed, const std::string& scenario, int d
       truth.objects = frame.objects;
       truth.width = config.cameras.front().width;
       truth.height = config.cameras.front().height;
+      truth.night = frame.air.sun_elevation_deg < 0;
       if (t >= score_from_ms) {
         ++tally.frames;
         tally.frame_bytes += static_cast<std::int64_t>(frame.jpeg.size());
@@ -200,15 +214,15 @@ int main(int argc, char** argv) {
       "Hard-case selection against random selection on the simulated field world, at the same budget",
       "selection_bench"};
   fs::path model_dir, work = "bench-work", markdown;
-  int devices = 2, days = 3;
+  int devices = 4, days = 4;
   std::uint64_t seed = 1;
   std::vector<std::string> scenarios = {"baseline", "new-disease", "late-season", "new-variety"};
   app.add_option("--model", model_dir, "the detector's package directory (a trained one)")->required();
   app.add_option("--work", work, "scratch directory (default bench-work)");
   app.add_option("--markdown", markdown, "write the results into this file's selection-bench section");
-  app.add_option("--devices", devices, "simulated devices per scenario (default 2)")
+  app.add_option("--devices", devices, "simulated devices per scenario (default 4)")
       ->check(CLI::Range(1, 50));
-  app.add_option("--days", days, "simulated days per device; drift begins on day 1 (default 3)")
+  app.add_option("--days", days, "simulated days per device; drift begins on day 1 (default 4)")
       ->check(CLI::Range(2, 60));
   app.add_option("--scenarios", scenarios, "world scenarios (default: baseline and the three drifts)");
   app.add_option("--seed", seed, "the worlds' seed (default 1)");
@@ -232,9 +246,12 @@ int main(int argc, char** argv) {
       "cross_sensor: {enabled: false}, class_balance: {enabled: false}, novelty: {enabled: false}}\n";
 
   std::string table =
-      "| world | arm | samples | model wrong | rarest class (of frames) | near-duplicates | bytes per "
+      "| world | arm | samples | at night | model wrong | in daylight | rarest class (of frames) | "
+      "near-duplicates | bytes "
+      "per "
       "device-day | "
-      "against every frame | paid for by |\n|---|---|---|---|---|---|---|---|---|\n";
+      "against every frame | paid for by (of which the model is wrong on) "
+      "|\n|---|---|---|---|---|---|---|---|---|---|---|\n";
   std::string summary;
   for (const std::string& scenario : scenarios) {
     const int score_from_day = scenario == "baseline" ? 0 : 1;
@@ -254,14 +271,19 @@ int main(int argc, char** argv) {
     const double device_days = static_cast<double>(devices) * (days - score_from_day);
     for (int arm = 0; arm < 2; ++arm) {
       const Tally& t = arms[arm];
-      std::string paid;
+      std::string paid, errors;
+      for (const auto& [name, n] : t.errors)
+        errors += (errors.empty() ? "" : ", ") + name + " " + std::to_string(n);
       for (const auto& [name, n] : t.strategies)
-        paid += (paid.empty() ? "" : ", ") + name + " " + std::to_string(n);
+        paid += (paid.empty() ? "" : ", ") + name + " " + std::to_string(n) + " (" +
+                std::to_string(t.strategies_wrong.count(name) ? t.strategies_wrong.at(name) : 0) + " wrong)";
       table += "| " + scenario + (score_from_day ? " (from day 1)" : "") + " | " +
                (arm == 0 ? "hard-case" : "random") + " | " + std::to_string(t.samples) + " | " +
-               percent(t.wrong, t.samples) + " | " + rarest + " " + percent(t.showing(rarest), t.samples) +
-               " (" + percent(t.frame_classes.count(rarest) ? t.frame_classes.at(rarest) : 0, t.frames) +
-               ") | " + percent(t.duplicates, t.samples) + " | " +
+               percent(t.night, t.samples) + " | " + percent(t.wrong, t.samples) + " (" + errors + ") | " +
+               percent(t.wrong - t.night_wrong, t.samples - t.night) + " | " + rarest + " " +
+               percent(t.showing(rarest), t.samples) + " (" +
+               percent(t.frame_classes.count(rarest) ? t.frame_classes.at(rarest) : 0, t.frames) + ") | " +
+               percent(t.duplicates, t.samples) + " | " +
                bench::fmt("%.0f kB", t.sample_bytes / device_days / 1000) + " | " +
                bench::fmt("%.3f", t.frame_bytes ? static_cast<double>(t.sample_bytes) / t.frame_bytes : 0) +
                " | " + paid + " |\n";

@@ -113,7 +113,10 @@ Status FieldConfigParser::parse_samples(const YAML::Node& node, FieldConfig& con
   }
   if (const YAML::Node budget = node["budget"]) {
     CANOPY_TRY(need_map(budget, "'budget' of 'samples'"));
-    CANOPY_TRY(check_keys(budget, {"per_minute", "per_hour", "per_day"}, "'budget' of 'samples'"));
+    CANOPY_TRY(check_keys(budget, {"per_minute", "per_hour", "per_day", "paced"}, "'budget' of 'samples'"));
+    if (budget["paced"]) {
+      CANOPY_ASSIGN_OR_RETURN(rules.budget.paced, boolean(budget["paced"], "'paced' of 'budget'"));
+    }
     CANOPY_TRY(set_number(budget, "per_minute", 0, 1e6, rules.budget.per_minute));
     CANOPY_TRY(set_number(budget, "per_hour", 0, 1e6, rules.budget.per_hour));
     CANOPY_TRY(set_number(budget, "per_day", 0, 1e6, rules.budget.per_day));

@@ -72,7 +72,13 @@ bool budget_allows(const BudgetState& state, const BudgetRules& rules, const std
                    std::int64_t now_ms) {
   if (count_in(state.minute, now_ms, kMinuteMs) >= rules.per_minute) return false;
   if (count_in(state.hour, now_ms, kHourMs) >= rules.per_hour) return false;
-  if (count_in(state.day, now_ms, kDayMs) >= rules.per_day) return false;
+  const int today = count_in(state.day, now_ms, kDayMs);
+  if (today >= rules.per_day) return false;
+  if (rules.paced) {
+    const std::int64_t hour_of_day = (now_ms - window_start(now_ms, kDayMs)) / kHourMs;
+    if (static_cast<std::int64_t>(today) * 24 >= static_cast<std::int64_t>(rules.per_day) * (hour_of_day + 1))
+      return false;
+  }
   const auto limit = rules.per_strategy_day.find(strategy);
   if (limit == rules.per_strategy_day.end()) return true;
   const auto spent = state.strategy_day.find(strategy);

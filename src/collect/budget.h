@@ -1,5 +1,5 @@
-// Upload budgets for samples: at most so many per minute, hour and day, and
-// per strategy per day. Windows are aligned to the clock (a day is a UTC
+// Upload budgets for samples: at most so many per minute, hour and day
+// (released over the day), and per strategy per day. Windows are aligned to the clock (a day is a UTC
 // day), so a count read back after a restart is still the count of the
 // window it belongs to, and the state is a few numbers kept in a file.
 // Thread-safety: pure functions over the values passed in.
@@ -19,6 +19,9 @@ struct BudgetRules {
   int per_hour = 12;
   int per_day = 100;
   std::map<std::string, int> per_strategy_day;  // a strategy without an entry has only the shared limits
+  // The day's budget is released hour by hour (per_day x (hour + 1) / 24),
+  // so the first hours cannot spend what the rest of the day may need.
+  bool paced = true;
 };
 
 // One window's count: which window (its start, Unix ms) and how many.

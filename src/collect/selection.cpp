@@ -72,15 +72,19 @@ double uncertainty_score(const std::vector<RawBox>& boxes, double threshold,
 }
 
 double temporal_disagreement(const std::vector<PassHistory>& plants, int window) {
-  int settled = 0, contradicted = 0;
+  int settled = 0, contradicted = 0, missed = 0;
   for (const PassHistory& plant : plants) {
     // A plant the tracker has not watched for a whole window has no history
     // to contradict.
     if (window < 1 || static_cast<int>(plant.recent.size()) < window) continue;
     ++settled;
     if (plant.recent.back() != plant.agreed) ++contradicted;
+    if (!plant.recent.back()) ++missed;
   }
-  return settled == 0 ? 0 : static_cast<double>(contradicted) / settled;
+  // A pass that misses every plant is a blind camera (night, fog, a lens
+  // covered), not a hard case: nothing in it can be labeled.
+  if (settled == 0 || missed == settled) return 0;
+  return static_cast<double>(contradicted) / settled;
 }
 
 double model_disagreement(const std::vector<RawBox>& active, const std::vector<RawBox>& shadow,

@@ -145,7 +145,8 @@ struct PassHistory {
 // The share of the camera's settled plants (watched for a whole window)
 // that this pass, the newest, contradicts: missed, or seen as another state
 // than their passes agreed on. A pass that contradicts the plants' own
-// history is the likeliest to be the model's mistake.
+// history is the likeliest to be the model's mistake; one that misses them
+// all scores 0 (a blind camera).
 double temporal_disagreement(const std::vector<PassHistory>& plants, int window);
 // 1 - matched / (boxes of either model), over boxes at or above the threshold.
 double model_disagreement(const std::vector<RawBox>& active, const std::vector<RawBox>& shadow,

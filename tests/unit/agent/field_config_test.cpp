@@ -152,7 +152,7 @@ TEST(FieldConfigSamplesTest, TheSamplesSectionSetsEveryStrategyAndBudget) {
                            "field: home-farm\n"
                            "samples:\n"
                            "  image: {max_side: 480, jpeg_quality: 80, max_bytes: 90000}\n"
-                           "  budget: {per_minute: 1, per_hour: 6, per_day: 40}\n"
+                           "  budget: {per_minute: 1, per_hour: 6, per_day: 40, paced: false}\n"
                            "  duplicates: {max_distance: 8, keep_after: 2h}\n"
                            "  uncertainty: {method: entropy, min_score: 0.7, per_day: 20}\n"
                            "  temporal: {enabled: false}\n"
@@ -168,6 +168,7 @@ TEST(FieldConfigSamplesTest, TheSamplesSectionSetsEveryStrategyAndBudget) {
   EXPECT_EQ(config->sample_images.max_side, 480);
   EXPECT_EQ(config->sample_images.max_bytes, 90000);
   EXPECT_EQ(r.budget.per_hour, 6);
+  EXPECT_FALSE(r.budget.paced);
   EXPECT_EQ(r.budget.per_strategy_day.at("uncertainty"), 20);
   EXPECT_EQ(r.budget.per_strategy_day.at("random"), 4);
   EXPECT_EQ(r.duplicates.keep_after_ms, 2 * 3'600'000);

@@ -245,7 +245,7 @@ TEST_F(FieldLoopTest, KeptFramesBecomeSamplesWithPreLabelsSensorsAndReasonsWithi
   // Every frame is hard enough (the random slice takes them all): the budget decides.
   extra_config_ =
       "field: home-farm\n"
-      "samples: {random: {share: 1}, budget: {per_minute: 5, per_hour: 5, per_day: 3}, image: {max_side: 200}}\n";
+      "samples: {random: {share: 1}, budget: {per_minute: 5, per_hour: 5, per_day: 3, paced: false}, image: {max_side: 200}}\n";
   open_loop();
   const std::map<std::pair<int, int>, Leaf> plants = {{{0, 0}, Leaf::kHealthy}, {{1, 2}, Leaf::kDiseased}};
   for (int i = 0; i < 2; ++i) pass(plants);

@@ -9,7 +9,7 @@ constexpr std::int64_t kDay = 86'400'000;
 constexpr std::int64_t kT0 = 20'000 * kDay;  // a UTC midnight
 
 TEST(BudgetTest, EachWindowLimitsAndResetsAtItsBoundary) {
-  BudgetRules rules{.per_minute = 2, .per_hour = 3, .per_day = 4, .per_strategy_day = {}};
+  BudgetRules rules{.per_minute = 2, .per_hour = 3, .per_day = 4, .per_strategy_day = {}, .paced = false};
   BudgetState state;
   budget_spend(state, "uncertainty", kT0);
   budget_spend(state, "uncertainty", kT0 + 1000);
@@ -25,7 +25,11 @@ TEST(BudgetTest, EachWindowLimitsAndResetsAtItsBoundary) {
 }
 
 TEST(BudgetTest, AStrategyWithItsOwnLimitLeavesTheRestToOthers) {
-  BudgetRules rules{.per_minute = 100, .per_hour = 100, .per_day = 100, .per_strategy_day = {{"novelty", 1}}};
+  BudgetRules rules{.per_minute = 100,
+                    .per_hour = 100,
+                    .per_day = 100,
+                    .per_strategy_day = {{"novelty", 1}},
+                    .paced = false};
   BudgetState state;
   budget_spend(state, "novelty", kT0);
   EXPECT_FALSE(budget_allows(state, rules, "novelty", kT0 + 3'600'000));
@@ -33,8 +37,26 @@ TEST(BudgetTest, AStrategyWithItsOwnLimitLeavesTheRestToOthers) {
   EXPECT_TRUE(budget_allows(state, rules, "novelty", kT0 + kDay));
 }
 
+TEST(BudgetTest, APacedDayReleasesItsBudgetHourByHour) {
+  BudgetRules rules{.per_minute = 100, .per_hour = 100, .per_day = 48, .per_strategy_day = {}, .paced = true};
+  BudgetState state;
+  constexpr std::int64_t kHour = 3'600'000;
+  int kept_in_first_hour = 0;
+  for (int i = 0; i < 10; ++i)
+    if (budget_allows(state, rules, "temporal", kT0 + i))
+      budget_spend(state, "temporal", kT0 + i), ++kept_in_first_hour;
+  EXPECT_EQ(kept_in_first_hour, 2) << "48 a day: 2 by the end of the first hour";
+  EXPECT_TRUE(budget_allows(state, rules, "temporal", kT0 + kHour));
+  // Late in the day what the quiet hours left is there to spend.
+  int kept_late = 0;
+  for (int i = 0; i < 100; ++i)
+    if (budget_allows(state, rules, "temporal", kT0 + 23 * kHour + i))
+      budget_spend(state, "temporal", kT0 + 23 * kHour + i), ++kept_late;
+  EXPECT_EQ(kept_late, 46);
+}
+
 TEST(BudgetTest, TheStateReadBackCountsTheSameAndRefusesCorruption) {
-  BudgetRules rules{.per_minute = 5, .per_hour = 5, .per_day = 2, .per_strategy_day = {}};
+  BudgetRules rules{.per_minute = 5, .per_hour = 5, .per_day = 2, .per_strategy_day = {}, .paced = false};
   BudgetState state;
   budget_spend(state, "temporal", kT0 + 5);
   budget_spend(state, "random", kT0 + 6);

@@ -69,6 +69,7 @@ TEST(TemporalTest, APassThatContradictsWhatAPlantsPassesAgreedOnDisagrees) {
   EXPECT_DOUBLE_EQ(temporal_disagreement({steady}, 4), 0);
   EXPECT_DOUBLE_EQ(temporal_disagreement({steady, flipped}, 4), 0.5);
   EXPECT_DOUBLE_EQ(temporal_disagreement({missed, flipped}, 4), 1.0);
+  EXPECT_DOUBLE_EQ(temporal_disagreement({missed, missed}, 4), 0) << "a blind camera, not a hard case";
   EXPECT_DOUBLE_EQ(temporal_disagreement({young}, 4), 0) << "not watched for a whole window yet";
   EXPECT_DOUBLE_EQ(temporal_disagreement({}, 4), 0);
 }
@@ -214,7 +215,11 @@ TEST(SelectFrameTest, TheRandomSliceKeepsAnyFrameFlaggedAndSkipsTheDuplicateChec
 TEST(SelectFrameTest, BudgetsBindAndTheNextStrategyWithRoomPays) {
   SelectionRules rules = only("uncertainty");
   rules.novelty.enabled = true;
-  rules.budget = {.per_minute = 10, .per_hour = 10, .per_day = 3, .per_strategy_day = {{"uncertainty", 1}}};
+  rules.budget = {.per_minute = 10,
+                  .per_hour = 10,
+                  .per_day = 3,
+                  .per_strategy_day = {{"uncertainty", 1}},
+                  .paced = false};
   SelectionState state;
   Candidate hard = frame({box("diseased", 0.5)});
   for (int i = 0; i < 3; ++i) {
@@ -235,7 +240,7 @@ TEST(SelectFrameTest, BudgetsBindAndTheNextStrategyWithRoomPays) {
 
 TEST(SelectFrameTest, TheStateSurvivesARestartWithItsBudgetsAndMemory) {
   SelectionRules rules = only("uncertainty");
-  rules.budget = {.per_minute = 10, .per_hour = 10, .per_day = 1, .per_strategy_day = {}};
+  rules.budget = {.per_minute = 10, .per_hour = 10, .per_day = 1, .per_strategy_day = {}, .paced = false};
   SelectionState state;
   Candidate hard = frame({box("diseased", 0.5)}, 0xabcdef);
   hard.signature.embedding[3] = 1;
