@@ -12,8 +12,8 @@
 //   - model wrong: the sample's boxes at or above the model's threshold
 //     against the true plants at IoU 0.5: a missed plant, an extra box or a
 //     wrong class makes the model wrong on the frame;
-//   - rarest class: the share of samples showing a plant of the class that
-//     is rarest among every frame's true plants;
+//   - rarest class: the share of the true plants in the samples that are of
+//     the class rarest among every frame's true plants;
 //   - near-duplicates: samples within 10 bits of the perceptual hash of a
 //     sample the same camera kept less than an hour before;
 //   - bytes per device and day against sending every frame.
@@ -24,7 +24,6 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -61,8 +60,8 @@ struct Tally {
   std::map<std::string, int> strategies, strategies_wrong;
   std::map<std::string, int> errors;  // wrong samples by the first error found: missed, extra, class  // the
                                       // strategy that paid for each sample
-  std::vector<std::set<std::string>> shown;  // per sample, the true classes it shows
-  std::map<std::string, int> frame_classes;  // frames showing each true class
+  std::map<std::string, int> sample_plants;  // true plants in the samples, by class
+  std::map<std::string, int> frame_plants;   // true plants in every scored frame, by class
 
   void add(const Tally& o) {
     samples += o.samples, wrong += o.wrong, duplicates += o.duplicates, frames += o.frames, night += o.night;
@@ -71,12 +70,15 @@ struct Tally {
     for (const auto& [name, n] : o.strategies) strategies[name] += n;
     for (const auto& [name, n] : o.strategies_wrong) strategies_wrong[name] += n;
     for (const auto& [name, n] : o.errors) errors[name] += n;
-    shown.insert(shown.end(), o.shown.begin(), o.shown.end());
-    for (const auto& [name, n] : o.frame_classes) frame_classes[name] += n;
+    for (const auto& [name, n] : o.sample_plants) sample_plants[name] += n;
+    for (const auto& [name, n] : o.frame_plants) frame_plants[name] += n;
   }
-  int showing(const std::string& label) const {
-    return static_cast<int>(
-        std::count_if(shown.begin(), shown.end(), [&](const auto& s) { return s.count(label); }));
+  // The share of `label` among the plants of `plants`.
+  static double share(const std::map<std::string, int>& plants, const std::string& label) {
+    int all = 0;
+    for (const auto& [name, n] : plants) all += n;
+    const auto found = plants.find(label);
+    return all == 0 || found == plants.end() ? 0 : static_cast<double>(found->second) / all;
   }
 };
 
@@ -158,9 +160,8 @@ Tally run_arm(int device, std::uint64_t seed, const std::string& scenario, int d
     tally.wrong += wrong;
     ++tally.strategies[sample.reasons.front().strategy];
     tally.strategies_wrong[sample.reasons.front().strategy] += wrong;
-    std::set<std::string>& shown = tally.shown.emplace_back();
     for (const world::TrueObject& o : truth->second.objects)
-      shown.insert(std::string(world::plant_condition_name(o.condition)));
+      ++tally.sample_plants[std::string(world::plant_condition_name(o.condition))];
     const std::uint64_t hash = collect::parse_hash_hex(sample.phash).value_or(0);
     auto& previous = kept_hashes[sample.camera];
     for (const auto& [at, other] : previous)
@@ -190,10 +191,8 @@ Tally run_arm(int device, std::uint64_t seed, const std::string& scenario, int d
       if (t >= score_from_ms) {
         ++tally.frames;
         tally.frame_bytes += static_cast<std::int64_t>(frame.jpeg.size());
-        std::set<std::string> classes;
         for (const world::TrueObject& o : frame.objects)
-          classes.insert(std::string(world::plant_condition_name(o.condition)));
-        for (const std::string& c : classes) ++tally.frame_classes[c];
+          ++tally.frame_plants[std::string(world::plant_condition_name(o.condition))];
       }
     }
     if (t > start_ms) clock.advance_ms(world::kMinuteMs);
@@ -246,7 +245,8 @@ int main(int argc, char** argv) {
       "cross_sensor: {enabled: false}, class_balance: {enabled: false}, novelty: {enabled: false}}\n";
 
   std::string table =
-      "| world | arm | samples | at night | model wrong | in daylight | rarest class (of frames) | "
+      "| world | arm | samples | at night | model wrong | in daylight | rarest class among true plants (in "
+      "every frame) | "
       "near-duplicates | bytes "
       "per "
       "device-day | "
@@ -266,8 +266,8 @@ int main(int argc, char** argv) {
       }
     // The rarest class among the frames' true plants (both arms saw the same frames).
     std::string rarest;
-    for (const auto& [label, n] : arms[1].frame_classes)
-      if (rarest.empty() || n < arms[1].frame_classes.at(rarest)) rarest = label;
+    for (const auto& [label, n] : arms[1].frame_plants)
+      if (rarest.empty() || n < arms[1].frame_plants.at(rarest)) rarest = label;
     const double device_days = static_cast<double>(devices) * (days - score_from_day);
     for (int arm = 0; arm < 2; ++arm) {
       const Tally& t = arms[arm];
@@ -281,10 +281,9 @@ int main(int argc, char** argv) {
                (arm == 0 ? "hard-case" : "random") + " | " + std::to_string(t.samples) + " | " +
                percent(t.night, t.samples) + " | " + percent(t.wrong, t.samples) + " (" + errors + ") | " +
                percent(t.wrong - t.night_wrong, t.samples - t.night) + " | " + rarest + " " +
-               percent(t.showing(rarest), t.samples) + " (" +
-               percent(t.frame_classes.count(rarest) ? t.frame_classes.at(rarest) : 0, t.frames) + ") | " +
-               percent(t.duplicates, t.samples) + " | " +
-               bench::fmt("%.0f kB", t.sample_bytes / device_days / 1000) + " | " +
+               percent(Tally::share(t.sample_plants, rarest), 1) + " (" +
+               percent(Tally::share(t.frame_plants, rarest), 1) + ") | " + percent(t.duplicates, t.samples) +
+               " | " + bench::fmt("%.0f kB", t.sample_bytes / device_days / 1000) + " | " +
                bench::fmt("%.3f", t.frame_bytes ? static_cast<double>(t.sample_bytes) / t.frame_bytes : 0) +
                " | " + paid + " |\n";
     }
@@ -296,10 +295,9 @@ int main(int argc, char** argv) {
         "- " + scenario + ": model wrong " + percent(h.wrong, h.samples) + " against " +
         percent(r.wrong, r.samples) + " (" +
         ratio(h.samples ? double(h.wrong) / h.samples : 0, r.samples ? double(r.wrong) / r.samples : 0) +
-        "×, goal ≥ 3×); rarest class (" + rarest + ") " + percent(h.showing(rarest), h.samples) +
-        " against " + percent(r.showing(rarest), r.samples) + " (" +
-        ratio(h.samples ? double(h.showing(rarest)) / h.samples : 0,
-              r.samples ? double(r.showing(rarest)) / r.samples : 0) +
+        "×, goal ≥ 3×); rarest class (" + rarest + ") " + percent(Tally::share(h.sample_plants, rarest), 1) +
+        " of the plants in the samples against " + percent(Tally::share(r.sample_plants, rarest), 1) + " (" +
+        ratio(Tally::share(h.sample_plants, rarest), Tally::share(r.sample_plants, rarest)) +
         "×, goal ≥ 2×); near-duplicates " + percent(h.duplicates, h.samples) + " (goal < 5%)\n";
   }
   const std::string text =
