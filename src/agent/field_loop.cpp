@@ -172,9 +172,13 @@ struct FieldLoop::Impl {
   std::map<std::string, double> valid_readings(std::int64_t now);
   void send(api::Stream stream, std::int64_t now, Json body) {
     Status sent = emit(stream, now, std::move(body));
-    if (!sent.ok())
-      spdlog::error("field.record_lost stream={} error=\"{}\"", api::stream_name(stream),
-                    sent.error().message);
+    if (sent.ok()) return;
+    // A sample finds no room when the outbox is full of the field's own
+    // records, which it may not displace: that is the outbox working.
+    if (stream == api::Stream::kSamples && sent.error().code == ErrorCode::kTooLarge)
+      spdlog::info("samples.no_room error=\"{}\"", sent.error().message);
+    else
+      spdlog::error("field.record_lost stream={} error=\"{}\"", api::stream_name(stream), sent.error().message);
   }
 
   FieldLoopOptions options;
