@@ -416,15 +416,14 @@ void FieldLoop::Impl::consider_sample(const CameraSlot& slot, const device::Fram
   judged.size = size;
   judged.image = image;
   judged.detections = std::move(detections);
-  std::vector<collect::PassHistory> plants;
   for (const field::Plant& plant : slot.plants.plants) {
-    collect::PassHistory& history = plants.emplace_back();
+    collect::PassHistory& history = judged.plants.emplace_back();
     history.agreed = field::plant_state_name(plant.state);
     for (const auto& state : plant.recent)
       history.recent.push_back(state ? std::optional<std::string>(field::plant_state_name(*state))
                                      : std::nullopt);
   }
-  judged.temporal = collect::temporal_disagreement(plants, options.config.tracking.window);
+  judged.window = options.config.tracking.window;
   judged.soil = soil_under(slot.config.zone, now);
   judged.sensors = valid_readings(now);
   if (auto sample = samples->consider(judged, model, now))

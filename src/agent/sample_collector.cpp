@@ -67,7 +67,7 @@ std::optional<std::vector<collect::RawBox>> SampleCollector::run_shadow(const Ju
   return raw_boxes(*found, frame.image.size(), shadow_->manifest());
 }
 
-Result<std::string> SampleCollector::sample_jpeg(const JudgedFrame& frame, int& width, int& height) {
+Result<std::string> SampleCollector::sample_jpeg(const Pending& frame, int& width, int& height) {
   const SampleImageRules& rules = config_.sample_images;
   const double scale =
       std::min(1.0, static_cast<double>(rules.max_side) / std::max(frame.size.width, frame.size.height));
@@ -90,49 +90,70 @@ std::optional<api::Sample> SampleCollector::consider(const JudgedFrame& frame,
                                                      const std::shared_ptr<const LoadedModel>& model,
                                                      std::int64_t now_ms) {
   if (!config_.selection.enabled || !model) return std::nullopt;
-  collect::Candidate candidate;
+  // What only this frame's pixels tell is taken now: they are gone by the
+  // next pass.
+  Pending current;
+  current.encoded.assign(frame.encoded);
+  current.size = frame.size;
+  current.zone = frame.zone;
+  current.captured_ms = frame.captured_ms;
+  current.sensors = frame.sensors;
+  current.model = model;
+  collect::Candidate& candidate = current.candidate;
   candidate.camera = frame.camera;
   candidate.boxes = raw_boxes(frame.detections, frame.image.size(), model->manifest);
   candidate.threshold = model->manifest.thresholds.score;
-  candidate.temporal = frame.temporal;
   candidate.soil = frame.soil;
   candidate.signature = collect::sign_image(frame.image);
   candidate.shadow_boxes = run_shadow(frame, *model);
   if (candidate.shadow_boxes) {
+    current.shadow_model = shadow_label_;
     ++shadow_frames_;
     shadow_agreement_sum_ +=
         1 - collect::model_disagreement(candidate.boxes, *candidate.shadow_boxes, candidate.threshold,
                                         config_.selection.model_disagreement.iou);
   }
+  std::optional<api::Sample> sample;
+  if (auto previous = pending_.find(frame.camera); previous != pending_.end()) {
+    previous->second.candidate.temporal = collect::previous_pass_flicker(frame.plants, frame.window);
+    sample = decide(std::move(previous->second), now_ms);
+  }
+  pending_[frame.camera] = std::move(current);
+  return sample;
+}
+
+std::optional<api::Sample> SampleCollector::decide(Pending pending, std::int64_t now_ms) {
+  const collect::Candidate& candidate = pending.candidate;
+  const LoadedModel& model = *pending.model;
   const std::int64_t duplicates_before = state_.duplicates, over_before = state_.over_budget;
   const collect::Decision decision =
-      collect::select_frame(state_, candidate, config_.selection, model->manifest.labels, now_ms,
+      collect::select_frame(state_, candidate, config_.selection, model.manifest.labels, now_ms,
                             std::uniform_real_distribution<double>(0, 1)(random_));
   duplicates_ += state_.duplicates - duplicates_before;
   over_budget_ += state_.over_budget - over_before;
   if (!decision.keep) return std::nullopt;
 
   api::Sample sample;
-  auto jpeg = sample_jpeg(frame, sample.width, sample.height);
+  auto jpeg = sample_jpeg(pending, sample.width, sample.height);
   if (!jpeg.ok()) {
-    spdlog::warn("samples.encode_failed camera={} error=\"{}\"", frame.camera, jpeg.error().message);
+    spdlog::warn("samples.encode_failed camera={} error=\"{}\"", candidate.camera, jpeg.error().message);
     return std::nullopt;
   }
-  sample.id = api::sample_id(device_id_, frame.camera, frame.captured_ms);
+  sample.id = api::sample_id(device_id_, candidate.camera, pending.captured_ms);
   sample.field = config_.field;
-  sample.camera = frame.camera;
-  sample.zone = frame.zone;
-  sample.captured_ms = frame.captured_ms;
-  sample.model = model->ref.model.label();
+  sample.camera = candidate.camera;
+  sample.zone = pending.zone;
+  sample.captured_ms = pending.captured_ms;
+  sample.model = model.ref.model.label();
   for (const collect::RawBox& b : candidate.boxes)
     sample.predictions.push_back({b.label, b.score, b.x1, b.y1, b.x2, b.y2});
   if (candidate.shadow_boxes) {
     sample.shadow_predictions.emplace();
     for (const collect::RawBox& b : *candidate.shadow_boxes)
       sample.shadow_predictions->push_back({b.label, b.score, b.x1, b.y1, b.x2, b.y2});
-    sample.shadow_model = shadow_label_;
+    sample.shadow_model = pending.shadow_model;
   }
-  sample.sensors = frame.sensors;
+  sample.sensors = std::move(pending.sensors);
   for (const collect::StrategyScore& reason : decision.reasons)
     sample.reasons.push_back({reason.strategy, reason.score, reason.detail});
   sample.random = decision.random;

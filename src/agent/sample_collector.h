@@ -14,6 +14,11 @@
 // kept frames) is written atomically to `state_file` before a sample is
 // handed on, so a restart neither spends a budget twice nor forgets it; a
 // crash in between loses that one sample, never overspends.
+//
+// A frame is judged when the camera's next pass is in: only then is it
+// known whether a plant flickered in it (collect::previous_pass_flicker).
+// So each camera's last frame waits here, encoded as the camera gave it;
+// the frame waiting when the loop stops is not judged.
 // Thread-safety: one thread (the field loop's).
 #pragma once
 
@@ -45,7 +50,8 @@ struct JudgedFrame {
   cv::Size size;             // its full size
   cv::Mat image;             // decoded at the model's footprint; the detections are in its pixels
   std::vector<vision::Detection> detections;  // down to the raw score floor
-  double temporal = 0;                        // collect::temporal_disagreement of the camera's plants
+  std::vector<collect::PassHistory> plants;   // the camera's plants, this pass included
+  int window = 0;                             // the tracker's passes per plant
   std::optional<collect::SoilContext> soil;
   std::map<std::string, double> sensors;  // valid readings now
 };
@@ -58,7 +64,8 @@ class SampleCollector {
   SampleCollector(std::string device_id, const FieldConfig& config, std::filesystem::path state_file,
                   std::uint64_t seed);
 
-  // The sample to send for `frame`, judged by `model`, or nullopt.
+  // Takes `frame`, judged by `model`, and answers the sample to send for
+  // the camera's previous frame, if that one is kept.
   std::optional<api::Sample> consider(const JudgedFrame& frame,
                                       const std::shared_ptr<const LoadedModel>& model, std::int64_t now_ms);
 
@@ -68,10 +75,22 @@ class SampleCollector {
   std::map<std::string, double> take_telemetry();
 
  private:
+  // A frame waiting for the camera's next pass.
+  struct Pending {
+    std::string encoded;
+    cv::Size size;
+    std::string zone;
+    std::int64_t captured_ms = 0;
+    std::map<std::string, double> sensors;
+    collect::Candidate candidate;
+    std::shared_ptr<const LoadedModel> model;
+    std::string shadow_model;
+  };
+  std::optional<api::Sample> decide(Pending pending, std::int64_t now_ms);
   std::vector<collect::RawBox> raw_boxes(const std::vector<vision::Detection>& detections, cv::Size image,
                                          const package::Manifest& manifest) const;
   std::optional<std::vector<collect::RawBox>> run_shadow(const JudgedFrame& frame, const LoadedModel& model);
-  Result<std::string> sample_jpeg(const JudgedFrame& frame, int& width, int& height);
+  Result<std::string> sample_jpeg(const Pending& frame, int& width, int& height);
   void save_state() const;
 
   const std::string device_id_;
@@ -84,6 +103,7 @@ class SampleCollector {
   std::filesystem::path shadow_directory_;
   std::string shadow_label_;
   std::unique_ptr<infer::Detector> shadow_;
+  std::map<std::string, Pending> pending_;  // by camera
   std::int64_t kept_ = 0, duplicates_ = 0, over_budget_ = 0, shadow_frames_ = 0;
   double shadow_agreement_sum_ = 0;
 };

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <set>
 
 #include "common/enum_names.h"
 
@@ -30,10 +31,12 @@ double box_iou(const RawBox& a, const RawBox& b) {
   return uni > 0 ? inter / uni : 0;
 }
 
-std::string top_label(const std::vector<RawBox>& boxes) {
-  const auto top = std::max_element(boxes.begin(), boxes.end(),
-                                    [](const RawBox& a, const RawBox& b) { return a.score < b.score; });
-  return top == boxes.end() ? "none" : top->label;
+// The classes a frame shows: a box at least this sure of each.
+std::set<std::string> classes_shown(const std::vector<RawBox>& boxes, double min_score) {
+  std::set<std::string> shown;
+  for (const RawBox& box : boxes)
+    if (box.score >= min_score) shown.insert(box.label);
+  return shown;
 }
 
 std::string percent(double share) { return std::to_string(static_cast<int>(std::lround(share * 100))) + "%"; }
@@ -71,20 +74,20 @@ double uncertainty_score(const std::vector<RawBox>& boxes, double threshold,
   return worst;
 }
 
-double temporal_disagreement(const std::vector<PassHistory>& plants, int window) {
-  int settled = 0, contradicted = 0, missed = 0;
+double previous_pass_flicker(const std::vector<PassHistory>& plants, int window) {
+  int settled = 0, flickered = 0, missed = 0;
   for (const PassHistory& plant : plants) {
-    // A plant the tracker has not watched for a whole window has no history
-    // to contradict.
-    if (window < 1 || static_cast<int>(plant.recent.size()) < window) continue;
+    // A plant the tracker has not watched for a whole window has no
+    // agreement to flicker against.
+    const std::size_t passes = plant.recent.size();
+    if (window < 2 || passes < static_cast<std::size_t>(window)) continue;
     ++settled;
-    if (plant.recent.back() != plant.agreed) ++contradicted;
-    if (!plant.recent.back()) ++missed;
+    const auto& previous = plant.recent[passes - 2];
+    if (!previous) ++missed;
+    if (previous != plant.agreed && plant.recent.back() == plant.agreed) ++flickered;
   }
-  // A pass that misses every plant is a blind camera (night, fog, a lens
-  // covered), not a hard case: nothing in it can be labeled.
   if (settled == 0 || missed == settled) return 0;
-  return static_cast<double>(contradicted) / settled;
+  return static_cast<double>(flickered) / settled;
 }
 
 double model_disagreement(const std::vector<RawBox>& active, const std::vector<RawBox>& shadow,
@@ -189,7 +192,7 @@ Decision select_frame(SelectionState& state, const Candidate& frame, const Selec
   }
   if (rules.temporal.enabled)
     consider("temporal", frame.temporal, rules.temporal.min_score,
-             percent(frame.temporal) + " of the settled plants contradicted");
+             percent(frame.temporal) + " of the settled plants flickered");
   if (rules.model_disagreement.enabled && frame.shadow_boxes) {
     const double score =
         model_disagreement(frame.boxes, *frame.shadow_boxes, frame.threshold, rules.model_disagreement.iou);
@@ -242,7 +245,8 @@ Decision select_frame(SelectionState& state, const Candidate& frame, const Selec
   budget_spend(state.budget, payer->strategy, now_ms);
   decision.keep = true;
   ++state.kept;
-  ++state.kept_by_class[top_label(frame.boxes)];
+  for (const std::string& label : classes_shown(frame.boxes, rules.class_balance.min_box_score))
+    ++state.kept_by_class[label];
   memory.recent.push_back({frame.signature.hash, now_ms});
   while (static_cast<int>(memory.recent.size()) > std::max(1, rules.duplicates.memory))
     memory.recent.pop_front();

@@ -7,9 +7,10 @@
 //                      confidence threshold, down to the raw floor) is close
 //                      to its class's threshold; or least confidence or
 //                      entropy over the frame's boxes
-//   temporal           a pass that contradicts what a plant's earlier passes
-//                      agreed on: it flips the plant's state, or misses a
-//                      plant found before
+//   temporal           a pass in which a plant flickered: seen as another
+//                      state than its passes agree on, or missed, while the
+//                      next pass agrees again (so the frame is judged one
+//                      pass late)
 //   model_disagreement the previous model, run in shadow on a share of
 //                      frames, finds other boxes than the active one
 //   cross_sensor       the camera sees water stress while the soil is wet,
@@ -123,7 +124,7 @@ struct Candidate {
   std::optional<std::vector<RawBox>> shadow_boxes;  // the previous model's, when it ran
   double threshold = 0.5;                           // the model's decision threshold
   std::map<std::string, double> class_thresholds;   // per class, where one differs
-  double temporal = 0;                              // temporal_disagreement() of this pass
+  double temporal = 0;                              // previous_pass_flicker() once the next pass is in
   std::optional<SoilContext> soil;
   ImageSignature signature;
 };
@@ -143,18 +144,20 @@ struct PassHistory {
   std::string agreed;
 };
 // The share of the camera's settled plants (watched for a whole window)
-// that this pass, the newest, contradicts: missed, or seen as another state
-// than their passes agreed on. A pass that contradicts the plants' own
-// history is the likeliest to be the model's mistake; one that misses them
-// all scores 0 (a blind camera).
-double temporal_disagreement(const std::vector<PassHistory>& plants, int window);
+// for which the pass before the newest was the odd one out: it saw another
+// state than the plants' agreed one, or missed the plant, and the newest
+// pass agrees again. A flicker that the next pass takes back is the
+// likeliest of all to be the model's mistake; a change that holds (a plant
+// falling ill) is not one. A pass that missed every plant scores 0: a blind
+// camera (night, fog, a covered lens) has nothing to label.
+double previous_pass_flicker(const std::vector<PassHistory>& plants, int window);
 // 1 - matched / (boxes of either model), over boxes at or above the threshold.
 double model_disagreement(const std::vector<RawBox>& active, const std::vector<RawBox>& shadow,
                           double threshold, double iou);
 std::optional<StrategyScore> cross_sensor_score(const std::vector<RawBox>& boxes, double threshold,
                                                 const SoilContext& soil, const CrossSensorRules& rules);
-// How rare the rarest class the frame shows is among `kept` (counts of
-// kept samples by class): 1 for a class never kept, 0 at rare_share or more.
+// How rare the rarest class the frame shows is among `kept` (kept frames
+// showing each class): 1 for a class never kept, 0 at rare_share or more.
 double class_rarity(const std::vector<RawBox>& boxes, const std::map<std::string, std::int64_t>& kept,
                     const std::vector<std::string>& classes, const ClassBalanceRules& rules,
                     std::string* rarest = nullptr);
@@ -172,7 +175,8 @@ struct CameraMemory {
 };
 struct SelectionState {
   BudgetState budget;
-  std::map<std::string, std::int64_t> kept_by_class;  // the top box's label; "none" for an empty frame
+  // Kept frames showing each class (a box of at least class_balance.min_box_score).
+  std::map<std::string, std::int64_t> kept_by_class;
   std::map<std::string, CameraMemory> cameras;
   std::int64_t frames = 0, kept = 0, duplicates = 0, over_budget = 0;
 

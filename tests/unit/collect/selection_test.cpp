@@ -60,18 +60,23 @@ TEST(UncertaintyTest, LeastConfidenceAndEntropyPeakAtAHalf) {
   EXPECT_FALSE(parse_uncertainty_method("margin"));
 }
 
-TEST(TemporalTest, APassThatContradictsWhatAPlantsPassesAgreedOnDisagrees) {
+TEST(TemporalTest, APassThatAPlantsNextPassTakesBackFlickered) {
   using S = std::optional<std::string>;
   const PassHistory steady{{S("healthy"), S("healthy"), S("healthy"), S("healthy")}, "healthy"};
-  const PassHistory flipped{{S("diseased"), S("diseased"), S("diseased"), S("healthy")}, "diseased"};
-  const PassHistory missed{{S("healthy"), S("healthy"), S("healthy"), std::nullopt}, "healthy"};
-  const PassHistory young{{S("healthy"), S("diseased")}, "healthy"};
-  EXPECT_DOUBLE_EQ(temporal_disagreement({steady}, 4), 0);
-  EXPECT_DOUBLE_EQ(temporal_disagreement({steady, flipped}, 4), 0.5);
-  EXPECT_DOUBLE_EQ(temporal_disagreement({missed, flipped}, 4), 1.0);
-  EXPECT_DOUBLE_EQ(temporal_disagreement({missed, missed}, 4), 0) << "a blind camera, not a hard case";
-  EXPECT_DOUBLE_EQ(temporal_disagreement({young}, 4), 0) << "not watched for a whole window yet";
-  EXPECT_DOUBLE_EQ(temporal_disagreement({}, 4), 0);
+  const PassHistory flicker{{S("healthy"), S("healthy"), S("diseased"), S("healthy")}, "healthy"};
+  const PassHistory missed_once{{S("healthy"), S("healthy"), std::nullopt, S("healthy")}, "healthy"};
+  const PassHistory falling_ill{{S("healthy"), S("healthy"), S("diseased"), S("diseased")}, "healthy"};
+  const PassHistory dark{{S("healthy"), S("healthy"), std::nullopt, std::nullopt}, "healthy"};
+  const PassHistory young{{S("diseased"), S("healthy")}, "healthy"};
+  EXPECT_DOUBLE_EQ(previous_pass_flicker({steady}, 4), 0);
+  EXPECT_DOUBLE_EQ(previous_pass_flicker({steady, flicker}, 4), 0.5);
+  EXPECT_DOUBLE_EQ(previous_pass_flicker({missed_once, flicker}, 4), 1.0);
+  EXPECT_DOUBLE_EQ(previous_pass_flicker({falling_ill}, 4), 0) << "a change that holds is no flicker";
+  EXPECT_DOUBLE_EQ(previous_pass_flicker({missed_once, missed_once}, 4), 0)
+      << "a blind pass, not a hard case";
+  EXPECT_DOUBLE_EQ(previous_pass_flicker({dark, steady}, 4), 0);
+  EXPECT_DOUBLE_EQ(previous_pass_flicker({young}, 4), 0) << "not watched for a whole window yet";
+  EXPECT_DOUBLE_EQ(previous_pass_flicker({}, 4), 0);
 }
 
 TEST(ModelDisagreementTest, MatchedBoxesAgreeAndAnyOtherBoxDisagrees) {
