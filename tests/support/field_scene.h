@@ -35,14 +35,16 @@ constexpr int kModelSide = 64;   // the model's input
 constexpr int kFrameSide = 256;  // rendered frames
 
 // Writes model.onnx and canopy.json of the cell detector into `dir`.
-inline void build_cell_detector(const std::filesystem::path& dir) {
+// `healthy_bias` lower than -2 makes a model that finds healthy plants less
+// often: another version of the detector, to disagree with this one.
+inline void build_cell_detector(const std::filesystem::path& dir, float healthy_bias = -2) {
   using infer::DataType;
   using infer::Tensor;
   std::filesystem::create_directories(dir);
   const int cell = kModelSide / kGrid;
   // Logits from a cell's mean RGB (0..1): healthy is green, diseased brown, stressed yellow; soil is none.
   const float weights[3][3] = {{-12, 12, 0}, {20, -20, 0}, {14, 14, -20}};
-  const float biases[3] = {-2, -3, -12};
+  const float biases[3] = {healthy_bias, -3, -12};
   Tensor w = Tensor::allocate(DataType::kFloat32, {3, 3, 1, 1});
   Tensor b = Tensor::allocate(DataType::kFloat32, {3});
   for (int o = 0; o < 3; ++o) {

@@ -277,6 +277,40 @@ TEST_F(FieldLoopTest, KeptFramesBecomeSamplesWithPreLabelsSensorsAndReasonsWithi
   EXPECT_EQ(bodies(api::Stream::kSamples).size(), 4u) << "a new day, a new budget";
 }
 
+TEST_F(FieldLoopTest, ThePreviousModelRunsInShadowAndTheFramesWhereTheModelsDisagreeAreKept) {
+  // Version 2 finds no healthy plant; version 1, the one it replaced, still
+  // in the other slot, finds them all.
+  canopy::testing::build_cell_detector(dir_ / "model-v2", -30);
+  auto v2 = std::const_pointer_cast<LoadedModel>(canopy::testing::load_cell_detector(dir_ / "model-v2"));
+  v2->ref.model.version = 2;
+  v2->previous = PackageRef{{"cell-detector", 1}, "", 0};
+  v2->previous_directory = dir_ / "model";
+  active_.set(v2);
+  extra_config_ =
+      "samples: {random: {share: 0}, uncertainty: {enabled: false}, temporal: {enabled: false},"
+      " novelty: {enabled: false}, class_balance: {enabled: false}, cross_sensor: {enabled: false},"
+      " model_disagreement: {share: 1}, duplicates: {keep_after: 1m},"
+      " budget: {per_minute: 5, per_hour: 60, per_day: 100, paced: false}}\n";
+  open_loop();
+  for (int i = 0; i < 12; ++i) pass({{{0, 0}, Leaf::kHealthy}, {{1, 2}, Leaf::kHealthy}});
+  const auto samples = bodies(api::Stream::kSamples);
+  ASSERT_EQ(samples.size(), 11u) << "every frame but the last, which waits for the next pass";
+  for (const Json& body : samples) {
+    auto sample = api::Sample::from_json(body);
+    ASSERT_TRUE(sample.ok()) << sample.error().message;
+    EXPECT_EQ(sample->reasons.at(0).strategy, "model_disagreement");
+    EXPECT_EQ(sample->model, "cell-detector:2");
+    EXPECT_EQ(sample->shadow_model, "cell-detector:1");
+    ASSERT_TRUE(sample->shadow_predictions);
+    EXPECT_FALSE(sample->shadow_predictions->empty()) << "the previous model's boxes travel with the sample";
+  }
+  const auto telemetry = bodies(api::Stream::kTelemetry);
+  ASSERT_FALSE(telemetry.empty());
+  const Json& values = telemetry.back()["values"];
+  EXPECT_GE(values.value("shadow.frames", 0.0), 10.0);
+  EXPECT_EQ(values.value("shadow.agreement", -1.0), 0.0) << "no frame on which the two versions agreed";
+}
+
 TEST_F(FieldLoopTest, SelectionThatIsOffKeepsNothing) {
   extra_config_ = "samples: {enabled: false, random: {share: 1}}\n";
   open_loop();
