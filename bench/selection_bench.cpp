@@ -90,7 +90,8 @@ double iou(const api::SampleBox& a, double x1, double y1, double x2, double y2) 
 }
 
 // How the boxes at or above `threshold` are wrong against the true plants:
-// "missed" a plant, an "extra" box, a wrong "class"; empty when right.
+// "missed" a plant, a "second box" on a found plant, an "extra" box on no
+// plant, a wrong "class"; empty when right.
 std::string model_error(const std::vector<api::SampleBox>& boxes, double threshold, const TrueFrame& truth) {
   std::vector<const api::SampleBox*> kept;
   for (const api::SampleBox& b : boxes)
@@ -110,7 +111,15 @@ std::string model_error(const std::vector<api::SampleBox>& boxes, double thresho
     used[best] = true;
     if (kept[best]->label != world::plant_condition_name(object.condition)) error = "class";
   }
-  if (std::find(used.begin(), used.end(), false) != used.end()) return "extra";
+  for (std::size_t i = 0; i < kept.size(); ++i) {
+    if (used[i]) continue;
+    // A second box on a plant already found (another class, as the
+    // decoder's per-class suppression lets through) or a box on nothing.
+    for (std::size_t j = 0; j < kept.size(); ++j)
+      if (used[j] && iou(*kept[i], kept[j]->x1, kept[j]->y1, kept[j]->x2, kept[j]->y2) >= 0.5)
+        return "second box";
+    return "extra";
+  }
   return error;
 }
 
