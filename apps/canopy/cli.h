@@ -58,6 +58,7 @@ void register_dataset_commands(CLI::App& app, Globals& globals, int& exit_code);
 void register_pipeline_commands(CLI::App& app, Globals& globals, int& exit_code);
 void register_run_commands(CLI::App& app, Globals& globals, int& exit_code);
 void register_fleet_commands(CLI::App& app, Globals& globals, int& exit_code);
+void register_samples_commands(CLI::App& app, Globals& globals, int& exit_code);
 void register_sim_command(CLI::App& app, Globals& globals, int& exit_code);
 // Adds readings, telemetry, irrigation, plants and field-config to `canopy
 // device` (which register_fleet_commands creates first) and the `canopy

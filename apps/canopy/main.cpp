@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
   canopy::cli::register_run_commands(app, globals, exit_code);
   canopy::cli::register_fleet_commands(app, globals, exit_code);
   canopy::cli::register_field_commands(app, globals, exit_code);
+  canopy::cli::register_samples_commands(app, globals, exit_code);
   canopy::cli::register_sim_command(app, globals, exit_code);
 
   app.parse_complete_callback([&] {

@@ -39,6 +39,17 @@ void register_server_command(CLI::App& app, Globals& globals, int& exit_code) {
   command->add_option_function<std::string>(
       "--poll-interval", [&globals](const std::string& v) { globals.flags["poll_interval_s"] = v; },
       "seconds between device polls, sent to every device (also CANOPY_POLL_INTERVAL_S; default 30)");
+  command->add_option_function<std::string>(
+      "--sample-days", [&globals](const std::string& v) { globals.flags["sample_days"] = v; },
+      "days an unlabeled sample is kept (also CANOPY_SAMPLE_DAYS; default 90)");
+  command->add_option_function<std::string>(
+      "--samples-max-bytes", [&globals](const std::string& v) { globals.flags["samples_max_bytes"] = v; },
+      "the sample images together at most this large, the oldest unlabeled removed first "
+      "(also CANOPY_SAMPLES_MAX_BYTES; default 50 GiB)");
+  command->add_option_function<std::string>(
+      "--samples-device-max-bytes",
+      [&globals](const std::string& v) { globals.flags["samples_device_max_bytes"] = v; },
+      "one device's sample images at most this large; more are refused (default 2 GiB)");
   command->add_option("--trusted-key", *trusted, "publisher public key whose signed packages are accepted (repeatable)");
   set_action(command, exit_code, [&globals, trusted, &exit_code]() -> Status {
     server::ServerOptions options;
@@ -58,6 +69,13 @@ void register_server_command(CLI::App& app, Globals& globals, int& exit_code) {
     if (poll_interval < 1 || poll_interval > 86400)
       return make_error(ErrorCode::kInvalidArgument, "--poll-interval must be between 1 and 86400 seconds");
     options.poll_interval_s = poll_interval;
+    CANOPY_ASSIGN_OR_RETURN(options.sample_days, globals.config.get_int("sample_days", 90));
+    CANOPY_ASSIGN_OR_RETURN(options.samples_max_bytes, globals.config.get_int("samples_max_bytes", 50ll << 30));
+    CANOPY_ASSIGN_OR_RETURN(options.samples_device_max_bytes,
+                            globals.config.get_int("samples_device_max_bytes", 2ll << 30));
+    if (options.sample_days < 1 || options.samples_max_bytes <= 0 || options.samples_device_max_bytes <= 0)
+      return make_error(ErrorCode::kInvalidArgument,
+                        "--sample-days, --samples-max-bytes and --samples-device-max-bytes must be positive");
     exit_code = server::run_server(options);
     return {};
   });

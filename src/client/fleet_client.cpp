@@ -153,4 +153,43 @@ Result<api::Alert> FleetClient::ack_alert(std::int64_t id) {
                                     "acknowledging alert " + std::to_string(id)));
 }
 
+namespace {
+
+// A sample id keeps its slashes in the path (/api/v1/samples/DEVICE/CAMERA/MS).
+std::string sample_path(const std::string& id) {
+  std::string path = "/api/v1/samples";
+  std::size_t start = 0;
+  while (true) {
+    const std::size_t slash = id.find('/', start);
+    path += "/" + url_segment(id.substr(start, slash == std::string::npos ? std::string::npos : slash - start));
+    if (slash == std::string::npos) return path;
+    start = slash + 1;
+  }
+}
+
+}  // namespace
+
+Result<std::vector<api::StoredSample>> FleetClient::list_samples(const api::SampleQuery& query) {
+  std::string text;
+  for (const auto& [name, value] : query.to_params())
+    text += (text.empty() ? "?" : "&") + name + "=" + url_segment(value);
+  return list_as<api::StoredSample>(call("GET", "/api/v1/samples" + text, nullptr, "listing samples"), "samples");
+}
+
+Result<api::StoredSample> FleetClient::show_sample(const std::string& id) {
+  return answer_as<api::StoredSample>(call("GET", sample_path(id), nullptr, "showing sample " + id));
+}
+
+Result<std::string> FleetClient::sample_image(const std::string& id, bool thumbnail) {
+  const std::string what = "fetching the image of sample " + id;
+  auto response = http_.get(sample_path(id) + (thumbnail ? "/thumbnail" : "/image"));
+  if (!response.ok()) return response.error();
+  if (response->status != 200) return http_status_error(*response, what);
+  return std::move(response->body);
+}
+
+Result<api::SampleStats> FleetClient::sample_stats() {
+  return answer_as<api::SampleStats>(call("GET", "/api/v1/samples/stats", nullptr, "reading sample statistics"));
+}
+
 }  // namespace canopy::client

@@ -1,7 +1,7 @@
 // A client for the fleet's admin and operator API (docs/fleet.md): enrollment
 // tokens, devices, their field configurations and deployments, and what
-// devices sent from the field (docs/field.md): their records and alerts,
-// authenticated by API key. Calls take and return the api library's types; an
+// devices sent from the field (docs/field.md): their records, alerts and
+// samples, authenticated by API key. Calls take and return the api library's types; an
 // Error carries the server's one-line explanation.
 // Thread-safety: one FleetClient per thread.
 #pragma once
@@ -14,6 +14,7 @@
 #include "api/deployment.h"
 #include "api/device.h"
 #include "api/field_data.h"
+#include "api/samples.h"
 #include "common/error.h"
 #include "common/http_client.h"
 #include "common/json.h"
@@ -58,6 +59,13 @@ class FleetClient {
   Result<std::vector<api::Alert>> list_alerts(const std::string& device_id, const std::string& state,
                                               int limit);
   Result<api::Alert> ack_alert(std::int64_t id);
+
+  // The samples devices kept (docs/samples.md).
+  Result<std::vector<api::StoredSample>> list_samples(const api::SampleQuery& query);
+  Result<api::StoredSample> show_sample(const std::string& id);
+  // The sample's JPEG, or its thumbnail.
+  Result<std::string> sample_image(const std::string& id, bool thumbnail = false);
+  Result<api::SampleStats> sample_stats();
 
  private:
   Result<Json> call(const std::string& method, const std::string& path, const Json& body,

@@ -16,6 +16,7 @@
 #include "server/http/http_server.h"
 #include "server/registry/registry.h"
 #include "server/runs/run_records.h"
+#include "server/samples/sample_store.h"
 #include "server/storage/blob_store.h"
 #include "server/storage/sqlite.h"
 
@@ -148,7 +149,17 @@ int run_server(const ServerOptions& options) {
   auto field_data = FieldData::open(std::move(*field_data_db), clock);
   if (!field_data.ok()) return fail(field_data.error());
 
-  auto http = HttpServer::bind(ServerAreas{**keys, **registry, **runs, **fleet, **field_data},
+  auto samples_db = connect();
+  if (!samples_db.ok()) return fail(samples_db.error());
+  SampleStoreOptions sample_options;
+  sample_options.unlabeled_ttl_ms = options.sample_days * 86'400'000;
+  sample_options.max_total_bytes = options.samples_max_bytes;
+  sample_options.max_bytes_per_device = options.samples_device_max_bytes;
+  auto samples =
+      SampleStore::open(std::move(*samples_db), options.data_dir / "samples", clock, sample_options);
+  if (!samples.ok()) return fail(samples.error());
+
+  auto http = HttpServer::bind(ServerAreas{**keys, **registry, **runs, **fleet, **field_data, **samples},
                                HttpServerOptions{options.host, options.port, options.max_upload_bytes});
   if (!http.ok()) return fail(http.error());
   HttpServer& server = **http;

@@ -84,7 +84,8 @@ Result<std::unique_ptr<HttpServer>> HttpServer::bind(const ServerAreas& areas,
   install_auth_routes(*http, areas.keys);
   install_runs_routes(*http, areas.keys, areas.runs);
   install_fleet_routes(*http, areas.keys, areas.fleet, areas.registry);
-  install_field_data_routes(*http, areas.keys, areas.fleet, areas.field_data);
+  install_field_data_routes(*http, areas.keys, areas.fleet, areas.field_data, areas.samples);
+  install_samples_routes(*http, areas.keys, areas.samples, areas.field_data);
 
   // Refuse an upload before its body is sent (curl sends Expect: 100-continue
   // for large bodies), so a bad key or an oversize file costs no transfer.

@@ -17,6 +17,7 @@
 #include "server/fleet/fleet.h"
 #include "server/registry/registry.h"
 #include "server/runs/run_records.h"
+#include "server/samples/sample_store.h"
 
 namespace httplib {
 class Server;
@@ -31,6 +32,7 @@ struct ServerAreas {
   RunRecords& runs;
   Fleet& fleet;
   FieldData& field_data;
+  SampleStore& samples;
 };
 
 struct HttpServerOptions {

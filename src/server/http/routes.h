@@ -14,6 +14,7 @@
 #include "server/fleet/fleet.h"
 #include "server/registry/registry.h"
 #include "server/runs/run_records.h"
+#include "server/samples/sample_store.h"
 
 namespace canopy::server {
 
@@ -35,9 +36,14 @@ void install_runs_routes(httplib::Server& http, const ApiKeys& keys, RunRecords&
 // served from the registry's blob store.
 void install_fleet_routes(httplib::Server& http, const ApiKeys& keys, Fleet& fleet, Registry& registry);
 
-// The records devices send (device tokens, checked by the fleet) and what
-// operators read of them, and alerts (API keys).
+// The records devices send (device tokens, checked by the fleet; samples go
+// to the sample store) and what operators read of them, and alerts (API keys).
 void install_field_data_routes(httplib::Server& http, const ApiKeys& keys, Fleet& fleet,
-                               FieldData& field_data);
+                               FieldData& field_data, SampleStore& samples);
+
+// The samples devices kept, their images and the store's statistics (API
+// keys); the shadow model's agreement comes from the devices' telemetry.
+void install_samples_routes(httplib::Server& http, const ApiKeys& keys, SampleStore& samples,
+                            FieldData& field_data);
 
 }  // namespace canopy::server
