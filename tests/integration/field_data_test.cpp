@@ -3,9 +3,15 @@
 // batch twice is stored once, a bad or cut-off batch stores nothing, and
 // the canopy CLI shows what was stored and acknowledges alerts. An operator
 // sets a device's field configuration with the CLI; the device's next poll
-// carries the newest version.
+// carries the newest version. Samples in a batch go to the sample store,
+// and come back through its routes and `canopy samples`.
+#include <opencv2/imgproc.hpp>
+
+#include "api/samples.h"
 #include "common/hash.h"
+#include "common/keys.h"
 #include "fleet_fixture.h"
+#include "vision/image_codec.h"
 
 namespace canopy::testing {
 namespace {
@@ -253,6 +259,93 @@ TEST_F(FieldDataTest, AnOperatorSetsADevicesFieldConfigurationAndTheDeviceGetsTh
       curl("-H 'X-API-KEY: " + reader + "'", "/api/v1/devices/" + device.id + "/field-config");
   EXPECT_EQ(read_as_reader.status, 200) << read_as_reader.body;
   EXPECT_EQ(json_of(read_as_reader)["version"], 2) << "nothing refused became a version";
+}
+
+// A sample as a device's field loop makes it, with a JPEG of `shade`.
+Json sample_record(const std::string& device_id, int seq, int shade, const std::string& strategy) {
+  cv::Mat image(48, 64, CV_8UC3, cv::Scalar(40, shade, 60));
+  cv::circle(image, {32, 24}, 10, cv::Scalar(30, 200, 40), cv::FILLED);
+  api::Sample sample;
+  sample.camera = "row-1";
+  sample.captured_ms = 1'767'225'600'000 + 60'000 * seq;
+  sample.id = api::sample_id(device_id, sample.camera, sample.captured_ms);
+  sample.field = "north";
+  sample.model = "detector:2";
+  sample.predictions = {{"diseased", 0.31, 0.1, 0.1, 0.4, 0.4}};
+  sample.shadow_predictions = std::vector<api::SampleBox>{{"healthy", 0.8, 0.1, 0.1, 0.4, 0.4}};
+  sample.shadow_model = "detector:1";
+  sample.sensors = {{"soil-north", 0.22}};
+  sample.reasons = {{strategy, 1.0, ""}};
+  sample.width = 64;
+  sample.height = 48;
+  sample.jpeg_base64 = base64_encode(vision::encode_image(image, vision::ImageFormat::kJpeg, 85).value());
+  return {{"stream", "samples"}, {"seq", seq}, {"at_ms", sample.captured_ms}, {"body", sample.to_json()}};
+}
+
+TEST_F(FieldDataTest, SamplesGoToTheSampleStoreAndComeBackThroughTheCli) {
+  SimDevice device = enroll("cam", enrollment_token("north-field"));
+  const Json shadow_telemetry = record("telemetry", 1,
+                                       {{"period_s", 60},
+                                        {"values", {{"shadow.frames", 12.0}, {"shadow.agreement", 0.75}}},
+                                        {"confidence_histogram", {0, 0, 0, 0, 0, 0, 0, 0, 0, 1}}});
+  const Json batch = {{"records",
+                       {sample_record(device.id, 1, 100, "model_disagreement"),
+                        sample_record(device.id, 2, 150, "uncertainty"), shadow_telemetry}}};
+  auto stored = post_records(device.token, batch.dump());
+  ASSERT_EQ(stored.status, 200) << stored.body;
+  EXPECT_EQ(json_of(stored)["acked"]["samples"], 2);
+  EXPECT_EQ(post_records(device.token, batch.dump()).status, 200) << "resent: stored once";
+
+  // A bad sample refuses its batch: a cut JPEG, an id naming another device.
+  Json cut = sample_record(device.id, 3, 90, "novelty");
+  const std::string jpeg = base64_decode(cut["body"]["jpeg"].get<std::string>()).value();
+  cut["body"]["jpeg"] = base64_encode(jpeg.substr(0, jpeg.size() / 2));
+  auto refused = post_records(device.token, Json{{"records", {reading(9, "soil-1", 0.3), cut}}}.dump());
+  EXPECT_EQ(refused.status, 400) << refused.body;
+  EXPECT_NE(refused.body.find("truncated"), std::string::npos) << refused.body;
+  auto foreign = post_records(
+      device.token, Json{{"records", {sample_record("0000000000000000", 4, 90, "novelty")}}}.dump());
+  EXPECT_EQ(foreign.status, 400) << foreign.body;
+  EXPECT_EQ(readings(device)["readings"].size(), 0u) << "nothing of a refused batch is stored";
+
+  auto listed = cli("--json samples list --device " + device.id);
+  ASSERT_EQ(listed.exit_code, 0) << listed.output;
+  auto rows = parse_json(listed.output.substr(listed.output.find('{')));
+  ASSERT_TRUE(rows.ok()) << listed.output;
+  ASSERT_EQ((*rows)["samples"].size(), 2u) << listed.output;
+  auto disagreeing = cli("samples list --strategy model_disagreement");
+  ASSERT_EQ(disagreeing.exit_code, 0) << disagreeing.output;
+  const std::string first_id = api::sample_id(device.id, "row-1", 1'767'225'600'000 + 60'000);
+  EXPECT_NE(disagreeing.output.find(first_id), std::string::npos) << disagreeing.output;
+  EXPECT_EQ(disagreeing.output.find(api::sample_id(device.id, "row-1", 1'767'225'600'000 + 120'000)),
+            std::string::npos)
+      << disagreeing.output;
+
+  auto shown = cli("samples show " + first_id);
+  ASSERT_EQ(shown.exit_code, 0) << shown.output;
+  EXPECT_NE(shown.output.find("model_disagreement"), std::string::npos) << shown.output;
+  EXPECT_NE(shown.output.find("detector:1 found 1 boxes"), std::string::npos) << shown.output;
+
+  const fs::path pulled = work_ / "pulled";
+  auto pull = cli("samples pull --device " + device.id + " --out " + pulled.string());
+  ASSERT_EQ(pull.exit_code, 0) << pull.output;
+  const std::string stem = device.id + "-row-1-" + std::to_string(1'767'225'600'000 + 60'000);
+  EXPECT_EQ(read_bytes(pulled / (stem + ".jpg")),
+            base64_decode(batch["records"][0]["body"]["jpeg"].get<std::string>()).value())
+      << "the image comes back byte for byte";
+  EXPECT_TRUE(fs::exists(pulled / (stem + ".json")));
+  auto thumbnail = curl("-H 'X-API-KEY: " + std::string(ServerProcess::kAdminKey) + "'",
+                        "/api/v1/samples/" + first_id + "/thumbnail");
+  EXPECT_EQ(thumbnail.status, 200);
+
+  auto stats = cli("samples stats");
+  ASSERT_EQ(stats.exit_code, 0) << stats.output;
+  EXPECT_NE(stats.output.find("2 samples"), std::string::npos) << stats.output;
+  EXPECT_NE(stats.output.find("75.0%"), std::string::npos) << "the device's shadow agreement\n"
+                                                           << stats.output;
+  EXPECT_EQ(admin("GET", "/api/v1/samples?colour=red").status, 400);
+  EXPECT_EQ(admin("GET", "/api/v1/samples/" + device.id + "/row-1/5").status, 404);
+  EXPECT_EQ(call("GET", "/api/v1/samples", nullptr, {}).status, 401) << "an API key is needed";
 }
 
 }  // namespace
