@@ -179,6 +179,7 @@ echo "$(date +%T) valve $1" >> "$(dirname "$0")/valve.log"
 EOF
 chmod +x "$fd/valve.sh"
 cat > "$fd/field.yaml" <<EOF
+field: north
 location: {latitude: 41.6}
 cameras:
   - {id: row-1, spool: $fd/spool, interval: 1s, zone: north}
@@ -232,7 +233,8 @@ step "field: what the server has from the device"
 for _ in $(seq 50); do
   # The probe's alert, and the valve opened and closed again.
   "$canopy" alerts list --device "$field_id" | grep -q "soil-north" \
-    && "$canopy" device irrigation "$field_id" | grep -q " open " && break
+    && "$canopy" device irrigation "$field_id" | grep -q " open " \
+    && "$canopy" samples list --device "$field_id" | grep -q "$field_id/" && break
   sleep 0.4
 done
 "$canopy" alerts list --device "$field_id"
@@ -242,6 +244,11 @@ done
 "$canopy" device telemetry "$field_id" --limit 1
 echo "-- the valve hook saw:"
 cat "$fd/valve.log"
+echo "-- the frames its hard-case selection kept: the first view is new, the same view again is a near-duplicate"
+"$canopy" samples list --device "$field_id"
+"$canopy" samples stats
+field_samples=$("$canopy" samples list --device "$field_id" | grep -c "$field_id/") || true
+[ "$field_samples" -ge 1 ] || { echo "no sample reached the server"; tail -n 30 "$fd/agent.log"; exit 1; }
 field_alerts=$("$canopy" alerts list --device "$field_id" | tail -n +2 | wc -l)
 plant_alerts=$("$canopy" alerts list --device "$field_id" | grep -c -E "diseased|water-stressed") || true
 field_openings=$(grep -c "valve on" "$fd/valve.log") || true
@@ -295,7 +302,8 @@ echo "   deployment $bad (version $broken) stopped by its canary: $("$canopy" de
 echo "-- the simulator: $(grep "agents running" sim.log | tail -n 1 | sed 's/^sim *[0-9]*s: //')"
 echo "-- fleet part took $(( field_started - fleet_started )) s"
 echo "-- field device $field_id: $field_alerts alert(s) on the server ($plant_alerts about plants); the valve opened"
-echo "   $field_openings time(s) on dry soil and closed when it was wet; field part took $(( world_started - field_started )) s"
+echo "   $field_openings time(s) on dry soil and closed when it was wet; $field_samples frame(s) of 10 kept as samples;"
+echo "   field part took $(( world_started - field_started )) s"
 echo "-- world: 3 virtual days on 4 simulated fields in $(( $(date +%s) - world_started )) s: valves opened $world_openings times"
 echo "   in all; device 1 sent $offline_actuations valve records made during its day offline once back; device 3's"
 echo "   dead probe raised $world_alerts alert(s); the truth of every field is in world/truth"

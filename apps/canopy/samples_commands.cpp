@@ -98,9 +98,9 @@ void register_samples_commands(CLI::App& app, Globals& globals, int& exit_code) 
       print_json({{"samples", rows}});
       return {};
     }
-    std::printf("%-44s %-20s %-18s %-20s %s\n", "ID", "CAPTURED", "MODEL", "TOP BOX", "PICKED BY");
+    std::printf("%-44s %-20s %-26s %-20s %s\n", "ID", "CAPTURED", "MODEL", "TOP BOX", "PICKED BY");
     for (const api::StoredSample& s : found)
-      std::printf("%-44s %-20s %-18s %-20s %s%s\n", s.sample.id.c_str(),
+      std::printf("%-44s %-20s %-26s %-20s %s%s\n", s.sample.id.c_str(),
                   format_utc(s.sample.captured_ms).c_str(), s.sample.model.c_str(),
                   top_text(s.sample).c_str(), reasons_text(s.sample).c_str(),
                   s.sample.random ? " (random slice)" : "");
