@@ -658,5 +658,89 @@ TEST_F(FieldAgentTest, AValveLeftOpenByAKilledAgentIsClosedAtItsNextStart) {
             << " ms after the restart\n";
 }
 
+// The article's "predictions that differ from previous outputs", end to end:
+// the real agent installs version 1 of a detector, then version 2 through a
+// second deployment; version 1, left in the other slot, runs in shadow, the
+// frames on which the two disagree reach the server as samples, and the
+// device's agreement rate reaches it with the telemetry.
+TEST_F(FieldAgentTest, AfterAnUpdateThePreviousModelRunsInShadowAndItsDisagreementsReachTheServer) {
+  // Devices poll every second, so the two deployments take seconds.
+  server_->stop();
+  server_ = std::make_unique<ServerProcess>(
+      work_ / "data",
+      std::vector<std::string>{"--trusted-key", (work_ / "signing.pub").string(), "--poll-interval", "1"});
+  server_->start();
+  // Version 2 finds no healthy plant; version 1 finds them.
+  build_cell_detector(work_ / "v1");
+  build_cell_detector(work_ / "v2", -30);
+  auto push = [&](const std::string& tag) {
+    // The cell detector's own manifest (its input, decoder and threshold),
+    // under the fixture's model name; packing fills in the file hashes.
+    auto manifest = parse_json(read_bytes(work_ / tag / "canopy.json"));
+    EXPECT_TRUE(manifest.ok());
+    (*manifest)["name"] = kModel;
+    write_bytes(work_ / tag / "canopy.json", manifest->dump(2));
+    const fs::path zip = work_ / ("cell-" + tag + ".zip");
+    EXPECT_TRUE(package::create_package(work_ / tag, zip, signing_key_).ok());
+    auto pushed = cli("--json model push " + zip.string());
+    EXPECT_EQ(pushed.exit_code, 0) << pushed.output;
+    auto json = parse_json(pushed.output.substr(pushed.output.find('{')));
+    return json.ok() ? json->value("version", 0) : 0;
+  };
+  const int v1 = push("v1"), v2 = push("v2");
+  ASSERT_GT(v2, v1);
+  write_bytes(
+      device_ / "field.yaml",
+      read_bytes(device_ / "field.yaml") +
+          "samples: {model_disagreement: {share: 1}, random: {share: 0}, duplicates: {keep_after: 1s},\n"
+          "          budget: {per_minute: 60, per_hour: 1000, per_day: 10000, paced: false}}\n");
+
+  Subprocess agent = start_agent(1);
+  const auto log = [&] { return read_bytes(device_ / "agent-1.log"); };
+  std::string device_id;
+  for (int i = 0; i < 100 && device_id.empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (fs::exists(data() / "enrollment.json")) device_id = agent_status(data()).value("device_id", "");
+  }
+  ASSERT_FALSE(device_id.empty()) << log();
+  auto runs = [&](int version) {
+    for (int i = 0; i < 300; ++i) {
+      if (version_of(agent_status(data())["current"]) == version) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return false;
+  };
+  deploy_version(v1, device_id);
+  ASSERT_TRUE(runs(v1)) << log();
+  deploy_version(v2, device_id);
+  ASSERT_TRUE(runs(v2)) << log();
+
+  // Frames of healthy plants until the disagreements are on the server.
+  Json samples, stats;
+  for (int frame = 0; frame < 60; ++frame) {
+    const std::string name = "frame-" + std::to_string(frame) + ".jpg";
+    write_bytes(device_ / "spool" / ("." + name),
+                render_jpeg({{{0, 0}, Leaf::kHealthy}, {{1, 2}, Leaf::kHealthy}, {{3, 1}, Leaf::kHealthy}},
+                            1.0, 4, static_cast<unsigned>(frame)));
+    fs::rename(device_ / "spool" / ("." + name), device_ / "spool" / name);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+    samples = cli_json("--json samples list --strategy model_disagreement --device " + device_id);
+    stats = cli_json("--json samples stats");
+    if (samples.value("samples", Json::array()).size() >= 2 && stats["shadow_agreement"].contains(device_id))
+      break;
+  }
+  agent.signal(SIGTERM);
+  agent.wait();
+  ASSERT_GE(samples.value("samples", Json::array()).size(), 2u)
+      << stats.dump() << cli("samples list").output << log();
+  for (const Json& sample : samples["samples"]) {
+    EXPECT_EQ(sample["model"], std::string(kModel) + ":" + std::to_string(v2));
+    EXPECT_EQ(sample["shadow_model"], std::string(kModel) + ":" + std::to_string(v1));
+    EXPECT_FALSE(sample["shadow_predictions"].empty()) << "version 1 found the plants";
+  }
+  ASSERT_TRUE(stats["shadow_agreement"].contains(device_id)) << stats.dump() << log();
+  EXPECT_LT(stats["shadow_agreement"][device_id].get<double>(), 0.5) << stats.dump();
+}
+
 }  // namespace
 }  // namespace canopy::testing
