@@ -626,7 +626,13 @@ TEST_F(FieldAgentTest, AValveLeftOpenByAKilledAgentIsClosedAtItsNextStart) {
   ASSERT_TRUE(valve_reads("0\n", std::chrono::seconds(3))) << "closed at the next start\n"
                                                            << read_bytes(device_ / "agent-2.log");
   const auto closed_after = std::chrono::steady_clock::now() - restarted;
-  const Json record = zone_record();
+  // The valve is closed first and the zone's record written after it (a
+  // crash in between leaves a closed valve): wait, bounded, for the record.
+  Json record = zone_record();
+  for (int i = 0; i < 300 && record["actuations"].back()["reason"] != kClosedAfterCrash; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    record = zone_record();
+  }
   EXPECT_FALSE(record["valve"]["open"].get<bool>());
   ASSERT_FALSE(record["actuations"].empty());
   EXPECT_EQ(record["actuations"].back()["reason"], kClosedAfterCrash) << record.dump();
