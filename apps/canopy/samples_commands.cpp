@@ -47,8 +47,14 @@ std::string file_stem(const std::string& id) {
 
 struct ListArgs {
   api::SampleQuery query;
-  std::string random;  // "", "true" or "false"
+  std::string random;        // "", "true" or "false"
+  std::string since, until;  // "" or YYYY-MM-DDTHH:MM:SSZ
 };
+
+// CLI11 validator: an empty answer accepts.
+std::string check_utc(const std::string& text) {
+  return parse_utc(text).ok() ? "" : "'" + text + "' must be a UTC time, YYYY-MM-DDTHH:MM:SSZ";
+}
 
 }  // namespace
 
@@ -73,7 +79,10 @@ void register_samples_commands(CLI::App& app, Globals& globals, int& exit_code) 
     command
         ->add_option("--random", args->random, "only the random slice (true) or only the hard cases (false)")
         ->check(CLI::IsMember({"true", "false"}));
-    command->add_option("--since-ms", q.since_ms, "captured at or after this Unix time in ms");
+    command->add_option("--since", args->since, "captured at or after this UTC time (YYYY-MM-DDTHH:MM:SSZ)")
+        ->check(check_utc);
+    command->add_option("--until", args->until, "captured before this UTC time (YYYY-MM-DDTHH:MM:SSZ)")
+        ->check(check_utc);
     command->add_option("--before", q.before, "the page after this sample id");
     command
         ->add_option("--limit", q.limit,
@@ -83,6 +92,9 @@ void register_samples_commands(CLI::App& app, Globals& globals, int& exit_code) 
   auto query_of = [args] {
     api::SampleQuery q = args->query;
     if (!args->random.empty()) q.random = args->random == "true";
+    // Both checked by check_utc when they were parsed.
+    if (!args->since.empty()) q.since_ms = parse_utc(args->since).value();
+    if (!args->until.empty()) q.until_ms = parse_utc(args->until).value();
     return q;
   };
 

@@ -49,7 +49,11 @@ void register_server_command(CLI::App& app, Globals& globals, int& exit_code) {
   command->add_option_function<std::string>(
       "--samples-device-max-bytes",
       [&globals](const std::string& v) { globals.flags["samples_device_max_bytes"] = v; },
-      "one device's sample images at most this large; more are refused (default 2 GiB)");
+      "one device's sample images at most this large; more are refused "
+      "(also CANOPY_SAMPLES_DEVICE_MAX_BYTES; default 2 GiB)");
+  command->add_option_function<std::string>(
+      "--samples-per-device", [&globals](const std::string& v) { globals.flags["samples_per_device"] = v; },
+      "samples one device may have stored; more are refused (also CANOPY_SAMPLES_PER_DEVICE; default 50000)");
   command->add_option("--trusted-key", *trusted, "publisher public key whose signed packages are accepted (repeatable)");
   set_action(command, exit_code, [&globals, trusted, &exit_code]() -> Status {
     server::ServerOptions options;
@@ -73,9 +77,15 @@ void register_server_command(CLI::App& app, Globals& globals, int& exit_code) {
     CANOPY_ASSIGN_OR_RETURN(options.samples_max_bytes, globals.config.get_int("samples_max_bytes", 50ll << 30));
     CANOPY_ASSIGN_OR_RETURN(options.samples_device_max_bytes,
                             globals.config.get_int("samples_device_max_bytes", 2ll << 30));
-    if (options.sample_days < 1 || options.samples_max_bytes <= 0 || options.samples_device_max_bytes <= 0)
-      return make_error(ErrorCode::kInvalidArgument,
-                        "--sample-days, --samples-max-bytes and --samples-device-max-bytes must be positive");
+    CANOPY_ASSIGN_OR_RETURN(options.samples_per_device,
+                            globals.config.get_int("samples_per_device", 50'000));
+    // The upper bound on days keeps the retention time in milliseconds far from overflowing.
+    if (options.sample_days < 1 || options.sample_days > 36'500)
+      return make_error(ErrorCode::kInvalidArgument, "--sample-days must be between 1 and 36500");
+    if (options.samples_max_bytes <= 0 || options.samples_device_max_bytes <= 0 ||
+        options.samples_per_device <= 0)
+      return make_error(ErrorCode::kInvalidArgument, "--samples-max-bytes, --samples-device-max-bytes and "
+                                                     "--samples-per-device must be positive");
     exit_code = server::run_server(options);
     return {};
   });

@@ -5,6 +5,7 @@
 
 #include "api/field_data.h"
 #include "api/fields.h"
+#include "common/text.h"
 
 namespace canopy::api {
 
@@ -146,7 +147,10 @@ Result<Sample> Sample::from_json(const Json& json) {
   CANOPY_ASSIGN_OR_RETURN(s.height, json_get<int>(json, "height"));
   CANOPY_ASSIGN_OR_RETURN(s.jpeg_base64, read_string(json, "jpeg", kMaxSampleJpegBase64, ""));
   if (s.id.empty() || s.camera.empty()) return bad_field("id", "and camera must not be empty");
-  if (s.camera.find('/') != std::string::npos) return bad_field("camera", "must not hold '/'");
+  // A camera's name as the device's field configuration allows it: the
+  // sample id, and so the URL path that names it, then needs no escaping.
+  if (!is_plain_name(s.camera, 64, "_-", "_"))
+    return bad_field("camera", "must be letters, digits, '-' and '_' (at most 64)");
   if (s.captured_ms < 0) return bad_field("captured_ms", "must not be negative");
   if (s.width <= 0 || s.height <= 0 || s.width > 8192 || s.height > 8192)
     return bad_field("width", "and height must be between 1 and 8192");

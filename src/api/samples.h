@@ -58,7 +58,7 @@ struct Sample {
   std::string camera;
   std::string zone;
   std::int64_t captured_ms = 0;  // device clock, Unix ms
-  std::string model;             // name@version of the model that judged it; empty: none
+  std::string model;             // ModelRef::label() (NAME:VERSION) of the model that judged it; empty: none
   std::vector<SampleBox> predictions;
   // The previous model's boxes when it ran in shadow on this frame.
   std::optional<std::vector<SampleBox>> shadow_predictions;

@@ -155,6 +155,7 @@ int run_server(const ServerOptions& options) {
   sample_options.unlabeled_ttl_ms = options.sample_days * 86'400'000;
   sample_options.max_total_bytes = options.samples_max_bytes;
   sample_options.max_bytes_per_device = options.samples_device_max_bytes;
+  sample_options.max_samples_per_device = options.samples_per_device;
   auto samples =
       SampleStore::open(std::move(*samples_db), options.data_dir / "samples", clock, sample_options);
   if (!samples.ok()) return fail(samples.error());

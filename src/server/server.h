@@ -31,10 +31,12 @@ struct ServerOptions {
   std::string admin_key;              // registered as an admin key when non-empty
   std::int64_t poll_interval_s = 30;  // how often devices are told to poll
   // The sample store (docs/samples.md): an unlabeled sample is kept this
-  // long; the images together, and one device's, at most this large.
+  // long; the images together, and one device's, at most this large; one
+  // device at most this many samples.
   std::int64_t sample_days = 90;
   std::int64_t samples_max_bytes = 50ll << 30;
   std::int64_t samples_device_max_bytes = 2ll << 30;
+  std::int64_t samples_per_device = 50'000;
 };
 
 // Blocks until a stop signal. Prints "listening on http://HOST:PORT" on

@@ -313,6 +313,16 @@ TEST_F(FieldDataTest, SamplesGoToTheSampleStoreAndComeBackThroughTheCli) {
   auto rows = parse_json(listed.output.substr(listed.output.find('{')));
   ASSERT_TRUE(rows.ok()) << listed.output;
   ASSERT_EQ((*rows)["samples"].size(), 2u) << listed.output;
+  for (const auto& [flags, expected] : {std::pair{"--since 2026-01-01T00:02:00Z", 2},
+                                        std::pair{"--until 2026-01-01T00:02:00Z", 1}}) {
+    auto timed = cli(std::string("--json samples list ") + flags);
+    ASSERT_EQ(timed.exit_code, 0) << timed.output;
+    auto timed_rows = parse_json(timed.output.substr(timed.output.find('{')));
+    ASSERT_TRUE(timed_rows.ok()) << timed.output;
+    ASSERT_EQ((*timed_rows)["samples"].size(), 1u) << flags << "\n" << timed.output;
+    EXPECT_EQ((*timed_rows)["samples"][0]["captured_ms"], 1'767'225'600'000 + 60'000 * expected) << flags;
+  }
+  EXPECT_NE(cli("samples list --since yesterday").exit_code, 0);
   auto disagreeing = cli("samples list --strategy model_disagreement");
   ASSERT_EQ(disagreeing.exit_code, 0) << disagreeing.output;
   const std::string first_id = api::sample_id(device.id, "row-1", 1'767'225'600'000 + 60'000);

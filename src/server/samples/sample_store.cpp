@@ -146,6 +146,10 @@ Status SampleStore::ingest(const std::string& device_id, const std::vector<api::
     c.jpeg = std::move(*jpeg);
     if (vision::is_truncated_image(c.jpeg))
       return refused(sample, ErrorCode::kInvalidArgument, "the image is truncated");
+    // The decoder reads PNG too, but a sample's image is answered and
+    // pulled as a JPEG.
+    if (!c.jpeg.starts_with("\xFF\xD8\xFF"))
+      return refused(sample, ErrorCode::kInvalidArgument, "the image is not a JPEG");
     auto size = decoder.size(c.jpeg);
     if (!size.ok())
       return refused(sample, ErrorCode::kInvalidArgument, "not an image: " + size.error().message);
@@ -294,18 +298,15 @@ Result<api::StoredSample> SampleStore::get(const std::string& id) {
 }
 
 Result<std::string> SampleStore::image(const std::string& id, bool thumbnail) {
-  std::string digest;
-  {
-    std::lock_guard guard(mutex_);
-    CANOPY_ASSIGN_OR_RETURN(Statement select,
-                            db_.prepare(thumbnail ? "SELECT thumbnail_sha256 FROM samples WHERE id = ?"
-                                                  : "SELECT image_sha256 FROM samples WHERE id = ?"));
-    select.bind(1, id);
-    CANOPY_ASSIGN_OR_RETURN(bool row, select.step());
-    if (!row) return make_error(ErrorCode::kNotFound, "no sample " + id);
-    digest = select.column_text(0);
-  }
-  return read_file(blobs_.path_of(digest));
+  // Read under the lock: a prune between the row and the file would remove it.
+  std::lock_guard guard(mutex_);
+  CANOPY_ASSIGN_OR_RETURN(Statement select,
+                          db_.prepare(thumbnail ? "SELECT thumbnail_sha256 FROM samples WHERE id = ?"
+                                                : "SELECT image_sha256 FROM samples WHERE id = ?"));
+  select.bind(1, id);
+  CANOPY_ASSIGN_OR_RETURN(bool row, select.step());
+  if (!row) return make_error(ErrorCode::kNotFound, "no sample " + id);
+  return read_file(blobs_.path_of(select.column_text(0)));
 }
 
 Result<api::SampleStats> SampleStore::stats() {

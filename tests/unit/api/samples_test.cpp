@@ -56,6 +56,7 @@ TEST(SampleTest, EveryBadFieldIsNamed) {
             std::string::npos);
   EXPECT_NE(error_of([](Json& j) { j["predictions"][0]["x2"] = 0.0; }).find("x2"), std::string::npos);
   EXPECT_NE(error_of([](Json& j) { j["camera"] = "a/b"; }).find("camera"), std::string::npos);
+  EXPECT_NE(error_of([](Json& j) { j["camera"] = "row 1?"; }).find("camera"), std::string::npos);
   EXPECT_NE(error_of([](Json& j) { j["width"] = 0; }).find("width"), std::string::npos);
   EXPECT_NE(error_of([](Json& j) { j["sensors"] = {{"soil", "wet"}}; }).find("sensors"), std::string::npos);
   EXPECT_NE(error_of([](Json& j) { j.erase("random"); }).find("random"), std::string::npos);

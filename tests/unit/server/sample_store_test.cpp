@@ -125,7 +125,15 @@ TEST_F(SampleStoreTest, EveryBadSampleIsRefusedAndNothingOfItsBatchIsStored) {
 
   api::Sample not_image = sample("dev-1", kT0 + 2);
   not_image.jpeg_base64 = base64_encode("GIF89a, or a shell script, or anything else");
+  refused(not_image, ErrorCode::kInvalidArgument, "not a JPEG");
+  not_image.jpeg_base64 = base64_encode(std::string("\xFF\xD8\xFF") + "no JPEG inside" + "\xFF\xD9");
   refused(not_image, ErrorCode::kInvalidArgument, "not an image");
+
+  // An image, but a PNG: it would be answered as image/jpeg.
+  api::Sample png = sample("dev-1", kT0 + 7);
+  cv::Mat pixels(48, 64, CV_8UC3, cv::Scalar(40, 100, 60));
+  png.jpeg_base64 = base64_encode(vision::encode_image(pixels, vision::ImageFormat::kPng).value());
+  refused(png, ErrorCode::kInvalidArgument, "not a JPEG");
 
   api::Sample bad_base64 = sample("dev-1", kT0 + 3);
   bad_base64.jpeg_base64 = "***";
