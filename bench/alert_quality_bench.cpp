@@ -30,6 +30,7 @@
 #include "agent/field_loop.h"
 #include "api/device_data.h"
 #include "common/clock.h"
+#include "bench_world.h"
 #include "field_models.h"
 #include "report.h"
 #include "world/field_world.h"
@@ -85,12 +86,8 @@ DeviceScore run_device(int device, std::uint64_t seed, int days, const fs::path&
   config.weather.cloudiness = 0.5;          // clouds pass over most days
   config.crop.drawn_onset_days = days / 2;  // a disease begins in the first half of the week
   for (auto& camera : config.cameras) camera.interval_ms = kFrameIntervalMs;
-  config = check(world::resolve_world_config(config), "the world's configuration");
-  fs::remove_all(dir);
-  world::FieldWorld world =
-      check(world::FieldWorld::create(config, dir / "field", dir / "truth"), "the world");
+  world::FieldWorld world = bench::open_world(config, dir);
   const std::int64_t start_ms = config.start_ms, end_ms = start_ms + days * world::kDayMs;
-  check(world.publish_sensors(start_ms), "publishing the first sensor files");
 
   agent::FieldLoopOptions options;
   options.config = check(agent::parse_field_config(world.field_config_yaml(), "field.yaml"),

@@ -34,6 +34,7 @@
 #include "collect/image_signature.h"
 #include "common/clock.h"
 #include "common/keys.h"
+#include "bench_world.h"
 #include "field_models.h"
 #include "report.h"
 #include "world/field_world.h"
@@ -132,13 +133,9 @@ Tally run_arm(int device, std::uint64_t seed, const std::string& scenario, int d
   config.crop.drawn_onset_days = days;  // a disease begins some time in the run: a rare class until then
   if (scenario != "baseline") config.drifts.push_back({score_from_day, scenario});
   for (auto& camera : config.cameras) camera.interval_ms = kFrameIntervalMs;
-  config = check(world::resolve_world_config(config), "the world's configuration");
-  fs::remove_all(dir);
-  world::FieldWorld world =
-      check(world::FieldWorld::create(config, dir / "field", dir / "truth"), "the world");
+  world::FieldWorld world = bench::open_world(config, dir);
   const std::int64_t start_ms = config.start_ms, end_ms = start_ms + days * world::kDayMs;
   const std::int64_t score_from_ms = start_ms + score_from_day * world::kDayMs;
-  check(world.publish_sensors(start_ms), "publishing the first sensor files");
 
   agent::FieldLoopOptions options;
   options.config = check(agent::parse_field_config(world.field_config_yaml() + samples_yaml, "field.yaml"),

@@ -10,6 +10,17 @@
 
 namespace canopy::agent {
 
+namespace {
+
+std::vector<api::SampleBox> sample_boxes(const std::vector<collect::RawBox>& boxes) {
+  std::vector<api::SampleBox> out;
+  out.reserve(boxes.size());
+  for (const collect::RawBox& b : boxes) out.push_back({b.label, b.score, b.x1, b.y1, b.x2, b.y2});
+  return out;
+}
+
+}  // namespace
+
 SampleCollector::SampleCollector(std::string device_id, const FieldConfig& config,
                                  std::filesystem::path state_file, std::uint64_t seed)
     : device_id_(std::move(device_id)), config_(config), state_file_(std::move(state_file)), random_(seed) {
@@ -145,12 +156,9 @@ std::optional<api::Sample> SampleCollector::decide(Pending pending, std::int64_t
   sample.zone = pending.zone;
   sample.captured_ms = pending.captured_ms;
   sample.model = model.ref.model.label();
-  for (const collect::RawBox& b : candidate.boxes)
-    sample.predictions.push_back({b.label, b.score, b.x1, b.y1, b.x2, b.y2});
+  sample.predictions = sample_boxes(candidate.boxes);
   if (candidate.shadow_boxes) {
-    sample.shadow_predictions.emplace();
-    for (const collect::RawBox& b : *candidate.shadow_boxes)
-      sample.shadow_predictions->push_back({b.label, b.score, b.x1, b.y1, b.x2, b.y2});
+    sample.shadow_predictions = sample_boxes(*candidate.shadow_boxes);
     sample.shadow_model = pending.shadow_model;
   }
   sample.sensors = std::move(pending.sensors);
