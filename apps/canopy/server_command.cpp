@@ -1,3 +1,4 @@
+#include <filesystem>
 #include <memory>
 
 #include "cli.h"
@@ -54,6 +55,9 @@ void register_server_command(CLI::App& app, Globals& globals, int& exit_code) {
   command->add_option_function<std::string>(
       "--samples-per-device", [&globals](const std::string& v) { globals.flags["samples_per_device"] = v; },
       "samples one device may have stored; more are refused (also CANOPY_SAMPLES_PER_DEVICE; default 50000)");
+  command->add_option_function<std::string>(
+      "--web-dir", [&globals](const std::string& v) { globals.flags["web_dir"] = v; },
+      "the web pages to serve (also CANOPY_WEB_DIR; default: the web/ folder of the source tree this was built from)");
   command->add_option("--trusted-key", *trusted, "publisher public key whose signed packages are accepted (repeatable)");
   set_action(command, exit_code, [&globals, trusted, &exit_code]() -> Status {
     server::ServerOptions options;
@@ -73,6 +77,11 @@ void register_server_command(CLI::App& app, Globals& globals, int& exit_code) {
     if (poll_interval < 1 || poll_interval > 86400)
       return make_error(ErrorCode::kInvalidArgument, "--poll-interval must be between 1 and 86400 seconds");
     options.poll_interval_s = poll_interval;
+    options.web_dir = globals.config.get("web_dir");
+    // Without --web-dir, the pages of the source tree when it is still there
+    // (an installed server without them serves the API alone).
+    if (options.web_dir.empty() && std::filesystem::is_directory(std::filesystem::path(CANOPY_WEB_DIR) / "label"))
+      options.web_dir = CANOPY_WEB_DIR;
     CANOPY_ASSIGN_OR_RETURN(options.sample_days, globals.config.get_int("sample_days", 90));
     CANOPY_ASSIGN_OR_RETURN(options.samples_max_bytes, globals.config.get_int("samples_max_bytes", 50ll << 30));
     CANOPY_ASSIGN_OR_RETURN(options.samples_device_max_bytes,

@@ -18,7 +18,18 @@ Result<double> read_unit(const Json& json, std::string_view field) {
   return value;
 }
 
-Result<std::vector<SampleBox>> read_boxes(const Json& json, std::string_view field) {
+Result<std::int64_t> parse_number(const std::string& text, std::string_view name) {
+  std::int64_t value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || value < 0)
+    return make_error(ErrorCode::kInvalidArgument,
+                      std::string(name) + " '" + text + "' must be a whole number of at least 0");
+  return value;
+}
+
+}  // namespace
+
+Result<std::vector<SampleBox>> boxes_from_json(const Json& json, std::string_view field) {
   const Json* boxes = optional_member(json, field);
   std::vector<SampleBox> out;
   if (!boxes) return out;
@@ -35,22 +46,11 @@ Result<std::vector<SampleBox>> read_boxes(const Json& json, std::string_view fie
   return out;
 }
 
-Json boxes_json(const std::vector<SampleBox>& boxes) {
+Json boxes_to_json(const std::vector<SampleBox>& boxes) {
   Json out = Json::array();
   for (const SampleBox& box : boxes) out.push_back(box.to_json());
   return out;
 }
-
-Result<std::int64_t> parse_number(const std::string& text, std::string_view name) {
-  std::int64_t value = 0;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size() || value < 0)
-    return make_error(ErrorCode::kInvalidArgument,
-                      std::string(name) + " '" + text + "' must be a whole number of at least 0");
-  return value;
-}
-
-}  // namespace
 
 Json SampleBox::to_json() const {
   return {{"label", label}, {"score", score}, {"x1", x1}, {"y1", y1}, {"x2", x2}, {"y2", y2}};
@@ -95,7 +95,7 @@ Json Sample::to_json() const {
               {"zone", zone},
               {"captured_ms", captured_ms},
               {"model", model},
-              {"predictions", boxes_json(predictions)},
+              {"predictions", boxes_to_json(predictions)},
               {"sensors", sensors},
               {"reasons", reasons_json},
               {"random", random},
@@ -103,7 +103,7 @@ Json Sample::to_json() const {
               {"width", width},
               {"height", height}};
   if (shadow_predictions) {
-    out["shadow_predictions"] = boxes_json(*shadow_predictions);
+    out["shadow_predictions"] = boxes_to_json(*shadow_predictions);
     out["shadow_model"] = shadow_model;
   }
   if (!jpeg_base64.empty()) out["jpeg"] = jpeg_base64;
@@ -119,9 +119,9 @@ Result<Sample> Sample::from_json(const Json& json) {
   CANOPY_ASSIGN_OR_RETURN(s.zone, read_string(json, "zone", 64, ""));
   CANOPY_ASSIGN_OR_RETURN(s.captured_ms, json_get<std::int64_t>(json, "captured_ms"));
   CANOPY_ASSIGN_OR_RETURN(s.model, read_string(json, "model", 256, ""));
-  CANOPY_ASSIGN_OR_RETURN(s.predictions, read_boxes(json, "predictions"));
+  CANOPY_ASSIGN_OR_RETURN(s.predictions, boxes_from_json(json, "predictions"));
   if (optional_member(json, "shadow_predictions")) {
-    CANOPY_ASSIGN_OR_RETURN(s.shadow_predictions, read_boxes(json, "shadow_predictions"));
+    CANOPY_ASSIGN_OR_RETURN(s.shadow_predictions, boxes_from_json(json, "shadow_predictions"));
     CANOPY_ASSIGN_OR_RETURN(s.shadow_model, read_string(json, "shadow_model", 256, ""));
   }
   if (const Json* sensors = optional_member(json, "sensors")) {

@@ -33,6 +33,11 @@ struct SampleBox {
   static Result<SampleBox> from_json(const Json& json);
 };
 
+// A list of boxes in the JSON member `field` of `json` (absent: none), at
+// most kMaxSampleBoxes; errors name the box. And the list's JSON form.
+Result<std::vector<SampleBox>> boxes_from_json(const Json& json, std::string_view field);
+Json boxes_to_json(const std::vector<SampleBox>& boxes);
+
 // Why a sample was kept: a strategy's name (collect::strategy_name) and its
 // score (0-1, higher is harder), with a word on what it saw.
 struct SampleReason {

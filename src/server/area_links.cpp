@@ -35,4 +35,18 @@ Result<std::vector<RunOutput>> RegistryLineage::outputs_of(const std::string& ru
   return outputs;
 }
 
+Result<std::vector<SampleSource::Sequenced>> SampleStoreSource::stored_after(std::int64_t sequence, int limit) {
+  CANOPY_ASSIGN_OR_RETURN(std::vector<SequencedSample> stored, samples_.stored_after(sequence, limit));
+  std::vector<Sequenced> out;
+  out.reserve(stored.size());
+  for (SequencedSample& item : stored) out.push_back({item.sequence, std::move(item.sample)});
+  return out;
+}
+
+Result<api::StoredSample> SampleStoreSource::sample(const std::string& id) { return samples_.get(id); }
+
+Status SampleStoreSource::set_label_state(const std::string& id, const std::string& state) {
+  return samples_.set_label_state(id, state);
+}
+
 }  // namespace canopy::server

@@ -1,14 +1,16 @@
-// The registry seen through the narrow interfaces other areas declare for
-// what they need of it: the fleet's ModelCatalog and the runs area's
-// RunLineage. Only the server's composition (server.cpp) knows both sides,
-// so neither the fleet nor the runs area links the registry, and the
-// registry knows nothing of them.
+// Areas seen through the narrow interfaces other areas declare for what
+// they need of them: the registry as the fleet's ModelCatalog and the runs
+// area's RunLineage, the sample store as the labeling queue's SampleSource.
+// Only the server's composition (server.cpp) knows both sides, so neither
+// side links the other.
 // Thread-safety: as the Registry's methods.
 #pragma once
 
 #include "server/fleet/model_catalog.h"
+#include "server/labeling/label_queue.h"
 #include "server/registry/registry.h"
 #include "server/runs/run_records.h"
+#include "server/samples/sample_store.h"
 
 namespace canopy::server {
 
@@ -30,6 +32,17 @@ class RegistryLineage final : public RunLineage {
 
  private:
   Registry& registry_;
+};
+
+class SampleStoreSource final : public SampleSource {
+ public:
+  explicit SampleStoreSource(SampleStore& samples) : samples_(samples) {}
+  Result<std::vector<Sequenced>> stored_after(std::int64_t sequence, int limit) override;
+  Result<api::StoredSample> sample(const std::string& id) override;
+  Status set_label_state(const std::string& id, const std::string& state) override;
+
+ private:
+  SampleStore& samples_;
 };
 
 }  // namespace canopy::server

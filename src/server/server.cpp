@@ -10,10 +10,12 @@
 #include "common/files.h"
 #include "common/hash.h"
 #include "server/area_links.h"
+#include "server/auth/accounts.h"
 #include "server/auth/api_keys.h"
 #include "server/field_data/field_data.h"
 #include "server/fleet/fleet.h"
 #include "server/http/http_server.h"
+#include "server/labeling/label_queue.h"
 #include "server/registry/registry.h"
 #include "server/runs/run_records.h"
 #include "server/samples/sample_store.h"
@@ -160,8 +162,20 @@ int run_server(const ServerOptions& options) {
       SampleStore::open(std::move(*samples_db), options.data_dir / "samples", clock, sample_options);
   if (!samples.ok()) return fail(samples.error());
 
-  auto http = HttpServer::bind(ServerAreas{**keys, **registry, **runs, **fleet, **field_data, **samples},
-                               HttpServerOptions{options.host, options.port, options.max_upload_bytes});
+  auto accounts_db = connect();
+  if (!accounts_db.ok()) return fail(accounts_db.error());
+  auto accounts = Accounts::open(std::move(*accounts_db), clock);
+  if (!accounts.ok()) return fail(accounts.error());
+
+  SampleStoreSource sample_source(**samples);
+  auto labeling_db = connect();
+  if (!labeling_db.ok()) return fail(labeling_db.error());
+  auto labeling = LabelQueue::open(std::move(*labeling_db), sample_source, clock);
+  if (!labeling.ok()) return fail(labeling.error());
+
+  auto http = HttpServer::bind(
+      ServerAreas{**keys, **accounts, **registry, **runs, **fleet, **field_data, **samples, **labeling, clock},
+      HttpServerOptions{options.host, options.port, options.max_upload_bytes, options.web_dir});
   if (!http.ok()) return fail(http.error());
   HttpServer& server = **http;
   std::thread signal_waiter([&server, stop_signals] {

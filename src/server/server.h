@@ -37,6 +37,7 @@ struct ServerOptions {
   std::int64_t samples_max_bytes = 50ll << 30;
   std::int64_t samples_device_max_bytes = 2ll << 30;
   std::int64_t samples_per_device = 50'000;
+  std::filesystem::path web_dir;  // the web pages (labeling); empty: none served
 };
 
 // Blocks until a stop signal. Prints "listening on http://HOST:PORT" on

@@ -32,7 +32,14 @@ std::optional<Role> parse_role(std::string_view text) {
   if (text == "reader") return Role::kReader;
   if (text == "publisher") return Role::kPublisher;
   if (text == "admin") return Role::kAdmin;
+  if (text == "labeler") return Role::kLabeler;
   return std::nullopt;
+}
+
+bool role_allows(Role have, Role needed) {
+  if (needed == Role::kLabeler) return have != Role::kReader;
+  if (have == Role::kLabeler) return false;
+  return static_cast<int>(have) >= static_cast<int>(needed);
 }
 
 std::string_view role_name(Role role) {
@@ -43,6 +50,8 @@ std::string_view role_name(Role role) {
       return "publisher";
     case Role::kAdmin:
       return "admin";
+    case Role::kLabeler:
+      return "labeler";
   }
   return "reader";
 }
@@ -132,7 +141,7 @@ Result<ApiKeyRecord> ApiKeys::authorize(std::string_view secret, Role needed) co
   if (!key)
     return make_error(ErrorCode::kUnauthenticated,
                       "a valid API key is required (send it in the X-API-KEY header)");
-  if (static_cast<int>(key->role) < static_cast<int>(needed))
+  if (!role_allows(key->role, needed))
     return make_error(ErrorCode::kPermissionDenied, "this needs the " + std::string(role_name(needed)) +
                                                         " role; the key has " +
                                                         std::string(role_name(key->role)));

@@ -2,7 +2,8 @@
 // key a request presents. A key is shown once at creation
 // ("cnp_<id>_<secret>"); only its SHA-256 is stored (the secret is 32 random
 // bytes, so a fast hash is enough: there is nothing to brute-force). Roles
-// are ordered: reader < publisher < admin.
+// are ordered, reader < publisher < admin, with labeler beside them: a
+// labeler may label (and review nothing), and nothing else (role_allows).
 //
 // Authentication is on every request's path, so it never touches the
 // database: the active keys are held in memory, loaded at open and changed
@@ -29,7 +30,12 @@
 
 namespace canopy::server {
 
-enum class Role { kReader = 1, kPublisher = 2, kAdmin = 3 };
+enum class Role { kReader = 1, kPublisher = 2, kAdmin = 3, kLabeler = 4 };
+
+// Whether a caller with role `have` may use a route that needs `needed`.
+// Routes that need kLabeler (the labeling work) admit labelers, publishers
+// and admins; a labeler passes no other route.
+bool role_allows(Role have, Role needed);
 
 std::optional<Role> parse_role(std::string_view text);
 std::string_view role_name(Role role);

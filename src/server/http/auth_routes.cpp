@@ -20,9 +20,9 @@ Json key_to_json(const ApiKeyRecord& key) {
 
 }  // namespace
 
-void install_auth_routes(httplib::Server& http, ApiKeys& keys) {
+void install_auth_routes(httplib::Server& http, const Access& access, ApiKeys& keys) {
   http.Get("/api/v1/keys",
-           guarded(keys, Role::kAdmin, [&keys](const Request&, Response& res, const ApiKeyRecord&) {
+           guarded(access, Role::kAdmin, [&keys](const Request&, Response& res, const ApiKeyRecord&) {
              auto listed = keys.list();
              if (!listed.ok()) return send_error(res, listed.error());
              Json list = Json::array();
@@ -31,7 +31,7 @@ void install_auth_routes(httplib::Server& http, ApiKeys& keys) {
            }));
 
   http.Post("/api/v1/keys",
-            guarded(keys, Role::kAdmin, [&keys](const Request& req, Response& res, const ApiKeyRecord&) {
+            guarded(access, Role::kAdmin, [&keys](const Request& req, Response& res, const ApiKeyRecord&) {
               auto body = parse_json(req.body, "request body");
               if (!body.ok()) return send_error(res, body.error());
               auto role_text = json_get<std::string>(*body, "role");
@@ -40,7 +40,7 @@ void install_auth_routes(httplib::Server& http, ApiKeys& keys) {
               if (!role)
                 return send_error(res,
                                   make_error(ErrorCode::kInvalidArgument,
-                                             "role '" + *role_text + "' must be reader, publisher or admin"));
+                                             "role '" + *role_text + "' must be reader, labeler, publisher or admin"));
               auto name = json_get_or<std::string>(*body, "name", "");
               if (!name.ok()) return send_error(res, name.error().with_context("request body"));
               auto created = keys.create(*role, *name);
@@ -51,7 +51,7 @@ void install_auth_routes(httplib::Server& http, ApiKeys& keys) {
             }));
 
   http.Delete(R"(/api/v1/keys/([^/]+))",
-              guarded(keys, Role::kAdmin, [&keys](const Request& req, Response& res, const ApiKeyRecord&) {
+              guarded(access, Role::kAdmin, [&keys](const Request& req, Response& res, const ApiKeyRecord&) {
                 Status revoked = keys.revoke(req.matches[1].str());
                 if (!revoked.ok()) return send_error(res, revoked.error());
                 send_json(res, 200, {{"id", req.matches[1].str()}, {"revoked", true}});

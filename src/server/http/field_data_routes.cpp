@@ -40,10 +40,10 @@ Status check_device(Fleet& fleet, const std::string& device_id) {
 
 // GET /api/v1/devices/{id}/PATH for Body's records (api::record_kind).
 template <typename Body>
-void install_records_route(httplib::Server& http, const ApiKeys& keys, Fleet& fleet, FieldData& field_data) {
+void install_records_route(httplib::Server& http, const Access& access, Fleet& fleet, FieldData& field_data) {
   static constexpr api::RecordKind kind = api::record_kind<Body>();
   http.Get(R"(/api/v1/devices/([^/]+)/)" + std::string(kind.path),
-           guarded(keys, Role::kReader,
+           guarded(access, Role::kReader,
                    [&fleet, &field_data](const Request& req, Response& res, const ApiKeyRecord&) {
                      const std::string device_id = req.matches[1].str();
                      RecordQuery query;
@@ -69,7 +69,7 @@ void install_records_route(httplib::Server& http, const ApiKeys& keys, Fleet& fl
 
 }  // namespace
 
-void install_field_data_routes(httplib::Server& http, const ApiKeys& keys, Fleet& fleet,
+void install_field_data_routes(httplib::Server& http, const Access& access, Fleet& fleet,
                                FieldData& field_data, SampleStore& samples) {
   http.Post("/api/v1/device/records",
             device_guarded_reader(fleet, [&fleet, &field_data, &samples](const Request& req, Response& res,
@@ -107,13 +107,13 @@ void install_field_data_routes(httplib::Server& http, const ApiKeys& keys, Fleet
               send_json(res, 200, ack->to_json());
             }));
 
-  install_records_route<api::Reading>(http, keys, fleet, field_data);
-  install_records_route<api::Telemetry>(http, keys, fleet, field_data);
-  install_records_route<api::ActuationEvent>(http, keys, fleet, field_data);
-  install_records_route<api::PlantChangeEvent>(http, keys, fleet, field_data);
+  install_records_route<api::Reading>(http, access, fleet, field_data);
+  install_records_route<api::Telemetry>(http, access, fleet, field_data);
+  install_records_route<api::ActuationEvent>(http, access, fleet, field_data);
+  install_records_route<api::PlantChangeEvent>(http, access, fleet, field_data);
 
   http.Get("/api/v1/alerts",
-           guarded(keys, Role::kReader,
+           guarded(access, Role::kReader,
                    [&fleet, &field_data](const Request& req, Response& res, const ApiKeyRecord&) {
                      AlertQuery query;
                      const std::string state = req.get_param_value("state");
@@ -142,7 +142,7 @@ void install_field_data_routes(httplib::Server& http, const ApiKeys& keys, Fleet
   // Acknowledging is an operator's change, like controlling a deployment:
   // publisher, not admin (admin is for keys, tokens and device identities).
   http.Post(R"(/api/v1/alerts/([^/]+)/ack)",
-            guarded(keys, Role::kPublisher,
+            guarded(access, Role::kPublisher,
                     [&field_data](const Request& req, Response& res, const ApiKeyRecord& key) {
                       auto id = positive_number(req.matches[1].str(), "alert id");
                       if (!id.ok()) return send_error(res, id.error());

@@ -79,9 +79,9 @@ void install_device_routes(httplib::Server& http, Fleet& fleet, Registry& regist
                 }));
 }
 
-void install_admin_routes(httplib::Server& http, const ApiKeys& keys, Fleet& fleet) {
+void install_admin_routes(httplib::Server& http, const Access& access, Fleet& fleet) {
   http.Post("/api/v1/enrollment-tokens",
-            guarded(keys, Role::kAdmin, [&fleet](const Request& req, Response& res, const ApiKeyRecord& key) {
+            guarded(access, Role::kAdmin, [&fleet](const Request& req, Response& res, const ApiKeyRecord& key) {
               auto body = json_body(req);
               if (!body.ok()) return send_error(res, body.error());
               auto request = api::EnrollmentTokenRequest::from_json(*body);
@@ -93,7 +93,7 @@ void install_admin_routes(httplib::Server& http, const ApiKeys& keys, Fleet& fle
               send_json(res, 201, out);
             }));
   http.Get("/api/v1/enrollment-tokens",
-           guarded(keys, Role::kAdmin, [&fleet](const Request&, Response& res, const ApiKeyRecord&) {
+           guarded(access, Role::kAdmin, [&fleet](const Request&, Response& res, const ApiKeyRecord&) {
              Json list = Json::array();
              for (const auto& token : fleet.list_enrollment_tokens()) list.push_back(token.to_json());
              send_json(res, 200, {{"enrollment_tokens", list}});
@@ -101,7 +101,7 @@ void install_admin_routes(httplib::Server& http, const ApiKeys& keys, Fleet& fle
 
   http.Get(
       "/api/v1/devices",
-      guarded(keys, Role::kReader, [&fleet](const Request& req, Response& res, const ApiKeyRecord&) {
+      guarded(access, Role::kReader, [&fleet](const Request& req, Response& res, const ApiKeyRecord&) {
         const std::string status_text = req.get_param_value("status");
         const auto status = api::parse_device_status(status_text);
         if (!status_text.empty() && !status)
@@ -115,13 +115,13 @@ void install_admin_routes(httplib::Server& http, const ApiKeys& keys, Fleet& fle
         send_json(res, 200, {{"devices", list}});
       }));
   http.Get(R"(/api/v1/devices/([^/]+))",
-           guarded(keys, Role::kReader, [&fleet](const Request& req, Response& res, const ApiKeyRecord&) {
+           guarded(access, Role::kReader, [&fleet](const Request& req, Response& res, const ApiKeyRecord&) {
              auto device = fleet.show_device(req.matches[1].str());
              if (!device.ok()) return send_error(res, device.error());
              send_json(res, 200, device->to_json());
            }));
   http.Post(R"(/api/v1/devices/([^/]+)/(approve|revoke|decommission))",
-            guarded(keys, Role::kAdmin, [&fleet](const Request& req, Response& res, const ApiKeyRecord&) {
+            guarded(access, Role::kAdmin, [&fleet](const Request& req, Response& res, const ApiKeyRecord&) {
               const std::string operation = req.matches[2].str();
               DeviceStatus status = operation == "approve"  ? DeviceStatus::kActive
                                     : operation == "revoke" ? DeviceStatus::kRevoked
@@ -134,7 +134,7 @@ void install_admin_routes(httplib::Server& http, const ApiKeys& keys, Fleet& fle
   // The body is the YAML text as given, of any content type; the server checks
   // that it is text of a bounded size, the device that it is a configuration.
   http.Put(R"(/api/v1/devices/([^/]+)/field-config)",
-           guarded_reader(keys, Role::kPublisher,
+           guarded_reader(access, Role::kPublisher,
                           [&fleet](const Request& req, Response& res, const httplib::ContentReader& reader,
                                    const ApiKeyRecord& key) {
                             auto text = read_body(req, reader, res, api::kMaxFieldConfigBytes);
@@ -146,7 +146,7 @@ void install_admin_routes(httplib::Server& http, const ApiKeys& keys, Fleet& fle
                             send_json(res, 200, record->to_json());
                           }));
   http.Get(R"(/api/v1/devices/([^/]+)/field-config)",
-           guarded(keys, Role::kReader, [&fleet](const Request& req, Response& res, const ApiKeyRecord&) {
+           guarded(access, Role::kReader, [&fleet](const Request& req, Response& res, const ApiKeyRecord&) {
              std::optional<std::int64_t> version;
              if (req.has_param("version")) {
                auto number = positive_number(req.get_param_value("version"), "version");
@@ -160,7 +160,7 @@ void install_admin_routes(httplib::Server& http, const ApiKeys& keys, Fleet& fle
 
   http.Post(
       "/api/v1/deployments",
-      guarded(keys, Role::kPublisher, [&fleet](const Request& req, Response& res, const ApiKeyRecord& key) {
+      guarded(access, Role::kPublisher, [&fleet](const Request& req, Response& res, const ApiKeyRecord& key) {
         auto body = json_body(req);
         if (!body.ok()) return send_error(res, body.error());
         auto request = api::DeploymentRequest::from_json(*body);
@@ -170,13 +170,13 @@ void install_admin_routes(httplib::Server& http, const ApiKeys& keys, Fleet& fle
         send_json(res, 201, created->to_json());
       }));
   http.Get("/api/v1/deployments",
-           guarded(keys, Role::kReader, [&fleet](const Request&, Response& res, const ApiKeyRecord&) {
+           guarded(access, Role::kReader, [&fleet](const Request&, Response& res, const ApiKeyRecord&) {
              Json list = Json::array();
              for (const auto& deployment : fleet.list_deployments()) list.push_back(deployment.to_json());
              send_json(res, 200, {{"deployments", list}});
            }));
   http.Get(R"(/api/v1/deployments/([^/]+))",
-           guarded(keys, Role::kReader, [&fleet](const Request& req, Response& res, const ApiKeyRecord&) {
+           guarded(access, Role::kReader, [&fleet](const Request& req, Response& res, const ApiKeyRecord&) {
              auto id = positive_number(req.matches[1].str(), "deployment id");
              if (!id.ok()) return send_error(res, id.error());
              auto status = fleet.deployment_status(*id);
@@ -185,7 +185,7 @@ void install_admin_routes(httplib::Server& http, const ApiKeys& keys, Fleet& fle
            }));
   http.Post(
       R"(/api/v1/deployments/([^/]+)/(pause|resume|abort|rollback))",
-      guarded(keys, Role::kPublisher, [&fleet](const Request& req, Response& res, const ApiKeyRecord& key) {
+      guarded(access, Role::kPublisher, [&fleet](const Request& req, Response& res, const ApiKeyRecord& key) {
         auto id = positive_number(req.matches[1].str(), "deployment id");
         if (!id.ok()) return send_error(res, id.error());
         auto status = fleet.control_deployment(*id, req.matches[2].str(), key.display_name());
@@ -196,9 +196,9 @@ void install_admin_routes(httplib::Server& http, const ApiKeys& keys, Fleet& fle
 
 }  // namespace
 
-void install_fleet_routes(httplib::Server& http, const ApiKeys& keys, Fleet& fleet, Registry& registry) {
+void install_fleet_routes(httplib::Server& http, const Access& access, Fleet& fleet, Registry& registry) {
   install_device_routes(http, fleet, registry);
-  install_admin_routes(http, keys, fleet);
+  install_admin_routes(http, access, fleet);
 }
 
 }  // namespace canopy::server

@@ -79,20 +79,24 @@ Result<std::unique_ptr<HttpServer>> HttpServer::bind(const ServerAreas& areas,
   http->set_keep_alive_timeout(2);
   http->set_keep_alive_max_count(1000);
 
+  auto access = std::make_unique<Access>(Access{areas.keys, areas.accounts});
   http->Get("/api/v1/health", [](const Request&, Response& res) { send_json(res, 200, {{"status", "ok"}}); });
-  install_registry_routes(*http, areas.keys, areas.registry, options.max_upload_bytes);
-  install_auth_routes(*http, areas.keys);
-  install_runs_routes(*http, areas.keys, areas.runs);
-  install_fleet_routes(*http, areas.keys, areas.fleet, areas.registry);
-  install_field_data_routes(*http, areas.keys, areas.fleet, areas.field_data, areas.samples);
-  install_samples_routes(*http, areas.keys, areas.samples, areas.field_data);
+  install_registry_routes(*http, *access, areas.registry, options.max_upload_bytes);
+  install_auth_routes(*http, *access, areas.keys);
+  install_session_routes(*http, *access, areas.accounts, areas.clock);
+  install_runs_routes(*http, *access, areas.runs);
+  install_fleet_routes(*http, *access, areas.fleet, areas.registry);
+  install_field_data_routes(*http, *access, areas.fleet, areas.field_data, areas.samples);
+  install_samples_routes(*http, *access, areas.samples, areas.field_data);
+  install_labeling_routes(*http, *access, areas.labeling, areas.samples);
+  if (!options.web_dir.empty()) CANOPY_TRY(install_web_files(*http, options.web_dir));
 
   // Refuse an upload before its body is sent (curl sends Expect: 100-continue
   // for large bodies), so a bad key or an oversize file costs no transfer.
   http->set_expect_100_continue_handler(
-      [&keys = areas.keys, max_upload_bytes = options.max_upload_bytes](const Request& req, Response& res) {
+      [&access = *access, max_upload_bytes = options.max_upload_bytes](const Request& req, Response& res) {
         if (!is_upload_route(req)) return 100;
-        auto key = authorize(keys, req, Role::kPublisher);
+        auto key = authorize(access, req, Role::kPublisher);
         if (!key.ok()) {
           send_error(res, key.error());
           return res.status;
@@ -125,11 +129,11 @@ Result<std::unique_ptr<HttpServer>> HttpServer::bind(const ServerAreas& areas,
   } else if (!http->bind_to_port(options.host, port)) {
     return bind_error(options.host, port, errno);
   }
-  return std::unique_ptr<HttpServer>(new HttpServer(std::move(http), port));
+  return std::unique_ptr<HttpServer>(new HttpServer(std::move(http), std::move(access), port));
 }
 
-HttpServer::HttpServer(std::unique_ptr<httplib::Server> http, int port)
-    : http_(std::move(http)), port_(port) {}
+HttpServer::HttpServer(std::unique_ptr<httplib::Server> http, std::unique_ptr<Access> access, int port)
+    : access_(std::move(access)), http_(std::move(http)), port_(port) {}
 
 HttpServer::~HttpServer() = default;
 

@@ -8,13 +8,16 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <string>
 
 #include "common/error.h"
+#include "server/auth/accounts.h"
 #include "server/auth/api_keys.h"
 #include "server/field_data/field_data.h"
 #include "server/fleet/fleet.h"
+#include "server/labeling/label_queue.h"
 #include "server/registry/registry.h"
 #include "server/runs/run_records.h"
 #include "server/samples/sample_store.h"
@@ -25,20 +28,26 @@ class Server;
 
 namespace canopy::server {
 
+struct Access;
+
 // The areas the routes serve; each must outlive the HttpServer.
 struct ServerAreas {
   ApiKeys& keys;
+  Accounts& accounts;
   Registry& registry;
   RunRecords& runs;
   Fleet& fleet;
   FieldData& field_data;
   SampleStore& samples;
+  LabelQueue& labeling;
+  Clock& clock;
 };
 
 struct HttpServerOptions {
   std::string host = "127.0.0.1";
   int port = 8080;  // 0 picks a free port
   std::uint64_t max_upload_bytes = 4ull << 30;
+  std::filesystem::path web_dir;  // the web pages; empty: none served
 };
 
 class HttpServer {
@@ -56,7 +65,8 @@ class HttpServer {
   void stop();
 
  private:
-  HttpServer(std::unique_ptr<httplib::Server> http, int port);
+  HttpServer(std::unique_ptr<httplib::Server> http, std::unique_ptr<Access> access, int port);
+  std::unique_ptr<Access> access_;  // the routes hold references to it
   std::unique_ptr<httplib::Server> http_;
   int port_;
 };

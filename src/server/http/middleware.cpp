@@ -1,5 +1,7 @@
 #include "server/http/middleware.h"
 
+#include <openssl/crypto.h>
+
 namespace canopy::server {
 
 using httplib::Request;
@@ -55,23 +57,65 @@ std::string presented_key(const Request& req) {
   return key;
 }
 
-Result<ApiKeyRecord> authorize(const ApiKeys& keys, const Request& req, Role needed) {
-  return keys.authorize(presented_key(req), needed);
+std::string presented_session(const Request& req) {
+  // Cookie: a=1; canopy_session=TOKEN; b=2
+  const std::string cookies = req.get_header_value("Cookie");
+  const std::string wanted = std::string(kSessionCookie) + "=";
+  std::size_t at = 0;
+  while (at < cookies.size()) {
+    at = cookies.find_first_not_of(' ', at);
+    if (at == std::string::npos) break;
+    std::size_t end = cookies.find(';', at);
+    if (end == std::string::npos) end = cookies.size();
+    if (cookies.compare(at, wanted.size(), wanted) == 0)
+      return cookies.substr(at + wanted.size(), end - at - wanted.size());
+    at = end + 1;
+  }
+  return "";
 }
 
-httplib::Server::Handler guarded(const ApiKeys& keys, Role needed, Handler handler) {
-  return [&keys, needed, handler = std::move(handler)](const Request& req, Response& res) {
-    auto key = authorize(keys, req, needed);
+Result<Session> checked_session(const Access& access, const Request& req) {
+  const std::optional<Session> session = access.accounts.session(presented_session(req));
+  if (!session)
+    return make_error(ErrorCode::kUnauthenticated, "not signed in, or the session has ended; sign in again");
+  const bool change = req.method != "GET" && req.method != "HEAD";
+  // The token is compared in constant time: its bytes are the secret.
+  const std::string sent = req.get_header_value(kCsrfHeader);
+  if (change && (sent.size() != session->csrf_token.size() ||
+                 CRYPTO_memcmp(sent.data(), session->csrf_token.data(), sent.size()) != 0))
+    return make_error(ErrorCode::kPermissionDenied,
+                      "a change made in a session needs its CSRF token in the X-CSRF-Token header");
+  return *session;
+}
+
+Result<ApiKeyRecord> authorize(const Access& access, const Request& req, Role needed) {
+  const std::string key = presented_key(req);
+  if (!key.empty() || presented_session(req).empty()) return access.keys.authorize(key, needed);
+  CANOPY_ASSIGN_OR_RETURN(Session session, checked_session(access, req));
+  if (!role_allows(session.role, needed))
+    return make_error(ErrorCode::kPermissionDenied, "this needs the " + std::string(role_name(needed)) +
+                                                        " role; user " + session.user + " has " +
+                                                        std::string(role_name(session.role)));
+  ApiKeyRecord caller;
+  caller.id = "user:" + session.user;
+  caller.name = session.user;
+  caller.role = session.role;
+  return caller;
+}
+
+httplib::Server::Handler guarded(const Access& access, Role needed, Handler handler) {
+  return [&access, needed, handler = std::move(handler)](const Request& req, Response& res) {
+    auto key = authorize(access, req, needed);
     if (!key.ok()) return send_error(res, key.error());
     handler(req, res, *key);
   };
 }
 
-httplib::Server::HandlerWithContentReader guarded_reader(const ApiKeys& keys, Role needed,
+httplib::Server::HandlerWithContentReader guarded_reader(const Access& access, Role needed,
                                                          ReaderHandler handler) {
-  return [&keys, needed, handler = std::move(handler)](const Request& req, Response& res,
-                                                       const httplib::ContentReader& reader) {
-    auto key = authorize(keys, req, needed);
+  return [&access, needed, handler = std::move(handler)](const Request& req, Response& res,
+                                                         const httplib::ContentReader& reader) {
+    auto key = authorize(access, req, needed);
     if (!key.ok()) return send_error(res, key.error());
     handler(req, res, reader, *key);
   };

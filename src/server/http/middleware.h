@@ -1,7 +1,8 @@
 // What every route shares: JSON answers and the error body of docs/api.md
 // (with the HTTP status each error code maps to), API-key authentication by
-// role in front of a handler, and small request parsers. Authentication asks
-// the auth area only; it takes no other area's lock.
+// role (or a person's session) in front of a handler, and small request
+// parsers. Authentication asks the auth area only; it takes no other area's
+// lock.
 // Private to src/server/http/.
 // Thread-safety: stateless; the ApiKeys it is given is thread-safe.
 #pragma once
@@ -15,6 +16,7 @@
 
 #include "common/error.h"
 #include "common/json.h"
+#include "server/auth/accounts.h"
 #include "server/auth/api_keys.h"
 
 namespace canopy::server {
@@ -24,23 +26,46 @@ void send_json(httplib::Response& res, int status, const Json& body);
 // {"error": {"code", "message"}} with the code's status, or `status` when not 0.
 void send_error(httplib::Response& res, const Error& error, int status = 0);
 
+// Who may call: programs with an API key, people with a session of the web
+// pages. Both must outlive the routes.
+struct Access {
+  const ApiKeys& keys;
+  const Accounts& accounts;
+};
+
+// The cookie that carries a session, and the header a page sends its CSRF
+// token in with every change.
+inline constexpr const char* kSessionCookie = "canopy_session";
+inline constexpr const char* kCsrfHeader = "X-CSRF-Token";
+
 // The key a request presents: X-API-KEY, else "Authorization: Bearer KEY".
 std::string presented_key(const httplib::Request& req);
+// The session token in the request's cookie, or "".
+std::string presented_session(const httplib::Request& req);
 
-// Authenticates the request and checks its role. The same answer is given for
-// a missing key and an unknown one, and before any lookup of what the request
-// names, so nothing leaks about what exists.
-Result<ApiKeyRecord> authorize(const ApiKeys& keys, const httplib::Request& req, Role needed);
+// The session of the request's cookie, with the session's CSRF token in
+// kCsrfHeader when the request changes something (anything but GET and
+// HEAD): kUnauthenticated without a live session, kPermissionDenied
+// without the right token.
+Result<Session> checked_session(const Access& access, const httplib::Request& req);
+
+// Authenticates the request and checks its role: an API key when one is
+// presented, else the session cookie, with the session's CSRF token in
+// kCsrfHeader on anything but GET and HEAD. A session answers as a record
+// with id "user:NAME". The same answer is given for a missing key and an
+// unknown one, and before any lookup of what the request names, so nothing
+// leaks about what exists.
+Result<ApiKeyRecord> authorize(const Access& access, const httplib::Request& req, Role needed);
 
 using Handler = std::function<void(const httplib::Request&, httplib::Response&, const ApiKeyRecord&)>;
 using ReaderHandler = std::function<void(const httplib::Request&, httplib::Response&,
                                          const httplib::ContentReader&, const ApiKeyRecord&)>;
 
 // A route handler that runs `handler` only for a key with at least `needed`.
-httplib::Server::Handler guarded(const ApiKeys& keys, Role needed, Handler handler);
+httplib::Server::Handler guarded(const Access& access, Role needed, Handler handler);
 // The same for a route that reads its body itself (uploads): the body is read
 // only after the key checks out.
-httplib::Server::HandlerWithContentReader guarded_reader(const ApiKeys& keys, Role needed,
+httplib::Server::HandlerWithContentReader guarded_reader(const Access& access, Role needed,
                                                          ReaderHandler handler);
 
 // The request body as a JSON object; kInvalidArgument naming what is wrong.

@@ -87,26 +87,26 @@ void receive_upload(Registry& registry, std::uint64_t max_upload_bytes, const Re
   send_json(res, published->created ? 201 : 200, body);
 }
 
-void install_model_routes(httplib::Server& http, const ApiKeys& keys, Registry& registry,
+void install_model_routes(httplib::Server& http, const Access& access, Registry& registry,
                           std::uint64_t max_upload_bytes) {
   // The deploy step MLOps pipelines use as-is: curl -T model.zip "$MODEL_REPOSITORY/model.zip"
   http.Put(R"(/(?:repository/)?([^/]+\.zip))",
            guarded_reader(
-               keys, Role::kPublisher,
+               access, Role::kPublisher,
                [&registry, max_upload_bytes](const Request& req, Response& res,
                                              const httplib::ContentReader& reader, const ApiKeyRecord& key) {
                  receive_upload(registry, max_upload_bytes, req, res, reader, key, std::nullopt);
                }));
   http.Post(R"(/api/v1/models/([^/]+)/versions)",
             guarded_reader(
-                keys, Role::kPublisher,
+                access, Role::kPublisher,
                 [&registry, max_upload_bytes](const Request& req, Response& res,
                                               const httplib::ContentReader& reader, const ApiKeyRecord& key) {
                   receive_upload(registry, max_upload_bytes, req, res, reader, key, req.matches[1].str());
                 }));
 
   http.Get("/api/v1/models",
-           guarded(keys, Role::kReader, [&registry](const Request& req, Response& res, const ApiKeyRecord&) {
+           guarded(access, Role::kReader, [&registry](const Request& req, Response& res, const ApiKeyRecord&) {
              auto models = registry.list_models(req.get_param_value("q"), req.get_param_value("tag"));
              if (!models.ok()) return send_error(res, models.error());
              Json list = Json::array();
@@ -115,7 +115,7 @@ void install_model_routes(httplib::Server& http, const ApiKeys& keys, Registry& 
            }));
 
   http.Get(R"(/api/v1/models/([^/]+))",
-           guarded(keys, Role::kReader, [&registry](const Request& req, Response& res, const ApiKeyRecord&) {
+           guarded(access, Role::kReader, [&registry](const Request& req, Response& res, const ApiKeyRecord&) {
              auto versions = registry.list_versions(req.matches[1].str());
              if (!versions.ok()) return send_error(res, versions.error());
              Json list = Json::array();
@@ -128,14 +128,14 @@ void install_model_routes(httplib::Server& http, const ApiKeys& keys, Registry& 
            }));
 
   http.Get(R"(/api/v1/models/([^/]+)/versions/([^/]+))",
-           guarded(keys, Role::kReader, [&registry](const Request& req, Response& res, const ApiKeyRecord&) {
+           guarded(access, Role::kReader, [&registry](const Request& req, Response& res, const ApiKeyRecord&) {
              auto version = registry.resolve(req.matches[1].str(), req.matches[2].str());
              if (!version.ok()) return send_error(res, version.error());
              send_json(res, 200, version->to_json(true));
            }));
 
   http.Get(R"(/api/v1/models/([^/]+)/versions/([^/]+)/package)",
-           guarded(keys, Role::kReader, [&registry](const Request& req, Response& res, const ApiKeyRecord&) {
+           guarded(access, Role::kReader, [&registry](const Request& req, Response& res, const ApiKeyRecord&) {
              auto version = registry.resolve(req.matches[1].str(), req.matches[2].str());
              if (!version.ok()) return send_error(res, version.error());
              serve_package(*version, registry.blob_path(version->blob_sha256), req, res);
@@ -143,7 +143,7 @@ void install_model_routes(httplib::Server& http, const ApiKeys& keys, Registry& 
 
   http.Delete(
       R"(/api/v1/models/([^/]+)/versions/([^/]+))",
-      guarded(keys, Role::kAdmin, [&registry](const Request& req, Response& res, const ApiKeyRecord&) {
+      guarded(access, Role::kAdmin, [&registry](const Request& req, Response& res, const ApiKeyRecord&) {
         auto number = positive_number(req.matches[2].str(), "version");
         if (!number.ok()) return send_error(res, number.error());
         Status deleted = registry.delete_version(req.matches[1].str(), *number);
@@ -152,9 +152,9 @@ void install_model_routes(httplib::Server& http, const ApiKeys& keys, Registry& 
       }));
 }
 
-void install_alias_routes(httplib::Server& http, const ApiKeys& keys, Registry& registry) {
+void install_alias_routes(httplib::Server& http, const Access& access, Registry& registry) {
   http.Get(R"(/api/v1/models/([^/]+)/aliases/([^/]+))",
-           guarded(keys, Role::kReader, [&registry](const Request& req, Response& res, const ApiKeyRecord&) {
+           guarded(access, Role::kReader, [&registry](const Request& req, Response& res, const ApiKeyRecord&) {
              auto version = registry.resolve(req.matches[1].str(), "@" + req.matches[2].str());
              if (!version.ok()) return send_error(res, version.error());
              send_json(res, 200, version->to_json(false));
@@ -163,7 +163,7 @@ void install_alias_routes(httplib::Server& http, const ApiKeys& keys, Registry& 
   http.Put(
       R"(/api/v1/models/([^/]+)/aliases/([^/]+))",
       guarded(
-          keys, Role::kPublisher, [&registry](const Request& req, Response& res, const ApiKeyRecord& key) {
+          access, Role::kPublisher, [&registry](const Request& req, Response& res, const ApiKeyRecord& key) {
             auto body = parse_json(req.body, "request body");
             if (!body.ok()) return send_error(res, body.error());
             auto version = json_get<std::int64_t>(*body, "version");
@@ -178,7 +178,7 @@ void install_alias_routes(httplib::Server& http, const ApiKeys& keys, Registry& 
   http.Delete(
       R"(/api/v1/models/([^/]+)/aliases/([^/]+))",
       guarded(
-          keys, Role::kPublisher, [&registry](const Request& req, Response& res, const ApiKeyRecord& key) {
+          access, Role::kPublisher, [&registry](const Request& req, Response& res, const ApiKeyRecord& key) {
             Status removed = registry.remove_alias(req.matches[1].str(), req.matches[2].str(), key.id);
             if (!removed.ok()) return send_error(res, removed.error());
             send_json(res, 200,
@@ -186,7 +186,7 @@ void install_alias_routes(httplib::Server& http, const ApiKeys& keys, Registry& 
           }));
 
   http.Get(R"(/api/v1/models/([^/]+)/aliases/([^/]+)/history)",
-           guarded(keys, Role::kReader, [&registry](const Request& req, Response& res, const ApiKeyRecord&) {
+           guarded(access, Role::kReader, [&registry](const Request& req, Response& res, const ApiKeyRecord&) {
              auto history = registry.alias_history(req.matches[1].str(), req.matches[2].str());
              if (!history.ok()) return send_error(res, history.error());
              Json list = Json::array();
@@ -198,9 +198,9 @@ void install_alias_routes(httplib::Server& http, const ApiKeys& keys, Registry& 
            }));
 }
 
-void install_publisher_key_route(httplib::Server& http, const ApiKeys& keys, Registry& registry) {
+void install_publisher_key_route(httplib::Server& http, const Access& access, Registry& registry) {
   http.Get("/api/v1/publisher-key",
-           guarded(keys, Role::kReader, [&registry](const Request&, Response& res, const ApiKeyRecord&) {
+           guarded(access, Role::kReader, [&registry](const Request&, Response& res, const ApiKeyRecord&) {
              send_json(res, 200,
                        {{"key_id", registry.publishing_key().key_id()},
                         {"public_key", registry.publishing_key().to_text()}});
@@ -219,11 +219,11 @@ Error upload_too_large(std::uint64_t max_upload_bytes) {
                     "upload is larger than the server's limit of " + format_bytes(max_upload_bytes));
 }
 
-void install_registry_routes(httplib::Server& http, const ApiKeys& keys, Registry& registry,
+void install_registry_routes(httplib::Server& http, const Access& access, Registry& registry,
                              std::uint64_t max_upload_bytes) {
-  install_model_routes(http, keys, registry, max_upload_bytes);
-  install_alias_routes(http, keys, registry);
-  install_publisher_key_route(http, keys, registry);
+  install_model_routes(http, access, registry, max_upload_bytes);
+  install_alias_routes(http, access, registry);
+  install_publisher_key_route(http, access, registry);
 }
 
 }  // namespace canopy::server

@@ -8,8 +8,12 @@
 #include <httplib.h>
 
 #include <cstdint>
+#include <filesystem>
 
+#include "server/auth/accounts.h"
 #include "server/auth/api_keys.h"
+#include "server/http/middleware.h"
+#include "server/labeling/label_queue.h"
 #include "server/field_data/field_data.h"
 #include "server/fleet/fleet.h"
 #include "server/registry/registry.h"
@@ -19,31 +23,42 @@
 namespace canopy::server {
 
 // Models, versions, packages, aliases, uploads and the publisher key.
-void install_registry_routes(httplib::Server& http, const ApiKeys& keys, Registry& registry,
+void install_registry_routes(httplib::Server& http, const Access& access, Registry& registry,
                              std::uint64_t max_upload_bytes);
 // An upload route (PUT /NAME.zip, POST /api/v1/models/NAME/versions).
 bool is_upload_route(const httplib::Request& req);
 Error upload_too_large(std::uint64_t max_upload_bytes);
 
 // API keys (admin).
-void install_auth_routes(httplib::Server& http, ApiKeys& keys);
+void install_auth_routes(httplib::Server& http, const Access& access, ApiKeys& keys);
 
 // Pipeline run records.
-void install_runs_routes(httplib::Server& http, const ApiKeys& keys, RunRecords& runs);
+void install_runs_routes(httplib::Server& http, const Access& access, RunRecords& runs);
 
 // Enrollment and the device API (device tokens), and the admin API for
 // enrollment tokens, devices and deployments (API keys). Device packages are
 // served from the registry's blob store.
-void install_fleet_routes(httplib::Server& http, const ApiKeys& keys, Fleet& fleet, Registry& registry);
+void install_fleet_routes(httplib::Server& http, const Access& access, Fleet& fleet, Registry& registry);
 
 // The records devices send (device tokens, checked by the fleet; samples go
 // to the sample store) and what operators read of them, and alerts (API keys).
-void install_field_data_routes(httplib::Server& http, const ApiKeys& keys, Fleet& fleet,
+void install_field_data_routes(httplib::Server& http, const Access& access, Fleet& fleet,
                                FieldData& field_data, SampleStore& samples);
 
 // The samples devices kept, their images and the store's statistics (API
 // keys); the shadow model's agreement comes from the devices' telemetry.
-void install_samples_routes(httplib::Server& http, const ApiKeys& keys, SampleStore& samples,
+void install_samples_routes(httplib::Server& http, const Access& access, SampleStore& samples,
                             FieldData& field_data);
+
+// Signing in and out of the web pages, and the admin's list of users.
+void install_session_routes(httplib::Server& http, const Access& access, Accounts& accounts, Clock& clock);
+
+// The labeling queue: next task, submit, skip, reject, release, review,
+// revisions and statistics; the task's image from the sample store.
+void install_labeling_routes(httplib::Server& http, const Access& access, LabelQueue& queue, SampleStore& samples);
+
+// The web pages under /label/ and /assets/ from `web_dir`; kNotFound when
+// the directory does not hold them.
+Status install_web_files(httplib::Server& http, const std::filesystem::path& web_dir);
 
 }  // namespace canopy::server

@@ -7,11 +7,11 @@ namespace canopy::server {
 using httplib::Request;
 using httplib::Response;
 
-void install_runs_routes(httplib::Server& http, const ApiKeys& keys, RunRecords& runs) {
+void install_runs_routes(httplib::Server& http, const Access& access, RunRecords& runs) {
   constexpr size_t kMaxRunBytes = 4 << 20;  // a record of hundreds of steps stays far below this
   http.Post(
       "/api/v1/runs",
-      guarded(keys, Role::kPublisher, [&runs](const Request& req, Response& res, const ApiKeyRecord& key) {
+      guarded(access, Role::kPublisher, [&runs](const Request& req, Response& res, const ApiKeyRecord& key) {
         if (req.body.size() > kMaxRunBytes)
           return send_error(res, make_error(ErrorCode::kTooLarge, "a run record may be at most 4 MiB"));
         auto body = parse_json(req.body, "request body");
@@ -23,7 +23,7 @@ void install_runs_routes(httplib::Server& http, const ApiKeys& keys, RunRecords&
       }));
 
   http.Get("/api/v1/runs",
-           guarded(keys, Role::kReader, [&runs](const Request& req, Response& res, const ApiKeyRecord&) {
+           guarded(access, Role::kReader, [&runs](const Request& req, Response& res, const ApiKeyRecord&) {
              int limit = 50;
              if (req.has_param("limit")) {
                auto parsed = positive_number(req.get_param_value("limit"), "limit");
@@ -38,7 +38,7 @@ void install_runs_routes(httplib::Server& http, const ApiKeys& keys, RunRecords&
            }));
 
   http.Get(R"(/api/v1/runs/([^/]+))",
-           guarded(keys, Role::kReader, [&runs](const Request& req, Response& res, const ApiKeyRecord&) {
+           guarded(access, Role::kReader, [&runs](const Request& req, Response& res, const ApiKeyRecord&) {
              auto run = runs.get(req.matches[1].str());
              if (!run.ok()) return send_error(res, run.error());
              send_json(res, 200, *run);

@@ -30,10 +30,10 @@ std::map<std::string, double> shadow_agreement(FieldData& field_data, const api:
 
 }  // namespace
 
-void install_samples_routes(httplib::Server& http, const ApiKeys& keys, SampleStore& samples,
+void install_samples_routes(httplib::Server& http, const Access& access, SampleStore& samples,
                             FieldData& field_data) {
   http.Get("/api/v1/samples",
-           guarded(keys, Role::kReader, [&samples](const Request& req, Response& res, const ApiKeyRecord&) {
+           guarded(access, Role::kReader, [&samples](const Request& req, Response& res, const ApiKeyRecord&) {
              std::map<std::string, std::string> params;
              for (const auto& [name, value] : req.params) params[name] = value;
              auto query = api::SampleQuery::from_params(params);
@@ -47,7 +47,7 @@ void install_samples_routes(httplib::Server& http, const ApiKeys& keys, SampleSt
 
   // Before the id routes: "stats" is no sample id (an id has two slashes).
   http.Get("/api/v1/samples/stats",
-           guarded(keys, Role::kReader,
+           guarded(access, Role::kReader,
                    [&samples, &field_data](const Request&, Response& res, const ApiKeyRecord&) {
                      auto stats = samples.stats();
                      if (!stats.ok()) return send_error(res, stats.error());
@@ -56,7 +56,7 @@ void install_samples_routes(httplib::Server& http, const ApiKeys& keys, SampleSt
                    }));
 
   http.Get(R"(/api/v1/samples/([^/]+/[^/]+/[0-9]+)/(image|thumbnail))",
-           guarded(keys, Role::kReader, [&samples](const Request& req, Response& res, const ApiKeyRecord&) {
+           guarded(access, Role::kReader, [&samples](const Request& req, Response& res, const ApiKeyRecord&) {
              auto jpeg = samples.image(req.matches[1].str(), req.matches[2].str() == "thumbnail");
              if (!jpeg.ok()) return send_error(res, jpeg.error());
              res.set_header("Cache-Control", "private, max-age=86400, immutable");
@@ -64,7 +64,7 @@ void install_samples_routes(httplib::Server& http, const ApiKeys& keys, SampleSt
            }));
 
   http.Get(R"(/api/v1/samples/([^/]+/[^/]+/[0-9]+))",
-           guarded(keys, Role::kReader, [&samples](const Request& req, Response& res, const ApiKeyRecord&) {
+           guarded(access, Role::kReader, [&samples](const Request& req, Response& res, const ApiKeyRecord&) {
              auto sample = samples.get(req.matches[1].str());
              if (!sample.ok()) return send_error(res, sample.error());
              send_json(res, 200, sample->to_json());

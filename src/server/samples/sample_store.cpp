@@ -297,6 +297,29 @@ Result<api::StoredSample> SampleStore::get(const std::string& id) {
   return stored_from_row(select);
 }
 
+Result<std::vector<SequencedSample>> SampleStore::stored_after(std::int64_t sequence, int limit) {
+  std::lock_guard guard(mutex_);
+  CANOPY_ASSIGN_OR_RETURN(
+      Statement select,
+      db_.prepare(std::string("SELECT ") + kColumns + ", rowid FROM samples WHERE rowid > ? ORDER BY rowid LIMIT ?"));
+  select.bind(1, sequence).bind(2, std::int64_t{limit});
+  std::vector<SequencedSample> out;
+  while (true) {
+    CANOPY_ASSIGN_OR_RETURN(bool row, select.step());
+    if (!row) break;
+    CANOPY_ASSIGN_OR_RETURN(api::StoredSample sample, stored_from_row(select));
+    out.push_back({select.column_int(8), std::move(sample)});
+  }
+  return out;
+}
+
+Status SampleStore::set_label_state(const std::string& id, const std::string& state) {
+  std::lock_guard guard(mutex_);
+  CANOPY_TRY(db_.run("UPDATE samples SET label_state = ? WHERE id = ?", {state, id}));
+  if (db_.changes() == 0) return make_error(ErrorCode::kNotFound, "no sample " + id);
+  return {};
+}
+
 Result<std::string> SampleStore::image(const std::string& id, bool thumbnail) {
   // Read under the lock: a prune between the row and the file would remove it.
   std::lock_guard guard(mutex_);

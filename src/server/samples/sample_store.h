@@ -48,6 +48,13 @@ struct SampleStoreOptions {
   int thumbnail_width = 160;
 };
 
+// A stored sample with its place in the order of arrival (SQLite's rowid):
+// the labeling queue reads the store forward from the last one it saw.
+struct SequencedSample {
+  std::int64_t sequence = 0;
+  api::StoredSample sample;
+};
+
 class SampleStore {
  public:
   // Migrates the area's tables on `db` and keeps its blobs under `dir`
@@ -62,6 +69,11 @@ class SampleStore {
   Result<std::vector<api::StoredSample>> list(const api::SampleQuery& query);
   // kNotFound for an unknown id.
   Result<api::StoredSample> get(const std::string& id);
+  // At most `limit` samples stored after `sequence`, in order of arrival.
+  Result<std::vector<SequencedSample>> stored_after(std::int64_t sequence, int limit);
+  // What the labeling queue says of a sample; anything but "unlabeled" is
+  // kept by retention. kNotFound for an unknown id.
+  Status set_label_state(const std::string& id, const std::string& state);
   // The JPEG of a sample, or its thumbnail.
   Result<std::string> image(const std::string& id, bool thumbnail);
   Result<api::SampleStats> stats();

@@ -1,0 +1,121 @@
+// The labeling routes (docs/labeling.md): people (a session of the labeling
+// page) and programs (an API key) take tasks, submit their boxes, skip or
+// reject; reviewers accept or send back. Labelers, publishers and admins
+// label; publishers and admins review. Sample ids ("DEVICE/CAMERA/MS") hold
+// slashes and nothing a URL path has to escape, so they are the path itself.
+#include "api/fields.h"
+#include "server/http/middleware.h"
+#include "server/http/routes.h"
+
+namespace canopy::server {
+
+namespace {
+
+using httplib::Request;
+using httplib::Response;
+
+constexpr std::size_t kMaxLabelBody = 256 << 10;
+
+// The JSON body of a small labeling request ({} when empty).
+Result<Json> small_body(const Request& req) {
+  if (req.body.size() > kMaxLabelBody) return body_too_large(kMaxLabelBody);
+  if (req.body.empty()) return Json::object();
+  return parse_json_object(req.body);
+}
+
+void send_task(Response& res, const Result<api::LabelTask>& task) {
+  if (!task.ok()) return send_error(res, task.error());
+  send_json(res, 200, task->to_json());
+}
+
+}  // namespace
+
+void install_labeling_routes(httplib::Server& http, const Access& access, LabelQueue& queue,
+                             SampleStore& samples) {
+  http.Post("/api/v1/labeling/next",
+            guarded(access, Role::kLabeler,
+                    [&queue](const Request& req, Response& res, const ApiKeyRecord& caller) {
+                      auto body = small_body(req);
+                      if (!body.ok()) return send_error(res, body.error());
+                      auto filter = api::TaskFilter::from_json(*body);
+                      if (!filter.ok()) return send_error(res, filter.error());
+                      auto task = queue.next(caller.display_name(), *filter);
+                      if (!task.ok()) return send_error(res, task.error());
+                      send_json(res, 200, {{"task", *task ? (*task)->to_json() : Json(nullptr)}});
+                    }));
+
+  http.Get("/api/v1/labeling/stats",
+           guarded(access, Role::kLabeler, [&queue](const Request&, Response& res, const ApiKeyRecord&) {
+             auto stats = queue.stats();
+             if (!stats.ok()) return send_error(res, stats.error());
+             send_json(res, 200, stats->to_json());
+           }));
+
+  http.Get(
+      R"(/api/v1/labeling/tasks/([^/]+/[^/]+/[0-9]+)/image)",
+      guarded(access, Role::kLabeler, [&samples](const Request& req, Response& res, const ApiKeyRecord&) {
+        auto jpeg = samples.image(req.matches[1].str(), false);
+        if (!jpeg.ok()) return send_error(res, jpeg.error());
+        res.set_header("Cache-Control", "private, max-age=86400, immutable");
+        res.set_content(std::move(*jpeg), "image/jpeg");
+      }));
+
+  http.Get(R"(/api/v1/labeling/tasks/([^/]+/[^/]+/[0-9]+)/revisions)",
+           guarded(access, Role::kLabeler, [&queue](const Request& req, Response& res, const ApiKeyRecord&) {
+             auto revisions = queue.revisions(req.matches[1].str());
+             if (!revisions.ok()) return send_error(res, revisions.error());
+             Json rows = Json::array();
+             for (const api::LabelRevision& revision : *revisions) rows.push_back(revision.to_json());
+             send_json(res, 200, {{"revisions", rows}});
+           }));
+
+  http.Get(R"(/api/v1/labeling/tasks/([^/]+/[^/]+/[0-9]+))",
+           guarded(access, Role::kLabeler, [&queue](const Request& req, Response& res, const ApiKeyRecord&) {
+             send_task(res, queue.task(req.matches[1].str()));
+           }));
+
+  http.Post(R"(/api/v1/labeling/tasks/([^/]+/[^/]+/[0-9]+)/submit)",
+            guarded(access, Role::kLabeler,
+                    [&queue](const Request& req, Response& res, const ApiKeyRecord& caller) {
+                      auto body = small_body(req);
+                      if (!body.ok()) return send_error(res, body.error());
+                      auto submission = api::LabelSubmission::from_json(*body);
+                      if (!submission.ok()) return send_error(res, submission.error());
+                      send_task(res, queue.submit(req.matches[1].str(), caller.display_name(), *submission));
+                    }));
+
+  http.Post(R"(/api/v1/labeling/tasks/([^/]+/[^/]+/[0-9]+)/(skip|release))",
+            guarded(access, Role::kLabeler,
+                    [&queue](const Request& req, Response& res, const ApiKeyRecord& caller) {
+                      const std::string id = req.matches[1].str();
+                      send_task(res, req.matches[2].str() == "skip"
+                                         ? queue.skip(id, caller.display_name())
+                                         : queue.release(id, caller.display_name()));
+                    }));
+
+  http.Post(R"(/api/v1/labeling/tasks/([^/]+/[^/]+/[0-9]+)/reject)",
+            guarded(access, Role::kLabeler,
+                    [&queue](const Request& req, Response& res, const ApiKeyRecord& caller) {
+                      auto body = small_body(req);
+                      if (!body.ok()) return send_error(res, body.error());
+                      auto why = api::read_string(*body, "reason", 1024);
+                      if (!why.ok()) return send_error(res, why.error());
+                      send_task(res, queue.reject(req.matches[1].str(), caller.display_name(), *why));
+                    }));
+
+  // Reviewing takes more trust than labeling: publishers and admins.
+  http.Post(R"(/api/v1/labeling/tasks/([^/]+/[^/]+/[0-9]+)/review)",
+            guarded(access, Role::kPublisher,
+                    [&queue](const Request& req, Response& res, const ApiKeyRecord& caller) {
+                      auto body = small_body(req);
+                      if (!body.ok()) return send_error(res, body.error());
+                      auto accept = json_get<bool>(*body, "accept");
+                      if (!accept.ok()) return send_error(res, accept.error().with_context("request body"));
+                      auto note = api::read_string(*body, "note", 1024, "");
+                      if (!note.ok()) return send_error(res, note.error());
+                      send_task(res,
+                                queue.review(req.matches[1].str(), caller.display_name(), *accept, *note));
+                    }));
+}
+
+}  // namespace canopy::server
