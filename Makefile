@@ -5,12 +5,16 @@ BUILD_DIR ?= build
 FUZZ_DIR ?= build-fuzz
 BUILD_TYPE ?= RelWithDebInfo
 
-.PHONY: all deps configure build fuzz-build test demo bench clean
+.PHONY: all deps browser-deps configure build fuzz-build test demo bench clean
 
 all: build
 
 deps:
 	@bash scripts/install-deps.sh
+
+# Chromium, playwright-core and axe-core: only the browser tests need them.
+browser-deps:
+	@bash scripts/install-browser-tests.sh
 
 configure: deps
 	@cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) > /dev/null
@@ -23,7 +27,7 @@ fuzz-build: deps
 	@CXX=clang++ CC=clang cmake -S . -B $(FUZZ_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCANOPY_FUZZ=ON > /dev/null
 	@cmake --build $(FUZZ_DIR) --target onnx_loader_fuzzer
 
-test: build fuzz-build
+test: build fuzz-build browser-deps
 	@cd $(BUILD_DIR) && ctest --output-on-failure --timeout 600 -j2
 
 demo: build

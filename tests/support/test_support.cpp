@@ -24,6 +24,7 @@ fs::path canopy_binary() { return CANOPY_BINARY; }
 fs::path train_binary() { return CANOPY_TRAIN_BINARY; }
 fs::path agent_binary() { return CANOPY_AGENT_BINARY; }
 fs::path examples_dir() { return CANOPY_EXAMPLES_DIR; }
+fs::path browser_tests_dir() { return fs::path(CANOPY_SOURCE_DIR) / "tests" / "browser"; }
 
 TempDir::TempDir() {
   std::string pattern = (fs::temp_directory_path() / "canopy-test-XXXXXX").string();

@@ -25,6 +25,8 @@ fs::path canopy_binary();
 fs::path train_binary();
 fs::path agent_binary();
 fs::path examples_dir();
+// The browser tests (tests/browser: node --test files, their npm packages installed by scripts/install-browser-tests.sh).
+fs::path browser_tests_dir();
 
 class TempDir {
  public:

@@ -39,14 +39,10 @@ export const api = {
 
 // The session of this browser, or null when nobody is signed in.
 export async function currentSession() {
-  try {
-    const session = await api.get("/api/v1/session");
-    csrfToken = session.csrf_token;
-    return session;
-  } catch (error) {
-    if (error.status === 401) return null;
-    throw error;
-  }
+  const session = await api.get("/api/v1/session");
+  if (!session.signed_in) return null;
+  csrfToken = session.csrf_token;
+  return session;
 }
 
 export async function signIn(user, password) {

@@ -9,7 +9,6 @@ const CLASS_COLOURS = ["#35c46a", "#ff5a4e", "#ffc83d", "#5ab0ff", "#e07bff", "#
 const NUDGE = 0.01;
 const NUDGE_FAR = 0.05;
 const MIN_SIZE = 0.01;
-const HANDLE = 8; // px of the image
 
 const $ = (id) => document.getElementById(id);
 
@@ -56,6 +55,7 @@ async function attempt(action) {
 function showSignIn() {
   state.session = null;
   $("workspace").hidden = true;
+  $("not-a-labeler").hidden = true;
   $("sign-out").hidden = true;
   $("who").textContent = "";
   $("sign-in").hidden = false;
@@ -65,9 +65,14 @@ function showSignIn() {
 async function startWork(session) {
   state.session = session;
   $("sign-in").hidden = true;
-  $("workspace").hidden = false;
   $("sign-out").hidden = false;
   $("who").textContent = `${session.user} (${session.role})`;
+  if (session.role === "reader") {
+    $("not-a-labeler").hidden = false;
+    $("sign-out").focus();
+    return;
+  }
+  $("workspace").hidden = false;
   try {
     const stats = await api.get("/api/v1/labeling/stats");
     for (const label of Object.keys(stats.boxes_by_class || {}))
@@ -158,6 +163,7 @@ function describe(box) {
 function renderAbout() {
   const sample = state.task.sample;
   const rows = [
+    ["Sample", state.task.sample_id],
     ["Device", sample.device_id],
     ["Camera", sample.camera],
     ["Field", sample.field + (sample.zone ? ` / ${sample.zone}` : "")],
@@ -254,6 +260,9 @@ function renderOverlay() {
   const { w, h } = imageSize();
   svg.setAttribute("viewBox", `0 0 ${w} ${h}`);
   svg.replaceChildren();
+  // Sizes in image pixels, scaled with the image: handles and tags stay in proportion.
+  const handleSize = Math.max(4, w / 60);
+  const fontSize = Math.max(6, w / 50);
   for (const box of visibleBoxes()) {
     const rect = document.createElementNS(SVG, "rect");
     rect.setAttribute("x", box.x1 * w);
@@ -268,17 +277,18 @@ function renderOverlay() {
     svg.append(rect);
     const tag = document.createElementNS(SVG, "text");
     tag.setAttribute("x", box.x1 * w + 2);
-    tag.setAttribute("y", Math.max(12, box.y1 * h - 3));
+    tag.setAttribute("y", Math.max(fontSize, box.y1 * h - fontSize / 4));
+    tag.setAttribute("font-size", fontSize);
     tag.classList.add("tag");
     tag.textContent = box.score === null ? box.label : `${box.label} ${box.score.toFixed(2)}`;
     svg.append(tag);
     if (box.key === state.selected) {
       for (const [corner, cx, cy] of [["nw", box.x1, box.y1], ["ne", box.x2, box.y1], ["sw", box.x1, box.y2], ["se", box.x2, box.y2]]) {
         const handle = document.createElementNS(SVG, "rect");
-        handle.setAttribute("x", cx * w - HANDLE / 2);
-        handle.setAttribute("y", cy * h - HANDLE / 2);
-        handle.setAttribute("width", HANDLE);
-        handle.setAttribute("height", HANDLE);
+        handle.setAttribute("x", cx * w - handleSize / 2);
+        handle.setAttribute("y", cy * h - handleSize / 2);
+        handle.setAttribute("width", handleSize);
+        handle.setAttribute("height", handleSize);
         handle.classList.add("handle");
         handle.dataset.key = box.key;
         handle.dataset.corner = corner;
@@ -375,8 +385,8 @@ function addBox(x1, y1, x2, y2) {
 function addBoxInView() {
   const viewport = $("viewport");
   const canvas = $("canvas");
-  const cx = (viewport.scrollLeft + viewport.clientWidth / 2) / canvas.clientWidth;
-  const cy = (viewport.scrollTop + viewport.clientHeight / 2) / canvas.clientHeight;
+  const cx = (viewport.scrollLeft + Math.min(viewport.clientWidth, canvas.clientWidth) / 2) / canvas.clientWidth;
+  const cy = (viewport.scrollTop + Math.min(viewport.clientHeight, canvas.clientHeight) / 2) / canvas.clientHeight;
   const half = 0.1 / state.zoom;
   addBox(clamp(cx - half), clamp(cy - half), clamp(cx + half), clamp(cy + half));
 }

@@ -61,11 +61,15 @@ void install_session_routes(httplib::Server& http, const Access& access, Account
     send_json(res, 201, session_json(created->session));
   });
 
+  // Answers 200 either way: a page asks this first, and "not signed in" is
+  // an ordinary answer to it, not a failed request in the browser's console.
   http.Get("/api/v1/session", [&accounts](const Request& req, Response& res) {
     auto session = accounts.session(presented_session(req));
-    if (!session) return send_error(res, make_error(ErrorCode::kUnauthenticated, "not signed in"));
     res.set_header("Cache-Control", "no-store");
-    send_json(res, 200, session_json(*session));
+    if (!session) return send_json(res, 200, {{"signed_in", false}});
+    Json body = session_json(*session);
+    body["signed_in"] = true;
+    send_json(res, 200, body);
   });
 
   // Signing out is a change: it needs the CSRF token, so another site cannot sign a person out.
