@@ -60,6 +60,10 @@ void register_run_commands(CLI::App& app, Globals& globals, int& exit_code);
 void register_fleet_commands(CLI::App& app, Globals& globals, int& exit_code);
 void register_samples_commands(CLI::App& app, Globals& globals, int& exit_code);
 void register_sim_command(CLI::App& app, Globals& globals, int& exit_code);
+// `canopy label` (the queue's statistics, the simulation's oracle) and `canopy user`.
+void register_label_commands(CLI::App& app, Globals& globals, int& exit_code);
+// `canopy dataset version create|list|show|pull`, under `dataset`.
+void register_dataset_version_commands(CLI::App& dataset, Globals& globals, int& exit_code);
 // Adds readings, telemetry, irrigation, plants and field-config to `canopy
 // device` (which register_fleet_commands creates first) and the `canopy
 // alerts` commands.

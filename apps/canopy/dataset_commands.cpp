@@ -231,6 +231,7 @@ void register_dataset_commands(CLI::App& app, Globals& globals, int& exit_code) 
   register_convert_command(*dataset, globals, exit_code);
   register_stats_command(*dataset, globals, exit_code);
   register_generate_command(*dataset, globals, exit_code);
+  register_dataset_version_commands(*dataset, globals, exit_code);
 }
 
 }  // namespace canopy::cli

@@ -40,6 +40,9 @@ std::string query_string(std::initializer_list<std::pair<std::string_view, std::
 
 std::string limit_text(int limit) { return limit > 0 ? std::to_string(limit) : ""; }
 
+// Sample ids ("DEVICE/CAMERA/MS") are URL paths as they are.
+std::string task_path(const std::string& sample_id) { return "/api/v1/labeling/tasks/" + sample_id; }
+
 }  // namespace
 
 FleetClient::FleetClient(const std::string& server_url, const std::string& api_key, HttpOptions options)
@@ -161,7 +164,8 @@ std::string sample_path(const std::string& id) {
   std::size_t start = 0;
   while (true) {
     const std::size_t slash = id.find('/', start);
-    path += "/" + url_segment(id.substr(start, slash == std::string::npos ? std::string::npos : slash - start));
+    path +=
+        "/" + url_segment(id.substr(start, slash == std::string::npos ? std::string::npos : slash - start));
     if (slash == std::string::npos) return path;
     start = slash + 1;
   }
@@ -173,7 +177,8 @@ Result<std::vector<api::StoredSample>> FleetClient::list_samples(const api::Samp
   std::string text;
   for (const auto& [name, value] : query.to_params())
     text += (text.empty() ? "?" : "&") + name + "=" + url_segment(value);
-  return list_as<api::StoredSample>(call("GET", "/api/v1/samples" + text, nullptr, "listing samples"), "samples");
+  return list_as<api::StoredSample>(call("GET", "/api/v1/samples" + text, nullptr, "listing samples"),
+                                    "samples");
 }
 
 Result<api::StoredSample> FleetClient::show_sample(const std::string& id) {
@@ -189,7 +194,69 @@ Result<std::string> FleetClient::sample_image(const std::string& id, bool thumbn
 }
 
 Result<api::SampleStats> FleetClient::sample_stats() {
-  return answer_as<api::SampleStats>(call("GET", "/api/v1/samples/stats", nullptr, "reading sample statistics"));
+  return answer_as<api::SampleStats>(
+      call("GET", "/api/v1/samples/stats", nullptr, "reading sample statistics"));
+}
+
+Result<std::optional<api::LabelTask>> FleetClient::next_task(const api::TaskFilter& filter) {
+  CANOPY_ASSIGN_OR_RETURN(Json answer,
+                          call("POST", "/api/v1/labeling/next", filter.to_json(), "taking the next task"));
+  const Json task = answer.value("task", Json(nullptr));
+  if (task.is_null()) return std::optional<api::LabelTask>();
+  CANOPY_ASSIGN_OR_RETURN(api::LabelTask parsed, answer_as<api::LabelTask>(task));
+  return std::optional<api::LabelTask>(std::move(parsed));
+}
+
+Result<api::LabelTask> FleetClient::submit_labels(const std::string& sample_id,
+                                                  const api::LabelSubmission& submission) {
+  return answer_as<api::LabelTask>(call("POST", task_path(sample_id) + "/submit", submission.to_json(),
+                                        "submitting the labels of " + sample_id));
+}
+
+Result<api::LabelTask> FleetClient::skip_task(const std::string& sample_id) {
+  return answer_as<api::LabelTask>(
+      call("POST", task_path(sample_id) + "/skip", Json::object(), "skipping " + sample_id));
+}
+
+Result<std::vector<api::LabelRevision>> FleetClient::task_revisions(const std::string& sample_id) {
+  return list_as<api::LabelRevision>(
+      call("GET", task_path(sample_id) + "/revisions", nullptr, "reading the revisions of " + sample_id),
+      "revisions");
+}
+
+Result<api::LabelingStats> FleetClient::labeling_stats() {
+  return answer_as<api::LabelingStats>(
+      call("GET", "/api/v1/labeling/stats", nullptr, "reading labeling statistics"));
+}
+
+Result<api::DatasetVersion> FleetClient::create_dataset_version(const std::string& name,
+                                                                const api::DatasetVersionRequest& request) {
+  return answer_as<api::DatasetVersion>(call("POST", "/api/v1/datasets/" + url_segment(name) + "/versions",
+                                             request.to_json(), "creating a version of dataset " + name));
+}
+
+Result<std::vector<api::DatasetVersion>> FleetClient::list_dataset_versions(const std::string& name) {
+  return list_as<api::DatasetVersion>(
+      call("GET", "/api/v1/datasets" + query_string({{"name", name}}), nullptr, "listing dataset versions"),
+      "versions");
+}
+
+Result<api::DatasetVersion> FleetClient::dataset_version(const std::string& name, std::int64_t version) {
+  return answer_as<api::DatasetVersion>(
+      call("GET", "/api/v1/datasets/" + url_segment(name) + "/versions/" + std::to_string(version), nullptr,
+           "reading dataset version " + name + ":" + std::to_string(version)));
+}
+
+Result<Json> FleetClient::add_user(const std::string& name, const std::string& role,
+                                   const std::string& password) {
+  return call("POST", "/api/v1/users", {{"name", name}, {"role", role}, {"password", password}},
+              "adding user " + name);
+}
+
+Result<Json> FleetClient::list_users() { return call("GET", "/api/v1/users", nullptr, "listing users"); }
+
+Result<Json> FleetClient::remove_user(const std::string& name) {
+  return call("DELETE", "/api/v1/users/" + url_segment(name), nullptr, "removing user " + name);
 }
 
 }  // namespace canopy::client

@@ -11,9 +11,11 @@
 #include <string>
 #include <vector>
 
+#include "api/datasets.h"
 #include "api/deployment.h"
 #include "api/device.h"
 #include "api/field_data.h"
+#include "api/labeling.h"
 #include "api/samples.h"
 #include "common/error.h"
 #include "common/http_client.h"
@@ -66,6 +68,27 @@ class FleetClient {
   // The sample's JPEG, or its thumbnail.
   Result<std::string> sample_image(const std::string& id, bool thumbnail = false);
   Result<api::SampleStats> sample_stats();
+
+  // The labeling queue (docs/labeling.md): the caller's next task (nullopt
+  // when none waits), submitting boxes, a task's revisions, the statistics.
+  Result<std::optional<api::LabelTask>> next_task(const api::TaskFilter& filter);
+  Result<api::LabelTask> submit_labels(const std::string& sample_id, const api::LabelSubmission& submission);
+  Result<api::LabelTask> skip_task(const std::string& sample_id);
+  Result<std::vector<api::LabelRevision>> task_revisions(const std::string& sample_id);
+  Result<api::LabelingStats> labeling_stats();
+
+  // Dataset versions (docs/labeling.md, "Datasets").
+  Result<api::DatasetVersion> create_dataset_version(const std::string& name,
+                                                     const api::DatasetVersionRequest& request);
+  // Every version of `name` (empty: all), newest first, without items.
+  Result<std::vector<api::DatasetVersion>> list_dataset_versions(const std::string& name);
+  // One version with its items.
+  Result<api::DatasetVersion> dataset_version(const std::string& name, std::int64_t version);
+
+  // People's accounts for the web pages (admin).
+  Result<Json> add_user(const std::string& name, const std::string& role, const std::string& password);
+  Result<Json> list_users();
+  Result<Json> remove_user(const std::string& name);
 
  private:
   Result<Json> call(const std::string& method, const std::string& path, const Json& body,

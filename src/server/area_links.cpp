@@ -49,4 +49,26 @@ Status SampleStoreSource::set_label_state(const std::string& id, const std::stri
   return samples_.set_label_state(id, state);
 }
 
+Result<std::vector<api::DatasetItem>> LabeledFieldSamples::labeled(const std::string& field, bool reviewed_only) {
+  CANOPY_ASSIGN_OR_RETURN(std::vector<LabeledTask> tasks, queue_.labeled(field, reviewed_only));
+  std::vector<api::DatasetItem> items;
+  items.reserve(tasks.size());
+  for (LabeledTask& task : tasks) {
+    auto sample = samples_.get(task.sample_id);
+    if (!sample.ok() && sample.error().code == ErrorCode::kNotFound) continue;  // removed since
+    if (!sample.ok()) return sample.error();
+    api::DatasetItem item;
+    item.sample_id = task.sample_id;
+    item.image_sha256 = sample->image_sha256;
+    item.width = sample->sample.width;
+    item.height = sample->sample.height;
+    item.boxes = std::move(task.labels);
+    item.labeled_by = task.labeled_by;
+    item.device_id = task.device_id;
+    item.field = task.field;
+    items.push_back(std::move(item));
+  }
+  return items;
+}
+
 }  // namespace canopy::server

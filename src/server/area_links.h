@@ -1,11 +1,13 @@
 // Areas seen through the narrow interfaces other areas declare for what
 // they need of them: the registry as the fleet's ModelCatalog and the runs
-// area's RunLineage, the sample store as the labeling queue's SampleSource.
+// area's RunLineage, the sample store as the labeling queue's SampleSource,
+// and the two together as the datasets area's LabeledSamples.
 // Only the server's composition (server.cpp) knows both sides, so neither
 // side links the other.
 // Thread-safety: as the Registry's methods.
 #pragma once
 
+#include "server/datasets/dataset_versions.h"
 #include "server/fleet/model_catalog.h"
 #include "server/labeling/label_queue.h"
 #include "server/registry/registry.h"
@@ -32,6 +34,16 @@ class RegistryLineage final : public RunLineage {
 
  private:
   Registry& registry_;
+};
+
+class LabeledFieldSamples final : public LabeledSamples {
+ public:
+  LabeledFieldSamples(LabelQueue& queue, SampleStore& samples) : queue_(queue), samples_(samples) {}
+  Result<std::vector<api::DatasetItem>> labeled(const std::string& field, bool reviewed_only) override;
+
+ private:
+  LabelQueue& queue_;
+  SampleStore& samples_;
 };
 
 class SampleStoreSource final : public SampleSource {

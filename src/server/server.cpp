@@ -173,8 +173,15 @@ int run_server(const ServerOptions& options) {
   auto labeling = LabelQueue::open(std::move(*labeling_db), sample_source, clock);
   if (!labeling.ok()) return fail(labeling.error());
 
+  LabeledFieldSamples labeled(**labeling, **samples);
+  auto datasets_db = connect();
+  if (!datasets_db.ok()) return fail(datasets_db.error());
+  auto datasets = DatasetVersions::open(std::move(*datasets_db), labeled, clock);
+  if (!datasets.ok()) return fail(datasets.error());
+
   auto http = HttpServer::bind(
-      ServerAreas{**keys, **accounts, **registry, **runs, **fleet, **field_data, **samples, **labeling, clock},
+      ServerAreas{**keys, **accounts, **registry, **runs, **fleet, **field_data, **samples, **labeling, **datasets,
+                  clock},
       HttpServerOptions{options.host, options.port, options.max_upload_bytes, options.web_dir});
   if (!http.ok()) return fail(http.error());
   HttpServer& server = **http;

@@ -236,6 +236,8 @@ Result<Frame> FieldWorld::capture(const std::string& camera_id, std::int64_t at_
   CANOPY_ASSIGN_OR_RETURN(vision::RenderedScene rendered, vision::render_field_scene(scene));
   CANOPY_ASSIGN_OR_RETURN(
       frame.jpeg, vision::encode_image(rendered.image, vision::ImageFormat::kJpeg, config_.jpeg_quality));
+  frame.width = rendered.image.cols;
+  frame.height = rendered.image.rows;
   for (const vision::SceneObject& object : rendered.objects) {
     const PlantTruth& plant = *shown[std::size_t(object.plant)];
     frame.objects.push_back({plant.id, plant.condition(), plant.severity(now_ms_, crop_.config()),
@@ -279,6 +281,8 @@ Result<Frame> FieldWorld::publish_frame(const std::string& camera, std::int64_t 
   CANOPY_TRY(truth_.append("frames", Json{{"file", frame.file_name},
                                           {"camera", camera},
                                           {"at_ms", frame.at_ms},
+                                          {"width", frame.width},
+                                          {"height", frame.height},
                                           {"scenario", frame.scenario},
                                           {"sun_elevation_deg", rounded(frame.air.sun_elevation_deg, 2)},
                                           {"cloud_cover", rounded(frame.air.cloud_cover, 3)},

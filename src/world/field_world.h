@@ -50,6 +50,7 @@ struct Frame {
   std::int64_t at_ms = 0;
   std::string scenario;
   std::string jpeg;
+  int width = 0, height = 0;  // pixels of the image the boxes are in
   std::vector<TrueObject> objects;
   Air air;
 };

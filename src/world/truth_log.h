@@ -1,6 +1,6 @@
 // The simulated world's ground truth: append-only JSON Lines in a directory
 // of the simulator's own, never on the agent's path to the server.
-//   frames.jsonl   each published frame: file, camera, time, light, true boxes and states
+//   frames.jsonl   each published frame: file, camera, time, size, light, true boxes (pixels) and states
 //   soil.jsonl     each zone every ten minutes and at each valve change: θ, Dr, Ks, water in and out
 //   plants.jsonl   every plant change with its time and cause
 //   weather.jsonl  each day: temperatures, humidity, rain, ET0

@@ -250,5 +250,67 @@ TEST_F(LabelingTest, APersonLabelsThreeSamplesInChromiumWithTheKeyboardAndTheMou
   EXPECT_TRUE(revisions(3).empty());
 }
 
+// The simulation's oracle labels the queue from the world's ground truth
+// (a simulation directory as canopy sim --world writes it), a dataset
+// version is made of the labels and pulled as a YOLO directory, which the
+// dataset reader takes back with every box.
+TEST_F(LabelingTest, TheOracleLabelsFromTheTruthAndAVersionIsPulledAsYolo) {
+  send_samples(3);
+  const fs::path sim = work_ / "sim";
+  fs::create_directories(sim / "device-1" / "data");
+  write_bytes(sim / "device-1" / "data" / "enrollment.json", Json{{"device_id", device_.id}}.dump());
+  std::string frames;
+  for (int n = 0; n < 2; ++n)  // sample 2 has no frame in the truth: the oracle skips it
+    frames += Json{{"file", "row-1-" + std::to_string(n) + ".jpg"},
+                   {"camera", "row-1"},
+                   {"at_ms", kT0 + 60'000 * n},
+                   {"width", 640},
+                   {"height", 480},
+                   {"objects", Json::array({{{"label", "diseased"}, {"box", {64, 96, 192, 216}}},
+                                            {{"label", "water_stressed"}, {"box", {288, 120, 416, 264}}}})}}
+                  .dump() +
+              "\n";
+  write_bytes(sim / "truth" / "device-1" / "frames.jsonl", frames);
+
+  auto oracle = cli("--json label auto --oracle " + sim.string());
+  ASSERT_EQ(oracle.exit_code, 0) << oracle.output;
+  const Json counted = parse_json(oracle.output.substr(oracle.output.find('{'))).value();
+  EXPECT_EQ(counted["labeled"], 2);
+  EXPECT_EQ(counted["skipped_without_truth"], 1);
+  // Per frame the truth keeps the model's diseased box and calls its healthy one water-stressed.
+  EXPECT_EQ(counted["corrections"]["accepted"], 2);
+  EXPECT_EQ(counted["corrections"]["relabeled"], 2);
+  EXPECT_EQ(task(0).labeled_by, "CANOPY_ADMIN_KEY");
+  EXPECT_EQ(task(2).state, "skipped");
+
+  auto created =
+      cli("--json dataset version create field --label healthy --label diseased --label water_stressed");
+  ASSERT_EQ(created.exit_code, 0) << created.output;
+  const Json version = parse_json(created.output.substr(created.output.find('{'))).value();
+  EXPECT_EQ(version["version"], 1);
+  EXPECT_EQ(version["items"], 2);
+  EXPECT_EQ(version["boxes_by_class"]["water_stressed"], 2);
+  EXPECT_EQ(version["items_by_device"][device_.id], 2);
+  EXPECT_EQ(version["sha256"].get<std::string>().size(), 64u);
+
+  const fs::path out = work_ / "pulled";
+  auto pulled = cli("dataset version pull field:1 --out " + out.string());
+  ASSERT_EQ(pulled.exit_code, 0) << pulled.output;
+  auto stats = cli("--json dataset stats " + out.string());
+  ASSERT_EQ(stats.exit_code, 0) << stats.output;
+  const Json read_back = parse_json(stats.output.substr(stats.output.find('{'))).value();
+  EXPECT_EQ(read_back["images"], 2);
+  EXPECT_EQ(read_back["objects"], 4);
+
+  // A version is immutable: labels changed later make the next version, not this one.
+  auto again = cli("--json dataset version create field --base field:1");
+  ASSERT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_EQ(parse_json(again.output.substr(again.output.find('{'))).value()["version"], 2);
+  auto first = cli("--json dataset version show field:1");
+  EXPECT_EQ(parse_json(first.output.substr(first.output.find('{'))).value()["sha256"], version["sha256"]);
+  EXPECT_NE(cli("dataset version show field:9").exit_code, 0);
+  EXPECT_NE(cli("dataset version create field --base nope:1").exit_code, 0);
+}
+
 }  // namespace
 }  // namespace canopy::testing

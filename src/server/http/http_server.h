@@ -15,6 +15,7 @@
 #include "common/error.h"
 #include "server/auth/accounts.h"
 #include "server/auth/api_keys.h"
+#include "server/datasets/dataset_versions.h"
 #include "server/field_data/field_data.h"
 #include "server/fleet/fleet.h"
 #include "server/labeling/label_queue.h"
@@ -40,6 +41,7 @@ struct ServerAreas {
   FieldData& field_data;
   SampleStore& samples;
   LabelQueue& labeling;
+  DatasetVersions& datasets;
   Clock& clock;
 };
 

@@ -12,6 +12,7 @@
 
 #include "server/auth/accounts.h"
 #include "server/auth/api_keys.h"
+#include "server/datasets/dataset_versions.h"
 #include "server/http/middleware.h"
 #include "server/labeling/label_queue.h"
 #include "server/field_data/field_data.h"
@@ -56,6 +57,9 @@ void install_session_routes(httplib::Server& http, const Access& access, Account
 // The labeling queue: next task, submit, skip, reject, release, review,
 // revisions and statistics; the task's image from the sample store.
 void install_labeling_routes(httplib::Server& http, const Access& access, LabelQueue& queue, SampleStore& samples);
+
+// Dataset versions: create (publisher), list and show with items (reader).
+void install_dataset_routes(httplib::Server& http, const Access& access, DatasetVersions& datasets);
 
 // The web pages under /label/ and /assets/ from `web_dir`; kNotFound when
 // the directory does not hold them.

@@ -429,4 +429,30 @@ Result<api::LabelingStats> LabelQueue::stats() {
   return stats;
 }
 
+Result<std::vector<LabeledTask>> LabelQueue::labeled(const std::string& field, bool reviewed_only) {
+  std::lock_guard guard(mutex_);
+  CANOPY_TRY(sync_locked());
+  std::string sql =
+      "SELECT sample_id, state, labels, labeled_by, device_id, field FROM label_tasks WHERE state IN "
+      "('reviewed'";
+  sql += reviewed_only ? ")" : ", 'labeled')";
+  if (!field.empty()) sql += " AND field = ?";
+  CANOPY_ASSIGN_OR_RETURN(Statement select, db_.prepare(sql + " ORDER BY sample_id"));
+  if (!field.empty()) select.bind(1, field);
+  std::vector<LabeledTask> out;
+  while (true) {
+    CANOPY_ASSIGN_OR_RETURN(bool row, select.step());
+    if (!row) break;
+    LabeledTask task;
+    task.sample_id = select.column_text(0);
+    task.state = select.column_text(1);
+    CANOPY_ASSIGN_OR_RETURN(task.labels, parse_labels(select.column_text(2)));
+    task.labeled_by = select.column_text(3);
+    task.device_id = select.column_text(4);
+    task.field = select.column_text(5);
+    out.push_back(std::move(task));
+  }
+  return out;
+}
+
 }  // namespace canopy::server

@@ -50,6 +50,16 @@ class SampleSource {
   virtual Status set_label_state(const std::string& id, const std::string& state) = 0;
 };
 
+// A task's latest labels, for dataset versions.
+struct LabeledTask {
+  std::string sample_id;
+  std::string state;  // labeled or reviewed
+  std::vector<api::SampleBox> labels;
+  std::string labeled_by;
+  std::string device_id;
+  std::string field;
+};
+
 struct LabelQueueOptions {
   std::int64_t lease_ms = 15 * 60'000;
 };
@@ -82,6 +92,9 @@ class LabelQueue {
                                 const std::string& note);
   Result<std::vector<api::LabelRevision>> revisions(const std::string& sample_id);
   Result<api::LabelingStats> stats();
+  // Every labeled (and reviewed) task, or only reviewed ones; of `field`
+  // unless empty. In sample id order.
+  Result<std::vector<LabeledTask>> labeled(const std::string& field, bool reviewed_only);
 
  private:
   LabelQueue(Database db, SampleSource& source, Clock& clock, LabelQueueOptions options)
