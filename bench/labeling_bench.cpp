@@ -35,7 +35,8 @@ constexpr std::int64_t kT0 = 1'780'000'000'000;
 constexpr int kDevices = 20;
 constexpr int kBatch = 500;
 const std::vector<std::string> kFields = {"north", "south", "east"};
-const std::vector<std::string> kStrategies = {"uncertainty", "temporal", "novelty", "class_balance", "random"};
+const std::vector<std::string> kStrategies = {"uncertainty", "temporal", "novelty", "class_balance",
+                                              "random"};
 const std::vector<std::string> kClasses = {"healthy", "diseased", "water_stressed"};
 
 double elapsed_ms(std::chrono::steady_clock::time_point since) {
@@ -48,7 +49,8 @@ void fill(server::SampleStore& store, int count) {
   std::vector<std::string> images;
   for (int i = 0; i < 64; ++i) {
     cv::Mat image(48, 64, CV_8UC3, cv::Scalar(30 + i, 90, 150 - i));
-    images.push_back(base64_encode(check(vision::encode_image(image, vision::ImageFormat::kJpeg, 80), "a JPEG")));
+    images.push_back(
+        base64_encode(check(vision::encode_image(image, vision::ImageFormat::kJpeg, 80), "a JPEG")));
   }
   std::mt19937 random(7);
   std::uniform_real_distribution<double> unit(0, 1);
@@ -65,7 +67,8 @@ void fill(server::SampleStore& store, int count) {
         s.field = kFields[static_cast<std::size_t>(device) % kFields.size()];
         s.model = "detector:2";
         const std::string& top = kClasses[static_cast<std::size_t>(n) % kClasses.size()];
-        s.predictions = {{top, 0.4 + 0.5 * unit(random), 0.1, 0.1, 0.3, 0.3}, {"healthy", 0.3, 0.5, 0.5, 0.7, 0.7}};
+        s.predictions = {{top, 0.4 + 0.5 * unit(random), 0.1, 0.1, 0.3, 0.3},
+                         {"healthy", 0.3, 0.5, 0.5, 0.7, 0.7}};
         s.reasons = {{kStrategies[static_cast<std::size_t>(n) % kStrategies.size()], unit(random), ""}};
         s.width = 64;
         s.height = 48;
@@ -102,7 +105,8 @@ int main(int argc, char** argv) {
   std::string work = "build/bench-work";
   std::string markdown;
   app.add_option("--samples", count, "samples stored (default 100000)")->check(CLI::Range(1000, 10'000'000));
-  app.add_option("--rounds", rounds, "tasks taken per measurement (default 200)")->check(CLI::Range(10, 100'000));
+  app.add_option("--rounds", rounds, "tasks taken per measurement (default 200)")
+      ->check(CLI::Range(10, 100'000));
   app.add_option("--work", work, "directory for the store (kept between runs of the same size)");
   app.add_option("--markdown", markdown, "write the results into this file's labeling section");
   CLI11_PARSE(app, argc, argv);
@@ -115,8 +119,8 @@ int main(int argc, char** argv) {
   SystemClock& clock = static_cast<SystemClock&>(system_clock());
   server::SampleStoreOptions options;
   options.max_samples_per_device = count;
-  auto store = check(server::SampleStore::open(check(server::Database::open_in(dir), "the database"), dir / "samples",
-                                               clock, options),
+  auto store = check(server::SampleStore::open(check(server::Database::open_in(dir), "the database"),
+                                               dir / "samples", clock, options),
                      "the sample store");
   if (fresh) {
     fill(*store, count);
@@ -125,11 +129,13 @@ int main(int argc, char** argv) {
   // The queue starts empty every run, so the first sync is measured.
   check(server::Database::open_in(dir).value().exec(
             "DROP TABLE IF EXISTS label_tasks; DROP TABLE IF EXISTS label_revisions; DROP TABLE IF EXISTS "
-            "label_class_counts; DROP TABLE IF EXISTS label_cursor; DELETE FROM schema_versions WHERE area = 'labeling'"),
+            "label_class_counts; DROP TABLE IF EXISTS label_cursor; DELETE FROM schema_versions WHERE area = "
+            "'labeling'"),
         "resetting the queue");
   server::SampleStoreSource source(*store);
-  auto queue = check(server::LabelQueue::open(check(server::Database::open_in(dir), "the database"), source, clock),
-                     "the queue");
+  auto queue =
+      check(server::LabelQueue::open(check(server::Database::open_in(dir), "the database"), source, clock),
+            "the queue");
 
   auto start = std::chrono::steady_clock::now();
   check(queue->stats(), "the first sync");
@@ -143,7 +149,7 @@ int main(int argc, char** argv) {
     api::LabelSubmission submission;
     submission.boxes = {{"diseased", 1, 0.1, 0.1, 0.3, 0.3}};
     // Labeling happens between two next() calls; only next() is timed below.
-    check(queue->submit((*task)->sample_id, actor, submission), "a submission");
+    check(queue->submit(task->sample_id, actor, submission), "a submission");
   };
   std::vector<double> next_times, filtered_times;
   for (int i = 0; i < rounds; ++i) {
@@ -166,8 +172,9 @@ int main(int argc, char** argv) {
     ids.push_back(api::sample_id("device-" + std::to_string(n % kDevices), "row-1", kT0 + n * 1000));
   }
   int k = 0;
-  const Latency reference =
-      measure(rounds, [&] { check(store->get(ids[static_cast<std::size_t>(k++) % ids.size()]), "the reference read"); });
+  const Latency reference = measure(rounds, [&] {
+    check(store->get(ids[static_cast<std::size_t>(k++) % ids.size()]), "the reference read");
+  });
 
   const double next_p50 = bench::percentile(next_times, 0.5), next_p95 = bench::percentile(next_times, 0.95);
   const double filtered_p50 = bench::percentile(filtered_times, 0.5),
@@ -175,15 +182,18 @@ int main(int argc, char** argv) {
   std::string report;
   report += "Run: `bench/labeling_bench --samples " + std::to_string(count) + "` (" + std::to_string(rounds) +
             " tasks per row; each is taken, then labeled, and only taking it is timed, submit included).\n\n";
-  report += "| with " + std::to_string(count) + " samples stored | p50 ms | p95 ms | p50 / reference |\n|---|---|---|---|\n";
-  report += "| next task + submit | " + bench::fmt("%.1f", next_p50) + " | " + bench::fmt("%.1f", next_p95) + " | " +
-            bench::fmt("%.0f", next_p50 / reference.p50) + "× |\n";
-  report += "| next task + submit, filtered by field and predicted class | " + bench::fmt("%.1f", filtered_p50) + " | " +
-            bench::fmt("%.1f", filtered_p95) + " | " + bench::fmt("%.0f", filtered_p50 / reference.p50) + "× |\n";
+  report += "| with " + std::to_string(count) +
+            " samples stored | p50 ms | p95 ms | p50 / reference |\n|---|---|---|---|\n";
+  report += "| next task + submit | " + bench::fmt("%.1f", next_p50) + " | " + bench::fmt("%.1f", next_p95) +
+            " | " + bench::fmt("%.0f", next_p50 / reference.p50) + "× |\n";
+  report += "| next task + submit, filtered by field and predicted class | " +
+            bench::fmt("%.1f", filtered_p50) + " | " + bench::fmt("%.1f", filtered_p95) + " | " +
+            bench::fmt("%.0f", filtered_p50 / reference.p50) + "× |\n";
   report += "| reference: one sample read by id | " + bench::fmt("%.2f", reference.p50) + " | " +
             bench::fmt("%.2f", reference.p95) + " | 1× |\n\n";
-  report += "Making the " + std::to_string(count) + " stored samples tasks the first time: " +
-            bench::fmt("%.1f", first_sync_ms / 1000) + " s (once; later samples join as they arrive).\n";
+  report += "Making the " + std::to_string(count) +
+            " stored samples tasks the first time: " + bench::fmt("%.1f", first_sync_ms / 1000) +
+            " s (once; later samples join as they arrive).\n";
   std::printf("%s", report.c_str());
   if (!markdown.empty()) check(bench::replace_section(markdown, "labeling", report), "writing " + markdown);
   return 0;
