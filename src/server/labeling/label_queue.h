@@ -24,6 +24,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -102,6 +103,8 @@ class LabelQueue {
   // Caller holds mutex_: makes tasks of the samples stored since the last call.
   Status sync_locked();
   Result<api::LabelTask> task_locked(const std::string& sample_id);
+  // Caller holds mutex_: the open task `next` hands out, if any.
+  Result<std::optional<std::string>> best_open_locked(const api::TaskFilter& filter);
   // Caller holds mutex_: appends `revision` (its number set here), moves the
   // task to `state` and gives up its lease, in one transaction.
   Result<api::LabelTask> change_locked(const std::string& sample_id, api::LabelRevision revision,
@@ -114,6 +117,7 @@ class LabelQueue {
   SampleSource& source_;
   Clock& clock_;
   const LabelQueueOptions options_;
+  std::set<std::string> top_classes_;  // every task's top pre-label class, for the walk per class
 };
 
 }  // namespace canopy::server
