@@ -33,8 +33,8 @@ struct LoadedSource {
   vision::DatasetFormat format;
 };
 
-const std::vector<std::string> kSourceFormats = {"auto", "yolo", "coco", "voc"};
-const std::vector<std::string> kTargetFormats = {"yolo", "coco", "voc"};
+const std::vector<std::string> kSourceFormats = {"auto", "yolo", "coco", "voc", "labelstudio", "cvat"};
+const std::vector<std::string> kTargetFormats = {"yolo", "coco", "voc", "labelstudio", "cvat"};
 
 void add_read_flags(CLI::App* command, SourceArgs& source) {
   command->add_option(
@@ -226,7 +226,8 @@ void register_generate_command(CLI::App& dataset, Globals& globals, int& exit_co
 
 void register_dataset_commands(CLI::App& app, Globals& globals, int& exit_code) {
   auto* dataset =
-      app.add_subcommand("dataset", "Convert and inspect detection datasets (YOLO, COCO, Pascal VOC)");
+      app.add_subcommand(
+          "dataset", "Convert and inspect detection datasets (YOLO, COCO, Pascal VOC, Label Studio, CVAT) and dataset versions");
   dataset->require_subcommand(1);
   register_convert_command(*dataset, globals, exit_code);
   register_stats_command(*dataset, globals, exit_code);

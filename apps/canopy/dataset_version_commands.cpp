@@ -166,8 +166,8 @@ void register_dataset_version_commands(CLI::App& dataset, Globals& globals, int&
   auto* pull = version->add_subcommand("pull", "Write a version as a dataset directory training reads");
   pull->add_option("VERSION", *pull_ref, "NAME:VERSION")->required();
   pull->add_option("-o,--out", *out, "directory to write (absent or empty)")->required();
-  pull->add_option("--format", *format, "yolo (default), coco or voc")
-      ->check(CLI::IsMember({"yolo", "coco", "voc"}));
+  pull->add_option("--format", *format, "yolo (default), coco, voc, labelstudio or cvat")
+      ->check(CLI::IsMember({"yolo", "coco", "voc", "labelstudio", "cvat"}));
   add_server_flags(pull, globals);
   set_action(pull, exit_code, [&globals, pull_ref, out, format]() -> Status {
     CANOPY_ASSIGN_OR_RETURN(auto parsed, api::parse_dataset_ref(*pull_ref));

@@ -10,6 +10,8 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <cctype>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <optional>
@@ -31,6 +33,8 @@ constexpr float kBoxTolerancePx = 1.0f;
 
 constexpr const char* kYoloConfigName = "data.yaml";
 constexpr const char* kCocoFileName = "annotations.json";
+constexpr const char* kLabelStudioFileName = "tasks.json";
+constexpr const char* kCvatFileName = "annotations.xml";
 
 // Calls visit(line_number, line) for every line that is not blank, trimmed.
 template <typename Visit>
@@ -827,6 +831,259 @@ Status read_voc(const fs::path& root, const std::vector<std::string>& labels, Lo
   return {};
 }
 
+// ---------------------------------------------------------------- Label Studio
+
+// The image a Label Studio task names, relative to the export's folder:
+// a relative path as written (this writer's "images/NAME"), a local-files
+// URL ("/data/local-files/?d=PATH"), or else the URL's file name, looked up
+// in the folder and its images/.
+std::optional<fs::path> locate_label_studio_image(const std::string& url, const fs::path& dir) {
+  std::string name = url;
+  if (const auto query = url.find("?d="); query != std::string::npos) name = url.substr(query + 3);
+  std::vector<fs::path> candidates;
+  if (is_confined_relative_path(name)) candidates.push_back(fs::path(name));
+  const std::string file = fs::path(name).filename().string();
+  if (!file.empty() && is_confined_relative_path(file)) {
+    candidates.push_back(fs::path("images") / file);
+    candidates.push_back(fs::path(file));
+  }
+  std::error_code ec;
+  for (const fs::path& relative : candidates)
+    if (fs::is_regular_file(dir / relative, ec)) return relative.lexically_normal();
+  return std::nullopt;
+}
+
+// The latest annotation people did not cancel, or null.
+const Json* latest_annotation(const Json& task) {
+  const auto annotations = task.find("annotations");
+  if (annotations == task.end() || !annotations->is_array()) return nullptr;
+  for (auto it = annotations->rbegin(); it != annotations->rend(); ++it)
+    if (it->is_object() && !it->value("was_cancelled", false)) return &*it;
+  return nullptr;
+}
+
+// The rectangle results of an annotation (other kinds, such as choices, are
+// not boxes and are left alone).
+std::vector<const Json*> rectangles(const Json& annotation) {
+  std::vector<const Json*> out;
+  const auto result = annotation.find("result");
+  if (result == annotation.end() || !result->is_array()) return out;
+  for (const Json& item : *result)
+    if (item.is_object() && item.value("type", "") == "rectanglelabels") out.push_back(&item);
+  return out;
+}
+
+std::optional<std::string> rectangle_label(const Json& rectangle) {
+  const Json value = rectangle.value("value", Json::object());
+  const Json names = value.value("rectanglelabels", Json::array());
+  if (!names.is_array() || names.empty() || !names[0].is_string()) return std::nullopt;
+  return names[0].get<std::string>();
+}
+
+// x, y, width and height are percentages of the image as the labeling tool
+// showed it: upright, as read_image_size measures it.
+Result<Annotation> parse_rectangle(const Json& rectangle, const Sample& sample, int label) {
+  const Json value = rectangle.value("value", Json::object());
+  for (const char* key : {"x", "y", "width", "height"})
+    if (!value.contains(key) || !value[key].is_number())
+      return make_error(ErrorCode::kInvalidArgument, std::string("value.") + key + " must be a number");
+  if (value.value("rotation", 0.0) != 0.0)
+    return make_error(ErrorCode::kInvalidArgument, "a rotated box cannot be an axis-aligned detection box");
+  const double w = sample.width / 100.0, h = sample.height / 100.0;
+  const double x = value["x"].get<double>(), y = value["y"].get<double>();
+  Annotation out;
+  out.box = Box{static_cast<float>(x * w), static_cast<float>(y * h),
+                static_cast<float>((x + value["width"].get<double>()) * w),
+                static_cast<float>((y + value["height"].get<double>()) * h)};
+  out.label = label;
+  if (auto why = check_box(out.box, cv::Size(sample.width, sample.height)))
+    return make_error(ErrorCode::kInvalidArgument, *why);
+  return out;
+}
+
+Status read_label_studio(const fs::path& path, LoadedDataset& loaded) {
+  std::error_code ec;
+  const fs::path json_file = fs::is_directory(path, ec) ? path / kLabelStudioFileName : path;
+  CANOPY_ASSIGN_OR_RETURN(Json tasks, read_json_file(json_file));
+  if (!tasks.is_array())
+    return make_error(ErrorCode::kInvalidArgument,
+                      json_file.string() + ": not a Label Studio export: needs a list of tasks");
+  const fs::path dir = json_file.parent_path();
+  loaded.dataset.root = dir;
+  // Label Studio's export carries no class list: the classes the boxes use, sorted.
+  std::set<std::string> names;
+  for (const Json& task : tasks)
+    if (task.is_object())
+      if (const Json* annotation = latest_annotation(task))
+        for (const Json* rectangle : rectangles(*annotation))
+          if (auto name = rectangle_label(*rectangle)) names.insert(*name);
+  loaded.dataset.labels.assign(names.begin(), names.end());
+
+  for (size_t i = 0; i < tasks.size(); ++i) {
+    const Json& task = tasks[i];
+    const Location where{json_file, 0, coco_item(task, "task", i)};
+    if (!task.is_object()) {
+      skip_image(loaded, where.problem("must be an object"));
+      continue;
+    }
+    const Json* annotation = latest_annotation(task);
+    if (!annotation) {
+      ++loaded.skipped_images;  // not labeled yet: nothing to learn from
+      continue;
+    }
+    const auto url = json_string(task.value("data", Json::object()), "image");
+    if (!url) {
+      skip_image(loaded, where.problem("needs data.image, the image's URL or path"));
+      continue;
+    }
+    const auto relative = locate_label_studio_image(*url, dir);
+    if (!relative) {
+      skip_image(loaded, where.problem("image " + *url + " not found in " + dir.string() + " or " +
+                                       (dir / "images").string()));
+      continue;
+    }
+    const auto size = image_size_or_skip(loaded, dir / *relative, where);
+    if (!size) continue;
+    Sample sample{*relative, size->width, size->height, {}};
+    const auto found = rectangles(*annotation);
+    for (size_t j = 0; j < found.size(); ++j) {
+      const Location at{json_file, 0, where.item + ", result " + std::to_string(j)};
+      const auto name = rectangle_label(*found[j]);
+      if (!name) {
+        skip_object(loaded, at.problem("needs value.rectanglelabels, a list with the box's class"));
+        continue;
+      }
+      const auto label = std::find(loaded.dataset.labels.begin(), loaded.dataset.labels.end(), *name);
+      auto parsed = parse_rectangle(*found[j], sample, static_cast<int>(label - loaded.dataset.labels.begin()));
+      if (!parsed.ok()) {
+        skip_object(loaded, at.problem(parsed.error().message));
+        continue;
+      }
+      sample.objects.push_back(std::move(*parsed));
+    }
+    loaded.dataset.samples.push_back(std::move(sample));
+  }
+  return {};
+}
+
+// ---------------------------------------------------------------- CVAT
+
+std::optional<std::string> xml_attribute(const xmlNode* node, const char* name) {
+  xmlChar* value = xmlGetProp(node, BAD_CAST name);
+  if (!value) return std::nullopt;
+  std::string text(reinterpret_cast<const char*>(value));
+  xmlFree(value);
+  return text;
+}
+
+std::optional<float> float_attribute(const xmlNode* node, const char* name) {
+  const auto text = xml_attribute(node, name);
+  return text ? parse_float(*text) : std::nullopt;
+}
+
+// The class names CVAT lists under meta/task/labels (or meta/project/labels), in order.
+std::vector<std::string> cvat_meta_labels(const xmlNode* root) {
+  std::vector<std::string> labels;
+  const xmlNode* meta = first_child(root, "meta");
+  if (!meta) return labels;
+  for (const char* holder : {"task", "project", "job"}) {
+    const xmlNode* owner = first_child(meta, holder);
+    const xmlNode* list = owner ? first_child(owner, "labels") : nullptr;
+    if (!list) continue;
+    for (const xmlNode* label : child_elements(list, "label"))
+      if (const xmlNode* name = first_child(label, "name")) labels.push_back(node_text(name));
+    if (!labels.empty()) break;
+  }
+  return labels;
+}
+
+Result<Annotation> parse_cvat_box(const xmlNode* box, const Sample& sample, const std::map<std::string, int>& index) {
+  const auto name = xml_attribute(box, "label");
+  if (!name) return make_error(ErrorCode::kInvalidArgument, "<box> needs a label attribute");
+  const auto label = index.find(*name);
+  if (label == index.end())
+    return make_error(ErrorCode::kInvalidArgument, "label '" + *name + "' is not in the file's labels");
+  const auto x1 = float_attribute(box, "xtl"), y1 = float_attribute(box, "ytl");
+  const auto x2 = float_attribute(box, "xbr"), y2 = float_attribute(box, "ybr");
+  if (!x1 || !y1 || !x2 || !y2)
+    return make_error(ErrorCode::kInvalidArgument, "<box> needs numeric xtl, ytl, xbr and ybr");
+  if (float_attribute(box, "rotation").value_or(0) != 0)
+    return make_error(ErrorCode::kInvalidArgument, "a rotated box cannot be an axis-aligned detection box");
+  Annotation out;
+  out.box = Box{*x1, *y1, *x2, *y2};
+  out.label = label->second;
+  if (auto why = check_box(out.box, cv::Size(sample.width, sample.height)))
+    return make_error(ErrorCode::kInvalidArgument, *why);
+  for (const xmlNode* attribute : child_elements(box, "attribute"))
+    if (const auto key = xml_attribute(attribute, "name")) out.attributes[*key] = node_text(attribute);
+  return out;
+}
+
+Status read_cvat(const fs::path& path, LoadedDataset& loaded) {
+  std::error_code ec;
+  const fs::path xml = fs::is_directory(path, ec) ? path / kCvatFileName : path;
+  CANOPY_ASSIGN_OR_RETURN(std::string bytes, read_file(xml));
+  Problem problem;
+  XmlDocument doc = parse_xml(bytes, xml, problem);
+  if (!doc) return make_error(ErrorCode::kInvalidArgument, to_string(problem));
+  const xmlNode* root = xmlDocGetRootElement(doc.get());
+  if (!root || !is_element(root, "annotations"))
+    return make_error(ErrorCode::kInvalidArgument, xml.string() + ": not a CVAT file: the root must be <annotations>");
+  const fs::path dir = xml.parent_path();
+  loaded.dataset.root = dir;
+  loaded.dataset.labels = cvat_meta_labels(root);
+  if (loaded.dataset.labels.empty()) {
+    // No meta: the classes the boxes use, sorted.
+    std::set<std::string> names;
+    for (const xmlNode* image : child_elements(root, "image"))
+      for (const xmlNode* box : child_elements(image, "box"))
+        if (auto name = xml_attribute(box, "label")) names.insert(*name);
+    loaded.dataset.labels.assign(names.begin(), names.end());
+  }
+  std::map<std::string, int> index;
+  for (size_t i = 0; i < loaded.dataset.labels.size(); ++i)
+    index.emplace(loaded.dataset.labels[i], static_cast<int>(i));
+
+  for (const xmlNode* image : child_elements(root, "image")) {
+    const Location where{xml, line_of(image), ""};
+    const auto name = xml_attribute(image, "name");
+    if (!name || !is_confined_relative_path(*name)) {
+      skip_image(loaded, where.problem("<image> needs a name, a relative path inside the dataset"));
+      continue;
+    }
+    std::optional<fs::path> relative;
+    for (const fs::path& candidate : {fs::path(*name), fs::path("images") / *name})
+      if (fs::is_regular_file(dir / candidate, ec)) {
+        relative = candidate.lexically_normal();
+        break;
+      }
+    if (!relative) {
+      skip_image(loaded, where.problem("image " + *name + " not found in " + dir.string() + " or " +
+                                       (dir / "images").string()));
+      continue;
+    }
+    const auto size = image_size_or_skip(loaded, dir / *relative, where);
+    if (!size) continue;
+    const auto width = xml_attribute(image, "width"), height = xml_attribute(image, "height");
+    if (width && height && (parse_integer(*width) != size->width || parse_integer(*height) != size->height)) {
+      skip_image(loaded, where.problem("says " + *width + "x" + *height + " but " + *name + " is " +
+                                       format_size(*size) + " (upright)"));
+      continue;
+    }
+    Sample sample{*relative, size->width, size->height, {}};
+    for (const xmlNode* box : child_elements(image, "box")) {
+      auto parsed = parse_cvat_box(box, sample, index);
+      if (!parsed.ok()) {
+        skip_object(loaded, Location{xml, line_of(box), ""}.problem(parsed.error().message));
+        continue;
+      }
+      sample.objects.push_back(std::move(*parsed));
+    }
+    loaded.dataset.samples.push_back(std::move(sample));
+  }
+  return {};
+}
+
 // ---------------------------------------------------------------- writers
 
 Status check_writable(const Dataset& dataset) {
@@ -1080,6 +1337,108 @@ Status write_voc(const Dataset& dataset, const fs::path& out) {
   return {};
 }
 
+// Percentages of the image, as Label Studio keeps boxes.
+Json label_studio_rectangle(const Annotation& object, const Sample& sample, const std::string& label, size_t number) {
+  const double w = sample.width, h = sample.height;
+  const Box& box = object.box;
+  return {{"id", "b" + std::to_string(number)},
+          {"type", "rectanglelabels"},
+          {"from_name", "label"},
+          {"to_name", "image"},
+          {"original_width", sample.width},
+          {"original_height", sample.height},
+          {"image_rotation", 0},
+          {"value",
+           {{"x", box.x1 / w * 100},
+            {"y", box.y1 / h * 100},
+            {"width", (static_cast<double>(box.x2) - box.x1) / w * 100},
+            {"height", (static_cast<double>(box.y2) - box.y1) / h * 100},
+            {"rotation", 0},
+            {"rectanglelabels", {label}}}}};
+}
+
+Status write_label_studio(const Dataset& dataset, const fs::path& out) {
+  CANOPY_TRY(make_folders(out, {"images"}));
+  Json tasks = Json::array();
+  std::set<fs::path> used;
+  for (size_t i = 0; i < dataset.samples.size(); ++i) {
+    const Sample& sample = dataset.samples[i];
+    const fs::path sub = image_subpath(sample.image);
+    CANOPY_TRY(claim(used, sub));
+    CANOPY_TRY(place_image(dataset.root / sample.image, out / "images" / sub));
+    Json result = Json::array();
+    for (const auto& object : sample.objects)
+      result.push_back(
+          label_studio_rectangle(object, sample, dataset.labels[static_cast<size_t>(object.label)], result.size() + 1));
+    const auto id = static_cast<long long>(i) + 1;
+    tasks.push_back({{"id", id},
+                     {"data", {{"image", (fs::path("images") / sub).generic_string()}}},
+                     {"annotations", Json::array({{{"id", id}, {"result", result}}})}});
+  }
+  return write_file_atomic(out / kLabelStudioFileName, tasks.dump(2) + "\n");
+}
+
+Result<std::string> cvat_xml(const Dataset& dataset, const std::vector<fs::path>& names) {
+  XmlDocument doc(xmlNewDoc(BAD_CAST "1.0"));
+  xmlNode* root = xmlNewNode(nullptr, BAD_CAST "annotations");
+  xmlDocSetRootElement(doc.get(), root);
+  add_text_child(root, "version", "1.1");
+  xmlNode* meta = xmlNewChild(root, nullptr, BAD_CAST "meta", nullptr);
+  xmlNode* task = xmlNewChild(meta, nullptr, BAD_CAST "task", nullptr);
+  add_text_child(task, "size", std::to_string(dataset.samples.size()));
+  xmlNode* labels = xmlNewChild(task, nullptr, BAD_CAST "labels", nullptr);
+  for (const std::string& name : dataset.labels) {
+    xmlNode* label = xmlNewChild(labels, nullptr, BAD_CAST "label", nullptr);
+    add_text_child(label, "name", name);
+    add_text_child(label, "type", "rectangle");
+  }
+  for (size_t i = 0; i < dataset.samples.size(); ++i) {
+    const Sample& sample = dataset.samples[i];
+    xmlNode* image = xmlNewChild(root, nullptr, BAD_CAST "image", nullptr);
+    xmlNewProp(image, BAD_CAST "id", BAD_CAST std::to_string(i).c_str());
+    xmlNewProp(image, BAD_CAST "name", BAD_CAST names[i].generic_string().c_str());
+    xmlNewProp(image, BAD_CAST "width", BAD_CAST std::to_string(sample.width).c_str());
+    xmlNewProp(image, BAD_CAST "height", BAD_CAST std::to_string(sample.height).c_str());
+    for (const auto& object : sample.objects) {
+      xmlNode* box = xmlNewChild(image, nullptr, BAD_CAST "box", nullptr);
+      xmlNewProp(box, BAD_CAST "label", BAD_CAST dataset.labels[static_cast<size_t>(object.label)].c_str());
+      xmlNewProp(box, BAD_CAST "occluded", BAD_CAST "0");
+      xmlNewProp(box, BAD_CAST "source", BAD_CAST "manual");
+      xmlNewProp(box, BAD_CAST "xtl", BAD_CAST format_float(object.box.x1).c_str());
+      xmlNewProp(box, BAD_CAST "ytl", BAD_CAST format_float(object.box.y1).c_str());
+      xmlNewProp(box, BAD_CAST "xbr", BAD_CAST format_float(object.box.x2).c_str());
+      xmlNewProp(box, BAD_CAST "ybr", BAD_CAST format_float(object.box.y2).c_str());
+      xmlNewProp(box, BAD_CAST "z_order", BAD_CAST "0");
+      for (const auto& [key, value] : object.attributes) {
+        xmlNode* attribute = xmlNewTextChild(box, nullptr, BAD_CAST "attribute", BAD_CAST value.c_str());
+        xmlNewProp(attribute, BAD_CAST "name", BAD_CAST key.c_str());
+      }
+    }
+  }
+  xmlChar* text = nullptr;
+  int length = 0;
+  xmlDocDumpFormatMemoryEnc(doc.get(), &text, &length, "UTF-8", 1);
+  if (!text) return make_error(ErrorCode::kInternal, "cannot serialize the CVAT annotations");
+  std::string out(reinterpret_cast<const char*>(text), static_cast<size_t>(length));
+  xmlFree(text);
+  return out;
+}
+
+Status write_cvat(const Dataset& dataset, const fs::path& out) {
+  init_libxml();
+  CANOPY_TRY(make_folders(out, {"images"}));
+  std::set<fs::path> used;
+  std::vector<fs::path> names;
+  for (const auto& sample : dataset.samples) {
+    const fs::path sub = image_subpath(sample.image);
+    CANOPY_TRY(claim(used, sub));
+    CANOPY_TRY(place_image(dataset.root / sample.image, out / "images" / sub));
+    names.push_back(fs::path("images") / sub);
+  }
+  CANOPY_ASSIGN_OR_RETURN(std::string xml, cvat_xml(dataset, names));
+  return write_file_atomic(out / kCvatFileName, xml);
+}
+
 // ---------------------------------------------------------------- stats
 
 Distribution distribution(std::vector<double> values) {
@@ -1104,22 +1463,35 @@ std::string_view format_name(DatasetFormat format) {
       return "coco";
     case DatasetFormat::kVoc:
       return "voc";
+    case DatasetFormat::kLabelStudio:
+      return "labelstudio";
+    case DatasetFormat::kCvat:
+      return "cvat";
   }
   return "unknown";
 }
 
 Result<DatasetFormat> parse_format(std::string_view name) {
-  for (auto format : {DatasetFormat::kYolo, DatasetFormat::kCoco, DatasetFormat::kVoc})
+  for (auto format : {DatasetFormat::kYolo, DatasetFormat::kCoco, DatasetFormat::kVoc, DatasetFormat::kLabelStudio,
+                      DatasetFormat::kCvat})
     if (name == format_name(format)) return format;
   return make_error(ErrorCode::kInvalidArgument,
-                    "unknown dataset format '" + std::string(name) + "' (yolo, coco or voc)");
+                    "unknown dataset format '" + std::string(name) + "' (yolo, coco, voc, labelstudio or cvat)");
 }
 
 Result<DatasetFormat> detect_format(const fs::path& path) {
   std::error_code ec;
   if (fs::is_regular_file(path, ec)) {
     const std::string extension = lower(path.extension().string());
-    if (extension == ".json") return DatasetFormat::kCoco;
+    if (extension == ".json") {
+      // A Label Studio export is a list of tasks; a COCO file an object.
+      std::ifstream in(path);
+      char first = ' ';
+      while (in.get(first) && std::isspace(static_cast<unsigned char>(first))) {
+      }
+      return first == '[' ? DatasetFormat::kLabelStudio : DatasetFormat::kCoco;
+    }
+    if (extension == ".xml") return DatasetFormat::kCvat;
     if (extension == ".yaml" || extension == ".yml") return DatasetFormat::kYolo;
     return make_error(ErrorCode::kInvalidArgument,
                       path.string() + " is neither a data.yaml nor a COCO JSON file");
@@ -1133,10 +1505,13 @@ Result<DatasetFormat> detect_format(const fs::path& path) {
   else if (coco.error().code != ErrorCode::kNotFound)
     return coco.error();
   if (fs::is_directory(path / "Annotations", ec)) found.push_back(DatasetFormat::kVoc);
+  if (fs::is_regular_file(path / kLabelStudioFileName, ec)) found.push_back(DatasetFormat::kLabelStudio);
+  if (fs::is_regular_file(path / kCvatFileName, ec)) found.push_back(DatasetFormat::kCvat);
   if (found.empty())
     return make_error(
         ErrorCode::kNotFound,
-        path.string() + " holds no data.yaml (YOLO), COCO JSON file or Annotations/ folder (VOC)");
+        path.string() + " holds no data.yaml (YOLO), COCO JSON file, Annotations/ folder (VOC), tasks.json "
+                        "(Label Studio) or annotations.xml (CVAT)");
   if (found.size() > 1)
     return make_error(ErrorCode::kInvalidArgument,
                       path.string() + " looks like both " + std::string(format_name(found[0])) + " and " +
@@ -1166,6 +1541,12 @@ Result<LoadedDataset> read_dataset(const fs::path& path, DatasetFormat format, c
     case DatasetFormat::kVoc:
       CANOPY_TRY(read_voc(path, options.labels, loaded));
       break;
+    case DatasetFormat::kLabelStudio:
+      CANOPY_TRY(read_label_studio(path, loaded));
+      break;
+    case DatasetFormat::kCvat:
+      CANOPY_TRY(read_cvat(path, loaded));
+      break;
   }
   return finish(std::move(loaded), options);
 }
@@ -1180,6 +1561,10 @@ Status write_dataset(const Dataset& dataset, DatasetFormat format, const fs::pat
       return write_coco(dataset, out);
     case DatasetFormat::kVoc:
       return write_voc(dataset, out);
+    case DatasetFormat::kLabelStudio:
+      return write_label_studio(dataset, out);
+    case DatasetFormat::kCvat:
+      return write_cvat(dataset, out);
   }
   return make_error(ErrorCode::kInvalidArgument, "unknown dataset format");
 }

@@ -14,6 +14,21 @@
 //         with the images in JPEGImages/. Coordinates are taken as written:
 //         tools disagree on VOC's 1-based origin, and one pixel is below
 //         annotation noise.
+//   Label Studio  tasks.json, the JSON export: a list of tasks {id,
+//         data: {image}, annotations: [{result: [{type: "rectanglelabels",
+//         value: {x, y, width, height, rotation, rectanglelabels}}]}]} with
+//         x..height in percent of the image; the latest annotation not
+//         cancelled counts, tasks without one are skipped as unlabeled; the
+//         image is the relative path, a local-files URL's path, or the URL's
+//         file name, in the folder or its images/.
+//   CVAT  annotations.xml, "CVAT for images 1.1": <meta> lists the labels in
+//         order, <image name width height> holds <box label xtl ytl xbr ybr>
+//         with <attribute name="..."> children; other shapes are left alone.
+//
+// Box coordinates are in the image as people saw it while labeling: upright,
+// with a JPEG's EXIF orientation applied (read_image_size and read_image in
+// vision/image.h do the same), so a phone photo taken sideways keeps its
+// boxes on the right plants. A rotated box is refused in every format.
 //
 // Readers validate as they go. A malformed item (a label line, a COCO
 // annotation, a VOC object, or a whole sample whose image is missing or
@@ -37,9 +52,9 @@
 
 namespace canopy::vision {
 
-enum class DatasetFormat { kYolo, kCoco, kVoc };
+enum class DatasetFormat { kYolo, kCoco, kVoc, kLabelStudio, kCvat };
 
-// "yolo", "coco", "voc".
+// "yolo", "coco", "voc", "labelstudio", "cvat".
 std::string_view format_name(DatasetFormat format);
 Result<DatasetFormat> parse_format(std::string_view name);
 

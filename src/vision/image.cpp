@@ -17,7 +17,7 @@ Result<cv::Mat> read_image(const std::filesystem::path& path) {
   CANOPY_ASSIGN_OR_RETURN(std::string bytes, read_file(path));
   auto image = decode_image(bytes);
   if (!image.ok()) return image.error().with_context(path.string());
-  return image;
+  return apply_orientation(*image, jpeg_orientation(bytes));
 }
 
 Result<cv::Size> read_image_size(const std::filesystem::path& path) {
@@ -33,6 +33,8 @@ Result<cv::Size> read_image_size(const std::filesystem::path& path) {
     size = decode_image_size(bytes);
   }
   if (!size.ok()) return size.error().with_context(path.string());
+  // The EXIF block comes before the frame header, so `head` holds it too.
+  if (orientation_swaps_sides(jpeg_orientation(head))) return cv::Size(size->height, size->width);
   return size;
 }
 

@@ -16,11 +16,14 @@
 
 namespace canopy::vision {
 
-// Reads a JPEG or PNG file into an 8-bit BGR image (see image_codec.h).
+// Reads a JPEG or PNG file into an 8-bit BGR image (see image_codec.h),
+// turned upright by its EXIF orientation: boxes of a dataset are drawn on
+// the image as people and labeling tools see it, which is upright.
 Result<cv::Mat> read_image(const std::filesystem::path& path);
-// Width and height of a JPEG or PNG file from its header. Reads the first
-// 64 KiB, and the whole file only when the header runs past them (a large
-// EXIF block before a JPEG's frame header).
+// Width and height of a JPEG or PNG file from its header, upright (EXIF
+// orientation 5-8 swaps them). Reads the first 64 KiB, and the whole file
+// only when the header runs past them (a large EXIF block before a JPEG's
+// frame header).
 Result<cv::Size> read_image_size(const std::filesystem::path& path);
 // Writes .jpg or .png (by extension), atomically.
 Status write_image(const std::filesystem::path& path, const cv::Mat& image);

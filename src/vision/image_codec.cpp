@@ -146,4 +146,84 @@ bool is_truncated_image(std::string_view bytes) {
   return false;
 }
 
+namespace {
+
+// A TIFF integer of `size` bytes at `at`, in the byte order the header named.
+std::uint32_t tiff_int(std::string_view tiff, std::size_t at, int size, bool little_endian) {
+  std::uint32_t value = 0;
+  for (int i = 0; i < size; ++i) {
+    const auto byte = static_cast<unsigned char>(tiff[at + static_cast<std::size_t>(i)]);
+    value |= static_cast<std::uint32_t>(byte) << (8 * (little_endian ? i : size - 1 - i));
+  }
+  return value;
+}
+
+// Tag 0x0112 of IFD0 in an Exif block's TIFF data; 1 when absent or out of range.
+int orientation_in_tiff(std::string_view tiff) {
+  if (tiff.size() < 8) return 1;
+  const bool little_endian = tiff.substr(0, 2) == "II";
+  if (!little_endian && tiff.substr(0, 2) != "MM") return 1;
+  const std::uint32_t ifd = tiff_int(tiff, 4, 4, little_endian);
+  if (ifd + 2 > tiff.size()) return 1;
+  const std::uint32_t entries = tiff_int(tiff, ifd, 2, little_endian);
+  for (std::uint32_t i = 0; i < entries; ++i) {
+    const std::size_t entry = ifd + 2 + 12 * std::size_t{i};
+    if (entry + 12 > tiff.size()) return 1;
+    if (tiff_int(tiff, entry, 2, little_endian) != 0x0112) continue;
+    const std::uint32_t value = tiff_int(tiff, entry + 8, 2, little_endian);
+    return value >= 1 && value <= 8 ? static_cast<int>(value) : 1;
+  }
+  return 1;
+}
+
+}  // namespace
+
+int jpeg_orientation(std::string_view bytes) {
+  if (bytes.size() < 4 || static_cast<unsigned char>(bytes[0]) != 0xFF || static_cast<unsigned char>(bytes[1]) != 0xD8)
+    return 1;
+  std::size_t at = 2;
+  // Segments up to the image data: APP1 "Exif" comes before it.
+  while (at + 4 <= bytes.size() && static_cast<unsigned char>(bytes[at]) == 0xFF) {
+    const auto marker = static_cast<unsigned char>(bytes[at + 1]);
+    if (marker == 0xDA || marker == 0xD9) break;  // start of scan, end of image
+    const std::size_t length = (static_cast<unsigned char>(bytes[at + 2]) << 8) | static_cast<unsigned char>(bytes[at + 3]);
+    if (length < 2 || at + 2 + length > bytes.size()) break;
+    const std::string_view segment = bytes.substr(at + 4, length - 2);
+    if (marker == 0xE1 && segment.size() > 6 && segment.substr(0, 6) == std::string_view("Exif\0\0", 6))
+      return orientation_in_tiff(segment.substr(6));
+    at += 2 + length;
+  }
+  return 1;
+}
+
+cv::Mat apply_orientation(const cv::Mat& image, int orientation) {
+  cv::Mat out;
+  switch (orientation) {
+    case 2:
+      cv::flip(image, out, 1);
+      return out;
+    case 3:
+      cv::rotate(image, out, cv::ROTATE_180);
+      return out;
+    case 4:
+      cv::flip(image, out, 0);
+      return out;
+    case 5:
+      cv::transpose(image, out);
+      return out;
+    case 6:
+      cv::rotate(image, out, cv::ROTATE_90_CLOCKWISE);
+      return out;
+    case 7:
+      cv::transpose(image, out);
+      cv::rotate(out, out, cv::ROTATE_180);
+      return out;
+    case 8:
+      cv::rotate(image, out, cv::ROTATE_90_COUNTERCLOCKWISE);
+      return out;
+    default:
+      return image;
+  }
+}
+
 }  // namespace canopy::vision

@@ -57,4 +57,13 @@ class ImageDecoder {
 
 Result<std::string> encode_image(const cv::Mat& bgr, ImageFormat format, int jpeg_quality = 90);
 
+// The EXIF orientation of a JPEG (1-8: how the stored pixels must be turned
+// to stand upright, as cameras and phones record it), 1 when the bytes hold
+// none or are no JPEG. `bytes` may be just the start of the file.
+int jpeg_orientation(std::string_view bytes);
+// Whether `orientation` turns the image a quarter (5-8): width and height swap.
+inline bool orientation_swaps_sides(int orientation) { return orientation >= 5 && orientation <= 8; }
+// `image` turned upright from EXIF `orientation`.
+cv::Mat apply_orientation(const cv::Mat& image, int orientation);
+
 }  // namespace canopy::vision

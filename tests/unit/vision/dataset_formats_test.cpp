@@ -10,8 +10,10 @@
 #include <random>
 
 #include "common/files.h"
+#include "common/json.h"
 #include "test_support.h"
 #include "vision/image.h"
+#include "vision/image_codec.h"
 
 namespace canopy::vision {
 namespace {
@@ -133,7 +135,8 @@ TEST_P(RoundTrip, PreservesLabelsSizesAndBoxes) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Formats, RoundTrip,
-                         ::testing::Values(DatasetFormat::kYolo, DatasetFormat::kCoco, DatasetFormat::kVoc),
+                         ::testing::Values(DatasetFormat::kYolo, DatasetFormat::kCoco, DatasetFormat::kVoc,
+                                           DatasetFormat::kCvat),
                          [](const auto& test) { return std::string(format_name(test.param)); });
 
 TEST(DatasetFormats, ChainYoloCocoVocYolo) {
@@ -412,6 +415,145 @@ TEST(DatasetFormats, LabelListIsForVocOnly) {
   const fs::path root = make_bad_yolo(dir);
   EXPECT_EQ(read_dataset(root, DatasetFormat::kYolo, ReadOptions{false, {"a"}}).error().code,
             ErrorCode::kInvalidArgument);
+}
+
+// A JPEG whose EXIF block says its pixels are stored turned: `orientation`
+// (6: turn 90 degrees clockwise to stand upright), as phones write them.
+std::string jpeg_with_orientation(int width, int height, int orientation) {
+  const cv::Mat image(height, width, CV_8UC3, cv::Scalar(40, 120, 60));
+  std::string jpeg = encode_image(image, ImageFormat::kJpeg, 90).value();
+  const std::string tiff = std::string("II*\0\x08\0\0\0\x01\0\x12\x01\x03\0\x01\0\0\0", 18) +
+                           std::string(1, static_cast<char>(orientation)) + std::string("\0\0\0\0\0\0\0", 7);
+  const std::string payload = std::string("Exif\0\0", 6) + tiff;
+  const std::size_t length = payload.size() + 2;
+  const std::string segment = std::string("\xFF\xE1", 2) + static_cast<char>(length >> 8) +
+                              static_cast<char>(length & 0xFF) + payload;
+  return jpeg.substr(0, 2) + segment + jpeg.substr(2);
+}
+
+TEST(DatasetFormats, LabelStudioRoundTripKeepsEveryBoxByClass) {
+  TempDir dir;
+  const Dataset dataset = make_dataset(dir / "source");
+  ASSERT_TRUE(write_dataset(dataset, DatasetFormat::kLabelStudio, dir / "out").ok());
+  EXPECT_EQ(detect_format(dir / "out").value(), DatasetFormat::kLabelStudio);
+  EXPECT_EQ(detect_format(dir / "out" / "tasks.json").value(), DatasetFormat::kLabelStudio);
+  const LoadedDataset loaded = read_clean(dir / "out", DatasetFormat::kLabelStudio, {});
+  // Label Studio's export names classes, it does not order them: they come back sorted.
+  EXPECT_EQ(loaded.dataset.labels, (std::vector<std::string>{"diseased", "healthy", "water_stressed"}));
+  Dataset renamed = dataset;
+  renamed.labels = loaded.dataset.labels;
+  for (auto& sample : renamed.samples)
+    for (auto& o : sample.objects) o.label = o.label == 0 ? 1 : o.label == 1 ? 0 : 2;
+  // Percentages of the image: a thousandth of a pixel on a 3000-pixel image.
+  expect_same(renamed, loaded.dataset, 2e-3f, false);
+}
+
+TEST(DatasetFormats, LabelStudioProblemsNameTheTaskAndResult) {
+  TempDir dir;
+  write_test_image(dir / "images" / "a.png", 100, 50);
+  const Json tasks = Json::parse(R"([
+    {"id": 7, "data": {"image": "/data/local-files/?d=images/a.png"},
+     "annotations": [{"result": [
+       {"type": "rectanglelabels", "value": {"x": 10, "y": 20, "width": 30, "height": 40, "rectanglelabels": ["diseased"]}},
+       {"type": "rectanglelabels", "value": {"x": 10, "y": 20, "width": 30, "rectanglelabels": ["diseased"]}},
+       {"type": "rectanglelabels", "value": {"x": 10, "y": 20, "width": 30, "height": 40, "rotation": 15, "rectanglelabels": ["healthy"]}},
+       {"type": "choices", "value": {"choices": ["sunny"]}}]}]},
+    {"id": 8, "data": {"image": "/data/upload/1/missing.jpg"}, "annotations": [{"result": []}]},
+    {"id": 9, "data": {"image": "images/a.png"}, "annotations": []}
+  ])");
+  write_text(dir / "tasks.json", tasks.dump());
+  auto loaded = read_dataset(dir.path(), DatasetFormat::kLabelStudio);
+  ASSERT_TRUE(loaded.ok()) << loaded.error().message;
+  ASSERT_EQ(loaded->dataset.samples.size(), 1u);
+  ASSERT_EQ(loaded->dataset.samples[0].objects.size(), 1u);
+  const Box box = loaded->dataset.samples[0].objects[0].box;
+  EXPECT_FLOAT_EQ(box.x1, 10);
+  EXPECT_FLOAT_EQ(box.y1, 10);
+  EXPECT_FLOAT_EQ(box.x2, 40);
+  EXPECT_FLOAT_EQ(box.y2, 30);
+  ASSERT_EQ(loaded->problems.size(), 3u);
+  expect_problem(loaded->problems[0], dir / "tasks.json", 0,
+                 "task id 7, result 1: value.height must be a number");
+  expect_problem(loaded->problems[1], dir / "tasks.json", 0, "task id 7, result 2: a rotated box");
+  expect_problem(loaded->problems[2], dir / "tasks.json", 0,
+                 "task id 8: image /data/upload/1/missing.jpg not found");
+  EXPECT_EQ(loaded->skipped_images, 2u) << "the missing image, and the task nobody labeled";
+
+  auto strict = read_dataset(dir.path(), DatasetFormat::kLabelStudio, ReadOptions{true, {}});
+  ASSERT_FALSE(strict.ok());
+  EXPECT_NE(strict.error().message.find("tasks.json: task id 7, result 1"), std::string::npos)
+      << strict.error().message;
+}
+
+TEST(DatasetFormats, CvatProblemsCarryLines) {
+  TempDir dir;
+  write_test_image(dir / "images" / "a.png", 100, 50);
+  write_text(dir / "annotations.xml", R"(<?xml version="1.0" encoding="utf-8"?>
+<annotations>
+  <version>1.1</version>
+  <meta><task><labels><label><name>healthy</name></label><label><name>diseased</name></label></labels></task></meta>
+  <image id="0" name="images/a.png" width="100" height="50">
+    <box label="diseased" xtl="10" ytl="5" xbr="40" ybr="45"><attribute name="disease_type">rust</attribute></box>
+    <box label="weed" xtl="1" ytl="1" xbr="5" ybr="5"/>
+    <box label="healthy" xtl="10" ytl="5" xbr="400" ybr="45"/>
+    <polygon label="healthy" points="1,1;2,2;3,1"/>
+  </image>
+  <image id="1" name="images/b.png" width="10" height="10"/>
+</annotations>
+)");
+  auto loaded = read_dataset(dir.path(), DatasetFormat::kCvat);
+  ASSERT_TRUE(loaded.ok()) << loaded.error().message;
+  EXPECT_EQ(loaded->dataset.labels, (std::vector<std::string>{"healthy", "diseased"}));
+  ASSERT_EQ(loaded->dataset.samples.size(), 1u);
+  ASSERT_EQ(loaded->dataset.samples[0].objects.size(), 1u);
+  EXPECT_EQ(loaded->dataset.samples[0].objects[0].label, 1);
+  EXPECT_EQ(loaded->dataset.samples[0].objects[0].attributes.at("disease_type"), "rust");
+  ASSERT_EQ(loaded->problems.size(), 3u);
+  expect_problem(loaded->problems[0], dir / "annotations.xml", 7, "label 'weed' is not in the file's labels");
+  expect_problem(loaded->problems[1], dir / "annotations.xml", 8, "lies outside the 100x50 image");
+  expect_problem(loaded->problems[2], dir / "annotations.xml", 11, "image images/b.png not found");
+
+  write_text(dir / "broken" / "annotations.xml", "<annotations>\n<image name='a.png'>\n</annotations>\n");
+  auto broken = read_dataset(dir / "broken", DatasetFormat::kCvat);
+  ASSERT_FALSE(broken.ok());
+  EXPECT_NE(broken.error().message.find("annotations.xml:3"), std::string::npos) << broken.error().message;
+}
+
+TEST(DatasetFormats, BoxesAreOnTheUprightImageOfAnExifTurnedJpeg) {
+  TempDir dir;
+  // Stored 80 wide and 40 tall, to be turned 90 degrees clockwise: 40 wide and 80 tall upright.
+  const std::string jpeg = jpeg_with_orientation(80, 40, 6);
+  EXPECT_EQ(jpeg_orientation(jpeg), 6);
+  EXPECT_EQ(jpeg_orientation(encode_image(cv::Mat(4, 4, CV_8UC3), ImageFormat::kJpeg).value()), 1);
+  write_text(dir / "src" / "images" / "phone.jpg", jpeg);
+  EXPECT_EQ(read_image_size(dir / "src" / "images" / "phone.jpg").value(), cv::Size(40, 80));
+  const cv::Mat upright = read_image(dir / "src" / "images" / "phone.jpg").value();
+  EXPECT_EQ(upright.cols, 40);
+  EXPECT_EQ(upright.rows, 80);
+
+  // A labeling tool's box on the upright image (the lower half) is inside it, and stays there through a
+  // conversion.
+  const Json tasks = Json::array({{{"id", 1},
+                                   {"data", {{"image", "images/phone.jpg"}}},
+                                   {"annotations",
+                                    {{{"result",
+                                       {{{"type", "rectanglelabels"},
+                                         {"value",
+                                          {{"x", 0},
+                                           {"y", 50},
+                                           {"width", 100},
+                                           {"height", 50},
+                                           {"rectanglelabels", {"diseased"}}}}}}}}}}}});
+  write_text(dir / "src" / "tasks.json", tasks.dump());
+  const LoadedDataset loaded = read_clean(dir / "src", DatasetFormat::kLabelStudio, {});
+  ASSERT_EQ(loaded.dataset.samples.size(), 1u);
+  EXPECT_EQ(loaded.dataset.samples[0].width, 40);
+  EXPECT_EQ(loaded.dataset.samples[0].height, 80);
+  EXPECT_FLOAT_EQ(loaded.dataset.samples[0].objects[0].box.y1, 40);
+  ASSERT_TRUE(write_dataset(loaded.dataset, DatasetFormat::kYolo, dir / "yolo").ok());
+  const LoadedDataset yolo = read_clean(dir / "yolo", DatasetFormat::kYolo, {});
+  EXPECT_EQ(yolo.dataset.samples[0].width, 40);
+  EXPECT_FLOAT_EQ(yolo.dataset.samples[0].objects[0].box.y2, 80);
 }
 
 TEST(DatasetStats, CountsByHand) {
