@@ -71,4 +71,12 @@ Result<std::vector<api::DatasetItem>> LabeledFieldSamples::labeled(const std::st
   return items;
 }
 
+Result<ProductionPackages::Package> RegistryProductionPackages::production(const std::string& model) {
+  auto record = registry_.resolve(model, "@production");
+  if (!record.ok() && record.error().code == ErrorCode::kNotFound)
+    return make_error(ErrorCode::kNotFound, "model " + model + " has no production alias to pre-label with");
+  if (!record.ok()) return record.error();
+  return Package{record->model + ":" + std::to_string(record->version), registry_.blob_path(record->blob_sha256)};
+}
+
 }  // namespace canopy::server

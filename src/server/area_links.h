@@ -1,7 +1,8 @@
 // Areas seen through the narrow interfaces other areas declare for what
 // they need of them: the registry as the fleet's ModelCatalog and the runs
 // area's RunLineage, the sample store as the labeling queue's SampleSource,
-// and the two together as the datasets area's LabeledSamples.
+// and the two together as the datasets area's LabeledSamples; the registry
+// again as the prelabeler's ProductionPackages.
 // Only the server's composition (server.cpp) knows both sides, so neither
 // side links the other.
 // Thread-safety: as the Registry's methods.
@@ -10,6 +11,7 @@
 #include "server/datasets/dataset_versions.h"
 #include "server/fleet/model_catalog.h"
 #include "server/labeling/label_queue.h"
+#include "server/prelabel/prelabeler.h"
 #include "server/registry/registry.h"
 #include "server/runs/run_records.h"
 #include "server/samples/sample_store.h"
@@ -31,6 +33,15 @@ class RegistryLineage final : public RunLineage {
  public:
   explicit RegistryLineage(Registry& registry) : registry_(registry) {}
   Result<std::vector<RunOutput>> outputs_of(const std::string& run_id) override;
+
+ private:
+  Registry& registry_;
+};
+
+class RegistryProductionPackages final : public ProductionPackages {
+ public:
+  explicit RegistryProductionPackages(Registry& registry) : registry_(registry) {}
+  Result<Package> production(const std::string& model) override;
 
  private:
   Registry& registry_;

@@ -179,9 +179,12 @@ int run_server(const ServerOptions& options) {
   auto datasets = DatasetVersions::open(std::move(*datasets_db), labeled, clock);
   if (!datasets.ok()) return fail(datasets.error());
 
+  RegistryProductionPackages production_packages(**registry);
+  Prelabeler prelabeler(production_packages, options.data_dir / "prelabel");
+
   auto http = HttpServer::bind(
       ServerAreas{**keys, **accounts, **registry, **runs, **fleet, **field_data, **samples, **labeling, **datasets,
-                  clock},
+                  prelabeler, clock},
       HttpServerOptions{options.host, options.port, options.max_upload_bytes, options.web_dir});
   if (!http.ok()) return fail(http.error());
   HttpServer& server = **http;

@@ -10,7 +10,9 @@
 #include "api/samples.h"
 #include "common/hash.h"
 #include "common/keys.h"
+#include "field_scene.h"
 #include "fleet_fixture.h"
+#include "package/package.h"
 #include "vision/image_codec.h"
 
 namespace canopy::testing {
@@ -310,6 +312,49 @@ TEST_F(LabelingTest, TheOracleLabelsFromTheTruthAndAVersionIsPulledAsYolo) {
   EXPECT_EQ(parse_json(first.output.substr(first.output.find('{'))).value()["sha256"], version["sha256"]);
   EXPECT_NE(cli("dataset version show field:9").exit_code, 0);
   EXPECT_NE(cli("dataset version create field --base nope:1").exit_code, 0);
+}
+
+// Fresh pre-labels: the server runs the production version of the
+// sample's model on the sample, through its own inference engine.
+TEST_F(LabelingTest, TheServerPreLabelsWithTheProductionModel) {
+  build_cell_detector(work_ / "cell");
+  ASSERT_TRUE(package::create_package(work_ / "cell", work_ / "cell.zip", signing_key_).ok());
+  ASSERT_EQ(cli("model push " + (work_ / "cell.zip").string()).exit_code, 0);
+
+  api::Sample sample;
+  sample.camera = "row-2";
+  sample.captured_ms = kT0;
+  sample.id = api::sample_id(device_.id, sample.camera, sample.captured_ms);
+  sample.field = "north";
+  sample.model = "cell-detector:1";
+  sample.reasons = {{"uncertainty", 0.5, ""}};
+  sample.width = kFrameSide;
+  sample.height = kFrameSide;
+  sample.jpeg_base64 = base64_encode(render_jpeg({{{1, 2}, Leaf::kDiseased}}, 1.0, 2.0, 1));
+  auto sent = device_call(
+      device_, "POST", "/api/v1/device/records",
+      {{"records",
+        Json::array({{{"stream", "samples"}, {"seq", 1}, {"at_ms", kT0}, {"body", sample.to_json()}}})}});
+  ASSERT_EQ(sent.status, 200) << sent.body;
+  const std::string path = "/api/v1/labeling/tasks/" + sample.id + "/predict";
+
+  auto no_alias = admin("POST", path);
+  EXPECT_EQ(no_alias.status, 404) << no_alias.body;
+  EXPECT_NE(no_alias.body.find("no production alias"), std::string::npos) << no_alias.body;
+
+  ASSERT_EQ(cli("model alias set cell-detector 1 production").exit_code, 0);
+  auto predicted = admin("POST", path);
+  ASSERT_EQ(predicted.status, 200) << predicted.body;
+  const Json answer = body_of(predicted);
+  EXPECT_EQ(answer["model"], "cell-detector:1");
+  // The diseased plant in row 1, column 2 of the 4x4 grid.
+  bool found = false;
+  for (const Json& box : answer["boxes"])
+    found |= box["label"] == "diseased" && box["score"].get<double>() > 0.5 &&
+             box["x1"].get<double>() > 0.5 && box["x2"].get<double>() < 0.75 &&
+             box["y1"].get<double>() > 0.25 && box["y2"].get<double>() < 0.5;
+  EXPECT_TRUE(found) << answer.dump();
+  EXPECT_EQ(admin("POST", "/api/v1/labeling/tasks/" + device_.id + "/row-2/1/predict").status, 404);
 }
 
 }  // namespace

@@ -196,7 +196,7 @@ function render() {
   $("copy-previous").disabled = !state.task || state.task.previous_labels.length === 0;
   $("undo").disabled = state.undo.length === 0;
   $("redo").disabled = state.redo.length === 0;
-  for (const id of ["submit", "skip", "reject", "accept-all", "add-box"]) $(id).disabled = !state.task;
+  for (const id of ["submit", "skip", "reject", "accept-all", "add-box", "ask-production"]) $(id).disabled = !state.task;
   $("previous").disabled = state.history.length === 0 || state.historyAt === 0;
 }
 
@@ -429,6 +429,19 @@ function copyPrevious() {
   announce(`Copied ${state.task.previous_labels.length} boxes of the previous image.`);
 }
 
+// The production model's boxes, run now on the server, replace the proposal.
+async function askProduction() {
+  if (!state.task) return;
+  const answer = await api.post(taskPath(state.task.sample_id, "/predict"), {});
+  change(() => {
+    state.boxes = state.boxes.filter((b) => b.score === null);
+    for (const b of answer.boxes) state.boxes.push(makeBox(b, b.score, "proposed"));
+    state.startedFrom = `server:${answer.model}`;
+    state.selected = null;
+  });
+  announce(`${answer.model} proposed ${visibleBoxes().filter((b) => b.score !== null).length} boxes.`);
+}
+
 function setZoom(zoom) {
   state.zoom = Math.min(8, Math.max(1, zoom));
   render();
@@ -594,6 +607,7 @@ function onKey(event) {
   else if (key === "a" || key === "A") acceptAll();
   else if (key === "n" || key === "N") addBoxInView();
   else if (key === "c" || key === "C") copyPrevious();
+  else if (key === "p" || key === "P") attempt(askProduction);
   else if (key === "d" || key === "D") attempt(previous);
   else if (key === "f" || key === "F") attempt(forward);
   else if (key === "j" || key === "J") cycleSelection(1);
@@ -652,6 +666,7 @@ function wire() {
   $("accept-all").addEventListener("click", acceptAll);
   $("add-box").addEventListener("click", addBoxInView);
   $("copy-previous").addEventListener("click", copyPrevious);
+  $("ask-production").addEventListener("click", () => attempt(askProduction));
   $("undo").addEventListener("click", () => restore(state.undo, state.redo));
   $("redo").addEventListener("click", () => restore(state.redo, state.undo));
   $("submit").addEventListener("click", () => attempt(submit));

@@ -88,7 +88,7 @@ Result<std::unique_ptr<HttpServer>> HttpServer::bind(const ServerAreas& areas,
   install_fleet_routes(*http, *access, areas.fleet, areas.registry);
   install_field_data_routes(*http, *access, areas.fleet, areas.field_data, areas.samples);
   install_samples_routes(*http, *access, areas.samples, areas.field_data);
-  install_labeling_routes(*http, *access, areas.labeling, areas.samples);
+  install_labeling_routes(*http, *access, areas.labeling, areas.samples, areas.prelabeler);
   install_dataset_routes(*http, *access, areas.datasets);
   if (!options.web_dir.empty()) CANOPY_TRY(install_web_files(*http, options.web_dir));
 

@@ -19,6 +19,7 @@
 #include "server/field_data/field_data.h"
 #include "server/fleet/fleet.h"
 #include "server/labeling/label_queue.h"
+#include "server/prelabel/prelabeler.h"
 #include "server/registry/registry.h"
 #include "server/runs/run_records.h"
 #include "server/samples/sample_store.h"
@@ -42,6 +43,7 @@ struct ServerAreas {
   SampleStore& samples;
   LabelQueue& labeling;
   DatasetVersions& datasets;
+  Prelabeler& prelabeler;
   Clock& clock;
 };
 

@@ -31,7 +31,7 @@ void send_task(Response& res, const Result<api::LabelTask>& task) {
 }  // namespace
 
 void install_labeling_routes(httplib::Server& http, const Access& access, LabelQueue& queue,
-                             SampleStore& samples) {
+                             SampleStore& samples, Prelabeler& prelabeler) {
   http.Post("/api/v1/labeling/next",
             guarded(access, Role::kLabeler,
                     [&queue](const Request& req, Response& res, const ApiKeyRecord& caller) {
@@ -102,6 +102,26 @@ void install_labeling_routes(httplib::Server& http, const Access& access, LabelQ
                       if (!why.ok()) return send_error(res, why.error());
                       send_task(res, queue.reject(req.matches[1].str(), caller.display_name(), *why));
                     }));
+
+  // The production model of the sample's model name, run now on the sample.
+  http.Post(
+      R"(/api/v1/labeling/tasks/([^/]+/[^/]+/[0-9]+)/predict)",
+      guarded(access, Role::kLabeler,
+              [&samples, &prelabeler](const Request& req, Response& res, const ApiKeyRecord&) {
+                const std::string id = req.matches[1].str();
+                auto sample = samples.get(id);
+                if (!sample.ok()) return send_error(res, sample.error());
+                const std::string model = sample->sample.model.substr(0, sample->sample.model.find(':'));
+                if (model.empty())
+                  return send_error(
+                      res, make_error(ErrorCode::kNotFound, "sample " + id + " names no model to ask again"));
+                auto jpeg = samples.image(id, false);
+                if (!jpeg.ok()) return send_error(res, jpeg.error());
+                auto predicted = prelabeler.predict(model, *jpeg);
+                if (!predicted.ok()) return send_error(res, predicted.error());
+                send_json(res, 200,
+                          {{"model", predicted->model}, {"boxes", api::boxes_to_json(predicted->boxes)}});
+              }));
 
   // Reviewing takes more trust than labeling: publishers and admins.
   http.Post(R"(/api/v1/labeling/tasks/([^/]+/[^/]+/[0-9]+)/review)",

@@ -15,6 +15,7 @@
 #include "server/datasets/dataset_versions.h"
 #include "server/http/middleware.h"
 #include "server/labeling/label_queue.h"
+#include "server/prelabel/prelabeler.h"
 #include "server/field_data/field_data.h"
 #include "server/fleet/fleet.h"
 #include "server/registry/registry.h"
@@ -55,8 +56,10 @@ void install_samples_routes(httplib::Server& http, const Access& access, SampleS
 void install_session_routes(httplib::Server& http, const Access& access, Accounts& accounts, Clock& clock);
 
 // The labeling queue: next task, submit, skip, reject, release, review,
-// revisions and statistics; the task's image from the sample store.
-void install_labeling_routes(httplib::Server& http, const Access& access, LabelQueue& queue, SampleStore& samples);
+// revisions and statistics; the task's image from the sample store, and
+// fresh pre-labels of the production model.
+void install_labeling_routes(httplib::Server& http, const Access& access, LabelQueue& queue, SampleStore& samples,
+                             Prelabeler& prelabeler);
 
 // Dataset versions: create (publisher), list and show with items (reader).
 void install_dataset_routes(httplib::Server& http, const Access& access, DatasetVersions& datasets);
