@@ -45,6 +45,53 @@ std::string file_stem(const std::string& sample_id) {
   return stem;
 }
 
+// ".png" for a PNG, else ".jpg" (samples are JPEGs; an imported dataset may hold either).
+std::string image_extension(const std::string& bytes) {
+  return bytes.rfind("\x89PNG", 0) == 0 ? ".png" : ".jpg";
+}
+
+// Reads the dataset at `path` strictly (a malformed label fails with its
+// file and line, and nothing is imported), uploads each image once, then
+// makes the version of exactly these items.
+Result<api::DatasetVersion> import_dataset(client::FleetClient& client, const std::string& name,
+                                           const std::string& path, const std::string& format_name,
+                                           bool quiet) {
+  vision::DatasetFormat format;
+  if (format_name == "auto") {
+    CANOPY_ASSIGN_OR_RETURN(format, vision::detect_format(path));
+  } else {
+    CANOPY_ASSIGN_OR_RETURN(format, vision::parse_format(format_name));
+  }
+  vision::ReadOptions options;
+  options.strict = true;
+  CANOPY_ASSIGN_OR_RETURN(vision::LoadedDataset loaded, vision::read_dataset(path, format, options));
+  const vision::Dataset& dataset = loaded.dataset;
+  ProgressReporter progress("importing " + name, dataset.samples.size(), false);
+  if (quiet) progress.silence();
+  std::vector<api::DatasetItem> items;
+  std::uint64_t done = 0;
+  for (const vision::Sample& sample : dataset.samples) {
+    CANOPY_ASSIGN_OR_RETURN(std::string bytes, read_file(dataset.root / sample.image));
+    api::DatasetItem item;
+    item.sample_id = "import/" + name + "/" + sample.image.generic_string();
+    item.image_sha256 = sha256_hex(bytes);
+    item.width = sample.width;
+    item.height = sample.height;
+    item.split = "";
+    for (const vision::Annotation& object : sample.objects)
+      item.boxes.push_back({dataset.labels[static_cast<std::size_t>(object.label)], 1.0,
+                            object.box.x1 / static_cast<double>(sample.width),
+                            object.box.y1 / static_cast<double>(sample.height),
+                            object.box.x2 / static_cast<double>(sample.width),
+                            object.box.y2 / static_cast<double>(sample.height)});
+    CANOPY_TRY(client.put_dataset_image(item.image_sha256, bytes));
+    items.push_back(std::move(item));
+    progress.update(++done);
+  }
+  progress.finish();
+  return client.import_dataset_version(name, dataset.labels, items);
+}
+
 // Downloads every image of `version` into `staging` and writes the dataset
 // in `format` to `out` (absent or empty). Nothing is left in `out` on error.
 Status pull_version(client::FleetClient& client, const api::DatasetVersion& version,
@@ -61,12 +108,12 @@ Status pull_version(client::FleetClient& client, const api::DatasetVersion& vers
   if (quiet) progress.silence();
   std::uint64_t done = 0;
   for (const api::DatasetItem& item : version.item_list) {
-    CANOPY_ASSIGN_OR_RETURN(std::string jpeg, client.sample_image(item.sample_id));
+    CANOPY_ASSIGN_OR_RETURN(std::string jpeg, client.dataset_image(item.image_sha256));
     if (sha256_hex(jpeg) != item.image_sha256)
       return make_error(ErrorCode::kCorrupt,
                         "the image of " + item.sample_id + " does not match the version's hash");
     vision::Sample sample;
-    sample.image = file_stem(item.sample_id) + ".jpg";
+    sample.image = file_stem(item.sample_id) + image_extension(jpeg);
     sample.width = item.width;
     sample.height = item.height;
     for (const api::SampleBox& box : item.boxes) {
@@ -157,6 +204,32 @@ void register_dataset_version_commands(CLI::App& dataset, Globals& globals, int&
       print_json(v.to_json());
     else
       print_version(v);
+    return {};
+  });
+
+  auto import_path = std::make_shared<std::string>();
+  auto import_name = std::make_shared<std::string>();
+  auto import_format = std::make_shared<std::string>("auto");
+  auto* import = version->add_subcommand(
+      "import",
+      "Import a dataset made elsewhere (the data a model was first trained on) as the next version of NAME");
+  import
+      ->add_option("PATH", *import_path,
+                   "the dataset: its folder, or its data.yaml, COCO JSON, tasks.json or annotations.xml")
+      ->required();
+  import->add_option("--name", *import_name, "dataset name, e.g. base")->required();
+  import->add_option("--format", *import_format, "auto (default), yolo, coco, voc, labelstudio or cvat")
+      ->check(CLI::IsMember({"auto", "yolo", "coco", "voc", "labelstudio", "cvat"}));
+  add_server_flags(import, globals);
+  set_action(import, exit_code, [&globals, import_path, import_name, import_format]() -> Status {
+    CANOPY_ASSIGN_OR_RETURN(auto client, connect_to_fleet(globals));
+    CANOPY_ASSIGN_OR_RETURN(
+        api::DatasetVersion imported,
+        import_dataset(client, *import_name, *import_path, *import_format, globals.quiet || globals.json));
+    if (globals.json)
+      print_json(imported.to_json());
+    else
+      print_version(imported);
     return {};
   });
 

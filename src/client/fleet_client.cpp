@@ -259,4 +259,28 @@ Result<Json> FleetClient::remove_user(const std::string& name) {
   return call("DELETE", "/api/v1/users/" + url_segment(name), nullptr, "removing user " + name);
 }
 
+Status FleetClient::put_dataset_image(const std::string& sha256, const std::string& bytes) {
+  auto response = http_.send("PUT", "/api/v1/datasets/images/" + sha256, bytes, "application/octet-stream");
+  if (!response.ok()) return response.error();
+  if (response->status != 200) return http_status_error(*response, "importing image " + sha256);
+  return {};
+}
+
+Result<api::DatasetVersion> FleetClient::import_dataset_version(const std::string& name,
+                                                                const std::vector<std::string>& labels,
+                                                                const std::vector<api::DatasetItem>& items) {
+  Json rows = Json::array();
+  for (const api::DatasetItem& item : items) rows.push_back(item.to_json());
+  return answer_as<api::DatasetVersion>(call("POST", "/api/v1/datasets/" + url_segment(name) + "/imports",
+                                             {{"labels", labels}, {"items", rows}},
+                                             "importing dataset " + name));
+}
+
+Result<std::string> FleetClient::dataset_image(const std::string& sha256) {
+  auto response = http_.get("/api/v1/datasets/images/" + sha256);
+  if (!response.ok()) return response.error();
+  if (response->status != 200) return http_status_error(*response, "fetching image " + sha256);
+  return std::move(response->body);
+}
+
 }  // namespace canopy::client

@@ -84,6 +84,14 @@ class FleetClient {
   Result<std::vector<api::DatasetVersion>> list_dataset_versions(const std::string& name);
   // One version with its items.
   Result<api::DatasetVersion> dataset_version(const std::string& name, std::int64_t version);
+  // A dataset made elsewhere, imported: each image (PUT once, by its
+  // SHA-256), then the version of exactly `items`.
+  Status put_dataset_image(const std::string& sha256, const std::string& bytes);
+  Result<api::DatasetVersion> import_dataset_version(const std::string& name,
+                                                     const std::vector<std::string>& labels,
+                                                     const std::vector<api::DatasetItem>& items);
+  // An image of a version's item by its SHA-256 (imported, or a sample's).
+  Result<std::string> dataset_image(const std::string& sha256);
 
   // People's accounts for the web pages (admin).
   Result<Json> add_user(const std::string& name, const std::string& role, const std::string& password);

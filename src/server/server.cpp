@@ -176,7 +176,7 @@ int run_server(const ServerOptions& options) {
   LabeledFieldSamples labeled(**labeling, **samples);
   auto datasets_db = connect();
   if (!datasets_db.ok()) return fail(datasets_db.error());
-  auto datasets = DatasetVersions::open(std::move(*datasets_db), labeled, clock);
+  auto datasets = DatasetVersions::open(std::move(*datasets_db), options.data_dir / "datasets", labeled, clock);
   if (!datasets.ok()) return fail(datasets.error());
 
   RegistryProductionPackages production_packages(**registry);

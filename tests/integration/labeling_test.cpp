@@ -314,6 +314,52 @@ TEST_F(LabelingTest, TheOracleLabelsFromTheTruthAndAVersionIsPulledAsYolo) {
   EXPECT_NE(cli("dataset version create field --base nope:1").exit_code, 0);
 }
 
+// A dataset made elsewhere is imported as a named base; a malformed one
+// fails at its file and line and makes no version; a version of the
+// labeled samples on that base is pulled whole.
+TEST_F(LabelingTest, ABaseDatasetIsImportedAndAVersionBuildsOnIt) {
+  ASSERT_EQ(cli("dataset generate --out " + (work_ / "gen").string() + " --images 3 --seed 3 -q").exit_code,
+            0);
+  auto imported = cli("--json dataset version import " + (work_ / "gen").string() + " --name base");
+  ASSERT_EQ(imported.exit_code, 0) << imported.output;
+  const Json base = parse_json(imported.output.substr(imported.output.find('{'))).value();
+  EXPECT_EQ(base["version"], 1);
+  EXPECT_EQ(base["items"], 3);
+  EXPECT_EQ(base["labels"], Json::array({"healthy", "diseased", "water_stressed"}));
+
+  fs::copy(work_ / "gen", work_ / "bad", fs::copy_options::recursive);
+  write_bytes(work_ / "bad" / "labels" / "000001.txt", "0 0.5 0.5 0.1 0.1\n7 0.5 0.5 0.1 0.1\n");
+  auto refused = cli("dataset version import " + (work_ / "bad").string() + " --name base");
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_NE(refused.output.find("000001.txt:2"), std::string::npos) << refused.output;
+  auto listed = cli("--json dataset version list base");
+  EXPECT_EQ(parse_json(listed.output.substr(listed.output.find('{'))).value()["versions"].size(), 1u)
+      << "the malformed import made no version";
+
+  send_samples(2);
+  for (int n = 0; n < 2; ++n) {
+    ASSERT_EQ(admin("POST", "/api/v1/labeling/next").status, 200);
+    auto submitted = admin("POST", "/api/v1/labeling/tasks/" + sample_of(n) + "/submit",
+                           {{"boxes", Json::array({{{"label", "diseased"},
+                                                    {"score", 1},
+                                                    {"x1", 0.1},
+                                                    {"y1", 0.2},
+                                                    {"x2", 0.3},
+                                                    {"y2", 0.45}}})}});
+    ASSERT_EQ(submitted.status, 200) << submitted.body;
+  }
+  auto created =
+      cli("--json dataset version create field --base base:1 --label healthy --label diseased "
+          "--label water_stressed");
+  ASSERT_EQ(created.exit_code, 0) << created.output;
+  EXPECT_EQ(parse_json(created.output.substr(created.output.find('{'))).value()["items"], 5);
+  auto pulled = cli("dataset version pull field:1 --out " + (work_ / "pulled").string());
+  ASSERT_EQ(pulled.exit_code, 0) << pulled.output;
+  auto stats = cli("--json dataset stats " + (work_ / "pulled").string());
+  ASSERT_EQ(stats.exit_code, 0) << stats.output;
+  EXPECT_EQ(parse_json(stats.output.substr(stats.output.find('{'))).value()["images"], 5);
+}
+
 // Fresh pre-labels: the server runs the production version of the
 // sample's model on the sample, through its own inference engine.
 TEST_F(LabelingTest, TheServerPreLabelsWithTheProductionModel) {

@@ -4,10 +4,12 @@
 #include <map>
 #include <set>
 
+#include "common/files.h"
 #include "common/hash.h"
 #include "common/time.h"
 #include "server/storage/migrations.h"
 #include "vision/dataset_split.h"
+#include "vision/image_codec.h"
 
 namespace canopy::server {
 
@@ -51,10 +53,72 @@ std::string content_hash(const std::vector<api::DatasetItem>& items, const std::
 
 }  // namespace
 
-Result<std::unique_ptr<DatasetVersions>> DatasetVersions::open(Database db, LabeledSamples& labeled,
-                                                               Clock& clock) {
+Result<std::unique_ptr<DatasetVersions>> DatasetVersions::open(Database db, const std::filesystem::path& dir,
+                                                               LabeledSamples& labeled, Clock& clock) {
   CANOPY_TRY(migrate(db, kSchema));
-  return std::unique_ptr<DatasetVersions>(new DatasetVersions(std::move(db), labeled, clock));
+  CANOPY_ASSIGN_OR_RETURN(BlobStore blobs, BlobStore::open(dir));
+  // Images no version names are what a failed import left: swept.
+  std::set<std::string> referenced;
+  {
+    CANOPY_ASSIGN_OR_RETURN(Statement select, db.prepare("SELECT body FROM dataset_items"));
+    while (true) {
+      CANOPY_ASSIGN_OR_RETURN(bool row, select.step());
+      if (!row) break;
+      CANOPY_ASSIGN_OR_RETURN(Json item, parse_json(select.column_text(0), "a stored dataset item"));
+      referenced.insert(item.value("image_sha256", ""));
+    }
+  }
+  auto swept = blobs.sweep(referenced);
+  if (!swept.ok()) return swept.error();
+  return std::unique_ptr<DatasetVersions>(
+      new DatasetVersions(std::move(db), std::move(blobs), labeled, clock));
+}
+
+Status DatasetVersions::put_image(const std::string& bytes, const std::string& sha256) {
+  if (!is_sha256_hex(sha256) || sha256_hex(bytes) != sha256)
+    return make_error(ErrorCode::kInvalidArgument, "the image's bytes do not have the SHA-256 " + sha256);
+  auto size = vision::decode_image_size(bytes);
+  if (!size.ok())
+    return make_error(ErrorCode::kInvalidArgument, "image " + sha256 + ": " + size.error().message);
+  if (size->width > 4096 || size->height > 4096)
+    return make_error(ErrorCode::kInvalidArgument, "image " + sha256 + " is larger than 4096x4096");
+  if (blobs_.contains(sha256)) return {};
+  CANOPY_ASSIGN_OR_RETURN(TempFile file, TempFile::create(blobs_.tmp_dir(), "image-"));
+  CANOPY_TRY(file.write(bytes));
+  return blobs_.put(file, sha256);
+}
+
+Result<std::string> DatasetVersions::image(const std::string& sha256) {
+  if (!is_sha256_hex(sha256) || !blobs_.contains(sha256))
+    return make_error(ErrorCode::kNotFound, "no imported image " + sha256);
+  return read_file(blobs_.path_of(sha256));
+}
+
+Result<api::DatasetVersion> DatasetVersions::import_version(const std::string& name,
+                                                            const std::vector<std::string>& labels,
+                                                            std::vector<api::DatasetItem> items,
+                                                            const std::string& actor) {
+  CANOPY_TRY(check_name(name));
+  if (items.empty())
+    return make_error(ErrorCode::kInvalidArgument, "an imported dataset needs at least one item");
+  if (labels.empty()) return make_error(ErrorCode::kInvalidArgument, "an imported dataset needs its labels");
+  std::map<std::string, api::DatasetItem> by_id;
+  for (api::DatasetItem& item : items) {
+    if (!blobs_.contains(item.image_sha256))
+      return make_error(ErrorCode::kInvalidArgument, "item " + item.sample_id + ": its image " +
+                                                         item.image_sha256 + " was not imported first");
+    const std::string id = item.sample_id;
+    if (!by_id.emplace(id, std::move(item)).second)
+      return make_error(ErrorCode::kInvalidArgument, "item " + id + " is listed twice");
+  }
+  api::DatasetVersion v;
+  v.name = name;
+  v.created_at = format_utc(clock_.wall_ms());
+  v.created_by = actor;
+  v.request.labels = labels;
+  v.labels = labels;
+  std::lock_guard guard(mutex_);
+  return store_locked(std::move(v), std::move(by_id));
 }
 
 Result<api::DatasetVersion> DatasetVersions::create(const std::string& name,
@@ -89,12 +153,18 @@ Result<api::DatasetVersion> DatasetVersions::create(const std::string& name,
   for (const auto& [id, item] : items)
     for (const api::SampleBox& box : item.boxes) used.insert(box.label);
   v.labels = request.labels.empty() ? std::vector<std::string>(used.begin(), used.end()) : request.labels;
+  return store_locked(std::move(v), std::move(items));
+}
+
+Result<api::DatasetVersion> DatasetVersions::store_locked(api::DatasetVersion v,
+                                                          std::map<std::string, api::DatasetItem> items) {
+  const std::string name = v.name;
   for (auto& [id, item] : items) {
     for (const api::SampleBox& box : item.boxes)
       if (std::find(v.labels.begin(), v.labels.end(), box.label) == v.labels.end())
-        return make_error(ErrorCode::kInvalidArgument, "sample " + id + " has a " + box.label +
+        return make_error(ErrorCode::kInvalidArgument, "item " + id + " has a " + box.label +
                                                            " box, a class the version's labels do not list");
-    item.split = vision::split_for_hash(item.image_sha256, request.val_fraction, request.test_fraction);
+    item.split = vision::split_for_hash(item.image_sha256, v.request.val_fraction, v.request.test_fraction);
     ++v.items;
     ++v.items_by_split[item.split];
     ++v.items_by_labeler[item.labeled_by];

@@ -89,7 +89,7 @@ Result<std::unique_ptr<HttpServer>> HttpServer::bind(const ServerAreas& areas,
   install_field_data_routes(*http, *access, areas.fleet, areas.field_data, areas.samples);
   install_samples_routes(*http, *access, areas.samples, areas.field_data);
   install_labeling_routes(*http, *access, areas.labeling, areas.samples, areas.prelabeler);
-  install_dataset_routes(*http, *access, areas.datasets);
+  install_dataset_routes(*http, *access, areas.datasets, areas.samples);
   if (!options.web_dir.empty()) CANOPY_TRY(install_web_files(*http, options.web_dir));
 
   // Refuse an upload before its body is sent (curl sends Expect: 100-continue

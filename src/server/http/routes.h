@@ -62,7 +62,10 @@ void install_labeling_routes(httplib::Server& http, const Access& access, LabelQ
                              Prelabeler& prelabeler);
 
 // Dataset versions: create (publisher), list and show with items (reader).
-void install_dataset_routes(httplib::Server& http, const Access& access, DatasetVersions& datasets);
+// Imports (publisher): images one by one, then the version; images by hash
+// (reader), imported ones or samples'.
+void install_dataset_routes(httplib::Server& http, const Access& access, DatasetVersions& datasets,
+                            SampleStore& samples);
 
 // The web pages under /label/ and /assets/ from `web_dir`; kNotFound when
 // the directory does not hold them.

@@ -320,6 +320,15 @@ Status SampleStore::set_label_state(const std::string& id, const std::string& st
   return {};
 }
 
+Result<std::string> SampleStore::image_by_sha256(const std::string& sha256) {
+  std::lock_guard guard(mutex_);
+  CANOPY_ASSIGN_OR_RETURN(Statement select, db_.prepare("SELECT 1 FROM samples WHERE image_sha256 = ? LIMIT 1"));
+  select.bind(1, sha256);
+  CANOPY_ASSIGN_OR_RETURN(bool row, select.step());
+  if (!row) return make_error(ErrorCode::kNotFound, "no image " + sha256);
+  return read_file(blobs_.path_of(sha256));
+}
+
 Result<std::string> SampleStore::image(const std::string& id, bool thumbnail) {
   // Read under the lock: a prune between the row and the file would remove it.
   std::lock_guard guard(mutex_);

@@ -74,6 +74,8 @@ class SampleStore {
   // What the labeling queue says of a sample; anything but "unlabeled" is
   // kept by retention. kNotFound for an unknown id.
   Status set_label_state(const std::string& id, const std::string& state);
+  // The JPEG a sample with this image hash holds; kNotFound when none does.
+  Result<std::string> image_by_sha256(const std::string& sha256);
   // The JPEG of a sample, or its thumbnail.
   Result<std::string> image(const std::string& id, bool thumbnail);
   Result<api::SampleStats> stats();
