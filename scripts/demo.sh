@@ -255,6 +255,23 @@ field_openings=$(grep -c "valve on" "$fd/valve.log") || true
 [ "$field_alerts" -ge 1 ] || { echo "no alert reached the server"; tail -n 30 "$fd/agent.log"; exit 1; }
 [ "$field_openings" -ge 1 ] || { echo "the valve never opened"; tail -n 30 "$fd/agent.log"; exit 1; }
 
+step "labeling: the kept frames wait in a queue; a person labels them in the browser"
+printf 'field-labels-2026\n' | "$canopy" user add ana --role labeler
+echo "-- open $url/label/ and sign in as ana (password field-labels-2026) to label the queue:"
+"$canopy" label stats
+labeled_one=$(
+  curl -sS --fail-with-body -H "X-API-KEY:$CANOPY_ADMIN_KEY" -X POST -d '{}' "$url/api/v1/labeling/next" \
+    | grep -o '"sample_id": *"[^"]*"' | head -n 1 | sed 's/.*: *"//; s/"$//')
+# Here the admin key confirms the first task as a labeler would: its model's boxes, accepted.
+[ -n "$labeled_one" ] && curl -sS --fail-with-body -H "X-API-KEY:$CANOPY_ADMIN_KEY" \
+  -d '{"boxes": [{"label": "diseased", "score": 1, "x1": 0.1, "y1": 0.1, "x2": 0.3, "y2": 0.3}]}' \
+  "$url/api/v1/labeling/tasks/$labeled_one/submit" > /dev/null
+echo "-- the scenes the camera showed, imported as a base dataset; a version of them and the labeled frame:"
+"$canopy" dataset version import scenes --name base -q
+"$canopy" dataset version create field --base base:1 --label healthy --label diseased --label water_stressed
+"$canopy" dataset version pull field:1 --out field-dataset -q
+"$canopy" dataset stats field-dataset
+
 step "world: four devices on simulated fields, three virtual days at 4320x"
 # The fleet simulation and the field device are done: their CPU goes to the worlds.
 kill "$sim_pid" 2>/dev/null && wait "$sim_pid" 2>/dev/null || true

@@ -152,6 +152,33 @@ void register_user_commands(CLI::App& app, Globals& globals, int& exit_code) {
     return {};
   });
 
+  auto changed = std::make_shared<std::string>();
+  auto new_role = std::make_shared<std::string>();
+  auto new_password_file = std::make_shared<std::string>();
+  auto change_password = std::make_shared<bool>(false);
+  auto* set = user->add_subcommand("set", "Change a user's role or password; their sessions end");
+  set->add_option("NAME", *changed, "user name")->required();
+  set->add_option("--role", *new_role, "reader, labeler, publisher or admin")
+      ->check(CLI::IsMember({"reader", "labeler", "publisher", "admin"}));
+  set->add_flag("--password", *change_password, "read a new password from --password-file or standard input");
+  set->add_option("--password-file", *new_password_file, "file whose first line is the new password");
+  add_server_flags(set, globals);
+  set_action(set, exit_code, [&globals, changed, new_role, new_password_file, change_password]() -> Status {
+    std::string password;
+    if (*change_password || !new_password_file->empty()) {
+      CANOPY_ASSIGN_OR_RETURN(password, read_password(*new_password_file));
+    }
+    if (new_role->empty() && password.empty())
+      return make_error(ErrorCode::kInvalidArgument, "give --role, --password or both");
+    CANOPY_ASSIGN_OR_RETURN(auto client, connect_to_fleet(globals));
+    CANOPY_ASSIGN_OR_RETURN(Json updated, client.update_user(*changed, *new_role, password));
+    if (globals.json)
+      print_json(updated);
+    else
+      std::printf("changed user %s; their sessions have ended\n", changed->c_str());
+    return {};
+  });
+
   auto removed_name = std::make_shared<std::string>();
   auto* remove = user->add_subcommand("remove", "Remove a user; their sessions end at once");
   remove->add_option("NAME", *removed_name, "user name")->required();

@@ -259,6 +259,14 @@ Result<Json> FleetClient::remove_user(const std::string& name) {
   return call("DELETE", "/api/v1/users/" + url_segment(name), nullptr, "removing user " + name);
 }
 
+Result<Json> FleetClient::update_user(const std::string& name, const std::string& role,
+                                      const std::string& password) {
+  Json body = Json::object();
+  if (!role.empty()) body["role"] = role;
+  if (!password.empty()) body["password"] = password;
+  return call("PATCH", "/api/v1/users/" + url_segment(name), body, "changing user " + name);
+}
+
 Status FleetClient::put_dataset_image(const std::string& sha256, const std::string& bytes) {
   auto response = http_.send("PUT", "/api/v1/datasets/images/" + sha256, bytes, "application/octet-stream");
   if (!response.ok()) return response.error();

@@ -97,6 +97,8 @@ class FleetClient {
   Result<Json> add_user(const std::string& name, const std::string& role, const std::string& password);
   Result<Json> list_users();
   Result<Json> remove_user(const std::string& name);
+  // A new role and/or password (empty: unchanged).
+  Result<Json> update_user(const std::string& name, const std::string& role, const std::string& password);
 
  private:
   Result<Json> call(const std::string& method, const std::string& path, const Json& body,

@@ -153,6 +153,13 @@ TEST_F(LabelingTest, ASessionChangesNothingWithoutItsCsrfTokenAndALabelerOnlyLab
   EXPECT_EQ(
       as("ana", json + "-H 'X-CSRF-Token: " + csrf + "' -X POST -d '{}'", "/api/v1/labeling/next").status,
       401);
+  // An admin changes ana's password: her sessions end and the new password signs her in.
+  const std::string again = sign_in("ana");
+  ASSERT_EQ(admin("PATCH", "/api/v1/users/ana", {{"password", "a whole new horse"}}).status, 200);
+  EXPECT_EQ(
+      as("ana", json + "-H 'X-CSRF-Token: " + again + "' -X POST -d '{}'", "/api/v1/labeling/next").status,
+      401);
+  EXPECT_EQ(admin("PATCH", "/api/v1/users/nobody", {{"role", "admin"}}).status, 404);
   auto wrong_password =
       curl("-H 'Content-Type: application/json' -d '{\"user\":\"ana\",\"password\":\"nope nope\"}'",
            "/api/v1/session");

@@ -106,6 +106,32 @@ void install_session_routes(httplib::Server& http, const Access& access, Account
                                        send_json(res, 201, {{"name", *name}, {"role", role_name(*role)}});
                                      }));
 
+  // A new role or password; the user's sessions end either way.
+  http.Patch(
+      R"(/api/v1/users/([^/]+))",
+      guarded(access, Role::kAdmin, [&accounts](const Request& req, Response& res, const ApiKeyRecord&) {
+        auto body = parse_json_object(req.body);
+        if (!body.ok()) return send_error(res, body.error());
+        std::optional<Role> role;
+        if (body->contains("role")) {
+          auto parsed = role_from(*body);
+          if (!parsed.ok()) return send_error(res, parsed.error());
+          role = *parsed;
+        }
+        std::optional<std::string> password;
+        if (body->contains("password")) {
+          auto text = api::read_string(*body, "password", 1024);
+          if (!text.ok()) return send_error(res, text.error());
+          password = *text;
+        }
+        if (!role && !password)
+          return send_error(
+              res, make_error(ErrorCode::kInvalidArgument, "request body: give a role, a password or both"));
+        Status updated = accounts.update_user(req.matches[1].str(), role, password);
+        if (!updated.ok()) return send_error(res, updated.error());
+        send_json(res, 200, {{"name", req.matches[1].str()}, {"updated", true}});
+      }));
+
   http.Delete(
       R"(/api/v1/users/([^/]+))",
       guarded(access, Role::kAdmin, [&accounts](const Request& req, Response& res, const ApiKeyRecord&) {
