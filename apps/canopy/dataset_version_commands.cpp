@@ -77,7 +77,7 @@ Result<api::DatasetVersion> import_dataset(client::FleetClient& client, const st
     item.image_sha256 = sha256_hex(bytes);
     item.width = sample.width;
     item.height = sample.height;
-    item.split = "";
+    item.labeled_by = "import " + path;
     for (const vision::Annotation& object : sample.objects)
       item.boxes.push_back({dataset.labels[static_cast<std::size_t>(object.label)], 1.0,
                             object.box.x1 / static_cast<double>(sample.width),

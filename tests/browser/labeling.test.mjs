@@ -8,7 +8,8 @@
 //
 // Environment: CANOPY_URL, CANOPY_LABELER, CANOPY_READER, CANOPY_PASSWORD,
 // CANOPY_SAMPLES (the sample ids in queue order, comma-separated),
-// CANOPY_SCREENSHOT_DIR (optional), CHROMIUM (default /usr/bin/chromium).
+// CHROMIUM (default /usr/bin/chromium), and CANOPY_SCREENSHOT_DIR when the
+// labeling page's picture should be saved (docs/screenshots).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createRequire } from "node:module";

@@ -167,8 +167,8 @@ Result<api::DatasetVersion> DatasetVersions::store_locked(api::DatasetVersion v,
     item.split = vision::split_for_hash(item.image_sha256, v.request.val_fraction, v.request.test_fraction);
     ++v.items;
     ++v.items_by_split[item.split];
-    ++v.items_by_labeler[item.labeled_by];
-    ++v.items_by_device[item.device_id];
+    if (!item.labeled_by.empty()) ++v.items_by_labeler[item.labeled_by];
+    if (!item.device_id.empty()) ++v.items_by_device[item.device_id];
     for (const api::SampleBox& box : item.boxes) ++v.boxes_by_class[box.label];
     v.item_list.push_back(item);
   }
