@@ -2,6 +2,8 @@
 
 #include <sodium.h>
 
+#include <semaphore>
+
 #include "common/hash.h"
 #include "common/time.h"
 #include "server/storage/migrations.h"
@@ -47,7 +49,21 @@ Status check_password(const std::string& password) {
   return {};
 }
 
+// Every Argon2id hash takes 64 MiB for tens of milliseconds; a burst of
+// sign-ins on the server's 128 HTTP workers must not take 8 GiB. At most
+// two run at once (the cores there are); the others wait their turn.
+constexpr std::ptrdiff_t kConcurrentHashes = 2;
+std::counting_semaphore<kConcurrentHashes> hash_slots(kConcurrentHashes);
+
+struct HashSlot {
+  HashSlot() { hash_slots.acquire(); }
+  ~HashSlot() { hash_slots.release(); }
+  HashSlot(const HashSlot&) = delete;
+  HashSlot& operator=(const HashSlot&) = delete;
+};
+
 Result<std::string> hash_password(const std::string& password) {
+  HashSlot slot;
   char hashed[crypto_pwhash_STRBYTES];
   if (crypto_pwhash_str(hashed, password.data(), password.size(), crypto_pwhash_OPSLIMIT_INTERACTIVE,
                         crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0)
@@ -56,6 +72,7 @@ Result<std::string> hash_password(const std::string& password) {
 }
 
 bool password_matches(const std::string& hashed, const std::string& password) {
+  HashSlot slot;
   return crypto_pwhash_str_verify(hashed.c_str(), password.data(), password.size()) == 0;
 }
 

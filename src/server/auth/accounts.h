@@ -1,7 +1,8 @@
 // People's accounts for the web pages: users with a role and a password,
 // and the sessions they sign in to. A password is kept only as its Argon2id
 // hash (libsodium's crypto_pwhash_str, interactive limits), which makes
-// every guess cost tens of milliseconds and 64 MiB. A session is a random
+// every guess cost tens of milliseconds and 64 MiB (two hashes at most run
+// at once, so a burst of sign-ins queues instead of taking the memory). A session is a random
 // token the browser holds in an HttpOnly cookie, with a second random token
 // the page sends back in a header on every change (CSRF protection: another
 // site can make the browser send the cookie, never read the token). Only the
