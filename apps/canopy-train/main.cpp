@@ -39,12 +39,7 @@ void add_data_options(CLI::App* command, DataArgs& data, const std::string& what
 
 // Reads a dataset and says what was wrong with it, if anything.
 Result<vision::Dataset> load_dataset(const fs::path& path, const std::string& format_name, bool strict) {
-  vision::DatasetFormat format;
-  if (format_name == "auto") {
-    CANOPY_ASSIGN_OR_RETURN(format, vision::detect_format(path));
-  } else {
-    CANOPY_ASSIGN_OR_RETURN(format, vision::parse_format(format_name));
-  }
+  CANOPY_ASSIGN_OR_RETURN(vision::DatasetFormat format, vision::resolve_format(path, format_name));
   vision::ReadOptions options;
   options.strict = strict;
   CANOPY_ASSIGN_OR_RETURN(vision::LoadedDataset loaded, vision::read_dataset(path, format, options));

@@ -1,5 +1,6 @@
 #include "cli.h"
 
+#include <algorithm>
 #include <cstdio>
 
 namespace canopy::cli {
@@ -31,6 +32,12 @@ void add_server_flags(CLI::App* command, Globals& globals) {
 }
 
 void print_json(const Json& value) { std::printf("%s\n", value.dump(2).c_str()); }
+
+std::string sample_file_stem(const std::string& sample_id) {
+  std::string stem = sample_id;
+  std::replace(stem.begin(), stem.end(), '/', '-');
+  return stem;
+}
 
 std::string summarize_json(const Json& object) {
   constexpr size_t kShownKeys = 6;

@@ -38,6 +38,9 @@ void add_server_flags(CLI::App* command, Globals& globals);
 
 void print_json(const Json& value);
 
+// A file name for a sample id ("DEVICE/CAMERA/MS"): its slashes become dashes.
+std::string sample_file_stem(const std::string& sample_id);
+
 // A one-line summary of a JSON object for human output: its first few
 // top-level numbers and strings as key=value, nested values by size, and how
 // many keys were left out (--json prints them all).

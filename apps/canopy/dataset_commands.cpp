@@ -54,12 +54,7 @@ void print_problems(const std::vector<vision::Problem>& problems) {
 // Reads the dataset, detecting its format unless one is named, and lists
 // its problems on stderr.
 Result<LoadedSource> load_source(const SourceArgs& source) {
-  vision::DatasetFormat format{};
-  if (source.format == "auto") {
-    CANOPY_ASSIGN_OR_RETURN(format, vision::detect_format(source.path));
-  } else {
-    CANOPY_ASSIGN_OR_RETURN(format, vision::parse_format(source.format));
-  }
+  CANOPY_ASSIGN_OR_RETURN(vision::DatasetFormat format, vision::resolve_format(source.path, source.format));
   vision::ReadOptions options;
   options.strict = source.strict;
   options.labels = split(source.labels, ',');

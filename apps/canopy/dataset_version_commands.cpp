@@ -38,13 +38,6 @@ void print_version(const api::DatasetVersion& v) {
               counts(v.items_by_device).c_str());
 }
 
-std::string file_stem(const std::string& sample_id) {
-  std::string stem = sample_id;
-  for (char& c : stem)
-    if (c == '/') c = '-';
-  return stem;
-}
-
 // ".png" for a PNG, else ".jpg" (samples are JPEGs; an imported dataset may hold either).
 std::string image_extension(const std::string& bytes) {
   return bytes.rfind("\x89PNG", 0) == 0 ? ".png" : ".jpg";
@@ -56,12 +49,7 @@ std::string image_extension(const std::string& bytes) {
 Result<api::DatasetVersion> import_dataset(client::FleetClient& client, const std::string& name,
                                            const std::string& path, const std::string& format_name,
                                            bool quiet) {
-  vision::DatasetFormat format;
-  if (format_name == "auto") {
-    CANOPY_ASSIGN_OR_RETURN(format, vision::detect_format(path));
-  } else {
-    CANOPY_ASSIGN_OR_RETURN(format, vision::parse_format(format_name));
-  }
+  CANOPY_ASSIGN_OR_RETURN(vision::DatasetFormat format, vision::resolve_format(path, format_name));
   vision::ReadOptions options;
   options.strict = true;
   CANOPY_ASSIGN_OR_RETURN(vision::LoadedDataset loaded, vision::read_dataset(path, format, options));
@@ -113,7 +101,7 @@ Status pull_version(client::FleetClient& client, const api::DatasetVersion& vers
       return make_error(ErrorCode::kCorrupt,
                         "the image of " + item.sample_id + " does not match the version's hash");
     vision::Sample sample;
-    sample.image = file_stem(item.sample_id) + image_extension(jpeg);
+    sample.image = sample_file_stem(item.sample_id) + image_extension(jpeg);
     sample.width = item.width;
     sample.height = item.height;
     for (const api::SampleBox& box : item.boxes) {

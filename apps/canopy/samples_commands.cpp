@@ -37,14 +37,6 @@ std::string top_text(const api::Sample& sample) {
   return text;
 }
 
-// A file name for a sample id: its slashes become dashes.
-std::string file_stem(const std::string& id) {
-  std::string stem = id;
-  for (char& c : stem)
-    if (c == '/') c = '-';
-  return stem;
-}
-
 struct ListArgs {
   api::SampleQuery query;
   std::string random;        // "", "true" or "false"
@@ -179,7 +171,7 @@ void register_samples_commands(CLI::App& app, Globals& globals, int& exit_code) 
     for (std::size_t i = 0; i < wanted.size(); ++i) {
       const api::StoredSample& s = wanted[i];
       CANOPY_ASSIGN_OR_RETURN(std::string jpeg, client.sample_image(s.sample.id));
-      const std::filesystem::path stem = std::filesystem::path(*out) / file_stem(s.sample.id);
+      const std::filesystem::path stem = std::filesystem::path(*out) / sample_file_stem(s.sample.id);
       CANOPY_TRY(write_file_atomic(stem.string() + ".jpg", jpeg));
       CANOPY_TRY(write_file_atomic(stem.string() + ".json", s.to_json().dump(2) + "\n"));
       if (!globals.json && !globals.quiet) std::fprintf(stderr, "\rpulled %zu of %zu", i + 1, wanted.size());

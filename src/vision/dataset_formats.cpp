@@ -5,12 +5,12 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <climits>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <cctype>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -155,6 +155,21 @@ std::optional<fs::path> relative_inside(const fs::path& path, const fs::path& ro
   const fs::path relative = path.lexically_normal().lexically_relative(root.lexically_normal());
   if (relative.empty() || *relative.begin() == "..") return std::nullopt;
   return relative;
+}
+
+// An image an index file names, relative to the index's folder `dir`: the
+// name as written, else inside the folder's images/ (COCO, Label Studio and
+// CVAT exports put them either way).
+std::optional<fs::path> locate_in(const fs::path& dir, const fs::path& name) {
+  std::error_code ec;
+  for (const fs::path& relative : {name, fs::path("images") / name})
+    if (fs::is_regular_file(dir / relative, ec)) return relative.lexically_normal();
+  return std::nullopt;
+}
+
+// The problem of an image locate_in did not find.
+std::string not_found_in(const std::string& name, const fs::path& dir) {
+  return "image " + name + " not found in " + dir.string() + " or " + (dir / "images").string();
 }
 
 // Regular image files under `dir`, recursively, relative to `root`.
@@ -487,15 +502,6 @@ struct CocoReader {
     }
   }
 
-  // The image file: relative to the JSON's directory, else to its images/.
-  std::optional<fs::path> locate(const std::string& file_name) const {
-    const fs::path dir = json.parent_path();
-    std::error_code ec;
-    for (const fs::path& relative : {fs::path(file_name), fs::path("images") / file_name})
-      if (fs::is_regular_file(dir / relative, ec)) return relative.lexically_normal();
-    return std::nullopt;
-  }
-
   void read_image(const Json& image, size_t index) {
     const Location where = at(coco_item(image, "image", index));
     const auto id = json_integer(image, "id");
@@ -506,10 +512,8 @@ struct CocoReader {
       return skip_image_id(
           *id, where.problem("file_name '" + *name + "' must be a relative path inside the dataset"));
     const fs::path dir = json.parent_path();
-    const auto relative = locate(*name);
-    if (!relative)
-      return skip_image_id(*id, where.problem("image " + *name + " not found in " + dir.string() + " or " +
-                                              (dir / "images").string()));
+    const auto relative = locate_in(dir, *name);
+    if (!relative) return skip_image_id(*id, where.problem(not_found_in(*name, dir)));
     const auto size = image_size_or_skip(loaded, dir / *relative, where);
     if (!size) {
       skipped_images.insert(*id);
@@ -835,22 +839,16 @@ Status read_voc(const fs::path& root, const std::vector<std::string>& labels, Lo
 
 // The image a Label Studio task names, relative to the export's folder:
 // a relative path as written (this writer's "images/NAME"), a local-files
-// URL ("/data/local-files/?d=PATH"), or else the URL's file name, looked up
-// in the folder and its images/.
+// URL ("/data/local-files/?d=PATH"), or else the URL's file name (an upload
+// URL), each looked up with locate_in.
 std::optional<fs::path> locate_label_studio_image(const std::string& url, const fs::path& dir) {
   std::string name = url;
   if (const auto query = url.find("?d="); query != std::string::npos) name = url.substr(query + 3);
-  std::vector<fs::path> candidates;
-  if (is_confined_relative_path(name)) candidates.push_back(fs::path(name));
+  if (is_confined_relative_path(name))
+    if (auto found = locate_in(dir, name)) return found;
   const std::string file = fs::path(name).filename().string();
-  if (!file.empty() && is_confined_relative_path(file)) {
-    candidates.push_back(fs::path("images") / file);
-    candidates.push_back(fs::path(file));
-  }
-  std::error_code ec;
-  for (const fs::path& relative : candidates)
-    if (fs::is_regular_file(dir / relative, ec)) return relative.lexically_normal();
-  return std::nullopt;
+  if (file.empty() || !is_confined_relative_path(file)) return std::nullopt;
+  return locate_in(dir, file);
 }
 
 // The latest annotation people did not cancel, or null.
@@ -938,8 +936,7 @@ Status read_label_studio(const fs::path& path, LoadedDataset& loaded) {
     }
     const auto relative = locate_label_studio_image(*url, dir);
     if (!relative) {
-      skip_image(loaded, where.problem("image " + *url + " not found in " + dir.string() + " or " +
-                                       (dir / "images").string()));
+      skip_image(loaded, where.problem(not_found_in(*url, dir)));
       continue;
     }
     const auto size = image_size_or_skip(loaded, dir / *relative, where);
@@ -954,7 +951,8 @@ Status read_label_studio(const fs::path& path, LoadedDataset& loaded) {
         continue;
       }
       const auto label = std::find(loaded.dataset.labels.begin(), loaded.dataset.labels.end(), *name);
-      auto parsed = parse_rectangle(*found[j], sample, static_cast<int>(label - loaded.dataset.labels.begin()));
+      auto parsed =
+          parse_rectangle(*found[j], sample, static_cast<int>(label - loaded.dataset.labels.begin()));
       if (!parsed.ok()) {
         skip_object(loaded, at.problem(parsed.error().message));
         continue;
@@ -997,7 +995,8 @@ std::vector<std::string> cvat_meta_labels(const xmlNode* root) {
   return labels;
 }
 
-Result<Annotation> parse_cvat_box(const xmlNode* box, const Sample& sample, const std::map<std::string, int>& index) {
+Result<Annotation> parse_cvat_box(const xmlNode* box, const Sample& sample,
+                                  const std::map<std::string, int>& index) {
   const auto name = xml_attribute(box, "label");
   if (!name) return make_error(ErrorCode::kInvalidArgument, "<box> needs a label attribute");
   const auto label = index.find(*name);
@@ -1028,7 +1027,8 @@ Status read_cvat(const fs::path& path, LoadedDataset& loaded) {
   if (!doc) return make_error(ErrorCode::kInvalidArgument, to_string(problem));
   const xmlNode* root = xmlDocGetRootElement(doc.get());
   if (!root || !is_element(root, "annotations"))
-    return make_error(ErrorCode::kInvalidArgument, xml.string() + ": not a CVAT file: the root must be <annotations>");
+    return make_error(ErrorCode::kInvalidArgument,
+                      xml.string() + ": not a CVAT file: the root must be <annotations>");
   const fs::path dir = xml.parent_path();
   loaded.dataset.root = dir;
   loaded.dataset.labels = cvat_meta_labels(root);
@@ -1051,15 +1051,9 @@ Status read_cvat(const fs::path& path, LoadedDataset& loaded) {
       skip_image(loaded, where.problem("<image> needs a name, a relative path inside the dataset"));
       continue;
     }
-    std::optional<fs::path> relative;
-    for (const fs::path& candidate : {fs::path(*name), fs::path("images") / *name})
-      if (fs::is_regular_file(dir / candidate, ec)) {
-        relative = candidate.lexically_normal();
-        break;
-      }
+    const auto relative = locate_in(dir, *name);
     if (!relative) {
-      skip_image(loaded, where.problem("image " + *name + " not found in " + dir.string() + " or " +
-                                       (dir / "images").string()));
+      skip_image(loaded, where.problem(not_found_in(*name, dir)));
       continue;
     }
     const auto size = image_size_or_skip(loaded, dir / *relative, where);
@@ -1338,7 +1332,8 @@ Status write_voc(const Dataset& dataset, const fs::path& out) {
 }
 
 // Percentages of the image, as Label Studio keeps boxes.
-Json label_studio_rectangle(const Annotation& object, const Sample& sample, const std::string& label, size_t number) {
+Json label_studio_rectangle(const Annotation& object, const Sample& sample, const std::string& label,
+                            size_t number) {
   const double w = sample.width, h = sample.height;
   const Box& box = object.box;
   return {{"id", "b" + std::to_string(number)},
@@ -1368,8 +1363,8 @@ Status write_label_studio(const Dataset& dataset, const fs::path& out) {
     CANOPY_TRY(place_image(dataset.root / sample.image, out / "images" / sub));
     Json result = Json::array();
     for (const auto& object : sample.objects)
-      result.push_back(
-          label_studio_rectangle(object, sample, dataset.labels[static_cast<size_t>(object.label)], result.size() + 1));
+      result.push_back(label_studio_rectangle(
+          object, sample, dataset.labels[static_cast<size_t>(object.label)], result.size() + 1));
     const auto id = static_cast<long long>(i) + 1;
     tasks.push_back({{"id", id},
                      {"data", {{"image", (fs::path("images") / sub).generic_string()}}},
@@ -1472,11 +1467,11 @@ std::string_view format_name(DatasetFormat format) {
 }
 
 Result<DatasetFormat> parse_format(std::string_view name) {
-  for (auto format : {DatasetFormat::kYolo, DatasetFormat::kCoco, DatasetFormat::kVoc, DatasetFormat::kLabelStudio,
-                      DatasetFormat::kCvat})
+  for (auto format : {DatasetFormat::kYolo, DatasetFormat::kCoco, DatasetFormat::kVoc,
+                      DatasetFormat::kLabelStudio, DatasetFormat::kCvat})
     if (name == format_name(format)) return format;
-  return make_error(ErrorCode::kInvalidArgument,
-                    "unknown dataset format '" + std::string(name) + "' (yolo, coco, voc, labelstudio or cvat)");
+  return make_error(ErrorCode::kInvalidArgument, "unknown dataset format '" + std::string(name) +
+                                                     "' (yolo, coco, voc, labelstudio or cvat)");
 }
 
 Result<DatasetFormat> detect_format(const fs::path& path) {
@@ -1508,15 +1503,19 @@ Result<DatasetFormat> detect_format(const fs::path& path) {
   if (fs::is_regular_file(path / kLabelStudioFileName, ec)) found.push_back(DatasetFormat::kLabelStudio);
   if (fs::is_regular_file(path / kCvatFileName, ec)) found.push_back(DatasetFormat::kCvat);
   if (found.empty())
-    return make_error(
-        ErrorCode::kNotFound,
-        path.string() + " holds no data.yaml (YOLO), COCO JSON file, Annotations/ folder (VOC), tasks.json "
-                        "(Label Studio) or annotations.xml (CVAT)");
+    return make_error(ErrorCode::kNotFound,
+                      path.string() +
+                          " holds no data.yaml (YOLO), COCO JSON file, Annotations/ folder (VOC), tasks.json "
+                          "(Label Studio) or annotations.xml (CVAT)");
   if (found.size() > 1)
     return make_error(ErrorCode::kInvalidArgument,
                       path.string() + " looks like both " + std::string(format_name(found[0])) + " and " +
                           std::string(format_name(found[1])) + "; name the format");
   return found.front();
+}
+
+Result<DatasetFormat> resolve_format(const fs::path& path, std::string_view name) {
+  return name == "auto" ? detect_format(path) : parse_format(name);
 }
 
 std::string to_string(const Problem& problem) {

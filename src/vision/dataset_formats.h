@@ -63,6 +63,8 @@ Result<DatasetFormat> parse_format(std::string_view name);
 // "images" and "annotations" (or a .json file itself) is COCO. Fails when no
 // layout or more than one matches, so the caller can name the format.
 Result<DatasetFormat> detect_format(const std::filesystem::path& path);
+// The format `name` names ("yolo", ...), or for "auto" the one detect_format finds at `path`.
+Result<DatasetFormat> resolve_format(const std::filesystem::path& path, std::string_view name);
 
 struct Problem {
   std::filesystem::path file;

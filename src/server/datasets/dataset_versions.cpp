@@ -26,9 +26,11 @@ CREATE TABLE dataset_items (
   name TEXT NOT NULL,
   version INTEGER NOT NULL,
   sample_id TEXT NOT NULL,
+  image_sha256 TEXT NOT NULL,
   body TEXT NOT NULL,
   PRIMARY KEY (name, version, sample_id)
 );
+CREATE INDEX dataset_items_by_image ON dataset_items(image_sha256);
 )sql"}};
 
 Status check_name(const std::string& name) {
@@ -60,12 +62,11 @@ Result<std::unique_ptr<DatasetVersions>> DatasetVersions::open(Database db, cons
   // Images no version names are what a failed import left: swept.
   std::set<std::string> referenced;
   {
-    CANOPY_ASSIGN_OR_RETURN(Statement select, db.prepare("SELECT body FROM dataset_items"));
+    CANOPY_ASSIGN_OR_RETURN(Statement select, db.prepare("SELECT DISTINCT image_sha256 FROM dataset_items"));
     while (true) {
       CANOPY_ASSIGN_OR_RETURN(bool row, select.step());
       if (!row) break;
-      CANOPY_ASSIGN_OR_RETURN(Json item, parse_json(select.column_text(0), "a stored dataset item"));
-      referenced.insert(item.value("image_sha256", ""));
+      referenced.insert(select.column_text(0));
     }
   }
   auto swept = blobs.sweep(referenced);
@@ -186,9 +187,11 @@ Result<api::DatasetVersion> DatasetVersions::store_locked(api::DatasetVersion v,
                      {name, v.version, summary.to_json().dump()}));
   CANOPY_ASSIGN_OR_RETURN(
       Statement insert,
-      db_.prepare("INSERT INTO dataset_items(name, version, sample_id, body) VALUES(?,?,?,?)"));
+      db_.prepare(
+          "INSERT INTO dataset_items(name, version, sample_id, image_sha256, body) VALUES(?,?,?,?,?)"));
   for (const api::DatasetItem& item : v.item_list) {
-    insert.bind(1, name).bind(2, v.version).bind(3, item.sample_id).bind(4, item.to_json().dump());
+    insert.bind(1, name).bind(2, v.version).bind(3, item.sample_id).bind(4, item.image_sha256);
+    insert.bind(5, item.to_json().dump());
     CANOPY_TRY(insert.step());
     insert.reset();
   }

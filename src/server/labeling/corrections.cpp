@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <tuple>
 
+#include "vision/boxes.h"
+
 namespace canopy::server {
 
 namespace {
@@ -13,12 +15,11 @@ constexpr double kSameThing = 0.5;  // the same object, moved or given another c
 }  // namespace
 
 double box_iou(const api::SampleBox& a, const api::SampleBox& b) {
-  const double w = std::min(a.x2, b.x2) - std::max(a.x1, b.x1);
-  const double h = std::min(a.y2, b.y2) - std::max(a.y1, b.y1);
-  if (w <= 0 || h <= 0) return 0;
-  const double inter = w * h;
-  const double united = (a.x2 - a.x1) * (a.y2 - a.y1) + (b.x2 - b.x1) * (b.y2 - b.y1) - inter;
-  return united <= 0 ? 0 : inter / united;
+  const auto box = [](const api::SampleBox& s) {
+    return vision::Box{static_cast<float>(s.x1), static_cast<float>(s.y1), static_cast<float>(s.x2),
+                       static_cast<float>(s.y2)};
+  };
+  return vision::iou(box(a), box(b));
 }
 
 api::Corrections compare_boxes(const std::vector<api::SampleBox>& proposed, double threshold,

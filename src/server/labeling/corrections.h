@@ -12,7 +12,7 @@
 
 namespace canopy::server {
 
-// Intersection over union of two boxes in 0-1 coordinates.
+// Intersection over union of two boxes in 0-1 coordinates (vision::iou).
 double box_iou(const api::SampleBox& a, const api::SampleBox& b);
 
 // `proposed` are the model's boxes scored at least `threshold` (the others

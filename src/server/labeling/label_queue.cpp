@@ -121,7 +121,8 @@ Result<std::unique_ptr<LabelQueue>> LabelQueue::open(Database db, SampleSource& 
                                                      LabelQueueOptions options) {
   CANOPY_TRY(migrate(db, kSchema));
   std::unique_ptr<LabelQueue> queue(new LabelQueue(std::move(db), source, clock, options));
-  CANOPY_ASSIGN_OR_RETURN(Statement classes, queue->db_.prepare("SELECT DISTINCT top_class FROM label_tasks"));
+  CANOPY_ASSIGN_OR_RETURN(Statement classes,
+                          queue->db_.prepare("SELECT DISTINCT top_class FROM label_tasks"));
   while (true) {
     CANOPY_ASSIGN_OR_RETURN(bool row, classes.step());
     if (!row) break;
@@ -202,7 +203,8 @@ Result<std::optional<std::string>> LabelQueue::best_open_locked(const api::TaskF
   // One walk down the index per class, since the boost is the class's: a
   // few indexed reads instead of sorting every open task.
   std::string sql =
-      "SELECT sample_id, priority_milli, captured_ms FROM label_tasks WHERE state = 'unlabeled' AND top_class = ?";
+      "SELECT sample_id, priority_milli, captured_ms FROM label_tasks WHERE state = 'unlabeled' AND "
+      "top_class = ?";
   std::vector<SqlValue> binds;
   if (!filter.field.empty()) sql += " AND field = ?", binds.emplace_back(filter.field);
   if (!filter.device_id.empty()) sql += " AND device_id = ?", binds.emplace_back(filter.device_id);
@@ -239,9 +241,10 @@ Result<std::optional<api::LabelTask>> LabelQueue::next(const std::string& actor,
   CANOPY_TRY(sync_locked());
   const std::int64_t now = clock_.wall_ms();
   // Leases that ran out give their tasks back (few rows: the index starts with the state).
-  CANOPY_TRY(db_.run("UPDATE label_tasks SET state = 'unlabeled', lease_holder = '', lease_until_ms = 0 "
-                     "WHERE state = 'in_progress' AND lease_until_ms <= ?",
-                     {now}));
+  CANOPY_TRY(
+      db_.run("UPDATE label_tasks SET state = 'unlabeled', lease_holder = '', lease_until_ms = 0 "
+              "WHERE state = 'in_progress' AND lease_until_ms <= ?",
+              {now}));
   while (true) {
     // A task this caller already holds comes first: a reloaded page resumes it.
     CANOPY_ASSIGN_OR_RETURN(Statement held,
@@ -282,9 +285,9 @@ Status LabelQueue::check_not_held_by_other_locked(const api::LabelTask& task, co
   return {};
 }
 
-Result<api::LabelTask> LabelQueue::change_locked(const std::string& sample_id, api::LabelRevision revision,
+Result<api::LabelTask> LabelQueue::change_locked(const api::LabelTask& before, api::LabelRevision revision,
                                                  const std::string& state) {
-  CANOPY_ASSIGN_OR_RETURN(api::LabelTask before, task_locked(sample_id));
+  const std::string& sample_id = before.sample_id;
   revision.revision = before.revision + 1;
   revision.at = format_utc(clock_.wall_ms());
   CANOPY_ASSIGN_OR_RETURN(Transaction tx, Transaction::begin(db_));
@@ -326,7 +329,7 @@ Result<api::LabelTask> LabelQueue::submit(const std::string& sample_id, const st
   revision.corrections =
       compare_boxes(task.sample.sample.predictions, submission.threshold, submission.boxes);
   revision.spent_ms = submission.spent_ms;
-  return change_locked(sample_id, std::move(revision), api::kTaskLabeled);
+  return change_locked(task, std::move(revision), api::kTaskLabeled);
 }
 
 Result<api::LabelTask> LabelQueue::skip(const std::string& sample_id, const std::string& actor) {
@@ -337,7 +340,7 @@ Result<api::LabelTask> LabelQueue::skip(const std::string& sample_id, const std:
   api::LabelRevision revision;
   revision.kind = "skip";
   revision.actor = actor;
-  return change_locked(sample_id, std::move(revision), api::kTaskSkipped);
+  return change_locked(task, std::move(revision), api::kTaskSkipped);
 }
 
 Result<api::LabelTask> LabelQueue::reject(const std::string& sample_id, const std::string& actor,
@@ -350,7 +353,7 @@ Result<api::LabelTask> LabelQueue::reject(const std::string& sample_id, const st
   revision.kind = "reject";
   revision.actor = actor;
   revision.note = why;
-  return change_locked(sample_id, std::move(revision), api::kTaskRejected);
+  return change_locked(task, std::move(revision), api::kTaskRejected);
 }
 
 Result<api::LabelTask> LabelQueue::release(const std::string& sample_id, const std::string& actor) {
@@ -382,7 +385,7 @@ Result<api::LabelTask> LabelQueue::review(const std::string& sample_id, const st
   revision.actor = actor;
   revision.note = note;
   revision.boxes = task.labels;
-  return change_locked(sample_id, std::move(revision), accept ? api::kTaskReviewed : api::kTaskUnlabeled);
+  return change_locked(task, std::move(revision), accept ? api::kTaskReviewed : api::kTaskUnlabeled);
 }
 
 Result<std::vector<api::LabelRevision>> LabelQueue::revisions(const std::string& sample_id) {

@@ -105,9 +105,10 @@ class LabelQueue {
   Result<api::LabelTask> task_locked(const std::string& sample_id);
   // Caller holds mutex_: the open task `next` hands out, if any.
   Result<std::optional<std::string>> best_open_locked(const api::TaskFilter& filter);
-  // Caller holds mutex_: appends `revision` (its number set here), moves the
-  // task to `state` and gives up its lease, in one transaction.
-  Result<api::LabelTask> change_locked(const std::string& sample_id, api::LabelRevision revision,
+  // Caller holds mutex_ and has just read `before`: appends `revision` (its
+  // number set here), moves the task to `state` and gives up its lease, in
+  // one transaction.
+  Result<api::LabelTask> change_locked(const api::LabelTask& before, api::LabelRevision revision,
                                        const std::string& state);
   // Caller holds mutex_: kConflict when someone other than `actor` holds the lease.
   Status check_not_held_by_other_locked(const api::LabelTask& task, const std::string& actor);

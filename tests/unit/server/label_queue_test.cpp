@@ -161,11 +161,16 @@ TEST_F(LabelQueueTest, FiltersChooseByFieldDeviceStrategyAndPredictedClass) {
        .strategy = "uncertainty",
        .top = "diseased",
        .field = "south"});
-  EXPECT_EQ(next_id("a", {.field = "south"}), id(kT0, "cam-2"));
+  const auto filter = [](auto set) {
+    api::TaskFilter f;
+    set(f);
+    return f;
+  };
+  EXPECT_EQ(next_id("a", filter([](auto& f) { f.field = "south"; })), id(kT0, "cam-2"));
   ASSERT_TRUE(queue_->release(id(kT0, "cam-2"), "a").ok());
-  EXPECT_EQ(next_id("b", {.device_id = "cam-2"}), id(kT0, "cam-2"));
-  EXPECT_EQ(next_id("c", {.strategy = "novelty"}), id(kT0, "cam-1"));
-  EXPECT_EQ(next_id("d", {.predicted_class = "water_stressed"}), "");
+  EXPECT_EQ(next_id("b", filter([](auto& f) { f.device_id = "cam-2"; })), id(kT0, "cam-2"));
+  EXPECT_EQ(next_id("c", filter([](auto& f) { f.strategy = "novelty"; })), id(kT0, "cam-1"));
+  EXPECT_EQ(next_id("d", filter([](auto& f) { f.predicted_class = "water_stressed"; })), "");
 }
 
 TEST_F(LabelQueueTest, ASubmissionIsARevisionWithItsCorrectionsAndTheStoreKeepsTheSample) {
