@@ -131,8 +131,8 @@ TEST_F(LabelingTest, ASessionChangesNothingWithoutItsCsrfTokenAndALabelerOnlyLab
       << "reading needs no token";
 
   // A labeler reaches the labeling routes and nothing else.
-  for (const std::string& path : {"/api/v1/keys", "/api/v1/users", "/api/v1/samples", "/api/v1/devices",
-                                  "/api/v1/models", "/api/v1/deployments"})
+  for (const char* path : {"/api/v1/keys", "/api/v1/users", "/api/v1/samples", "/api/v1/devices",
+                           "/api/v1/models", "/api/v1/deployments"})
     EXPECT_EQ(as("ana", "", path).status, 403) << path;
   EXPECT_EQ(as("ana", json + "-H 'X-CSRF-Token: " + csrf + "' -d '{\"accept\":true}'",
                "/api/v1/labeling/tasks/" + sample_of(0) + "/review")
@@ -343,6 +343,31 @@ TEST_F(LabelingTest, ABaseDatasetIsImportedAndAVersionBuildsOnIt) {
   auto listed = cli("--json dataset version list base");
   EXPECT_EQ(parse_json(listed.output.substr(listed.output.find('{'))).value()["versions"].size(), 1u)
       << "the malformed import made no version";
+
+  // An image whose bytes are not its name, or no image at all, is refused and
+  // kept nowhere; a version naming an image never imported is refused whole.
+  write_bytes(work_ / "frame.jpg", field_jpeg(1));
+  const std::string other_sha = sha256_hex("not this image");
+  auto misnamed = curl("-X PUT --data-binary @" + (work_ / "frame.jpg").string() + " " + admin_header(),
+                       "/api/v1/datasets/images/" + other_sha);
+  EXPECT_EQ(misnamed.status, 400) << misnamed.body;
+  EXPECT_EQ(curl(admin_header(), "/api/v1/datasets/images/" + other_sha).status, 404);
+  write_bytes(work_ / "text.jpg", "just text");
+  auto not_an_image = curl("-X PUT --data-binary @" + (work_ / "text.jpg").string() + " " + admin_header(),
+                           "/api/v1/datasets/images/" + sha256_hex("just text"));
+  EXPECT_EQ(not_an_image.status, 400) << not_an_image.body;
+  auto dangling = admin("POST", "/api/v1/datasets/base/imports",
+                        {{"labels", {"healthy"}},
+                         {"items", Json::array({{{"sample_id", "import/base/x.jpg"},
+                                                 {"image_sha256", other_sha},
+                                                 {"width", 10},
+                                                 {"height", 10},
+                                                 {"boxes", Json::array()},
+                                                 {"split", ""}}})}});
+  EXPECT_EQ(dangling.status, 400) << dangling.body;
+  EXPECT_NE(dangling.body.find("was not imported first"), std::string::npos) << dangling.body;
+  listed = cli("--json dataset version list base");
+  EXPECT_EQ(parse_json(listed.output.substr(listed.output.find('{'))).value()["versions"].size(), 1u);
 
   send_samples(2);
   for (int n = 0; n < 2; ++n) {
