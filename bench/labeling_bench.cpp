@@ -164,11 +164,11 @@ int main(int argc, char** argv) {
     take_and_label(filter);
     filtered_times.push_back(elapsed_ms(at));
   }
-  // Sample n is device (n mod kDevices)'s, captured at kT0 + n seconds (fill()).
+  // Sample s is device (s mod kDevices)'s, captured at kT0 + s seconds (fill()).
   std::vector<std::string> ids;
   for (int i = 0; i < rounds; ++i) {
-    const std::int64_t n = (std::int64_t{i} * 7919) % count;
-    ids.push_back(api::sample_id("device-" + std::to_string(n % kDevices), "row-1", kT0 + n * 1000));
+    const std::int64_t s = (std::int64_t{i} * 7919) % count;
+    ids.push_back(api::sample_id("device-" + std::to_string(s % kDevices), "row-1", kT0 + s * 1000));
   }
   int k = 0;
   const Latency reference = measure(rounds, [&] {

@@ -178,7 +178,8 @@ struct FieldLoop::Impl {
     if (stream == api::Stream::kSamples && sent.error().code == ErrorCode::kTooLarge)
       spdlog::info("samples.no_room error=\"{}\"", sent.error().message);
     else
-      spdlog::error("field.record_lost stream={} error=\"{}\"", api::stream_name(stream), sent.error().message);
+      spdlog::error("field.record_lost stream={} error=\"{}\"", api::stream_name(stream),
+                    sent.error().message);
   }
 
   FieldLoopOptions options;
@@ -205,6 +206,7 @@ struct FieldLoop::Impl {
   double inference_ms_sum = 0;
   int inferences = 0;
   std::array<std::int64_t, 10> confidences{};
+  std::string confidences_model;  // the detector the histogram counts, NAME:VERSION
   double cpu_at_start = 0;
   std::chrono::steady_clock::time_point real_at_start;
   // Today's air temperature range, for Hargreaves' ET0 of the day when it ends.
@@ -228,6 +230,9 @@ infer::Detector* FieldLoop::Impl::detector() {
       auto made = infer::Detector::over(std::move(engine), loaded->manifest, detector_options);
       if (made.ok()) {
         detector_ = std::move(*made);
+        // A histogram is of one model: what the replaced one scored this period is dropped.
+        confidences = {};
+        confidences_model = loaded->ref.model.label();
         spdlog::info("field.model model={}", loaded->ref.model.label());
       } else {
         spdlog::error("field.model_unusable model={} error=\"{}\"", loaded->ref.model.label(),
@@ -639,6 +644,8 @@ void FieldLoop::Impl::send_telemetry(std::int64_t now) {
   if (options.extra_telemetry)
     for (const auto& [name, value] : options.extra_telemetry()) values[name] = value;
   telemetry.confidence_histogram = confidences;
+  telemetry.model = confidences_model;
+  telemetry.field = options.config.field;
   confidences = {};
   inference_ms_sum = 0;
   inferences = 0;

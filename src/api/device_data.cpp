@@ -154,7 +154,10 @@ Result<PlantChangeEvent> PlantChangeEvent::from_json(const Json& json) {
 }
 
 Json Telemetry::to_json() const {
-  return {{"period_s", period_s}, {"values", values}, {"confidence_histogram", confidence_histogram}};
+  Json out = {{"period_s", period_s}, {"values", values}, {"confidence_histogram", confidence_histogram}};
+  if (!model.empty()) out["model"] = model;
+  if (!field.empty()) out["field"] = field;
+  return out;
 }
 
 Result<Telemetry> Telemetry::from_json(const Json& json) {
@@ -177,6 +180,8 @@ Result<Telemetry> Telemetry::from_json(const Json& json) {
     t.confidence_histogram[i] = (*histogram)[i];
   }
   if (t.period_s < 0) return bad_field("period_s", "must not be negative");
+  CANOPY_ASSIGN_OR_RETURN(t.model, read_string(json, "model", 160, ""));
+  CANOPY_ASSIGN_OR_RETURN(t.field, read_string(json, "field", 64, ""));
   return t;
 }
 
@@ -209,8 +214,9 @@ Result<DeviceRecord> DeviceRecord::from_json(const Json& json) {
   CANOPY_ASSIGN_OR_RETURN(std::string stream, read_string(json, "stream", 32));
   auto parsed = parse_stream(stream);
   if (!parsed)
-    return bad_field("stream",
-                     "'" + stream + "' must be alerts, actuations, readings, plants, telemetry, images or samples");
+    return bad_field(
+        "stream",
+        "'" + stream + "' must be alerts, actuations, readings, plants, telemetry, images or samples");
   r.stream = *parsed;
   CANOPY_ASSIGN_OR_RETURN(r.seq, json_get<std::int64_t>(json, "seq"));
   CANOPY_ASSIGN_OR_RETURN(r.at_ms, json_get<std::int64_t>(json, "at_ms"));

@@ -27,8 +27,8 @@ namespace canopy::api {
 // Samples (api/samples.h) are the last: the hard cases wait through an
 // outage, but they are the first to give way to the field's own record.
 enum class Stream { kAlerts, kActuations, kReadings, kPlants, kTelemetry, kImages, kSamples };
-inline constexpr std::array<Stream, 7> kStreams = {Stream::kAlerts,    Stream::kActuations, Stream::kReadings,
-                                                   Stream::kPlants,    Stream::kTelemetry,  Stream::kImages,
+inline constexpr std::array<Stream, 7> kStreams = {Stream::kAlerts, Stream::kActuations, Stream::kReadings,
+                                                   Stream::kPlants, Stream::kTelemetry,  Stream::kImages,
                                                    Stream::kSamples};
 std::string_view stream_name(Stream stream);
 std::optional<Stream> parse_stream(std::string_view text);
@@ -88,11 +88,15 @@ struct PlantChangeEvent {
 // Counters and gauges over one telemetry period, by name (camera.ID.fps,
 // inference_ms, cpu_percent, rss_bytes, disk_free_bytes,
 // outbox.STREAM.records, sensor.NAME.mean, ...), and the detection
-// confidences of the period in ten bins of 0.1.
+// confidences of the period in ten bins of 0.1, of the detector `model`
+// (NAME:VERSION; empty when none ran) in the device's `field`: the server's
+// drift monitor compares them per model version and field.
 struct Telemetry {
   std::int64_t period_s = 0;
   std::map<std::string, double> values;
   std::array<std::int64_t, 10> confidence_histogram{};
+  std::string model;
+  std::string field;
 
   Json to_json() const;
   static Result<Telemetry> from_json(const Json& json);

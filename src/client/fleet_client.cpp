@@ -291,4 +291,76 @@ Result<std::string> FleetClient::dataset_image(const std::string& sha256) {
   return std::move(response->body);
 }
 
+Result<std::optional<api::JobLease>> FleetClient::claim_job(const std::string& worker) {
+  auto response =
+      http_.send("POST", "/api/v1/retrain/jobs/claim", Json{{"worker", worker}}.dump(), "application/json");
+  if (response.ok() && response->status == 204) return std::optional<api::JobLease>();
+  CANOPY_ASSIGN_OR_RETURN(api::JobLease lease,
+                          answer_as<api::JobLease>(parse_answer(response, "claiming a retrain job")));
+  return std::optional<api::JobLease>(std::move(lease));
+}
+
+Result<api::JobLease> FleetClient::job_heartbeat(std::int64_t id, const std::string& worker,
+                                                 const std::string& progress) {
+  return answer_as<api::JobLease>(call("POST", "/api/v1/retrain/jobs/" + std::to_string(id) + "/heartbeat",
+                                       {{"worker", worker}, {"progress", progress}},
+                                       "renewing the lease of retrain job " + std::to_string(id)));
+}
+
+Result<api::RetrainJob> FleetClient::complete_job(std::int64_t id, const api::JobOutcome& outcome) {
+  return answer_as<api::RetrainJob>(call("POST", "/api/v1/retrain/jobs/" + std::to_string(id) + "/complete",
+                                         outcome.to_json(),
+                                         "reporting the end of retrain job " + std::to_string(id)));
+}
+
+Result<api::RetrainPolicy> FleetClient::set_retrain_policy(const api::RetrainPolicy& policy) {
+  return answer_as<api::RetrainPolicy>(call("PUT", "/api/v1/retrain/policies/" + url_segment(policy.model),
+                                            policy.to_json(),
+                                            "setting the retrain policy of " + policy.model));
+}
+
+Result<Json> FleetClient::retrain_policy(const std::string& model) {
+  return call("GET", "/api/v1/retrain/policies/" + url_segment(model), nullptr,
+              "reading the retrain policy of " + model);
+}
+
+Result<std::vector<api::RetrainJob>> FleetClient::list_jobs(const std::string& model,
+                                                            const std::string& state) {
+  return list_as<api::RetrainJob>(
+      call("GET", "/api/v1/retrain/jobs" + query_string({{"model", model}, {"state", state}}), nullptr,
+           "listing retrain jobs"),
+      "jobs");
+}
+
+Result<api::RetrainJob> FleetClient::job(std::int64_t id) {
+  return answer_as<api::RetrainJob>(call("GET", "/api/v1/retrain/jobs/" + std::to_string(id), nullptr,
+                                         "reading retrain job " + std::to_string(id)));
+}
+
+Result<api::RetrainJob> FleetClient::request_job(const std::string& model) {
+  return answer_as<api::RetrainJob>(
+      call("POST", "/api/v1/retrain/jobs", {{"model", model}}, "asking for a retrain job of " + model));
+}
+
+Result<api::RetrainJob> FleetClient::control_job(std::int64_t id, const std::string& operation) {
+  return answer_as<api::RetrainJob>(call("POST",
+                                         "/api/v1/retrain/jobs/" + std::to_string(id) + "/" + operation,
+                                         Json::object(), operation + " retrain job " + std::to_string(id)));
+}
+
+Result<Json> FleetClient::drift(bool all_alerts) {
+  return call("GET", std::string("/api/v1/drift") + (all_alerts ? "?alerts=all" : ""), nullptr,
+              "reading the drift monitor");
+}
+
+Result<Json> FleetClient::lineage_of_version(const std::string& model, std::int64_t version) {
+  return call("GET", "/api/v1/lineage/models/" + url_segment(model) + "/versions/" + std::to_string(version),
+              nullptr, "reading the lineage of " + model + ":" + std::to_string(version));
+}
+
+Result<Json> FleetClient::lineage_of_sample(const std::string& sample_id) {
+  return call("GET", "/api/v1/lineage/samples/" + url_segment(sample_id), nullptr,
+              "reading the lineage of sample " + sample_id);
+}
+
 }  // namespace canopy::client

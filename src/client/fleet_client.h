@@ -16,6 +16,7 @@
 #include "api/device.h"
 #include "api/field_data.h"
 #include "api/labeling.h"
+#include "api/retrain.h"
 #include "api/samples.h"
 #include "common/error.h"
 #include "common/http_client.h"
@@ -76,6 +77,24 @@ class FleetClient {
   Result<api::LabelTask> skip_task(const std::string& sample_id);
   Result<std::vector<api::LabelRevision>> task_revisions(const std::string& sample_id);
   Result<api::LabelingStats> labeling_stats();
+
+  // The closed loop (docs/loop.md). As a worker: claim the oldest queued
+  // retrain job (nullopt when none waits), renew its lease, report its end.
+  Result<std::optional<api::JobLease>> claim_job(const std::string& worker);
+  Result<api::JobLease> job_heartbeat(std::int64_t id, const std::string& worker,
+                                      const std::string& progress);
+  Result<api::RetrainJob> complete_job(std::int64_t id, const api::JobOutcome& outcome);
+  // As a person: policies, jobs and what to do with them, drift, lineage.
+  Result<api::RetrainPolicy> set_retrain_policy(const api::RetrainPolicy& policy);
+  Result<Json> retrain_policy(const std::string& model);  // {"policy", "decision"}
+  Result<std::vector<api::RetrainJob>> list_jobs(const std::string& model, const std::string& state);
+  Result<api::RetrainJob> job(std::int64_t id);
+  Result<api::RetrainJob> request_job(const std::string& model);
+  // `operation` is cancel, approve or decline.
+  Result<api::RetrainJob> control_job(std::int64_t id, const std::string& operation);
+  Result<Json> drift(bool all_alerts);  // {"reports", "alerts"}
+  Result<Json> lineage_of_version(const std::string& model, std::int64_t version);
+  Result<Json> lineage_of_sample(const std::string& sample_id);
 
   // Dataset versions (docs/labeling.md, "Datasets").
   Result<api::DatasetVersion> create_dataset_version(const std::string& name,

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -36,6 +37,7 @@ Result<Subprocess> Subprocess::start(const Options& options) {
     ::close(error_pipe[1]);
     return make_error(ErrorCode::kIo, "cannot create a pipe");
   }
+  const pid_t parent = ::getpid();
   pid_t pid = ::fork();
   if (pid < 0) {
     for (int fd : {error_pipe[0], error_pipe[1], output_pipe[0], output_pipe[1]})
@@ -43,6 +45,10 @@ Result<Subprocess> Subprocess::start(const Options& options) {
     return make_error(ErrorCode::kIo, std::string("cannot fork: ") + std::strerror(errno));
   }
   if (pid == 0) {
+    // The parent may have died between fork and prctl: then no signal would come.
+    if (options.parent_death_signal != 0 &&
+        (::prctl(PR_SET_PDEATHSIG, options.parent_death_signal) != 0 || ::getppid() != parent))
+      ::_exit(127);
     ::close(error_pipe[0]);
     redirect(STDOUT_FILENO, options.stdout_file);
     if (output_pipe[1] >= 0) ::dup2(output_pipe[1], STDOUT_FILENO);  // dup2 clears O_CLOEXEC

@@ -26,6 +26,7 @@ class Subprocess {
     std::filesystem::path stdout_file;       // empty: inherit
     std::filesystem::path stderr_file;       // empty: inherit
     bool stdout_pipe = false;                // stdout goes to a pipe read through stdout_fd()
+    int parent_death_signal = 0;             // sent to the child when the thread starting it ends (0: none)
   };
 
   static Result<Subprocess> start(const Options& options);

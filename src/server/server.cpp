@@ -17,6 +17,8 @@
 #include "server/http/http_server.h"
 #include "server/labeling/label_queue.h"
 #include "server/registry/registry.h"
+#include "server/retrain/drift_monitor.h"
+#include "server/retrain/retrain_jobs.h"
 #include "server/runs/run_records.h"
 #include "server/samples/sample_store.h"
 #include "server/storage/blob_store.h"
@@ -176,15 +178,32 @@ int run_server(const ServerOptions& options) {
   LabeledFieldSamples labeled(**labeling, **samples);
   auto datasets_db = connect();
   if (!datasets_db.ok()) return fail(datasets_db.error());
-  auto datasets = DatasetVersions::open(std::move(*datasets_db), options.data_dir / "datasets", labeled, clock);
+  auto datasets =
+      DatasetVersions::open(std::move(*datasets_db), options.data_dir / "datasets", labeled, clock);
   if (!datasets.ok()) return fail(datasets.error());
 
   RegistryProductionPackages production_packages(**registry);
   Prelabeler prelabeler(production_packages, options.data_dir / "prelabel");
 
+  LabelingAccuracy labeling_accuracy(**labeling);
+  auto drift_db = connect();
+  if (!drift_db.ok()) return fail(drift_db.error());
+  DriftOptions drift_options;
+  drift_options.window_ms = options.drift_window_s * 1000;
+  auto drift = DriftMonitor::open(std::move(*drift_db), labeling_accuracy, clock, drift_options);
+  if (!drift.ok()) return fail(drift.error());
+
+  LoopLinks loop_links(**labeling, **datasets, **registry, **fleet, **drift);
+  auto retrain_db = connect();
+  if (!retrain_db.ok()) return fail(retrain_db.error());
+  RetrainOptions retrain_options;
+  retrain_options.lease_ms = options.job_lease_s * 1000;
+  auto retrain = RetrainJobs::open(std::move(*retrain_db), loop_links, clock, retrain_options);
+  if (!retrain.ok()) return fail(retrain.error());
+
   auto http = HttpServer::bind(
-      ServerAreas{**keys, **accounts, **registry, **runs, **fleet, **field_data, **samples, **labeling, **datasets,
-                  prelabeler, clock},
+      ServerAreas{**keys, **accounts, **registry, **runs, **fleet, **field_data, **samples, **labeling,
+                  **datasets, prelabeler, **retrain, **drift, clock},
       HttpServerOptions{options.host, options.port, options.max_upload_bytes, options.web_dir});
   if (!http.ok()) return fail(http.error());
   HttpServer& server = **http;

@@ -34,6 +34,8 @@ struct ServerOptions {
   // long; the images together, and one device's, at most this large; one
   // device at most this many samples.
   std::int64_t sample_days = 90;
+  std::int64_t drift_window_s = 86'400;  // the drift monitor's windows, in device time
+  std::int64_t job_lease_s = 60;         // a worker's lease on a retrain job
   std::int64_t samples_max_bytes = 50ll << 30;
   std::int64_t samples_device_max_bytes = 2ll << 30;
   std::int64_t samples_per_device = 50'000;

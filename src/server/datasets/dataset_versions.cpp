@@ -15,7 +15,8 @@ namespace canopy::server {
 
 namespace {
 
-const AreaSchema kSchema{"datasets", {R"sql(
+const AreaSchema kSchema{"datasets",
+                         {R"sql(
 CREATE TABLE dataset_versions (
   name TEXT NOT NULL,
   version INTEGER NOT NULL,
@@ -31,7 +32,9 @@ CREATE TABLE dataset_items (
   PRIMARY KEY (name, version, sample_id)
 );
 CREATE INDEX dataset_items_by_image ON dataset_items(image_sha256);
-)sql"}};
+)sql",
+                          // Lineage: the versions a sample is in.
+                          "CREATE INDEX dataset_items_by_sample ON dataset_items(sample_id);"}};
 
 Status check_name(const std::string& name) {
   auto ref = api::parse_dataset_ref(name + ":1");
@@ -245,6 +248,21 @@ Result<api::DatasetVersion> DatasetVersions::get_locked(const std::string& name,
     out.item_list.push_back(std::move(item));
   }
   return out;
+}
+
+Result<std::vector<std::string>> DatasetVersions::versions_with_sample(const std::string& sample_id) {
+  std::lock_guard guard(mutex_);
+  CANOPY_ASSIGN_OR_RETURN(
+      Statement select,
+      db_.prepare("SELECT name, version FROM dataset_items WHERE sample_id = ? ORDER BY name, version"));
+  select.bind(1, sample_id);
+  std::vector<std::string> refs;
+  while (true) {
+    CANOPY_ASSIGN_OR_RETURN(bool row, select.step());
+    if (!row) break;
+    refs.push_back(select.column_text(0) + ":" + std::to_string(select.column_int(1)));
+  }
+  return refs;
 }
 
 }  // namespace canopy::server

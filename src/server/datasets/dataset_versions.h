@@ -59,6 +59,8 @@ class DatasetVersions {
   Result<std::vector<api::DatasetVersion>> list(const std::string& name);
   // One version with its items; kNotFound for an unknown one.
   Result<api::DatasetVersion> get(const std::string& name, std::int64_t version);
+  // NAME:VERSION of every version holding the sample (lineage).
+  Result<std::vector<std::string>> versions_with_sample(const std::string& sample_id);
 
   // Keeps an imported image under its SHA-256: kInvalidArgument when the
   // bytes have another digest or are no JPEG or PNG of at most 4096x4096.

@@ -91,7 +91,8 @@ Result<std::unique_ptr<FieldData>> FieldData::open(Database db, Clock& clock, Fi
   return std::unique_ptr<FieldData>(new FieldData(std::move(db), clock, options));
 }
 
-Result<api::RecordAck> FieldData::store(const std::string& device_id, const api::RecordBatch& batch) {
+Result<api::RecordAck> FieldData::store(const std::string& device_id, const api::RecordBatch& batch,
+                                        std::vector<const api::DeviceRecord*>* fresh) {
   // Alerts must open before they clear: apply each stream in the device's order.
   std::vector<const api::DeviceRecord*> ordered;
   for (const api::DeviceRecord& record : batch.records) ordered.push_back(&record);
@@ -120,6 +121,7 @@ Result<api::RecordAck> FieldData::store(const std::string& device_id, const api:
     (void)row;
     const bool is_new = db_.changes() == 1;
     if (is_new && record->stream == api::Stream::kAlerts) CANOPY_TRY(apply_alert_locked(device_id, *record));
+    if (is_new && fresh) fresh->push_back(record);
     std::int64_t& acked = ack.acked[record->stream];
     acked = std::max(acked, record->seq);
   }

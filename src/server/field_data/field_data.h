@@ -65,8 +65,11 @@ class FieldData {
 
   // Stores the records of `batch` that are new, in one transaction. Answers,
   // per stream in the batch, the highest seq in it: all of them are stored
-  // once this returns. On an error nothing of the batch is stored.
-  Result<api::RecordAck> store(const std::string& device_id, const api::RecordBatch& batch);
+  // once this returns. On an error nothing of the batch is stored. With
+  // `fresh`, the records stored for the first time are added to it (a
+  // batch sent again adds none).
+  Result<api::RecordAck> store(const std::string& device_id, const api::RecordBatch& batch,
+                               std::vector<const api::DeviceRecord*>* fresh = nullptr);
 
   // Stored records of `device_id` on Body's stream, newest (by the device's
   // clock) first.

@@ -3,6 +3,8 @@
 // readings, telemetry, irrigation and plant changes and list and acknowledge
 // alerts with an API key. Who a device is, and whether it exists, is the
 // fleet's to say; the records are the field data area's.
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 
 #include "server/http/device_auth.h"
@@ -70,42 +72,53 @@ void install_records_route(httplib::Server& http, const Access& access, Fleet& f
 }  // namespace
 
 void install_field_data_routes(httplib::Server& http, const Access& access, Fleet& fleet,
-                               FieldData& field_data, SampleStore& samples) {
-  http.Post("/api/v1/device/records",
-            device_guarded_reader(fleet, [&fleet, &field_data, &samples](const Request& req, Response& res,
-                                                                         const httplib::ContentReader& reader,
-                                                                         const std::string& device_id) {
-              auto body = read_json_body(req, reader, res, kMaxBatchBytes);
-              if (!body.ok()) return send_error(res, body.error());
-              auto batch = api::RecordBatch::from_json(*body);
-              if (!batch.ok()) return send_error(res, batch.error());
-              // Samples go to the sample store, checked before anything of
-              // the batch is stored: a bad one refuses the batch (the device
-              // then sends it record by record and drops the bad one).
-              api::RecordBatch field_records;
-              std::vector<api::Sample> sampled;
-              std::int64_t last_sample_seq = 0;
-              for (api::DeviceRecord& record : batch->records) {
-                if (record.stream != api::Stream::kSamples) {
-                  field_records.records.push_back(std::move(record));
-                  continue;
-                }
-                auto sample = api::Sample::from_json(record.body);
-                if (!sample.ok()) return send_error(res, sample.error());
-                sampled.push_back(std::move(*sample));
-                last_sample_seq = std::max(last_sample_seq, record.seq);
-              }
-              if (!sampled.empty()) {
-                Status kept = samples.ingest(device_id, sampled);
-                if (!kept.ok()) return send_error(res, kept.error());
-                samples.prune_if_due();
-              }
-              auto ack = field_data.store(device_id, field_records);
-              if (!ack.ok()) return send_error(res, ack.error());
-              if (last_sample_seq > 0) ack->acked[api::Stream::kSamples] = last_sample_seq;
-              fleet.mark_seen(device_id);
-              send_json(res, 200, ack->to_json());
-            }));
+                               FieldData& field_data, SampleStore& samples, DriftMonitor& drift) {
+  http.Post(
+      "/api/v1/device/records",
+      device_guarded_reader(fleet, [&fleet, &field_data, &samples, &drift](
+                                       const Request& req, Response& res,
+                                       const httplib::ContentReader& reader, const std::string& device_id) {
+        auto body = read_json_body(req, reader, res, kMaxBatchBytes);
+        if (!body.ok()) return send_error(res, body.error());
+        auto batch = api::RecordBatch::from_json(*body);
+        if (!batch.ok()) return send_error(res, batch.error());
+        // Samples go to the sample store, checked before anything of
+        // the batch is stored: a bad one refuses the batch (the device
+        // then sends it record by record and drops the bad one).
+        api::RecordBatch field_records;
+        std::vector<api::Sample> sampled;
+        std::int64_t last_sample_seq = 0;
+        for (api::DeviceRecord& record : batch->records) {
+          if (record.stream != api::Stream::kSamples) {
+            field_records.records.push_back(std::move(record));
+            continue;
+          }
+          auto sample = api::Sample::from_json(record.body);
+          if (!sample.ok()) return send_error(res, sample.error());
+          sampled.push_back(std::move(*sample));
+          last_sample_seq = std::max(last_sample_seq, record.seq);
+        }
+        if (!sampled.empty()) {
+          Status kept = samples.ingest(device_id, sampled);
+          if (!kept.ok()) return send_error(res, kept.error());
+          samples.prune_if_due();
+        }
+        std::vector<const api::DeviceRecord*> fresh;
+        auto ack = field_data.store(device_id, field_records, &fresh);
+        if (!ack.ok()) return send_error(res, ack.error());
+        // The drift monitor counts each telemetry period once; a
+        // measure, so a failure is logged and the batch still acked.
+        for (const api::DeviceRecord* record : fresh) {
+          if (record->stream != api::Stream::kTelemetry) continue;
+          auto telemetry = api::Telemetry::from_json(record->body);
+          Status observed = telemetry.ok() ? drift.observe(*telemetry, record->at_ms) : telemetry.error();
+          if (!observed.ok())
+            spdlog::warn("drift.not_observed device={} error=\"{}\"", device_id, observed.error().message);
+        }
+        if (last_sample_seq > 0) ack->acked[api::Stream::kSamples] = last_sample_seq;
+        fleet.mark_seen(device_id);
+        send_json(res, 200, ack->to_json());
+      }));
 
   install_records_route<api::Reading>(http, access, fleet, field_data);
   install_records_route<api::Telemetry>(http, access, fleet, field_data);

@@ -86,10 +86,11 @@ Result<std::unique_ptr<HttpServer>> HttpServer::bind(const ServerAreas& areas,
   install_session_routes(*http, *access, areas.accounts, areas.clock);
   install_runs_routes(*http, *access, areas.runs);
   install_fleet_routes(*http, *access, areas.fleet, areas.registry);
-  install_field_data_routes(*http, *access, areas.fleet, areas.field_data, areas.samples);
+  install_field_data_routes(*http, *access, areas.fleet, areas.field_data, areas.samples, areas.drift);
   install_samples_routes(*http, *access, areas.samples, areas.field_data);
   install_labeling_routes(*http, *access, areas.labeling, areas.samples, areas.prelabeler);
   install_dataset_routes(*http, *access, areas.datasets, areas.samples);
+  install_retrain_routes(*http, *access, areas.retrain, areas.drift);
   if (!options.web_dir.empty()) CANOPY_TRY(install_web_files(*http, options.web_dir));
 
   // Refuse an upload before its body is sent (curl sends Expect: 100-continue

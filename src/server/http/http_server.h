@@ -21,6 +21,8 @@
 #include "server/labeling/label_queue.h"
 #include "server/prelabel/prelabeler.h"
 #include "server/registry/registry.h"
+#include "server/retrain/drift_monitor.h"
+#include "server/retrain/retrain_jobs.h"
 #include "server/runs/run_records.h"
 #include "server/samples/sample_store.h"
 
@@ -44,6 +46,8 @@ struct ServerAreas {
   LabelQueue& labeling;
   DatasetVersions& datasets;
   Prelabeler& prelabeler;
+  RetrainJobs& retrain;
+  DriftMonitor& drift;
   Clock& clock;
 };
 

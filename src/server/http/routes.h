@@ -13,12 +13,14 @@
 #include "server/auth/accounts.h"
 #include "server/auth/api_keys.h"
 #include "server/datasets/dataset_versions.h"
+#include "server/field_data/field_data.h"
+#include "server/fleet/fleet.h"
 #include "server/http/middleware.h"
 #include "server/labeling/label_queue.h"
 #include "server/prelabel/prelabeler.h"
-#include "server/field_data/field_data.h"
-#include "server/fleet/fleet.h"
 #include "server/registry/registry.h"
+#include "server/retrain/drift_monitor.h"
+#include "server/retrain/retrain_jobs.h"
 #include "server/runs/run_records.h"
 #include "server/samples/sample_store.h"
 
@@ -45,7 +47,7 @@ void install_fleet_routes(httplib::Server& http, const Access& access, Fleet& fl
 // The records devices send (device tokens, checked by the fleet; samples go
 // to the sample store) and what operators read of them, and alerts (API keys).
 void install_field_data_routes(httplib::Server& http, const Access& access, Fleet& fleet,
-                               FieldData& field_data, SampleStore& samples);
+                               FieldData& field_data, SampleStore& samples, DriftMonitor& drift);
 
 // The samples devices kept, their images and the store's statistics (API
 // keys); the shadow model's agreement comes from the devices' telemetry.
@@ -58,14 +60,21 @@ void install_session_routes(httplib::Server& http, const Access& access, Account
 // The labeling queue: next task, submit, skip, reject, release, review,
 // revisions and statistics; the task's image from the sample store, and
 // fresh pre-labels of the production model.
-void install_labeling_routes(httplib::Server& http, const Access& access, LabelQueue& queue, SampleStore& samples,
-                             Prelabeler& prelabeler);
+void install_labeling_routes(httplib::Server& http, const Access& access, LabelQueue& queue,
+                             SampleStore& samples, Prelabeler& prelabeler);
 
 // Dataset versions: create (publisher), list and show with items (reader).
 // Imports (publisher): images one by one, then the version; images by hash
 // (reader), imported ones or samples'.
 void install_dataset_routes(httplib::Server& http, const Access& access, DatasetVersions& datasets,
                             SampleStore& samples);
+
+// The closed loop: retrain policies (admin to set, reader to read), jobs
+// (workers with publisher keys claim, heartbeat and complete them; people
+// request, cancel, approve and decline), drift reports and alerts, and the
+// lineage of a model version or a sample.
+void install_retrain_routes(httplib::Server& http, const Access& access, RetrainJobs& jobs,
+                            DriftMonitor& drift);
 
 // The web pages under /label/ and /assets/ from `web_dir`; kNotFound when
 // the directory does not hold them.

@@ -461,15 +461,34 @@ Result<api::LabelingStats> LabelQueue::stats() {
   return stats;
 }
 
+namespace {
+
+// The WHERE clause of labeled() and labeled_count(); binds the field as ?1.
+std::string labeled_condition(const std::string& field, bool reviewed_only) {
+  std::string sql = reviewed_only ? " WHERE state = 'reviewed'" : " WHERE state IN ('reviewed', 'labeled')";
+  if (!field.empty()) sql += " AND field = ?1";
+  return sql;
+}
+
+}  // namespace
+
+Result<std::int64_t> LabelQueue::labeled_count(const std::string& field, bool reviewed_only) {
+  std::lock_guard guard(mutex_);
+  CANOPY_TRY(sync_locked());
+  CANOPY_ASSIGN_OR_RETURN(Statement select, db_.prepare("SELECT COUNT(*) FROM label_tasks" +
+                                                        labeled_condition(field, reviewed_only)));
+  if (!field.empty()) select.bind(1, field);
+  CANOPY_TRY(select.step());
+  return select.column_int(0);
+}
+
 Result<std::vector<LabeledTask>> LabelQueue::labeled(const std::string& field, bool reviewed_only) {
   std::lock_guard guard(mutex_);
   CANOPY_TRY(sync_locked());
-  std::string sql =
-      "SELECT sample_id, state, labels, labeled_by, device_id, field FROM label_tasks WHERE state IN "
-      "('reviewed'";
-  sql += reviewed_only ? ")" : ", 'labeled')";
-  if (!field.empty()) sql += " AND field = ?";
-  CANOPY_ASSIGN_OR_RETURN(Statement select, db_.prepare(sql + " ORDER BY sample_id"));
+  CANOPY_ASSIGN_OR_RETURN(
+      Statement select,
+      db_.prepare("SELECT sample_id, state, labels, labeled_by, device_id, field FROM label_tasks" +
+                  labeled_condition(field, reviewed_only) + " ORDER BY sample_id"));
   if (!field.empty()) select.bind(1, field);
   std::vector<LabeledTask> out;
   while (true) {

@@ -96,6 +96,8 @@ class LabelQueue {
   // Every labeled (and reviewed) task, or only reviewed ones; of `field`
   // unless empty. In sample id order.
   Result<std::vector<LabeledTask>> labeled(const std::string& field, bool reviewed_only);
+  // How many tasks labeled() would answer.
+  Result<std::int64_t> labeled_count(const std::string& field, bool reviewed_only);
 
  private:
   LabelQueue(Database db, SampleSource& source, Clock& clock, LabelQueueOptions options)

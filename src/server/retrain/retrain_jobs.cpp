@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "common/time.h"
 #include "server/storage/migrations.h"
 
@@ -61,17 +63,19 @@ Result<std::unique_ptr<RetrainJobs>> RetrainJobs::open(Database db, RetrainLinks
 Result<api::RetrainPolicy> RetrainJobs::set_policy(const api::RetrainPolicy& policy) {
   std::lock_guard lock(mutex_);
   // Setting a policy again keeps its label mark: labels already counted stay counted.
-  CANOPY_TRY(db_.run(
-      "INSERT INTO retrain_policies (model, body, set_at_ms) VALUES (?, ?, ?) "
-      "ON CONFLICT(model) DO UPDATE SET body = excluded.body, set_at_ms = excluded.set_at_ms",
-      {policy.model, policy.to_json().dump(), clock_.wall_ms()}));
-  spdlog::info("retrain.policy.set model={} promotion={}", policy.model, api::promotion_name(policy.promotion));
+  CANOPY_TRY(
+      db_.run("INSERT INTO retrain_policies (model, body, set_at_ms) VALUES (?, ?, ?) "
+              "ON CONFLICT(model) DO UPDATE SET body = excluded.body, set_at_ms = excluded.set_at_ms",
+              {policy.model, policy.to_json().dump(), clock_.wall_ms()}));
+  spdlog::info("retrain.policy.set model={} promotion={}", policy.model,
+               api::promotion_name(policy.promotion));
   return policy;
 }
 
 Result<std::optional<RetrainJobs::PolicyRow>> RetrainJobs::load_policy_locked(const std::string& model) {
-  CANOPY_ASSIGN_OR_RETURN(Statement select,
-                          db_.prepare("SELECT body, set_at_ms, label_mark FROM retrain_policies WHERE model = ?"));
+  CANOPY_ASSIGN_OR_RETURN(
+      Statement select,
+      db_.prepare("SELECT body, set_at_ms, label_mark FROM retrain_policies WHERE model = ?"));
   select.bind(1, model);
   CANOPY_ASSIGN_OR_RETURN(bool row, select.step());
   if (!row) return std::optional<PolicyRow>();
@@ -104,7 +108,8 @@ Result<std::vector<api::RetrainPolicy>> RetrainJobs::policies() {
 Status RetrainJobs::remove_policy(const std::string& model) {
   std::lock_guard lock(mutex_);
   CANOPY_TRY(db_.run("DELETE FROM retrain_policies WHERE model = ?", {model}));
-  if (db_.changes() == 0) return make_error(ErrorCode::kNotFound, "model '" + model + "' has no retrain policy");
+  if (db_.changes() == 0)
+    return make_error(ErrorCode::kNotFound, "model '" + model + "' has no retrain policy");
   return {};
 }
 
@@ -115,8 +120,9 @@ Result<RetrainDecision> RetrainJobs::evaluate_locked(const PolicyRow& row, const
   state.policy_set_at_ms = row.set_at_ms;
   state.requested_by = requested_by;
   {
-    CANOPY_ASSIGN_OR_RETURN(Statement select,
-                            db_.prepare("SELECT created_ms, state FROM retrain_jobs WHERE model = ? ORDER BY id DESC"));
+    CANOPY_ASSIGN_OR_RETURN(
+        Statement select,
+        db_.prepare("SELECT created_ms, state FROM retrain_jobs WHERE model = ? ORDER BY id DESC"));
     select.bind(1, policy.model);
     while (true) {
       CANOPY_ASSIGN_OR_RETURN(bool found, select.step());
@@ -172,8 +178,8 @@ Result<api::RetrainJob> RetrainJobs::queue_locked(const PolicyRow& row, std::int
   CANOPY_TRY(save_locked(job));
   CANOPY_TRY(db_.run("UPDATE retrain_policies SET label_mark = ? WHERE model = ?", {labels, policy.model}));
   CANOPY_TRY(transaction.commit());
-  spdlog::info("retrain.job.queued id={} model={} dataset={} parent={} reason=\"{}\"", job.id, job.model, dataset,
-               job.parent_version, reason);
+  spdlog::info("retrain.job.queued id={} model={} dataset={} parent={} reason=\"{}\"", job.id, job.model,
+               dataset, job.parent_version, reason);
   return job;
 }
 
@@ -201,7 +207,8 @@ Status RetrainJobs::evaluate_all() {
   std::lock_guard lock(mutex_);
   std::vector<std::string> models;
   {
-    CANOPY_ASSIGN_OR_RETURN(Statement select, db_.prepare("SELECT model FROM retrain_policies ORDER BY model"));
+    CANOPY_ASSIGN_OR_RETURN(Statement select,
+                            db_.prepare("SELECT model FROM retrain_policies ORDER BY model"));
     while (true) {
       CANOPY_ASSIGN_OR_RETURN(bool row, select.step());
       if (!row) break;
@@ -247,7 +254,8 @@ Status RetrainJobs::expire_leases_locked() {
     if (job.attempts >= options_.max_attempts) {
       job.state = api::kJobFailed;
       job.finished_at = format_utc(now);
-      job.message = "the lease ran out " + std::to_string(job.attempts) + " times (last held by " + job.worker + ")";
+      job.message =
+          "the lease ran out " + std::to_string(job.attempts) + " times (last held by " + job.worker + ")";
     } else {
       job.state = api::kJobQueued;
       job.progress = "the lease of " + job.worker + " ran out; queued again";
@@ -285,8 +293,8 @@ Result<api::RetrainJob> RetrainJobs::leased_locked(std::int64_t id, const std::s
   CANOPY_ASSIGN_OR_RETURN(std::optional<api::RetrainJob> job, find_locked(id));
   if (!job) return make_error(ErrorCode::kNotFound, "retrain job " + std::to_string(id) + " does not exist");
   if (job->state != api::kJobRunning || job->worker != worker)
-    return make_error(ErrorCode::kConflict, "retrain job " + std::to_string(id) + " is not leased to " + worker +
-                                                " (it is " + job->state + "); stop working on it");
+    return make_error(ErrorCode::kConflict, "retrain job " + std::to_string(id) + " is not leased to " +
+                                                worker + " (it is " + job->state + "); stop working on it");
   return *job;
 }
 
@@ -307,7 +315,8 @@ Result<api::RetrainJob> RetrainJobs::complete(std::int64_t id, const api::JobOut
   job.run_id = outcome.run_id;
   job.message = outcome.message.substr(0, 4096);
   if (outcome.exit_code == 0) {
-    CANOPY_ASSIGN_OR_RETURN(std::optional<std::int64_t> version, links_.published_by(job.model, outcome.run_id));
+    CANOPY_ASSIGN_OR_RETURN(std::optional<std::int64_t> version,
+                            links_.published_by(job.model, outcome.run_id));
     if (version) {
       job.state = api::kJobSucceeded;
       job.version = *version;
@@ -315,7 +324,8 @@ Result<api::RetrainJob> RetrainJobs::complete(std::int64_t id, const api::JobOut
       CANOPY_TRY(after_success_locked(job));
     } else {
       job.state = api::kJobFailed;
-      job.message = "pipeline run '" + outcome.run_id + "' succeeded but published no version of " + job.model;
+      job.message =
+          "pipeline run '" + outcome.run_id + "' succeeded but published no version of " + job.model;
     }
   } else {
     job.state = outcome.gate_failed ? api::kJobRejected : api::kJobFailed;
@@ -357,15 +367,16 @@ Status RetrainJobs::promote_locked(api::RetrainJob& job, const api::RetrainPolic
   auto deployment = links_.start_rollout(policy, job.version, actor);
   if (!deployment.ok()) {
     // Production must not name a version no device was given.
-    if (job.parent_version > 0) CANOPY_TRY(links_.set_alias(job.model, kProduction, job.parent_version, actor));
+    if (job.parent_version > 0)
+      CANOPY_TRY(links_.set_alias(job.model, kProduction, job.parent_version, actor));
     job.promotion = api::kPromotionRolledBack;
     job.promotion_note = "the rollout could not start: " + deployment.error().message;
     return {};
   }
   job.promotion = api::kPromotionPromoted;
   job.deployment = *deployment;
-  job.promotion_note = "production is " + job.model + ":" + std::to_string(job.version) + ", rolling out as deployment " +
-                       std::to_string(*deployment);
+  job.promotion_note = "production is " + job.model + ":" + std::to_string(job.version) +
+                       ", rolling out as deployment " + std::to_string(*deployment);
   spdlog::info("retrain.promoted job={} model={} version={} deployment={}", job.id, job.model, job.version,
                *deployment);
   return {};
@@ -383,8 +394,8 @@ Status RetrainJobs::follow_promotion_locked(api::RetrainJob& job) {
       CANOPY_TRY(links_.set_alias(job.model, kProduction, job.parent_version, actor));
     job.promotion = api::kPromotionRolledBack;
     job.promotion_note = "deployment " + std::to_string(job.deployment) + " was " +
-                         std::string(api::deployment_state_name(state)) + "; production is back on " + job.model + ":" +
-                         std::to_string(job.parent_version);
+                         std::string(api::deployment_state_name(state)) + "; production is back on " +
+                         job.model + ":" + std::to_string(job.parent_version);
     spdlog::warn("retrain.promotion.rolled_back job={} version={}", job.id, job.version);
   } else {
     return {};
@@ -410,7 +421,8 @@ Result<api::RetrainJob> RetrainJobs::approve(std::int64_t id, const std::string&
   CANOPY_ASSIGN_OR_RETURN(std::optional<api::RetrainJob> job, find_locked(id));
   if (!job) return make_error(ErrorCode::kNotFound, "retrain job " + std::to_string(id) + " does not exist");
   if (job->promotion != api::kPromotionPending)
-    return make_error(ErrorCode::kConflict, "retrain job " + std::to_string(id) + " has no promotion waiting");
+    return make_error(ErrorCode::kConflict,
+                      "retrain job " + std::to_string(id) + " has no promotion waiting");
   CANOPY_ASSIGN_OR_RETURN(std::optional<PolicyRow> row, load_policy_locked(job->model));
   if (!row) return make_error(ErrorCode::kConflict, "model '" + job->model + "' has no retrain policy");
   CANOPY_TRY(promote_locked(*job, row->policy, actor));
@@ -424,7 +436,8 @@ Result<api::RetrainJob> RetrainJobs::decline(std::int64_t id, const std::string&
   CANOPY_ASSIGN_OR_RETURN(std::optional<api::RetrainJob> job, find_locked(id));
   if (!job) return make_error(ErrorCode::kNotFound, "retrain job " + std::to_string(id) + " does not exist");
   if (job->promotion != api::kPromotionPending)
-    return make_error(ErrorCode::kConflict, "retrain job " + std::to_string(id) + " has no promotion waiting");
+    return make_error(ErrorCode::kConflict,
+                      "retrain job " + std::to_string(id) + " has no promotion waiting");
   job->promotion = api::kPromotionDeclined;
   job->promotion_note = "declined by " + actor;
   CANOPY_TRY(save_locked(*job));
@@ -449,12 +462,58 @@ Result<std::vector<api::RetrainJob>> RetrainJobs::jobs(const JobQuery& query) {
 
 Result<std::optional<api::RetrainJob>> RetrainJobs::job_of_run(const std::string& run_id) {
   std::lock_guard lock(mutex_);
-  CANOPY_ASSIGN_OR_RETURN(Statement select,
-                          db_.prepare("SELECT body FROM retrain_jobs WHERE run_id = ? ORDER BY id DESC LIMIT 1"));
+  CANOPY_ASSIGN_OR_RETURN(
+      Statement select,
+      db_.prepare("SELECT body FROM retrain_jobs WHERE run_id = ? ORDER BY id DESC LIMIT 1"));
   select.bind(1, run_id);
   CANOPY_ASSIGN_OR_RETURN(std::vector<api::RetrainJob> found, read_jobs(select));
   if (found.empty()) return std::optional<api::RetrainJob>();
   return std::optional<api::RetrainJob>(std::move(found.front()));
+}
+
+Result<Json> RetrainJobs::lineage_of_version(const std::string& model, std::int64_t version) {
+  CANOPY_ASSIGN_OR_RETURN(std::string run, links_.run_of(model, version));
+  Json out = {{"model", model}, {"version", version}, {"run", run}, {"job", nullptr}};
+  if (run.empty()) return out;
+  CANOPY_ASSIGN_OR_RETURN(std::optional<api::RetrainJob> job, job_of_run(run));
+  if (!job) return out;
+  out["job"] = job->id;
+  out["reason"] = job->reason;
+  out["parent"] = job->parent_version > 0 ? Json(model + ":" + std::to_string(job->parent_version)) : Json();
+  out["dataset"] = job->dataset;
+  CANOPY_ASSIGN_OR_RETURN(api::DatasetVersion dataset, links_.dataset(job->dataset));
+  Json samples = Json::array();
+  for (const api::DatasetItem& item : dataset.item_list)
+    samples.push_back({{"sample_id", item.sample_id}, {"device_id", item.device_id}, {"split", item.split}});
+  out["samples"] = std::move(samples);
+  out["devices"] = dataset.items_by_device;
+  out["labelers"] = dataset.items_by_labeler;
+  return out;
+}
+
+Result<Json> RetrainJobs::lineage_of_sample(const std::string& sample_id) {
+  CANOPY_ASSIGN_OR_RETURN(std::vector<std::string> datasets, links_.datasets_with_sample(sample_id));
+  std::vector<api::RetrainJob> trained;
+  {
+    std::lock_guard lock(mutex_);
+    CANOPY_ASSIGN_OR_RETURN(Statement select,
+                            db_.prepare("SELECT body FROM retrain_jobs WHERE state = ? ORDER BY id"));
+    select.bind(1, std::string(api::kJobSucceeded));
+    CANOPY_ASSIGN_OR_RETURN(std::vector<api::RetrainJob> succeeded, read_jobs(select));
+    for (api::RetrainJob& job : succeeded)
+      if (std::find(datasets.begin(), datasets.end(), job.dataset) != datasets.end())
+        trained.push_back(std::move(job));
+  }
+  Json models = Json::array();
+  for (const api::RetrainJob& job : trained) {
+    CANOPY_ASSIGN_OR_RETURN(std::vector<std::string> devices, links_.devices_running(job.model, job.version));
+    models.push_back({{"model", job.model},
+                      {"version", job.version},
+                      {"job", job.id},
+                      {"dataset", job.dataset},
+                      {"devices_running", devices}});
+  }
+  return Json{{"sample_id", sample_id}, {"datasets", datasets}, {"models", models}};
 }
 
 }  // namespace canopy::server

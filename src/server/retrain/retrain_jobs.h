@@ -38,6 +38,7 @@
 #include <string>
 #include <vector>
 
+#include "api/datasets.h"
 #include "api/deployment.h"
 #include "api/retrain.h"
 #include "common/clock.h"
@@ -60,13 +61,22 @@ class RetrainLinks {
   virtual Status set_alias(const std::string& model, const std::string& alias, std::int64_t version,
                            const std::string& actor) = 0;
   // The version of `model` the pipeline run published, or nullopt.
-  virtual Result<std::optional<std::int64_t>> published_by(const std::string& model, const std::string& run_id) = 0;
+  virtual Result<std::optional<std::int64_t>> published_by(const std::string& model,
+                                                           const std::string& run_id) = 0;
   // Starts a rollout of MODEL:VERSION; answers the deployment's id.
   virtual Result<std::int64_t> start_rollout(const api::RetrainPolicy& policy, std::int64_t version,
                                              const std::string& actor) = 0;
   virtual Result<api::DeploymentState> rollout_state(std::int64_t deployment) = 0;
   // The model's open drift alerts, "FIELD MEASURE VALUE" each.
   virtual Result<std::vector<std::string>> open_drift(const std::string& model) = 0;
+  // For lineage: the pipeline run that published MODEL:VERSION ("" when
+  // none), a dataset version with its items, the dataset versions holding
+  // a sample, and the devices running MODEL:VERSION now.
+  virtual Result<std::string> run_of(const std::string& model, std::int64_t version) = 0;
+  virtual Result<api::DatasetVersion> dataset(const std::string& ref) = 0;
+  virtual Result<std::vector<std::string>> datasets_with_sample(const std::string& sample_id) = 0;
+  virtual Result<std::vector<std::string>> devices_running(const std::string& model,
+                                                           std::int64_t version) = 0;
 };
 
 struct RetrainOptions {
@@ -118,6 +128,14 @@ class RetrainJobs {
   Result<std::vector<api::RetrainJob>> jobs(const JobQuery& query);
   // The job whose pipeline run is `run_id`, or nullopt (lineage).
   Result<std::optional<api::RetrainJob>> job_of_run(const std::string& run_id);
+
+  // Lineage, both ways. Of a model version: the run that published it, the
+  // job that ran it, the dataset version it trained on, that version's
+  // samples and the devices that sent them, and its parent. Of a sample:
+  // the dataset versions holding it, the jobs that trained on them, the
+  // versions they published, and the devices running those now.
+  Result<Json> lineage_of_version(const std::string& model, std::int64_t version);
+  Result<Json> lineage_of_sample(const std::string& sample_id);
 
  private:
   RetrainJobs(Database db, RetrainLinks& links, Clock& clock, RetrainOptions options)

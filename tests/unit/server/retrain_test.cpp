@@ -44,17 +44,30 @@ TEST(RetrainPolicyTest, EachTriggerQueuesOnlyOnceTheIntervalHasPassedAndNoJobIsO
   const std::vector<Case> cases = {
       {"nothing happened", {std::nullopt, 0, false, 0, {}, ""}, false, "no trigger yet", 0},
       {"99 labels are not 100", {std::nullopt, 0, false, 99, {}, ""}, false, "no trigger yet", 0},
-      {"100 labels, first job", {std::nullopt, 0, false, 100, {}, ""}, true, "100 new labels (at least 100)", 0},
+      {"100 labels, first job",
+       {std::nullopt, 0, false, 100, {}, ""},
+       true,
+       "100 new labels (at least 100)",
+       0},
       {"labels, job 7 h ago", {now - 7 * kHour, 0, false, 150, {}, ""}, true, "150 new labels", 0},
       {"labels, job 1 h ago", {now - kHour, 0, false, 150, {}, ""}, false, "150 new labels", now + 5 * kHour},
       {"drift", {now - 7 * kHour, 0, false, 0, {"north psi 0.31"}, ""}, true, "drift: north psi 0.31", 0},
-      {"two drifts", {std::nullopt, 0, false, 0, {"north psi 0.31", "south accuracy 0.4"}, ""},
-       true, "drift: north psi 0.31 and 1 more", 0},
-      {"drift while a job is open", {now - 7 * kHour, 0, true, 500, {"north psi 0.31"}, ""}, false,
-       "a job is already queued or running", 0},
+      {"two drifts",
+       {std::nullopt, 0, false, 0, {"north psi 0.31", "south accuracy 0.4"}, ""},
+       true,
+       "drift: north psi 0.31 and 1 more",
+       0},
+      {"drift while a job is open",
+       {now - 7 * kHour, 0, true, 500, {"north psi 0.31"}, ""},
+       false,
+       "a job is already queued or running",
+       0},
       {"a request skips the interval", {now - kHour, 0, false, 0, {}, "ana"}, true, "requested by ana", 0},
-      {"a request waits for an open job", {now - kHour, 0, true, 0, {}, "ana"}, false,
-       "a job is already queued or running", 0},
+      {"a request waits for an open job",
+       {now - kHour, 0, true, 0, {}, "ana"},
+       false,
+       "a job is already queued or running",
+       0},
   };
   for (const Case& c : cases) {
     RetrainDecision decision = decide_retrain(policy, c.state, now);
@@ -106,8 +119,8 @@ class TableLinks final : public RetrainLinks {
  public:
   std::int64_t labels = 0;
   std::vector<std::string> drift;
-  std::map<std::string, std::int64_t> aliases;     // alias -> version
-  std::map<std::string, std::int64_t> published;   // run id -> version
+  std::map<std::string, std::int64_t> aliases;    // alias -> version
+  std::map<std::string, std::int64_t> published;  // run id -> version
   std::map<std::int64_t, api::DeploymentState> deployments;
   int datasets_made = 0;
   bool rollout_fails = false;
@@ -120,7 +133,8 @@ class TableLinks final : public RetrainLinks {
     auto it = aliases.find(name);
     return it == aliases.end() ? std::optional<std::int64_t>() : std::optional<std::int64_t>(it->second);
   }
-  Status set_alias(const std::string&, const std::string& name, std::int64_t version, const std::string&) override {
+  Status set_alias(const std::string&, const std::string& name, std::int64_t version,
+                   const std::string&) override {
     aliases[name] = version;
     return {};
   }
@@ -134,8 +148,29 @@ class TableLinks final : public RetrainLinks {
     deployments[id] = api::DeploymentState::kRunning;
     return id;
   }
-  Result<api::DeploymentState> rollout_state(std::int64_t deployment) override { return deployments.at(deployment); }
+  Result<api::DeploymentState> rollout_state(std::int64_t deployment) override {
+    return deployments.at(deployment);
+  }
   Result<std::vector<std::string>> open_drift(const std::string&) override { return drift; }
+  Result<std::string> run_of(const std::string&, std::int64_t version) override {
+    for (const auto& [run, published_version] : published)
+      if (published_version == version) return run;
+    return std::string();
+  }
+  Result<api::DatasetVersion> dataset(const std::string& ref) override {
+    api::DatasetVersion v;
+    v.item_list = {{"s-1", "", 8, 8, {}, "train", "ana", "dev-1", "north"}};
+    v.items_by_device = {{"dev-1", 1}};
+    (void)ref;
+    return v;
+  }
+  Result<std::vector<std::string>> datasets_with_sample(const std::string& id) override {
+    return id == "s-1" ? std::vector<std::string>{"detector-field:1"} : std::vector<std::string>{};
+  }
+  Result<std::vector<std::string>> devices_running(const std::string&, std::int64_t version) override {
+    return version == aliases["production"] ? std::vector<std::string>{"dev-1", "dev-2"}
+                                            : std::vector<std::string>{};
+  }
 };
 
 class RetrainJobsTest : public ::testing::Test {
@@ -192,6 +227,21 @@ TEST_F(RetrainJobsTest, LabelsQueueAJobThatAWorkerClaimsAndItsChallengerIsPromot
   EXPECT_EQ(links.aliases["production"], 4);
   EXPECT_EQ(jobs->job_of_run("run-a")->value().id, job.id);
 
+  // Lineage both ways: version 4 <- job <- dataset <- sample s-1 from dev-1, and back.
+  Json lineage = jobs->lineage_of_version("detector", 4).value();
+  EXPECT_EQ(lineage["run"], "run-a");
+  EXPECT_EQ(lineage["job"], job.id);
+  EXPECT_EQ(lineage["parent"], "detector:3");
+  EXPECT_EQ(lineage["dataset"], "detector-field:1");
+  EXPECT_EQ(lineage["samples"][0]["sample_id"], "s-1");
+  EXPECT_EQ(lineage["devices"]["dev-1"], 1);
+  Json back = jobs->lineage_of_sample("s-1").value();
+  ASSERT_EQ(back["models"].size(), 1u);
+  EXPECT_EQ(back["models"][0]["version"], 4);
+  EXPECT_EQ(back["models"][0]["devices_running"], Json({"dev-1", "dev-2"}));
+  EXPECT_TRUE(jobs->lineage_of_sample("s-9")->at("models").empty());
+  EXPECT_TRUE(jobs->lineage_of_version("detector", 3)->at("job").is_null());
+
   // The rollout completes: so does the promotion.
   links.deployments[1] = api::DeploymentState::kCompleted;
   ASSERT_TRUE(jobs->evaluate_all().ok());
@@ -245,7 +295,8 @@ TEST_F(RetrainJobsTest, AChallengerTheGatesRejectNeverBecomesAnAlias) {
   ASSERT_TRUE(jobs->set_policy(policy_for("detector")).ok());
   ASSERT_TRUE(jobs->request("detector", "ana").ok());
   api::RetrainJob job = claim("w1");
-  api::JobOutcome rejected{"w1", "run-r", 1, true, "gate failed: evaluate_field.map50 >= production_field.map50"};
+  api::JobOutcome rejected{"w1", "run-r", 1, true,
+                           "gate failed: evaluate_field.map50 >= production_field.map50"};
   api::RetrainJob done = jobs->complete(job.id, rejected).value();
   EXPECT_EQ(done.state, api::kJobRejected);
   EXPECT_EQ(done.message, rejected.message);
