@@ -71,5 +71,7 @@ void register_dataset_version_commands(CLI::App& dataset, Globals& globals, int&
 // device` (which register_fleet_commands creates first) and the `canopy
 // alerts` commands.
 void register_field_commands(CLI::App& app, Globals& globals, int& exit_code);
+// `canopy worker`, `canopy retrain`, `canopy drift` and `canopy lineage` (docs/loop.md).
+void register_retrain_commands(CLI::App& app, Globals& globals, int& exit_code);
 
 }  // namespace canopy::cli

@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   canopy::cli::register_infer_commands(app, globals, exit_code);
   canopy::cli::register_dataset_commands(app, globals, exit_code);
   canopy::cli::register_label_commands(app, globals, exit_code);
+  canopy::cli::register_retrain_commands(app, globals, exit_code);
   canopy::cli::register_pipeline_commands(app, globals, exit_code);
   canopy::cli::register_run_commands(app, globals, exit_code);
   canopy::cli::register_fleet_commands(app, globals, exit_code);

@@ -11,7 +11,8 @@ namespace {
 Result<std::pair<std::string, int>> parse_listen(const std::string& listen) {
   auto colon = listen.rfind(':');
   if (colon == std::string::npos)
-    return make_error(ErrorCode::kInvalidArgument, "--listen '" + listen + "' must be HOST:PORT, e.g. 127.0.0.1:8080");
+    return make_error(ErrorCode::kInvalidArgument,
+                      "--listen '" + listen + "' must be HOST:PORT, e.g. 127.0.0.1:8080");
   try {
     int port = std::stoi(listen.substr(colon + 1));
     if (port < 0 || port > 65535) throw std::out_of_range("port");
@@ -26,8 +27,9 @@ Result<std::pair<std::string, int>> parse_listen(const std::string& listen) {
 void register_server_command(CLI::App& app, Globals& globals, int& exit_code) {
   auto* command = app.add_subcommand("server", "Run the registry and control-plane server");
   auto trusted = std::make_shared<std::vector<std::string>>();
-  command->add_option_function<std::string>("--data", [&globals](const std::string& v) { globals.flags["data"] = v; },
-                                            "data directory (also CANOPY_DATA; default ./canopy-data)");
+  command->add_option_function<std::string>(
+      "--data", [&globals](const std::string& v) { globals.flags["data"] = v; },
+      "data directory (also CANOPY_DATA; default ./canopy-data)");
   command->add_option_function<std::string>(
       "--listen", [&globals](const std::string& v) { globals.flags["listen"] = v; },
       "HOST:PORT to listen on; port 0 picks a free one (also CANOPY_LISTEN; default 127.0.0.1:8080)");
@@ -35,7 +37,8 @@ void register_server_command(CLI::App& app, Globals& globals, int& exit_code) {
       "--max-upload-bytes", [&globals](const std::string& v) { globals.flags["max_upload_bytes"] = v; },
       "largest package accepted (also CANOPY_MAX_UPLOAD_BYTES; default 4 GiB)");
   command->add_option_function<std::string>(
-      "--max-compression-ratio", [&globals](const std::string& v) { globals.flags["max_compression_ratio"] = v; },
+      "--max-compression-ratio",
+      [&globals](const std::string& v) { globals.flags["max_compression_ratio"] = v; },
       "largest uncompressed:compressed ratio of a package (default 100)");
   command->add_option_function<std::string>(
       "--poll-interval", [&globals](const std::string& v) { globals.flags["poll_interval_s"] = v; },
@@ -57,8 +60,17 @@ void register_server_command(CLI::App& app, Globals& globals, int& exit_code) {
       "samples one device may have stored; more are refused (also CANOPY_SAMPLES_PER_DEVICE; default 50000)");
   command->add_option_function<std::string>(
       "--web-dir", [&globals](const std::string& v) { globals.flags["web_dir"] = v; },
-      "the web pages to serve (also CANOPY_WEB_DIR; default: the web/ folder of the source tree this was built from)");
-  command->add_option("--trusted-key", *trusted, "publisher public key whose signed packages are accepted (repeatable)");
+      "the web pages to serve (also CANOPY_WEB_DIR; default: the web/ folder of the source tree this was "
+      "built from)");
+  command->add_option_function<std::string>(
+      "--drift-window", [&globals](const std::string& v) { globals.flags["drift_window_s"] = v; },
+      "seconds of device time in the drift monitor's reference and latest windows "
+      "(also CANOPY_DRIFT_WINDOW_S; default 86400)");
+  command->add_option_function<std::string>(
+      "--job-lease", [&globals](const std::string& v) { globals.flags["job_lease_s"] = v; },
+      "seconds a worker's lease on a retrain job lasts unless renewed (also CANOPY_JOB_LEASE_S; default 60)");
+  command->add_option("--trusted-key", *trusted,
+                      "publisher public key whose signed packages are accepted (repeatable)");
   set_action(command, exit_code, [&globals, trusted, &exit_code]() -> Status {
     server::ServerOptions options;
     options.data_dir = globals.config.get("data", "canopy-data");
@@ -66,7 +78,8 @@ void register_server_command(CLI::App& app, Globals& globals, int& exit_code) {
     options.host = listen.first;
     options.port = listen.second;
     CANOPY_ASSIGN_OR_RETURN(long long max_upload, globals.config.get_int("max_upload_bytes", 4ll << 30));
-    if (max_upload <= 0) return make_error(ErrorCode::kInvalidArgument, "--max-upload-bytes must be positive");
+    if (max_upload <= 0)
+      return make_error(ErrorCode::kInvalidArgument, "--max-upload-bytes must be positive");
     options.max_upload_bytes = static_cast<std::uint64_t>(max_upload);
     options.limits.max_total_bytes = options.max_upload_bytes * 4;
     CANOPY_ASSIGN_OR_RETURN(long long ratio, globals.config.get_int("max_compression_ratio", 100));
@@ -80,21 +93,30 @@ void register_server_command(CLI::App& app, Globals& globals, int& exit_code) {
     options.web_dir = globals.config.get("web_dir");
     // Without --web-dir, the pages of the source tree when it is still there
     // (an installed server without them serves the API alone).
-    if (options.web_dir.empty() && std::filesystem::is_directory(std::filesystem::path(CANOPY_WEB_DIR) / "label"))
+    if (options.web_dir.empty() &&
+        std::filesystem::is_directory(std::filesystem::path(CANOPY_WEB_DIR) / "label"))
       options.web_dir = CANOPY_WEB_DIR;
     CANOPY_ASSIGN_OR_RETURN(options.sample_days, globals.config.get_int("sample_days", 90));
-    CANOPY_ASSIGN_OR_RETURN(options.samples_max_bytes, globals.config.get_int("samples_max_bytes", 50ll << 30));
+    CANOPY_ASSIGN_OR_RETURN(options.samples_max_bytes,
+                            globals.config.get_int("samples_max_bytes", 50ll << 30));
     CANOPY_ASSIGN_OR_RETURN(options.samples_device_max_bytes,
                             globals.config.get_int("samples_device_max_bytes", 2ll << 30));
-    CANOPY_ASSIGN_OR_RETURN(options.samples_per_device,
-                            globals.config.get_int("samples_per_device", 50'000));
+    CANOPY_ASSIGN_OR_RETURN(options.samples_per_device, globals.config.get_int("samples_per_device", 50'000));
     // The upper bound on days keeps the retention time in milliseconds far from overflowing.
     if (options.sample_days < 1 || options.sample_days > 36'500)
       return make_error(ErrorCode::kInvalidArgument, "--sample-days must be between 1 and 36500");
     if (options.samples_max_bytes <= 0 || options.samples_device_max_bytes <= 0 ||
         options.samples_per_device <= 0)
-      return make_error(ErrorCode::kInvalidArgument, "--samples-max-bytes, --samples-device-max-bytes and "
-                                                     "--samples-per-device must be positive");
+      return make_error(ErrorCode::kInvalidArgument,
+                        "--samples-max-bytes, --samples-device-max-bytes and "
+                        "--samples-per-device must be positive");
+    CANOPY_ASSIGN_OR_RETURN(options.drift_window_s, globals.config.get_int("drift_window_s", 86'400));
+    if (options.drift_window_s < 3600 || options.drift_window_s > 90 * 86'400)
+      return make_error(ErrorCode::kInvalidArgument,
+                        "--drift-window must be between 3600 and 7776000 seconds");
+    CANOPY_ASSIGN_OR_RETURN(options.job_lease_s, globals.config.get_int("job_lease_s", 60));
+    if (options.job_lease_s < 3 || options.job_lease_s > 86'400)
+      return make_error(ErrorCode::kInvalidArgument, "--job-lease must be between 3 and 86400 seconds");
     exit_code = server::run_server(options);
     return {};
   });

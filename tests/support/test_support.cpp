@@ -10,12 +10,12 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <memory>
 #include <random>
 #include <sstream>
 #include <stdexcept>
-#include <cstring>
 #include <thread>
 
 namespace canopy::testing {
@@ -66,10 +66,13 @@ ServerProcess::~ServerProcess() { stop(); }
 void ServerProcess::start() {
   ++starts_;
   fs::path out = data_dir_.string() + ".stdout." + std::to_string(starts_);
-  std::vector<std::string> argv = {canopy_binary().string(), "server", "--data", data_dir_.string(),
-                                   "--listen", "127.0.0.1:0"};
+  std::vector<std::string> argv = {canopy_binary().string(), "server", "--data", data_dir_.string()};
+  // An ephemeral port unless the test names one (to restart where clients left it).
+  if (std::find(extra_args_.begin(), extra_args_.end(), "--listen") == extra_args_.end())
+    argv.insert(argv.end(), {"--listen", "127.0.0.1:0"});
   argv.insert(argv.end(), extra_args_.begin(), extra_args_.end());
-  auto process = Subprocess::start({argv, {{"CANOPY_ADMIN_KEY", kAdminKey}}, out, data_dir_.string() + ".stderr"});
+  auto process =
+      Subprocess::start({argv, {{"CANOPY_ADMIN_KEY", kAdminKey}}, out, data_dir_.string() + ".stderr"});
   ASSERT_TRUE(process.ok()) << process.error().message;
   process_ = std::make_unique<Subprocess>(std::move(*process));
   url_.clear();
@@ -150,8 +153,8 @@ std::string read_bytes(const fs::path& path) {
 
 infer::Tensor from_floats(infer::Shape shape, std::vector<float> values) {
   if (infer::element_count(shape) != static_cast<std::int64_t>(values.size())) {
-    throw std::invalid_argument("from_floats: " + std::to_string(values.size()) +
-                                " values for shape " + infer::shape_to_string(shape));
+    throw std::invalid_argument("from_floats: " + std::to_string(values.size()) + " values for shape " +
+                                infer::shape_to_string(shape));
   }
   infer::Tensor tensor = infer::Tensor::allocate(infer::DataType::kFloat32, std::move(shape));
   if (!values.empty()) std::memcpy(tensor.raw(), values.data(), values.size() * sizeof(float));

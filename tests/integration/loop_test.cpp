@@ -1,0 +1,158 @@
+// The closed loop's job protocol end to end: a real server, real `canopy
+// worker` processes running a real pipeline, one of them killed with
+// SIGKILL mid-step. Its pipeline dies with it (no orphan keeps the
+// workspace), its lease runs out on the server, and another worker takes the
+// job over on the next attempt and finishes it; the pipeline's gate refuses
+// the result, so the job is rejected and no alias moves. A server restarted
+// mid-job keeps the job and its lease.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+#include "common/files.h"
+#include "common/json.h"
+#include "common/subprocess.h"
+#include "test_support.h"
+
+namespace canopy::testing {
+namespace {
+
+// A step slow enough to be killed in, then a metric its gate refuses.
+constexpr const char* kSlowPipeline = R"(- step:
+    name: train
+    command:
+    - sleep 4
+    - "echo '{\"map50\": 0.1}' > {workspace}/metrics.json"
+    parameters:
+    - {name: model, type: string, default: ""}
+    - {name: dataset, type: string, default: ""}
+    - {name: parent, type: string, default: ""}
+    - {name: job, type: integer, default: 0}
+    outputs: ["{workspace}/metrics.json"]
+    metrics: "{workspace}/metrics.json"
+- gate: "train.map50 >= 0.5"
+)";
+
+// A loopback port nothing listens on now.
+int free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t size = sizeof address;
+  ::bind(fd, reinterpret_cast<sockaddr*>(&address), size);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size);
+  ::close(fd);
+  return ntohs(address.sin_port);
+}
+
+class LoopTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    // A fixed port, so that a restarted server is where the worker left it.
+    server = std::make_unique<ServerProcess>(
+        dir / "data",
+        std::vector<std::string>{"--job-lease", "3", "--listen", "127.0.0.1:" + std::to_string(free_port())});
+    env = "CANOPY_SERVER=" + server->url() + " CANOPY_API_KEY=" + ServerProcess::kAdminKey + " ";
+    canopy = env + canopy_binary().string();
+    write_bytes(dir / "slow.yaml", kSlowPipeline);
+    // Something to train on: a base dataset the policy brings in.
+    ASSERT_EQ(run_shell(canopy + " dataset generate --out " + (dir / "scenes").string() + " --images 3 -q")
+                  .exit_code,
+              0);
+    CommandResult imported =
+        run_shell(canopy + " dataset version import " + (dir / "scenes").string() + " --name scenes -q");
+    ASSERT_EQ(imported.exit_code, 0) << imported.output;
+    write_bytes(dir / "policy.json",
+                R"({"min_new_labels": 0, "on_drift": false, "bases": ["scenes:1"], "promotion": "manual"})");
+    CommandResult policy =
+        run_shell(canopy + " retrain policy detector --file " + (dir / "policy.json").string());
+    ASSERT_EQ(policy.exit_code, 0) << policy.output;
+  }
+
+  Json job(int id) {
+    CommandResult shown = run_shell(canopy + " retrain show " + std::to_string(id));
+    EXPECT_EQ(shown.exit_code, 0) << shown.output;
+    return parse_json(shown.output).value();
+  }
+
+  Subprocess start_worker(const std::string& name) {
+    return Subprocess::start({{canopy_binary().string(), "worker", "--pipeline", (dir / "slow.yaml").string(),
+                               "--workspace", (dir / "work").string(), "--name", name, "--once", "--server",
+                               server->url(), "--api-key", ServerProcess::kAdminKey},
+                              {},
+                              dir / (name + ".log"),
+                              dir / (name + ".log")})
+        .value();
+  }
+
+  // Waits (real time: a real worker runs a real step) until the job's state is `state`.
+  bool wait_for_state(int id, const std::string& state, int seconds) {
+    for (int i = 0; i < seconds * 10; ++i) {
+      if (job(id).value("state", "") == state) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return false;
+  }
+
+  TempDir dir;
+  std::unique_ptr<ServerProcess> server;
+  std::string env, canopy;
+};
+
+TEST_F(LoopTest, AWorkerKilledMidStepLosesTheJobToAnotherThatFinishesIt) {
+  CommandResult started = run_shell(canopy + " retrain start detector");
+  ASSERT_EQ(started.exit_code, 0) << started.output;
+  EXPECT_NE(started.output.find("queued"), std::string::npos) << started.output;
+
+  Subprocess first = start_worker("first");
+  ASSERT_TRUE(wait_for_state(1, "running", 20));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // inside `sleep 4`
+  first.signal(SIGKILL);
+  first.wait();
+  // The pipeline went with its worker: no step is left running on the job's workspace.
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_NE(run_shell("pgrep -f '^sleep 4$' >/dev/null").exit_code, 0)
+      << "the killed worker's step still runs";
+  EXPECT_EQ(job(1).value("worker", ""), "first");
+
+  // The lease (3 s) runs out; the next worker gets the job on attempt 2.
+  std::this_thread::sleep_for(std::chrono::milliseconds(3500));
+  Subprocess second = start_worker("second");
+  EXPECT_EQ(second.wait(), 0) << read_bytes(dir / "second.log");
+  Json finished = job(1);
+  EXPECT_EQ(finished["state"], "rejected") << finished.dump();
+  EXPECT_EQ(finished["attempts"], 2);
+  EXPECT_EQ(finished["worker"], "second");
+  EXPECT_NE(finished.value("message", "").find("train.map50 = 0.1 is not >= 0.5"), std::string::npos);
+  EXPECT_FALSE(finished.value("run_id", "").empty());
+  // A rejected challenger never becomes an alias.
+  CommandResult aliases = run_shell(canopy + " model list");
+  EXPECT_EQ(aliases.output.find("challenger"), std::string::npos) << aliases.output;
+}
+
+TEST_F(LoopTest, AServerRestartedMidJobKeepsTheJobAndTheWorkerReportsItsEnd) {
+  ASSERT_EQ(run_shell(canopy + " retrain start detector").exit_code, 0);
+  Subprocess worker = start_worker("steady");
+  ASSERT_TRUE(wait_for_state(1, "running", 20));
+  server->kill_hard();
+  server->start();  // same port: the worker's next heartbeat reaches it
+  EXPECT_EQ(job(1).value("state", ""), "running");
+  EXPECT_EQ(worker.wait(), 0) << read_bytes(dir / "steady.log");
+  EXPECT_EQ(job(1).value("state", ""), "rejected");
+  EXPECT_EQ(job(1)["attempts"], 1);
+  // A second request for a model with no open job queues the next one; while it is open, no third.
+  ASSERT_EQ(run_shell(canopy + " retrain start detector").exit_code, 0);
+  CommandResult again = run_shell(canopy + " retrain start detector");
+  EXPECT_NE(again.exit_code, 0);
+  EXPECT_NE(again.output.find("already queued or running"), std::string::npos) << again.output;
+}
+
+}  // namespace
+}  // namespace canopy::testing
