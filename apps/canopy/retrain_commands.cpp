@@ -14,6 +14,7 @@
 #include "cli.h"
 #include "common/files.h"
 #include "common/subprocess.h"
+#include "common/text.h"
 
 namespace canopy::cli {
 
@@ -195,13 +196,10 @@ void print_job(const api::RetrainJob& job) {
 }
 
 Result<std::int64_t> job_number(const std::string& text) {
-  try {
-    std::size_t used = 0;
-    const long long id = std::stoll(text, &used);
-    if (used == text.size() && id > 0) return id;
-  } catch (const std::exception&) {
-  }
-  return make_error(ErrorCode::kInvalidArgument, "job '" + text + "' must be a job number");
+  const std::optional<std::int64_t> id = parse_int(text);
+  if (!id || *id <= 0)
+    return make_error(ErrorCode::kInvalidArgument, "'" + text + "' must be a positive number");
+  return *id;
 }
 
 }  // namespace

@@ -1161,6 +1161,16 @@ Status claim(std::set<fs::path>& used, const fs::path& path) {
   return {};
 }
 
+// For the formats whose index names each image: places the sample's image
+// at its subpath under `images`, once, and answers the subpath.
+Result<fs::path> place_indexed_image(const Dataset& dataset, const Sample& sample, const fs::path& images,
+                                     std::set<fs::path>& used) {
+  const fs::path sub = image_subpath(sample.image);
+  CANOPY_TRY(claim(used, sub));
+  CANOPY_TRY(place_image(dataset.root / sample.image, images / sub));
+  return sub;
+}
+
 // Normalized coordinates need 8 decimals to keep a 1e-3 px round trip on
 // images up to 100,000 px wide; %.6f would lose it above about 1,300 px.
 std::string yolo_line(const Annotation& object, const Sample& sample) {
@@ -1253,9 +1263,7 @@ Status write_coco(const Dataset& dataset, const fs::path& out) {
   std::set<fs::path> used;
   for (size_t i = 0; i < dataset.samples.size(); ++i) {
     const Sample& sample = dataset.samples[i];
-    const fs::path sub = image_subpath(sample.image);
-    CANOPY_TRY(claim(used, sub));
-    CANOPY_TRY(place_image(dataset.root / sample.image, out / "images" / sub));
+    CANOPY_ASSIGN_OR_RETURN(const fs::path sub, place_indexed_image(dataset, sample, out / "images", used));
     const auto image_id = static_cast<long long>(i) + 1;
     images.push_back({{"id", image_id},
                       {"file_name", sub.generic_string()},
@@ -1358,9 +1366,7 @@ Status write_label_studio(const Dataset& dataset, const fs::path& out) {
   std::set<fs::path> used;
   for (size_t i = 0; i < dataset.samples.size(); ++i) {
     const Sample& sample = dataset.samples[i];
-    const fs::path sub = image_subpath(sample.image);
-    CANOPY_TRY(claim(used, sub));
-    CANOPY_TRY(place_image(dataset.root / sample.image, out / "images" / sub));
+    CANOPY_ASSIGN_OR_RETURN(const fs::path sub, place_indexed_image(dataset, sample, out / "images", used));
     Json result = Json::array();
     for (const auto& object : sample.objects)
       result.push_back(label_studio_rectangle(
@@ -1425,9 +1431,7 @@ Status write_cvat(const Dataset& dataset, const fs::path& out) {
   std::set<fs::path> used;
   std::vector<fs::path> names;
   for (const auto& sample : dataset.samples) {
-    const fs::path sub = image_subpath(sample.image);
-    CANOPY_TRY(claim(used, sub));
-    CANOPY_TRY(place_image(dataset.root / sample.image, out / "images" / sub));
+    CANOPY_ASSIGN_OR_RETURN(const fs::path sub, place_indexed_image(dataset, sample, out / "images", used));
     names.push_back(fs::path("images") / sub);
   }
   CANOPY_ASSIGN_OR_RETURN(std::string xml, cvat_xml(dataset, names));

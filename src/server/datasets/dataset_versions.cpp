@@ -63,16 +63,7 @@ Result<std::unique_ptr<DatasetVersions>> DatasetVersions::open(Database db, cons
   CANOPY_TRY(migrate(db, kSchema));
   CANOPY_ASSIGN_OR_RETURN(BlobStore blobs, BlobStore::open(dir));
   // Images no version names are what a failed import left: swept.
-  std::set<std::string> referenced;
-  {
-    CANOPY_ASSIGN_OR_RETURN(Statement select, db.prepare("SELECT DISTINCT image_sha256 FROM dataset_items"));
-    while (true) {
-      CANOPY_ASSIGN_OR_RETURN(bool row, select.step());
-      if (!row) break;
-      referenced.insert(select.column_text(0));
-    }
-  }
-  auto swept = blobs.sweep(referenced);
+  auto swept = blobs.sweep_unnamed(db, "SELECT DISTINCT image_sha256 FROM dataset_items");
   if (!swept.ok()) return swept.error();
   return std::unique_ptr<DatasetVersions>(
       new DatasetVersions(std::move(db), std::move(blobs), labeled, clock));

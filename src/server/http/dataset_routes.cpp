@@ -32,10 +32,7 @@ void install_dataset_routes(httplib::Server& http, const Access& access, Dataset
   http.Post(R"(/api/v1/datasets/([^/]+)/versions)",
             guarded(access, Role::kPublisher,
                     [&datasets](const Request& req, Response& res, const ApiKeyRecord& caller) {
-                      if (req.body.size() > kMaxRequestBody)
-                        return send_error(res, body_too_large(kMaxRequestBody));
-                      auto body =
-                          req.body.empty() ? Result<Json>(Json::object()) : parse_json_object(req.body);
+                      auto body = optional_json_body(req, kMaxRequestBody);
                       if (!body.ok()) return send_error(res, body.error());
                       auto request = api::DatasetVersionRequest::from_json(*body);
                       if (!request.ok()) return send_error(res, request.error());

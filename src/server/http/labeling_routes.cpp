@@ -16,13 +16,6 @@ using httplib::Response;
 
 constexpr std::size_t kMaxLabelBody = 256 << 10;
 
-// The JSON body of a small labeling request ({} when empty).
-Result<Json> small_body(const Request& req) {
-  if (req.body.size() > kMaxLabelBody) return body_too_large(kMaxLabelBody);
-  if (req.body.empty()) return Json::object();
-  return parse_json_object(req.body);
-}
-
 void send_task(Response& res, const Result<api::LabelTask>& task) {
   if (!task.ok()) return send_error(res, task.error());
   send_json(res, 200, task->to_json());
@@ -35,7 +28,7 @@ void install_labeling_routes(httplib::Server& http, const Access& access, LabelQ
   http.Post("/api/v1/labeling/next",
             guarded(access, Role::kLabeler,
                     [&queue](const Request& req, Response& res, const ApiKeyRecord& caller) {
-                      auto body = small_body(req);
+                      auto body = optional_json_body(req, kMaxLabelBody);
                       if (!body.ok()) return send_error(res, body.error());
                       auto filter = api::TaskFilter::from_json(*body);
                       if (!filter.ok()) return send_error(res, filter.error());
@@ -77,7 +70,7 @@ void install_labeling_routes(httplib::Server& http, const Access& access, LabelQ
   http.Post(R"(/api/v1/labeling/tasks/([^/]+/[^/]+/[0-9]+)/submit)",
             guarded(access, Role::kLabeler,
                     [&queue](const Request& req, Response& res, const ApiKeyRecord& caller) {
-                      auto body = small_body(req);
+                      auto body = optional_json_body(req, kMaxLabelBody);
                       if (!body.ok()) return send_error(res, body.error());
                       auto submission = api::LabelSubmission::from_json(*body);
                       if (!submission.ok()) return send_error(res, submission.error());
@@ -96,7 +89,7 @@ void install_labeling_routes(httplib::Server& http, const Access& access, LabelQ
   http.Post(R"(/api/v1/labeling/tasks/([^/]+/[^/]+/[0-9]+)/reject)",
             guarded(access, Role::kLabeler,
                     [&queue](const Request& req, Response& res, const ApiKeyRecord& caller) {
-                      auto body = small_body(req);
+                      auto body = optional_json_body(req, kMaxLabelBody);
                       if (!body.ok()) return send_error(res, body.error());
                       auto why = api::read_string(*body, "reason", 1024);
                       if (!why.ok()) return send_error(res, why.error());
@@ -127,7 +120,7 @@ void install_labeling_routes(httplib::Server& http, const Access& access, LabelQ
   http.Post(R"(/api/v1/labeling/tasks/([^/]+/[^/]+/[0-9]+)/review)",
             guarded(access, Role::kPublisher,
                     [&queue](const Request& req, Response& res, const ApiKeyRecord& caller) {
-                      auto body = small_body(req);
+                      auto body = optional_json_body(req, kMaxLabelBody);
                       if (!body.ok()) return send_error(res, body.error());
                       auto accept = json_get<bool>(*body, "accept");
                       if (!accept.ok()) return send_error(res, accept.error().with_context("request body"));

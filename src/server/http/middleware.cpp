@@ -127,6 +127,12 @@ Result<Json> parse_json_object(const std::string& text) {
   return body;
 }
 
+Result<Json> optional_json_body(const httplib::Request& req, std::size_t max_bytes) {
+  if (req.body.size() > max_bytes) return body_too_large(max_bytes);
+  if (req.body.empty()) return Json::object();
+  return parse_json_object(req.body);
+}
+
 Error body_too_large(std::size_t max_bytes) {
   const bool mebibytes = max_bytes >= (1u << 20) && max_bytes % (1u << 20) == 0;
   return make_error(ErrorCode::kTooLarge, "request body may be at most " +

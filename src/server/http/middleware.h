@@ -72,6 +72,9 @@ httplib::Server::HandlerWithContentReader guarded_reader(const Access& access, R
 Result<Json> parse_json_object(const std::string& text);
 // kTooLarge: "request body may be at most N KiB" (or MiB).
 Error body_too_large(std::size_t max_bytes);
+// The body httplib has read, of at most `max_bytes`, as a JSON object; an
+// empty body is {} (the routes whose every member is optional).
+Result<Json> optional_json_body(const httplib::Request& req, std::size_t max_bytes);
 // For routes that read their body themselves: reads at most `max_bytes` and
 // stops there (closing the connection), so no sender can make the server
 // hold a larger body in memory; a larger Content-Length is refused unread

@@ -12,12 +12,6 @@ using httplib::Response;
 
 constexpr std::size_t kMaxRequestBody = 64 << 10;
 
-// The request's JSON object body (empty: {}), bounded.
-Result<Json> small_body(const Request& req) {
-  if (req.body.size() > kMaxRequestBody) return body_too_large(kMaxRequestBody);
-  return req.body.empty() ? Result<Json>(Json::object()) : parse_json_object(req.body);
-}
-
 Json jobs_json(const std::vector<api::RetrainJob>& jobs) {
   Json rows = Json::array();
   for (const api::RetrainJob& job : jobs) rows.push_back(job.to_json());
@@ -40,7 +34,7 @@ Handler job_operation(JobOperation operation) {
   return [operation = std::move(operation)](const Request& req, Response& res, const ApiKeyRecord& caller) {
     auto id = positive_number(req.matches[1].str(), "job");
     if (!id.ok()) return send_error(res, id.error());
-    auto body = small_body(req);
+    auto body = optional_json_body(req, kMaxRequestBody);
     if (!body.ok()) return send_error(res, body.error());
     auto job = operation(*id, *body, caller.display_name());
     if (!job.ok()) return send_error(res, job.error());
@@ -73,7 +67,7 @@ void install_retrain_routes(httplib::Server& http, const Access& access, Retrain
 
   http.Put(R"(/api/v1/retrain/policies/([^/]+))",
            guarded(access, Role::kAdmin, [&jobs](const Request& req, Response& res, const ApiKeyRecord&) {
-             auto body = small_body(req);
+             auto body = optional_json_body(req, kMaxRequestBody);
              if (!body.ok()) return send_error(res, body.error());
              (*body)["model"] = req.matches[1].str();
              auto policy = api::RetrainPolicy::from_json(*body);
@@ -109,7 +103,7 @@ void install_retrain_routes(httplib::Server& http, const Access& access, Retrain
   http.Post("/api/v1/retrain/jobs",
             guarded(access, Role::kPublisher,
                     [&jobs](const Request& req, Response& res, const ApiKeyRecord& caller) {
-                      auto body = small_body(req);
+                      auto body = optional_json_body(req, kMaxRequestBody);
                       if (!body.ok()) return send_error(res, body.error());
                       auto model = json_get<std::string>(*body, "model");
                       if (!model.ok())
@@ -124,7 +118,7 @@ void install_retrain_routes(httplib::Server& http, const Access& access, Retrain
   http.Post(
       "/api/v1/retrain/jobs/claim",
       guarded(access, Role::kPublisher, [&jobs](const Request& req, Response& res, const ApiKeyRecord&) {
-        auto body = small_body(req);
+        auto body = optional_json_body(req, kMaxRequestBody);
         if (!body.ok()) return send_error(res, body.error());
         auto worker = worker_of(*body);
         if (!worker.ok()) return send_error(res, worker.error());
@@ -151,7 +145,7 @@ void install_retrain_routes(httplib::Server& http, const Access& access, Retrain
       guarded(access, Role::kPublisher, [&jobs](const Request& req, Response& res, const ApiKeyRecord&) {
         auto id = positive_number(req.matches[1].str(), "job");
         if (!id.ok()) return send_error(res, id.error());
-        auto body = small_body(req);
+        auto body = optional_json_body(req, kMaxRequestBody);
         if (!body.ok()) return send_error(res, body.error());
         auto worker = worker_of(*body);
         if (!worker.ok()) return send_error(res, worker.error());

@@ -3,7 +3,6 @@
 #include <spdlog/spdlog.h>
 
 #include <map>
-#include <set>
 
 #include "common/hash.h"
 #include "common/text.h"
@@ -135,14 +134,8 @@ std::string Registry::now_utc() const { return format_utc(clock_.wall_ms()); }
 Status Registry::sweep_orphans() {
   // A crash between storing a blob and committing its row leaves a blob that
   // no version names; a crash mid-upload leaves a temp file. Both go here.
-  std::set<std::string> referenced;
-  CANOPY_ASSIGN_OR_RETURN(Statement stmt, db_.prepare("SELECT DISTINCT blob_sha256 FROM versions"));
-  while (true) {
-    CANOPY_ASSIGN_OR_RETURN(bool row, stmt.step());
-    if (!row) break;
-    referenced.insert(stmt.column_text(0));
-  }
-  CANOPY_ASSIGN_OR_RETURN(auto report, blobs_.sweep(referenced));
+  CANOPY_ASSIGN_OR_RETURN(auto report,
+                          blobs_.sweep_unnamed(db_, "SELECT DISTINCT blob_sha256 FROM versions"));
   (void)report;
   return {};
 }

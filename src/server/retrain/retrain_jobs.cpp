@@ -188,12 +188,21 @@ Status RetrainJobs::save_locked(const api::RetrainJob& job) {
                  {job.state, job.run_id, job.to_json().dump(), job.id});
 }
 
-Result<std::optional<api::RetrainJob>> RetrainJobs::find_locked(std::int64_t id) {
+Result<api::RetrainJob> RetrainJobs::find_locked(std::int64_t id) {
   CANOPY_ASSIGN_OR_RETURN(Statement select, db_.prepare("SELECT body FROM retrain_jobs WHERE id = ?"));
   select.bind(1, id);
   CANOPY_ASSIGN_OR_RETURN(std::vector<api::RetrainJob> found, read_jobs(select));
-  if (found.empty()) return std::optional<api::RetrainJob>();
-  return std::optional<api::RetrainJob>(std::move(found.front()));
+  if (found.empty())
+    return make_error(ErrorCode::kNotFound, "retrain job " + std::to_string(id) + " does not exist");
+  return std::move(found.front());
+}
+
+Result<api::RetrainJob> RetrainJobs::pending_locked(std::int64_t id) {
+  CANOPY_ASSIGN_OR_RETURN(api::RetrainJob job, find_locked(id));
+  if (job.promotion != api::kPromotionPending)
+    return make_error(ErrorCode::kConflict,
+                      "retrain job " + std::to_string(id) + " has no promotion waiting");
+  return job;
 }
 
 Result<RetrainDecision> RetrainJobs::evaluate(const std::string& model) {
@@ -290,12 +299,11 @@ Result<std::optional<api::JobLease>> RetrainJobs::claim(const std::string& worke
 }
 
 Result<api::RetrainJob> RetrainJobs::leased_locked(std::int64_t id, const std::string& worker) {
-  CANOPY_ASSIGN_OR_RETURN(std::optional<api::RetrainJob> job, find_locked(id));
-  if (!job) return make_error(ErrorCode::kNotFound, "retrain job " + std::to_string(id) + " does not exist");
-  if (job->state != api::kJobRunning || job->worker != worker)
+  CANOPY_ASSIGN_OR_RETURN(api::RetrainJob job, find_locked(id));
+  if (job.state != api::kJobRunning || job.worker != worker)
     return make_error(ErrorCode::kConflict, "retrain job " + std::to_string(id) + " is not leased to " +
-                                                worker + " (it is " + job->state + "); stop working on it");
-  return *job;
+                                                worker + " (it is " + job.state + "); stop working on it");
+  return job;
 }
 
 Result<api::JobLease> RetrainJobs::heartbeat(std::int64_t id, const std::string& worker,
@@ -405,50 +413,39 @@ Status RetrainJobs::follow_promotion_locked(api::RetrainJob& job) {
 
 Result<api::RetrainJob> RetrainJobs::cancel(std::int64_t id, const std::string& actor) {
   std::lock_guard lock(mutex_);
-  CANOPY_ASSIGN_OR_RETURN(std::optional<api::RetrainJob> job, find_locked(id));
-  if (!job) return make_error(ErrorCode::kNotFound, "retrain job " + std::to_string(id) + " does not exist");
-  if (!is_open(job->state))
-    return make_error(ErrorCode::kConflict, "retrain job " + std::to_string(id) + " is " + job->state);
-  job->state = api::kJobCancelled;
-  job->finished_at = format_utc(clock_.wall_ms());
-  job->message = "cancelled by " + actor;
-  CANOPY_TRY(save_locked(*job));
-  return *job;
+  CANOPY_ASSIGN_OR_RETURN(api::RetrainJob job, find_locked(id));
+  if (!is_open(job.state))
+    return make_error(ErrorCode::kConflict, "retrain job " + std::to_string(id) + " is " + job.state);
+  job.state = api::kJobCancelled;
+  job.finished_at = format_utc(clock_.wall_ms());
+  job.message = "cancelled by " + actor;
+  CANOPY_TRY(save_locked(job));
+  return job;
 }
 
 Result<api::RetrainJob> RetrainJobs::approve(std::int64_t id, const std::string& actor) {
   std::lock_guard lock(mutex_);
-  CANOPY_ASSIGN_OR_RETURN(std::optional<api::RetrainJob> job, find_locked(id));
-  if (!job) return make_error(ErrorCode::kNotFound, "retrain job " + std::to_string(id) + " does not exist");
-  if (job->promotion != api::kPromotionPending)
-    return make_error(ErrorCode::kConflict,
-                      "retrain job " + std::to_string(id) + " has no promotion waiting");
-  CANOPY_ASSIGN_OR_RETURN(std::optional<PolicyRow> row, load_policy_locked(job->model));
-  if (!row) return make_error(ErrorCode::kConflict, "model '" + job->model + "' has no retrain policy");
-  CANOPY_TRY(promote_locked(*job, row->policy, actor));
-  job->promotion_note += " (approved by " + actor + ")";
-  CANOPY_TRY(save_locked(*job));
-  return *job;
+  CANOPY_ASSIGN_OR_RETURN(api::RetrainJob job, pending_locked(id));
+  CANOPY_ASSIGN_OR_RETURN(std::optional<PolicyRow> row, load_policy_locked(job.model));
+  if (!row) return make_error(ErrorCode::kConflict, "model '" + job.model + "' has no retrain policy");
+  CANOPY_TRY(promote_locked(job, row->policy, actor));
+  job.promotion_note += " (approved by " + actor + ")";
+  CANOPY_TRY(save_locked(job));
+  return job;
 }
 
 Result<api::RetrainJob> RetrainJobs::decline(std::int64_t id, const std::string& actor) {
   std::lock_guard lock(mutex_);
-  CANOPY_ASSIGN_OR_RETURN(std::optional<api::RetrainJob> job, find_locked(id));
-  if (!job) return make_error(ErrorCode::kNotFound, "retrain job " + std::to_string(id) + " does not exist");
-  if (job->promotion != api::kPromotionPending)
-    return make_error(ErrorCode::kConflict,
-                      "retrain job " + std::to_string(id) + " has no promotion waiting");
-  job->promotion = api::kPromotionDeclined;
-  job->promotion_note = "declined by " + actor;
-  CANOPY_TRY(save_locked(*job));
-  return *job;
+  CANOPY_ASSIGN_OR_RETURN(api::RetrainJob job, pending_locked(id));
+  job.promotion = api::kPromotionDeclined;
+  job.promotion_note = "declined by " + actor;
+  CANOPY_TRY(save_locked(job));
+  return job;
 }
 
 Result<api::RetrainJob> RetrainJobs::job(std::int64_t id) {
   std::lock_guard lock(mutex_);
-  CANOPY_ASSIGN_OR_RETURN(std::optional<api::RetrainJob> job, find_locked(id));
-  if (!job) return make_error(ErrorCode::kNotFound, "retrain job " + std::to_string(id) + " does not exist");
-  return *job;
+  return find_locked(id);
 }
 
 Result<std::vector<api::RetrainJob>> RetrainJobs::jobs(const JobQuery& query) {

@@ -153,7 +153,9 @@ class RetrainJobs {
                                           std::optional<api::RetrainJob>* queued);
   Result<api::RetrainJob> queue_locked(const PolicyRow& row, std::int64_t labels, const std::string& reason,
                                        const std::string& actor);
-  Result<std::optional<api::RetrainJob>> find_locked(std::int64_t id);
+  // kNotFound for an unknown id; pending_locked also kConflict unless a promotion waits.
+  Result<api::RetrainJob> find_locked(std::int64_t id);
+  Result<api::RetrainJob> pending_locked(std::int64_t id);
   Status save_locked(const api::RetrainJob& job);
   Status expire_leases_locked();
   Result<api::RetrainJob> leased_locked(std::int64_t id, const std::string& worker);

@@ -103,18 +103,8 @@ Result<std::unique_ptr<SampleStore>> SampleStore::open(Database db, const std::f
                                                        Clock& clock, SampleStoreOptions options) {
   CANOPY_TRY(migrate(db, kSchema));
   CANOPY_ASSIGN_OR_RETURN(BlobStore blobs, BlobStore::open(dir));
-  std::set<std::string> referenced;
-  {
-    CANOPY_ASSIGN_OR_RETURN(
-        Statement select,
-        db.prepare("SELECT image_sha256 FROM samples UNION SELECT thumbnail_sha256 FROM samples"));
-    while (true) {
-      CANOPY_ASSIGN_OR_RETURN(bool row, select.step());
-      if (!row) break;
-      referenced.insert(select.column_text(0));
-    }
-  }
-  auto swept = blobs.sweep(referenced);
+  auto swept =
+      blobs.sweep_unnamed(db, "SELECT image_sha256 FROM samples UNION SELECT thumbnail_sha256 FROM samples");
   if (!swept.ok()) return swept.error();
   return std::unique_ptr<SampleStore>(new SampleStore(std::move(db), std::move(blobs), clock, options));
 }
@@ -299,9 +289,9 @@ Result<api::StoredSample> SampleStore::get(const std::string& id) {
 
 Result<std::vector<SequencedSample>> SampleStore::stored_after(std::int64_t sequence, int limit) {
   std::lock_guard guard(mutex_);
-  CANOPY_ASSIGN_OR_RETURN(
-      Statement select,
-      db_.prepare(std::string("SELECT ") + kColumns + ", rowid FROM samples WHERE rowid > ? ORDER BY rowid LIMIT ?"));
+  CANOPY_ASSIGN_OR_RETURN(Statement select,
+                          db_.prepare(std::string("SELECT ") + kColumns +
+                                      ", rowid FROM samples WHERE rowid > ? ORDER BY rowid LIMIT ?"));
   select.bind(1, sequence).bind(2, std::int64_t{limit});
   std::vector<SequencedSample> out;
   while (true) {
@@ -322,7 +312,8 @@ Status SampleStore::set_label_state(const std::string& id, const std::string& st
 
 Result<std::string> SampleStore::image_by_sha256(const std::string& sha256) {
   std::lock_guard guard(mutex_);
-  CANOPY_ASSIGN_OR_RETURN(Statement select, db_.prepare("SELECT 1 FROM samples WHERE image_sha256 = ? LIMIT 1"));
+  CANOPY_ASSIGN_OR_RETURN(Statement select,
+                          db_.prepare("SELECT 1 FROM samples WHERE image_sha256 = ? LIMIT 1"));
   select.bind(1, sha256);
   CANOPY_ASSIGN_OR_RETURN(bool row, select.step());
   if (!row) return make_error(ErrorCode::kNotFound, "no image " + sha256);

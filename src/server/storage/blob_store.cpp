@@ -56,6 +56,17 @@ Status BlobStore::remove(const std::string& sha256) {
   return fsync_dir(path_of(sha256).parent_path(), *env_);
 }
 
+Result<BlobStore::SweepReport> BlobStore::sweep_unnamed(Database& db, const std::string& query) {
+  std::set<std::string> referenced;
+  CANOPY_ASSIGN_OR_RETURN(Statement select, db.prepare(query));
+  while (true) {
+    CANOPY_ASSIGN_OR_RETURN(bool row, select.step());
+    if (!row) break;
+    referenced.insert(select.column_text(0));
+  }
+  return sweep(referenced);
+}
+
 Result<BlobStore::SweepReport> BlobStore::sweep(const std::set<std::string>& referenced) {
   SweepReport report;
   std::error_code ec;

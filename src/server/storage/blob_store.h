@@ -13,6 +13,7 @@
 
 #include "common/error.h"
 #include "common/files.h"
+#include "server/storage/sqlite.h"
 
 namespace canopy::server {
 
@@ -37,6 +38,9 @@ class BlobStore {
   };
   // Deletes everything under tmp/ and every blob whose digest is not in `referenced`.
   Result<SweepReport> sweep(const std::set<std::string>& referenced);
+  // sweep() keeping the digests the first column of `query` answers on `db`
+  // (the owning area's tables name the blobs it keeps).
+  Result<SweepReport> sweep_unnamed(Database& db, const std::string& query);
 
  private:
   BlobStore(fs::path blobs, fs::path tmp, Env& env)
