@@ -4,7 +4,7 @@
 // workspace), its lease runs out on the server, and another worker takes the
 // job over on the next attempt and finishes it; the pipeline's gate refuses
 // the result, so the job is rejected and no alias moves. A server restarted
-// mid-job keeps the job and its lease.
+// mid-job keeps the job and its lease. Malformed worker calls change nothing.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -27,6 +27,7 @@ namespace {
 constexpr const char* kSlowPipeline = R"(- step:
     name: train
     command:
+    - "echo $$ > {workspace}/step.pid"
     - sleep 4
     - "echo '{\"map50\": 0.1}' > {workspace}/metrics.json"
     parameters:
@@ -116,10 +117,15 @@ TEST_F(LoopTest, AWorkerKilledMidStepLosesTheJobToAnotherThatFinishesIt) {
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // inside `sleep 4`
   first.signal(SIGKILL);
   first.wait();
-  // The pipeline went with its worker: no step is left running on the job's workspace.
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));
-  EXPECT_NE(run_shell("pgrep -f '^sleep 4$' >/dev/null").exit_code, 0)
-      << "the killed worker's step still runs";
+  // The pipeline went with its worker: the step's shell is gone too.
+  const std::string step_pid = read_bytes(dir / "work" / "job-1" / "step.pid");
+  ASSERT_FALSE(step_pid.empty());
+  bool step_gone = false;
+  for (int i = 0; i < 50 && !step_gone; ++i) {
+    step_gone = ::kill(std::stoi(step_pid), 0) != 0;
+    if (!step_gone) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(step_gone) << "the killed worker's step still runs";
   EXPECT_EQ(job(1).value("worker", ""), "first");
 
   // The lease (3 s) runs out; the next worker gets the job on attempt 2.
@@ -152,6 +158,31 @@ TEST_F(LoopTest, AServerRestartedMidJobKeepsTheJobAndTheWorkerReportsItsEnd) {
   CommandResult again = run_shell(canopy + " retrain start detector");
   EXPECT_NE(again.exit_code, 0);
   EXPECT_NE(again.output.find("already queued or running"), std::string::npos) << again.output;
+}
+
+TEST_F(LoopTest, MalformedWorkerCallsAreRefusedAndChangeNothing) {
+  ASSERT_EQ(run_shell(canopy + " retrain start detector").exit_code, 0);
+  const std::string post = "curl -sS -H 'X-API-KEY: " + std::string(ServerProcess::kAdminKey) +
+                           "' -H 'Content-Type: application/json' -w ' %{http_code}' -X POST " +
+                           server->url() + "/api/v1/retrain/jobs/";
+  CommandResult nameless = run_shell(post + "claim -d '{}'");
+  EXPECT_NE(nameless.output.find("field 'worker'"), std::string::npos) << nameless.output;
+  EXPECT_NE(nameless.output.find(" 400"), std::string::npos) << nameless.output;
+  EXPECT_EQ(job(1).value("state", ""), "queued");
+
+  CommandResult claimed = run_shell(post + "claim -d '{\"worker\": \"w\"}'");
+  EXPECT_NE(claimed.output.find(" 200"), std::string::npos) << claimed.output;
+  CommandResult no_exit_code = run_shell(post + "1/complete -d '{\"worker\": \"w\"}'");
+  EXPECT_NE(no_exit_code.output.find("exit_code"), std::string::npos) << no_exit_code.output;
+  EXPECT_NE(no_exit_code.output.find(" 400"), std::string::npos) << no_exit_code.output;
+  CommandResult not_json = run_shell(post + "1/complete -d 'done'");
+  EXPECT_NE(not_json.output.find(" 400"), std::string::npos) << not_json.output;
+  CommandResult stranger = run_shell(post + "1/heartbeat -d '{\"worker\": \"stranger\"}'");
+  EXPECT_NE(stranger.output.find(" 409"), std::string::npos) << stranger.output;
+  Json still = job(1);
+  EXPECT_EQ(still["state"], "running");
+  EXPECT_EQ(still["worker"], "w");
+  EXPECT_EQ(still["attempts"], 1);
 }
 
 }  // namespace
