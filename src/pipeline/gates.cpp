@@ -1,5 +1,6 @@
 #include "pipeline/gates.h"
 
+#include <cmath>
 #include <cstdlib>
 
 namespace canopy::pipeline {
@@ -13,7 +14,8 @@ void flatten_into(const Json& value, const std::string& prefix, Json& out) {
   if (value.is_number()) {
     out[prefix] = value;
   } else if (value.is_object()) {
-    for (const auto& [key, item] : value.items()) flatten_into(item, prefix.empty() ? key : prefix + "." + key, out);
+    for (const auto& [key, item] : value.items())
+      flatten_into(item, prefix.empty() ? key : prefix + "." + key, out);
   }
 }
 
@@ -23,7 +25,8 @@ std::string number_text(double value) {
   return buf;
 }
 
-Result<double> metric_of(const std::map<std::string, Json>& metrics, const std::string& step, const std::string& metric) {
+Result<double> metric_of(const std::map<std::string, Json>& metrics, const std::string& step,
+                         const std::string& metric) {
   auto it = metrics.find(step);
   if (it == metrics.end()) return make_error(ErrorCode::kNotFound, "step '" + step + "' has no metrics");
   auto value = it->second.find(metric);
@@ -65,7 +68,8 @@ Json GateResult::to_json(const Gate& gate) const {
 }
 
 GateResult evaluate_gate(const Gate& gate, const std::map<std::string, Json>& metrics,
-                         const std::map<std::string, ParameterValues>& parameters, const RegistryLookup& lookup) {
+                         const std::map<std::string, ParameterValues>& parameters,
+                         const RegistryLookup& lookup) {
   GateResult result;
   auto left = metric_of(metrics, gate.step, gate.metric);
   if (!left.ok()) {
@@ -74,6 +78,20 @@ GateResult evaluate_gate(const Gate& gate, const std::map<std::string, Json>& me
   }
   result.left = *left;
   const std::string left_text = gate.step + "." + gate.metric + " = " + number_text(*left);
+  // A parameter of the gate's step as a number.
+  auto parameter_number = [&](const std::string& name) -> Result<double> {
+    auto step = parameters.find(gate.step);
+    auto value = step == parameters.end() ? ParameterValues::const_iterator() : step->second.find(name);
+    if (step == parameters.end() || value == step->second.end())
+      return make_error(ErrorCode::kInvalidArgument,
+                        "parameter '" + name + "' of step '" + gate.step + "' has no value");
+    char* end = nullptr;
+    const double number = std::strtod(value->second.c_str(), &end);
+    if (value->second.empty() || *end != '\0')
+      return make_error(ErrorCode::kInvalidArgument,
+                        "parameter '" + name + "' = '" + value->second + "' is not a number");
+    return number;
+  };
   double right = 0;
   std::string right_text;
   switch (gate.kind) {
@@ -82,18 +100,12 @@ GateResult evaluate_gate(const Gate& gate, const std::map<std::string, Json>& me
       right_text = number_text(right);
       break;
     case Gate::Kind::kParameter: {
-      auto step = parameters.find(gate.step);
-      auto value = step == parameters.end() ? ParameterValues::const_iterator() : step->second.find(gate.parameter);
-      if (step == parameters.end() || value == step->second.end()) {
-        result.message = "parameter '" + gate.parameter + "' of step '" + gate.step + "' has no value";
+      auto value = parameter_number(gate.parameter);
+      if (!value.ok()) {
+        result.message = value.error().message;
         return result;
       }
-      char* end = nullptr;
-      right = std::strtod(value->second.c_str(), &end);
-      if (value->second.empty() || *end != '\0') {
-        result.message = "parameter '" + gate.parameter + "' = '" + value->second + "' is not a number";
-        return result;
-      }
+      right = *value;
       right_text = "{" + gate.parameter + "} = " + number_text(right);
       break;
     }
@@ -120,7 +132,8 @@ GateResult evaluate_gate(const Gate& gate, const std::map<std::string, Json>& me
       }
       if (!*version) {
         result.passed = true;
-        result.message = left_text + "; the registry has no " + ref + " yet, so there is nothing to compare with: passed";
+        result.message =
+            left_text + "; the registry has no " + ref + " yet, so there is nothing to compare with: passed";
         return result;
       }
       const std::string version_text =
@@ -142,10 +155,23 @@ GateResult evaluate_gate(const Gate& gate, const std::map<std::string, Json>& me
       break;
     }
   }
+  double margin = gate.margin;
+  if (!gate.margin_parameter.empty()) {
+    auto value = parameter_number(gate.margin_parameter);
+    if (!value.ok()) {
+      result.message = value.error().message;
+      return result;
+    }
+    margin = gate.margin * *value;
+    right_text += (gate.margin > 0 ? " + {" : " - {") + gate.margin_parameter + "} = " + number_text(*value);
+  } else if (margin != 0) {
+    right_text += (margin > 0 ? " + " : " - ") + number_text(std::abs(margin));
+  }
+  right += margin;
   result.right = right;
   result.passed = compare(*left, gate.comparison, right);
-  result.message = left_text + (result.passed ? " " : " is not ") + std::string(comparison_text(gate.comparison)) +
-                   " " + right_text;
+  result.message = left_text + (result.passed ? " " : " is not ") +
+                   std::string(comparison_text(gate.comparison)) + " " + right_text;
   return result;
 }
 

@@ -321,10 +321,11 @@ Result<Step> Parser::parse_step(const YAML::Node& node) {
 Result<Gate> Parser::parse_gate(const YAML::Node& node) {
   CANOPY_ASSIGN_OR_RETURN(std::string text, nonempty(node, "'gate'"));
   static const std::regex pattern(
-      R"(^\s*([A-Za-z0-9_][A-Za-z0-9_-]*)\.([A-Za-z0-9_.-]+)\s*(>=|<=|==|!=|>|<)\s*(\S+)\s*$)");
+      R"(^\s*([A-Za-z0-9_][A-Za-z0-9_-]*)\.([A-Za-z0-9_.-]+)\s*(>=|<=|==|!=|>|<)\s*(\S+)(?:\s+([+-])\s+(\S+))?\s*$)");
   std::smatch match;
   if (!std::regex_match(text, match, pattern))
-    return error_at(node, "gate '" + text + "' must read STEP.METRIC OP VALUE, e.g. evaluate.map50 >= 0.85");
+    return error_at(
+        node, "gate '" + text + "' must read STEP.METRIC OP VALUE [+|- MARGIN], e.g. evaluate.map50 >= 0.85");
   Gate gate;
   gate.expression = text;
   gate.location = where(node);
@@ -363,6 +364,20 @@ Result<Gate> Parser::parse_gate(const YAML::Node& node) {
     return error_at(node, "gate '" + text + "': '" + right +
                               "' must be a number, {PARAMETER}, STEP.METRIC or registry:MODEL@ALIAS.PATH");
   }
+  if (match[5].matched) {
+    const std::string margin = match[6];
+    const double sign = match[5] == "-" ? -1 : 1;
+    double number = std::strtod(margin.c_str(), &end);
+    if (end == margin.c_str() + margin.size() && std::isfinite(number)) {
+      gate.margin = sign * number;
+    } else if (std::regex_match(margin, m, parameter)) {
+      gate.margin = sign;
+      gate.margin_parameter = m[1];
+    } else {
+      return error_at(node, "gate '" + text + "': the margin '" + match[5].str() + " " + margin +
+                                "' must be a number or {PARAMETER}");
+    }
+  }
   return gate;
 }
 
@@ -376,9 +391,10 @@ Status Parser::check_gate(const Pipeline& pipeline, const Gate& gate) {
       return error_at(gate.location, "gate '" + gate.expression + "' reads metrics of step '" + name +
                                          "', which declares no 'metrics' file");
   }
-  if (gate.kind == Gate::Kind::kParameter && !pipeline.find_step(gate.step)->find_parameter(gate.parameter))
-    return error_at(gate.location, "gate '" + gate.expression + "' uses {" + gate.parameter +
-                                       "}, but step '" + gate.step + "' has no such parameter");
+  for (const std::string* used : {&gate.parameter, &gate.margin_parameter})
+    if (!used->empty() && !pipeline.find_step(gate.step)->find_parameter(*used))
+      return error_at(gate.location, "gate '" + gate.expression + "' uses {" + *used + "}, but step '" +
+                                         gate.step + "' has no such parameter");
   return {};
 }
 

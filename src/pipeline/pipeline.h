@@ -27,10 +27,10 @@ struct Location {
 
 struct EnvVariable {
   std::string name;
-  bool optional = false;                 // default: required
+  bool optional = false;  // default: required
   std::optional<std::string> default_value;
   std::string description;
-  bool secret = false;                   // `secret: true`, or a name that looks secret (see redact.h)
+  bool secret = false;  // `secret: true`, or a name that looks secret (see redact.h)
   Location location;
 };
 
@@ -51,17 +51,17 @@ struct Parameter {
 
 struct Step {
   std::string name;
-  std::string image;                       // recorded in the lineage; used with --containers
-  std::vector<std::string> commands;       // run in order in one bash, stopping at the first failure
+  std::string image;                  // recorded in the lineage; used with --containers
+  std::vector<std::string> commands;  // run in order in one bash, stopping at the first failure
   std::vector<EnvVariable> environment;
   std::vector<Parameter> parameters;
-  std::vector<std::string> inputs;         // paths or globs, relative to the pipeline's directory
+  std::vector<std::string> inputs;  // paths or globs, relative to the pipeline's directory
   std::vector<std::string> outputs;
-  std::string metrics;                     // JSON file the step writes; empty: none
-  double timeout_seconds = 0;              // 0: no limit
-  int retries = 0;                         // extra attempts after a failure
-  std::vector<std::string> depends;        // resolved: explicit list, or the previous step
-  bool depends_given = false;              // `depends` was written in the file
+  std::string metrics;               // JSON file the step writes; empty: none
+  double timeout_seconds = 0;        // 0: no limit
+  int retries = 0;                   // extra attempts after a failure
+  std::vector<std::string> depends;  // resolved: explicit list, or the previous step
+  bool depends_given = false;        // `depends` was written in the file
   Location location;
 
   const Parameter* find_parameter(std::string_view parameter) const;
@@ -80,9 +80,14 @@ struct Gate {
   Comparison comparison = Comparison::kGreaterEqual;
   enum class Kind { kNumber, kParameter, kStepMetric, kRegistry } kind = Kind::kNumber;
   double number = 0;
-  std::string parameter;                   // kParameter
-  std::string other_step, other_metric;    // kStepMetric
-  std::string model, alias, path;          // kRegistry; path is dotted, e.g. "metrics.map50"
+  std::string parameter;                 // kParameter
+  std::string other_step, other_metric;  // kStepMetric
+  std::string model, alias, path;        // kRegistry; path is dotted, e.g. "metrics.map50"
+  // A margin added to (or taken from) the right side: "a.map50 >= b.map50 + 0.02",
+  // "- {tolerance}". With a parameter, `margin` is its sign (+1 or -1); 0 and
+  // no parameter: none.
+  double margin = 0;
+  std::string margin_parameter;
   Location location;
 
   // Steps whose metrics the gate reads.
@@ -90,9 +95,9 @@ struct Gate {
 };
 
 struct Pipeline {
-  fs::path file;                       // as given
-  std::string file_sha256;             // of the file's bytes
-  std::vector<Step> steps;             // in file order
+  fs::path file;            // as given
+  std::string file_sha256;  // of the file's bytes
+  std::vector<Step> steps;  // in file order
   std::vector<Gate> gates;
 
   const Step* find_step(std::string_view step) const;

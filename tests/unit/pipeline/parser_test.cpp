@@ -292,6 +292,54 @@ TEST(PipelineGates, EvaluateAgainstNumbersParametersAndTheRegistry) {
       << "a value that is there but not a number is an error, not a skip";
 }
 
+TEST(PipelineGates, AMarginMovesTheRightSide) {
+  auto parsed = parse_pipeline(R"(- step:
+    name: challenger
+    command: x
+    metrics: c.json
+    parameters: [{name: min_gain, type: float, default: 0.05}, {name: label, type: string, default: x}]
+- step: {name: production, command: x, metrics: p.json}
+- gate: "challenger.map50 >= production.map50 + {min_gain}"
+- gate: challenger.original >= production.original - 0.01
+- gate: "challenger.original >= production.original - {min_gain}"
+- gate: challenger.map50 >= 0.5 + 0.2
+- gate: "challenger.map50 >= 0 + {label}"
+)",
+                               "p.yaml");
+  ASSERT_TRUE(parsed.ok()) << parsed.error().message;
+  EXPECT_EQ(parsed->gates[0].margin_parameter, "min_gain");
+  EXPECT_EQ(parsed->gates[1].margin, -0.01);
+  const std::map<std::string, Json> metrics = {{"challenger", Json{{"map50", 0.62}, {"original", 0.795}}},
+                                               {"production", Json{{"map50", 0.6}, {"original", 0.8}}}};
+  auto values = resolve_parameters(*parsed, {}, {"challenger", "production"});
+  ASSERT_TRUE(values.ok());
+  GateResult small_gain = evaluate_gate(parsed->gates[0], metrics, *values, {});
+  EXPECT_FALSE(small_gain.passed) << "0.62 is better than 0.6, but not by 0.05";
+  EXPECT_NE(small_gain.message.find("production.map50 = 0.6 + {min_gain} = 0.05"), std::string::npos)
+      << small_gain.message;
+  auto lenient = resolve_parameters(*parsed, {"min_gain=0.01"}, {"challenger", "production"});
+  EXPECT_TRUE(evaluate_gate(parsed->gates[0], metrics, *lenient, {}).passed);
+  GateResult tolerated = evaluate_gate(parsed->gates[1], metrics, *values, {});
+  EXPECT_TRUE(tolerated.passed) << tolerated.message;
+  EXPECT_NE(tolerated.message.find("- 0.01"), std::string::npos) << tolerated.message;
+  EXPECT_FALSE(evaluate_gate(parsed->gates[3], metrics, *values, {}).passed);
+  GateResult minus = evaluate_gate(parsed->gates[2], metrics, *values, {});
+  EXPECT_TRUE(minus.passed) << "0.795 >= 0.8 - 0.05";
+  EXPECT_NE(minus.message.find("production.original = 0.8 - {min_gain} = 0.05"), std::string::npos)
+      << minus.message;
+  GateResult not_a_number = evaluate_gate(parsed->gates[4], metrics, *values, {});
+  EXPECT_FALSE(not_a_number.passed);
+  EXPECT_EQ(not_a_number.message, "parameter 'label' = 'x' is not a number");
+
+  Error bad =
+      parse_error("- step: {name: e, command: x, metrics: m.json}\n- gate: \"e.map50 >= 0.5 - high\"\n");
+  EXPECT_NE(bad.message.find("must be a number or {PARAMETER}"), std::string::npos) << bad.message;
+  Error unknown =
+      parse_error("- step: {name: e, command: x, metrics: m.json}\n- gate: \"e.map50 >= 0.5 + {gain}\"\n");
+  EXPECT_NE(unknown.message.find("uses {gain}, but step 'e' has no such parameter"), std::string::npos)
+      << unknown.message;
+}
+
 TEST(PipelineRedactor, MasksSecretsAndTheirJsonForm) {
   EXPECT_TRUE(looks_secret("API_KEY"));
   EXPECT_TRUE(looks_secret("github_token"));
