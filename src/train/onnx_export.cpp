@@ -4,6 +4,7 @@
 
 #include <cstring>
 #include <map>
+#include <optional>
 
 #include "common/files.h"
 #include "infer/onnx_builder.h"
@@ -234,9 +235,45 @@ Status load_onnx_weights(FieldDetectorImpl& model, const std::filesystem::path& 
   }
   std::map<std::string, const onnx::TensorProto*> initializers;
   for (const auto& tensor : proto.graph().initializer()) initializers[tensor.name()] = &tensor;
+  // An int8 model (canopy-train quantize) keeps a Conv's weight and bias as
+  // NAME_quantized (int8, int32) times NAME_scale per output channel, with
+  // zero points of 0: fine-tuning the model a device runs starts from those
+  // values dequantized.
+  const auto dequantized = [&](const std::string& name,
+                               const torch::Tensor& like) -> std::optional<torch::Tensor> {
+    auto quantized = initializers.find(name + "_quantized");
+    auto scale = initializers.find(name + "_scale");
+    if (quantized == initializers.end() || scale == initializers.end()) return std::nullopt;
+    const std::int64_t channels = like.size(0);
+    const std::string& scales = scale->second->raw_data();
+    const std::string& values = quantized->second->raw_data();
+    const bool int8 = quantized->second->data_type() == onnx::TensorProto_DataType_INT8;
+    const bool int32 = quantized->second->data_type() == onnx::TensorProto_DataType_INT32;
+    const std::size_t width = int8 ? 1 : 4;
+    if (!(int8 || int32) || scale->second->data_type() != onnx::TensorProto_DataType_FLOAT ||
+        scales.size() != std::size_t(channels) * sizeof(float) ||
+        values.size() != std::size_t(like.numel()) * width)
+      return std::nullopt;
+    torch::Tensor value = torch::empty_like(like);
+    float* out = value.data_ptr<float>();
+    const std::int64_t per_channel = like.numel() / channels;
+    for (std::int64_t i = 0; i < like.numel(); ++i) {
+      float channel_scale = 0;
+      std::memcpy(&channel_scale, scales.data() + (i / per_channel) * sizeof(float), sizeof(float));
+      std::int32_t q = 0;
+      if (int8) {
+        q = static_cast<std::int8_t>(values[std::size_t(i)]);
+      } else {
+        std::memcpy(&q, values.data() + std::size_t(i) * 4, 4);
+      }
+      out[i] = static_cast<float>(q) * channel_scale;
+    }
+    return value;
+  };
   const auto fetch = [&](const std::string& name, const torch::Tensor& like) -> Result<torch::Tensor> {
     auto found = initializers.find(name);
     if (found == initializers.end()) {
+      if (auto value = dequantized(name, like)) return *value;
       return Error{ErrorCode::kInvalidArgument, onnx_file.string() + " has no initializer " + name +
                                                     " (a different architecture or size?)"};
     }
