@@ -2,6 +2,7 @@
 // what people labeled (docs/labeling.md, "Datasets"), made and kept by the
 // server; pull writes one as a dataset directory training reads (YOLO by
 // default, or COCO or Pascal VOC), each image checked against its hash.
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -224,23 +225,32 @@ void register_dataset_version_commands(CLI::App& dataset, Globals& globals, int&
   auto pull_ref = std::make_shared<std::string>();
   auto out = std::make_shared<std::string>();
   auto format = std::make_shared<std::string>("yolo");
+  auto splits = std::make_shared<std::vector<std::string>>();
   auto* pull = version->add_subcommand("pull", "Write a version as a dataset directory training reads");
   pull->add_option("VERSION", *pull_ref, "NAME:VERSION")->required();
   pull->add_option("-o,--out", *out, "directory to write (absent or empty)")->required();
   pull->add_option("--format", *format, "yolo (default), coco, voc, labelstudio or cvat")
       ->check(CLI::IsMember({"yolo", "coco", "voc", "labelstudio", "cvat"}));
+  pull->add_option("--split", *splits, "only the items of this split: train, val or test (repeatable)")
+      ->check(CLI::IsMember({"train", "val", "test"}));
   add_server_flags(pull, globals);
-  set_action(pull, exit_code, [&globals, pull_ref, out, format]() -> Status {
+  set_action(pull, exit_code, [&globals, pull_ref, out, format, splits]() -> Status {
     CANOPY_ASSIGN_OR_RETURN(auto parsed, api::parse_dataset_ref(*pull_ref));
     CANOPY_ASSIGN_OR_RETURN(vision::DatasetFormat target, vision::parse_format(*format));
     CANOPY_ASSIGN_OR_RETURN(auto client, connect_to_fleet(globals));
     CANOPY_ASSIGN_OR_RETURN(api::DatasetVersion v, client.dataset_version(parsed.first, parsed.second));
+    if (!splits->empty())
+      std::erase_if(v.item_list, [&splits](const api::DatasetItem& item) {
+        return std::find(splits->begin(), splits->end(), item.split) == splits->end();
+      });
+    if (v.item_list.empty())
+      return make_error(ErrorCode::kNotFound, v.ref() + " has no items in the splits asked for");
     CANOPY_TRY(pull_version(client, v, target, *out, globals.quiet || globals.json));
+    const auto written = static_cast<long long>(v.item_list.size());
     if (globals.json)
-      print_json({{"version", v.ref()}, {"items", v.items}, {"out", *out}, {"format", *format}});
+      print_json({{"version", v.ref()}, {"items", written}, {"out", *out}, {"format", *format}});
     else
-      std::printf("%s: %lld image(s) in %s (%s)\n", v.ref().c_str(), static_cast<long long>(v.items),
-                  out->c_str(), format->c_str());
+      std::printf("%s: %lld image(s) in %s (%s)\n", v.ref().c_str(), written, out->c_str(), format->c_str());
     return {};
   });
 }
