@@ -142,7 +142,8 @@ Result<api::DeploymentState> LoopLinks::rollout_state(std::int64_t deployment) {
 Result<std::vector<std::string>> LoopLinks::open_drift(const std::string& model) {
   CANOPY_ASSIGN_OR_RETURN(std::optional<std::int64_t> production, alias(model, "production"));
   if (!production) return std::vector<std::string>();
-  CANOPY_TRY(drift_.evaluate());
+  // Every worker's claim asks; the measures move with hours of telemetry, not seconds.
+  CANOPY_TRY(drift_.refresh(60'000));
   CANOPY_ASSIGN_OR_RETURN(std::vector<api::DriftAlert> alerts,
                           drift_.open_alerts(model + ":" + std::to_string(*production)));
   std::vector<std::string> out;

@@ -79,7 +79,16 @@ Status DriftMonitor::observe(const api::Telemetry& telemetry, std::int64_t at_ms
       binds);
 }
 
+Status DriftMonitor::refresh(std::int64_t max_age_ms) {
+  const std::int64_t last = evaluated_at_ms_.load();
+  if (last >= 0 && clock_.monotonic_ms() - last < max_age_ms) return {};
+  CANOPY_ASSIGN_OR_RETURN(auto reports, evaluate());
+  (void)reports;
+  return {};
+}
+
 Result<std::vector<api::DriftReport>> DriftMonitor::evaluate() {
+  evaluated_at_ms_ = clock_.monotonic_ms();
   // Accuracy first: the labeling queue's lock is taken after this area's, never inside it here.
   CANOPY_ASSIGN_OR_RETURN(std::vector<api::ModelAccuracy> accuracies, accuracy_.accuracy());
   std::map<std::pair<std::string, std::string>, api::ModelAccuracy> accuracy_of;

@@ -15,6 +15,7 @@
 // labeling queue (through DriftAccuracy).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -53,6 +54,9 @@ class DriftMonitor {
   Status observe(const api::Telemetry& telemetry, std::int64_t at_ms);
   // Every model version and field measured; alerts raised and cleared.
   Result<std::vector<api::DriftReport>> evaluate();
+  // evaluate(), unless it ran less than `max_age_ms` ago (by the clock): for
+  // callers that only read the alerts, often (every worker's claim).
+  Status refresh(std::int64_t max_age_ms);
   // Alerts, newest first: open ones only, or every one.
   Result<std::vector<api::DriftAlert>> alerts(bool open_only);
   // The open alerts of one model version (NAME:VERSION).
@@ -71,6 +75,7 @@ class DriftMonitor {
   DriftAccuracy& accuracy_;
   Clock& clock_;
   const DriftOptions options_;
+  std::atomic<std::int64_t> evaluated_at_ms_{-1};  // monotonic; -1: never
 };
 
 }  // namespace canopy::server
