@@ -1,6 +1,7 @@
 #include "client/fleet_client.h"
 
 #include "client/registry_client.h"
+#include "common/text.h"
 
 namespace canopy::client {
 
@@ -359,8 +360,10 @@ Result<Json> FleetClient::lineage_of_version(const std::string& model, std::int6
 }
 
 Result<Json> FleetClient::lineage_of_sample(const std::string& sample_id) {
-  return call("GET", "/api/v1/lineage/samples/" + url_segment(sample_id), nullptr,
-              "reading the lineage of sample " + sample_id);
+  // Sample ids are paths ("DEVICE/CAMERA/MS", "import/NAME/FILE"): their slashes stay.
+  std::string path = "/api/v1/lineage/samples";
+  for (const std::string& segment : split(sample_id, '/')) path += "/" + url_segment(segment);
+  return call("GET", path, nullptr, "reading the lineage of sample " + sample_id);
 }
 
 }  // namespace canopy::client

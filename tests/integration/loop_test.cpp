@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
+#include <filesystem>
 #include <thread>
 
 #include "common/files.h"
@@ -158,6 +160,111 @@ TEST_F(LoopTest, AServerRestartedMidJobKeepsTheJobAndTheWorkerReportsItsEnd) {
   CommandResult again = run_shell(canopy + " retrain start detector");
   EXPECT_NE(again.exit_code, 0);
   EXPECT_NE(again.output.find("already queued or running"), std::string::npos) << again.output;
+}
+
+// The real retrain pipeline (examples/agriculture/retrain.yaml), tiny: a
+// first model trained by the example pipeline is production; a drifted
+// field's labeled data is the job's dataset. The first worker is killed
+// with SIGKILL once training has saved its first checkpoint; the second
+// resumes from it (the data step cached, training "resuming ... at epoch"),
+// the challenger passes its gates and is published with its lineage. A
+// second job whose gate asks for more than the challenger can give is
+// rejected, and the challenger alias stays where it was.
+TEST_F(LoopTest, ARealRetrainKilledMidTrainingIsResumedByAnotherWorkerAndItsChallengerHasItsLineage) {
+  const std::string tools = "PATH=" + canopy_binary().parent_path().string() + ":" +
+                            train_binary().parent_path().string() + ":$PATH ";
+  const std::string publish = "API_KEY=" + std::string(ServerProcess::kAdminKey) +
+                              " MODEL_REPOSITORY=" + server->url() + "/repository ";
+  CommandResult first_model = run_shell(
+      env + tools + publish + canopy_binary().string() + " pipeline run " +
+      (examples_dir() / "agriculture" / "pipeline.yaml").string() + " --workspace " +
+      (dir / "first").string() +
+      " -q --param images=64 --param val_images=16 --param epochs=4 --param img=160 --param width=0.25"
+      " --param batch=8 --param min_map50=0 --param max_drop=1");
+  ASSERT_EQ(first_model.exit_code, 0) << first_model.output;
+  ASSERT_EQ(run_shell(canopy + " model alias set crop-disease-detector 1 production").exit_code, 0);
+  ASSERT_EQ(run_shell(canopy + " dataset generate --out " + (dir / "drifted").string() +
+                      " --images 60 --seed 11 --scenario new-disease -q")
+                .exit_code,
+            0);
+  ASSERT_EQ(run_shell(canopy + " dataset version import " + (dir / "drifted").string() + " --name drifted -q")
+                .exit_code,
+            0);
+  write_bytes(dir / "retrain.json", R"({"min_new_labels": 0, "on_drift": false, "bases": ["drifted:1"],
+    "promotion": "manual", "parameters": {"replay": 32, "val_images": 16, "epochs": 8, "img": 160,
+    "width": 0.25, "batch": 8, "max_drop": 1, "min_gain": -1, "max_forgetting": 1}})");
+  ASSERT_EQ(
+      run_shell(canopy + " retrain policy crop-disease-detector --file " + (dir / "retrain.json").string())
+          .exit_code,
+      0);
+  ASSERT_EQ(run_shell(canopy + " retrain start crop-disease-detector").exit_code, 0);
+
+  auto retrain_worker = [&](const std::string& name) {
+    return Subprocess::start(
+               {{canopy_binary().string(), "worker", "--pipeline",
+                 (examples_dir() / "agriculture" / "retrain.yaml").string(), "--workspace",
+                 (dir / "work").string(), "--name", name, "--once", "--server", server->url(), "--api-key",
+                 ServerProcess::kAdminKey},
+                {{"PATH", canopy_binary().parent_path().string() + ":" +
+                              train_binary().parent_path().string() + ":" + std::getenv("PATH")}},
+                dir / (name + ".log"),
+                dir / (name + ".log")})
+        .value();
+  };
+  Subprocess first = retrain_worker("first");
+  const fs::path checkpoint = dir / "work" / "job-1" / "train" / "last.pt";
+  for (int i = 0; i < 1200 && !fs::exists(checkpoint); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_TRUE(fs::exists(checkpoint)) << read_bytes(dir / "first.log");
+  first.signal(SIGKILL);
+  first.wait();
+  std::this_thread::sleep_for(std::chrono::milliseconds(3500));  // the lease runs out
+
+  Subprocess second = retrain_worker("second");
+  ASSERT_EQ(second.wait(), 0) << read_bytes(dir / "second.log");
+  const std::string log = read_bytes(dir / "second.log");
+  EXPECT_NE(log.find("[train] resuming"), std::string::npos) << log;
+  EXPECT_NE(log.find("data                 cached"), std::string::npos) << log;
+  Json job = this->job(1);
+  EXPECT_EQ(job["state"], "succeeded") << job.dump();
+  EXPECT_EQ(job["attempts"], 2);
+  EXPECT_EQ(job["version"], 2);
+  EXPECT_EQ(job["parent_version"], 1);
+  CommandResult models = run_shell(canopy + " model list");
+  EXPECT_NE(models.output.find("challenger=2 production=1"), std::string::npos) << models.output;
+
+  // Lineage both ways.
+  CommandResult version_lineage = run_shell(canopy + " lineage crop-disease-detector:2");
+  ASSERT_EQ(version_lineage.exit_code, 0) << version_lineage.output;
+  Json from_version = parse_json(version_lineage.output).value();
+  EXPECT_EQ(from_version["job"], 1);
+  EXPECT_EQ(from_version["parent"], "crop-disease-detector:1");
+  EXPECT_EQ(from_version["dataset"], "crop-disease-detector-field:1");
+  ASSERT_EQ(from_version["samples"].size(), 60u);
+  const std::string sample = from_version["samples"][0]["sample_id"];
+  CommandResult sample_lineage = run_shell(canopy + " lineage --sample " + sample);
+  ASSERT_EQ(sample_lineage.exit_code, 0) << sample_lineage.output;
+  Json from_sample = parse_json(sample_lineage.output).value();
+  ASSERT_EQ(from_sample["models"].size(), 1u) << from_sample.dump();
+  EXPECT_EQ(from_sample["models"][0]["version"], 2);
+
+  // A gate that asks for more than the challenger gives: rejected, never an alias.
+  write_bytes(dir / "strict.json", R"({"min_new_labels": 0, "on_drift": false, "bases": ["drifted:1"],
+    "promotion": "manual", "parameters": {"replay": 32, "val_images": 16, "epochs": 1, "img": 160,
+    "width": 0.25, "batch": 8, "max_drop": 1, "min_gain": 1, "max_forgetting": 1}})");
+  ASSERT_EQ(
+      run_shell(canopy + " retrain policy crop-disease-detector --file " + (dir / "strict.json").string())
+          .exit_code,
+      0);
+  ASSERT_EQ(run_shell(canopy + " retrain start crop-disease-detector").exit_code, 0);
+  Subprocess strict = retrain_worker("strict");
+  ASSERT_EQ(strict.wait(), 0) << read_bytes(dir / "strict.log");
+  Json rejected = this->job(2);
+  EXPECT_EQ(rejected["state"], "rejected") << rejected.dump();
+  EXPECT_NE(rejected.value("message", "").find("challenger_field.map50"), std::string::npos)
+      << rejected.dump();
+  models = run_shell(canopy + " model list");
+  EXPECT_NE(models.output.find("challenger=2 production=1"), std::string::npos) << models.output;
 }
 
 TEST_F(LoopTest, MalformedWorkerCallsAreRefusedAndChangeNothing) {

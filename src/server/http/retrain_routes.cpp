@@ -198,7 +198,7 @@ void install_retrain_routes(httplib::Server& http, const Access& access, Retrain
              send_json(res, 200, *lineage);
            }));
 
-  http.Get(R"(/api/v1/lineage/samples/([^/]+))",
+  http.Get(R"(/api/v1/lineage/samples/(.+))",
            guarded(access, Role::kReader, [&jobs](const Request& req, Response& res, const ApiKeyRecord&) {
              auto lineage = jobs.lineage_of_sample(req.matches[1].str());
              if (!lineage.ok()) return send_error(res, lineage.error());
