@@ -27,6 +27,7 @@ struct SimArgs {
   sim::SimOptions options;
   std::vector<std::string> offline;
   std::vector<std::string> sensor_faults;
+  std::vector<std::string> drifts;
   int frame_interval_s = 900;
   std::string agent;
   std::string start;
@@ -36,8 +37,9 @@ struct SimArgs {
 Result<std::int64_t> parse_start(const std::string& text) {
   auto parsed = parse_utc(text.size() == 10 ? text + "T00:00:00Z" : text);
   if (!parsed.ok())
-    return make_error(ErrorCode::kInvalidArgument,
-                      "--start '" + text + "' must be a UTC time such as 2026-03-01T06:00:00Z or a day such as 2026-03-01");
+    return make_error(
+        ErrorCode::kInvalidArgument,
+        "--start '" + text + "' must be a UTC time such as 2026-03-01T06:00:00Z or a day such as 2026-03-01");
   return *parsed;
 }
 
@@ -87,25 +89,35 @@ void register_sim_command(CLI::App& app, Globals& globals, int& exit_code) {
   command->add_option("--full-disk", o.fleet.full_disk, "the last K devices have a full disk");
   command->add_option("--full-disk-bytes", o.full_disk_bytes,
                       "slot space of a full-disk device (default 1: no model fits)");
-  command->add_option("--speed", o.speed,
-                      "virtual time: this many virtual seconds per real second, followed by every agent and by "
-                      "--duration, --offline and the progress lines (default: real time)");
-  command->add_option("--start", args->start,
-                      "virtual time at the start, UTC, e.g. 2026-03-01T06:00:00Z (default: where the last run on "
-                      "--dir stopped, else now); implies --speed 1 unless given");
-  command->add_flag("--world", o.world,
-                    "give every device a simulated field (weather, soil water, plants, disease) that its agent "
-                    "watches and waters through sensor files, a camera spool and a file valve; needs --speed");
-  command->add_option("--frame-interval", args->frame_interval_s,
-                      "(virtual) seconds between the frames each world's camera takes (default 900)")
+  command->add_option(
+      "--speed", o.speed,
+      "virtual time: this many virtual seconds per real second, followed by every agent and by "
+      "--duration, --offline and the progress lines (default: real time)");
+  command->add_option(
+      "--start", args->start,
+      "virtual time at the start, UTC, e.g. 2026-03-01T06:00:00Z (default: where the last run on "
+      "--dir stopped, else now); implies --speed 1 unless given");
+  command->add_flag(
+      "--world", o.world,
+      "give every device a simulated field (weather, soil water, plants, disease) that its agent "
+      "watches and waters through sensor files, a camera spool and a file valve; needs --speed");
+  command
+      ->add_option("--frame-interval", args->frame_interval_s,
+                   "(virtual) seconds between the frames each world's camera takes (default 900)")
       ->check(cli_support::integer_at_least(60));
-  command->add_option("--sensor-fault", args->sensor_faults,
-                      "DEVICE:SENSOR:KIND:FROM_H:UNTIL_H, e.g. 2:soil-zone-1:dead:30:40: a fault of a world's "
-                      "sensor (stuck, nan, crc, power_on_85, stale, dead) in hours from the start (repeatable)");
+  command->add_option(
+      "--drift", args->drifts,
+      "DEVICE:DAY:SCENARIO, e.g. 2:1:new-disease: from that day of the simulation on, the device's "
+      "world looks different (new-disease, late-season, new-variety) (repeatable)");
+  command->add_option(
+      "--sensor-fault", args->sensor_faults,
+      "DEVICE:SENSOR:KIND:FROM_H:UNTIL_H, e.g. 2:soil-zone-1:dead:30:40: a fault of a world's "
+      "sensor (stuck, nan, crc, power_on_85, stale, dead) in hours from the start (repeatable)");
   command->add_option("--duration", o.duration_s,
                       "stop after this many (virtual) seconds (default: run until Ctrl-C)");
-  command->add_option("--progress-interval", o.progress_interval_s,
-                      "(virtual) seconds between progress lines (default: 5 real seconds)")
+  command
+      ->add_option("--progress-interval", o.progress_interval_s,
+                   "(virtual) seconds between progress lines (default: 5 real seconds)")
       ->check(cli_support::integer_at_least(1));
   command->add_option("--seed", o.seed, "seed of the random connection drops");
   command->add_option("--agent", args->agent, "canopy-agent binary (default: the one next to canopy)");
@@ -116,6 +128,10 @@ void register_sim_command(CLI::App& app, Globals& globals, int& exit_code) {
     for (const auto& spec : args->offline) {
       CANOPY_ASSIGN_OR_RETURN(sim::OfflineWindow window, sim::parse_offline_window(spec));
       options.fleet.offline.push_back(window);
+    }
+    for (const auto& spec : args->drifts) {
+      CANOPY_ASSIGN_OR_RETURN(sim::DeviceDrift drift, sim::parse_device_drift(spec));
+      options.drifts.push_back(drift);
     }
     for (const auto& spec : args->sensor_faults) {
       CANOPY_ASSIGN_OR_RETURN(sim::DeviceSensorFault fault, sim::parse_device_sensor_fault(spec));

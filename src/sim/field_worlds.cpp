@@ -5,6 +5,7 @@
 
 #include "common/files.h"
 #include "common/text.h"
+#include "vision/field_renderer.h"
 
 namespace canopy::sim {
 
@@ -26,11 +27,18 @@ struct FieldWorlds::DeviceWorld {
 Result<std::unique_ptr<FieldWorlds>> FieldWorlds::start(const FieldWorldsOptions& options,
                                                         const std::vector<DeviceSensorFault>& faults,
                                                         Clock& clock) {
+  const auto simulated = [&options](int device) {
+    return std::find(options.devices.begin(), options.devices.end(), device) != options.devices.end();
+  };
   for (const DeviceSensorFault& fault : faults)
-    if (std::find(options.devices.begin(), options.devices.end(), fault.device) == options.devices.end())
+    if (!simulated(fault.device))
       return make_error(
           ErrorCode::kInvalidArgument,
           "--sensor-fault names device " + std::to_string(fault.device) + ", which is not simulated");
+  for (const DeviceDrift& drift : options.drifts)
+    if (!simulated(drift.device))
+      return make_error(ErrorCode::kInvalidArgument,
+                        "--drift names device " + std::to_string(drift.device) + ", which is not simulated");
   std::vector<std::unique_ptr<DeviceWorld>> worlds;
   for (int number : options.devices) {
     world::WorldConfig config = world::default_world_config(number, options.seed);
@@ -44,6 +52,8 @@ Result<std::unique_ptr<FieldWorlds>> FieldWorlds::start(const FieldWorldsOptions
       absolute.until_ms += options.start_ms;
       config.faults.push_back(absolute);
     }
+    for (const DeviceDrift& drift : options.drifts)
+      if (drift.device == number) config.drifts.push_back(drift.event);
     const std::string id = "device-" + std::to_string(number);
     auto created = world::FieldWorld::create(config, options.dir / id / "field", options.dir / "truth" / id);
     if (!created.ok()) return created.error().with_context("the field world of " + id);
@@ -170,6 +180,27 @@ Result<DeviceSensorFault> parse_device_sensor_fault(const std::string& text) {
   fault.fault.from_ms = *from_h * world::kHourMs;
   fault.fault.until_ms = *until_h * world::kHourMs;
   return fault;
+}
+
+Result<DeviceDrift> parse_device_drift(const std::string& text) {
+  const auto bad = [&](const std::string& why) {
+    return make_error(
+        ErrorCode::kInvalidArgument,
+        "--drift '" + text + "': " + why + "; the form is DEVICE:DAY:SCENARIO, e.g. 2:1:new-disease");
+  };
+  const std::vector<std::string> parts = split(text, ':');
+  if (parts.size() != 3) return bad("three parts are needed");
+  const std::optional<std::int64_t> device = parse_int(parts[0]);
+  if (!device || *device < 1) return bad("the device is a number from 1");
+  const std::optional<std::int64_t> day = parse_int(parts[1]);
+  if (!day || *day < 0 || *day > 3650) return bad("the day is a whole number from 0");
+  const std::vector<std::string> scenarios = vision::field_scenarios();
+  if (std::find(scenarios.begin(), scenarios.end(), parts[2]) == scenarios.end()) {
+    std::string known;
+    for (const std::string& scenario : scenarios) known += (known.empty() ? "" : ", ") + scenario;
+    return bad("'" + parts[2] + "' is not a scenario (" + known + ")");
+  }
+  return DeviceDrift{static_cast<int>(*device), world::DriftEvent{static_cast<int>(*day), parts[2]}};
 }
 
 }  // namespace canopy::sim

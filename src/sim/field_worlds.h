@@ -28,12 +28,20 @@
 
 namespace canopy::sim {
 
+// A drift of one device's world: from `event.day` (days after the start) on,
+// its camera sees `event.scenario`.
+struct DeviceDrift {
+  int device = 0;
+  world::DriftEvent event;
+};
+
 struct FieldWorldsOptions {
   std::filesystem::path dir;  // the simulation's directory
   std::vector<int> devices;   // device numbers, 1-based
   std::uint64_t seed = 1;
   std::int64_t start_ms = 0;           // the worlds' first instant: the virtual start
   std::int64_t frame_interval_ms = 0;  // 0: the world's default per camera
+  std::vector<DeviceDrift> drifts;
 };
 
 // A sensor fault of one device, from the command line.
@@ -89,5 +97,9 @@ class FieldWorlds {
 // "K:SENSOR:KIND:FROM_H:UNTIL_H", e.g. "2:soil-zone-1:dead:30:40": device
 // 2's soil probe is gone from hour 30 to hour 40 of the simulation.
 Result<DeviceSensorFault> parse_device_sensor_fault(const std::string& text);
+
+// "K:DAY:SCENARIO", e.g. "2:1:new-disease": device 2's camera sees a new
+// disease from the second day on.
+Result<DeviceDrift> parse_device_drift(const std::string& text);
 
 }  // namespace canopy::sim

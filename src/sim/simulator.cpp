@@ -172,8 +172,8 @@ std::string describe_worlds(const std::vector<WorldTally>& tallies) {
   std::snprintf(text, sizeof text,
                 "fields: soil %.1f-%.1f%% now, %d valve openings, %lld min open, %.0f mm irrigated in all; "
                 "plants truly diseased %d, water-stressed %d of %d; %d frames",
-                theta_min * 100, theta_max * 100, openings, static_cast<long long>(open_minutes), irrigation_mm,
-                diseased, stressed, plants, frames);
+                theta_min * 100, theta_max * 100, openings, static_cast<long long>(open_minutes),
+                irrigation_mm, diseased, stressed, plants, frames);
   return text;
 }
 
@@ -202,7 +202,8 @@ Status run_simulation(const SimOptions& options, const std::atomic<bool>& stop_r
     return make_error(ErrorCode::kInvalidArgument,
                       "--world needs virtual time: give --speed (a week at 1000x takes 10 minutes)");
   if (!options.world && !options.sensor_faults.empty())
-    return make_error(ErrorCode::kInvalidArgument, "--sensor-fault needs --world: the faults are the worlds' sensors'");
+    return make_error(ErrorCode::kInvalidArgument,
+                      "--sensor-fault needs --world: the faults are the worlds' sensors'");
   CANOPY_ASSIGN_OR_RETURN(std::vector<DevicePlan> plan, plan_fleet(options.fleet));
   if (Status reachable = check_reachable(server.host, server.port); !reachable.ok())
     return reachable.error().with_context("cannot reach the server at " + options.server_url +
@@ -231,6 +232,7 @@ Status run_simulation(const SimOptions& options, const std::atomic<bool>& stop_r
     world_options.seed = options.seed;
     world_options.start_ms = virtual_start;
     world_options.frame_interval_ms = options.frame_interval_ms;
+    world_options.drifts = options.drifts;
     CANOPY_ASSIGN_OR_RETURN(worlds, FieldWorlds::start(world_options, options.sensor_faults, clock));
   }
 
@@ -246,8 +248,7 @@ Status run_simulation(const SimOptions& options, const std::atomic<bool>& stop_r
   print("sim: " + std::to_string(devices.size()) + " devices (" + devices.front().plan.name + " ... " +
         devices.back().plan.name + ") -> " + options.server_url + ", data in " + options.dir.string());
   print("sim: faults: " + describe_faults(options, devices));
-  if (worlds)
-    print("sim: a field world per device, ground truth in " + (options.dir / "truth").string());
+  if (worlds) print("sim: a field world per device, ground truth in " + (options.dir / "truth").string());
   if (virtual_time) {
     char speed[32];
     std::snprintf(speed, sizeof speed, "%gx", options.speed);
@@ -267,8 +268,8 @@ Status run_simulation(const SimOptions& options, const std::atomic<bool>& stop_r
       std::snprintf(prefix, sizeof prefix, "sim %4.0fs: ", elapsed_s());
     print(prefix + text);
   };
-  const double progress_every_s =
-      options.progress_interval_s > 0 ? options.progress_interval_s
+  const double progress_every_s = options.progress_interval_s > 0
+                                      ? options.progress_interval_s
                                       : kProgressEveryRealS * (virtual_time ? options.speed : 1.0);
   double next_progress_s = progress_every_s;
   Status result;

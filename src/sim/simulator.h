@@ -45,9 +45,10 @@ struct SimOptions {
   bool world = false;
   std::int64_t frame_interval_ms = 900'000;  // how often each camera of a world takes a frame
   std::vector<DeviceSensorFault> sensor_faults;
-  double duration_s = 0;        // 0: until stop_requested
-  int progress_interval_s = 0;  // 0: every 5 real seconds (5 × speed virtual seconds)
-  unsigned seed = 1;  // drop decisions of device K's link use seed + K
+  std::vector<DeviceDrift> drifts;  // with `world`
+  double duration_s = 0;            // 0: until stop_requested
+  int progress_interval_s = 0;      // 0: every 5 real seconds (5 × speed virtual seconds)
+  unsigned seed = 1;                // drop decisions of device K's link use seed + K
 };
 
 // Runs the fleet until `duration_s` has passed or `stop_requested` is set,

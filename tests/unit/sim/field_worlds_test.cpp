@@ -42,6 +42,21 @@ TEST(DeviceSensorFault, RefusesMalformedFaultsNamingTheForm) {
   }
 }
 
+TEST(DeviceDrift, ParsesDeviceDayAndScenarioAndRefusesTheRestNamingTheForm) {
+  auto drift = parse_device_drift("2:1:new-disease");
+  ASSERT_TRUE(drift.ok()) << drift.error().message;
+  EXPECT_EQ(drift->device, 2);
+  EXPECT_EQ(drift->event.day, 1);
+  EXPECT_EQ(drift->event.scenario, "new-disease");
+  for (const char* text : {"", "2:1", "0:1:new-disease", "x:1:new-disease", "2:-1:new-disease", "2:1:snow",
+                           "2:1:new-disease:3"}) {
+    auto bad = parse_device_drift(text);
+    ASSERT_FALSE(bad.ok()) << text;
+    EXPECT_NE(bad.error().message.find("DEVICE:DAY:SCENARIO"), std::string::npos) << bad.error().message;
+  }
+  EXPECT_NE(parse_device_drift("2:1:snow").error().message.find("new-disease"), std::string::npos);
+}
+
 // Time that stands still: the worlds' thread waits for a step that never
 // comes, napping a real millisecond at a time, so it sees its stop at once
 // (a ManualClock's sleeper would wait for the clock to move).
@@ -89,6 +104,12 @@ TEST(FieldWorlds, WriteEachAgentsFieldConfigurationAndKeepTheTruthApart) {
 TEST(FieldWorlds, RefuseAFaultOnADeviceOrSensorThatIsNotThere) {
   testing::TempDir dir;
   StillClock clock;
+  FieldWorldsOptions drifting = options_in(dir.path());
+  drifting.drifts = {*parse_device_drift("3:1:new-disease")};
+  auto unknown = FieldWorlds::start(drifting, {}, clock);
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_NE(unknown.error().message.find("--drift names device 3"), std::string::npos)
+      << unknown.error().message;
   DeviceSensorFault fault = *parse_device_sensor_fault("3:soil-zone-1:dead:1:2");
   auto no_device = FieldWorlds::start(options_in(dir.path()), {fault}, clock);
   ASSERT_FALSE(no_device.ok());
