@@ -43,6 +43,7 @@ Result<std::unique_ptr<FieldWorlds>> FieldWorlds::start(const FieldWorldsOptions
   for (int number : options.devices) {
     world::WorldConfig config = world::default_world_config(number, options.seed);
     config.start_ms = options.start_ms;
+    if (auto field = options.fields.find(number); field != options.fields.end()) config.field = field->second;
     if (options.frame_interval_ms > 0)
       for (auto& camera : config.cameras) camera.interval_ms = options.frame_interval_ms;
     for (const DeviceSensorFault& fault : faults) {

@@ -16,6 +16,7 @@
 #include <atomic>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -36,8 +37,9 @@ struct DeviceDrift {
 };
 
 struct FieldWorldsOptions {
-  std::filesystem::path dir;  // the simulation's directory
-  std::vector<int> devices;   // device numbers, 1-based
+  std::filesystem::path dir;          // the simulation's directory
+  std::vector<int> devices;           // device numbers, 1-based
+  std::map<int, std::string> fields;  // a device's field name, written into its field configuration
   std::uint64_t seed = 1;
   std::int64_t start_ms = 0;           // the worlds' first instant: the virtual start
   std::int64_t frame_interval_ms = 0;  // 0: the world's default per camera

@@ -228,7 +228,10 @@ Status run_simulation(const SimOptions& options, const std::atomic<bool>& stop_r
   if (options.world) {
     FieldWorldsOptions world_options;
     world_options.dir = options.dir;
-    for (const auto& device : plan) world_options.devices.push_back(device.number);
+    for (const auto& device : plan) {
+      world_options.devices.push_back(device.number);
+      world_options.fields[device.number] = device.tags.at("field");
+    }
     world_options.seed = options.seed;
     world_options.start_ms = virtual_start;
     world_options.frame_interval_ms = options.frame_interval_ms;

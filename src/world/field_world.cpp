@@ -295,9 +295,9 @@ std::string FieldWorld::field_config_yaml() const {
   const std::string period = seconds(config_.sensor_period_ms);
   std::string yaml =
       "# The field configuration of a simulated device: its sensors, spools and\n"
-      "# valves are files the simulated field world writes and reads.\n"
-      "location:\n  latitude: " +
-      number(config_.weather.latitude_deg) + "\n";
+      "# valves are files the simulated field world writes and reads.\n" +
+      (config_.field.empty() ? std::string() : "field: " + config_.field + "\n") +
+      "location:\n  latitude: " + number(config_.weather.latitude_deg) + "\n";
   yaml += "cameras:\n";
   for (const CameraConfig& camera : config_.cameras) {
     yaml += "  - id: " + camera.id + "\n    spool: " + quoted(f.spool(camera.id)) +

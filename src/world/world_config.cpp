@@ -56,6 +56,8 @@ Result<WorldConfig> resolve_world_config(WorldConfig config) {
     if (camera.width < 64 || camera.height < 64 || camera.width > 8192 || camera.height > 8192)
       return invalid("camera '" + camera.id + "': the image size must be between 64 and 8192 pixels");
   }
+  if (!config.field.empty() && !plain_name(config.field))
+    return invalid("field '" + config.field + "' must be letters, digits, '-' and '_'");
   if (!known_scenario(config.scenario)) return invalid("unknown scenario '" + config.scenario + "'");
   for (const DriftEvent& drift : config.drifts)
     if (!known_scenario(drift.scenario))

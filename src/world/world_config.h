@@ -44,6 +44,7 @@ struct DriftEvent {
 };
 
 struct WorldConfig {
+  std::string field;  // the field's name, in the device's field configuration (empty: none)
   std::uint64_t seed = 1;
   std::int64_t start_ms = 1'780'272'000'000;  // 2026-06-01T00:00:00Z: summer, thirsty plants
   WeatherConfig weather;

@@ -71,6 +71,7 @@ FieldWorldsOptions options_in(const std::filesystem::path& dir) {
   FieldWorldsOptions options;
   options.dir = dir;
   options.devices = {1, 2};
+  options.fields = {{1, "north"}, {2, "south"}};
   options.seed = 7;
   options.start_ms = kStart;
   options.frame_interval_ms = 15 * 60'000;
@@ -87,6 +88,7 @@ TEST(FieldWorlds, WriteEachAgentsFieldConfigurationAndKeepTheTruthApart) {
     EXPECT_EQ((*worlds)->field_config(device), dir.path() / id / "field.yaml");
     auto yaml = read_file(dir.path() / id / "field.yaml");
     ASSERT_TRUE(yaml.ok()) << yaml.error().message;
+    EXPECT_NE(yaml->find(device == 1 ? "field: north\n" : "field: south\n"), std::string::npos) << *yaml;
     // The agent reads its own world's files, and nothing of the truth.
     EXPECT_NE(yaml->find((dir.path() / id / "field").string()), std::string::npos) << *yaml;
     EXPECT_EQ(yaml->find("truth"), std::string::npos) << *yaml;

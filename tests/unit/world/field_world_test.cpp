@@ -145,6 +145,11 @@ TEST(FieldWorld, RefusesABadConfiguration) {
   config = default_world_config(1, 1);
   config.faults = {{"soil-zone-1", SensorFaultKind::kPowerOn85, 0, 1}};
   EXPECT_FALSE(FieldWorld::create(config, dir / "d", dir / "t").ok());
+  config = default_world_config(1, 1);
+  config.field = "north field";  // the field configuration would not read back
+  auto spaced = FieldWorld::create(config, dir / "d", dir / "t");
+  ASSERT_FALSE(spaced.ok());
+  EXPECT_NE(spaced.error().message.find("field 'north field'"), std::string::npos) << spaced.error().message;
   EXPECT_EQ(default_world_config(1, 1).zones[0].texture, "sand");
   EXPECT_EQ(default_world_config(2, 1).zones[0].texture, "loam");
   EXPECT_NE(default_world_config(1, 1).seed, default_world_config(2, 1).seed);
