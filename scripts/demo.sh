@@ -15,7 +15,10 @@
 # when the demo's small detector finds a sick plant). Then four devices on
 # simulated fields (`canopy sim --world`) for three virtual days in about a
 # minute: irrigation cycles on the world's soil, a dead probe's alert, a day
-# offline and the catch-up. And a summary.
+# offline and the catch-up. Then the loop: a model in four simulated fields,
+# drift in one of them, the drift monitor's alert, the hard cases labeled by
+# the simulation's oracle, a retrain by `canopy worker`, and the challenger
+# promoted and rolled out. And a summary.
 set -euo pipefail
 build_dir=${1:-build}
 canopy="$(cd "$build_dir" && pwd)/apps/canopy"
@@ -26,12 +29,14 @@ server_pid=
 sim_pid=
 field_pid=
 world_server_pid=
+loop_server_pid=
 cleanup() {
   # The simulator first: on SIGTERM it stops its agents.
   [ -n "$sim_pid" ] && kill "$sim_pid" 2>/dev/null && wait "$sim_pid" 2>/dev/null
   [ -n "$field_pid" ] && kill "$field_pid" 2>/dev/null && wait "$field_pid" 2>/dev/null
   [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
   [ -n "$world_server_pid" ] && kill "$world_server_pid" 2>/dev/null && wait "$world_server_pid" 2>/dev/null
+  [ -n "$loop_server_pid" ] && kill "$loop_server_pid" 2>/dev/null && wait "$loop_server_pid" 2>/dev/null
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -312,6 +317,60 @@ world_openings=$(grep -o "valve opened [0-9]* times" world.log | awk '{s += $3} 
 [ "$world_alerts" -ge 1 ] || { echo "device 3's dead probe raised no alert on the server"; exit 1; }
 [ "$world_openings" -ge 2 ] || { echo "the worlds' valves opened $world_openings times"; exit 1; }
 
+step "loop: a model in the field, drift in one field, hard cases labeled, a retrain by a worker, rolled out again"
+loop_started=$(date +%s)  # also where the world part ended
+# A server of its own whose drift windows are a virtual day, and the first
+# model trained by the example pipeline as production.
+"$canopy" server --data loop-data --listen 127.0.0.1:0 --poll-interval 3600 --drift-window 86400 \
+  > loop-server.out 2> loop-server.log &
+loop_server_pid=$!
+for _ in $(seq 50); do grep -q "^listening on" loop-server.out 2>/dev/null && break; sleep 0.1; done
+loop_url=$(sed -n 's/^listening on //p' loop-server.out)
+[ -n "$loop_url" ] || { cat loop-server.log; exit 1; }
+loop() { CANOPY_SERVER="$loop_url" "$canopy" "$@"; }
+tools="$(dirname "$canopy"):$PATH"
+PATH="$tools" CANOPY_SERVER="$loop_url" API_KEY="$CANOPY_ADMIN_KEY" MODEL_REPOSITORY="$loop_url/repository" \
+  "$canopy" pipeline run "$root/examples/agriculture/pipeline.yaml" --workspace loop-first -q \
+  --param images=96 --param val_images=24 --param epochs=10 --param img=160 --param width=0.25 \
+  --param batch=8 --param min_map50=0 --param max_drop=1 > loop-first.log
+"$canopy" model alias set crop-disease-detector 1 production --server "$loop_url"
+loop_token=$("$canopy" enroll-token create --server "$loop_url" --group loop --uses 4 --expires 1h)
+"$canopy" deploy create --server "$loop_url" --model crop-disease-detector --alias production --group loop \
+  --allow-empty > /dev/null
+echo "-- 4 devices in two fields for two virtual days; from the second day the south field's plants are a new variety"
+loop_sim() {
+  "$canopy" sim --devices 4 --fields 2 --server "$loop_url" --enroll-token "$loop_token" --dir loop-world --world \
+    --speed 1440 --frame-interval 300 --drift 2:1:new-variety --drift 4:1:new-variety --progress-interval 86400 "$@"
+}
+loop_sim --start 2026-06-01 --duration 172800 > loop-sim.log 2>&1 || { cat loop-sim.log; exit 1; }
+echo "-- the devices kept their hard cases; the oracle labels them from the world's truth"
+loop samples stats | head -n 1
+loop label auto --oracle loop-world | tail -n 2
+echo "-- the drift monitor: each model version and field, its reference day against its latest day"
+loop drift
+echo "-- the retrain policy: on drift, the south field's labels, promoted automatically to the whole group"
+cat > loop-policy.json <<'EOF2'
+{"min_new_labels": 0, "on_drift": true, "field": "south", "min_interval_s": 0,
+ "promotion": "automatic", "target": {"group": "loop"},
+ "parameters": {"replay": 48, "val_images": 24, "epochs": 6, "img": 160, "width": 0.25, "batch": 8,
+                "max_drop": 1, "min_gain": 0.02, "max_forgetting": 0.05}}
+EOF2
+loop retrain policy crop-disease-detector --file loop-policy.json > /dev/null
+echo "-- a worker claims the job the drift queued and runs examples/agriculture/retrain.yaml"
+PATH="$tools" loop worker --pipeline "$root/examples/agriculture/retrain.yaml" --workspace loop-worker --once \
+  > loop-worker.log 2>&1 || { cat loop-worker.log; exit 1; }
+grep -E "^job|^gate .*\(" loop-worker.log
+echo "-- the devices come back for four virtual hours and install the promoted challenger"
+loop_sim --duration 14400 > loop-sim-2.log 2>&1 || { cat loop-sim-2.log; exit 1; }
+loop retrain jobs
+loop device list
+loop_promoted=$(loop device list | grep -c "crop-disease-detector:2 ") || true
+[ "$loop_promoted" -eq 4 ] || { echo "only $loop_promoted of 4 devices run the retrained model"; exit 1; }
+echo "-- where the new version came from"
+loop lineage crop-disease-detector:2 | grep -E '"(job|run|parent|dataset|reason)"'
+loop_field_before=$(sed -n 's/.*production_field.map50 = \([0-9.]*\).*/\1/p' loop-worker.log | head -n 1)
+loop_field_after=$(sed -n 's/.*challenger_field.map50 = \([0-9.]*\) .*/\1/p' loop-worker.log | head -n 1)
+
 step "summary"
 "$canopy" deploy list
 echo "-- $on_good of 20 devices run crop-disease-detector:$latest; deployment $good completed,"
@@ -321,8 +380,11 @@ echo "-- fleet part took $(( field_started - fleet_started )) s"
 echo "-- field device $field_id: $field_alerts alert(s) on the server ($plant_alerts about plants); the valve opened"
 echo "   $field_openings time(s) on dry soil and closed when it was wet; $field_samples frame(s) of 10 kept as samples;"
 echo "   field part took $(( world_started - field_started )) s"
-echo "-- world: 3 virtual days on 4 simulated fields in $(( $(date +%s) - world_started )) s: valves opened $world_openings times"
+echo "-- world: 3 virtual days on 4 simulated fields in $(( loop_started - world_started )) s: valves opened $world_openings times"
 echo "   in all; device 1 sent $offline_actuations valve records made during its day offline once back; device 3's"
 echo "   dead probe raised $world_alerts alert(s); the truth of every field is in world/truth"
+echo "-- loop: the south field drifted, the monitor raised it, $(loop label stats | grep -o ' labeled [0-9]*' | grep -o '[0-9]*$')"
+echo "   samples were labeled, a worker retrained: mAP@0.5 on the south field's holdout $loop_field_before -> $loop_field_after;"
+echo "   the challenger rolled out to $loop_promoted devices; loop part took $(( $(date +%s) - loop_started )) s"
 echo
 echo "demo finished"

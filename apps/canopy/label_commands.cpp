@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "cli_support.h"
 #include "common/files.h"
+#include "common/progress.h"
 #include "sim/label_oracle.h"
 
 namespace canopy::cli {
@@ -52,6 +53,9 @@ Status run_oracle(const Globals& globals, const OracleArgs& args) {
   CANOPY_ASSIGN_OR_RETURN(auto client, connect_to_fleet(globals));
   std::int64_t labeled = 0, without_truth = 0;
   api::Corrections changed;
+  // The queue's length is not known ahead: a count and a rate.
+  ProgressReporter progress("labeling from the truth", 0, false);
+  if (globals.json || globals.quiet) progress.silence();
   while (args.limit == 0 || labeled + without_truth < args.limit) {
     CANOPY_ASSIGN_OR_RETURN(std::optional<api::LabelTask> task, client.next_task(args.filter));
     if (!task) break;
@@ -69,10 +73,9 @@ Status run_oracle(const Globals& globals, const OracleArgs& args) {
                             client.task_revisions(task->sample_id));
     if (!revisions.empty()) changed += revisions.back().corrections;
     ++labeled;
-    if (!globals.json && !globals.quiet && labeled % 10 == 0)
-      std::fprintf(stderr, "\rlabeled %lld", static_cast<long long>(labeled));
+    progress.update(static_cast<std::uint64_t>(labeled));
   }
-  if (!globals.json && !globals.quiet && labeled >= 10) std::fprintf(stderr, "\n");
+  progress.finish();
   const std::int64_t boxes_changed = changed.moved + changed.relabeled + changed.deleted + changed.added;
   if (globals.json) {
     print_json({{"labeled", labeled},
