@@ -368,8 +368,25 @@ loop_promoted=$(loop device list | grep -c "crop-disease-detector:2 ") || true
 [ "$loop_promoted" -eq 4 ] || { echo "only $loop_promoted of 4 devices run the retrained model"; exit 1; }
 echo "-- where the new version came from"
 loop lineage crop-disease-detector:2 | grep -E '"(job|run|parent|dataset|reason)"'
-loop_field_before=$(sed -n 's/.*production_field.map50 = \([0-9.]*\).*/\1/p' loop-worker.log | head -n 1)
-loop_field_after=$(sed -n 's/.*challenger_field.map50 = \([0-9.]*\) .*/\1/p' loop-worker.log | head -n 1)
+# The numbers the gates compared: both versions on both holdouts.
+gate_number() { sed -n "s/.*$1\.map50 = \([0-9.]*\).*/\1/p" loop-worker.log | head -n 1; }
+loop_field_before=$(gate_number production_field)
+loop_field_after=$(gate_number challenger_field)
+loop_original_before=$(gate_number production_original)
+loop_original_after=$(gate_number challenger_original)
+loop_labels=$(loop label stats | grep -o ' labeled [0-9]*' | grep -o '[0-9]*$')
+loop_upload=$(loop samples stats | head -n 1 | grep -o '[0-9.]* [KMG]iB')
+# In the build folder: the work folder goes when the demo ends.
+loop_plot="$(dirname "$(dirname "$canopy")")/demo-loop.png"
+printf '"south field holdout (drifted)" %s %s\n"original validation set" %s %s\n' \
+  "$loop_field_before" "$loop_field_after" "$loop_original_before" "$loop_original_after" > loop-plot.dat
+gnuplot -e "set terminal png size 720,420; set termoption noenhanced; set output '$loop_plot';
+  set title 'mAP@0.5 before and after the retrain ($loop_labels labeled samples, $loop_upload of images uploaded)';
+  set style data histograms; set style histogram clustered gap 1; set style fill solid 0.8 border -1;
+  set yrange [0:1]; set ylabel 'mAP@0.5'; set key top right; set grid ytics;
+  plot 'loop-plot.dat' using 2:xtic(1) title 'crop-disease-detector:1 (production)',
+       '' using 3 title 'crop-disease-detector:2 (retrained)'"
+echo "-- the plot: $loop_plot"
 
 step "summary"
 "$canopy" deploy list
@@ -383,8 +400,10 @@ echo "   field part took $(( world_started - field_started )) s"
 echo "-- world: 3 virtual days on 4 simulated fields in $(( loop_started - world_started )) s: valves opened $world_openings times"
 echo "   in all; device 1 sent $offline_actuations valve records made during its day offline once back; device 3's"
 echo "   dead probe raised $world_alerts alert(s); the truth of every field is in world/truth"
-echo "-- loop: the south field drifted, the monitor raised it, $(loop label stats | grep -o ' labeled [0-9]*' | grep -o '[0-9]*$')"
-echo "   samples were labeled, a worker retrained: mAP@0.5 on the south field's holdout $loop_field_before -> $loop_field_after;"
-echo "   the challenger rolled out to $loop_promoted devices; loop part took $(( $(date +%s) - loop_started )) s"
+echo "-- loop: the south field drifted and the monitor raised it; $loop_labels samples ($loop_upload of images) were"
+echo "   labeled; a worker retrained: mAP@0.5 on the south field's holdout $loop_field_before -> $loop_field_after, on the"
+echo "   original validation set $loop_original_before -> $loop_original_after; the challenger rolled out to $loop_promoted"
+echo "   devices ($(loop deploy list | awk '$2 == "crop-disease-detector:2" {print $3}')); plot in $loop_plot;"
+echo "   loop part took $(( $(date +%s) - loop_started )) s"
 echo
 echo "demo finished"

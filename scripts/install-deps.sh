@@ -27,6 +27,8 @@ packages=(
   sqlite3
   # real ONNX models with reference inputs/outputs for the demo and tests
   libonnx-testdata
+  # the demo's plot of the closed loop (PNG)
+  gnuplot-nox
 )
 
 here="$(dirname "${BASH_SOURCE[0]}")"
