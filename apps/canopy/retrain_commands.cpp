@@ -54,6 +54,9 @@ std::set<std::string> runs_in(const fs::path& workspace) {
 api::JobOutcome outcome_of(const fs::path& workspace, const std::set<std::string>& before, int exit_code) {
   api::JobOutcome outcome;
   outcome.exit_code = exit_code;
+  // Run ids sort by their start; the server reads at most the last 64.
+  outcome.earlier_runs.assign(before.size() > 64 ? std::prev(before.end(), 64) : before.begin(),
+                              before.end());
   for (const std::string& run : runs_in(workspace)) {
     if (before.count(run)) continue;
     outcome.run_id = run;

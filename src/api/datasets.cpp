@@ -15,19 +15,6 @@ Result<double> read_fraction(const Json& json, std::string_view field, double fa
   return value;
 }
 
-Result<std::vector<std::string>> read_strings(const Json& json, std::string_view field) {
-  const Json* list = optional_member(json, field);
-  std::vector<std::string> out;
-  if (!list) return out;
-  if (!list->is_array()) return bad_field(field, "must be a list of strings");
-  for (const Json& item : *list) {
-    if (!item.is_string() || item.get<std::string>().empty() || item.get<std::string>().size() > 128)
-      return bad_field(field, "must hold strings of 1-128 characters");
-    out.push_back(item.get<std::string>());
-  }
-  return out;
-}
-
 using Counts = std::map<std::string, std::int64_t>;
 
 }  // namespace

@@ -18,6 +18,19 @@ Result<std::string> read_string(const Json& object, std::string_view field, std:
   return value;
 }
 
+Result<std::vector<std::string>> read_strings(const Json& json, std::string_view field) {
+  const Json* list = optional_member(json, field);
+  std::vector<std::string> out;
+  if (!list) return out;
+  if (!list->is_array()) return bad_field(field, "must be a list of strings");
+  for (const Json& item : *list) {
+    if (!item.is_string() || item.get<std::string>().empty() || item.get<std::string>().size() > 128)
+      return bad_field(field, "must hold strings of 1-128 characters");
+    out.push_back(item.get<std::string>());
+  }
+  return out;
+}
+
 Result<std::map<std::string, std::string>> read_tags(const Json& json, std::string_view field) {
   if (!json.is_object()) return bad_field(field, "must be an object of strings");
   std::map<std::string, std::string> out;

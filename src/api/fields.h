@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/error.h"
 #include "common/json.h"
@@ -21,6 +22,9 @@ Error bad_field(std::string_view field, std::string_view what);
 // fallback is given. Errors read "request body: ...".
 Result<std::string> read_string(const Json& object, std::string_view field, std::size_t max_size,
                                 std::optional<std::string> fallback = std::nullopt);
+
+// A list of 1-128 character strings; absent: empty.
+Result<std::vector<std::string>> read_strings(const Json& json, std::string_view field);
 
 // Tags: an object of 1-64 character names to strings of at most 128.
 Result<std::map<std::string, std::string>> read_tags(const Json& json, std::string_view field);

@@ -27,17 +27,17 @@ std::string_view promotion_name(Promotion promotion) { return enum_name(kPromoti
 
 Json RetrainPolicy::to_json() const {
   Json out = {{"model", model},
-          {"enabled", enabled},
-          {"min_new_labels", min_new_labels},
-          {"reviewed_only", reviewed_only},
-          {"on_drift", on_drift},
-          {"every_s", every_s},
-          {"min_interval_s", min_interval_s},
-          {"field", field},
-          {"dataset", dataset_name()},
-          {"bases", bases},
-          {"parameters", parameters},
-          {"promotion", promotion_name(promotion)}};
+              {"enabled", enabled},
+              {"min_new_labels", min_new_labels},
+              {"reviewed_only", reviewed_only},
+              {"on_drift", on_drift},
+              {"every_s", every_s},
+              {"min_interval_s", min_interval_s},
+              {"field", field},
+              {"dataset", dataset_name()},
+              {"bases", bases},
+              {"parameters", parameters},
+              {"promotion", promotion_name(promotion)}};
   if (has_target()) out["target"] = target.to_json();
   if (!strategy.stages.empty()) out["strategy"] = strategy.to_json();
   return out;
@@ -47,7 +47,8 @@ Result<RetrainPolicy> RetrainPolicy::from_json(const Json& json) {
   CANOPY_TRY(require_object(json, "retrain policy"));
   RetrainPolicy p;
   CANOPY_ASSIGN_OR_RETURN(p.model, read_string(json, "model", 128));
-  if (!is_plain_name(p.model, 128)) return bad_field("model", "must be 1-128 letters, digits, '.', '_' or '-'");
+  if (!is_plain_name(p.model, 128))
+    return bad_field("model", "must be 1-128 letters, digits, '.', '_' or '-'");
   CANOPY_ASSIGN_OR_RETURN(p.enabled, json_get_or<bool>(json, "enabled", true));
   CANOPY_ASSIGN_OR_RETURN(p.min_new_labels, read_count(json, "min_new_labels", p.min_new_labels));
   CANOPY_ASSIGN_OR_RETURN(p.reviewed_only, json_get_or<bool>(json, "reviewed_only", false));
@@ -71,7 +72,8 @@ Result<RetrainPolicy> RetrainPolicy::from_json(const Json& json) {
     if (!parameters->is_object()) return bad_field("parameters", "must be an object of NAME: value");
     for (const auto& [name, value] : parameters->items())
       if (!is_plain_name(name, 64, "_") || !(value.is_number() || value.is_string() || value.is_boolean()))
-        return bad_field("parameters", "'" + name + "' must be a plain name with a number, string or boolean");
+        return bad_field("parameters",
+                         "'" + name + "' must be a plain name with a number, string or boolean");
     p.parameters = *parameters;
   }
   CANOPY_ASSIGN_OR_RETURN(std::string promotion, read_string(json, "promotion", 16, "automatic"));
@@ -82,7 +84,8 @@ Result<RetrainPolicy> RetrainPolicy::from_json(const Json& json) {
     CANOPY_ASSIGN_OR_RETURN(p.target, DeploymentTarget::from_json(*target));
   }
   if (p.promotion != Promotion::kManual && !p.has_target())
-    return bad_field("target", "must name the devices a promoted version rolls out to (group, tags or devices)");
+    return bad_field("target",
+                     "must name the devices a promoted version rolls out to (group, tags or devices)");
   CANOPY_ASSIGN_OR_RETURN(p.strategy, RolloutStrategy::from_json(json.value("strategy", Json())));
   return p;
 }
@@ -151,11 +154,8 @@ Result<JobLease> JobLease::from_json(const Json& json) {
 }
 
 Json JobOutcome::to_json() const {
-  return {{"worker", worker},
-          {"run_id", run_id},
-          {"exit_code", exit_code},
-          {"gate_failed", gate_failed},
-          {"message", message}};
+  return {{"worker", worker},       {"run_id", run_id},           {"earlier_runs", earlier_runs},
+          {"exit_code", exit_code}, {"gate_failed", gate_failed}, {"message", message}};
 }
 
 Result<JobOutcome> JobOutcome::from_json(const Json& json) {
@@ -163,6 +163,8 @@ Result<JobOutcome> JobOutcome::from_json(const Json& json) {
   JobOutcome o;
   CANOPY_ASSIGN_OR_RETURN(o.worker, read_string(json, "worker", 128));
   CANOPY_ASSIGN_OR_RETURN(o.run_id, read_string(json, "run_id", 128, ""));
+  CANOPY_ASSIGN_OR_RETURN(o.earlier_runs, read_strings(json, "earlier_runs"));
+  if (o.earlier_runs.size() > 64) return bad_field("earlier_runs", "must hold at most 64 run ids");
   CANOPY_ASSIGN_OR_RETURN(o.exit_code, json_get<int>(json, "exit_code"));
   CANOPY_ASSIGN_OR_RETURN(o.gate_failed, json_get_or<bool>(json, "gate_failed", false));
   CANOPY_ASSIGN_OR_RETURN(o.message, read_string(json, "message", 4096, ""));

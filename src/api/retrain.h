@@ -77,15 +77,15 @@ inline constexpr const char* kPromotionDeclined = "declined";
 struct RetrainJob {
   std::int64_t id = 0;
   std::string model;
-  std::string reason;           // the trigger: "120 new labels", "drift: north psi 0.31", "schedule", "requested by X"
+  std::string reason;  // the trigger: "120 new labels", "drift: north psi 0.31", "schedule", "requested by X"
   std::string state = kJobQueued;
-  std::string dataset;          // the dataset version it trains on, NAME:VERSION
-  std::int64_t parent_version = 0;  // production when it was queued (0: none)
+  std::string dataset;               // the dataset version it trains on, NAME:VERSION
+  std::int64_t parent_version = 0;   // production when it was queued (0: none)
   Json parameters = Json::object();  // the pipeline parameters, with dataset, parent and job filled in
-  std::string worker;           // the worker holding (or last holding) the lease
+  std::string worker;                // the worker holding (or last holding) the lease
   std::int64_t lease_expires_ms = 0;
-  int attempts = 0;             // leases granted
-  std::string progress;         // the worker's last heartbeat line
+  int attempts = 0;      // leases granted
+  std::string progress;  // the worker's last heartbeat line
   std::string created_at, started_at, finished_at;
   std::string run_id;           // the pipeline run that ran it (the last attempt's)
   std::int64_t version = 0;     // the challenger it published (0: none)
@@ -112,9 +112,12 @@ struct JobLease {
 struct JobOutcome {
   std::string worker;
   std::string run_id;
-  int exit_code = 0;    // the pipeline's: 0 published; 1 a gate refused (with gate_failed); other: failed
+  int exit_code = 0;  // the pipeline's: 0 published; 1 a gate refused (with gate_failed); other: failed
   bool gate_failed = false;
   std::string message;  // the failed step or gate, one line
+  // The runs earlier attempts of the job left in its workspace: one killed
+  // after publishing may have published the version this run found uploaded.
+  std::vector<std::string> earlier_runs;
 
   Json to_json() const;
   static Result<JobOutcome> from_json(const Json& json);

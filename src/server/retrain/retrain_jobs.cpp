@@ -325,6 +325,12 @@ Result<api::RetrainJob> RetrainJobs::complete(std::int64_t id, const api::JobOut
   if (outcome.exit_code == 0) {
     CANOPY_ASSIGN_OR_RETURN(std::optional<std::int64_t> version,
                             links_.published_by(job.model, outcome.run_id));
+    // An attempt killed after its upload: this run uploaded the same bytes
+    // again, and the registry kept the version under the earlier run.
+    for (auto run = outcome.earlier_runs.rbegin(); !version && run != outcome.earlier_runs.rend(); ++run) {
+      CANOPY_ASSIGN_OR_RETURN(version, links_.published_by(job.model, *run));
+      if (version) job.run_id = *run;
+    }
     if (version) {
       job.state = api::kJobSucceeded;
       job.version = *version;

@@ -190,7 +190,7 @@ class RetrainJobsTest : public ::testing::Test {
     return (*lease)->job;
   }
   api::JobOutcome outcome(const std::string& worker, const std::string& run, int exit_code = 0) {
-    return {worker, run, exit_code, false, ""};
+    return {worker, run, exit_code, false, "", {}};
   }
 
   testing::TempDir dir;
@@ -277,6 +277,23 @@ TEST_F(RetrainJobsTest, ALeaseThatRunsOutPassesTheJobToAnotherWorkerAndTheFirstI
   EXPECT_EQ(jobs->complete(first.id, outcome("w2", "run-w2"))->state, api::kJobSucceeded);
 }
 
+TEST_F(RetrainJobsTest, AWorkerKilledAfterItsUploadLeavesTheVersionToTheAttemptThatFinishes) {
+  ASSERT_TRUE(jobs->set_policy(policy_for("detector")).ok());
+  ASSERT_TRUE(jobs->request("detector", "ana").ok());
+  const api::RetrainJob job = claim("w1");
+  links.published["run-w1"] = 4;  // w1 published, then died before it reported
+  clock.advance_ms(61'000);
+  claim("w2");
+  // w2's publish step uploaded the same bytes: the registry kept them under w1's run.
+  api::JobOutcome finished = outcome("w2", "run-w2");
+  finished.earlier_runs = {"run-w0", "run-w1"};
+  const api::RetrainJob done = jobs->complete(job.id, finished).value();
+  EXPECT_EQ(done.state, api::kJobSucceeded);
+  EXPECT_EQ(done.version, 4);
+  EXPECT_EQ(done.run_id, "run-w1");  // the run the version's lineage names
+  EXPECT_EQ(links.aliases["challenger"], 4);
+}
+
 TEST_F(RetrainJobsTest, AJobWhoseLeasesRunOutThreeTimesFails) {
   ASSERT_TRUE(jobs->set_policy(policy_for("detector")).ok());
   ASSERT_TRUE(jobs->request("detector", "ana").ok());
@@ -295,8 +312,8 @@ TEST_F(RetrainJobsTest, AChallengerTheGatesRejectNeverBecomesAnAlias) {
   ASSERT_TRUE(jobs->set_policy(policy_for("detector")).ok());
   ASSERT_TRUE(jobs->request("detector", "ana").ok());
   api::RetrainJob job = claim("w1");
-  api::JobOutcome rejected{"w1", "run-r", 1, true,
-                           "gate failed: evaluate_field.map50 >= production_field.map50"};
+  api::JobOutcome rejected{
+      "w1", "run-r", 1, true, "gate failed: evaluate_field.map50 >= production_field.map50", {}};
   api::RetrainJob done = jobs->complete(job.id, rejected).value();
   EXPECT_EQ(done.state, api::kJobRejected);
   EXPECT_EQ(done.message, rejected.message);
@@ -416,6 +433,19 @@ TEST(RetrainPolicyJsonTest, APolicyReadsBackAndEachBadSettingIsNamed) {
   }
   Json manual = {{"model", "m"}, {"promotion", "manual"}};
   EXPECT_TRUE(api::RetrainPolicy::from_json(manual).ok());
+}
+
+TEST(RetrainPolicyJsonTest, AJobOutcomeReadsBackAndABadRunListIsNamed) {
+  const api::JobOutcome outcome{"w1", "run-2", 0, false, "", {"run-1"}};
+  EXPECT_EQ(api::JobOutcome::from_json(outcome.to_json())->to_json(), outcome.to_json());
+  for (const Json& runs : {Json("run-1"), Json::array({1}), Json(std::vector<std::string>(65, "run-1"))}) {
+    Json json = outcome.to_json();
+    json["earlier_runs"] = runs;
+    auto parsed = api::JobOutcome::from_json(json);
+    ASSERT_FALSE(parsed.ok()) << json.dump();
+    EXPECT_NE(parsed.error().message.find("field 'earlier_runs'"), std::string::npos)
+        << parsed.error().message;
+  }
 }
 
 }  // namespace
