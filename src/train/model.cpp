@@ -63,17 +63,21 @@ torch::Tensor fake_quantized_conv(torch::nn::Conv2dImpl& conv, const torch::Tens
 }
 
 torch::Tensor ConvBnActImpl::forward(const torch::Tensor& x) {
-  torch::Tensor y;
-  if (fake_quant) {
-    // Quantization-aware training freezes BatchNorm at its running
-    // statistics: the int8 model has them folded into the weights, and a
-    // model loaded from a package (BatchNorm reduced to a bias) must keep
-    // computing exactly what was exported rather than re-estimate them.
-    y = torch::batch_norm(fake_quantized_conv(*conv, x, *fake_quant), bn->weight, bn->bias, bn->running_mean,
-                          bn->running_var, false, 0.0, bn->options.eps(), false);
-  } else {
-    y = bn(conv(x));
+  const torch::Tensor z = fake_quant ? fake_quantized_conv(*conv, x, *fake_quant) : conv(x);
+  if (moments) {
+    torch::NoGradGuard no_grad;
+    const torch::Tensor flat = z.transpose(0, 1).flatten(1).to(torch::kDouble);  // [C, B*H*W]
+    moments->sum = moments->sum.defined() ? moments->sum + flat.sum(1) : flat.sum(1);
+    const torch::Tensor squares = flat.square().sum(1);
+    moments->sum_squares = moments->sum_squares.defined() ? moments->sum_squares + squares : squares;
+    moments->count += static_cast<double>(flat.size(1));
   }
+  // Quantization-aware training freezes BatchNorm at its running
+  // statistics too: the int8 model has them folded into the weights.
+  const torch::Tensor y = fake_quant || frozen_statistics
+                              ? torch::batch_norm(z, bn->weight, bn->bias, bn->running_mean, bn->running_var,
+                                                  false, 0.0, bn->options.eps(), false)
+                              : bn(z);
   return activation ? torch::relu(y) : y;
 }
 
@@ -232,6 +236,43 @@ double gflops(FieldDetectorImpl& model) {
     macs += conv_macs(head->stem->conv, cells) + conv_macs(head->box, cells) + conv_macs(head->cls, cells);
   }
   return 2 * macs / 1e9;
+}
+
+void unfold_batch_norm(FieldDetectorImpl& model,
+                       const std::function<std::optional<torch::Tensor>()>& batches) {
+  std::vector<ConvBnActImpl*> folded;
+  for (const auto& module : model.modules(false))
+    if (auto* unit = module->as<ConvBnActImpl>(); unit && unit->frozen_statistics) {
+      unit->moments = std::make_shared<ConvBnActImpl::Moments>();
+      folded.push_back(unit);
+    }
+  if (folded.empty()) return;
+  const bool was_training = model.is_training();
+  model.eval();
+  {
+    torch::NoGradGuard no_grad;
+    while (auto images = batches()) model.forward(*images);
+  }
+  torch::NoGradGuard no_grad;
+  for (ConvBnActImpl* unit : folded) {
+    auto moments = std::move(unit->moments);
+    unit->moments.reset();
+    if (!moments->sum.defined() || moments->count < 2) continue;  // no data: stays frozen
+    const torch::Tensor mean = moments->sum / moments->count;
+    const torch::Tensor variance = (moments->sum_squares / moments->count - mean.square()).clamp_min(0);
+    // Now y = k z + b with k = gamma / sqrt(1 + eps). With BatchNorm at
+    // (mean, variance), gamma' = k sqrt(variance + eps) and beta' = b + k mean
+    // give the same y, and so does their fold at export.
+    torch::nn::BatchNorm2dImpl& bn = *unit->bn;
+    const double eps = bn.options.eps();
+    const torch::Tensor k = bn.weight.to(torch::kDouble) / (bn.running_var.to(torch::kDouble) + eps).sqrt();
+    bn.bias.copy_(bn.bias.to(torch::kDouble) + k * (mean - bn.running_mean.to(torch::kDouble)));
+    bn.weight.copy_(k * (variance + eps).sqrt());
+    bn.running_mean.copy_(mean);
+    bn.running_var.copy_(variance);
+    unit->frozen_statistics = false;
+  }
+  model.train(was_training);
 }
 
 }  // namespace canopy::train

@@ -28,6 +28,7 @@
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -59,6 +60,18 @@ struct ConvBnActImpl : torch::nn::Module {
   torch::nn::BatchNorm2d bn{nullptr};
   bool activation;
   std::optional<FakeQuant> fake_quant;  // set for quantization-aware training only
+  // BatchNorm kept at its running statistics in training too: set for a
+  // model read from ONNX, whose BatchNorm the export folded into the
+  // convolution (mean 0, variance 1, the shift as its bias), until
+  // unfold_batch_norm measures real statistics. Statistics re-estimated
+  // from batches would change what every layer computes.
+  bool frozen_statistics = false;
+  // While unfold_batch_norm measures: the convolution's outputs summed per channel.
+  struct Moments {
+    torch::Tensor sum, sum_squares;
+    double count = 0;
+  };
+  std::shared_ptr<Moments> moments;
 };
 TORCH_MODULE(ConvBnAct);
 
@@ -108,6 +121,15 @@ struct FieldDetectorImpl : torch::nn::Module {
   Head head3{nullptr}, head4{nullptr}, head5{nullptr};
 };
 TORCH_MODULE(FieldDetector);
+
+// Gives every BatchNorm of a model read from ONNX (frozen_statistics) the
+// mean and variance its convolution puts out on `batches`, and the scale
+// and shift that keep the exported function: BatchNorm then trains as in a
+// model trained here, adapting to the new data, where frozen statistics
+// could not and statistics re-estimated from nothing would start from a
+// different function. `batches` answers nothing when it has no more.
+void unfold_batch_norm(FieldDetectorImpl& model,
+                       const std::function<std::optional<torch::Tensor>()>& batches);
 
 // Box scale per level: distances = sigmoid(raw) * kBoxRange * stride.
 inline constexpr double kBoxRange = 16.0;

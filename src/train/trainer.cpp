@@ -25,6 +25,8 @@ namespace fs = std::filesystem;
 constexpr double kFinalLearningRateFraction = 0.05;
 constexpr double kEmaMaxDecay = 0.9995;
 constexpr double kGradientClipNorm = 10.0;
+// Batches of training images a package's BatchNorm statistics are measured on (unfold_batch_norm).
+constexpr int kBatchNormMeasuringBatches = 8;
 constexpr float kValidationScoreThreshold = 0.001f;
 constexpr float kValidationNmsIou = 0.6f;
 
@@ -316,6 +318,19 @@ Result<TrainResult> train_detector(const vision::Dataset& train_set, const visio
     config = parent.model->config;
     model = parent.model;
     spdlog::info("fine-tuning from {}", options.init_from.string());
+    // A package's BatchNorm was folded away: measure its statistics on the
+    // training images, as they are, before anything is learned.
+    LoaderOptions measuring;
+    measuring.input_size = config.input_size;
+    measuring.batch_size = options.batch;
+    measuring.seed = options.seed;
+    DataLoader loader(train_set, measuring);
+    loader.start_epoch(0);
+    int measured = 0;
+    unfold_batch_norm(*model, [&]() -> std::optional<torch::Tensor> {
+      auto batch = measured++ < kBatchNormMeasuringBatches ? loader.next() : std::nullopt;
+      return batch ? std::optional<torch::Tensor>(batch->images) : std::nullopt;
+    });
   }
   if (options.prepare_model) options.prepare_model(*model);
   model->train();
@@ -458,6 +473,8 @@ Result<LoadedModel> load_model(const fs::path& path) {
     loaded.model = std::make_shared<FieldDetectorImpl>(metadata.config);
     loaded.labels = metadata.labels;
     CANOPY_TRY(load_onnx_weights(*loaded.model, path));
+    for (const auto& module : loaded.model->modules(false))
+      if (auto* unit = module->as<ConvBnActImpl>()) unit->frozen_statistics = true;
     loaded.model->eval();
     return loaded;
   }

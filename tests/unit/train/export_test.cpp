@@ -126,6 +126,42 @@ TEST(OnnxExport, WeightsLoadBackIntoTheSameFunction) {
   EXPECT_LT((a - b).abs().max().item<float>(), 1e-3);
 }
 
+TEST(OnnxExport, ALoadedModelsBatchNormIsUnfoldedWithoutChangingItsFunction) {
+  FieldDetector model = random_detector();
+  TempDir dir;
+  ASSERT_NO_FATAL_FAILURE(export_to(*model, dir, kLabels));
+  auto loaded = load_model(dir / "model.onnx");
+  ASSERT_TRUE(loaded.ok()) << loaded.error().message;
+  const torch::Tensor batch = torch::rand({4, 3, 96, 96});
+  const torch::Tensor exported = torch_output(*loaded->model, batch);
+  // Folded, training BatchNorm would normalize by the batch: not the exported function.
+  loaded->model->train();
+  const torch::Tensor training_folded = torch_output(*loaded->model, batch);
+  EXPECT_LT((training_folded - exported).abs().max().item<float>(), 1e-3) << "frozen until unfolded";
+
+  int given = 0;
+  unfold_batch_norm(*loaded->model, [&]() -> std::optional<torch::Tensor> {
+    return given++ == 0 ? std::optional<torch::Tensor>(batch) : std::nullopt;
+  });
+  EXPECT_TRUE(loaded->model->is_training());
+  for (const auto& module : loaded->model->modules(false))
+    if (auto* unit = module->as<ConvBnActImpl>()) {
+      EXPECT_FALSE(unit->frozen_statistics);
+      EXPECT_GT(unit->bn->running_var.abs().sum().item<double>(), 0);
+    }
+  // Training BatchNorm on the measured batch computes the exported function,
+  // and so do the unfolded model at rest and its fold.
+  const torch::Tensor training = torch_output(*loaded->model, batch);
+  EXPECT_LT((training - exported).abs().max().item<float>(), 2e-3);
+  loaded->model->eval();
+  EXPECT_LT((torch_output(*loaded->model, batch) - exported).abs().max().item<float>(), 1e-3);
+  TempDir again;
+  ASSERT_NO_FATAL_FAILURE(export_to(*loaded->model, again, kLabels));
+  auto reloaded = load_model(again / "model.onnx");
+  ASSERT_TRUE(reloaded.ok()) << reloaded.error().message;
+  EXPECT_LT((torch_output(*reloaded->model, batch) - exported).abs().max().item<float>(), 1e-3);
+}
+
 TEST(OnnxExport, ForeignOnnxIsRefusedForFineTuning) {
   TempDir dir;
   // Debian's ONNX test data: a real model that canopy-train did not write.
