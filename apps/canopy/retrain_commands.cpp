@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -228,23 +229,74 @@ void register_retrain_commands(CLI::App& app, Globals& globals, int& exit_code) 
   auto* retrain = app.add_subcommand("retrain", "Retrain policies and the jobs they queue");
   retrain->require_subcommand(1);
 
-  auto policy_file = std::make_shared<std::string>();
-  auto policy_model = std::make_shared<std::string>();
-  auto* set =
-      retrain->add_subcommand("policy", "Set a model's retrain policy from a JSON file (docs/loop.md)");
-  set->add_option("model", *policy_model, "the model")->required();
-  set->add_option("--file", *policy_file, "the policy as JSON; without it, the policy is shown");
+  // Each setting given on the command line, as the policy's JSON member.
+  struct PolicyEdits {
+    std::string model, file;
+    std::optional<std::string> promotion, field, group;
+    std::optional<std::int64_t> min_new_labels, every_s, min_interval_s;
+    std::optional<bool> on_drift, enabled;
+    std::vector<std::string> parameters;  // NAME=VALUE
+    bool any() const {
+      return !file.empty() || promotion || field || group || min_new_labels || every_s || min_interval_s ||
+             on_drift || enabled || !parameters.empty();
+    }
+  };
+  auto edits = std::make_shared<PolicyEdits>();
+  auto* set = retrain->add_subcommand(
+      "policy",
+      "Show a model's retrain policy, or set it from a JSON file and the settings given (docs/loop.md)");
+  set->add_option("model", edits->model, "the model")->required();
+  set->add_option("--file", edits->file,
+                  "the policy as JSON (without it, the settings below change the stored one)");
+  set->add_option("--promotion", edits->promotion, "automatic, approval or manual");
+  set->add_option("--min-new-labels", edits->min_new_labels,
+                  "queue a job after this many new labels (0: never)");
+  set->add_option("--on-drift", edits->on_drift, "queue a job on a drift alert (true or false)");
+  set->add_option("--every", edits->every_s, "queue a job every this many seconds (0: no schedule)");
+  set->add_option("--min-interval", edits->min_interval_s, "seconds between jobs at the least");
+  set->add_option("--field", edits->field, "train on this field's labeled samples (empty: every field)");
+  set->add_option("--group", edits->group, "roll promoted versions out to this device group");
+  set->add_option("--enabled", edits->enabled, "whether the triggers queue jobs (true or false)");
+  set->add_option("--param", edits->parameters,
+                  "a pipeline parameter NAME=VALUE for the worker (repeatable)");
   add_server_flags(set, globals);
-  set_action(set, exit_code, [&globals, policy_file, policy_model]() -> Status {
+  set_action(set, exit_code, [&globals, edits]() -> Status {
     CANOPY_ASSIGN_OR_RETURN(auto client, connect_to_fleet(globals));
-    if (policy_file->empty()) {
-      CANOPY_ASSIGN_OR_RETURN(Json shown, client.retrain_policy(*policy_model));
-      print_json(shown);
+    auto current = client.retrain_policy(edits->model);
+    if (!edits->any()) {
+      if (!current.ok()) return current.error();
+      print_json(*current);
       return {};
     }
-    CANOPY_ASSIGN_OR_RETURN(std::string text, read_file(*policy_file));
-    CANOPY_ASSIGN_OR_RETURN(Json json, parse_json(text, *policy_file));
-    json["model"] = *policy_model;
+    Json json = Json::object();
+    if (!edits->file.empty()) {
+      CANOPY_ASSIGN_OR_RETURN(std::string text, read_file(edits->file));
+      CANOPY_ASSIGN_OR_RETURN(json, parse_json(text, edits->file));
+    } else if (current.ok()) {
+      json = current->at("policy");
+    } else if (current.error().code != ErrorCode::kNotFound) {
+      return current.error();
+    }
+    if (!json.is_object())
+      return make_error(ErrorCode::kInvalidArgument, edits->file + ": the policy must be a JSON object");
+    json["model"] = edits->model;
+    if (edits->promotion) json["promotion"] = *edits->promotion;
+    if (edits->min_new_labels) json["min_new_labels"] = *edits->min_new_labels;
+    if (edits->on_drift) json["on_drift"] = *edits->on_drift;
+    if (edits->every_s) json["every_s"] = *edits->every_s;
+    if (edits->min_interval_s) json["min_interval_s"] = *edits->min_interval_s;
+    if (edits->field) json["field"] = *edits->field;
+    if (edits->group) json["target"] = {{"group", *edits->group}};
+    if (edits->enabled) json["enabled"] = *edits->enabled;
+    for (const std::string& parameter : edits->parameters) {
+      const auto equals = parameter.find('=');
+      if (equals == std::string::npos || equals == 0)
+        return make_error(ErrorCode::kInvalidArgument, "--param " + parameter + ": expected NAME=VALUE");
+      const std::string value = parameter.substr(equals + 1);
+      auto number = parse_json(value);  // 4, 0.5, true: as JSON; anything else a string
+      json["parameters"][parameter.substr(0, equals)] =
+          number.ok() && !number->is_object() && !number->is_array() ? *number : Json(value);
+    }
     CANOPY_ASSIGN_OR_RETURN(api::RetrainPolicy policy, api::RetrainPolicy::from_json(json));
     CANOPY_ASSIGN_OR_RETURN(api::RetrainPolicy stored, client.set_retrain_policy(policy));
     print_json(stored.to_json());

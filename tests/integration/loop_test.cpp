@@ -267,6 +267,36 @@ TEST_F(LoopTest, ARealRetrainKilledMidTrainingIsResumedByAnotherWorkerAndItsChal
   EXPECT_NE(models.output.find("challenger=2 production=1"), std::string::npos) << models.output;
 }
 
+TEST_F(LoopTest, APolicyChangesSettingBySettingFromTheCommandLineAndABadSettingChangesNothing) {
+  CommandResult changed =
+      run_shell(canopy +
+                " retrain policy detector --promotion approval --group south --param epochs=2 "
+                "--param note=fast --min-interval 60");
+  ASSERT_EQ(changed.exit_code, 0) << changed.output;
+  const auto shown = [&] {
+    CommandResult policy = run_shell(canopy + " retrain policy detector");
+    EXPECT_EQ(policy.exit_code, 0) << policy.output;
+    return parse_json(policy.output).value().at("policy");
+  };
+  Json policy = shown();
+  EXPECT_EQ(policy["promotion"], "approval");
+  EXPECT_EQ(policy["target"]["group"], "south");
+  EXPECT_EQ(policy["parameters"]["epochs"], 2);  // a number, as the pipeline's integer parameter wants
+  EXPECT_EQ(policy["parameters"]["note"], "fast");
+  EXPECT_EQ(policy["min_interval_s"], 60);
+  EXPECT_EQ(policy["bases"], Json::array({"scenes:1"}));  // the file's settings stay
+  EXPECT_EQ(policy["on_drift"], false);
+
+  CommandResult bad =
+      run_shell(canopy + " retrain policy detector --promotion sometimes --min-interval 5 2>&1");
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.output.find("field 'promotion'"), std::string::npos) << bad.output;
+  CommandResult unnamed = run_shell(canopy + " retrain policy detector --param =3 2>&1");
+  EXPECT_NE(unnamed.exit_code, 0);
+  EXPECT_NE(unnamed.output.find("expected NAME=VALUE"), std::string::npos) << unnamed.output;
+  EXPECT_EQ(shown(), policy);
+}
+
 TEST_F(LoopTest, MalformedWorkerCallsAreRefusedAndChangeNothing) {
   ASSERT_EQ(run_shell(canopy + " retrain start detector").exit_code, 0);
   const std::string post = "curl -sS -H 'X-API-KEY: " + std::string(ServerProcess::kAdminKey) +
