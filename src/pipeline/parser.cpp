@@ -455,24 +455,27 @@ Result<Pipeline> Parser::parse(std::string_view text) {
     for (const auto& item : root) {
       if (!item.IsMap() || item.size() != 1)
         return error_at(item, "each item of a pipeline must be '- step:' or '- gate:'");
-      const auto entry = item.begin();
-      const std::string kind = entry->first.IsScalar() ? entry->first.Scalar() : "";
+      // Copies: a yaml-cpp iterator's -> gives a temporary, so a reference
+      // to its members (as a range-for over `entry->second` held) dangles.
+      const YAML::Node key = item.begin()->first;
+      const YAML::Node body = item.begin()->second;
+      const std::string kind = key.IsScalar() ? key.Scalar() : "";
       if (kind == "step") {
-        CANOPY_ASSIGN_OR_RETURN(Step step, parse_step(entry->second));
+        CANOPY_ASSIGN_OR_RETURN(Step step, parse_step(body));
         if (pipeline.find_step(step.name))
-          return error_at(entry->second, "two steps are named '" + step.name + "'; names must be unique");
-        for (const auto& field : entry->second)
+          return error_at(body, "two steps are named '" + step.name + "'; names must be unique");
+        for (const auto& field : body)
           if (field.first.Scalar() == "depends") depends_nodes.emplace(step.name, field.second);
         pipeline.steps.push_back(std::move(step));
       } else if (kind == "gate") {
-        CANOPY_ASSIGN_OR_RETURN(Gate gate, parse_gate(entry->second));
+        CANOPY_ASSIGN_OR_RETURN(Gate gate, parse_gate(body));
         pipeline.gates.push_back(std::move(gate));
       } else if (kind == "pipeline" || kind == "endpoint") {
-        return error_at(entry->first, "'" + kind +
-                                          "' items are not supported; a Canopy pipeline is its steps, "
-                                          "ordered by 'depends' (see docs/pipeline.md)");
+        return error_at(key, "'" + kind +
+                                 "' items are not supported; a Canopy pipeline is its steps, "
+                                 "ordered by 'depends' (see docs/pipeline.md)");
       } else {
-        return error_at(entry->first, "unknown item '" + kind + "' (expected 'step' or 'gate')");
+        return error_at(key, "unknown item '" + kind + "' (expected 'step' or 'gate')");
       }
     }
   } catch (const YAML::Exception& e) {
