@@ -442,6 +442,10 @@ Result<Json> read_json_file(const fs::path& file) {
     if (const size_t colon = message.find(": "); colon != std::string::npos) message.erase(0, colon + 2);
     return make_error(ErrorCode::kInvalidArgument,
                       to_string(Problem{file, line, "invalid JSON: " + message}));
+  } catch (const Json::out_of_range&) {
+    // A number too large for a double ("1e999"): nlohmann throws this, not a parse_error.
+    return make_error(ErrorCode::kInvalidArgument,
+                      to_string(Problem{file, 0, "invalid JSON: a number out of range"}));
   }
 }
 

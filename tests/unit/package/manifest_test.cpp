@@ -119,6 +119,11 @@ TEST(Manifest, RejectsEachBrokenField) {
   EXPECT_NE(error_of(m).find("between 0 and 1"), std::string::npos);
 
   EXPECT_NE(parse_manifest("{not json").error().message.find("not valid JSON"), std::string::npos);
+  // nlohmann throws out_of_range, not parse_error, for a number past a double's range.
+  auto overflow = parse_manifest(R"({"format": 1e999})");
+  ASSERT_FALSE(overflow.ok());
+  EXPECT_NE(overflow.error().message.find("number out of range"), std::string::npos)
+      << overflow.error().message;
 }
 
 TEST(Manifest, ParseShape) {

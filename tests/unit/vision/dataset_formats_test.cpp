@@ -342,6 +342,14 @@ TEST(DatasetFormats, BrokenJsonIsAnErrorWithItsLine) {
   }
 }
 
+TEST(DatasetFormats, AJsonNumberPastADoubleIsAnErrorNotAnException) {
+  TempDir dir;
+  write_text(dir / "tasks.json", R"([{"id": 1e999}])");
+  auto loaded = read_dataset(dir.path(), DatasetFormat::kLabelStudio);
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_NE(loaded.error().message.find("number out of range"), std::string::npos) << loaded.error().message;
+}
+
 // Annotations/: a valid file with three bad objects, one that is not
 // well-formed XML, and one whose image is missing.
 fs::path make_bad_voc(const TempDir& dir) {
