@@ -1,11 +1,9 @@
 // Hard-case selection against random selection on the simulated field world
 // (docs/samples.md), at the same upload budget per device and day. Each arm
-// is the agent's own FieldLoop (its SampleCollector included) with a trained
-// detector as its active model, on a manual clock, watching the world's
-// camera spool and reading its sensors: the hard-case arm with the default
-// strategies, the random arm with only the random slice, drawn often enough
-// that the budget binds. The worlds are deterministic, so both arms see the
-// same frames.
+// is a simulated device (field_device.h) with a trained detector as its
+// active model: the hard-case arm with the default strategies, the random
+// arm with only the random slice, drawn often enough that the budget binds.
+// The worlds are deterministic, so both arms see the same frames.
 //
 // Scored against the world's truth, for the samples kept from the scoring
 // day on (the drift day of a drift scenario):
@@ -27,14 +25,10 @@
 #include <string>
 #include <vector>
 
-#include "agent/active_model.h"
-#include "agent/field_config.h"
-#include "agent/field_loop.h"
 #include "api/samples.h"
 #include "collect/image_signature.h"
-#include "common/clock.h"
 #include "common/keys.h"
-#include "bench_world.h"
+#include "field_device.h"
 #include "field_models.h"
 #include "report.h"
 #include "world/field_world.h"
@@ -128,30 +122,26 @@ std::string model_error(const std::vector<api::SampleBox>& boxes, double thresho
 // configuration's samples section.
 Tally run_arm(int device, std::uint64_t seed, const std::string& scenario, int days, int score_from_day,
               const std::string& samples_yaml, const fs::path& model_dir, const fs::path& dir) {
-  world::WorldConfig config = world::default_world_config(device, seed);
-  config.weather.cloudiness = 0.5;
-  config.crop.drawn_onset_days = days;  // a disease begins some time in the run: a rare class until then
-  if (scenario != "baseline") config.drifts.push_back({score_from_day, scenario});
-  for (auto& camera : config.cameras) camera.interval_ms = kFrameIntervalMs;
-  world::FieldWorld world = bench::open_world(config, dir);
-  const std::int64_t start_ms = config.start_ms, end_ms = start_ms + days * world::kDayMs;
-  const std::int64_t score_from_ms = start_ms + score_from_day * world::kDayMs;
-
-  agent::FieldLoopOptions options;
-  options.config = check(agent::parse_field_config(world.field_config_yaml() + samples_yaml, "field.yaml"),
-                         "the world's field configuration");
-  ManualClock clock(start_ms);
-  options.data_dir = dir / "data";
-  options.clock = &clock;
-  options.device_id = "device-" + std::to_string(device);
-  agent::ActiveModel active;
-  auto model = bench::load_field_model(model_dir);
-  const double threshold = model->manifest.thresholds.score;
-  active.set(model);
+  const world::WorldConfig config =
+      bench::drift_world_config(device, seed, scenario, days, score_from_day, kFrameIntervalMs);
+  const std::int64_t score_from_ms = config.start_ms + score_from_day * world::kDayMs;
+  const double threshold = bench::load_field_model(model_dir)->manifest.thresholds.score;
 
   std::map<std::int64_t, TrueFrame> truths;  // by capture time
   std::map<std::string, std::vector<std::pair<std::int64_t, std::uint64_t>>> kept_hashes;
   Tally tally;
+  auto score_frame = [&](const world::Frame& frame) {
+    TrueFrame& truth = truths[frame.at_ms];
+    truth.objects = frame.objects;
+    truth.width = frame.width;
+    truth.height = frame.height;
+    truth.night = frame.air.sun_elevation_deg < 0;
+    if (frame.at_ms < score_from_ms) return;
+    ++tally.frames;
+    tally.frame_bytes += static_cast<std::int64_t>(frame.jpeg.size());
+    for (const world::TrueObject& o : frame.objects)
+      ++tally.frame_plants[std::string(world::plant_condition_name(o.condition))];
+  };
   auto score_sample = [&](const api::Sample& sample) {
     const auto truth = truths.find(sample.captured_ms);
     if (sample.captured_ms < score_from_ms || truth == truths.end()) return;
@@ -177,34 +167,8 @@ Tally run_arm(int device, std::uint64_t seed, const std::string& scenario, int d
       }
     previous.push_back({sample.captured_ms, hash});
   };
-  auto loop = check(agent::FieldLoop::open(std::move(options), active,
-                                           [&](api::Stream stream, std::int64_t, Json body) -> Status {
-                                             if (stream == api::Stream::kSamples)
-                                               score_sample(check(api::Sample::from_json(body), "a sample"));
-                                             return {};
-                                           }),
-                    "opening the field loop");
-  for (std::int64_t t = start_ms; t < end_ms; t += world::kMinuteMs) {
-    check(world.publish_sensors(t), "publishing the sensors");
-    if ((t - start_ms) % kFrameIntervalMs == 0) {
-      const world::Frame frame =
-          check(world.publish_frame(config.cameras.front().id, t), "publishing a frame");
-      TrueFrame& truth = truths[t];
-      truth.objects = frame.objects;
-      truth.width = config.cameras.front().width;
-      truth.height = config.cameras.front().height;
-      truth.night = frame.air.sun_elevation_deg < 0;
-      if (t >= score_from_ms) {
-        ++tally.frames;
-        tally.frame_bytes += static_cast<std::int64_t>(frame.jpeg.size());
-        for (const world::TrueObject& o : frame.objects)
-          ++tally.frame_plants[std::string(world::plant_condition_name(o.condition))];
-      }
-    }
-    if (t > start_ms) clock.advance_ms(world::kMinuteMs);
-    loop->run_due();
-    check(world.follow_valves(t), "following the valve");
-  }
+  bench::run_field_device(config, "device-" + std::to_string(device), days, samples_yaml, model_dir, dir,
+                          score_frame, score_sample);
   return tally;
 }
 
@@ -239,16 +203,8 @@ int main(int argc, char** argv) {
   model_dir = fs::absolute(model_dir);
   spdlog::set_level(spdlog::level::warn);
 
-  const int frames_per_day = static_cast<int>(world::kDayMs / kFrameIntervalMs);
-  const std::string budget =
-      "budget: {per_minute: 1, per_hour: 2, per_day: " + std::to_string(kBudgetPerDay) + "}";
-  const std::string hard = "samples: {" + budget + (hard_options.empty() ? "" : ", " + hard_options) + "}\n";
-  // Drawn at twice the budget's rate, so that the random arm spends it whole.
-  const std::string random =
-      "samples: {" + budget +
-      ", random: {share: " + bench::fmt("%.4f", 2.0 * kBudgetPerDay / frames_per_day) +
-      "}, uncertainty: {enabled: false}, temporal: {enabled: false}, model_disagreement: {enabled: false}, "
-      "cross_sensor: {enabled: false}, class_balance: {enabled: false}, novelty: {enabled: false}}\n";
+  const std::string hard = bench::hard_case_samples(kBudgetPerDay, hard_options);
+  const std::string random = bench::random_samples(kBudgetPerDay, kFrameIntervalMs);
 
   std::string table =
       "| world | arm | samples | at night | model wrong | in daylight | rarest class among true plants (in "
