@@ -33,3 +33,7 @@ fi
   --work "$root/$build_dir/bench-work" --markdown "$root/docs/benchmarks.md"
 "$root/$build_dir/bench/labeling_bench" --samples 100000 --work "$root/$build_dir/bench-work" \
   --markdown "$root/docs/benchmarks.md"
+# The closed loop: retrains from the alert detector on hard cases and on random samples (about an hour).
+"$root/$build_dir/bench/loop_bench" --model "$alert_detector/run/package" --train-data "$alert_detector/train" \
+  --val-data "$alert_detector/val" --canopy-train "$root/$build_dir/apps/canopy-train" \
+  --work "$root/$build_dir/bench-work" --markdown "$root/docs/benchmarks.md"
