@@ -11,14 +11,17 @@ void register_key_commands(CLI::App& app, Globals& globals, int& exit_code) {
   auto* keys = app.add_subcommand("keys", "Signing keys (local) and API keys (on the server)");
   keys->require_subcommand(1);
 
-  auto* generate = keys->add_subcommand("generate", "Create an ed25519 signing key pair: PREFIX.key and PREFIX.pub");
+  auto* generate =
+      keys->add_subcommand("generate", "Create an ed25519 signing key pair: PREFIX.key and PREFIX.pub");
   auto prefix = std::make_shared<std::string>("canopy-signing");
   generate->add_option("--out,-o", *prefix, "file name prefix");
   set_action(generate, exit_code, [prefix, &globals]() -> Status {
     KeyPair pair = KeyPair::generate();
     CANOPY_TRY(save_key_pair(pair, *prefix));
     if (globals.json) {
-      print_json({{"key_id", pair.public_key.key_id()}, {"secret_key", *prefix + ".key"}, {"public_key", *prefix + ".pub"}});
+      print_json({{"key_id", pair.public_key.key_id()},
+                  {"secret_key", *prefix + ".key"},
+                  {"public_key", *prefix + ".pub"}});
     } else {
       std::printf("key %s written: %s.key (secret, keep it safe) and %s.pub (share it)\n",
                   pair.public_key.key_id().c_str(), prefix->c_str(), prefix->c_str());
@@ -31,15 +34,21 @@ void register_key_commands(CLI::App& app, Globals& globals, int& exit_code) {
   auto name = std::make_shared<std::string>();
   create->add_option("--role", *role, "reader, labeler, publisher or admin")->required();
   create->add_option("--name", *name, "a label for the key, e.g. ci-pipeline");
+  auto expires_in = std::make_shared<std::int64_t>(0);
+  create
+      ->add_option("--expires-in", *expires_in,
+                   "seconds until the key stops working (default: it works until revoked)")
+      ->check(CLI::PositiveNumber);
   add_server_flags(create, globals);
-  set_action(create, exit_code, [&globals, role, name]() -> Status {
+  set_action(create, exit_code, [&globals, role, name, expires_in]() -> Status {
     CANOPY_ASSIGN_OR_RETURN(auto client, connect_to_registry(globals));
-    CANOPY_ASSIGN_OR_RETURN(Json key, client.create_key(*role, *name));
+    CANOPY_ASSIGN_OR_RETURN(Json key, client.create_key(*role, *name, *expires_in));
     if (globals.json) {
       print_json(key);
     } else {
       std::printf("%s\n", key.value("key", "").c_str());
-      std::fprintf(stderr, "created %s key %s; it is shown only now\n", role->c_str(), key.value("id", "").c_str());
+      std::fprintf(stderr, "created %s key %s; it is shown only now\n", role->c_str(),
+                   key.value("id", "").c_str());
     }
     return {};
   });
@@ -53,10 +62,16 @@ void register_key_commands(CLI::App& app, Globals& globals, int& exit_code) {
       print_json(keys_json);
       return {};
     }
-    std::printf("%-14s %-10s %-8s %-21s %s\n", "ID", "ROLE", "REVOKED", "CREATED", "NAME");
-    for (const auto& k : keys_json["keys"])
-      std::printf("%-14s %-10s %-8s %-21s %s\n", k.value("id", "").c_str(), k.value("role", "").c_str(),
-                  k.value("revoked", false) ? "yes" : "no", k.value("created_at", "").c_str(), k.value("name", "").c_str());
+    std::printf("%-14s %-10s %-8s %-21s %-30s %s\n", "ID", "ROLE", "REVOKED", "CREATED", "EXPIRES", "NAME");
+    for (const auto& k : keys_json["keys"]) {
+      const std::string expires =
+          k["expires_at"].is_string()
+              ? k["expires_at"].get<std::string>() + (k.value("expired", false) ? " (expired)" : "")
+              : "never";
+      std::printf("%-14s %-10s %-8s %-21s %-30s %s\n", k.value("id", "").c_str(), k.value("role", "").c_str(),
+                  k.value("revoked", false) ? "yes" : "no", k.value("created_at", "").c_str(),
+                  expires.c_str(), k.value("name", "").c_str());
+    }
     return {};
   });
 
@@ -67,8 +82,10 @@ void register_key_commands(CLI::App& app, Globals& globals, int& exit_code) {
   set_action(revoke, exit_code, [&globals, id]() -> Status {
     CANOPY_ASSIGN_OR_RETURN(auto client, connect_to_registry(globals));
     CANOPY_ASSIGN_OR_RETURN(Json result, client.revoke_key(*id));
-    if (globals.json) print_json(result);
-    else std::printf("revoked %s\n", id->c_str());
+    if (globals.json)
+      print_json(result);
+    else
+      std::printf("revoked %s\n", id->c_str());
     return {};
   });
 }

@@ -95,8 +95,11 @@ Result<Json> RegistryClient::delete_version(const std::string& name, std::int64_
               "deleting " + name + ":" + std::to_string(version));
 }
 
-Result<Json> RegistryClient::create_key(const std::string& role, const std::string& name) {
-  return call("POST", "/api/v1/keys", Json{{"role", role}, {"name", name}}.dump(), "creating an API key");
+Result<Json> RegistryClient::create_key(const std::string& role, const std::string& name,
+                                        std::int64_t expires_in_s) {
+  Json body = {{"role", role}, {"name", name}};
+  if (expires_in_s > 0) body["expires_in_s"] = expires_in_s;
+  return call("POST", "/api/v1/keys", body.dump(), "creating an API key");
 }
 
 Result<Json> RegistryClient::list_keys() { return call("GET", "/api/v1/keys", "", "listing API keys"); }

@@ -29,7 +29,8 @@ class RegistryClient {
   Result<Json> set_alias(const std::string& name, const std::string& alias, std::int64_t version);
   Result<Json> remove_alias(const std::string& name, const std::string& alias);
   Result<Json> delete_version(const std::string& name, std::int64_t version);
-  Result<Json> create_key(const std::string& role, const std::string& name);
+  // `expires_in_s`: the key's lifetime (0: until revoked).
+  Result<Json> create_key(const std::string& role, const std::string& name, std::int64_t expires_in_s = 0);
   Result<Json> list_keys();
   Result<Json> revoke_key(const std::string& id);
   // Pipeline runs (docs/pipeline.md): stores or replaces the run record with its id.

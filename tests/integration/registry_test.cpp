@@ -64,14 +64,16 @@ TEST_F(RegistryTest, SignedPackagePullsBackByteIdentical) {
 }
 
 TEST_F(RegistryTest, ResumesAnInterruptedDownload) {
-  fs::path zip = signed_package("crop-disease-detector", random_bytes(3u << 20, 5), signing_key_, "signed.zip");
+  fs::path zip =
+      signed_package("crop-disease-detector", random_bytes(3u << 20, 5), signing_key_, "signed.zip");
   ASSERT_EQ(cli("model push " + zip.string()).exit_code, 0);
   const auto size = fs::file_size(zip);
   const auto half = size / 2;
   fs::path out = work_ / "pulled.zip";
   // The first half, as a transfer cut off midway leaves it.
-  auto part = run_shell("curl -sf " + admin_header() + " -r 0-" + std::to_string(half - 1) + " -o " + out.string() +
-                        ".part " + server_->url() + "/api/v1/models/crop-disease-detector/versions/1/package");
+  auto part =
+      run_shell("curl -sf " + admin_header() + " -r 0-" + std::to_string(half - 1) + " -o " + out.string() +
+                ".part " + server_->url() + "/api/v1/models/crop-disease-detector/versions/1/package");
   ASSERT_EQ(part.exit_code, 0) << part.output;
   ASSERT_EQ(fs::file_size(out.string() + ".part"), half);
   auto pulled = cli("--verbose model pull crop-disease-detector:1 -o " + out.string());
@@ -92,7 +94,8 @@ TEST_F(RegistryTest, DownloadHonoursEtagAndRanges) {
 
   const auto size = fs::file_size(zip);
   const std::string path = "/api/v1/models/crop-disease-detector/versions/1/package";
-  HttpResult tail = curl(admin_header() + " -r " + std::to_string(size - 10) + "-" + std::to_string(size + 5000), path);
+  HttpResult tail =
+      curl(admin_header() + " -r " + std::to_string(size - 10) + "-" + std::to_string(size + 5000), path);
   EXPECT_EQ(tail.status, 206);
   EXPECT_EQ(tail.body, read_bytes(zip).substr(size - 10)) << "a range past the end is clamped";
   HttpResult suffix = curl(admin_header() + " -r -" + std::to_string(size + 100), path);
@@ -154,16 +157,40 @@ TEST_F(RegistryTest, RolesLimitWhatAKeyMayDo) {
   EXPECT_EQ(curl("-H 'X-API-KEY:" + reader_key + "'", "/api/v1/models").status, 401);
 }
 
+TEST_F(RegistryTest, AKeyMadeWithALifetimeSaysWhenItEndsAndABadLifetimeIsRefused) {
+  auto made = cli("--json keys create --role reader --name nightly --expires-in 3600");
+  ASSERT_EQ(made.exit_code, 0) << made.output;
+  auto key = parse_json(made.output.substr(made.output.find('{')));
+  ASSERT_TRUE(key.ok()) << made.output;
+  ASSERT_TRUE((*key)["expires_at"].is_string()) << key->dump();
+  EXPECT_FALSE((*key)["expired"].get<bool>());
+  EXPECT_EQ(curl("-H 'X-API-KEY:" + (*key)["key"].get<std::string>() + "'", "/api/v1/models").status, 200);
+  auto listed = cli("keys list");
+  ASSERT_EQ(listed.exit_code, 0);
+  EXPECT_NE(listed.output.find((*key)["expires_at"].get<std::string>()), std::string::npos) << listed.output;
+  EXPECT_NE(listed.output.find("never"), std::string::npos)
+      << "the admin key does not expire: " << listed.output;
+  for (const char* lifetime : {"-5", "\"soon\"", "999999999999"}) {
+    HttpResult refused =
+        curl(admin_header() + " -X POST -d '{\"role\": \"reader\", \"expires_in_s\": " + lifetime + "}'",
+             "/api/v1/keys");
+    EXPECT_EQ(refused.status, 400) << lifetime << ": " << refused.body;
+    EXPECT_NE(refused.body.find("expires_in_s"), std::string::npos) << refused.body;
+  }
+}
+
 TEST_F(RegistryTest, AliasesMoveWithHistoryAndProtectVersions) {
   for (unsigned seed : {10u, 11u}) {
-    fs::path zip = signed_package("crop-disease-detector", random_bytes(1000, seed), signing_key_, "signed.zip");
+    fs::path zip =
+        signed_package("crop-disease-detector", random_bytes(1000, seed), signing_key_, "signed.zip");
     ASSERT_EQ(cli("model push " + zip.string()).exit_code, 0);
   }
   ASSERT_EQ(cli("model alias set crop-disease-detector 1 production").exit_code, 0);
   ASSERT_EQ(cli("model alias set crop-disease-detector 2 production").exit_code, 0);
   auto shown = cli("model show crop-disease-detector@production --json");
   EXPECT_NE(shown.output.find("\"version\": 2"), std::string::npos) << shown.output;
-  auto history = parse_json(curl(admin_header(), "/api/v1/models/crop-disease-detector/aliases/production/history").body);
+  auto history = parse_json(
+      curl(admin_header(), "/api/v1/models/crop-disease-detector/aliases/production/history").body);
   ASSERT_TRUE(history.ok());
   ASSERT_EQ((*history)["history"].size(), 2u);
   EXPECT_EQ((*history)["history"][0]["version"], 1);
@@ -173,7 +200,8 @@ TEST_F(RegistryTest, AliasesMoveWithHistoryAndProtectVersions) {
   EXPECT_NE(refused.exit_code, 0);
   EXPECT_NE(refused.output.find("referenced by alias 'production'"), std::string::npos) << refused.output;
   EXPECT_NE(cli("model alias set crop-disease-detector 9 staging").exit_code, 0);
-  EXPECT_NE(cli("model alias set crop-disease-detector 1 42").exit_code, 0) << "numeric alias must be refused";
+  EXPECT_NE(cli("model alias set crop-disease-detector 1 42").exit_code, 0)
+      << "numeric alias must be refused";
 
   auto blobs_before = list_files(work_ / "data" / "blobs");
   ASSERT_EQ(cli("model delete crop-disease-detector 1").exit_code, 0);
@@ -243,22 +271,32 @@ TEST_F(RegistryTest, RejectionsLeaveTheStoreUnchanged) {
   std::string changed_manifest = manifest;
   changed_manifest.replace(changed_manifest.find("\"description\": \"\""), 17, "\"description\": \"y\"");
   std::vector<Case> cases = {
-      {"zip-slip", {{"canopy.json", manifest}, {"model.onnx", model}, {"../../evil.sh", "x"}}, 422, "escapes"},
-      {"symlink", {{"canopy.json", manifest}, {"model.onnx", model}, {"evil", "/etc/passwd", ZipEntry::Kind::kSymlink}},
-       422, "links are not allowed"},
-      {"manifest-hash-mismatch", {{"canopy.json", manifest}, {"model.onnx", tampered_model}}, 422,
+      {"zip-slip",
+       {{"canopy.json", manifest}, {"model.onnx", model}, {"../../evil.sh", "x"}},
+       422,
+       "escapes"},
+      {"symlink",
+       {{"canopy.json", manifest}, {"model.onnx", model}, {"evil", "/etc/passwd", ZipEntry::Kind::kSymlink}},
+       422,
+       "links are not allowed"},
+      {"manifest-hash-mismatch",
+       {{"canopy.json", manifest}, {"model.onnx", tampered_model}},
+       422,
        "SHA-256 does not match"},
       {"file-tampered-after-signing",
-       {{"canopy.json", manifest}, {"canopy.sig", signature.to_json()}, {"model.onnx", tampered_model}}, 422,
+       {{"canopy.json", manifest}, {"canopy.sig", signature.to_json()}, {"model.onnx", tampered_model}},
+       422,
        "SHA-256 does not match"},
       {"manifest-changed-after-signing",
-       {{"canopy.json", changed_manifest}, {"canopy.sig", signature.to_json()}, {"model.onnx", model}}, 422,
+       {{"canopy.json", changed_manifest}, {"canopy.sig", signature.to_json()}, {"model.onnx", model}},
+       422,
        "changed after signing"},
       {"untrusted-signer",
        {{"canopy.json", manifest},
         {"canopy.sig", package::sign_manifest(stranger, manifest).to_json()},
         {"model.onnx", model}},
-       422, "not trusted"},
+       422,
+       "not trusted"},
   };
   for (const auto& c : cases) {
     write_zip(work_ / (c.name + ".zip"), c.entries);
@@ -279,7 +317,8 @@ TEST_F(RegistryTest, RejectionsLeaveTheStoreUnchanged) {
   HttpResult truncated = pipeline_upload(work_ / "truncated.zip");
   EXPECT_EQ(truncated.status, 422) << truncated.body;
   EXPECT_NE(truncated.body.find("truncated or corrupt"), std::string::npos) << truncated.body;
-  EXPECT_EQ(truncated.body.find("/tmp"), std::string::npos) << "server paths must not leak: " << truncated.body;
+  EXPECT_EQ(truncated.body.find("/tmp"), std::string::npos)
+      << "server paths must not leak: " << truncated.body;
 
   // A zip bomb: 6 MiB of zeros (under the upload limit) compress about 1000:1.
   make_package_dir("bomb", std::string(6u << 20, '\0'));
@@ -294,13 +333,14 @@ TEST_F(RegistryTest, RejectionsLeaveTheStoreUnchanged) {
   EXPECT_EQ(big.status, 413) << big.body;
   EXPECT_NE(big.body.find("larger than the server's limit"), std::string::npos) << big.body;
   // Oversize without Expect: refused from its Content-Length.
-  HttpResult no_expect = curl(admin_header() + " -H 'Expect:' -T " + (work_ / "big.zip").string(), "/repository/model.zip");
+  HttpResult no_expect =
+      curl(admin_header() + " -H 'Expect:' -T " + (work_ / "big.zip").string(), "/repository/model.zip");
   EXPECT_EQ(no_expect.status, 413) << no_expect.body;
   EXPECT_NE(no_expect.body.find("larger than the server's limit"), std::string::npos) << no_expect.body;
   // Oversize and chunked (no length known up front): cut off while streaming.
-  HttpResult chunked = curl(admin_header() + " -H 'Expect:' -H 'Transfer-Encoding: chunked' -T " +
-                                (work_ / "big.zip").string(),
-                            "/repository/model.zip");
+  HttpResult chunked = curl(
+      admin_header() + " -H 'Expect:' -H 'Transfer-Encoding: chunked' -T " + (work_ / "big.zip").string(),
+      "/repository/model.zip");
   EXPECT_EQ(chunked.status, 413) << chunked.body;
 
   EXPECT_EQ(store_snapshot(), before);
@@ -319,9 +359,9 @@ TEST_F(RegistryTest, TruncatedUploadIsDropped) {
   ::inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
   ASSERT_EQ(::connect(sock, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
   std::string bytes = read_bytes(good);
-  std::string head = "PUT /repository/model.zip HTTP/1.1\r\nHost: x\r\nX-API-KEY: " +
-                     std::string(ServerProcess::kAdminKey) + "\r\nContent-Length: " + std::to_string(bytes.size()) +
-                     "\r\n\r\n";
+  std::string head =
+      "PUT /repository/model.zip HTTP/1.1\r\nHost: x\r\nX-API-KEY: " + std::string(ServerProcess::kAdminKey) +
+      "\r\nContent-Length: " + std::to_string(bytes.size()) + "\r\n\r\n";
   ASSERT_EQ(::send(sock, head.data(), head.size(), 0), static_cast<ssize_t>(head.size()));
   ASSERT_GT(::send(sock, bytes.data(), bytes.size() / 3, 0), 0);
   ::close(sock);

@@ -12,7 +12,12 @@ namespace {
 const AreaSchema kSchema{"auth",
                          {"CREATE TABLE IF NOT EXISTS api_keys ("
                           " id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL,"
-                          " key_hash TEXT NOT NULL UNIQUE, created_at TEXT NOT NULL, revoked_at TEXT)"}};
+                          " key_hash TEXT NOT NULL UNIQUE, created_at TEXT NOT NULL, revoked_at TEXT)",
+                          // 2: keys that expire (NULL: never).
+                          "ALTER TABLE api_keys ADD COLUMN expires_ms INTEGER"}};
+
+// The columns read_record reads, in its order.
+constexpr const char* kRecordColumns = "id, name, role, created_at, revoked_at, expires_ms";
 
 constexpr std::size_t kMaxKeyLength = 256;
 
@@ -23,6 +28,7 @@ ApiKeyRecord read_record(const Statement& stmt) {
   record.role = parse_role(stmt.column_text(2)).value_or(Role::kReader);
   record.created_at = stmt.column_text(3);
   record.revoked = !stmt.column_is_null(4);
+  record.expires_ms = stmt.column_is_null(5) ? 0 : stmt.column_int(5);
   return record;
 }
 
@@ -64,31 +70,38 @@ Result<std::unique_ptr<ApiKeys>> ApiKeys::open(Database db, Clock& clock) {
 }
 
 Status ApiKeys::load() {
-  CANOPY_ASSIGN_OR_RETURN(Statement stmt,
-                          db_.prepare("SELECT id, name, role, created_at, revoked_at, key_hash "
-                                      "FROM api_keys WHERE revoked_at IS NULL"));
+  CANOPY_ASSIGN_OR_RETURN(Statement stmt, db_.prepare(std::string("SELECT ") + kRecordColumns +
+                                                      ", key_hash FROM api_keys WHERE revoked_at IS NULL"));
   std::unordered_map<std::string, ApiKeyRecord> active;
   while (true) {
     CANOPY_ASSIGN_OR_RETURN(bool row, stmt.step());
     if (!row) break;
-    active[stmt.column_text(5)] = read_record(stmt);
+    active[stmt.column_text(6)] = read_record(stmt);
   }
   std::unique_lock cache(cache_mutex_);
   active_by_hash_ = std::move(active);
   return {};
 }
 
-Result<NewApiKey> ApiKeys::create(Role role, const std::string& name) {
+Result<NewApiKey> ApiKeys::create(Role role, const std::string& name, std::int64_t lifetime_s) {
+  if (lifetime_s < 0 || lifetime_s > kMaxKeyLifetimeS)
+    return make_error(ErrorCode::kInvalidArgument, "a key's lifetime must be from 1 to " +
+                                                       std::to_string(kMaxKeyLifetimeS) +
+                                                       " seconds (0: until revoked)");
+  const std::int64_t now = clock_.wall_ms();
+  const std::int64_t expires_ms = lifetime_s > 0 ? now + lifetime_s * 1000 : 0;
   NewApiKey key;
   key.record.id = random_hex(6);
   key.record.name = name;
   key.record.role = role;
-  key.record.created_at = format_utc(clock_.wall_ms());
+  key.record.created_at = format_utc(now);
+  key.record.expires_ms = expires_ms;
   key.secret = "cnp_" + key.record.id + "_" + random_hex(32);
   const std::string hash = sha256_hex(key.secret);
   std::lock_guard db(db_mutex_);
-  CANOPY_TRY(db_.run("INSERT INTO api_keys(id, name, role, key_hash, created_at) VALUES(?,?,?,?,?)",
-                     {key.record.id, name, std::string(role_name(role)), hash, key.record.created_at}));
+  CANOPY_TRY(db_.run(
+      "INSERT INTO api_keys(id, name, role, key_hash, created_at, expires_ms) VALUES(?,?,?,?,?,NULLIF(?, 0))",
+      {key.record.id, name, std::string(role_name(role)), hash, key.record.created_at, expires_ms}));
   std::unique_lock cache(cache_mutex_);
   active_by_hash_[hash] = key.record;
   return key;
@@ -105,8 +118,8 @@ Status ApiKeys::ensure(const std::string& secret, Role role, const std::string& 
               {hash.substr(0, 12), name, std::string(role_name(role)), hash, format_utc(clock_.wall_ms())}));
   // The row may have been there already, revoked or not: memory follows the database.
   CANOPY_ASSIGN_OR_RETURN(Statement stmt,
-                          db_.prepare("SELECT id, name, role, created_at, revoked_at FROM api_keys "
-                                      "WHERE key_hash = ? AND revoked_at IS NULL"));
+                          db_.prepare(std::string("SELECT ") + kRecordColumns +
+                                      " FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL"));
   stmt.bind(1, hash);
   CANOPY_ASSIGN_OR_RETURN(bool active, stmt.step());
   if (active) {
@@ -132,7 +145,7 @@ std::optional<ApiKeyRecord> ApiKeys::authenticate(std::string_view secret) const
   const std::string hash = sha256_hex(secret);
   std::shared_lock cache(cache_mutex_);
   auto it = active_by_hash_.find(hash);
-  if (it == active_by_hash_.end()) return std::nullopt;
+  if (it == active_by_hash_.end() || it->second.expired_at(clock_.wall_ms())) return std::nullopt;
   return it->second;
 }
 
@@ -150,9 +163,8 @@ Result<ApiKeyRecord> ApiKeys::authorize(std::string_view secret, Role needed) co
 
 Result<std::vector<ApiKeyRecord>> ApiKeys::list() {
   std::lock_guard db(db_mutex_);
-  CANOPY_ASSIGN_OR_RETURN(
-      Statement stmt,
-      db_.prepare("SELECT id, name, role, created_at, revoked_at FROM api_keys ORDER BY created_at"));
+  CANOPY_ASSIGN_OR_RETURN(Statement stmt, db_.prepare(std::string("SELECT ") + kRecordColumns +
+                                                      " FROM api_keys ORDER BY created_at"));
   std::vector<ApiKeyRecord> out;
   while (true) {
     CANOPY_ASSIGN_OR_RETURN(bool row, stmt.step());

@@ -46,11 +46,17 @@ struct ApiKeyRecord {
   Role role = Role::kReader;
   std::string created_at;
   bool revoked = false;
+  std::int64_t expires_ms = 0;  // wall-clock ms from which the key no longer works; 0: never
+
+  bool expired_at(std::int64_t now_ms) const { return expires_ms > 0 && now_ms >= expires_ms; }
 
   // How records and status lines name whoever used the key: its name, which
   // people chose and recognise; the id when a key has none.
   const std::string& display_name() const { return name.empty() ? id : name; }
 };
+
+// The longest a key may be made to live: ten years.
+inline constexpr std::int64_t kMaxKeyLifetimeS = 10LL * 366 * 24 * 3600;
 
 struct NewApiKey {
   ApiKeyRecord record;
@@ -63,7 +69,9 @@ class ApiKeys {
   // active keys. `clock` must outlive the ApiKeys.
   static Result<std::unique_ptr<ApiKeys>> open(Database db, Clock& clock);
 
-  Result<NewApiKey> create(Role role, const std::string& name);
+  // A key that works for `lifetime_s` seconds from now (0: until revoked;
+  // at most kMaxKeyLifetimeS).
+  Result<NewApiKey> create(Role role, const std::string& name, std::int64_t lifetime_s = 0);
   // Registers a caller-chosen key (CANOPY_ADMIN_KEY) if it is not there yet.
   Status ensure(const std::string& secret, Role role, const std::string& name);
   // The first start's admin key: with `admin_key` set, ensures it; otherwise
@@ -71,13 +79,15 @@ class ApiKeys {
   // (its secret is shown once). Returns nullopt when nothing was created.
   Result<std::optional<NewApiKey>> bootstrap_admin(const std::string& admin_key);
 
-  // The active key with this secret, if any.
+  // The active key with this secret, if any: not revoked, not expired.
   std::optional<ApiKeyRecord> authenticate(std::string_view secret) const;
   // The active key with this secret if its role is at least `needed`:
   // kUnauthenticated for a missing or unknown key (the same answer for
   // both), kPermissionDenied for too small a role.
   Result<ApiKeyRecord> authorize(std::string_view secret, Role needed) const;
 
+  // Whether `key` has expired by the server's clock.
+  bool expired(const ApiKeyRecord& key) const { return key.expired_at(clock_.wall_ms()); }
   Result<std::vector<ApiKeyRecord>> list();
   Status revoke(const std::string& id);
   Result<std::int64_t> count();

@@ -1,5 +1,6 @@
 // The auth area's routes (docs/api.md, `GET /api/v1/keys` and the two after
 // it): create, list and revoke API keys; admin only.
+#include "common/time.h"
 #include "server/http/middleware.h"
 #include "server/http/routes.h"
 
@@ -10,11 +11,13 @@ namespace {
 using httplib::Request;
 using httplib::Response;
 
-Json key_to_json(const ApiKeyRecord& key) {
+Json key_to_json(const ApiKeys& keys, const ApiKeyRecord& key) {
   return {{"id", key.id},
           {"name", key.name},
           {"role", role_name(key.role)},
           {"created_at", key.created_at},
+          {"expires_at", key.expires_ms > 0 ? Json(format_utc(key.expires_ms)) : Json()},
+          {"expired", keys.expired(key)},
           {"revoked", key.revoked}};
 }
 
@@ -26,7 +29,7 @@ void install_auth_routes(httplib::Server& http, const Access& access, ApiKeys& k
              auto listed = keys.list();
              if (!listed.ok()) return send_error(res, listed.error());
              Json list = Json::array();
-             for (const auto& k : *listed) list.push_back(key_to_json(k));
+             for (const auto& k : *listed) list.push_back(key_to_json(keys, k));
              send_json(res, 200, {{"keys", list}});
            }));
 
@@ -38,14 +41,21 @@ void install_auth_routes(httplib::Server& http, const Access& access, ApiKeys& k
               if (!role_text.ok()) return send_error(res, role_text.error().with_context("request body"));
               auto role = parse_role(*role_text);
               if (!role)
-                return send_error(res,
-                                  make_error(ErrorCode::kInvalidArgument,
-                                             "role '" + *role_text + "' must be reader, labeler, publisher or admin"));
+                return send_error(
+                    res, make_error(ErrorCode::kInvalidArgument,
+                                    "role '" + *role_text + "' must be reader, labeler, publisher or admin"));
               auto name = json_get_or<std::string>(*body, "name", "");
               if (!name.ok()) return send_error(res, name.error().with_context("request body"));
-              auto created = keys.create(*role, *name);
-              if (!created.ok()) return send_error(res, created.error());
-              Json out = key_to_json(created->record);
+              auto expires_in_s = json_get_or<std::int64_t>(*body, "expires_in_s", 0);
+              if (!expires_in_s.ok())
+                return send_error(res, expires_in_s.error().with_context("request body"));
+              auto created = keys.create(*role, *name, *expires_in_s);
+              if (!created.ok())
+                return send_error(res,
+                                  created.error().code == ErrorCode::kInvalidArgument
+                                      ? created.error().with_context("request body: field 'expires_in_s'")
+                                      : created.error());
+              Json out = key_to_json(keys, created->record);
               out["key"] = created->secret;
               send_json(res, 201, out);
             }));

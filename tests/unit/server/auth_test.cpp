@@ -69,6 +69,39 @@ TEST_F(ApiKeysTest, ARevokedKeyStopsWorkingAtOnce) {
     EXPECT_EQ(record.revoked, record.id == revoked->record.id) << record.name;
 }
 
+TEST_F(ApiKeysTest, AKeyWithALifetimeStopsWorkingWhenItEndsAlsoAfterARestart) {
+  const std::int64_t created_ms = clock_.wall_ms();
+  std::string secret, forever;
+  {
+    auto keys = open();
+    auto expiring = keys->create(Role::kPublisher, "ci", 3600);
+    auto lasting = keys->create(Role::kReader, "dashboard");
+    ASSERT_TRUE(expiring.ok() && lasting.ok());
+    EXPECT_EQ(expiring->record.expires_ms, created_ms + 3'600'000);
+    EXPECT_EQ(lasting->record.expires_ms, 0);
+    secret = expiring->secret;
+    forever = lasting->secret;
+    clock_.advance_ms(3'599'999);
+    EXPECT_TRUE(keys->authorize(secret, Role::kPublisher).ok()) << "a millisecond before its end";
+    EXPECT_FALSE(keys->expired(expiring->record));
+    for (std::int64_t bad : {std::int64_t(-1), kMaxKeyLifetimeS + 1}) {
+      auto refused = keys->create(Role::kReader, "bad", bad);
+      ASSERT_FALSE(refused.ok());
+      EXPECT_EQ(refused.error().code, ErrorCode::kInvalidArgument);
+    }
+  }
+  clock_.advance_ms(1);
+  auto keys = open();
+  auto refused = keys->authorize(secret, Role::kReader);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, ErrorCode::kUnauthenticated) << "expired, the same answer as unknown";
+  EXPECT_TRUE(keys->authorize(forever, Role::kReader).ok());
+  auto listed = keys->list();
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->size(), 2u);
+  for (const auto& record : *listed) EXPECT_EQ(keys->expired(record), record.name == "ci") << record.name;
+}
+
 TEST_F(ApiKeysTest, KeysAndRevocationsSurviveARestart) {
   std::string kept_secret, revoked_secret;
   {
