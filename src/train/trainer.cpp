@@ -319,16 +319,18 @@ Result<TrainResult> train_detector(const vision::Dataset& train_set, const visio
     model = parent.model;
     spdlog::info("fine-tuning from {}", options.init_from.string());
     // A package's BatchNorm was folded away: measure its statistics on the
-    // training images, as they are, before anything is learned.
+    // training images, as they are, before anything is learned. The loader
+    // starts on the first batch asked for: a .pt checkpoint asks for none.
     LoaderOptions measuring;
     measuring.input_size = config.input_size;
     measuring.batch_size = options.batch;
     measuring.seed = options.seed;
-    DataLoader loader(train_set, measuring);
-    loader.start_epoch(0);
+    std::optional<DataLoader> loader;
     int measured = 0;
     unfold_batch_norm(*model, [&]() -> std::optional<torch::Tensor> {
-      auto batch = measured++ < kBatchNormMeasuringBatches ? loader.next() : std::nullopt;
+      if (measured++ >= kBatchNormMeasuringBatches) return std::nullopt;
+      if (!loader) loader.emplace(train_set, measuring).start_epoch(0);
+      auto batch = loader->next();
       return batch ? std::optional<torch::Tensor>(batch->images) : std::nullopt;
     });
   }
