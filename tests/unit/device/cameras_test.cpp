@@ -78,10 +78,12 @@ TEST(CamerasTest, JpegFramesAreSplitByTheirStructureNotByTheFirstEndMarker) {
 
 TEST(CamerasTest, ACommandCameraKeepsTheLatestFrameAndIsStartedAgainWhenItDies) {
   TempDir dir;
-  write_bytes(dir / "one.jpg", jpeg_of(10));
-  write_bytes(dir / "two.jpg", jpeg_of(200));
-  const std::string script =
-      "cat " + (dir / "one.jpg").string() + " " + (dir / "two.jpg").string() + "; exit 1";
+  // Both frames in one file, so cat writes them in one write of less than
+  // PIPE_BUF and the reader sees them together: two files would be two writes,
+  // and a capture between them would take the first frame.
+  ASSERT_LT(jpeg_of(10).size() + jpeg_of(200).size(), 4096u);
+  write_bytes(dir / "frames.mjpeg", jpeg_of(10) + jpeg_of(200));
+  const std::string script = "cat " + (dir / "frames.mjpeg").string() + "; exit 1";
   auto camera = command_camera({"/bin/sh", "-c", script});
   std::optional<Frame> frame;
   for (int i = 0; i < 500 && !frame; ++i) {
