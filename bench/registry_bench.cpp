@@ -168,7 +168,9 @@ std::vector<Row> bench_listing(const fs::path& canopy, const fs::path& work, int
     }
   }
   BenchServer server(canopy, data, key_pub);
-  HttpClient client(server.url(), HttpOptions{.headers = {std::string("X-API-KEY: ") + kAdminKey}});
+  HttpOptions admin;
+  admin.headers = {std::string("X-API-KEY: ") + kAdminKey};
+  HttpClient client(server.url(), admin);
   auto time_requests = [&](const std::string& path) {
     std::vector<double> ms;
     for (int i = 0; i < 20; ++i) check(client.get(path), "warm-up");

@@ -74,6 +74,16 @@ int main(int argc, char** argv) {
       app.add_subcommand("run", "Enrol (first start), then poll, update and report until stopped");
   flag(run, "--server", "server", "server URL, e.g. http://10.0.0.2:8080 (also CANOPY_SERVER)");
   flag(run, "--data-dir", "data_dir", "the agent's data directory (also CANOPY_DATA_DIR)");
+  flag(run, "--ca-file", "ca_file",
+       "trust the https server only if a CA in this PEM file signed its certificate (also CANOPY_CA_FILE; "
+       "default: the system's CA store)");
+  flag(run, "--server-pin", "server_pin",
+       "trust the https server only if it holds this key (the sha256//... pin `canopy server` prints); kept "
+       "in the data directory, so it is needed at enrollment only (also CANOPY_SERVER_PIN)");
+  run->add_flag_callback(
+      "--allow-plain-http", [&globals] { globals.flags["allow_plain_http"] = "true"; },
+      "talk plain HTTP to a server that is not on this machine (its device token crosses the network in "
+      "clear)");
   flag(run, "--enroll-token", "enroll_token",
        "enrollment token cet_..., needed on first start (also CANOPY_ENROLL_TOKEN)");
   flag(run, "--name", "name", "device name in the inventory (default: host name)");

@@ -29,6 +29,21 @@ void add_server_flags(CLI::App* command, Globals& globals) {
   command->add_option_function<std::string>(
       "--api-key", [&globals](const std::string& v) { globals.flags["api_key"] = v; },
       "API key (also CANOPY_API_KEY)");
+  command->add_option_function<std::string>(
+      "--ca-file", [&globals](const std::string& v) { globals.flags["ca_file"] = v; },
+      "trust an https server only if a CA in this PEM file signed its certificate (also CANOPY_CA_FILE; "
+      "default: the system's CA store)");
+  command->add_option_function<std::string>(
+      "--server-pin", [&globals](const std::string& v) { globals.flags["server_pin"] = v; },
+      "trust an https server only if it holds this key: the sha256//... pin `canopy server` prints "
+      "(also CANOPY_SERVER_PIN)");
+}
+
+HttpOptions server_http_options(const Globals& globals) {
+  HttpOptions options;
+  options.ca_file = globals.config.get("ca_file");
+  options.server_pin = globals.config.get("server_pin");
+  return options;
 }
 
 void print_json(const Json& value) { std::printf("%s\n", value.dump(2).c_str()); }
@@ -71,13 +86,13 @@ std::string summarize_json(const Json& object) {
 Result<client::RegistryClient> connect_to_registry(const Globals& globals) {
   CANOPY_ASSIGN_OR_RETURN(std::string server, globals.config.require("server"));
   CANOPY_ASSIGN_OR_RETURN(std::string api_key, globals.config.require("api_key"));
-  return client::RegistryClient(server, api_key);
+  return client::RegistryClient(server, api_key, server_http_options(globals));
 }
 
 Result<client::FleetClient> connect_to_fleet(const Globals& globals) {
   CANOPY_ASSIGN_OR_RETURN(std::string server, globals.config.require("server"));
   CANOPY_ASSIGN_OR_RETURN(std::string api_key, globals.config.require("api_key"));
-  return client::FleetClient(server, api_key);
+  return client::FleetClient(server, api_key, server_http_options(globals));
 }
 
 }  // namespace canopy::cli

@@ -33,8 +33,11 @@ int report(const Error& error);
 // Wraps a command body so that errors print and set the exit code.
 void set_action(CLI::App* command, int& exit_code, std::function<Status()> body);
 
-// Adds --server and --api-key to a command that talks to the registry.
+// Adds --server, --api-key, --ca-file and --server-pin to a command that
+// talks to the registry.
 void add_server_flags(CLI::App* command, Globals& globals);
+// How the resolved `ca_file` and `server_pin` settings trust the server.
+HttpOptions server_http_options(const Globals& globals);
 
 void print_json(const Json& value);
 

@@ -40,7 +40,8 @@ std::filesystem::path workspace_dir(const Globals& globals, const WorkspaceArgs&
 }
 
 void add_workspace_flags(CLI::App* command, WorkspaceArgs& args) {
-  command->add_option("--workspace", args.workspace, "workspace directory (default: .canopy, or setting pipeline.workspace)");
+  command->add_option("--workspace", args.workspace,
+                      "workspace directory (default: .canopy, or setting pipeline.workspace)");
   command->add_option("-f,--file", args.file, "pipeline file whose workspace to read (.canopy next to it)");
 }
 
@@ -80,7 +81,8 @@ void print_run_details(const Json& run) {
   if (run.contains("model_versions")) {
     std::string versions;
     for (const auto& v : run["model_versions"])
-      versions += (versions.empty() ? "" : ", ") + v.value("model", "") + ":" + std::to_string(v.value("version", 0));
+      versions +=
+          (versions.empty() ? "" : ", ") + v.value("model", "") + ":" + std::to_string(v.value("version", 0));
     std::printf("models:     %s\n", versions.empty() ? "-" : versions.c_str());
   }
   std::printf("\n%s\n", pipeline::format_summary(run).c_str());
@@ -119,6 +121,9 @@ void register_run_command(CLI::App* pipeline_cmd, Globals& globals, int& exit_co
       }
       options.server_url = *server;
       options.api_key = *key;
+      const HttpOptions trust = server_http_options(globals);
+      options.ca_file = trust.ca_file;
+      options.server_pin = trust.server_pin;
     }
     // With --json, stdout carries only the record; the live output goes to stderr.
     options.out = globals.json ? stderr : stdout;
@@ -140,7 +145,8 @@ void register_pipeline_commands(CLI::App& app, Globals& globals, int& exit_code)
   register_run_command(pipeline_cmd, globals, exit_code);
 
   auto validate_file = std::make_shared<std::string>();
-  auto* validate = pipeline_cmd->add_subcommand("validate", "Check a pipeline file: keys, types, depends, gates");
+  auto* validate =
+      pipeline_cmd->add_subcommand("validate", "Check a pipeline file: keys, types, depends, gates");
   validate->add_option("FILE", *validate_file, "pipeline.yaml")->required();
   set_action(validate, exit_code, [&globals, validate_file]() -> Status {
     CANOPY_ASSIGN_OR_RETURN(pipeline::Pipeline parsed, pipeline::load_pipeline(*validate_file));
@@ -151,8 +157,12 @@ void register_pipeline_commands(CLI::App& app, Globals& globals, int& exit_code)
       for (const auto& p : step.parameters) parameters.push_back(p.name);
       Json variables = Json::array();
       for (const auto& v : step.environment) variables.push_back(v.name);
-      steps.push_back({{"name", name}, {"depends", step.depends}, {"image", step.image}, {"commands", step.commands.size()},
-                       {"parameters", parameters}, {"environment", variables}});
+      steps.push_back({{"name", name},
+                       {"depends", step.depends},
+                       {"image", step.image},
+                       {"commands", step.commands.size()},
+                       {"parameters", parameters},
+                       {"environment", variables}});
     }
     Json gates = Json::array();
     for (const auto& gate : parsed.gates) gates.push_back(gate.expression);
@@ -160,11 +170,13 @@ void register_pipeline_commands(CLI::App& app, Globals& globals, int& exit_code)
       print_json({{"file", *validate_file}, {"valid", true}, {"steps", steps}, {"gates", gates}});
       return {};
     }
-    std::printf("%s: valid, %zu steps, %zu gates\n", validate_file->c_str(), parsed.steps.size(), parsed.gates.size());
+    std::printf("%s: valid, %zu steps, %zu gates\n", validate_file->c_str(), parsed.steps.size(),
+                parsed.gates.size());
     for (const auto& step : steps) {
       std::string after;
       for (const auto& d : step["depends"]) after += (after.empty() ? "" : ", ") + d.get<std::string>();
-      std::printf("  %-24s after: %s\n", step["name"].get<std::string>().c_str(), after.empty() ? "-" : after.c_str());
+      std::printf("  %-24s after: %s\n", step["name"].get<std::string>().c_str(),
+                  after.empty() ? "-" : after.c_str());
     }
     for (const auto& gate : parsed.gates) std::printf("  gate %s\n", gate.expression.c_str());
     return {};
@@ -183,7 +195,8 @@ void register_pipeline_commands(CLI::App& app, Globals& globals, int& exit_code)
     std::printf("%-26s %-12s %-21s %9s %6s  %s\n", "RUN", "STATUS", "STARTED", "DURATION", "STEPS", "GIT");
     for (const auto& run : list) {
       char duration[32] = "-";
-      if (run.contains("duration_s")) std::snprintf(duration, sizeof duration, "%.1fs", run.value("duration_s", 0.0));
+      if (run.contains("duration_s"))
+        std::snprintf(duration, sizeof duration, "%.1fs", run.value("duration_s", 0.0));
       const Json commit = run.value("git_commit", Json());
       std::printf("%-26s %-12s %-21s %9s %6s  %s\n", run.value("id", "").c_str(),
                   run.value("status", "").c_str(), run.value("started_at", "").c_str(), duration,
@@ -194,14 +207,17 @@ void register_pipeline_commands(CLI::App& app, Globals& globals, int& exit_code)
   });
 
   auto show_args = std::make_shared<WorkspaceArgs>();
-  auto* show = pipeline_cmd->add_subcommand("show", "Show a run recorded in a workspace (id or unique prefix)");
+  auto* show =
+      pipeline_cmd->add_subcommand("show", "Show a run recorded in a workspace (id or unique prefix)");
   show->add_option("RUN", show_args->run, "run id")->required();
   add_workspace_flags(show, *show_args);
   set_action(show, exit_code, [&globals, show_args]() -> Status {
     CANOPY_ASSIGN_OR_RETURN(pipeline::Workspace workspace, open_workspace(globals, *show_args));
     CANOPY_ASSIGN_OR_RETURN(Json run, workspace.load_run(show_args->run));
-    if (globals.json) print_json(run);
-    else print_run_details(run);
+    if (globals.json)
+      print_json(run);
+    else
+      print_run_details(run);
     return {};
   });
 }
@@ -217,8 +233,10 @@ void register_run_commands(CLI::App& app, Globals& globals, int& exit_code) {
   set_action(show, exit_code, [&globals, id]() -> Status {
     CANOPY_ASSIGN_OR_RETURN(auto client, connect_to_registry(globals));
     CANOPY_ASSIGN_OR_RETURN(Json record, client.get_run(*id));
-    if (globals.json) print_json(record);
-    else print_run_details(record);
+    if (globals.json)
+      print_json(record);
+    else
+      print_run_details(record);
     return {};
   });
 

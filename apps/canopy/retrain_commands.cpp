@@ -118,6 +118,14 @@ Status run_job(client::FleetClient& client, const Globals& globals, const Worker
                  {"API_KEY", key},
                  {"MODEL_REPOSITORY", server + "/repository"},
                  {"CANOPY_JOB", std::to_string(job.id)}};
+  // The pipeline trusts the server as the worker does; its curl steps read
+  // CURL_CA_BUNDLE (docs/security.md).
+  const HttpOptions trust = server_http_options(globals);
+  if (!trust.ca_file.empty()) {
+    options.env["CANOPY_CA_FILE"] = trust.ca_file;
+    options.env["CURL_CA_BUNDLE"] = trust.ca_file;
+  }
+  if (!trust.server_pin.empty()) options.env["CANOPY_SERVER_PIN"] = trust.server_pin;
   // A worker killed with SIGKILL takes its pipeline with it; the job's lease then runs out.
   options.parent_death_signal = SIGTERM;
   CANOPY_ASSIGN_OR_RETURN(Subprocess pipeline, Subprocess::start(options));

@@ -69,9 +69,23 @@ void register_server_command(CLI::App& app, Globals& globals, int& exit_code) {
   command->add_option_function<std::string>(
       "--job-lease", [&globals](const std::string& v) { globals.flags["job_lease_s"] = v; },
       "seconds a worker's lease on a retrain job lasts unless renewed (also CANOPY_JOB_LEASE_S; default 60)");
+  command->add_option_function<std::string>(
+      "--tls-cert", [&globals](const std::string& v) { globals.flags["tls_cert"] = v; },
+      "serve HTTPS with this certificate (PEM, the chain after it; also CANOPY_TLS_CERT); SIGHUP reads it "
+      "again");
+  command->add_option_function<std::string>(
+      "--tls-key", [&globals](const std::string& v) { globals.flags["tls_key"] = v; },
+      "the certificate's private key (PEM; also CANOPY_TLS_KEY)");
+  auto self_signed = std::make_shared<bool>(false);
+  auto allow_plain_http = std::make_shared<bool>(false);
+  command->add_flag("--self-signed", *self_signed,
+                    "serve HTTPS with a self-signed certificate made on the first start (DATA/tls/); "
+                    "prints the pin clients are given");
+  command->add_flag("--allow-plain-http", *allow_plain_http,
+                    "serve plain HTTP on an address other than loopback (behind a TLS proxy only)");
   command->add_option("--trusted-key", *trusted,
                       "publisher public key whose signed packages are accepted (repeatable)");
-  set_action(command, exit_code, [&globals, trusted, &exit_code]() -> Status {
+  set_action(command, exit_code, [&globals, trusted, self_signed, allow_plain_http, &exit_code]() -> Status {
     server::ServerOptions options;
     options.data_dir = globals.config.get("data", "canopy-data");
     CANOPY_ASSIGN_OR_RETURN(auto listen, parse_listen(globals.config.get("listen", "127.0.0.1:8080")));
@@ -117,6 +131,12 @@ void register_server_command(CLI::App& app, Globals& globals, int& exit_code) {
     CANOPY_ASSIGN_OR_RETURN(options.job_lease_s, globals.config.get_int("job_lease_s", 60));
     if (options.job_lease_s < 3 || options.job_lease_s > 86'400)
       return make_error(ErrorCode::kInvalidArgument, "--job-lease must be between 3 and 86400 seconds");
+    options.tls_cert_file = globals.config.get("tls_cert");
+    options.tls_key_file = globals.config.get("tls_key");
+    options.self_signed = *self_signed;
+    options.allow_plain_http = *allow_plain_http;
+    if (options.tls_cert_file.empty() != options.tls_key_file.empty() && !options.self_signed)
+      return make_error(ErrorCode::kInvalidArgument, "--tls-cert and --tls-key go together");
     exit_code = server::run_server(options);
     return {};
   });

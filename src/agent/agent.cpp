@@ -16,6 +16,9 @@
 #include "common/clock.h"
 #include "common/files.h"
 #include "common/hash.h"
+#include "common/http_client.h"
+#include "common/keys.h"
+#include "common/text.h"
 
 namespace canopy::agent {
 
@@ -58,6 +61,33 @@ Result<Enrollment> ensure_enrolled(const AgentOptions& options, DeviceClient& cl
   }
 }
 
+// The plain-HTTP rule of AgentOptions::allow_plain_http.
+Status check_transport(const AgentOptions& options) {
+  if (!options.server_url.starts_with("http://") || options.allow_plain_http ||
+      is_loopback_host(url_host(options.server_url)))
+    return {};
+  return make_error(ErrorCode::kInvalidArgument,
+                    "refusing plain HTTP to " + options.server_url +
+                        ": the device token would cross the network in clear; use an https:// server, or "
+                        "--allow-plain-http on a network that is safe");
+}
+
+// The server's pin: the one given, kept for the next starts, or the one kept.
+Result<std::string> server_pin(const AgentOptions& options) {
+  const std::filesystem::path kept = options.data_dir / "server.pin";
+  if (options.server_pin.empty()) {
+    if (!std::filesystem::exists(kept)) return std::string();
+    CANOPY_ASSIGN_OR_RETURN(std::string pin, read_file(kept));
+    return std::string(trim(pin));
+  }
+  auto digest = base64_decode(options.server_pin.starts_with("sha256//") ? options.server_pin.substr(8) : "");
+  if (!digest.ok() || digest->size() != 32)
+    return make_error(ErrorCode::kInvalidArgument,
+                      "--server-pin '" + options.server_pin + "' must be sha256// and 44 base64 characters");
+  CANOPY_TRY(write_file_atomic(kept, options.server_pin + "\n", 0600));
+  return options.server_pin;
+}
+
 }  // namespace
 
 void request_stop() { stop_requested.store(true); }
@@ -79,6 +109,9 @@ Result<int> run_agent(const AgentOptions& options, ActiveModel& active) {
   HttpOptions http;
   http.max_attempts = 2;  // the agent's own backoff covers longer outages
   http.backoff_max_ms = 2000;
+  CANOPY_TRY(check_transport(options));
+  http.ca_file = options.ca_file;
+  CANOPY_ASSIGN_OR_RETURN(http.server_pin, server_pin(options));
   DeviceClient client(options.server_url, http);
   Backoff backoff(std::chrono::milliseconds(options.backoff_initial_ms),
                   std::chrono::milliseconds(options.backoff_max_ms));

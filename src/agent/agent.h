@@ -44,6 +44,12 @@ struct AgentOptions {
   std::filesystem::path field_config;
   std::uint64_t outbox_max_bytes = 256ull << 20;  // the outbox's disk cap
   std::int64_t upload_bytes_per_s = 0;            // the uploader's bandwidth cap; 0: none
+  // How the https server is trusted (HttpOptions). A pin given once is kept
+  // in DATA/server.pin and used from then on without the flag.
+  std::string ca_file, server_pin;
+  // The device token crosses the network in clear over plain HTTP: only to
+  // a loopback address unless this says so.
+  bool allow_plain_http = false;
 };
 
 // Runs the updater. The returned code is the process exit code: 0, or 1

@@ -30,6 +30,9 @@ Result<AgentOptions> options_from_config(const Config& config, std::vector<std::
   CANOPY_ASSIGN_OR_RETURN(std::string data_dir, config.require("data_dir"));
   options.data_dir = data_dir;
   options.enrollment_token = config.get("enroll_token");
+  options.ca_file = config.get("ca_file");
+  options.server_pin = config.get("server_pin");
+  options.allow_plain_http = config.get("allow_plain_http") == "true";
   options.name = config.get("name");
   if (tag_flags.empty()) tag_flags = split(config.get("tags"), ',');
   CANOPY_ASSIGN_OR_RETURN(options.tags, parse_tags(tag_flags));

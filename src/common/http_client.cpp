@@ -1,8 +1,9 @@
 #include "common/http_client.h"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
-#include <unistd.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -104,6 +105,30 @@ size_t read_from_file(char* buffer, size_t size, size_t count, void* user) {
   return std::fread(buffer, size, count, static_cast<std::FILE*>(user));
 }
 
+void set_server_trust(CURL* curl, const HttpOptions& options) {
+  if (!options.ca_file.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, options.ca_file.c_str());
+  if (!options.server_pin.empty()) {
+    curl_easy_setopt(curl, CURLOPT_PINNEDPUBLICKEY, options.server_pin.c_str());
+    // The pin is the trust: a self-signed certificate has no CA to chain
+    // to, and its name need not match. libcurl checks the pin either way.
+    if (options.ca_file.empty()) {
+      curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L);
+      curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
+  }
+  if (!options.client_cert_file.empty()) {
+    curl_easy_setopt(curl, CURLOPT_SSLCERT, options.client_cert_file.c_str());
+    curl_easy_setopt(curl, CURLOPT_SSLKEY, options.client_key_file.c_str());
+  }
+}
+
+// A server that fails its identity check stays refused: asking again gets
+// the same certificate.
+bool is_trust_failure(CURLcode code) {
+  return code == CURLE_PEER_FAILED_VERIFICATION || code == CURLE_SSL_PINNEDPUBKEYNOTMATCH ||
+         code == CURLE_SSL_CACERT_BADFILE || code == CURLE_SSL_CERTPROBLEM;
+}
+
 // Runs `setup` + perform up to max_attempts times with backoff.
 template <typename Setup>
 Result<HttpResponse> perform_with_retries(const HttpOptions& options, const std::string& url,
@@ -121,7 +146,8 @@ Result<HttpResponse> perform_with_retries(const HttpOptions& options, const std:
     for (const auto& h : options.headers) header_list = curl_slist_append(header_list, h.c_str());
     curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
     curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, options.connect_timeout_ms);
-    if (options.request_timeout_ms > 0) curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, options.request_timeout_ms);
+    if (options.request_timeout_ms > 0)
+      curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, options.request_timeout_ms);
     curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
     curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, options.stall_timeout_s);
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
@@ -132,6 +158,7 @@ Result<HttpResponse> perform_with_retries(const HttpOptions& options, const std:
     curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, on_progress);
     curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &attempt);
     curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+    set_server_trust(curl, options);
     Status prepared = setup(curl, attempt, header_list);
     CURLcode code = CURLE_OK;
     if (prepared.ok()) {
@@ -144,11 +171,19 @@ Result<HttpResponse> perform_with_retries(const HttpOptions& options, const std:
     if (!prepared.ok()) return prepared.error();
     if (attempt.sink_failed) return make_error(ErrorCode::kIo, "cannot write the downloaded data to disk");
     if (code == CURLE_OK && !is_retryable_status(attempt.response.status)) return attempt.response;
+    if (is_trust_failure(code)) {
+      // Logged where it happens: to a program that retries, such as the
+      // agent, it is one more failed request, but it may be an attack.
+      spdlog::error("http.server_refused url={} reason=\"{}\"", url, curl_easy_strerror(code));
+      return make_error(ErrorCode::kNetwork, "refusing the server at " + url + ": " +
+                                                 curl_easy_strerror(code) +
+                                                 " (check the CA file or pin it was given)");
+    }
     last_error = code != CURLE_OK ? std::string(curl_easy_strerror(code))
                                   : "HTTP " + std::to_string(attempt.response.status);
     if (attempt_number < options.max_attempts) {
-      spdlog::info("http.retry url={} attempt={} error=\"{}\" backoff_ms={}", url, attempt_number,
-                   last_error, backoff_ms);
+      spdlog::info("http.retry url={} attempt={} error=\"{}\" backoff_ms={}", url, attempt_number, last_error,
+                   backoff_ms);
       std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
       backoff_ms = std::min(backoff_ms * 2, options.backoff_max_ms);
     } else if (code == CURLE_OK) {
@@ -215,8 +250,7 @@ Result<HttpResponse> HttpClient::upload_file(const std::string& method, const st
   return result;
 }
 
-Result<HttpResponse> HttpClient::download(const std::string& path,
-                                          const std::filesystem::path& destination,
+Result<HttpResponse> HttpClient::download(const std::string& path, const std::filesystem::path& destination,
                                           const ProgressCallback& progress) {
   const std::filesystem::path part = destination.string() + ".part";
   std::FILE* out = nullptr;
@@ -248,6 +282,23 @@ Result<HttpResponse> HttpClient::download(const std::string& path,
   return result;
 }
 
+bool is_loopback_host(std::string_view host) {
+  if (host == "localhost" || host == "::1") return true;
+  in_addr address{};
+  const std::string text(host);
+  return inet_pton(AF_INET, text.c_str(), &address) == 1 && (ntohl(address.s_addr) >> 24) == 127;
+}
+
+std::string url_host(std::string_view url) {
+  const std::size_t scheme = url.find("://");
+  if (scheme == std::string_view::npos) return "";
+  std::string_view rest = url.substr(scheme + 3);
+  rest = rest.substr(0, rest.find_first_of("/?#"));
+  if (const std::size_t at = rest.rfind('@'); at != std::string_view::npos) rest = rest.substr(at + 1);
+  if (rest.starts_with('[')) return std::string(rest.substr(1, rest.find(']') - 1));
+  return std::string(rest.substr(0, rest.find(':')));
+}
+
 Error http_status_error(const HttpResponse& response, const std::string& what) {
   std::string detail;
   auto body = parse_json(response.body);
@@ -259,13 +310,27 @@ Error http_status_error(const HttpResponse& response, const std::string& what) {
   }
   ErrorCode code = ErrorCode::kInternal;
   switch (response.status) {
-    case 400: case 422: code = ErrorCode::kInvalidArgument; break;
-    case 401: code = ErrorCode::kUnauthenticated; break;
-    case 403: code = ErrorCode::kPermissionDenied; break;
-    case 404: code = ErrorCode::kNotFound; break;
-    case 409: code = ErrorCode::kConflict; break;
-    case 413: code = ErrorCode::kTooLarge; break;
-    default: break;
+    case 400:
+    case 422:
+      code = ErrorCode::kInvalidArgument;
+      break;
+    case 401:
+      code = ErrorCode::kUnauthenticated;
+      break;
+    case 403:
+      code = ErrorCode::kPermissionDenied;
+      break;
+    case 404:
+      code = ErrorCode::kNotFound;
+      break;
+    case 409:
+      code = ErrorCode::kConflict;
+      break;
+    case 413:
+      code = ErrorCode::kTooLarge;
+      break;
+    default:
+      break;
   }
   return make_error(code, what + " failed (HTTP " + std::to_string(response.status) + "): " + detail);
 }

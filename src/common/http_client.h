@@ -14,6 +14,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/error.h"
@@ -22,12 +23,21 @@ namespace canopy {
 
 struct HttpOptions {
   long connect_timeout_ms = 5000;
-  long request_timeout_ms = 0;      // 0 = no limit on the whole transfer
-  long stall_timeout_s = 30;        // abort when below 1 byte/s for this long
-  int max_attempts = 4;             // 1 = no retry
-  long backoff_initial_ms = 200;    // doubled after each failed attempt
+  long request_timeout_ms = 0;    // 0 = no limit on the whole transfer
+  long stall_timeout_s = 30;      // abort when below 1 byte/s for this long
+  int max_attempts = 4;           // 1 = no retry
+  long backoff_initial_ms = 200;  // doubled after each failed attempt
   long backoff_max_ms = 5000;
-  std::vector<std::string> headers; // e.g. "X-API-KEY: ..."
+  std::vector<std::string> headers;  // e.g. "X-API-KEY: ..."
+  // How an https server is trusted (docs/security.md). Neither: the
+  // system's CA store. `ca_file`: only the CAs in this PEM file. `server_pin`
+  // ("sha256//BASE64", the SHA-256 of the server's public key as
+  // `canopy server` prints it): only a server holding that key, whoever
+  // signed its certificate. Both: both checks.
+  std::string ca_file;
+  std::string server_pin;
+  // Mutual TLS: the client's certificate and key (PEM); empty: none.
+  std::string client_cert_file, client_key_file;
 };
 
 struct HttpResponse {
@@ -46,11 +56,10 @@ class HttpClient {
   // `path` is appended to the base URL. Non-2xx statuses are returned as
   // responses, not errors; errors are for transport failures.
   Result<HttpResponse> get(const std::string& path);
-  Result<HttpResponse> send(const std::string& method, const std::string& path,
-                            const std::string& body, const std::string& content_type);
+  Result<HttpResponse> send(const std::string& method, const std::string& path, const std::string& body,
+                            const std::string& content_type);
   Result<HttpResponse> upload_file(const std::string& method, const std::string& path,
-                                   const std::filesystem::path& file,
-                                   const ProgressCallback& progress = {});
+                                   const std::filesystem::path& file, const ProgressCallback& progress = {});
   // Downloads to `destination` (atomically). Resumes a previous `.part` file
   // with a Range request. Returns the final response (its body is empty).
   Result<HttpResponse> download(const std::string& path, const std::filesystem::path& destination,
@@ -62,6 +71,13 @@ class HttpClient {
   std::string base_url_;
   HttpOptions options_;
 };
+
+// Whether `host` names this machine's loopback ("localhost", 127.0.0.0/8,
+// ::1): what is sent to it never crosses a network.
+bool is_loopback_host(std::string_view host);
+// The host of an http(s) URL, without an IPv6 address's brackets; "" when
+// the URL has none.
+std::string url_host(std::string_view url);
 
 // Builds a readable error out of a non-2xx response with a JSON {"error": ...} body.
 Error http_status_error(const HttpResponse& response, const std::string& what);

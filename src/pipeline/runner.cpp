@@ -824,6 +824,8 @@ Result<RunOutcome> Runner::run() {
     http.max_attempts = 2;
     http.connect_timeout_ms = 3000;
     http.request_timeout_ms = 15000;
+    http.ca_file = options_.ca_file;
+    http.server_pin = options_.server_pin;
     registry_.emplace(options_.server_url, options_.api_key, http);
   }
   run_id_ = new_run_id();

@@ -60,6 +60,7 @@ struct RunOptions {
   fs::path workspace;                   // empty: .canopy next to the pipeline file
   bool containers = false;              // run steps in docker or podman
   std::string server_url, api_key;      // empty url: the run is recorded locally only
+  std::string ca_file, server_pin;      // how an https server is trusted (HttpOptions)
   std::FILE* out = stdout;              // live output: step lines, status lines, summary
 };
 

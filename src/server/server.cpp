@@ -2,13 +2,16 @@
 
 #include <signal.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <thread>
 
 #include "common/clock.h"
 #include "common/files.h"
 #include "common/hash.h"
+#include "common/http_client.h"
 #include "server/area_links.h"
 #include "server/auth/accounts.h"
 #include "server/auth/api_keys.h"
@@ -68,6 +71,40 @@ std::vector<PublicKey> trusted_for_devices(const PublicKey& publishing_key,
   return keys;
 }
 
+// The certificate and key to serve HTTPS with: the given files, or the
+// self-signed pair (made on the first start) for the names a client may use.
+Status choose_tls_files(ServerOptions& options) {
+  if (!options.self_signed) return {};
+  if (options.tls_cert_file.empty()) options.tls_cert_file = options.data_dir / "tls" / "server.crt";
+  if (options.tls_key_file.empty()) options.tls_key_file = options.data_dir / "tls" / "server.key";
+  std::vector<std::string> names = {"localhost", "127.0.0.1", "::1"};
+  char hostname[256] = {};
+  if (::gethostname(hostname, sizeof hostname - 1) == 0 && hostname[0] != '\0') names.emplace_back(hostname);
+  if (options.host != "0.0.0.0" && options.host != "::" &&
+      std::find(names.begin(), names.end(), options.host) == names.end())
+    names.push_back(options.host);
+  CANOPY_ASSIGN_OR_RETURN(bool made, ensure_self_signed(options.tls_cert_file, options.tls_key_file, names));
+  if (made) spdlog::info("server.tls.self_signed cert={}", options.tls_cert_file.string());
+  return {};
+}
+
+// Plain HTTP carries keys and tokens in clear: only where nobody else can
+// listen, unless the operator says the network is safe (a TLS proxy in front).
+Status check_plain_http(const ServerOptions& options) {
+  if (!options.tls_cert_file.empty() || is_loopback_host(options.host)) return {};
+  if (!options.allow_plain_http)
+    return make_error(
+        ErrorCode::kInvalidArgument,
+        "refusing to serve plain HTTP on " + options.host +
+            ": API keys and device tokens would cross the network in clear; pass --tls-cert and "
+            "--tls-key, or --self-signed, or --allow-plain-http when a TLS proxy fronts the server");
+  spdlog::warn(
+      "server.plain_http host={} reason=\"allowed by --allow-plain-http; keys and tokens cross the "
+      "network in clear\"",
+      options.host);
+  return {};
+}
+
 Status bootstrap_admin_key(ApiKeys& keys, const std::string& admin_key) {
   CANOPY_ASSIGN_OR_RETURN(std::optional<NewApiKey> created, keys.bootstrap_admin(admin_key));
   if (created) {
@@ -79,7 +116,7 @@ Status bootstrap_admin_key(ApiKeys& keys, const std::string& admin_key) {
 
 }  // namespace
 
-int run_server(const ServerOptions& options) {
+int run_server(ServerOptions options) {
   Clock& clock = system_clock();
   const std::int64_t started_ms = clock.monotonic_ms();
   if (!init_crypto().ok()) return 1;
@@ -93,7 +130,10 @@ int run_server(const ServerOptions& options) {
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  Status plain_http = check_plain_http(options);
+  if (!plain_http.ok()) return fail(plain_http.error());
 
   // One server per data directory: two would interleave writes to one store.
   std::error_code ec;
@@ -109,6 +149,9 @@ int run_server(const ServerOptions& options) {
                                                      data_lock.error().message +
                                                      "); stop that server, or pass another --data"));
   }
+
+  Status tls_files = choose_tls_files(options);
+  if (!tls_files.ok()) return fail(tls_files.error());
 
   auto publishing_key = load_or_create_publishing_key(options.data_dir);
   if (!publishing_key.ok()) return fail(publishing_key.error());
@@ -201,19 +244,27 @@ int run_server(const ServerOptions& options) {
   auto retrain = RetrainJobs::open(std::move(*retrain_db), loop_links, clock, retrain_options);
   if (!retrain.ok()) return fail(retrain.error());
 
-  auto http = HttpServer::bind(
-      ServerAreas{**keys, **accounts, **registry, **runs, **fleet, **field_data, **samples, **labeling,
-                  **datasets, prelabeler, **retrain, **drift, clock},
-      HttpServerOptions{options.host, options.port, options.max_upload_bytes, options.web_dir});
+  auto http =
+      HttpServer::bind(ServerAreas{**keys, **accounts, **registry, **runs, **fleet, **field_data, **samples,
+                                   **labeling, **datasets, prelabeler, **retrain, **drift, clock},
+                       HttpServerOptions{options.host, options.port, options.max_upload_bytes,
+                                         options.web_dir, options.tls_cert_file, options.tls_key_file});
   if (!http.ok()) return fail(http.error());
   HttpServer& server = **http;
   std::thread signal_waiter([&server, stop_signals] {
     int signal_number = 0;
-    sigwait(&stop_signals, &signal_number);
+    while (sigwait(&stop_signals, &signal_number) == 0 && signal_number == SIGHUP) {
+      Status reloaded = server.reload_tls();
+      if (reloaded.ok())
+        spdlog::info("server.tls.reloaded pin={}", server.tls_pin());
+      else
+        spdlog::warn("server.tls.not_reloaded error=\"{}\"", reloaded.error().message);
+    }
     spdlog::info("server.stopping signal={}", signal_number);
     server.stop();
   });
-  std::printf("listening on http://%s:%d\n", options.host.c_str(), server.port());
+  if (!server.tls_pin().empty()) std::printf("tls pin %s\n", server.tls_pin().c_str());
+  std::printf("listening on %s://%s:%d\n", server.scheme(), options.host.c_str(), server.port());
   std::fflush(stdout);
   spdlog::info("server.ready data={} startup_ms={}", options.data_dir.string(),
                clock.monotonic_ms() - started_ms);

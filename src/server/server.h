@@ -10,6 +10,7 @@
 //   tmp/                   uploads in flight (emptied at every start)
 //   keys/publisher.key     the server's ed25519 key; signs unsigned uploads
 //   trusted/*.pub          publisher keys whose signed packages are accepted
+//   tls/server.crt, .key   the self-signed certificate of --self-signed
 #pragma once
 
 #include <cstdint>
@@ -40,11 +41,19 @@ struct ServerOptions {
   std::int64_t samples_device_max_bytes = 2ll << 30;
   std::int64_t samples_per_device = 50'000;
   std::filesystem::path web_dir;  // the web pages (labeling); empty: none served
+  // HTTPS (docs/security.md): a certificate and key in PEM files, or with
+  // `self_signed` a pair the server makes once in DATA/tls/ (or at these
+  // paths when given). Without them plain HTTP, which a host other than a
+  // loopback address gets only with `allow_plain_http`.
+  std::filesystem::path tls_cert_file, tls_key_file;
+  bool self_signed = false;
+  bool allow_plain_http = false;
 };
 
-// Blocks until a stop signal. Prints "listening on http://HOST:PORT" on
-// stdout once ready (and the bootstrap admin key, once, on the first start).
-// Returns the process exit code.
-int run_server(const ServerOptions& options);
+// Blocks until a stop signal; SIGHUP reads the TLS certificate and key
+// again. Prints "listening on http://HOST:PORT" (https with TLS, after a line
+// "tls pin sha256//...") on stdout once ready (and the bootstrap admin key,
+// once, on the first start). Returns the process exit code.
+int run_server(ServerOptions options);
 
 }  // namespace canopy::server

@@ -76,11 +76,14 @@ void ServerProcess::start() {
   ASSERT_TRUE(process.ok()) << process.error().message;
   process_ = std::make_unique<Subprocess>(std::move(*process));
   url_.clear();
+  tls_pin_.clear();
   for (int i = 0; i < 200 && url_.empty(); ++i) {
     std::ifstream in(out);
     std::string line;
-    while (std::getline(in, line))
+    while (std::getline(in, line)) {
+      if (line.rfind("tls pin ", 0) == 0) tls_pin_ = line.substr(8);
       if (line.rfind("listening on ", 0) == 0) url_ = line.substr(13);
+    }
     if (url_.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(25));
   }
   ASSERT_FALSE(url_.empty()) << "server did not start: " << log();
@@ -91,6 +94,10 @@ void ServerProcess::stop() {
   process_->signal(SIGTERM);
   process_->wait();
   process_.reset();
+}
+
+void ServerProcess::signal(int signal_number) {
+  if (process_) process_->signal(signal_number);
 }
 
 void ServerProcess::kill_hard() {

@@ -25,7 +25,8 @@ fs::path canopy_binary();
 fs::path train_binary();
 fs::path agent_binary();
 fs::path examples_dir();
-// The browser tests (tests/browser: node --test files, their npm packages installed by scripts/install-browser-tests.sh).
+// The browser tests (tests/browser: node --test files, their npm packages installed by
+// scripts/install-browser-tests.sh).
 fs::path browser_tests_dir();
 
 class TempDir {
@@ -57,16 +58,19 @@ class ServerProcess {
   ~ServerProcess();
   // (Re)starts and waits until it listens; fails the test if it does not.
   void start();
-  void stop();        // SIGTERM and wait
-  void kill_hard();   // SIGKILL and wait: a crash
+  void stop();       // SIGTERM and wait
+  void kill_hard();  // SIGKILL and wait: a crash
   const std::string& url() const { return url_; }
+  // The "tls pin sha256//..." the server printed; "" for plain HTTP.
+  const std::string& tls_pin() const { return tls_pin_; }
+  void signal(int signal_number);
   std::string log() const;
 
  private:
   fs::path data_dir_;
   std::vector<std::string> extra_args_;
   std::unique_ptr<Subprocess> process_;
-  std::string url_;
+  std::string url_, tls_pin_;
   int starts_ = 0;
 };
 
@@ -74,7 +78,7 @@ class ServerProcess {
 struct ZipEntry {
   enum class Kind { kFile, kDirectory, kSymlink };
   std::string name;
-  std::string content;       // file bytes, or the symlink target
+  std::string content;  // file bytes, or the symlink target
   Kind kind = Kind::kFile;
 };
 void write_zip(const fs::path& path, const std::vector<ZipEntry>& entries);

@@ -72,7 +72,20 @@ Error bind_error(const std::string& host, int port, int bind_errno) {
 
 Result<std::unique_ptr<HttpServer>> HttpServer::bind(const ServerAreas& areas,
                                                      const HttpServerOptions& options) {
-  auto http = std::make_unique<httplib::Server>();
+  std::unique_ptr<TlsCredentials> tls;
+  std::unique_ptr<httplib::Server> http;
+  if (options.tls_cert_file.empty() != options.tls_key_file.empty())
+    return make_error(ErrorCode::kInvalidArgument, "HTTPS needs both a certificate and a key file");
+  if (!options.tls_cert_file.empty()) {
+    CANOPY_ASSIGN_OR_RETURN(tls, TlsCredentials::load(options.tls_cert_file, options.tls_key_file));
+    auto https = std::make_unique<httplib::SSLServer>(
+        [&credentials = *tls](SSL_CTX& context) { return credentials.configure(context); });
+    if (!https->is_valid())
+      return make_error(ErrorCode::kInternal, "cannot set up TLS: OpenSSL refused the context");
+    http = std::move(https);
+  } else {
+    http = std::make_unique<httplib::Server>();
+  }
   http->set_read_timeout(30);
   http->set_write_timeout(30);
   http->new_task_queue = [] { return new httplib::ThreadPool(kHttpWorkers); };
@@ -131,11 +144,22 @@ Result<std::unique_ptr<HttpServer>> HttpServer::bind(const ServerAreas& areas,
   } else if (!http->bind_to_port(options.host, port)) {
     return bind_error(options.host, port, errno);
   }
-  return std::unique_ptr<HttpServer>(new HttpServer(std::move(http), std::move(access), port));
+  return std::unique_ptr<HttpServer>(
+      new HttpServer(std::move(http), std::move(access), std::move(tls), port));
 }
 
-HttpServer::HttpServer(std::unique_ptr<httplib::Server> http, std::unique_ptr<Access> access, int port)
-    : access_(std::move(access)), http_(std::move(http)), port_(port) {}
+HttpServer::HttpServer(std::unique_ptr<httplib::Server> http, std::unique_ptr<Access> access,
+                       std::unique_ptr<TlsCredentials> tls, int port)
+    : access_(std::move(access)), tls_(std::move(tls)), http_(std::move(http)), port_(port) {}
+
+std::string HttpServer::tls_pin() const { return tls_ ? tls_->pin() : ""; }
+
+Status HttpServer::reload_tls() {
+  if (!tls_)
+    return make_error(ErrorCode::kConflict,
+                      "the server speaks plain HTTP; there is no certificate to reload");
+  return tls_->reload();
+}
 
 HttpServer::~HttpServer() = default;
 

@@ -18,6 +18,7 @@
 #include "server/datasets/dataset_versions.h"
 #include "server/field_data/field_data.h"
 #include "server/fleet/fleet.h"
+#include "server/http/tls_credentials.h"
 #include "server/labeling/label_queue.h"
 #include "server/prelabel/prelabeler.h"
 #include "server/registry/registry.h"
@@ -56,6 +57,8 @@ struct HttpServerOptions {
   int port = 8080;  // 0 picks a free port
   std::uint64_t max_upload_bytes = 4ull << 30;
   std::filesystem::path web_dir;  // the web pages; empty: none served
+  // HTTPS with this certificate (chain) and key, both PEM; empty: plain HTTP.
+  std::filesystem::path tls_cert_file, tls_key_file;
 };
 
 class HttpServer {
@@ -68,13 +71,22 @@ class HttpServer {
   HttpServer& operator=(const HttpServer&) = delete;
 
   int port() const { return port_; }
+  // "https" or "http".
+  const char* scheme() const { return tls_ ? "https" : "http"; }
+  // The certificate's public-key pin (TlsCredentials::pin); "" for HTTP.
+  std::string tls_pin() const;
+  // Reads the certificate and key files again for new connections; open
+  // ones keep theirs. On an error the pair in use stays.
+  Status reload_tls();
   // Serves requests until stop(); false when the listener failed.
   bool serve();
   void stop();
 
  private:
-  HttpServer(std::unique_ptr<httplib::Server> http, std::unique_ptr<Access> access, int port);
-  std::unique_ptr<Access> access_;  // the routes hold references to it
+  HttpServer(std::unique_ptr<httplib::Server> http, std::unique_ptr<Access> access,
+             std::unique_ptr<TlsCredentials> tls, int port);
+  std::unique_ptr<Access> access_;       // the routes hold references to it
+  std::unique_ptr<TlsCredentials> tls_;  // the handshakes hold a pointer to it
   std::unique_ptr<httplib::Server> http_;
   int port_;
 };
