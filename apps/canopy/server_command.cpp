@@ -1,3 +1,4 @@
+#include <cstdio>
 #include <filesystem>
 #include <memory>
 
@@ -138,6 +139,24 @@ void register_server_command(CLI::App& app, Globals& globals, int& exit_code) {
     if (options.tls_cert_file.empty() != options.tls_key_file.empty() && !options.self_signed)
       return make_error(ErrorCode::kInvalidArgument, "--tls-cert and --tls-key go together");
     exit_code = server::run_server(options);
+    return {};
+  });
+
+  auto* publishing =
+      app.add_subcommand("publishing-key", "The server's key that signs packages uploaded unsigned");
+  publishing->require_subcommand(1);
+  auto* rotate = publishing->add_subcommand(
+      "rotate",
+      "Replace the publishing key with a new one endorsed by it (the server stopped); devices trust the new "
+      "key "
+      "from their next poll, and what the old key signed stays valid (docs/security.md)");
+  rotate->add_option_function<std::string>(
+      "--data", [&globals](const std::string& v) { globals.flags["data"] = v; },
+      "the server's data directory (also CANOPY_DATA; default ./canopy-data)");
+  set_action(rotate, exit_code, [&globals]() -> Status {
+    CANOPY_ASSIGN_OR_RETURN(std::string key_id,
+                            server::rotate_publishing_key_of(globals.config.get("data", "canopy-data")));
+    std::printf("publishing key rotated: new key %s; start the server again\n", key_id.c_str());
     return {};
   });
 }

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 
+#include "agent/key_trust.h"
 #include "common/files.h"
 #include "common/hash.h"
 #include "common/time.h"
@@ -477,6 +478,23 @@ Status Updater::check_installed_models() {
   return {};
 }
 
+Status Updater::adopt_keys(const std::vector<api::KeyEndorsement>& endorsements) {
+  if (endorsements.empty()) return {};
+  KeyAdoption adoption = adopt_endorsed_keys(options_.trusted_keys, endorsements);
+  for (const std::string& reason : adoption.refused)
+    if (refused_endorsements_.insert(reason).second)
+      spdlog::error("agent.key_endorsement_refused reason=\"{}\"", reason);
+  if (adoption.adopted.empty()) return {};
+  // On disk first: trust that reached a package must survive a crash.
+  CANOPY_TRY(save_trusted_keys(options_.data_dir, adoption.trusted));
+  for (const PublicKey& key : adoption.adopted)
+    spdlog::warn("agent.key_adopted key_id={} reason=\"the server's publishing key was rotated\"",
+                 key.key_id());
+  options_.trusted_keys = std::move(adoption.trusted);
+  options_.health.trusted_keys = options_.trusted_keys;
+  return {};
+}
+
 Status Updater::reconcile(const api::DesiredState& desired) {
   const std::optional<Assignment>& target = desired.assignment;
   if (state_.phase != Phase::kIdle) {
@@ -513,6 +531,7 @@ Result<CycleOutcome> Updater::cycle() {
   }
   outcome.poll_interval_s = desired_->poll_interval_s;
   outcome.field_config = desired_->field_config;
+  CANOPY_TRY(adopt_keys(desired_->key_endorsements));
   if (desired_->status != api::DeviceStatus::kActive) return outcome;
   Status acted = reconcile(*desired_);
   if (is_network(acted)) {

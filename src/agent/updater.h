@@ -18,6 +18,7 @@
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -94,6 +95,8 @@ class Updater {
   Status roll_back_to_previous(const Assignment& target);
   Status fall_back_to_previous(const std::string& reason);
   Status reconcile(const api::DesiredState& desired);
+  // Trusts the publishing keys the desired state's endorsements vouch for.
+  Status adopt_keys(const std::vector<api::KeyEndorsement>& endorsements);
   void remove_leftovers();
 
   // The steps: each returns the phase to enter next.
@@ -120,6 +123,7 @@ class Updater {
   std::unique_ptr<LoadedModel> staged_;       // the health-checked model, until it goes live
   std::optional<api::DesiredState> desired_;  // the last desired state, reused on 304
   std::string etag_;
+  std::set<std::string> refused_endorsements_;  // logged once each, not at every poll
 };
 
 }  // namespace canopy::agent

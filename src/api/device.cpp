@@ -149,6 +149,21 @@ Result<Enrollment> Enrollment::from_json(const Json& json) {
 
 // ---- desired state ----
 
+std::string KeyEndorsement::signed_text() const { return "canopy-key-endorsement\n" + key + "\n"; }
+
+Json KeyEndorsement::to_json() const {
+  return {{"key", key}, {"endorsed_by", endorsed_by}, {"signature", signature}};
+}
+
+Result<KeyEndorsement> KeyEndorsement::from_json(const Json& json) {
+  CANOPY_TRY(require_object(json, "key endorsement"));
+  KeyEndorsement endorsement;
+  CANOPY_ASSIGN_OR_RETURN(endorsement.key, read_string(json, "key", 128));
+  CANOPY_ASSIGN_OR_RETURN(endorsement.endorsed_by, read_string(json, "endorsed_by", 128));
+  CANOPY_ASSIGN_OR_RETURN(endorsement.signature, read_string(json, "signature", 128));
+  return endorsement;
+}
+
 Json DesiredState::to_json() const {
   Json out = {{"device_id", device_id},
               {"status", device_status_name(status)},
@@ -165,6 +180,11 @@ Json DesiredState::to_json() const {
                     {"url", assignment->url}};
   }
   if (field_config) out["field_config"] = {{"version", field_config->version}, {"text", field_config->text}};
+  if (!key_endorsements.empty()) {
+    out["key_endorsements"] = Json::array();
+    for (const KeyEndorsement& endorsement : key_endorsements)
+      out["key_endorsements"].push_back(endorsement.to_json());
+  }
   return out;
 }
 
@@ -182,6 +202,15 @@ Result<DesiredState> DesiredState::from_json(const Json& json) {
       return make_error(ErrorCode::kInvalidArgument,
                         "desired state: the field configuration's version must be at least 1");
     desired.field_config = std::move(field_config);
+  }
+  if (const Json* endorsements = optional_member(json, "key_endorsements")) {
+    if (!endorsements->is_array())
+      return make_error(ErrorCode::kInvalidArgument, "desired state: key_endorsements must be an array");
+    for (const Json& item : *endorsements) {
+      auto endorsement = KeyEndorsement::from_json(item);
+      if (!endorsement.ok()) return endorsement.error().with_context("desired state");
+      desired.key_endorsements.push_back(std::move(*endorsement));
+    }
   }
   const Json* model = optional_member(json, "model");
   if (!model) return desired;

@@ -65,6 +65,19 @@ struct Enrollment {
 enum class Action { kInstall, kRollback };
 std::string_view action_name(Action action);
 
+// A publishing key the server rotated to, endorsed by the key it replaced
+// (docs/security.md, "Rotating the publishing key"): a device that trusts
+// `endorsed_by` comes to trust `key` for package signatures.
+struct KeyEndorsement {
+  std::string key;          // "canopy-ed25519-public <b64>", without a newline
+  std::string endorsed_by;  // the endorsing key, in the same form
+  std::string signature;    // base64 ed25519 by endorsed_by over signed_text()
+
+  std::string signed_text() const;
+  Json to_json() const;
+  static Result<KeyEndorsement> from_json(const Json& json);
+};
+
 // What a device is told to run, and by which deployment.
 struct Assignment {
   std::int64_t deployment_id = 0;
@@ -114,6 +127,9 @@ struct DesiredState {
   std::optional<Assignment> assignment;  // nothing desired when empty
   // The field configuration to run; none set: the device's own file.
   std::optional<FieldConfigVersion> field_config;
+  // Every rotation of the publishing key, oldest first; a device adopts
+  // those endorsed by a key it trusts before it acts on the assignment.
+  std::vector<KeyEndorsement> key_endorsements;
 
   Json to_json() const;
   // Checks what a device relies on: the hash names a file on its disk, so it

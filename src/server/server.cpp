@@ -19,6 +19,7 @@
 #include "server/fleet/fleet.h"
 #include "server/http/http_server.h"
 #include "server/labeling/label_queue.h"
+#include "server/publishing_keys.h"
 #include "server/registry/registry.h"
 #include "server/retrain/drift_monitor.h"
 #include "server/retrain/retrain_jobs.h"
@@ -33,18 +34,6 @@ namespace {
 
 // Held (flock) by the server that uses the data directory, for its lifetime.
 constexpr const char* kDataLockName = "server.lock";
-
-Result<KeyPair> load_or_create_publishing_key(const fs::path& data_dir) {
-  fs::path prefix = data_dir / "keys" / "publisher";
-  fs::path secret = prefix.string() + ".key";
-  std::error_code ec;
-  if (fs::exists(secret, ec)) return load_key_pair(secret);
-  fs::create_directories(prefix.parent_path(), ec);
-  KeyPair pair = KeyPair::generate();
-  CANOPY_TRY(save_key_pair(pair, prefix));
-  spdlog::info("server.publishing_key.created key_id={}", pair.public_key.key_id());
-  return pair;
-}
 
 Result<std::vector<PublicKey>> load_trusted_keys(const ServerOptions& options) {
   std::vector<fs::path> files = options.trusted_key_files;
@@ -116,6 +105,19 @@ Status bootstrap_admin_key(ApiKeys& keys, const std::string& admin_key) {
 
 }  // namespace
 
+Result<std::string> rotate_publishing_key_of(const fs::path& data_dir) {
+  if (!fs::exists(data_dir / "keys" / "publisher.key"))
+    return make_error(ErrorCode::kNotFound,
+                      data_dir.string() + " holds no publishing key (keys/publisher.key)");
+  auto lock = FileLock::try_acquire(data_dir / kDataLockName);
+  if (!lock.ok())
+    return make_error(ErrorCode::kConflict, "a canopy server is using " + data_dir.string() +
+                                                "; stop it, rotate, and start it again");
+  CANOPY_ASSIGN_OR_RETURN(api::KeyEndorsement endorsement, rotate_publishing_key(data_dir));
+  CANOPY_ASSIGN_OR_RETURN(PublicKey key, PublicKey::from_text(endorsement.key));
+  return key.key_id();
+}
+
 int run_server(ServerOptions options) {
   Clock& clock = system_clock();
   const std::int64_t started_ms = clock.monotonic_ms();
@@ -153,10 +155,13 @@ int run_server(ServerOptions options) {
   Status tls_files = choose_tls_files(options);
   if (!tls_files.ok()) return fail(tls_files.error());
 
-  auto publishing_key = load_or_create_publishing_key(options.data_dir);
-  if (!publishing_key.ok()) return fail(publishing_key.error());
+  auto publishing = load_or_create_publishing_keys(options.data_dir);
+  if (!publishing.ok()) return fail(publishing.error());
+  const KeyPair* publishing_key = &publishing->current;
   auto trusted = load_trusted_keys(options);
   if (!trusted.ok()) return fail(trusted.error());
+  // What the retired publishing keys signed stays valid.
+  trusted->insert(trusted->end(), publishing->retired.begin(), publishing->retired.end());
 
   // Each area gets a connection of its own, so each has its own lock.
   auto connect = [&options] { return Database::open_in(options.data_dir); };
@@ -183,6 +188,7 @@ int run_server(ServerOptions options) {
 
   FleetOptions fleet_options;
   fleet_options.poll_interval_s = options.poll_interval_s;
+  fleet_options.key_endorsements = publishing->endorsements;
   for (const PublicKey& key : trusted_for_devices(publishing_key->public_key, *trusted))
     fleet_options.trusted_keys.push_back(key.to_text().substr(0, key.to_text().size() - 1));
   RegistryCatalog catalog(**registry);

@@ -9,6 +9,7 @@
 //   blobs/sha256/ab/...    package files by SHA-256
 //   tmp/                   uploads in flight (emptied at every start)
 //   keys/publisher.key     the server's ed25519 key; signs unsigned uploads
+//   keys/retired/, keys/endorsements.json   its earlier keys and rotations (publishing_keys.h)
 //   trusted/*.pub          publisher keys whose signed packages are accepted
 //   tls/server.crt, .key   the self-signed certificate of --self-signed
 #pragma once
@@ -18,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "common/error.h"
 #include "package/package.h"
 
 namespace canopy::server {
@@ -55,5 +57,11 @@ struct ServerOptions {
 // "tls pin sha256//...") on stdout once ready (and the bootstrap admin key,
 // once, on the first start). Returns the process exit code.
 int run_server(ServerOptions options);
+
+// `canopy publishing-key rotate`: rotates the publishing key of the server
+// whose data directory this is (publishing_keys.h). The server must be
+// stopped (kConflict while it runs); devices learn the new key from their
+// next desired state once it starts again. Returns the new key's id.
+Result<std::string> rotate_publishing_key_of(const std::filesystem::path& data_dir);
 
 }  // namespace canopy::server

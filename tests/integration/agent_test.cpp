@@ -385,3 +385,60 @@ TEST_F(AgentRollbackTest, DaemonModeUpdatesAndStopsOnSigterm) {
 
 }  // namespace
 }  // namespace canopy::testing
+
+namespace canopy::testing {
+namespace {
+
+// docs/security.md, "Rotating the publishing key": three devices, one of them
+// offline through two rotations. Each update after a rotation is signed by a
+// key the devices were never given at enrollment; every one installs.
+TEST_F(AgentTest, RotatedPublishingKeysReachEveryDeviceAndNoUpdateFails) {
+  const std::vector<fs::path> devices = {work_ / "dev-a", work_ / "dev-b", work_ / "dev-offline"};
+  // Unsigned uploads: the server signs them with its current publishing key.
+  const int v1 = publish_model({.seed = 1}, std::nullopt);
+  std::vector<std::string> ids;
+  for (const fs::path& device : devices) ids.push_back(enrolled_with(device, v1));
+
+  auto rotate = [&] {
+    server_->stop();
+    auto rotated = cli("publishing-key rotate --data " + (work_ / "data").string());
+    EXPECT_EQ(rotated.exit_code, 0) << rotated.output;
+    server_->start();
+  };
+  auto update = [&](std::size_t device, int version) {
+    deploy_version(version, ids[device]);
+    auto ran = run_agent(devices[device]);
+    EXPECT_EQ(ran.exit_code, 0) << ran.output;
+    const Json status = agent_status(devices[device]);
+    EXPECT_EQ(version_of(status["current"]), version) << devices[device] << ": " << status;
+    EXPECT_TRUE(status["state"]["failed"].is_null()) << status;
+  };
+
+  // A running server's data directory cannot be rotated under it.
+  auto refused = cli("publishing-key rotate --data " + (work_ / "data").string());
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_NE(refused.output.find("stop it"), std::string::npos) << refused.output;
+
+  rotate();
+  const int v2 = publish_model({.seed = 2}, std::nullopt);
+  update(0, v2);
+  update(1, v2);
+  rotate();
+  const int v3 = publish_model({.seed = 3}, std::nullopt);
+  for (std::size_t device = 0; device < devices.size(); ++device) update(device, v3);
+
+  // Each device trusts the first key and both rotations now; the offline one
+  // followed the chain in one poll.
+  for (const fs::path& device : devices) {
+    const Json enrollment = *parse_json(read_bytes(device / "enrollment.json"));
+    EXPECT_EQ(enrollment["trusted_keys"].size(), 4u)
+        << device << ": the trusted publisher and three server keys";
+  }
+  // A device enrolled now is given every key at once.
+  const fs::path late = work_ / "dev-late";
+  enrolled_with(late, v1);
+  EXPECT_EQ(parse_json(read_bytes(late / "enrollment.json"))->at("trusted_keys").size(), 4u);
+}
+
+}  // namespace
+}  // namespace canopy::testing

@@ -114,6 +114,7 @@ Result<DesiredAnswer> Fleet::desired(const std::string& device_id) {
     desired.device_id = device_id;
     desired.status = device.status;
     desired.poll_interval_s = options_.poll_interval_s;
+    desired.key_endorsements = options_.key_endorsements;
     if (device.status == DeviceStatus::kActive && device.deployment) {
       const Deployment& deployment = deployments_.at(*device.deployment);
       auto member = deployment.member_index.find(device_id);

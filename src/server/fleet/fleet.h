@@ -51,6 +51,9 @@ struct FleetOptions {
   std::int64_t poll_interval_s = 30;             // sent to devices with every desired state
   std::int64_t last_seen_write_interval_s = 60;  // a poll writes last_seen at most this often per device
   std::vector<std::string> trusted_keys;         // public key texts devices accept package signatures from
+  // The publishing key's rotations, sent with every desired state so that
+  // devices enrolled before one come to trust the new key.
+  std::vector<api::KeyEndorsement> key_endorsements;
 };
 
 struct NewEnrollmentToken {
