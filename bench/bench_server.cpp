@@ -33,7 +33,10 @@ BenchServer::BenchServer(const fs::path& canopy, const fs::path& data, const fs:
   while (url_.empty()) {
     std::ifstream in(out);
     for (std::string line; std::getline(in, line);)
-      if (line.rfind("listening on ", 0) == 0) url_ = line.substr(13);
+      if (line.rfind("tls pin ", 0) == 0)
+        tls_pin_ = line.substr(8);
+      else if (line.rfind("listening on ", 0) == 0)
+        url_ = line.substr(13);
     if (url_.empty()) {
       if (seconds() > 30) die("server did not start");
       std::this_thread::sleep_for(std::chrono::microseconds(500));

@@ -29,6 +29,8 @@ class BenchServer {
   BenchServer& operator=(const BenchServer&) = delete;
 
   const std::string& url() const { return url_; }
+  // The pin of the server's certificate ("tls pin" line); "" for HTTP.
+  const std::string& tls_pin() const { return tls_pin_; }
   // From the start to the "listening" line.
   double startup_seconds() const { return startup_seconds_; }
   // CPU seconds (user + system) the server has used so far.
@@ -38,7 +40,7 @@ class BenchServer {
 
  private:
   std::unique_ptr<Subprocess> process_;
-  std::string url_;
+  std::string url_, tls_pin_;
   double startup_seconds_ = 0;
 };
 

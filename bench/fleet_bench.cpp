@@ -32,84 +32,29 @@
 #include "common/keys.h"
 #include "common/subprocess.h"
 #include "common/time.h"
+#include "fleet_clients.h"
 #include "package/package.h"
 #include "report.h"
 
 namespace {
 
+using canopy::bench::admin;
 using canopy::bench::BenchServer;
 using canopy::bench::check;
+using canopy::bench::Device;
 using canopy::bench::die;
+using canopy::bench::enroll;
 using canopy::bench::fmt;
 using canopy::bench::kAdminKey;
 using canopy::bench::make_random_package;
 using canopy::bench::percentile;
+using canopy::bench::request;
 using namespace canopy;
 using Clock = std::chrono::steady_clock;
 constexpr const char* kModel = "field-detector";
 
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-HttpResponse request(const std::string& url, const std::string& method, const std::string& path,
-                     const std::vector<std::string>& headers, const std::string& body = "") {
-  HttpOptions options;
-  options.max_attempts = 1;
-  options.headers = headers;
-  HttpClient client(url, options);
-  auto response = method == "GET" ? client.get(path) : client.send(method, path, body, "application/json");
-  if (!response.ok()) die(method + " " + path + ": " + response.error().message);
-  return *response;
-}
-
-Json admin(const std::string& url, const std::string& method, const std::string& path,
-           const Json& body = nullptr) {
-  auto response = request(url, method, path, {std::string("X-API-KEY: ") + kAdminKey}, body.dump());
-  if (response.status < 200 || response.status >= 300) die(path + ": " + response.body);
-  return check(parse_json(response.body), path);
-}
-
-struct Device {
-  std::string id;
-  std::string token;
-  std::string etag;
-};
-
-// Enrolls `count` devices into `group` from `threads` threads.
-std::vector<Device> enroll(const std::string& url, const std::string& group, int count, int threads) {
-  const std::string token = admin(url, "POST", "/api/v1/enrollment-tokens",
-                                  {{"group", group}, {"max_uses", count}, {"expires_in_s", 86400}})
-                                .value("token", "");
-  std::vector<Device> devices(static_cast<size_t>(count));
-  std::atomic<int> next{0};
-  std::vector<std::thread> workers;
-  for (int t = 0; t < threads; ++t)
-    workers.emplace_back([&] {
-      for (int i = next++; i < count; i = next++) {
-        KeyPair key = KeyPair::generate();
-        std::string public_key = key.public_key.to_text();
-        public_key.pop_back();
-        const std::string name = group + "-" + std::to_string(i);
-        const std::string timestamp = now_rfc3339();
-        const std::string signed_text =
-            "canopy-enroll\n" + token + "\n" + public_key + "\n" + name + "\n" + timestamp;
-        Json body = {{"enrollment_token", token},
-                     {"public_key", public_key},
-                     {"name", name},
-                     {"timestamp", timestamp},
-                     {"agent_version", "bench"},
-                     {"tags", {{"bench", group}}},
-                     {"signature", base64_encode(sign_detached(key, signed_text))}};
-        auto response = request(url, "POST", "/api/v1/enroll", {}, body.dump());
-        if (response.status != 201) die("enroll: " + response.body);
-        Json answer = check(parse_json(response.body), "enroll answer");
-        devices[static_cast<size_t>(i)] = {answer.value("device_id", ""), answer.value("device_token", ""),
-                                           ""};
-      }
-    });
-  for (auto& w : workers) w.join();
-  return devices;
 }
 
 struct PollResult {

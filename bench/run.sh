@@ -9,6 +9,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
   --work "$root/$build_dir/bench-work" --markdown "$root/docs/benchmarks.md"
 "$root/$build_dir/bench/fleet_bench" --canopy "$root/$build_dir/apps/canopy" \
   --work "$root/$build_dir/bench-work" --markdown "$root/docs/benchmarks.md"
+"$root/$build_dir/bench/tls_bench" --canopy "$root/$build_dir/apps/canopy" \
+  --work "$root/$build_dir/bench-work" --markdown "$root/docs/benchmarks.md"
 "$root/$build_dir/bench/infer_bench" --ort-script "$root/bench/ort_bench.mjs" \
   --work "$root/$build_dir/bench-work" --markdown "$root/docs/benchmarks.md"
 "$root/$build_dir/bench/train_bench" --work "$root/$build_dir/bench-work" --markdown "$root/docs/benchmarks.md"
