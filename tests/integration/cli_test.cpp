@@ -117,7 +117,7 @@ TEST_F(CliTest, MistakesGetErrorsThatSayWhatToDo) {
   auto misspelled = run_shell(canopy() + " modle list");
   EXPECT_NE(misspelled.exit_code, 0);
   EXPECT_NE(misspelled.output.find(
-                "'modle' is not a command of canopy; the commands are: server, keys, package, model"),
+                "'modle' is not a command of canopy; the commands are: server, publishing-key, keys, package, model"),
             std::string::npos)
       << misspelled.output;
   auto nested = run_shell(canopy() + " model lst");

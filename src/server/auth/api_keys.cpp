@@ -149,6 +149,16 @@ std::optional<ApiKeyRecord> ApiKeys::authenticate(std::string_view secret) const
   return it->second;
 }
 
+bool ApiKeys::was_issued(std::string_view secret) {
+  if (secret.empty() || secret.size() > kMaxKeyLength) return false;
+  std::lock_guard db(db_mutex_);
+  auto stmt = db_.prepare("SELECT 1 FROM api_keys WHERE key_hash = ?");
+  if (!stmt.ok()) return false;
+  stmt->bind(1, sha256_hex(secret));
+  auto row = stmt->step();
+  return row.ok() && *row;
+}
+
 Result<ApiKeyRecord> ApiKeys::authorize(std::string_view secret, Role needed) const {
   std::optional<ApiKeyRecord> key = authenticate(secret);
   if (!key)

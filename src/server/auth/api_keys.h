@@ -86,6 +86,10 @@ class ApiKeys {
   // both), kPermissionDenied for too small a role.
   Result<ApiKeyRecord> authorize(std::string_view secret, Role needed) const;
 
+  // Whether this secret was ever issued, though it may be revoked or
+  // expired since: who presents it is out of date, not guessing.
+  bool was_issued(std::string_view secret);
+
   // Whether `key` has expired by the server's clock.
   bool expired(const ApiKeyRecord& key) const { return key.expired_at(clock_.wall_ms()); }
   Result<std::vector<ApiKeyRecord>> list();

@@ -76,6 +76,12 @@ Result<std::string> Fleet::authenticate_device(std::string_view token) {
   return device.id;
 }
 
+bool Fleet::was_issued(std::string_view token) {
+  const std::string hash = sha256_hex(token);
+  std::lock_guard state(state_mutex_);
+  return device_by_token_.contains(hash);
+}
+
 void Fleet::mark_seen_locked(Device& device, std::int64_t now) {
   device.last_seen_ms = now;
   if (now - device.last_seen_saved_ms >= options_.last_seen_write_interval_s * 1000) {

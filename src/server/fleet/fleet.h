@@ -91,6 +91,9 @@ class Fleet {
   // The id of the device a device token belongs to; 401 for an unknown token
   // and for a revoked or decommissioned device.
   Result<std::string> authenticate_device(std::string_view token);
+  // Whether this token was issued to a device, though the device may be
+  // revoked since: one that presents it is out of date, not guessing.
+  bool was_issued(std::string_view token);
   Result<DesiredAnswer> desired(const std::string& device_id);
   // The device was heard from (it sent records, say): last_seen as a poll
   // marks it, written in the same batches.

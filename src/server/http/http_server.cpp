@@ -70,6 +70,39 @@ Error bind_error(const std::string& host, int port, int bind_errno) {
                                          : std::string(" (in use, or not an address of this machine)")));
 }
 
+// Whether a 401 answered a guess: a wrong password, enrollment token, API
+// key or device token. A credential that was issued and has been revoked or
+// has expired since is no guess (a forgotten device or script that keeps
+// trying must not shut out its neighbours behind the same address), nor is a
+// request that presented nothing, or only a session cookie (a page whose
+// session ended); all of these are random secrets no one can guess anyway.
+bool is_guess(const Request& req, ApiKeys& keys, Fleet& fleet) {
+  if (req.method == "POST" && (req.path == "/api/v1/session" || req.path == "/api/v1/enroll")) return true;
+  const std::string authorization = req.get_header_value("Authorization");
+  if (req.path.starts_with("/api/v1/device/") && authorization.starts_with("Bearer "))
+    return !fleet.was_issued(std::string_view(authorization).substr(7));
+  const std::string key = presented_key(req);
+  return !key.empty() && !keys.was_issued(key);
+}
+
+// docs/security.md, "Brute force": an address shut out by the limiter gets
+// 429 for every request, before its credentials are looked at.
+void install_failure_limits(httplib::Server& http, FailureLimiter& failures) {
+  http.set_pre_routing_handler([&failures](const Request& req, Response& res) {
+    const std::int64_t wait = failures.wait_ms(req.remote_addr);
+    if (wait == 0) return httplib::Server::HandlerResponse::Unhandled;
+    failures.record_refused();
+    const std::int64_t wait_s = (wait + 999) / 1000;
+    res.set_header("Retry-After", std::to_string(wait_s));
+    send_json(res, 429,
+              {{"error",
+                {{"code", "rate_limited"},
+                 {"message", "too many failed authentications from " + req.remote_addr + "; try again in " +
+                                 std::to_string(wait_s) + " s"}}}});
+    return httplib::Server::HandlerResponse::Handled;
+  });
+}
+
 }  // namespace
 
 Result<std::unique_ptr<HttpServer>> HttpServer::bind(const ServerAreas& areas,
@@ -126,8 +159,17 @@ Result<std::unique_ptr<HttpServer>> HttpServer::bind(const ServerAreas& areas,
       });
   install_error_handlers(*http);
   http->set_payload_max_length(static_cast<size_t>(options.max_upload_bytes));
-  http->set_logger([](const Request& req, const Response& res) {
+  auto failures = std::make_unique<FailureLimiter>(areas.clock);
+  install_failure_limits(*http, *failures);
+  // The logger sees every request's final status, whichever route (or none) answered.
+  http->set_logger([&failures = *failures, &keys = areas.keys, &fleet = areas.fleet](const Request& req,
+                                                                                     const Response& res) {
     spdlog::debug("http.request method={} path={} status={}", req.method, req.path, res.status);
+    if (res.status == 401 && is_guess(req, keys, fleet))
+      failures.record_failure(req.remote_addr, req.path.starts_with("/api/v1/device/") ? "device token"
+                                               : req.path == "/api/v1/enroll"          ? "enrollment token"
+                                               : req.path == "/api/v1/session"         ? "password"
+                                                                               : "api key or session");
   });
 
   // httplib's default sets SO_REUSEPORT, with which a second server binds the
@@ -152,12 +194,19 @@ Result<std::unique_ptr<HttpServer>> HttpServer::bind(const ServerAreas& areas,
     return bind_error(options.host, port, errno);
   }
   return std::unique_ptr<HttpServer>(
-      new HttpServer(std::move(http), std::move(access), std::move(tls), port));
+      new HttpServer(std::move(http), std::move(access), std::move(tls), std::move(failures), port));
 }
 
 HttpServer::HttpServer(std::unique_ptr<httplib::Server> http, std::unique_ptr<Access> access,
-                       std::unique_ptr<TlsCredentials> tls, int port)
-    : access_(std::move(access)), tls_(std::move(tls)), http_(std::move(http)), port_(port) {}
+                       std::unique_ptr<TlsCredentials> tls, std::unique_ptr<FailureLimiter> failures,
+                       int port)
+    : access_(std::move(access)),
+      tls_(std::move(tls)),
+      failures_(std::move(failures)),
+      http_(std::move(http)),
+      port_(port) {}
+
+FailureLimiter::Counts HttpServer::failed_authentications() const { return failures_->counts(); }
 
 std::string HttpServer::tls_pin() const { return tls_ ? tls_->pin() : ""; }
 

@@ -15,6 +15,7 @@
 #include "common/error.h"
 #include "server/auth/accounts.h"
 #include "server/auth/api_keys.h"
+#include "server/auth/failure_limiter.h"
 #include "server/datasets/dataset_versions.h"
 #include "server/field_data/field_data.h"
 #include "server/fleet/fleet.h"
@@ -78,15 +79,18 @@ class HttpServer {
   // Reads the certificate and key files again for new connections; open
   // ones keep theirs. On an error the pair in use stays.
   Status reload_tls();
+  // Failed authentications and the requests refused for them (docs/security.md).
+  FailureLimiter::Counts failed_authentications() const;
   // Serves requests until stop(); false when the listener failed.
   bool serve();
   void stop();
 
  private:
   HttpServer(std::unique_ptr<httplib::Server> http, std::unique_ptr<Access> access,
-             std::unique_ptr<TlsCredentials> tls, int port);
-  std::unique_ptr<Access> access_;       // the routes hold references to it
-  std::unique_ptr<TlsCredentials> tls_;  // the handshakes hold a pointer to it
+             std::unique_ptr<TlsCredentials> tls, std::unique_ptr<FailureLimiter> failures, int port);
+  std::unique_ptr<Access> access_;            // the routes hold references to it
+  std::unique_ptr<TlsCredentials> tls_;       // the handshakes hold a pointer to it
+  std::unique_ptr<FailureLimiter> failures_;  // the pre-routing handler and the logger hold references
   std::unique_ptr<httplib::Server> http_;
   int port_;
 };
