@@ -48,6 +48,7 @@ using canopy::bench::fmt;
 using canopy::bench::kAdminKey;
 using canopy::bench::make_random_package;
 using canopy::bench::percentile;
+using canopy::bench::PollResult;
 using canopy::bench::request;
 using namespace canopy;
 using Clock = std::chrono::steady_clock;
@@ -57,45 +58,22 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-struct PollResult {
-  std::vector<double> latencies_ms;  // one per request
-  double rate = 0;                   // requests per second achieved
-};
-
-// Every device polls once per `interval_s`, spread evenly, for `duration_s`.
+// Every device polls `path` once per `interval_s`, with a new connection each.
 PollResult poll_load(const std::string& url, std::vector<Device>& devices, const std::string& path,
                      bool authenticated, double interval_s, double duration_s, int threads) {
-  std::vector<double> latencies;
-  std::mutex latencies_mutex;
-  const auto start = Clock::now();
-  const double spacing = interval_s / static_cast<double>(devices.size());
-  std::atomic<std::uint64_t> next{0};
-  const auto total = static_cast<std::uint64_t>(duration_s / spacing);
-  std::vector<std::thread> workers;
-  for (int t = 0; t < threads; ++t)
-    workers.emplace_back([&] {
-      std::vector<double> mine;
-      for (std::uint64_t k = next++; k < total; k = next++) {
-        std::this_thread::sleep_until(start +
-                                      std::chrono::duration<double>(static_cast<double>(k) * spacing));
-        Device& device = devices[k % devices.size()];
-        std::vector<std::string> headers;
-        if (authenticated) {
-          headers.push_back("Authorization: Bearer " + device.token);
-          if (!device.etag.empty()) headers.push_back("If-None-Match: " + device.etag);
-        }
-        auto sent = Clock::now();
-        auto response = request(url, "GET", path, headers);
-        mine.push_back(seconds_since(sent) * 1000);
-        if (response.status != 200 && response.status != 304)
-          die(path + ": " + std::to_string(response.status));
-        if (authenticated) device.etag = response.header("etag");
+  return canopy::bench::scheduled_polls(devices, interval_s, duration_s, threads, [&] {
+    return [&](Device& device) {
+      std::vector<std::string> headers;
+      if (authenticated) {
+        headers.push_back("Authorization: Bearer " + device.token);
+        if (!device.etag.empty()) headers.push_back("If-None-Match: " + device.etag);
       }
-      std::lock_guard lock(latencies_mutex);
-      latencies.insert(latencies.end(), mine.begin(), mine.end());
-    });
-  for (auto& w : workers) w.join();
-  return {latencies, static_cast<double>(total) / seconds_since(start)};
+      auto response = request(url, "GET", path, headers);
+      if (response.status != 200 && response.status != 304)
+        die(path + ": " + std::to_string(response.status));
+      if (authenticated) device.etag = response.header("etag");
+    };
+  });
 }
 
 void report_state(const std::string& url, const Device& device, std::int64_t deployment,

@@ -5,6 +5,9 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -85,6 +88,46 @@ inline std::vector<Device> enroll(const Target& target, const std::string& group
     });
   for (auto& w : workers) w.join();
   return devices;
+}
+
+struct PollResult {
+  std::vector<double> latencies_ms;  // one per poll
+  double rate = 0;                   // polls per second achieved
+};
+
+// Every device polls once per `interval_s`, spread evenly, for `duration_s`,
+// from `threads` threads. Each thread calls `make_poller()` once and polls
+// each device it is given with what that returns (a callable taking a
+// Device&), so a thread may keep its own connection; a poll's latency is
+// the time that call takes.
+template <typename MakePoller>
+PollResult scheduled_polls(std::vector<Device>& devices, double interval_s, double duration_s, int threads,
+                           MakePoller make_poller) {
+  using Clock = std::chrono::steady_clock;
+  std::vector<double> latencies;
+  std::mutex latencies_mutex;
+  const auto start = Clock::now();
+  const double spacing = interval_s / static_cast<double>(devices.size());
+  std::atomic<std::uint64_t> next{0};
+  const auto total = static_cast<std::uint64_t>(duration_s / spacing);
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; ++t)
+    workers.emplace_back([&] {
+      auto poll = make_poller();
+      std::vector<double> mine;
+      for (std::uint64_t k = next++; k < total; k = next++) {
+        std::this_thread::sleep_until(start +
+                                      std::chrono::duration<double>(static_cast<double>(k) * spacing));
+        const auto sent = Clock::now();
+        poll(devices[k % devices.size()]);
+        mine.push_back(std::chrono::duration<double, std::milli>(Clock::now() - sent).count());
+      }
+      std::lock_guard lock(latencies_mutex);
+      latencies.insert(latencies.end(), mine.begin(), mine.end());
+    });
+  for (auto& w : workers) w.join();
+  return {latencies,
+          static_cast<double>(total) / std::chrono::duration<double>(Clock::now() - start).count()};
 }
 
 }  // namespace canopy::bench

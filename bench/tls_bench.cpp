@@ -104,37 +104,20 @@ class Connection {
   std::string etag_;
 };
 
-// Every device polls once per `interval_s`, spread evenly, for `duration_s`;
-// the latency of each poll in milliseconds.
+// Every device polls once per `interval_s`; the latency of each poll in milliseconds.
 std::vector<double> poll_load(const Target& target, std::vector<Device>& devices, Connections mode,
                               double interval_s, double duration_s, int threads) {
-  std::vector<double> latencies;
-  std::mutex latencies_mutex;
-  const auto start = Clock::now();
-  const double spacing = interval_s / static_cast<double>(devices.size());
-  std::atomic<std::uint64_t> next{0};
-  const auto total = static_cast<std::uint64_t>(duration_s / spacing);
-  std::vector<std::thread> workers;
-  for (int t = 0; t < threads; ++t)
-    workers.emplace_back([&] {
-      Connection connection(target, mode);
-      std::vector<double> mine;
-      for (std::uint64_t k = next++; k < total; k = next++) {
-        std::this_thread::sleep_until(start +
-                                      std::chrono::duration<double>(static_cast<double>(k) * spacing));
-        Device& device = devices[k % devices.size()];
-        std::vector<std::string> headers = {"Authorization: Bearer " + device.token};
-        if (!device.etag.empty()) headers.push_back("If-None-Match: " + device.etag);
-        const auto sent = Clock::now();
-        const long status = connection.get("/api/v1/device/desired", headers, &device.etag);
-        mine.push_back(seconds_since(sent) * 1000);
-        if (status != 200 && status != 304) die("poll: HTTP " + std::to_string(status));
-      }
-      std::lock_guard lock(latencies_mutex);
-      latencies.insert(latencies.end(), mine.begin(), mine.end());
-    });
-  for (auto& w : workers) w.join();
-  return latencies;
+  return canopy::bench::scheduled_polls(
+             devices, interval_s, duration_s, threads,
+             [&] {
+               return [connection = std::make_shared<Connection>(target, mode)](Device& device) {
+                 std::vector<std::string> headers = {"Authorization: Bearer " + device.token};
+                 if (!device.etag.empty()) headers.push_back("If-None-Match: " + device.etag);
+                 const long status = connection->get("/api/v1/device/desired", headers, &device.etag);
+                 if (status != 200 && status != 304) die("poll: HTTP " + std::to_string(status));
+               };
+             })
+      .latencies_ms;
 }
 
 struct ConnectionRate {
