@@ -84,6 +84,8 @@ int main(int argc, char** argv) {
       "--allow-plain-http", [&globals] { globals.flags["allow_plain_http"] = "true"; },
       "talk plain HTTP to a server that is not on this machine (its device token crosses the network in "
       "clear)");
+  flag(run, "--token-max-age", "agent.token_max_age_s",
+       "seconds after which the agent rotates its device token (default 2592000, 30 days; 0: never)");
   flag(run, "--enroll-token", "enroll_token",
        "enrollment token cet_..., needed on first start (also CANOPY_ENROLL_TOKEN)");
   flag(run, "--name", "name", "device name in the inventory (default: host name)");

@@ -88,6 +88,33 @@ Result<std::string> server_pin(const AgentOptions& options) {
   return options.server_pin;
 }
 
+// Rotates the device token once it is older than the options allow
+// (docs/fleet.md, "Rotating the device token"). DATA/token_issued_ms holds
+// when the token in use was issued (the first start after enrollment
+// writes it). The new token is on disk before any request uses it, so a
+// crash at any point leaves a token the server accepts: until its first
+// use the old one works too.
+Status rotate_token_if_due(const AgentOptions& options, DeviceClient& client, Clock& clock) {
+  if (options.token_max_age_s == 0) return {};
+  const std::filesystem::path issued_file = options.data_dir / "token_issued_ms";
+  const std::int64_t now = clock.wall_ms();
+  auto issued_text = read_file(issued_file);
+  const std::optional<std::int64_t> issued =
+      issued_text.ok() ? parse_int(trim(*issued_text)) : std::optional<std::int64_t>();
+  if (!issued) return write_file_atomic(issued_file, std::to_string(now) + "\n", 0600);
+  if (now - *issued < options.token_max_age_s * 1000) return {};
+  CANOPY_ASSIGN_OR_RETURN(std::string token, client.rotate_token());
+  // The enrollment as it is on disk now: the updater may have added trusted keys to it.
+  CANOPY_ASSIGN_OR_RETURN(std::optional<Enrollment> enrollment, load_enrollment(options.data_dir));
+  if (!enrollment) return make_error(ErrorCode::kNotFound, "enrollment.json is gone");
+  enrollment->device_token = token;
+  CANOPY_TRY(save_enrollment(options.data_dir, *enrollment));
+  client.set_device_token(token);
+  CANOPY_TRY(write_file_atomic(issued_file, std::to_string(now) + "\n", 0600));
+  spdlog::info("agent.token_rotated device={}", enrollment->device_id);
+  return {};
+}
+
 }  // namespace
 
 void request_stop() { stop_requested.store(true); }
@@ -141,6 +168,10 @@ Result<int> run_agent(const AgentOptions& options, ActiveModel& active) {
     auto outcome = updater->cycle();
     if (!outcome.ok()) spdlog::error("agent.cycle_failed reason=\"{}\"", outcome.error().message);
     if (outcome.ok() && outcome->field_config && !options.once) field.offer(*outcome->field_config);
+    if (outcome.ok() && outcome->reached_server) {
+      Status rotated = rotate_token_if_due(options, client, clock);
+      if (!rotated.ok()) spdlog::warn("agent.token_not_rotated reason=\"{}\"", rotated.error().message);
+    }
     if (options.once) return outcome.ok() && outcome->reached_server ? 0 : 1;
     std::chrono::milliseconds wait;
     if (outcome.ok() && outcome->reached_server) {

@@ -50,6 +50,9 @@ struct AgentOptions {
   // The device token crosses the network in clear over plain HTTP: only to
   // a loopback address unless this says so.
   bool allow_plain_http = false;
+  // The device token is rotated once it is this old (docs/fleet.md,
+  // "Rotating the device token"); 0: never.
+  std::int64_t token_max_age_s = 30 * 86'400;
 };
 
 // Runs the updater. The returned code is the process exit code: 0, or 1

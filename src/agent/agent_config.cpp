@@ -33,6 +33,9 @@ Result<AgentOptions> options_from_config(const Config& config, std::vector<std::
   options.ca_file = config.get("ca_file");
   options.server_pin = config.get("server_pin");
   options.allow_plain_http = config.get("allow_plain_http") == "true";
+  CANOPY_ASSIGN_OR_RETURN(options.token_max_age_s, config.get_int("agent.token_max_age_s", 30 * 86'400));
+  if (options.token_max_age_s < 0)
+    return make_error(ErrorCode::kInvalidArgument, "--token-max-age must not be negative");
   options.name = config.get("name");
   if (tag_flags.empty()) tag_flags = split(config.get("tags"), ',');
   CANOPY_ASSIGN_OR_RETURN(options.tags, parse_tags(tag_flags));

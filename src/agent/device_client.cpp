@@ -23,9 +23,19 @@ DeviceClient::DeviceClient(std::string server_url, HttpOptions options)
   while (!server_url_.empty() && server_url_.back() == '/') server_url_.pop_back();
 }
 
+void DeviceClient::set_device_token(std::string token) {
+  std::lock_guard lock(token_->mutex);
+  token_->value = std::move(token);
+}
+
+std::string DeviceClient::token() const {
+  std::lock_guard lock(token_->mutex);
+  return token_->value;
+}
+
 HttpClient DeviceClient::client(bool with_token) const {
   HttpOptions options = options_;
-  if (with_token) options.headers.push_back("Authorization: Bearer " + token_);
+  if (with_token) options.headers.push_back("Authorization: Bearer " + token());
   return HttpClient(server_url_, options);
 }
 
@@ -52,7 +62,7 @@ Result<api::Enrollment> DeviceClient::enroll(api::EnrollRequest request, const K
 
 Result<DesiredPoll> DeviceClient::poll_desired(const std::string& etag) {
   HttpOptions options = options_;
-  options.headers.push_back("Authorization: Bearer " + token_);
+  options.headers.push_back("Authorization: Bearer " + token());
   if (!etag.empty()) options.headers.push_back("If-None-Match: " + etag);
   CANOPY_ASSIGN_OR_RETURN(HttpResponse response,
                           HttpClient(server_url_, options).get("/api/v1/device/desired"));
@@ -96,6 +106,17 @@ Result<api::RecordAck> DeviceClient::post_records(const api::RecordBatch& batch)
   if (!ack.ok())
     return make_error(ErrorCode::kNetwork, "unreadable record acknowledgement: " + ack.error().message);
   return ack;
+}
+
+Result<std::string> DeviceClient::rotate_token() {
+  CANOPY_ASSIGN_OR_RETURN(HttpResponse response,
+                          client(true).send("POST", "/api/v1/device/token", "", "application/json"));
+  if (response.status != 201) return response_error(response, "token rotation");
+  CANOPY_ASSIGN_OR_RETURN(Json json, parse_json(response.body, "token rotation answer"));
+  auto token = json_get<std::string>(json, "device_token");
+  if (!token.ok() || !token->starts_with("cdt_"))
+    return make_error(ErrorCode::kNetwork, "the token rotation answer holds no device token");
+  return *token;
 }
 
 }  // namespace canopy::agent

@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 
@@ -32,8 +34,9 @@ class DeviceClient {
   DeviceClient(std::string server_url, HttpOptions options);
 
   const std::string& server_url() const { return server_url_; }
-  void set_device_token(std::string token) { token_ = std::move(token); }
-  // A copy, token included, that tries each request at most `max_attempts`
+  // Copies share the token: a rotation reaches every thread's copy.
+  void set_device_token(std::string token);
+  // A copy, sharing the token, that tries each request at most `max_attempts`
   // times: for a caller that backs off on its own clock.
   DeviceClient with_attempts(int max_attempts) const {
     DeviceClient copy = *this;
@@ -53,12 +56,20 @@ class DeviceClient {
   // the batch (400: nothing stored), kTooLarge for a body above its limit
   // (413), kUnauthenticated for a bad token (401), kNetwork as above.
   Result<api::RecordAck> post_records(const api::RecordBatch& batch);
+  // POST /api/v1/device/token: a new device token, which replaces the one
+  // in use at its first use (docs/fleet.md, "Rotating the device token").
+  Result<std::string> rotate_token();
 
  private:
+  struct SharedToken {
+    std::mutex mutex;
+    std::string value;  // guarded by mutex
+  };
+  std::string token() const;
   HttpClient client(bool with_token) const;
   std::string server_url_;
   HttpOptions options_;
-  std::string token_;
+  std::shared_ptr<SharedToken> token_ = std::make_shared<SharedToken>();
 };
 
 }  // namespace canopy::agent

@@ -442,3 +442,54 @@ TEST_F(AgentTest, RotatedPublishingKeysReachEveryDeviceAndNoUpdateFails) {
 
 }  // namespace
 }  // namespace canopy::testing
+
+namespace canopy::testing {
+namespace {
+
+std::string device_token_of(const fs::path& data_dir) {
+  return parse_json(read_bytes(data_dir / "enrollment.json"))->value("device_token", "");
+}
+
+// docs/fleet.md, "Rotating the device token": the agent rotates a token past
+// its age; the old one works until the new one's first use, then never again;
+// a rotation whose answer was lost costs nothing.
+TEST_F(AgentTest, TheAgentRotatesItsTokenAndTheOldOneEndsAtTheNewOnesFirstUse) {
+  const fs::path data = work_ / "agent";
+  ASSERT_EQ(run_agent(data).exit_code, 0);
+  const std::string first = device_token_of(data);
+  auto poll_with = [&](const std::string& token) {
+    return call("GET", "/api/v1/device/desired", Json::object(), {"Authorization: Bearer " + token}).status;
+  };
+  ASSERT_EQ(run_agent(data).exit_code, 0);
+  EXPECT_EQ(device_token_of(data), first) << "a young token is kept";
+
+  write_bytes(data / "token_issued_ms", "0\n");  // issued long ago
+  auto rotated = run_agent(data);
+  ASSERT_EQ(rotated.exit_code, 0) << rotated.output;
+  const std::string second = device_token_of(data);
+  ASSERT_NE(second, first);
+  EXPECT_EQ(poll_with(first), 200) << "the old token works until the new one is used";
+
+  ASSERT_EQ(run_agent(data).exit_code, 0);  // its polls use the new token
+  EXPECT_EQ(poll_with(first), 401);
+  EXPECT_EQ(poll_with(second), 200);
+
+  // A rotation whose answer never reached the device: it goes on with its token.
+  auto lost = call("POST", "/api/v1/device/token", Json::object(), {"Authorization: Bearer " + second});
+  ASSERT_EQ(lost.status, 201) << lost.body;
+  const std::string never_saved = body_of(lost).value("device_token", "");
+  EXPECT_EQ(poll_with(second), 200);
+  // A server restart keeps both.
+  server_->stop();
+  server_->start();
+  EXPECT_EQ(poll_with(second), 200);
+  write_bytes(data / "token_issued_ms", "0\n");
+  ASSERT_EQ(run_agent(data).exit_code, 0);
+  EXPECT_EQ(poll_with(never_saved), 401) << "the next rotation replaces the unused token";
+  ASSERT_EQ(run_agent(data).exit_code, 0);
+  EXPECT_EQ(poll_with(device_token_of(data)), 200);
+  EXPECT_EQ(poll_with(second), 401);
+}
+
+}  // namespace
+}  // namespace canopy::testing

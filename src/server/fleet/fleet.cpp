@@ -25,6 +25,7 @@ Result<std::unique_ptr<Fleet>> Fleet::open(Database db, ModelCatalog& catalog, F
   for (auto& device : snapshot.devices) {
     device.last_seen_saved_ms = device.last_seen_ms;
     fleet->device_by_token_[device.token_hash] = device.id;
+    if (!device.next_token_hash.empty()) fleet->device_by_token_[device.next_token_hash] = device.id;
     fleet->devices_[device.id] = std::move(device);
   }
   const std::int64_t now = clock.wall_ms();
@@ -67,13 +68,49 @@ DeviceActive Fleet::active_fn() const {
 Result<std::string> Fleet::authenticate_device(std::string_view token) {
   if (token.size() < 8 || token.size() > 256) return unauthenticated_device();
   const std::string hash = sha256_hex(token);
-  std::lock_guard state(state_mutex_);
-  auto it = device_by_token_.find(hash);
-  if (it == device_by_token_.end()) return unauthenticated_device();
-  const Device& device = devices_.at(it->second);
-  if (device.status == DeviceStatus::kRevoked || device.status == DeviceStatus::kDecommissioned)
-    return revoked(device.id);
-  return device.id;
+  std::string id;
+  {
+    std::lock_guard state(state_mutex_);
+    auto it = device_by_token_.find(hash);
+    if (it == device_by_token_.end()) return unauthenticated_device();
+    const Device& device = devices_.at(it->second);
+    if (device.status == DeviceStatus::kRevoked || device.status == DeviceStatus::kDecommissioned)
+      return revoked(device.id);
+    if (hash != device.next_token_hash) return device.id;
+    id = device.id;
+  }
+  CANOPY_TRY(promote_token(id, hash));
+  return id;
+}
+
+Result<std::string> Fleet::rotate_token(const std::string& device_id) {
+  const std::string token = new_device_token();
+  Locks locks{std::unique_lock(db_mutex_), std::unique_lock(state_mutex_)};
+  Device& device = devices_.at(device_id);
+  Device updated = device;
+  updated.next_token_hash = sha256_hex(token);
+  CANOPY_TRY(store_.put_device(updated));
+  // A token issued before and never used is replaced: its answer was lost.
+  if (!device.next_token_hash.empty()) device_by_token_.erase(device.next_token_hash);
+  device.next_token_hash = updated.next_token_hash;
+  device_by_token_[device.next_token_hash] = device_id;
+  spdlog::info("fleet.device.token_issued device={}", device_id);
+  return token;
+}
+
+Status Fleet::promote_token(const std::string& device_id, const std::string& hash) {
+  Locks locks{std::unique_lock(db_mutex_), std::unique_lock(state_mutex_)};
+  Device& device = devices_.at(device_id);
+  if (device.next_token_hash != hash) return {};  // promoted by a request in between
+  Device updated = device;
+  updated.token_hash = hash;
+  updated.next_token_hash.clear();
+  CANOPY_TRY(store_.put_device(updated));
+  device_by_token_.erase(device.token_hash);
+  device.token_hash = hash;
+  device.next_token_hash.clear();
+  spdlog::info("fleet.device.token_rotated device={}", device_id);
+  return {};
 }
 
 bool Fleet::was_issued(std::string_view token) {

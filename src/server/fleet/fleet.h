@@ -91,6 +91,11 @@ class Fleet {
   // The id of the device a device token belongs to; 401 for an unknown token
   // and for a revoked or decommissioned device.
   Result<std::string> authenticate_device(std::string_view token);
+  // POST /api/v1/device/token (docs/fleet.md, "Rotating the device token"):
+  // a new token for the device. Both tokens work until the device first
+  // uses the new one, which ends the old; a lost answer costs nothing, and
+  // the next rotation replaces the unused token.
+  Result<std::string> rotate_token(const std::string& device_id);
   // Whether this token was issued to a device, though the device may be
   // revoked since: one that presents it is out of date, not guessing.
   bool was_issued(std::string_view token);
@@ -147,6 +152,8 @@ class Fleet {
 
   bool device_active(const std::string& device_id) const;
   // Sets last_seen and schedules its write. Caller holds state_mutex_.
+  // Makes the rotated token `hash` the device's only one (its first use).
+  Status promote_token(const std::string& device_id, const std::string& hash);
   void mark_seen_locked(Device& device, std::int64_t now);
   DeviceActive active_fn() const;
   // The deployment that should own `device` now (newest in force whose

@@ -68,7 +68,7 @@ Result<api::Enrollment> Fleet::enroll(const api::EnrollRequest& request) {
                                                     format_utc(now) + "); set the device's clock");
 
   const std::string token_hash = sha256_hex(request.enrollment_token);
-  const std::string device_token = "cdt_" + random_hex(6) + "_" + random_hex(32);
+  const std::string device_token = new_device_token();
   Locks locks{std::unique_lock(db_mutex_), std::unique_lock(state_mutex_)};
   auto token_it = tokens_.find(token_hash);
   if (token_it == tokens_.end())
@@ -99,6 +99,7 @@ Result<api::Enrollment> Fleet::enroll(const api::EnrollRequest& request) {
   device.tags = request.tags;
   device.agent_version = request.agent_version;
   device.token_hash = sha256_hex(device_token);
+  device.next_token_hash.clear();
   device.last_seen_ms = now;
   device.last_seen_saved_ms = now;
 
@@ -115,6 +116,7 @@ Result<api::Enrollment> Fleet::enroll(const api::EnrollRequest& request) {
     if (before) {
       device_by_token_.erase(devices_[id].token_hash);
       device_by_token_[before->token_hash] = id;
+      if (!before->next_token_hash.empty()) device_by_token_[before->next_token_hash] = id;
       devices_[id] = *before;
     } else {
       device_by_token_.erase(devices_[id].token_hash);
@@ -122,7 +124,10 @@ Result<api::Enrollment> Fleet::enroll(const api::EnrollRequest& request) {
     }
   });
   // The old token stops working: re-enrolling rotates it.
-  if (before) device_by_token_.erase(before->token_hash);
+  if (before) {
+    device_by_token_.erase(before->token_hash);
+    device_by_token_.erase(before->next_token_hash);
+  }
   device_by_token_[device.token_hash] = id;
   Device& stored = devices_[id] = std::move(device);
   std::set<std::int64_t> touched;

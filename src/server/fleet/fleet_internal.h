@@ -38,6 +38,9 @@ struct Locks {
   std::unique_lock<std::mutex> state;
 };
 
+// A device token: "cdt_", 6 random bytes (an id for logs), 32 random bytes.
+inline std::string new_device_token() { return "cdt_" + random_hex(6) + "_" + random_hex(32); }
+
 inline Error unauthenticated_device() {
   return make_error(ErrorCode::kUnauthenticated,
                     "a valid device token is required (send it as Authorization: Bearer cdt_...)");

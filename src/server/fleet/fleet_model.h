@@ -40,6 +40,9 @@ struct Device {
   std::map<std::string, std::string> tags;
   DeviceStatus status = DeviceStatus::kPending;
   std::string token_hash;  // SHA-256 of the current device token
+  // SHA-256 of the token a rotation issued, until the device first uses it
+  // (then it becomes token_hash); "" when none is pending.
+  std::string next_token_hash;
   std::string agent_version;
   std::optional<ModelRef> current;
   std::optional<ModelRef> previous;

@@ -79,6 +79,9 @@ CREATE TABLE device_field_configs (
   set_at TEXT NOT NULL,
   PRIMARY KEY (device_id, version)
 );
+)sql",
+                          R"sql(
+ALTER TABLE devices ADD COLUMN next_token_hash TEXT NOT NULL DEFAULT '';  -- a rotated token not yet used
 )sql"}};
 
 std::optional<ModelRef> read_model(const Statement& stmt, int column) {
@@ -124,7 +127,7 @@ Result<std::vector<Device>> load_devices(Database& db) {
           "SELECT id, public_key, name, device_group, tags, status, token_hash, agent_version, "
           "current_model, "
           "current_version, previous_model, previous_version, state, health, last_error, last_seen_ms, "
-          "enrolled_at, report_seq FROM devices ORDER BY enrolled_at, id"));
+          "enrolled_at, report_seq, next_token_hash FROM devices ORDER BY enrolled_at, id"));
   std::vector<Device> out;
   while (true) {
     CANOPY_ASSIGN_OR_RETURN(bool row, stmt.step());
@@ -147,6 +150,7 @@ Result<std::vector<Device>> load_devices(Database& db) {
     d.last_seen_ms = stmt.column_int(15);
     d.enrolled_at = stmt.column_text(16);
     d.report_seq = stmt.column_int(17);
+    d.next_token_hash = stmt.column_text(18);
     out.push_back(std::move(d));
   }
   return out;
@@ -262,11 +266,11 @@ Status FleetStore::put_device(const Device& d) {
       "agent_version, "
       "current_model, current_version, previous_model, previous_version, state, health, last_error, "
       "last_seen_ms, "
-      "enrolled_at, report_seq) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+      "enrolled_at, report_seq, next_token_hash) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
       {d.id, d.public_key, d.name, d.group, Json(d.tags).dump(), std::string(device_status_name(d.status)),
        d.token_hash, d.agent_version, name_of(d.current), version_of(d.current), name_of(d.previous),
        version_of(d.previous), std::string(api::report_state_name(d.state)), d.health, d.last_error,
-       d.last_seen_ms, d.enrolled_at, d.report_seq});
+       d.last_seen_ms, d.enrolled_at, d.report_seq, d.next_token_hash});
 }
 
 Status FleetStore::put_deployment(const Deployment& d) {

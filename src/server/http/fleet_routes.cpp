@@ -52,6 +52,14 @@ void install_device_routes(httplib::Server& http, Fleet& fleet, Registry& regist
              res.set_content(desired->body, "application/json");
            }));
 
+  http.Post("/api/v1/device/token",
+            device_guarded(fleet, [&fleet](const Request&, Response& res, const std::string& device_id) {
+              auto token = fleet.rotate_token(device_id);
+              if (!token.ok()) return send_error(res, token.error());
+              res.set_header("Cache-Control", "no-store");
+              send_json(res, 201, {{"device_token", *token}});
+            }));
+
   http.Get(R"(/api/v1/device/packages/([^/]+)/([^/]+))",
            device_guarded(
                fleet, [&fleet, &registry](const Request& req, Response& res, const std::string& device_id) {
@@ -80,18 +88,19 @@ void install_device_routes(httplib::Server& http, Fleet& fleet, Registry& regist
 }
 
 void install_admin_routes(httplib::Server& http, const Access& access, Fleet& fleet) {
-  http.Post("/api/v1/enrollment-tokens",
-            guarded(access, Role::kAdmin, [&fleet](const Request& req, Response& res, const ApiKeyRecord& key) {
-              auto body = json_body(req);
-              if (!body.ok()) return send_error(res, body.error());
-              auto request = api::EnrollmentTokenRequest::from_json(*body);
-              if (!request.ok()) return send_error(res, request.error());
-              auto token = fleet.create_enrollment_token(*request, key.display_name());
-              if (!token.ok()) return send_error(res, token.error());
-              Json out = token->record.to_json();
-              out["token"] = token->secret;
-              send_json(res, 201, out);
-            }));
+  http.Post(
+      "/api/v1/enrollment-tokens",
+      guarded(access, Role::kAdmin, [&fleet](const Request& req, Response& res, const ApiKeyRecord& key) {
+        auto body = json_body(req);
+        if (!body.ok()) return send_error(res, body.error());
+        auto request = api::EnrollmentTokenRequest::from_json(*body);
+        if (!request.ok()) return send_error(res, request.error());
+        auto token = fleet.create_enrollment_token(*request, key.display_name());
+        if (!token.ok()) return send_error(res, token.error());
+        Json out = token->record.to_json();
+        out["token"] = token->secret;
+        send_json(res, 201, out);
+      }));
   http.Get("/api/v1/enrollment-tokens",
            guarded(access, Role::kAdmin, [&fleet](const Request&, Response& res, const ApiKeyRecord&) {
              Json list = Json::array();
