@@ -32,7 +32,7 @@ void register_key_commands(CLI::App& app, Globals& globals, int& exit_code) {
   auto* create = keys->add_subcommand("create", "Create an API key on the server (admin only)");
   auto role = std::make_shared<std::string>();
   auto name = std::make_shared<std::string>();
-  create->add_option("--role", *role, "reader, labeler, publisher or admin")->required();
+  create->add_option("--role", *role, "reader, labeler, publisher, operator or admin")->required();
   create->add_option("--name", *name, "a label for the key, e.g. ci-pipeline");
   auto expires_in = std::make_shared<std::int64_t>(0);
   create

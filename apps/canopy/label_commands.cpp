@@ -122,9 +122,9 @@ void register_user_commands(CLI::App& app, Globals& globals, int& exit_code) {
   auto* add =
       user->add_subcommand("add", "Add a user; the password is read from --password-file or standard input");
   add->add_option("NAME", *name, "user name: 1-64 letters, digits, '.', '_' or '-'")->required();
-  add->add_option("--role", *role, "reader, labeler, publisher or admin")
+  add->add_option("--role", *role, "reader, labeler, publisher, operator or admin")
       ->required()
-      ->check(CLI::IsMember({"reader", "labeler", "publisher", "admin"}));
+      ->check(CLI::IsMember({"reader", "labeler", "publisher", "operator", "admin"}));
   add->add_option("--password-file", *password_file,
                   "file whose first line is the password (default: standard input)");
   add_server_flags(add, globals);
@@ -161,8 +161,8 @@ void register_user_commands(CLI::App& app, Globals& globals, int& exit_code) {
   auto change_password = std::make_shared<bool>(false);
   auto* set = user->add_subcommand("set", "Change a user's role or password; their sessions end");
   set->add_option("NAME", *changed, "user name")->required();
-  set->add_option("--role", *new_role, "reader, labeler, publisher or admin")
-      ->check(CLI::IsMember({"reader", "labeler", "publisher", "admin"}));
+  set->add_option("--role", *new_role, "reader, labeler, publisher, operator or admin")
+      ->check(CLI::IsMember({"reader", "labeler", "publisher", "operator", "admin"}));
   set->add_flag("--password", *change_password, "read a new password from --password-file or standard input");
   set->add_option("--password-file", *new_password_file, "file whose first line is the new password");
   add_server_flags(set, globals);

@@ -32,34 +32,61 @@ ApiKeyRecord read_record(const Statement& stmt) {
   return record;
 }
 
+// A role's place in reader < publisher < operator < admin. Labeler has
+// none: role_allows decides for it before asking.
+int order_of(Role role) {
+  switch (role) {
+    case Role::kReader:
+      return 1;
+    case Role::kPublisher:
+      return 2;
+    case Role::kOperator:
+      return 3;
+    case Role::kAdmin:
+      return 4;
+    case Role::kLabeler:
+      return 0;
+  }
+  return 0;
+}
+
 }  // namespace
 
 std::optional<Role> parse_role(std::string_view text) {
-  if (text == "reader") return Role::kReader;
-  if (text == "publisher") return Role::kPublisher;
-  if (text == "admin") return Role::kAdmin;
-  if (text == "labeler") return Role::kLabeler;
+  for (Role role : kRoles)
+    if (role_name(role) == text) return role;
   return std::nullopt;
 }
 
 bool role_allows(Role have, Role needed) {
   if (needed == Role::kLabeler) return have != Role::kReader;
   if (have == Role::kLabeler) return false;
-  return static_cast<int>(have) >= static_cast<int>(needed);
+  return order_of(have) >= order_of(needed);
 }
 
 std::string_view role_name(Role role) {
   switch (role) {
     case Role::kReader:
       return "reader";
-    case Role::kPublisher:
-      return "publisher";
-    case Role::kAdmin:
-      return "admin";
     case Role::kLabeler:
       return "labeler";
+    case Role::kPublisher:
+      return "publisher";
+    case Role::kOperator:
+      return "operator";
+    case Role::kAdmin:
+      return "admin";
   }
   return "reader";
+}
+
+std::string role_choices() {
+  std::string text;
+  for (std::size_t i = 0; i < std::size(kRoles); ++i) {
+    if (i > 0) text += i + 1 == std::size(kRoles) ? " or " : ", ";
+    text += role_name(kRoles[i]);
+  }
+  return text;
 }
 
 Result<std::unique_ptr<ApiKeys>> ApiKeys::open(Database db, Clock& clock) {

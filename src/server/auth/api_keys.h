@@ -2,8 +2,9 @@
 // key a request presents. A key is shown once at creation
 // ("cnp_<id>_<secret>"); only its SHA-256 is stored (the secret is 32 random
 // bytes, so a fast hash is enough: there is nothing to brute-force). Roles
-// are ordered, reader < publisher < admin, with labeler beside them: a
-// labeler may label (and review nothing), and nothing else (role_allows).
+// are ordered, reader < publisher < operator < admin, with labeler beside
+// them: a labeler may label (and review nothing), and nothing else
+// (role_allows).
 //
 // Authentication is on every request's path, so it never touches the
 // database: the active keys are held in memory, loaded at open and changed
@@ -30,15 +31,23 @@
 
 namespace canopy::server {
 
-enum class Role { kReader = 1, kPublisher = 2, kAdmin = 3, kLabeler = 4 };
+// Stored by name (role_name), never by number, in the keys', users' and
+// sessions' rows; their order here means nothing (role_allows ranks them).
+enum class Role { kReader, kLabeler, kPublisher, kOperator, kAdmin };
+
+// Every role, in the order people read them.
+inline constexpr Role kRoles[] = {Role::kReader, Role::kLabeler, Role::kPublisher, Role::kOperator,
+                                  Role::kAdmin};
 
 // Whether a caller with role `have` may use a route that needs `needed`.
-// Routes that need kLabeler (the labeling work) admit labelers, publishers
-// and admins; a labeler passes no other route.
+// Routes that need kLabeler (the labeling work) admit labelers, publishers,
+// operators and admins; a labeler passes no other route.
 bool role_allows(Role have, Role needed);
 
 std::optional<Role> parse_role(std::string_view text);
 std::string_view role_name(Role role);
+// "reader, labeler, publisher, operator or admin": the choices, for messages.
+std::string role_choices();
 
 struct ApiKeyRecord {
   std::string id;

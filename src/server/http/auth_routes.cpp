@@ -41,9 +41,8 @@ void install_auth_routes(httplib::Server& http, const Access& access, ApiKeys& k
               if (!role_text.ok()) return send_error(res, role_text.error().with_context("request body"));
               auto role = parse_role(*role_text);
               if (!role)
-                return send_error(
-                    res, make_error(ErrorCode::kInvalidArgument,
-                                    "role '" + *role_text + "' must be reader, labeler, publisher or admin"));
+                return send_error(res, make_error(ErrorCode::kInvalidArgument,
+                                                  "role '" + *role_text + "' must be " + role_choices()));
               auto name = json_get_or<std::string>(*body, "name", "");
               if (!name.ok()) return send_error(res, name.error().with_context("request body"));
               auto expires_in_s = json_get_or<std::int64_t>(*body, "expires_in_s", 0);

@@ -1,7 +1,7 @@
 // The labeling routes (docs/labeling.md): people (a session of the labeling
 // page) and programs (an API key) take tasks, submit their boxes, skip or
-// reject; reviewers accept or send back. Labelers, publishers and admins
-// label; publishers and admins review. Sample ids ("DEVICE/CAMERA/MS") hold
+// reject; reviewers accept or send back. Labelers, publishers, operators
+// and admins label; publishers, operators and admins review. Sample ids ("DEVICE/CAMERA/MS") hold
 // slashes and nothing a URL path has to escape, so they are the path itself.
 #include "api/fields.h"
 #include "server/http/middleware.h"
@@ -116,7 +116,7 @@ void install_labeling_routes(httplib::Server& http, const Access& access, LabelQ
                           {{"model", predicted->model}, {"boxes", api::boxes_to_json(predicted->boxes)}});
               }));
 
-  // Reviewing takes more trust than labeling: publishers and admins.
+  // Reviewing takes more trust than labeling: publishers and above.
   http.Post(R"(/api/v1/labeling/tasks/([^/]+/[^/]+/[0-9]+)/review)",
             guarded(access, Role::kPublisher,
                     [&queue](const Request& req, Response& res, const ApiKeyRecord& caller) {

@@ -36,9 +36,7 @@ Json user_json(const UserRecord& user) {
 Result<Role> role_from(const Json& body) {
   CANOPY_ASSIGN_OR_RETURN(std::string text, api::read_string(body, "role", 32));
   auto role = parse_role(text);
-  if (!role)
-    return make_error(ErrorCode::kInvalidArgument,
-                      "role '" + text + "' must be reader, labeler, publisher or admin");
+  if (!role) return make_error(ErrorCode::kInvalidArgument, "role '" + text + "' must be " + role_choices());
   return *role;
 }
 

@@ -33,13 +33,15 @@ class AccountsTest : public ::testing::Test {
 };
 
 TEST(RoleTest, ALabelerLabelsAndDoesNothingElse) {
-  const std::vector<Role> roles = {Role::kReader, Role::kLabeler, Role::kPublisher, Role::kAdmin};
+  const std::vector<Role> roles = {Role::kReader, Role::kLabeler, Role::kPublisher, Role::kOperator,
+                                   Role::kAdmin};
   // allowed[have][needed], in the order of `roles`.
-  const bool allowed[4][4] = {
-      {true, false, false, false},  // reader
-      {false, true, false, false},  // labeler
-      {true, true, true, false},    // publisher
-      {true, true, true, true},     // admin
+  const bool allowed[5][5] = {
+      {true, false, false, false, false},  // reader
+      {false, true, false, false, false},  // labeler
+      {true, true, true, false, false},    // publisher
+      {true, true, true, true, false},     // operator
+      {true, true, true, true, true},      // admin
   };
   for (std::size_t have = 0; have < roles.size(); ++have)
     for (std::size_t needed = 0; needed < roles.size(); ++needed)
@@ -47,6 +49,25 @@ TEST(RoleTest, ALabelerLabelsAndDoesNothingElse) {
           << role_name(roles[have]) << " on a route that needs " << role_name(roles[needed]);
   EXPECT_EQ(parse_role("labeler"), Role::kLabeler);
   EXPECT_EQ(role_name(Role::kLabeler), "labeler");
+}
+
+TEST(RoleTest, RolesAreReadAndWrittenByName) {
+  for (Role role : kRoles) EXPECT_EQ(parse_role(role_name(role)), role) << role_name(role);
+  EXPECT_EQ(parse_role("operator"), Role::kOperator);
+  EXPECT_EQ(parse_role("Admin"), std::nullopt);
+  EXPECT_EQ(parse_role("3"), std::nullopt) << "no role is stored by number";
+  EXPECT_EQ(role_choices(), "reader, labeler, publisher, operator or admin");
+}
+
+TEST_F(AccountsTest, AnOperatorAccountKeepsItsRole) {
+  ASSERT_TRUE(accounts_->add_user("olga", Role::kOperator, "correct horse").ok());
+  auto session = accounts_->sign_in("olga", "correct horse");
+  ASSERT_TRUE(session.ok()) << session.error().message;
+  EXPECT_EQ(session->session.role, Role::kOperator);
+  auto users = accounts_->list_users();
+  ASSERT_TRUE(users.ok());
+  ASSERT_EQ(users->size(), 1u);
+  EXPECT_EQ((*users)[0].role, Role::kOperator);
 }
 
 TEST_F(AccountsTest, APersonSignsInWithTheirPasswordAndTheSessionExpires) {

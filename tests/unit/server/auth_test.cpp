@@ -121,6 +121,35 @@ TEST_F(ApiKeysTest, KeysAndRevocationsSurviveARestart) {
   EXPECT_FALSE(keys->authenticate(revoked_secret));
 }
 
+TEST_F(ApiKeysTest, RowsOfEarlierVersionsKeepTheirRolesBesideOperatorKeys) {
+  open();  // the tables
+  {
+    auto db = Database::open_in(dir_.path());
+    ASSERT_TRUE(db.ok());
+    for (const char* role : {"reader", "labeler", "publisher", "admin"})
+      ASSERT_TRUE(db->run("INSERT INTO api_keys(id, name, role, key_hash, created_at) VALUES(?,?,?,?,?)",
+                          {std::string(role), std::string(role), std::string(role),
+                           sha256_hex(std::string("old-") + role), std::string("2025-01-01T00:00:00Z")})
+                      .ok());
+  }
+  auto keys = open();
+  auto made = keys->create(Role::kOperator, "night-shift");
+  ASSERT_TRUE(made.ok());
+  for (const char* role : {"reader", "labeler", "publisher", "admin"}) {
+    auto key = keys->authenticate(std::string("old-") + role);
+    ASSERT_TRUE(key) << role;
+    EXPECT_EQ(role_name(key->role), role);
+  }
+  auto reopened = open();
+  auto operator_key = reopened->authenticate(made->secret);
+  ASSERT_TRUE(operator_key);
+  EXPECT_EQ(operator_key->role, Role::kOperator);
+  EXPECT_TRUE(reopened->authorize(made->secret, Role::kPublisher).ok());
+  auto refused = reopened->authorize(made->secret, Role::kAdmin);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().message, "this needs the admin role; the key has operator");
+}
+
 TEST_F(ApiKeysTest, TheFirstStartCreatesOneAdminKeyUnlessOneIsGiven) {
   auto keys = open();
   auto first = keys->bootstrap_admin("");
