@@ -71,7 +71,7 @@ struct TokenArgs {
 
 void register_enroll_token_commands(CLI::App& app, Globals& globals, int& exit_code) {
   auto* tokens =
-      app.add_subcommand("enroll-token", "Enrollment tokens devices join the fleet with (admin only)");
+      app.add_subcommand("enroll-token", "Enrollment tokens devices join the fleet with (operator or admin)");
   tokens->require_subcommand(1);
 
   auto args = std::make_shared<TokenArgs>();
@@ -82,7 +82,7 @@ void register_enroll_token_commands(CLI::App& app, Globals& globals, int& exit_c
   create->add_option("--uses", args->uses, "how many devices may enroll with it");
   create
       ->add_option("--approval", args->approval,
-                   "auto: devices are active at once; manual: an admin approves each")
+                   "auto: devices are active at once; manual: an operator approves each")
       ->check(CLI::IsMember({"auto", "manual"}));
   add_server_flags(create, globals);
   set_action(create, exit_code, [&globals, args]() -> Status {
@@ -210,10 +210,10 @@ void register_device_commands(CLI::App& app, Globals& globals, int& exit_code) {
 
   for (const char* operation : {"approve", "revoke", "decommission"}) {
     const std::string op = operation;
-    const std::string help = op == "approve" ? "Approve a pending device (admin only)"
+    const std::string help = op == "approve" ? "Approve a pending device (operator or admin)"
                              : op == "revoke"
-                                 ? "Revoke a device: its token stops working at once (admin only)"
-                                 : "Decommission a device for good (admin only)";
+                                 ? "Revoke a device: its token stops working at once (operator or admin)"
+                                 : "Decommission a device for good (operator or admin)";
     auto target = std::make_shared<std::string>();
     auto* command = device->add_subcommand(op, help);
     command->add_option("ID", *target, "device id from 'canopy device list'")->required();

@@ -152,8 +152,8 @@ void install_field_data_routes(httplib::Server& http, const Access& access, Flee
                      send_json(res, 200, {{"alerts", rows}});
                    }));
 
-  // Acknowledging is an operator's change, like controlling a deployment:
-  // publisher, not admin (admin is for keys, tokens and device identities).
+  // Acknowledging is a change to the fleet's state, like controlling a
+  // deployment: publisher, as that is (operators and admins pass too).
   http.Post(R"(/api/v1/alerts/([^/]+)/ack)",
             guarded(access, Role::kPublisher,
                     [&field_data](const Request& req, Response& res, const ApiKeyRecord& key) {

@@ -1,5 +1,5 @@
 // The fleet's routes (docs/fleet.md): enrollment and the device API,
-// authenticated by device token, and the admin/operator API for enrollment
+// authenticated by device token, and the operator API for enrollment
 // tokens, devices, their field configurations and deployments, authenticated
 // by API key. Device tokens are accepted only on /api/v1/device/...; API keys
 // never are there.
@@ -90,7 +90,7 @@ void install_device_routes(httplib::Server& http, Fleet& fleet, Registry& regist
 void install_admin_routes(httplib::Server& http, const Access& access, Fleet& fleet) {
   http.Post(
       "/api/v1/enrollment-tokens",
-      guarded(access, Role::kAdmin, [&fleet](const Request& req, Response& res, const ApiKeyRecord& key) {
+      guarded(access, Role::kOperator, [&fleet](const Request& req, Response& res, const ApiKeyRecord& key) {
         auto body = json_body(req);
         if (!body.ok()) return send_error(res, body.error());
         auto request = api::EnrollmentTokenRequest::from_json(*body);
@@ -102,7 +102,7 @@ void install_admin_routes(httplib::Server& http, const Access& access, Fleet& fl
         send_json(res, 201, out);
       }));
   http.Get("/api/v1/enrollment-tokens",
-           guarded(access, Role::kAdmin, [&fleet](const Request&, Response& res, const ApiKeyRecord&) {
+           guarded(access, Role::kOperator, [&fleet](const Request&, Response& res, const ApiKeyRecord&) {
              Json list = Json::array();
              for (const auto& token : fleet.list_enrollment_tokens()) list.push_back(token.to_json());
              send_json(res, 200, {{"enrollment_tokens", list}});
@@ -129,16 +129,18 @@ void install_admin_routes(httplib::Server& http, const Access& access, Fleet& fl
              if (!device.ok()) return send_error(res, device.error());
              send_json(res, 200, device->to_json());
            }));
-  http.Post(R"(/api/v1/devices/([^/]+)/(approve|revoke|decommission))",
-            guarded(access, Role::kAdmin, [&fleet](const Request& req, Response& res, const ApiKeyRecord&) {
-              const std::string operation = req.matches[2].str();
-              DeviceStatus status = operation == "approve"  ? DeviceStatus::kActive
-                                    : operation == "revoke" ? DeviceStatus::kRevoked
-                                                            : DeviceStatus::kDecommissioned;
-              auto device = fleet.set_device_status(req.matches[1].str(), status);
-              if (!device.ok()) return send_error(res, device.error());
-              send_json(res, 200, device->to_json());
-            }));
+  // Who joins the fleet is the operator's to decide; admin keeps keys, users and policies.
+  http.Post(
+      R"(/api/v1/devices/([^/]+)/(approve|revoke|decommission))",
+      guarded(access, Role::kOperator, [&fleet](const Request& req, Response& res, const ApiKeyRecord&) {
+        const std::string operation = req.matches[2].str();
+        DeviceStatus status = operation == "approve"  ? DeviceStatus::kActive
+                              : operation == "revoke" ? DeviceStatus::kRevoked
+                                                      : DeviceStatus::kDecommissioned;
+        auto device = fleet.set_device_status(req.matches[1].str(), status);
+        if (!device.ok()) return send_error(res, device.error());
+        send_json(res, 200, device->to_json());
+      }));
 
   // The body is the YAML text as given, of any content type; the server checks
   // that it is text of a bounded size, the device that it is a configuration.

@@ -39,7 +39,7 @@ void install_auth_routes(httplib::Server& http, const Access& access, ApiKeys& k
 // Pipeline run records.
 void install_runs_routes(httplib::Server& http, const Access& access, RunRecords& runs);
 
-// Enrollment and the device API (device tokens), and the admin API for
+// Enrollment and the device API (device tokens), and the operator API for
 // enrollment tokens, devices and deployments (API keys). Device packages are
 // served from the registry's blob store.
 void install_fleet_routes(httplib::Server& http, const Access& access, Fleet& fleet, Registry& registry);
