@@ -23,48 +23,44 @@ Json key_to_json(const ApiKeys& keys, const ApiKeyRecord& key) {
 
 }  // namespace
 
-void install_auth_routes(httplib::Server& http, const Access& access, ApiKeys& keys) {
-  http.Get("/api/v1/keys",
-           guarded(access, Role::kAdmin, [&keys](const Request&, Response& res, const ApiKeyRecord&) {
-             auto listed = keys.list();
-             if (!listed.ok()) return send_error(res, listed.error());
-             Json list = Json::array();
-             for (const auto& k : *listed) list.push_back(key_to_json(keys, k));
-             send_json(res, 200, {{"keys", list}});
-           }));
+void install_auth_routes(Routes& routes, ApiKeys& keys) {
+  routes.get("/api/v1/keys", Role::kAdmin, [&keys](const Request&, Response& res, const ApiKeyRecord&) {
+    auto listed = keys.list();
+    if (!listed.ok()) return send_error(res, listed.error());
+    Json list = Json::array();
+    for (const auto& k : *listed) list.push_back(key_to_json(keys, k));
+    send_json(res, 200, {{"keys", list}});
+  });
 
-  http.Post("/api/v1/keys",
-            guarded(access, Role::kAdmin, [&keys](const Request& req, Response& res, const ApiKeyRecord&) {
-              auto body = parse_json(req.body, "request body");
-              if (!body.ok()) return send_error(res, body.error());
-              auto role_text = json_get<std::string>(*body, "role");
-              if (!role_text.ok()) return send_error(res, role_text.error().with_context("request body"));
-              auto role = parse_role(*role_text);
-              if (!role)
-                return send_error(res, make_error(ErrorCode::kInvalidArgument,
-                                                  "role '" + *role_text + "' must be " + role_choices()));
-              auto name = json_get_or<std::string>(*body, "name", "");
-              if (!name.ok()) return send_error(res, name.error().with_context("request body"));
-              auto expires_in_s = json_get_or<std::int64_t>(*body, "expires_in_s", 0);
-              if (!expires_in_s.ok())
-                return send_error(res, expires_in_s.error().with_context("request body"));
-              auto created = keys.create(*role, *name, *expires_in_s);
-              if (!created.ok())
-                return send_error(res,
-                                  created.error().code == ErrorCode::kInvalidArgument
-                                      ? created.error().with_context("request body: field 'expires_in_s'")
-                                      : created.error());
-              Json out = key_to_json(keys, created->record);
-              out["key"] = created->secret;
-              send_json(res, 201, out);
-            }));
+  routes.post("/api/v1/keys", Role::kAdmin, [&keys](const Request& req, Response& res, const ApiKeyRecord&) {
+    auto body = parse_json(req.body, "request body");
+    if (!body.ok()) return send_error(res, body.error());
+    auto role_text = json_get<std::string>(*body, "role");
+    if (!role_text.ok()) return send_error(res, role_text.error().with_context("request body"));
+    auto role = parse_role(*role_text);
+    if (!role)
+      return send_error(res, make_error(ErrorCode::kInvalidArgument,
+                                        "role '" + *role_text + "' must be " + role_choices()));
+    auto name = json_get_or<std::string>(*body, "name", "");
+    if (!name.ok()) return send_error(res, name.error().with_context("request body"));
+    auto expires_in_s = json_get_or<std::int64_t>(*body, "expires_in_s", 0);
+    if (!expires_in_s.ok()) return send_error(res, expires_in_s.error().with_context("request body"));
+    auto created = keys.create(*role, *name, *expires_in_s);
+    if (!created.ok())
+      return send_error(res, created.error().code == ErrorCode::kInvalidArgument
+                                 ? created.error().with_context("request body: field 'expires_in_s'")
+                                 : created.error());
+    Json out = key_to_json(keys, created->record);
+    out["key"] = created->secret;
+    send_json(res, 201, out);
+  });
 
-  http.Delete(R"(/api/v1/keys/([^/]+))",
-              guarded(access, Role::kAdmin, [&keys](const Request& req, Response& res, const ApiKeyRecord&) {
-                Status revoked = keys.revoke(req.matches[1].str());
-                if (!revoked.ok()) return send_error(res, revoked.error());
-                send_json(res, 200, {{"id", req.matches[1].str()}, {"revoked", true}});
-              }));
+  routes.del(R"(/api/v1/keys/([^/]+))", Role::kAdmin,
+             [&keys](const Request& req, Response& res, const ApiKeyRecord&) {
+               Status revoked = keys.revoke(req.matches[1].str());
+               if (!revoked.ok()) return send_error(res, revoked.error());
+               send_json(res, 200, {{"id", req.matches[1].str()}, {"revoked", true}});
+             });
 }
 
 }  // namespace canopy::server

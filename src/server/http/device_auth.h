@@ -1,8 +1,9 @@
 // Device-token authentication in front of the device API's handlers
 // (docs/fleet.md, "Identities and tokens"): only "Authorization: Bearer
 // cdt_..." is accepted, an API key in either header is refused like an
-// unknown token, and a revoked or decommissioned device gets 401. Every
-// /api/v1/device/... route, whichever area serves it, goes through here.
+// unknown token, and a revoked or decommissioned device gets 401. Routes
+// (route_table.h) puts it in front of every route declared kDeviceToken:
+// the /api/v1/device/... routes, whichever area serves them.
 // Private to src/server/http/.
 // Thread-safety: stateless; the Fleet it asks is thread-safe.
 #pragma once

@@ -7,7 +7,6 @@
 
 #include <algorithm>
 
-#include "server/http/device_auth.h"
 #include "server/http/middleware.h"
 #include "server/http/routes.h"
 
@@ -42,42 +41,40 @@ Status check_device(Fleet& fleet, const std::string& device_id) {
 
 // GET /api/v1/devices/{id}/PATH for Body's records (api::record_kind).
 template <typename Body>
-void install_records_route(httplib::Server& http, const Access& access, Fleet& fleet, FieldData& field_data) {
+void install_records_route(Routes& routes, Fleet& fleet, FieldData& field_data) {
   static constexpr api::RecordKind kind = api::record_kind<Body>();
-  http.Get(R"(/api/v1/devices/([^/]+)/)" + std::string(kind.path),
-           guarded(access, Role::kReader,
-                   [&fleet, &field_data](const Request& req, Response& res, const ApiKeyRecord&) {
-                     const std::string device_id = req.matches[1].str();
-                     RecordQuery query;
-                     if (!kind.subject.empty())
-                       query.subject = req.get_param_value(std::string(kind.subject));
-                     auto limit = read_limit(req);
-                     if (!limit.ok()) return send_error(res, limit.error());
-                     query.limit = *limit;
-                     if (req.has_param("since_ms")) {
-                       auto since = positive_number(req.get_param_value("since_ms"), "since_ms");
-                       if (!since.ok()) return send_error(res, since.error());
-                       query.since_ms = *since;
-                     }
-                     Status known = check_device(fleet, device_id);
-                     if (!known.ok()) return send_error(res, known.error());
-                     auto records = field_data.records<Body>(device_id, query);
-                     if (!records.ok()) return send_error(res, records.error());
-                     Json rows = Json::array();
-                     for (const auto& record : *records) rows.push_back(record.to_json());
-                     send_json(res, 200, {{std::string(kind.path), rows}});
-                   }));
+  routes.get(R"(/api/v1/devices/([^/]+)/)" + std::string(kind.path), Role::kReader,
+             [&fleet, &field_data](const Request& req, Response& res, const ApiKeyRecord&) {
+               const std::string device_id = req.matches[1].str();
+               RecordQuery query;
+               if (!kind.subject.empty()) query.subject = req.get_param_value(std::string(kind.subject));
+               auto limit = read_limit(req);
+               if (!limit.ok()) return send_error(res, limit.error());
+               query.limit = *limit;
+               if (req.has_param("since_ms")) {
+                 auto since = positive_number(req.get_param_value("since_ms"), "since_ms");
+                 if (!since.ok()) return send_error(res, since.error());
+                 query.since_ms = *since;
+               }
+               Status known = check_device(fleet, device_id);
+               if (!known.ok()) return send_error(res, known.error());
+               auto records = field_data.records<Body>(device_id, query);
+               if (!records.ok()) return send_error(res, records.error());
+               Json rows = Json::array();
+               for (const auto& record : *records) rows.push_back(record.to_json());
+               send_json(res, 200, {{std::string(kind.path), rows}});
+             });
 }
 
 }  // namespace
 
-void install_field_data_routes(httplib::Server& http, const Access& access, Fleet& fleet,
-                               FieldData& field_data, SampleStore& samples, DriftMonitor& drift) {
-  http.Post(
-      "/api/v1/device/records",
-      device_guarded_reader(fleet, [&fleet, &field_data, &samples, &drift](
-                                       const Request& req, Response& res,
-                                       const httplib::ContentReader& reader, const std::string& device_id) {
+void install_field_data_routes(Routes& routes, Fleet& fleet, FieldData& field_data, SampleStore& samples,
+                               DriftMonitor& drift) {
+  routes.post_streamed(
+      "/api/v1/device/records", kDeviceToken,
+      [&fleet, &field_data, &samples, &drift](const Request& req, Response& res,
+                                              const httplib::ContentReader& reader,
+                                              const std::string& device_id) {
         auto body = read_json_body(req, reader, res, kMaxBatchBytes);
         if (!body.ok()) return send_error(res, body.error());
         auto batch = api::RecordBatch::from_json(*body);
@@ -118,51 +115,49 @@ void install_field_data_routes(httplib::Server& http, const Access& access, Flee
         if (last_sample_seq > 0) ack->acked[api::Stream::kSamples] = last_sample_seq;
         fleet.mark_seen(device_id);
         send_json(res, 200, ack->to_json());
-      }));
+      });
 
-  install_records_route<api::Reading>(http, access, fleet, field_data);
-  install_records_route<api::Telemetry>(http, access, fleet, field_data);
-  install_records_route<api::ActuationEvent>(http, access, fleet, field_data);
-  install_records_route<api::PlantChangeEvent>(http, access, fleet, field_data);
+  install_records_route<api::Reading>(routes, fleet, field_data);
+  install_records_route<api::Telemetry>(routes, fleet, field_data);
+  install_records_route<api::ActuationEvent>(routes, fleet, field_data);
+  install_records_route<api::PlantChangeEvent>(routes, fleet, field_data);
 
-  http.Get("/api/v1/alerts",
-           guarded(access, Role::kReader,
-                   [&fleet, &field_data](const Request& req, Response& res, const ApiKeyRecord&) {
-                     AlertQuery query;
-                     const std::string state = req.get_param_value("state");
-                     if (!state.empty() && state != "all") {
-                       query.state = api::parse_alert_state(state);
-                       if (!query.state)
-                         return send_error(
-                             res, make_error(ErrorCode::kInvalidArgument,
-                                             "state '" + state + "' must be open, acked, cleared or all"));
-                     }
-                     auto limit = read_limit(req);
-                     if (!limit.ok()) return send_error(res, limit.error());
-                     query.limit = *limit;
-                     query.device_id = req.get_param_value("device");
-                     if (!query.device_id.empty()) {
-                       Status known = check_device(fleet, query.device_id);
-                       if (!known.ok()) return send_error(res, known.error());
-                     }
-                     auto alerts = field_data.alerts(query);
-                     if (!alerts.ok()) return send_error(res, alerts.error());
-                     Json rows = Json::array();
-                     for (const api::Alert& alert : *alerts) rows.push_back(alert.to_json());
-                     send_json(res, 200, {{"alerts", rows}});
-                   }));
+  routes.get("/api/v1/alerts", Role::kReader,
+             [&fleet, &field_data](const Request& req, Response& res, const ApiKeyRecord&) {
+               AlertQuery query;
+               const std::string state = req.get_param_value("state");
+               if (!state.empty() && state != "all") {
+                 query.state = api::parse_alert_state(state);
+                 if (!query.state)
+                   return send_error(res,
+                                     make_error(ErrorCode::kInvalidArgument,
+                                                "state '" + state + "' must be open, acked, cleared or all"));
+               }
+               auto limit = read_limit(req);
+               if (!limit.ok()) return send_error(res, limit.error());
+               query.limit = *limit;
+               query.device_id = req.get_param_value("device");
+               if (!query.device_id.empty()) {
+                 Status known = check_device(fleet, query.device_id);
+                 if (!known.ok()) return send_error(res, known.error());
+               }
+               auto alerts = field_data.alerts(query);
+               if (!alerts.ok()) return send_error(res, alerts.error());
+               Json rows = Json::array();
+               for (const api::Alert& alert : *alerts) rows.push_back(alert.to_json());
+               send_json(res, 200, {{"alerts", rows}});
+             });
 
   // Acknowledging is a change to the fleet's state, like controlling a
   // deployment: publisher, as that is (operators and admins pass too).
-  http.Post(R"(/api/v1/alerts/([^/]+)/ack)",
-            guarded(access, Role::kPublisher,
-                    [&field_data](const Request& req, Response& res, const ApiKeyRecord& key) {
-                      auto id = positive_number(req.matches[1].str(), "alert id");
-                      if (!id.ok()) return send_error(res, id.error());
-                      auto alert = field_data.ack_alert(*id, key.display_name());
-                      if (!alert.ok()) return send_error(res, alert.error());
-                      send_json(res, 200, alert->to_json());
-                    }));
+  routes.post(R"(/api/v1/alerts/([^/]+)/ack)", Role::kPublisher,
+              [&field_data](const Request& req, Response& res, const ApiKeyRecord& key) {
+                auto id = positive_number(req.matches[1].str(), "alert id");
+                if (!id.ok()) return send_error(res, id.error());
+                auto alert = field_data.ack_alert(*id, key.display_name());
+                if (!alert.ok()) return send_error(res, alert.error());
+                send_json(res, 200, alert->to_json());
+              });
 }
 
 }  // namespace canopy::server

@@ -128,18 +128,21 @@ Result<std::unique_ptr<HttpServer>> HttpServer::bind(const ServerAreas& areas,
   http->set_keep_alive_max_count(1000);
 
   auto access = std::make_unique<Access>(Access{areas.keys, areas.accounts});
-  http->Get("/api/v1/health", [](const Request&, Response& res) { send_json(res, 200, {{"status", "ok"}}); });
-  install_registry_routes(*http, *access, areas.registry, options.max_upload_bytes);
-  install_auth_routes(*http, *access, areas.keys);
-  install_session_routes(*http, *access, areas.accounts, areas.clock);
-  install_runs_routes(*http, *access, areas.runs);
-  install_fleet_routes(*http, *access, areas.fleet, areas.registry);
-  install_field_data_routes(*http, *access, areas.fleet, areas.field_data, areas.samples, areas.drift);
-  install_samples_routes(*http, *access, areas.samples, areas.field_data);
-  install_labeling_routes(*http, *access, areas.labeling, areas.samples, areas.prelabeler);
-  install_dataset_routes(*http, *access, areas.datasets, areas.samples);
-  install_retrain_routes(*http, *access, areas.retrain, areas.drift);
-  if (!options.web_dir.empty()) CANOPY_TRY(install_web_files(*http, options.web_dir));
+  Routes routes(*http, *access, areas.fleet);
+  routes.get("/api/v1/health", kPublic, [](const Request&, Response& res) {
+    send_json(res, 200, {{"status", "ok"}});
+  });
+  install_registry_routes(routes, areas.registry, options.max_upload_bytes);
+  install_auth_routes(routes, areas.keys);
+  install_session_routes(routes, areas.accounts, areas.clock);
+  install_runs_routes(routes, areas.runs);
+  install_fleet_routes(routes, areas.fleet, areas.registry);
+  install_field_data_routes(routes, areas.fleet, areas.field_data, areas.samples, areas.drift);
+  install_samples_routes(routes, areas.samples, areas.field_data);
+  install_labeling_routes(routes, areas.labeling, areas.samples, areas.prelabeler);
+  install_dataset_routes(routes, areas.datasets, areas.samples);
+  install_retrain_routes(routes, areas.retrain, areas.drift);
+  if (!options.web_dir.empty()) CANOPY_TRY(install_web_files(routes, options.web_dir));
 
   // Refuse an upload before its body is sent (curl sends Expect: 100-continue
   // for large bodies), so a bad key or an oversize file costs no transfer.
@@ -193,17 +196,18 @@ Result<std::unique_ptr<HttpServer>> HttpServer::bind(const ServerAreas& areas,
   } else if (!http->bind_to_port(options.host, port)) {
     return bind_error(options.host, port, errno);
   }
-  return std::unique_ptr<HttpServer>(
-      new HttpServer(std::move(http), std::move(access), std::move(tls), std::move(failures), port));
+  return std::unique_ptr<HttpServer>(new HttpServer(std::move(http), std::move(access), std::move(tls),
+                                                    std::move(failures), routes.list(), port));
 }
 
 HttpServer::HttpServer(std::unique_ptr<httplib::Server> http, std::unique_ptr<Access> access,
                        std::unique_ptr<TlsCredentials> tls, std::unique_ptr<FailureLimiter> failures,
-                       int port)
+                       std::vector<RouteInfo> routes, int port)
     : access_(std::move(access)),
       tls_(std::move(tls)),
       failures_(std::move(failures)),
       http_(std::move(http)),
+      routes_(std::move(routes)),
       port_(port) {}
 
 FailureLimiter::Counts HttpServer::failed_authentications() const { return failures_->counts(); }

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/error.h"
 #include "server/auth/accounts.h"
@@ -19,6 +20,7 @@
 #include "server/datasets/dataset_versions.h"
 #include "server/field_data/field_data.h"
 #include "server/fleet/fleet.h"
+#include "server/http/route_access.h"
 #include "server/http/tls_credentials.h"
 #include "server/labeling/label_queue.h"
 #include "server/prelabel/prelabeler.h"
@@ -76,6 +78,9 @@ class HttpServer {
   const char* scheme() const { return tls_ ? "https" : "http"; }
   // The certificate's public-key pin (TlsCredentials::pin); "" for HTTP.
   std::string tls_pin() const;
+  // Every route the server answers, with who may call it, in the order
+  // requests are matched against them.
+  const std::vector<RouteInfo>& routes() const { return routes_; }
   // Reads the certificate and key files again for new connections; open
   // ones keep theirs. On an error the pair in use stays.
   Status reload_tls();
@@ -87,11 +92,13 @@ class HttpServer {
 
  private:
   HttpServer(std::unique_ptr<httplib::Server> http, std::unique_ptr<Access> access,
-             std::unique_ptr<TlsCredentials> tls, std::unique_ptr<FailureLimiter> failures, int port);
+             std::unique_ptr<TlsCredentials> tls, std::unique_ptr<FailureLimiter> failures,
+             std::vector<RouteInfo> routes, int port);
   std::unique_ptr<Access> access_;            // the routes hold references to it
   std::unique_ptr<TlsCredentials> tls_;       // the handshakes hold a pointer to it
   std::unique_ptr<FailureLimiter> failures_;  // the pre-routing handler and the logger hold references
   std::unique_ptr<httplib::Server> http_;
+  std::vector<RouteInfo> routes_;
   int port_;
 };
 

@@ -61,7 +61,8 @@ using Handler = std::function<void(const httplib::Request&, httplib::Response&, 
 using ReaderHandler = std::function<void(const httplib::Request&, httplib::Response&,
                                          const httplib::ContentReader&, const ApiKeyRecord&)>;
 
-// A route handler that runs `handler` only for a key with at least `needed`.
+// A route handler that runs `handler` only for a key with at least `needed`
+// (Routes, route_table.h, puts it in front of the routes declared with a role).
 httplib::Server::Handler guarded(const Access& access, Role needed, Handler handler);
 // The same for a route that reads its body itself (uploads): the body is read
 // only after the key checks out.

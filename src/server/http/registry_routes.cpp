@@ -87,124 +87,118 @@ void receive_upload(Registry& registry, std::uint64_t max_upload_bytes, const Re
   send_json(res, published->created ? 201 : 200, body);
 }
 
-void install_model_routes(httplib::Server& http, const Access& access, Registry& registry,
-                          std::uint64_t max_upload_bytes) {
+void install_model_routes(Routes& routes, Registry& registry, std::uint64_t max_upload_bytes) {
   // The deploy step MLOps pipelines use as-is: curl -T model.zip "$MODEL_REPOSITORY/model.zip"
-  http.Put(R"(/(?:repository/)?([^/]+\.zip))",
-           guarded_reader(
-               access, Role::kPublisher,
-               [&registry, max_upload_bytes](const Request& req, Response& res,
-                                             const httplib::ContentReader& reader, const ApiKeyRecord& key) {
-                 receive_upload(registry, max_upload_bytes, req, res, reader, key, std::nullopt);
-               }));
-  http.Post(R"(/api/v1/models/([^/]+)/versions)",
-            guarded_reader(
-                access, Role::kPublisher,
-                [&registry, max_upload_bytes](const Request& req, Response& res,
-                                              const httplib::ContentReader& reader, const ApiKeyRecord& key) {
-                  receive_upload(registry, max_upload_bytes, req, res, reader, key, req.matches[1].str());
-                }));
+  routes.put_streamed(
+      R"(/(?:repository/)?([^/]+\.zip))", Role::kPublisher,
+      [&registry, max_upload_bytes](const Request& req, Response& res, const httplib::ContentReader& reader,
+                                    const ApiKeyRecord& key) {
+        receive_upload(registry, max_upload_bytes, req, res, reader, key, std::nullopt);
+      });
+  routes.post_streamed(
+      R"(/api/v1/models/([^/]+)/versions)", Role::kPublisher,
+      [&registry, max_upload_bytes](const Request& req, Response& res, const httplib::ContentReader& reader,
+                                    const ApiKeyRecord& key) {
+        receive_upload(registry, max_upload_bytes, req, res, reader, key, req.matches[1].str());
+      });
 
-  http.Get("/api/v1/models",
-           guarded(access, Role::kReader, [&registry](const Request& req, Response& res, const ApiKeyRecord&) {
-             auto models = registry.list_models(req.get_param_value("q"), req.get_param_value("tag"));
-             if (!models.ok()) return send_error(res, models.error());
-             Json list = Json::array();
-             for (const auto& m : *models) list.push_back(m.to_json());
-             send_json(res, 200, {{"models", list}});
-           }));
+  routes.get("/api/v1/models", Role::kReader,
+             [&registry](const Request& req, Response& res, const ApiKeyRecord&) {
+               auto models = registry.list_models(req.get_param_value("q"), req.get_param_value("tag"));
+               if (!models.ok()) return send_error(res, models.error());
+               Json list = Json::array();
+               for (const auto& m : *models) list.push_back(m.to_json());
+               send_json(res, 200, {{"models", list}});
+             });
 
-  http.Get(R"(/api/v1/models/([^/]+))",
-           guarded(access, Role::kReader, [&registry](const Request& req, Response& res, const ApiKeyRecord&) {
-             auto versions = registry.list_versions(req.matches[1].str());
-             if (!versions.ok()) return send_error(res, versions.error());
-             Json list = Json::array();
-             Json aliases = Json::object();
-             for (const auto& v : *versions) {
-               list.push_back(v.to_json(false));
-               for (const auto& a : v.aliases) aliases[a] = v.version;
-             }
-             send_json(res, 200, {{"name", req.matches[1].str()}, {"versions", list}, {"aliases", aliases}});
-           }));
+  routes.get(
+      R"(/api/v1/models/([^/]+))", Role::kReader,
+      [&registry](const Request& req, Response& res, const ApiKeyRecord&) {
+        auto versions = registry.list_versions(req.matches[1].str());
+        if (!versions.ok()) return send_error(res, versions.error());
+        Json list = Json::array();
+        Json aliases = Json::object();
+        for (const auto& v : *versions) {
+          list.push_back(v.to_json(false));
+          for (const auto& a : v.aliases) aliases[a] = v.version;
+        }
+        send_json(res, 200, {{"name", req.matches[1].str()}, {"versions", list}, {"aliases", aliases}});
+      });
 
-  http.Get(R"(/api/v1/models/([^/]+)/versions/([^/]+))",
-           guarded(access, Role::kReader, [&registry](const Request& req, Response& res, const ApiKeyRecord&) {
-             auto version = registry.resolve(req.matches[1].str(), req.matches[2].str());
-             if (!version.ok()) return send_error(res, version.error());
-             send_json(res, 200, version->to_json(true));
-           }));
+  routes.get(R"(/api/v1/models/([^/]+)/versions/([^/]+))", Role::kReader,
+             [&registry](const Request& req, Response& res, const ApiKeyRecord&) {
+               auto version = registry.resolve(req.matches[1].str(), req.matches[2].str());
+               if (!version.ok()) return send_error(res, version.error());
+               send_json(res, 200, version->to_json(true));
+             });
 
-  http.Get(R"(/api/v1/models/([^/]+)/versions/([^/]+)/package)",
-           guarded(access, Role::kReader, [&registry](const Request& req, Response& res, const ApiKeyRecord&) {
-             auto version = registry.resolve(req.matches[1].str(), req.matches[2].str());
-             if (!version.ok()) return send_error(res, version.error());
-             serve_package(*version, registry.blob_path(version->blob_sha256), req, res);
-           }));
+  routes.get(R"(/api/v1/models/([^/]+)/versions/([^/]+)/package)", Role::kReader,
+             [&registry](const Request& req, Response& res, const ApiKeyRecord&) {
+               auto version = registry.resolve(req.matches[1].str(), req.matches[2].str());
+               if (!version.ok()) return send_error(res, version.error());
+               serve_package(*version, registry.blob_path(version->blob_sha256), req, res);
+             });
 
-  http.Delete(
-      R"(/api/v1/models/([^/]+)/versions/([^/]+))",
-      guarded(access, Role::kAdmin, [&registry](const Request& req, Response& res, const ApiKeyRecord&) {
-        auto number = positive_number(req.matches[2].str(), "version");
-        if (!number.ok()) return send_error(res, number.error());
-        Status deleted = registry.delete_version(req.matches[1].str(), *number);
-        if (!deleted.ok()) return send_error(res, deleted.error());
-        send_json(res, 200, {{"deleted", {{"model", req.matches[1].str()}, {"version", *number}}}});
-      }));
+  routes.del(R"(/api/v1/models/([^/]+)/versions/([^/]+))", Role::kAdmin,
+             [&registry](const Request& req, Response& res, const ApiKeyRecord&) {
+               auto number = positive_number(req.matches[2].str(), "version");
+               if (!number.ok()) return send_error(res, number.error());
+               Status deleted = registry.delete_version(req.matches[1].str(), *number);
+               if (!deleted.ok()) return send_error(res, deleted.error());
+               send_json(res, 200, {{"deleted", {{"model", req.matches[1].str()}, {"version", *number}}}});
+             });
 }
 
-void install_alias_routes(httplib::Server& http, const Access& access, Registry& registry) {
-  http.Get(R"(/api/v1/models/([^/]+)/aliases/([^/]+))",
-           guarded(access, Role::kReader, [&registry](const Request& req, Response& res, const ApiKeyRecord&) {
-             auto version = registry.resolve(req.matches[1].str(), "@" + req.matches[2].str());
-             if (!version.ok()) return send_error(res, version.error());
-             send_json(res, 200, version->to_json(false));
-           }));
+void install_alias_routes(Routes& routes, Registry& registry) {
+  routes.get(R"(/api/v1/models/([^/]+)/aliases/([^/]+))", Role::kReader,
+             [&registry](const Request& req, Response& res, const ApiKeyRecord&) {
+               auto version = registry.resolve(req.matches[1].str(), "@" + req.matches[2].str());
+               if (!version.ok()) return send_error(res, version.error());
+               send_json(res, 200, version->to_json(false));
+             });
 
-  http.Put(
-      R"(/api/v1/models/([^/]+)/aliases/([^/]+))",
-      guarded(
-          access, Role::kPublisher, [&registry](const Request& req, Response& res, const ApiKeyRecord& key) {
-            auto body = parse_json(req.body, "request body");
-            if (!body.ok()) return send_error(res, body.error());
-            auto version = json_get<std::int64_t>(*body, "version");
-            if (!version.ok()) return send_error(res, version.error().with_context("request body"));
-            Status set = registry.set_alias(req.matches[1].str(), req.matches[2].str(), *version, key.id);
-            if (!set.ok()) return send_error(res, set.error());
-            send_json(
-                res, 200,
-                {{"model", req.matches[1].str()}, {"alias", req.matches[2].str()}, {"version", *version}});
-          }));
+  routes.put(R"(/api/v1/models/([^/]+)/aliases/([^/]+))", Role::kPublisher,
+             [&registry](const Request& req, Response& res, const ApiKeyRecord& key) {
+               auto body = parse_json(req.body, "request body");
+               if (!body.ok()) return send_error(res, body.error());
+               auto version = json_get<std::int64_t>(*body, "version");
+               if (!version.ok()) return send_error(res, version.error().with_context("request body"));
+               Status set = registry.set_alias(req.matches[1].str(), req.matches[2].str(), *version, key.id);
+               if (!set.ok()) return send_error(res, set.error());
+               send_json(
+                   res, 200,
+                   {{"model", req.matches[1].str()}, {"alias", req.matches[2].str()}, {"version", *version}});
+             });
 
-  http.Delete(
-      R"(/api/v1/models/([^/]+)/aliases/([^/]+))",
-      guarded(
-          access, Role::kPublisher, [&registry](const Request& req, Response& res, const ApiKeyRecord& key) {
-            Status removed = registry.remove_alias(req.matches[1].str(), req.matches[2].str(), key.id);
-            if (!removed.ok()) return send_error(res, removed.error());
-            send_json(res, 200,
-                      {{"model", req.matches[1].str()}, {"alias", req.matches[2].str()}, {"removed", true}});
-          }));
+  routes.del(R"(/api/v1/models/([^/]+)/aliases/([^/]+))", Role::kPublisher,
+             [&registry](const Request& req, Response& res, const ApiKeyRecord& key) {
+               Status removed = registry.remove_alias(req.matches[1].str(), req.matches[2].str(), key.id);
+               if (!removed.ok()) return send_error(res, removed.error());
+               send_json(
+                   res, 200,
+                   {{"model", req.matches[1].str()}, {"alias", req.matches[2].str()}, {"removed", true}});
+             });
 
-  http.Get(R"(/api/v1/models/([^/]+)/aliases/([^/]+)/history)",
-           guarded(access, Role::kReader, [&registry](const Request& req, Response& res, const ApiKeyRecord&) {
-             auto history = registry.alias_history(req.matches[1].str(), req.matches[2].str());
-             if (!history.ok()) return send_error(res, history.error());
-             Json list = Json::array();
-             for (const auto& change : *history)
-               list.push_back({{"version", change.version ? Json(*change.version) : Json(nullptr)},
-                               {"changed_at", change.changed_at},
-                               {"changed_by", change.changed_by}});
-             send_json(res, 200, {{"alias", req.matches[2].str()}, {"history", list}});
-           }));
+  routes.get(R"(/api/v1/models/([^/]+)/aliases/([^/]+)/history)", Role::kReader,
+             [&registry](const Request& req, Response& res, const ApiKeyRecord&) {
+               auto history = registry.alias_history(req.matches[1].str(), req.matches[2].str());
+               if (!history.ok()) return send_error(res, history.error());
+               Json list = Json::array();
+               for (const auto& change : *history)
+                 list.push_back({{"version", change.version ? Json(*change.version) : Json(nullptr)},
+                                 {"changed_at", change.changed_at},
+                                 {"changed_by", change.changed_by}});
+               send_json(res, 200, {{"alias", req.matches[2].str()}, {"history", list}});
+             });
 }
 
-void install_publisher_key_route(httplib::Server& http, const Access& access, Registry& registry) {
-  http.Get("/api/v1/publisher-key",
-           guarded(access, Role::kReader, [&registry](const Request&, Response& res, const ApiKeyRecord&) {
-             send_json(res, 200,
-                       {{"key_id", registry.publishing_key().key_id()},
-                        {"public_key", registry.publishing_key().to_text()}});
-           }));
+void install_publisher_key_route(Routes& routes, Registry& registry) {
+  routes.get("/api/v1/publisher-key", Role::kReader,
+             [&registry](const Request&, Response& res, const ApiKeyRecord&) {
+               send_json(res, 200,
+                         {{"key_id", registry.publishing_key().key_id()},
+                          {"public_key", registry.publishing_key().to_text()}});
+             });
 }
 
 }  // namespace
@@ -219,11 +213,10 @@ Error upload_too_large(std::uint64_t max_upload_bytes) {
                     "upload is larger than the server's limit of " + format_bytes(max_upload_bytes));
 }
 
-void install_registry_routes(httplib::Server& http, const Access& access, Registry& registry,
-                             std::uint64_t max_upload_bytes) {
-  install_model_routes(http, access, registry, max_upload_bytes);
-  install_alias_routes(http, access, registry);
-  install_publisher_key_route(http, access, registry);
+void install_registry_routes(Routes& routes, Registry& registry, std::uint64_t max_upload_bytes) {
+  install_model_routes(routes, registry, max_upload_bytes);
+  install_alias_routes(routes, registry);
+  install_publisher_key_route(routes, registry);
 }
 
 }  // namespace canopy::server

@@ -44,166 +44,157 @@ Handler job_operation(JobOperation operation) {
 
 }  // namespace
 
-void install_retrain_routes(httplib::Server& http, const Access& access, RetrainJobs& jobs,
-                            DriftMonitor& drift) {
-  http.Get("/api/v1/retrain/policies",
-           guarded(access, Role::kReader, [&jobs](const Request&, Response& res, const ApiKeyRecord&) {
-             auto policies = jobs.policies();
-             if (!policies.ok()) return send_error(res, policies.error());
-             Json rows = Json::array();
-             for (const api::RetrainPolicy& policy : *policies) rows.push_back(policy.to_json());
-             send_json(res, 200, {{"policies", rows}});
-           }));
+void install_retrain_routes(Routes& routes, RetrainJobs& jobs, DriftMonitor& drift) {
+  routes.get("/api/v1/retrain/policies", Role::kReader,
+             [&jobs](const Request&, Response& res, const ApiKeyRecord&) {
+               auto policies = jobs.policies();
+               if (!policies.ok()) return send_error(res, policies.error());
+               Json rows = Json::array();
+               for (const api::RetrainPolicy& policy : *policies) rows.push_back(policy.to_json());
+               send_json(res, 200, {{"policies", rows}});
+             });
 
   // A policy with what it says now (and the job it queues, if it does).
-  http.Get(R"(/api/v1/retrain/policies/([^/]+))",
-           guarded(access, Role::kReader, [&jobs](const Request& req, Response& res, const ApiKeyRecord&) {
-             auto policy = jobs.policy(req.matches[1].str());
-             if (!policy.ok()) return send_error(res, policy.error());
-             auto decision = jobs.evaluate(policy->model);
-             if (!decision.ok()) return send_error(res, decision.error());
-             send_json(res, 200, {{"policy", policy->to_json()}, {"decision", decision->reason}});
-           }));
+  routes.get(R"(/api/v1/retrain/policies/([^/]+))", Role::kReader,
+             [&jobs](const Request& req, Response& res, const ApiKeyRecord&) {
+               auto policy = jobs.policy(req.matches[1].str());
+               if (!policy.ok()) return send_error(res, policy.error());
+               auto decision = jobs.evaluate(policy->model);
+               if (!decision.ok()) return send_error(res, decision.error());
+               send_json(res, 200, {{"policy", policy->to_json()}, {"decision", decision->reason}});
+             });
 
-  http.Put(R"(/api/v1/retrain/policies/([^/]+))",
-           guarded(access, Role::kAdmin, [&jobs](const Request& req, Response& res, const ApiKeyRecord&) {
-             auto body = optional_json_body(req, kMaxRequestBody);
-             if (!body.ok()) return send_error(res, body.error());
-             (*body)["model"] = req.matches[1].str();
-             auto policy = api::RetrainPolicy::from_json(*body);
-             if (!policy.ok()) return send_error(res, policy.error());
-             auto set = jobs.set_policy(*policy);
-             if (!set.ok()) return send_error(res, set.error());
-             send_json(res, 200, set->to_json());
-           }));
+  routes.put(R"(/api/v1/retrain/policies/([^/]+))", Role::kAdmin,
+             [&jobs](const Request& req, Response& res, const ApiKeyRecord&) {
+               auto body = optional_json_body(req, kMaxRequestBody);
+               if (!body.ok()) return send_error(res, body.error());
+               (*body)["model"] = req.matches[1].str();
+               auto policy = api::RetrainPolicy::from_json(*body);
+               if (!policy.ok()) return send_error(res, policy.error());
+               auto set = jobs.set_policy(*policy);
+               if (!set.ok()) return send_error(res, set.error());
+               send_json(res, 200, set->to_json());
+             });
 
-  http.Delete(R"(/api/v1/retrain/policies/([^/]+))",
-              guarded(access, Role::kAdmin, [&jobs](const Request& req, Response& res, const ApiKeyRecord&) {
-                Status removed = jobs.remove_policy(req.matches[1].str());
-                if (!removed.ok()) return send_error(res, removed.error());
-                res.status = 204;
-              }));
+  routes.del(R"(/api/v1/retrain/policies/([^/]+))", Role::kAdmin,
+             [&jobs](const Request& req, Response& res, const ApiKeyRecord&) {
+               Status removed = jobs.remove_policy(req.matches[1].str());
+               if (!removed.ok()) return send_error(res, removed.error());
+               res.status = 204;
+             });
 
-  http.Get("/api/v1/retrain/jobs",
-           guarded(access, Role::kReader, [&jobs](const Request& req, Response& res, const ApiKeyRecord&) {
-             // Reading the loop moves it on: policies evaluated, promotions followed.
-             Status evaluated = jobs.evaluate_all();
-             if (!evaluated.ok()) return send_error(res, evaluated.error());
-             JobQuery query{req.get_param_value("model"), req.get_param_value("state"), 100};
-             if (req.has_param("limit")) {
-               auto limit = positive_number(req.get_param_value("limit"), "limit");
-               if (!limit.ok()) return send_error(res, limit.error());
-               query.limit = static_cast<int>(std::min<std::int64_t>(*limit, 1000));
-             }
-             auto found = jobs.jobs(query);
-             if (!found.ok()) return send_error(res, found.error());
-             send_json(res, 200, {{"jobs", jobs_json(*found)}});
-           }));
+  routes.get("/api/v1/retrain/jobs", Role::kReader,
+             [&jobs](const Request& req, Response& res, const ApiKeyRecord&) {
+               // Reading the loop moves it on: policies evaluated, promotions followed.
+               Status evaluated = jobs.evaluate_all();
+               if (!evaluated.ok()) return send_error(res, evaluated.error());
+               JobQuery query{req.get_param_value("model"), req.get_param_value("state"), 100};
+               if (req.has_param("limit")) {
+                 auto limit = positive_number(req.get_param_value("limit"), "limit");
+                 if (!limit.ok()) return send_error(res, limit.error());
+                 query.limit = static_cast<int>(std::min<std::int64_t>(*limit, 1000));
+               }
+               auto found = jobs.jobs(query);
+               if (!found.ok()) return send_error(res, found.error());
+               send_json(res, 200, {{"jobs", jobs_json(*found)}});
+             });
 
-  http.Post("/api/v1/retrain/jobs",
-            guarded(access, Role::kPublisher,
-                    [&jobs](const Request& req, Response& res, const ApiKeyRecord& caller) {
-                      auto body = optional_json_body(req, kMaxRequestBody);
-                      if (!body.ok()) return send_error(res, body.error());
-                      auto model = json_get<std::string>(*body, "model");
-                      if (!model.ok())
-                        return send_error(
-                            res, make_error(ErrorCode::kInvalidArgument, "field 'model' is missing"));
-                      auto job = jobs.request(*model, caller.display_name());
-                      if (!job.ok()) return send_error(res, job.error());
-                      send_json(res, 201, job->to_json());
-                    }));
+  routes.post("/api/v1/retrain/jobs", Role::kPublisher,
+              [&jobs](const Request& req, Response& res, const ApiKeyRecord& caller) {
+                auto body = optional_json_body(req, kMaxRequestBody);
+                if (!body.ok()) return send_error(res, body.error());
+                auto model = json_get<std::string>(*body, "model");
+                if (!model.ok())
+                  return send_error(res, make_error(ErrorCode::kInvalidArgument, "field 'model' is missing"));
+                auto job = jobs.request(*model, caller.display_name());
+                if (!job.ok()) return send_error(res, job.error());
+                send_json(res, 201, job->to_json());
+              });
 
   // Before /jobs/{id}: "claim" is not a number.
-  http.Post(
-      "/api/v1/retrain/jobs/claim",
-      guarded(access, Role::kPublisher, [&jobs](const Request& req, Response& res, const ApiKeyRecord&) {
-        auto body = optional_json_body(req, kMaxRequestBody);
-        if (!body.ok()) return send_error(res, body.error());
-        auto worker = worker_of(*body);
-        if (!worker.ok()) return send_error(res, worker.error());
-        auto lease = jobs.claim(*worker);
-        if (!lease.ok()) return send_error(res, lease.error());
-        if (!*lease) {
-          res.status = 204;
-          return;
-        }
-        send_json(res, 200, (*lease)->to_json());
-      }));
+  routes.post("/api/v1/retrain/jobs/claim", Role::kPublisher,
+              [&jobs](const Request& req, Response& res, const ApiKeyRecord&) {
+                auto body = optional_json_body(req, kMaxRequestBody);
+                if (!body.ok()) return send_error(res, body.error());
+                auto worker = worker_of(*body);
+                if (!worker.ok()) return send_error(res, worker.error());
+                auto lease = jobs.claim(*worker);
+                if (!lease.ok()) return send_error(res, lease.error());
+                if (!*lease) {
+                  res.status = 204;
+                  return;
+                }
+                send_json(res, 200, (*lease)->to_json());
+              });
 
-  http.Get(R"(/api/v1/retrain/jobs/([0-9]+))",
-           guarded(access, Role::kReader, [&jobs](const Request& req, Response& res, const ApiKeyRecord&) {
-             auto id = positive_number(req.matches[1].str(), "job");
-             if (!id.ok()) return send_error(res, id.error());
-             auto job = jobs.job(*id);
-             if (!job.ok()) return send_error(res, job.error());
-             send_json(res, 200, job->to_json());
-           }));
+  routes.get(R"(/api/v1/retrain/jobs/([0-9]+))", Role::kReader,
+             [&jobs](const Request& req, Response& res, const ApiKeyRecord&) {
+               auto id = positive_number(req.matches[1].str(), "job");
+               if (!id.ok()) return send_error(res, id.error());
+               auto job = jobs.job(*id);
+               if (!job.ok()) return send_error(res, job.error());
+               send_json(res, 200, job->to_json());
+             });
 
-  http.Post(
-      R"(/api/v1/retrain/jobs/([0-9]+)/heartbeat)",
-      guarded(access, Role::kPublisher, [&jobs](const Request& req, Response& res, const ApiKeyRecord&) {
-        auto id = positive_number(req.matches[1].str(), "job");
-        if (!id.ok()) return send_error(res, id.error());
-        auto body = optional_json_body(req, kMaxRequestBody);
-        if (!body.ok()) return send_error(res, body.error());
-        auto worker = worker_of(*body);
-        if (!worker.ok()) return send_error(res, worker.error());
-        auto lease = jobs.heartbeat(*id, *worker, body->value("progress", std::string()));
-        if (!lease.ok()) return send_error(res, lease.error());
-        send_json(res, 200, lease->to_json());
-      }));
+  routes.post(R"(/api/v1/retrain/jobs/([0-9]+)/heartbeat)", Role::kPublisher,
+              [&jobs](const Request& req, Response& res, const ApiKeyRecord&) {
+                auto id = positive_number(req.matches[1].str(), "job");
+                if (!id.ok()) return send_error(res, id.error());
+                auto body = optional_json_body(req, kMaxRequestBody);
+                if (!body.ok()) return send_error(res, body.error());
+                auto worker = worker_of(*body);
+                if (!worker.ok()) return send_error(res, worker.error());
+                auto lease = jobs.heartbeat(*id, *worker, body->value("progress", std::string()));
+                if (!lease.ok()) return send_error(res, lease.error());
+                send_json(res, 200, lease->to_json());
+              });
 
-  http.Post(R"(/api/v1/retrain/jobs/([0-9]+)/complete)",
-            guarded(access, Role::kPublisher,
-                    job_operation([&jobs](std::int64_t id, const Json& body,
-                                          const std::string&) -> Result<api::RetrainJob> {
-                      CANOPY_ASSIGN_OR_RETURN(api::JobOutcome outcome, api::JobOutcome::from_json(body));
-                      return jobs.complete(id, outcome);
-                    })));
-  http.Post(R"(/api/v1/retrain/jobs/([0-9]+)/cancel)",
-            guarded(access, Role::kPublisher,
-                    job_operation([&jobs](std::int64_t id, const Json&, const std::string& actor) {
-                      return jobs.cancel(id, actor);
-                    })));
-  http.Post(R"(/api/v1/retrain/jobs/([0-9]+)/approve)",
-            guarded(access, Role::kPublisher,
-                    job_operation([&jobs](std::int64_t id, const Json&, const std::string& actor) {
-                      return jobs.approve(id, actor);
-                    })));
-  http.Post(R"(/api/v1/retrain/jobs/([0-9]+)/decline)",
-            guarded(access, Role::kPublisher,
-                    job_operation([&jobs](std::int64_t id, const Json&, const std::string& actor) {
-                      return jobs.decline(id, actor);
-                    })));
+  routes.post(R"(/api/v1/retrain/jobs/([0-9]+)/complete)", Role::kPublisher,
+              job_operation(
+                  [&jobs](std::int64_t id, const Json& body, const std::string&) -> Result<api::RetrainJob> {
+                    CANOPY_ASSIGN_OR_RETURN(api::JobOutcome outcome, api::JobOutcome::from_json(body));
+                    return jobs.complete(id, outcome);
+                  }));
+  routes.post(R"(/api/v1/retrain/jobs/([0-9]+)/cancel)", Role::kPublisher,
+              job_operation([&jobs](std::int64_t id, const Json&, const std::string& actor) {
+                return jobs.cancel(id, actor);
+              }));
+  routes.post(R"(/api/v1/retrain/jobs/([0-9]+)/approve)", Role::kPublisher,
+              job_operation([&jobs](std::int64_t id, const Json&, const std::string& actor) {
+                return jobs.approve(id, actor);
+              }));
+  routes.post(R"(/api/v1/retrain/jobs/([0-9]+)/decline)", Role::kPublisher,
+              job_operation([&jobs](std::int64_t id, const Json&, const std::string& actor) {
+                return jobs.decline(id, actor);
+              }));
 
-  http.Get("/api/v1/drift",
-           guarded(access, Role::kReader, [&drift](const Request& req, Response& res, const ApiKeyRecord&) {
-             auto reports = drift.evaluate();
-             if (!reports.ok()) return send_error(res, reports.error());
-             auto alerts = drift.alerts(req.get_param_value("alerts") != "all");
-             if (!alerts.ok()) return send_error(res, alerts.error());
-             Json report_rows = Json::array(), alert_rows = Json::array();
-             for (const api::DriftReport& report : *reports) report_rows.push_back(report.to_json());
-             for (const api::DriftAlert& alert : *alerts) alert_rows.push_back(alert.to_json());
-             send_json(res, 200, {{"reports", report_rows}, {"alerts", alert_rows}});
-           }));
+  routes.get("/api/v1/drift", Role::kReader,
+             [&drift](const Request& req, Response& res, const ApiKeyRecord&) {
+               auto reports = drift.evaluate();
+               if (!reports.ok()) return send_error(res, reports.error());
+               auto alerts = drift.alerts(req.get_param_value("alerts") != "all");
+               if (!alerts.ok()) return send_error(res, alerts.error());
+               Json report_rows = Json::array(), alert_rows = Json::array();
+               for (const api::DriftReport& report : *reports) report_rows.push_back(report.to_json());
+               for (const api::DriftAlert& alert : *alerts) alert_rows.push_back(alert.to_json());
+               send_json(res, 200, {{"reports", report_rows}, {"alerts", alert_rows}});
+             });
 
-  http.Get(R"(/api/v1/lineage/models/([^/]+)/versions/([0-9]+))",
-           guarded(access, Role::kReader, [&jobs](const Request& req, Response& res, const ApiKeyRecord&) {
-             auto version = positive_number(req.matches[2].str(), "version");
-             if (!version.ok()) return send_error(res, version.error());
-             auto lineage = jobs.lineage_of_version(req.matches[1].str(), *version);
-             if (!lineage.ok()) return send_error(res, lineage.error());
-             send_json(res, 200, *lineage);
-           }));
+  routes.get(R"(/api/v1/lineage/models/([^/]+)/versions/([0-9]+))", Role::kReader,
+             [&jobs](const Request& req, Response& res, const ApiKeyRecord&) {
+               auto version = positive_number(req.matches[2].str(), "version");
+               if (!version.ok()) return send_error(res, version.error());
+               auto lineage = jobs.lineage_of_version(req.matches[1].str(), *version);
+               if (!lineage.ok()) return send_error(res, lineage.error());
+               send_json(res, 200, *lineage);
+             });
 
-  http.Get(R"(/api/v1/lineage/samples/(.+))",
-           guarded(access, Role::kReader, [&jobs](const Request& req, Response& res, const ApiKeyRecord&) {
-             auto lineage = jobs.lineage_of_sample(req.matches[1].str());
-             if (!lineage.ok()) return send_error(res, lineage.error());
-             send_json(res, 200, *lineage);
-           }));
+  routes.get(R"(/api/v1/lineage/samples/(.+))", Role::kReader,
+             [&jobs](const Request& req, Response& res, const ApiKeyRecord&) {
+               auto lineage = jobs.lineage_of_sample(req.matches[1].str());
+               if (!lineage.ok()) return send_error(res, lineage.error());
+               send_json(res, 200, *lineage);
+             });
 }
 
 }  // namespace canopy::server

@@ -1,6 +1,7 @@
 // One install function per area, each registering that area's routes
-// (docs/api.md, docs/fleet.md). A new area adds its routes file here and a
-// line in http_server.cpp.
+// through Routes, which has every route declare who may call it
+// (route_table.h; docs/api.md, docs/fleet.md). A new area adds its routes
+// file here and a line in http_server.cpp.
 // Private to src/server/http/.
 // Thread-safety: handlers run on httplib's workers; every area is thread-safe.
 #pragma once
@@ -16,6 +17,7 @@
 #include "server/field_data/field_data.h"
 #include "server/fleet/fleet.h"
 #include "server/http/middleware.h"
+#include "server/http/route_table.h"
 #include "server/labeling/label_queue.h"
 #include "server/prelabel/prelabeler.h"
 #include "server/registry/registry.h"
@@ -27,57 +29,52 @@
 namespace canopy::server {
 
 // Models, versions, packages, aliases, uploads and the publisher key.
-void install_registry_routes(httplib::Server& http, const Access& access, Registry& registry,
-                             std::uint64_t max_upload_bytes);
+void install_registry_routes(Routes& routes, Registry& registry, std::uint64_t max_upload_bytes);
 // An upload route (PUT /NAME.zip, POST /api/v1/models/NAME/versions).
 bool is_upload_route(const httplib::Request& req);
 Error upload_too_large(std::uint64_t max_upload_bytes);
 
 // API keys (admin).
-void install_auth_routes(httplib::Server& http, const Access& access, ApiKeys& keys);
+void install_auth_routes(Routes& routes, ApiKeys& keys);
 
 // Pipeline run records.
-void install_runs_routes(httplib::Server& http, const Access& access, RunRecords& runs);
+void install_runs_routes(Routes& routes, RunRecords& runs);
 
 // Enrollment and the device API (device tokens), and the operator API for
 // enrollment tokens, devices and deployments (API keys). Device packages are
 // served from the registry's blob store.
-void install_fleet_routes(httplib::Server& http, const Access& access, Fleet& fleet, Registry& registry);
+void install_fleet_routes(Routes& routes, Fleet& fleet, Registry& registry);
 
 // The records devices send (device tokens, checked by the fleet; samples go
 // to the sample store) and what operators read of them, and alerts (API keys).
-void install_field_data_routes(httplib::Server& http, const Access& access, Fleet& fleet,
-                               FieldData& field_data, SampleStore& samples, DriftMonitor& drift);
+void install_field_data_routes(Routes& routes, Fleet& fleet, FieldData& field_data, SampleStore& samples,
+                               DriftMonitor& drift);
 
 // The samples devices kept, their images and the store's statistics (API
 // keys); the shadow model's agreement comes from the devices' telemetry.
-void install_samples_routes(httplib::Server& http, const Access& access, SampleStore& samples,
-                            FieldData& field_data);
+void install_samples_routes(Routes& routes, SampleStore& samples, FieldData& field_data);
 
 // Signing in and out of the web pages, and the admin's list of users.
-void install_session_routes(httplib::Server& http, const Access& access, Accounts& accounts, Clock& clock);
+void install_session_routes(Routes& routes, Accounts& accounts, Clock& clock);
 
 // The labeling queue: next task, submit, skip, reject, release, review,
 // revisions and statistics; the task's image from the sample store, and
 // fresh pre-labels of the production model.
-void install_labeling_routes(httplib::Server& http, const Access& access, LabelQueue& queue,
-                             SampleStore& samples, Prelabeler& prelabeler);
+void install_labeling_routes(Routes& routes, LabelQueue& queue, SampleStore& samples, Prelabeler& prelabeler);
 
 // Dataset versions: create (publisher), list and show with items (reader).
 // Imports (publisher): images one by one, then the version; images by hash
 // (reader), imported ones or samples'.
-void install_dataset_routes(httplib::Server& http, const Access& access, DatasetVersions& datasets,
-                            SampleStore& samples);
+void install_dataset_routes(Routes& routes, DatasetVersions& datasets, SampleStore& samples);
 
 // The closed loop: retrain policies (admin to set, reader to read), jobs
 // (workers with publisher keys claim, heartbeat and complete them; people
 // request, cancel, approve and decline), drift reports and alerts, and the
 // lineage of a model version or a sample.
-void install_retrain_routes(httplib::Server& http, const Access& access, RetrainJobs& jobs,
-                            DriftMonitor& drift);
+void install_retrain_routes(Routes& routes, RetrainJobs& jobs, DriftMonitor& drift);
 
 // The web pages under /label/ and /assets/ from `web_dir`; kNotFound when
 // the directory does not hold them.
-Status install_web_files(httplib::Server& http, const std::filesystem::path& web_dir);
+Status install_web_files(Routes& routes, const std::filesystem::path& web_dir);
 
 }  // namespace canopy::server

@@ -7,11 +7,10 @@ namespace canopy::server {
 using httplib::Request;
 using httplib::Response;
 
-void install_runs_routes(httplib::Server& http, const Access& access, RunRecords& runs) {
+void install_runs_routes(Routes& routes, RunRecords& runs) {
   constexpr size_t kMaxRunBytes = 4 << 20;  // a record of hundreds of steps stays far below this
-  http.Post(
-      "/api/v1/runs",
-      guarded(access, Role::kPublisher, [&runs](const Request& req, Response& res, const ApiKeyRecord& key) {
+  routes.post(
+      "/api/v1/runs", Role::kPublisher, [&runs](const Request& req, Response& res, const ApiKeyRecord& key) {
         if (req.body.size() > kMaxRunBytes)
           return send_error(res, make_error(ErrorCode::kTooLarge, "a run record may be at most 4 MiB"));
         auto body = parse_json(req.body, "request body");
@@ -20,29 +19,27 @@ void install_runs_routes(httplib::Server& http, const Access& access, RunRecords
         if (!created.ok()) return send_error(res, created.error());
         send_json(res, *created ? 201 : 200,
                   {{"id", (*body)["id"]}, {"status", (*body)["status"]}, {"created", *created}});
-      }));
+      });
 
-  http.Get("/api/v1/runs",
-           guarded(access, Role::kReader, [&runs](const Request& req, Response& res, const ApiKeyRecord&) {
-             int limit = 50;
-             if (req.has_param("limit")) {
-               auto parsed = positive_number(req.get_param_value("limit"), "limit");
-               if (!parsed.ok() || *parsed > 1000)
-                 return send_error(
-                     res, make_error(ErrorCode::kInvalidArgument, "limit must be between 1 and 1000"));
-               limit = static_cast<int>(*parsed);
-             }
-             auto listed = runs.list(limit);
-             if (!listed.ok()) return send_error(res, listed.error());
-             send_json(res, 200, *listed);
-           }));
+  routes.get("/api/v1/runs", Role::kReader, [&runs](const Request& req, Response& res, const ApiKeyRecord&) {
+    int limit = 50;
+    if (req.has_param("limit")) {
+      auto parsed = positive_number(req.get_param_value("limit"), "limit");
+      if (!parsed.ok() || *parsed > 1000)
+        return send_error(res, make_error(ErrorCode::kInvalidArgument, "limit must be between 1 and 1000"));
+      limit = static_cast<int>(*parsed);
+    }
+    auto listed = runs.list(limit);
+    if (!listed.ok()) return send_error(res, listed.error());
+    send_json(res, 200, *listed);
+  });
 
-  http.Get(R"(/api/v1/runs/([^/]+))",
-           guarded(access, Role::kReader, [&runs](const Request& req, Response& res, const ApiKeyRecord&) {
-             auto run = runs.get(req.matches[1].str());
-             if (!run.ok()) return send_error(res, run.error());
-             send_json(res, 200, *run);
-           }));
+  routes.get(R"(/api/v1/runs/([^/]+))", Role::kReader,
+             [&runs](const Request& req, Response& res, const ApiKeyRecord&) {
+               auto run = runs.get(req.matches[1].str());
+               if (!run.ok()) return send_error(res, run.error());
+               send_json(res, 200, *run);
+             });
 }
 
 }  // namespace canopy::server

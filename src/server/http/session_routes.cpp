@@ -42,8 +42,9 @@ Result<Role> role_from(const Json& body) {
 
 }  // namespace
 
-void install_session_routes(httplib::Server& http, const Access& access, Accounts& accounts, Clock& clock) {
-  http.Post("/api/v1/session", [&accounts, &clock](const Request& req, Response& res) {
+void install_session_routes(Routes& routes, Accounts& accounts, Clock& clock) {
+  // Public: the password in the body is the credential.
+  routes.post("/api/v1/session", kPublic, [&accounts, &clock](const Request& req, Response& res) {
     if (req.body.size() > kMaxSignInBody) return send_error(res, body_too_large(kMaxSignInBody));
     auto body = parse_json_object(req.body);
     if (!body.ok()) return send_error(res, body.error());
@@ -61,7 +62,7 @@ void install_session_routes(httplib::Server& http, const Access& access, Account
 
   // Answers 200 either way: a page asks this first, and "not signed in" is
   // an ordinary answer to it, not a failed request in the browser's console.
-  http.Get("/api/v1/session", [&accounts](const Request& req, Response& res) {
+  routes.get("/api/v1/session", kPublic, [&accounts](const Request& req, Response& res) {
     auto session = accounts.session(presented_session(req));
     res.set_header("Cache-Control", "no-store");
     if (!session) return send_json(res, 200, {{"signed_in", false}});
@@ -71,72 +72,67 @@ void install_session_routes(httplib::Server& http, const Access& access, Account
   });
 
   // Signing out is a change: it needs the CSRF token, so another site cannot sign a person out.
-  http.Delete("/api/v1/session", [&access, &accounts](const Request& req, Response& res) {
-    auto session = checked_session(access, req);
-    if (!session.ok()) return send_error(res, session.error());
+  routes.del("/api/v1/session", kSignedIn, [&accounts](const Request& req, Response& res, const Session&) {
     Status ended = accounts.sign_out(presented_session(req));
     if (!ended.ok()) return send_error(res, ended.error());
     res.set_header("Set-Cookie", session_cookie("", 0));
     send_json(res, 200, {{"signed_out", true}});
   });
 
-  http.Get("/api/v1/users",
-           guarded(access, Role::kAdmin, [&accounts](const Request&, Response& res, const ApiKeyRecord&) {
-             auto users = accounts.list_users();
-             if (!users.ok()) return send_error(res, users.error());
-             Json rows = Json::array();
-             for (const UserRecord& user : *users) rows.push_back(user_json(user));
-             send_json(res, 200, {{"users", rows}});
-           }));
+  routes.get("/api/v1/users", Role::kAdmin, [&accounts](const Request&, Response& res, const ApiKeyRecord&) {
+    auto users = accounts.list_users();
+    if (!users.ok()) return send_error(res, users.error());
+    Json rows = Json::array();
+    for (const UserRecord& user : *users) rows.push_back(user_json(user));
+    send_json(res, 200, {{"users", rows}});
+  });
 
-  http.Post("/api/v1/users", guarded(access, Role::kAdmin,
-                                     [&accounts](const Request& req, Response& res, const ApiKeyRecord&) {
-                                       auto body = parse_json_object(req.body);
-                                       if (!body.ok()) return send_error(res, body.error());
-                                       auto name = api::read_string(*body, "name", 64);
-                                       if (!name.ok()) return send_error(res, name.error());
-                                       auto role = role_from(*body);
-                                       if (!role.ok()) return send_error(res, role.error());
-                                       auto password = api::read_string(*body, "password", 1024);
-                                       if (!password.ok()) return send_error(res, password.error());
-                                       Status added = accounts.add_user(*name, *role, *password);
-                                       if (!added.ok()) return send_error(res, added.error());
-                                       send_json(res, 201, {{"name", *name}, {"role", role_name(*role)}});
-                                     }));
+  routes.post("/api/v1/users", Role::kAdmin,
+              [&accounts](const Request& req, Response& res, const ApiKeyRecord&) {
+                auto body = parse_json_object(req.body);
+                if (!body.ok()) return send_error(res, body.error());
+                auto name = api::read_string(*body, "name", 64);
+                if (!name.ok()) return send_error(res, name.error());
+                auto role = role_from(*body);
+                if (!role.ok()) return send_error(res, role.error());
+                auto password = api::read_string(*body, "password", 1024);
+                if (!password.ok()) return send_error(res, password.error());
+                Status added = accounts.add_user(*name, *role, *password);
+                if (!added.ok()) return send_error(res, added.error());
+                send_json(res, 201, {{"name", *name}, {"role", role_name(*role)}});
+              });
 
   // A new role or password; the user's sessions end either way.
-  http.Patch(
-      R"(/api/v1/users/([^/]+))",
-      guarded(access, Role::kAdmin, [&accounts](const Request& req, Response& res, const ApiKeyRecord&) {
-        auto body = parse_json_object(req.body);
-        if (!body.ok()) return send_error(res, body.error());
-        std::optional<Role> role;
-        if (body->contains("role")) {
-          auto parsed = role_from(*body);
-          if (!parsed.ok()) return send_error(res, parsed.error());
-          role = *parsed;
-        }
-        std::optional<std::string> password;
-        if (body->contains("password")) {
-          auto text = api::read_string(*body, "password", 1024);
-          if (!text.ok()) return send_error(res, text.error());
-          password = *text;
-        }
-        if (!role && !password)
-          return send_error(
-              res, make_error(ErrorCode::kInvalidArgument, "request body: give a role, a password or both"));
-        Status updated = accounts.update_user(req.matches[1].str(), role, password);
-        if (!updated.ok()) return send_error(res, updated.error());
-        send_json(res, 200, {{"name", req.matches[1].str()}, {"updated", true}});
-      }));
+  routes.patch(R"(/api/v1/users/([^/]+))", Role::kAdmin,
+               [&accounts](const Request& req, Response& res, const ApiKeyRecord&) {
+                 auto body = parse_json_object(req.body);
+                 if (!body.ok()) return send_error(res, body.error());
+                 std::optional<Role> role;
+                 if (body->contains("role")) {
+                   auto parsed = role_from(*body);
+                   if (!parsed.ok()) return send_error(res, parsed.error());
+                   role = *parsed;
+                 }
+                 std::optional<std::string> password;
+                 if (body->contains("password")) {
+                   auto text = api::read_string(*body, "password", 1024);
+                   if (!text.ok()) return send_error(res, text.error());
+                   password = *text;
+                 }
+                 if (!role && !password)
+                   return send_error(res, make_error(ErrorCode::kInvalidArgument,
+                                                     "request body: give a role, a password or both"));
+                 Status updated = accounts.update_user(req.matches[1].str(), role, password);
+                 if (!updated.ok()) return send_error(res, updated.error());
+                 send_json(res, 200, {{"name", req.matches[1].str()}, {"updated", true}});
+               });
 
-  http.Delete(
-      R"(/api/v1/users/([^/]+))",
-      guarded(access, Role::kAdmin, [&accounts](const Request& req, Response& res, const ApiKeyRecord&) {
-        Status removed = accounts.remove_user(req.matches[1].str());
-        if (!removed.ok()) return send_error(res, removed.error());
-        send_json(res, 200, {{"name", req.matches[1].str()}, {"removed", true}});
-      }));
+  routes.del(R"(/api/v1/users/([^/]+))", Role::kAdmin,
+             [&accounts](const Request& req, Response& res, const ApiKeyRecord&) {
+               Status removed = accounts.remove_user(req.matches[1].str());
+               if (!removed.ok()) return send_error(res, removed.error());
+               send_json(res, 200, {{"name", req.matches[1].str()}, {"removed", true}});
+             });
 }
 
 }  // namespace canopy::server

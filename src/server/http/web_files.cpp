@@ -15,27 +15,26 @@ constexpr const char* kContentSecurityPolicy =
     "default-src 'self'; img-src 'self' blob: data:; style-src 'self'; script-src 'self'; "
     "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
-void set_page_headers(Response& res) {
-  res.set_header("Content-Security-Policy", kContentSecurityPolicy);
-  res.set_header("X-Content-Type-Options", "nosniff");
-  res.set_header("Referrer-Policy", "no-referrer");
-  // Pages change with the server; the browser asks again rather than run an old script with a new API.
-  res.set_header("Cache-Control", "no-cache");
-}
+const httplib::Headers kPageHeaders = {
+    {"Content-Security-Policy", kContentSecurityPolicy},
+    {"X-Content-Type-Options", "nosniff"},
+    {"Referrer-Policy", "no-referrer"},
+    // Pages change with the server; the browser asks again rather than run an old script with a new API.
+    {"Cache-Control", "no-cache"},
+};
 
 }  // namespace
 
-Status install_web_files(httplib::Server& http, const std::filesystem::path& web_dir) {
+Status install_web_files(Routes& routes, const std::filesystem::path& web_dir) {
   for (const char* page : {"label", "assets"}) {
     const std::filesystem::path dir = web_dir / page;
-    if (!http.set_mount_point(std::string("/") + page + "/", dir.string()))
+    if (!routes.public_files(std::string("/") + page + "/", dir, kPageHeaders).ok())
       return make_error(ErrorCode::kNotFound, "the web pages are not in " + web_dir.string() + " (no " +
                                                   dir.string() + "); pass --web-dir DIR");
   }
-  http.set_file_request_handler([](const Request&, Response& res) { set_page_headers(res); });
   auto to_labeling = [](const Request&, Response& res) { res.set_redirect("/label/"); };
-  http.Get("/", to_labeling);
-  http.Get("/label", to_labeling);
+  routes.get("/", kPublic, to_labeling);
+  routes.get("/label", kPublic, to_labeling);
   return {};
 }
 
