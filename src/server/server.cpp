@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <optional>
 #include <thread>
 
 #include "common/clock.h"
@@ -118,14 +119,159 @@ Result<std::string> rotate_publishing_key_of(const fs::path& data_dir) {
   return key.key_id();
 }
 
-int run_server(ServerOptions options) {
+// Every area and the links between them, in the order they are opened:
+// destroyed in reverse, the HTTP server first, while what its routes use
+// still stands, and the data directory's lock last.
+struct Server::Parts {
+  std::optional<FileLock> data_lock;
+  std::unique_ptr<Registry> registry;
+  std::unique_ptr<ApiKeys> keys;
+  std::optional<RegistryLineage> lineage;
+  std::unique_ptr<RunRecords> runs;
+  std::optional<RegistryCatalog> catalog;
+  std::unique_ptr<Fleet> fleet;
+  std::unique_ptr<FieldData> field_data;
+  std::unique_ptr<SampleStore> samples;
+  std::unique_ptr<Accounts> accounts;
+  std::optional<SampleStoreSource> sample_source;
+  std::unique_ptr<LabelQueue> labeling;
+  std::optional<LabeledFieldSamples> labeled;
+  std::unique_ptr<DatasetVersions> datasets;
+  std::optional<RegistryProductionPackages> production_packages;
+  std::optional<Prelabeler> prelabeler;
+  std::optional<LabelingAccuracy> labeling_accuracy;
+  std::unique_ptr<DriftMonitor> drift;
+  std::optional<LoopLinks> loop_links;
+  std::unique_ptr<RetrainJobs> retrain;
+  std::unique_ptr<HttpServer> http;
+};
+
+Result<std::unique_ptr<Server>> Server::open(ServerOptions options) {
   Clock& clock = system_clock();
-  const std::int64_t started_ms = clock.monotonic_ms();
-  if (!init_crypto().ok()) return 1;
-  auto fail = [](const Error& error) {
-    std::fprintf(stderr, "error: %s\n", error.message.c_str());
-    return 1;
-  };
+  CANOPY_TRY(init_crypto());
+  CANOPY_TRY(check_plain_http(options));
+  auto parts = std::make_unique<Parts>();
+
+  // One server per data directory: two would interleave writes to one store.
+  std::error_code ec;
+  fs::create_directories(options.data_dir, ec);
+  if (ec)
+    return make_error(ErrorCode::kIo,
+                      "cannot create data directory " + options.data_dir.string() + ": " + ec.message());
+  auto data_lock = FileLock::try_acquire(options.data_dir / kDataLockName);
+  if (!data_lock.ok()) {
+    if (data_lock.error().code != ErrorCode::kConflict) return data_lock.error();
+    return make_error(ErrorCode::kConflict, "data directory " + options.data_dir.string() +
+                                                " is in use by another canopy server (" +
+                                                data_lock.error().message +
+                                                "); stop that server, or pass another --data");
+  }
+  parts->data_lock.emplace(std::move(*data_lock));
+
+  CANOPY_TRY(choose_tls_files(options));
+
+  CANOPY_ASSIGN_OR_RETURN(PublishingKeys publishing, load_or_create_publishing_keys(options.data_dir));
+  CANOPY_ASSIGN_OR_RETURN(std::vector<PublicKey> trusted, load_trusted_keys(options));
+  // What the retired publishing keys signed stays valid.
+  trusted.insert(trusted.end(), publishing.retired.begin(), publishing.retired.end());
+
+  // Each area gets a connection of its own, so each has its own lock.
+  auto connect = [&options] { return Database::open_in(options.data_dir); };
+  CANOPY_ASSIGN_OR_RETURN(Database registry_db, connect());
+  CANOPY_ASSIGN_OR_RETURN(BlobStore blobs, BlobStore::open(options.data_dir));
+  CANOPY_ASSIGN_OR_RETURN(
+      parts->registry, Registry::open(std::move(registry_db), std::move(blobs),
+                                      RegistryOptions{options.limits, trusted}, publishing.current, clock));
+
+  CANOPY_ASSIGN_OR_RETURN(Database keys_db, connect());
+  CANOPY_ASSIGN_OR_RETURN(parts->keys, ApiKeys::open(std::move(keys_db), clock));
+  CANOPY_TRY(bootstrap_admin_key(*parts->keys, options.admin_key));
+
+  parts->lineage.emplace(*parts->registry);
+  CANOPY_ASSIGN_OR_RETURN(Database runs_db, connect());
+  CANOPY_ASSIGN_OR_RETURN(parts->runs, RunRecords::open(std::move(runs_db), *parts->lineage, clock));
+
+  FleetOptions fleet_options;
+  fleet_options.poll_interval_s = options.poll_interval_s;
+  fleet_options.key_endorsements = publishing.endorsements;
+  for (const PublicKey& key : trusted_for_devices(publishing.current.public_key, trusted))
+    fleet_options.trusted_keys.push_back(key.to_text().substr(0, key.to_text().size() - 1));
+  parts->catalog.emplace(*parts->registry);
+  CANOPY_ASSIGN_OR_RETURN(Database fleet_db, connect());
+  CANOPY_ASSIGN_OR_RETURN(parts->fleet,
+                          Fleet::open(std::move(fleet_db), *parts->catalog, fleet_options, clock));
+
+  CANOPY_ASSIGN_OR_RETURN(Database field_data_db, connect());
+  CANOPY_ASSIGN_OR_RETURN(parts->field_data, FieldData::open(std::move(field_data_db), clock));
+
+  CANOPY_ASSIGN_OR_RETURN(Database samples_db, connect());
+  SampleStoreOptions sample_options;
+  sample_options.unlabeled_ttl_ms = options.sample_days * 86'400'000;
+  sample_options.max_total_bytes = options.samples_max_bytes;
+  sample_options.max_bytes_per_device = options.samples_device_max_bytes;
+  sample_options.max_samples_per_device = options.samples_per_device;
+  CANOPY_ASSIGN_OR_RETURN(
+      parts->samples,
+      SampleStore::open(std::move(samples_db), options.data_dir / "samples", clock, sample_options));
+
+  CANOPY_ASSIGN_OR_RETURN(Database accounts_db, connect());
+  CANOPY_ASSIGN_OR_RETURN(parts->accounts, Accounts::open(std::move(accounts_db), clock));
+
+  parts->sample_source.emplace(*parts->samples);
+  CANOPY_ASSIGN_OR_RETURN(Database labeling_db, connect());
+  CANOPY_ASSIGN_OR_RETURN(parts->labeling,
+                          LabelQueue::open(std::move(labeling_db), *parts->sample_source, clock));
+
+  parts->labeled.emplace(*parts->labeling, *parts->samples);
+  CANOPY_ASSIGN_OR_RETURN(Database datasets_db, connect());
+  CANOPY_ASSIGN_OR_RETURN(
+      parts->datasets,
+      DatasetVersions::open(std::move(datasets_db), options.data_dir / "datasets", *parts->labeled, clock));
+
+  parts->production_packages.emplace(*parts->registry);
+  parts->prelabeler.emplace(*parts->production_packages, options.data_dir / "prelabel");
+
+  parts->labeling_accuracy.emplace(*parts->labeling);
+  CANOPY_ASSIGN_OR_RETURN(Database drift_db, connect());
+  DriftOptions drift_options;
+  drift_options.window_ms = options.drift_window_s * 1000;
+  CANOPY_ASSIGN_OR_RETURN(
+      parts->drift, DriftMonitor::open(std::move(drift_db), *parts->labeling_accuracy, clock, drift_options));
+
+  parts->loop_links.emplace(*parts->labeling, *parts->datasets, *parts->registry, *parts->fleet,
+                            *parts->drift);
+  CANOPY_ASSIGN_OR_RETURN(Database retrain_db, connect());
+  RetrainOptions retrain_options;
+  retrain_options.lease_ms = options.job_lease_s * 1000;
+  CANOPY_ASSIGN_OR_RETURN(
+      parts->retrain, RetrainJobs::open(std::move(retrain_db), *parts->loop_links, clock, retrain_options));
+
+  CANOPY_ASSIGN_OR_RETURN(
+      parts->http,
+      HttpServer::bind(
+          ServerAreas{*parts->keys, *parts->accounts, *parts->registry, *parts->runs, *parts->fleet,
+                      *parts->field_data, *parts->samples, *parts->labeling, *parts->datasets,
+                      *parts->prelabeler, *parts->retrain, *parts->drift, clock},
+          HttpServerOptions{options.host, options.port, options.max_upload_bytes, options.web_dir,
+                            options.tls_cert_file, options.tls_key_file}));
+  return std::unique_ptr<Server>(new Server(std::move(parts)));
+}
+
+Server::Server(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
+
+Server::~Server() = default;
+
+HttpServer& Server::http() { return *parts_->http; }
+
+bool Server::serve() {
+  const bool clean = parts_->http->serve();
+  Status saved = parts_->fleet->save_last_seen();
+  if (!saved.ok()) spdlog::warn("fleet.last_seen.not_saved error=\"{}\"", saved.error().message);
+  return clean;
+}
+
+int run_server(ServerOptions options) {
+  const std::int64_t started_ms = system_clock().monotonic_ms();
   // Stop signals are taken by a dedicated thread, not an async handler, so
   // shutdown runs as ordinary code. Block them before any thread starts.
   sigset_t stop_signals;
@@ -134,129 +280,13 @@ int run_server(ServerOptions options) {
   sigaddset(&stop_signals, SIGTERM);
   sigaddset(&stop_signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-  Status plain_http = check_plain_http(options);
-  if (!plain_http.ok()) return fail(plain_http.error());
 
-  // One server per data directory: two would interleave writes to one store.
-  std::error_code ec;
-  fs::create_directories(options.data_dir, ec);
-  if (ec)
-    return fail(make_error(
-        ErrorCode::kIo, "cannot create data directory " + options.data_dir.string() + ": " + ec.message()));
-  auto data_lock = FileLock::try_acquire(options.data_dir / kDataLockName);
-  if (!data_lock.ok()) {
-    if (data_lock.error().code != ErrorCode::kConflict) return fail(data_lock.error());
-    return fail(make_error(ErrorCode::kConflict, "data directory " + options.data_dir.string() +
-                                                     " is in use by another canopy server (" +
-                                                     data_lock.error().message +
-                                                     "); stop that server, or pass another --data"));
+  auto opened = Server::open(options);
+  if (!opened.ok()) {
+    std::fprintf(stderr, "error: %s\n", opened.error().message.c_str());
+    return 1;
   }
-
-  Status tls_files = choose_tls_files(options);
-  if (!tls_files.ok()) return fail(tls_files.error());
-
-  auto publishing = load_or_create_publishing_keys(options.data_dir);
-  if (!publishing.ok()) return fail(publishing.error());
-  const KeyPair* publishing_key = &publishing->current;
-  auto trusted = load_trusted_keys(options);
-  if (!trusted.ok()) return fail(trusted.error());
-  // What the retired publishing keys signed stays valid.
-  trusted->insert(trusted->end(), publishing->retired.begin(), publishing->retired.end());
-
-  // Each area gets a connection of its own, so each has its own lock.
-  auto connect = [&options] { return Database::open_in(options.data_dir); };
-  auto registry_db = connect();
-  if (!registry_db.ok()) return fail(registry_db.error());
-  auto blobs = BlobStore::open(options.data_dir);
-  if (!blobs.ok()) return fail(blobs.error());
-  auto registry = Registry::open(std::move(*registry_db), std::move(*blobs),
-                                 RegistryOptions{options.limits, *trusted}, *publishing_key, clock);
-  if (!registry.ok()) return fail(registry.error());
-
-  auto keys_db = connect();
-  if (!keys_db.ok()) return fail(keys_db.error());
-  auto keys = ApiKeys::open(std::move(*keys_db), clock);
-  if (!keys.ok()) return fail(keys.error());
-  Status bootstrapped = bootstrap_admin_key(**keys, options.admin_key);
-  if (!bootstrapped.ok()) return fail(bootstrapped.error());
-
-  RegistryLineage lineage(**registry);
-  auto runs_db = connect();
-  if (!runs_db.ok()) return fail(runs_db.error());
-  auto runs = RunRecords::open(std::move(*runs_db), lineage, clock);
-  if (!runs.ok()) return fail(runs.error());
-
-  FleetOptions fleet_options;
-  fleet_options.poll_interval_s = options.poll_interval_s;
-  fleet_options.key_endorsements = publishing->endorsements;
-  for (const PublicKey& key : trusted_for_devices(publishing_key->public_key, *trusted))
-    fleet_options.trusted_keys.push_back(key.to_text().substr(0, key.to_text().size() - 1));
-  RegistryCatalog catalog(**registry);
-  auto fleet_db = connect();
-  if (!fleet_db.ok()) return fail(fleet_db.error());
-  auto fleet = Fleet::open(std::move(*fleet_db), catalog, fleet_options, clock);
-  if (!fleet.ok()) return fail(fleet.error());
-
-  auto field_data_db = connect();
-  if (!field_data_db.ok()) return fail(field_data_db.error());
-  auto field_data = FieldData::open(std::move(*field_data_db), clock);
-  if (!field_data.ok()) return fail(field_data.error());
-
-  auto samples_db = connect();
-  if (!samples_db.ok()) return fail(samples_db.error());
-  SampleStoreOptions sample_options;
-  sample_options.unlabeled_ttl_ms = options.sample_days * 86'400'000;
-  sample_options.max_total_bytes = options.samples_max_bytes;
-  sample_options.max_bytes_per_device = options.samples_device_max_bytes;
-  sample_options.max_samples_per_device = options.samples_per_device;
-  auto samples =
-      SampleStore::open(std::move(*samples_db), options.data_dir / "samples", clock, sample_options);
-  if (!samples.ok()) return fail(samples.error());
-
-  auto accounts_db = connect();
-  if (!accounts_db.ok()) return fail(accounts_db.error());
-  auto accounts = Accounts::open(std::move(*accounts_db), clock);
-  if (!accounts.ok()) return fail(accounts.error());
-
-  SampleStoreSource sample_source(**samples);
-  auto labeling_db = connect();
-  if (!labeling_db.ok()) return fail(labeling_db.error());
-  auto labeling = LabelQueue::open(std::move(*labeling_db), sample_source, clock);
-  if (!labeling.ok()) return fail(labeling.error());
-
-  LabeledFieldSamples labeled(**labeling, **samples);
-  auto datasets_db = connect();
-  if (!datasets_db.ok()) return fail(datasets_db.error());
-  auto datasets =
-      DatasetVersions::open(std::move(*datasets_db), options.data_dir / "datasets", labeled, clock);
-  if (!datasets.ok()) return fail(datasets.error());
-
-  RegistryProductionPackages production_packages(**registry);
-  Prelabeler prelabeler(production_packages, options.data_dir / "prelabel");
-
-  LabelingAccuracy labeling_accuracy(**labeling);
-  auto drift_db = connect();
-  if (!drift_db.ok()) return fail(drift_db.error());
-  DriftOptions drift_options;
-  drift_options.window_ms = options.drift_window_s * 1000;
-  auto drift = DriftMonitor::open(std::move(*drift_db), labeling_accuracy, clock, drift_options);
-  if (!drift.ok()) return fail(drift.error());
-
-  LoopLinks loop_links(**labeling, **datasets, **registry, **fleet, **drift);
-  auto retrain_db = connect();
-  if (!retrain_db.ok()) return fail(retrain_db.error());
-  RetrainOptions retrain_options;
-  retrain_options.lease_ms = options.job_lease_s * 1000;
-  auto retrain = RetrainJobs::open(std::move(*retrain_db), loop_links, clock, retrain_options);
-  if (!retrain.ok()) return fail(retrain.error());
-
-  auto http =
-      HttpServer::bind(ServerAreas{**keys, **accounts, **registry, **runs, **fleet, **field_data, **samples,
-                                   **labeling, **datasets, prelabeler, **retrain, **drift, clock},
-                       HttpServerOptions{options.host, options.port, options.max_upload_bytes,
-                                         options.web_dir, options.tls_cert_file, options.tls_key_file});
-  if (!http.ok()) return fail(http.error());
-  HttpServer& server = **http;
+  HttpServer& server = (*opened)->http();
   std::thread signal_waiter([&server, stop_signals] {
     int signal_number = 0;
     while (sigwait(&stop_signals, &signal_number) == 0 && signal_number == SIGHUP) {
@@ -273,10 +303,8 @@ int run_server(ServerOptions options) {
   std::printf("listening on %s://%s:%d\n", server.scheme(), options.host.c_str(), server.port());
   std::fflush(stdout);
   spdlog::info("server.ready data={} startup_ms={}", options.data_dir.string(),
-               clock.monotonic_ms() - started_ms);
-  bool clean = server.serve();
-  Status saved = (*fleet)->save_last_seen();
-  if (!saved.ok()) spdlog::warn("fleet.last_seen.not_saved error=\"{}\"", saved.error().message);
+               system_clock().monotonic_ms() - started_ms);
+  const bool clean = (*opened)->serve();
   // serve() returns when stopped; make sure the waiter thread ends too.
   if (signal_waiter.joinable()) {
     pthread_kill(signal_waiter.native_handle(), SIGTERM);

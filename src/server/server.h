@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -50,6 +51,33 @@ struct ServerOptions {
   std::filesystem::path tls_cert_file, tls_key_file;
   bool self_signed = false;
   bool allow_plain_http = false;
+};
+
+class HttpServer;
+
+// The server composed: its data directory locked, every area open on it and
+// the HTTP API bound to its port, not serving yet. run_server makes one and
+// serves it until a stop signal; a test can make one in its own process to
+// ask it what it serves (http().routes()).
+// Thread-safety: http().stop() may be called from any thread; the rest from
+// the thread that opened it.
+class Server {
+ public:
+  // Prints the bootstrap admin key on stdout, once, on the first start.
+  static Result<std::unique_ptr<Server>> open(ServerOptions options);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  HttpServer& http();
+  // Serves requests until http().stop(), then saves the devices' last_seen;
+  // false when the listener failed.
+  bool serve();
+
+ private:
+  struct Parts;
+  explicit Server(std::unique_ptr<Parts> parts);
+  std::unique_ptr<Parts> parts_;
 };
 
 // Blocks until a stop signal; SIGHUP reads the TLS certificate and key
