@@ -51,6 +51,14 @@ TEST(BruteForceTest, FailedKeysFromOneAddressAreSlowedAndReleasedOnTime) {
     EXPECT_EQ(get(server, "/api/v1/models", "X-API-KEY: " + key.value("key", "")).status, 401);
   EXPECT_EQ(get(server, "/api/v1/models", admin).status, 200);
 
+  // Nor is a credential sent where it is not taken: an API key to the device API.
+  for (int i = 0; i < 20; ++i)
+    EXPECT_EQ(get(server, "/api/v1/device/desired",
+                  std::string("Authorization: Bearer ") + ServerProcess::kAdminKey)
+                  .status,
+              401);
+  EXPECT_EQ(get(server, "/api/v1/models", admin).status, 200);
+
   // Ten failures are free; the eleventh shuts the address out.
   for (int i = 0; i < 10; ++i) ASSERT_EQ(get(server, "/api/v1/models", wrong).status, 401) << i;
   EXPECT_EQ(get(server, "/api/v1/models", admin).status, 200) << "ten mistakes cost nothing";

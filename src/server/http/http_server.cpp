@@ -76,13 +76,18 @@ Error bind_error(const std::string& host, int port, int bind_errno) {
 // trying must not shut out its neighbours behind the same address), nor is a
 // request that presented nothing, or only a session cookie (a page whose
 // session ended); all of these are random secrets no one can guess anyway.
+// Nor is a credential presented where it is not taken, a device token on
+// the API or an API key on the device routes: it was issued all the same.
 bool is_guess(const Request& req, ApiKeys& keys, Fleet& fleet) {
   if (req.method == "POST" && (req.path == "/api/v1/session" || req.path == "/api/v1/enroll")) return true;
+  auto issued = [&keys, &fleet](std::string_view secret) {
+    return keys.was_issued(secret) || fleet.was_issued(secret);
+  };
   const std::string authorization = req.get_header_value("Authorization");
   if (req.path.starts_with("/api/v1/device/") && authorization.starts_with("Bearer "))
-    return !fleet.was_issued(std::string_view(authorization).substr(7));
+    return !issued(std::string_view(authorization).substr(7));
   const std::string key = presented_key(req);
-  return !key.empty() && !keys.was_issued(key);
+  return !key.empty() && !issued(key);
 }
 
 // docs/security.md, "Brute force": an address shut out by the limiter gets
