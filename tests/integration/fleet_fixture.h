@@ -21,6 +21,31 @@ struct SimDevice {
   std::string token;
 };
 
+inline std::string utc_now(int offset_s = 0) {
+  std::time_t t = std::time(nullptr) + offset_s;
+  std::tm utc{};
+  gmtime_r(&t, &utc);
+  char out[32];
+  std::strftime(out, sizeof out, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return out;
+}
+
+// The enrollment request of docs/fleet.md, signed by `signer`.
+inline Json enroll_request(const SimDevice& device, const std::string& token, const Json& tags,
+                           const KeyPair& signer, const std::string& timestamp) {
+  const std::string public_key =
+      device.key.public_key.to_text().substr(0, device.key.public_key.to_text().size() - 1);
+  const std::string signed_text =
+      "canopy-enroll\n" + token + "\n" + public_key + "\n" + device.name + "\n" + timestamp;
+  return {{"enrollment_token", token},
+          {"public_key", public_key},
+          {"name", device.name},
+          {"tags", tags},
+          {"agent_version", "0.1.0"},
+          {"timestamp", timestamp},
+          {"signature", base64_encode(sign_detached(signer, signed_text))}};
+}
+
 class FleetFixture : public RegistryFixture {
  protected:
   HttpResponse call(const std::string& method, const std::string& path, const Json& body,
@@ -29,7 +54,8 @@ class FleetFixture : public RegistryFixture {
     options.max_attempts = 1;
     options.headers = std::move(headers);
     HttpClient client(server_->url(), options);
-    auto response = method == "GET" ? client.get(path) : client.send(method, path, body.dump(), "application/json");
+    auto response =
+        method == "GET" ? client.get(path) : client.send(method, path, body.dump(), "application/json");
     EXPECT_TRUE(response.ok()) << response.error().message;
     return response.ok() ? *response : HttpResponse{};
   }
@@ -45,33 +71,16 @@ class FleetFixture : public RegistryFixture {
 
   std::string enrollment_token(const std::string& group, int uses = 100, const std::string& approval = "auto",
                                int expires_in_s = 3600) {
-    auto response = admin("POST", "/api/v1/enrollment-tokens",
-                          {{"group", group}, {"max_uses", uses}, {"approval", approval}, {"expires_in_s", expires_in_s}});
+    auto response =
+        admin("POST", "/api/v1/enrollment-tokens",
+              {{"group", group}, {"max_uses", uses}, {"approval", approval}, {"expires_in_s", expires_in_s}});
     EXPECT_EQ(response.status, 201) << response.body;
     return body_of(response).value("token", "");
   }
 
-  static std::string utc_now(int offset_s = 0) {
-    std::time_t t = std::time(nullptr) + offset_s;
-    std::tm utc{};
-    gmtime_r(&t, &utc);
-    char out[32];
-    std::strftime(out, sizeof out, "%Y-%m-%dT%H:%M:%SZ", &utc);
-    return out;
-  }
-
-  // The enrollment request of docs/fleet.md, signed by `signer`.
-  static Json enroll_request(const SimDevice& device, const std::string& token, const Json& tags,
-                             const KeyPair& signer, const std::string& timestamp) {
-    const std::string public_key = device.key.public_key.to_text().substr(0, device.key.public_key.to_text().size() - 1);
-    const std::string signed_text = "canopy-enroll\n" + token + "\n" + public_key + "\n" + device.name + "\n" + timestamp;
-    return {{"enrollment_token", token}, {"public_key", public_key}, {"name", device.name}, {"tags", tags},
-            {"agent_version", "0.1.0"}, {"timestamp", timestamp},
-            {"signature", base64_encode(sign_detached(signer, signed_text))}};
-  }
-
   HttpResponse try_enroll(SimDevice& device, const std::string& token, const Json& tags = Json::object()) {
-    auto response = call("POST", "/api/v1/enroll", enroll_request(device, token, tags, device.key, utc_now()), {});
+    auto response =
+        call("POST", "/api/v1/enroll", enroll_request(device, token, tags, device.key, utc_now()), {});
     if (response.status == 201) {
       Json body = body_of(response);
       device.id = body.value("device_id", "");

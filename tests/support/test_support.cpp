@@ -25,6 +25,7 @@ fs::path train_binary() { return CANOPY_TRAIN_BINARY; }
 fs::path agent_binary() { return CANOPY_AGENT_BINARY; }
 fs::path examples_dir() { return CANOPY_EXAMPLES_DIR; }
 fs::path browser_tests_dir() { return fs::path(CANOPY_SOURCE_DIR) / "tests" / "browser"; }
+fs::path web_pages_dir() { return fs::path(CANOPY_SOURCE_DIR) / "web"; }
 
 TempDir::TempDir() {
   std::string pattern = (fs::temp_directory_path() / "canopy-test-XXXXXX").string();

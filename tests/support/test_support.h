@@ -28,6 +28,8 @@ fs::path examples_dir();
 // The browser tests (tests/browser: node --test files, their npm packages installed by
 // scripts/install-browser-tests.sh).
 fs::path browser_tests_dir();
+// The web pages of the source tree (web/), as `canopy server --web-dir` serves them.
+fs::path web_pages_dir();
 
 class TempDir {
  public:
