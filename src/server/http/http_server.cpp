@@ -177,7 +177,7 @@ Result<std::unique_ptr<HttpServer>> HttpServer::bind(const ServerAreas& areas,
       failures.record_failure(req.remote_addr, req.path.starts_with("/api/v1/device/") ? "device token"
                                                : req.path == "/api/v1/enroll"          ? "enrollment token"
                                                : req.path == "/api/v1/session"         ? "password"
-                                                                               : "api key or session");
+                                                                                       : "api key");
   });
 
   // httplib's default sets SO_REUSEPORT, with which a second server binds the
