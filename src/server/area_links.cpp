@@ -167,10 +167,10 @@ Result<std::vector<std::string>> LoopLinks::datasets_with_sample(const std::stri
 }
 
 Result<std::vector<std::string>> LoopLinks::devices_running(const std::string& model, std::int64_t version) {
+  DeviceQuery running;
+  running.model = api::ModelRef{model, version}.label();
   std::vector<std::string> out;
-  for (const api::DeviceInfo& device : fleet_.list_devices("", "", std::nullopt))
-    if (device.current && device.current->name == model && device.current->version == version)
-      out.push_back(device.id);
+  for (const api::DeviceInfo& device : fleet_.query_devices(running).devices) out.push_back(device.id);
   return out;
 }
 

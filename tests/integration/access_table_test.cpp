@@ -91,6 +91,7 @@ const Row kAccessTable[] = {
   {"POST",   "/api/v1/enrollment-tokens",                                      "/api/v1/enrollment-tokens",                    {401, 401, 403, 403, 403, 400, 400}},
   {"GET",    "/api/v1/enrollment-tokens",                                      "/api/v1/enrollment-tokens",                    {401, 401, 403, 403, 403, 200, 200}},
   {"GET",    "/api/v1/devices",                                                "/api/v1/devices",                              {401, 401, 200, 403, 200, 200, 200}},
+  {"GET",    "/api/v1/fleet/summary",                                          "/api/v1/fleet/summary",                        {401, 401, 200, 403, 200, 200, 200}},
   {"GET",    R"(/api/v1/devices/([^/]+))",                                     "/api/v1/devices/unknown",                      {401, 401, 404, 403, 404, 404, 404}},
   {"POST",   R"(/api/v1/devices/([^/]+)/(approve|revoke|decommission))",       "/api/v1/devices/unknown/approve",              {401, 401, 403, 403, 403, 404, 404}},
   {"PUT",    R"(/api/v1/devices/([^/]+)/field-config)",                        "/api/v1/devices/unknown/field-config",         {401, 401, 403, 403, 400, 400, 400}},

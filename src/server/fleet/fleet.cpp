@@ -398,30 +398,35 @@ void Fleet::advance_if_due(std::int64_t deployment_id, std::int64_t now) {
 
 // ---- devices (admin) ----
 
-std::vector<api::DeviceInfo> Fleet::list_devices(const std::string& group, const std::string& tag,
-                                                 std::optional<DeviceStatus> status) {
-  std::string tag_key = tag, tag_value;
-  if (auto colon = tag.find(':'); colon != std::string::npos) {
-    tag_key = tag.substr(0, colon);
-    tag_value = tag.substr(colon + 1);
-  }
+namespace {
+
+// A device is stale once it has missed three polls in a row.
+std::int64_t stale_after_ms(const FleetOptions& options) { return 3 * options.poll_interval_s * 1000; }
+
+std::vector<const Device*> every_device(const std::unordered_map<std::string, Device>& devices) {
+  std::vector<const Device*> all;
+  all.reserve(devices.size());
+  for (const auto& entry : devices) all.push_back(&entry.second);
+  return all;
+}
+
+}  // namespace
+
+Fleet::DevicePage Fleet::query_devices(const DeviceQuery& query) {
+  const std::int64_t now = clock_.wall_ms();
   std::lock_guard state(state_mutex_);
-  std::vector<const Device*> rows;
-  for (const auto& [id, device] : devices_) {
-    if (!group.empty() && device.group != group) continue;
-    if (status && device.status != *status) continue;
-    if (!tag.empty()) {
-      auto it = device.tags.find(tag_key);
-      if (it == device.tags.end() || (tag.find(':') != std::string::npos && it->second != tag_value))
-        continue;
-    }
-    rows.push_back(&device);
-  }
-  std::sort(rows.begin(), rows.end(), [](const Device* a, const Device* b) { return a->id < b->id; });
-  std::vector<api::DeviceInfo> list;
-  list.reserve(rows.size());
-  for (const Device* device : rows) list.push_back(device->info());
-  return list;
+  DeviceSelection selection = select_devices(every_device(devices_), query, now, stale_after_ms(options_));
+  DevicePage page;
+  page.total = selection.total;
+  page.devices.reserve(selection.page.size());
+  for (const Device* device : selection.page) page.devices.push_back(device->info());
+  return page;
+}
+
+Json Fleet::summarize_devices() {
+  const std::int64_t now = clock_.wall_ms();
+  std::lock_guard state(state_mutex_);
+  return server::summarize_devices(every_device(devices_), now, stale_after_ms(options_));
 }
 
 Result<api::DeviceInfo> Fleet::show_device(const std::string& device_id) {

@@ -38,6 +38,7 @@
 #include "common/clock.h"
 #include "common/error.h"
 #include "common/json.h"
+#include "server/fleet/device_query.h"
 #include "server/fleet/fleet_model.h"
 #include "server/fleet/fleet_store.h"
 #include "server/fleet/model_catalog.h"
@@ -108,10 +109,15 @@ class Fleet {
   // or having run before; anything else is 404.
   Status check_package_allowed(const std::string& device_id, const ModelRef& model);
 
-  // Devices (reader / admin). Empty filters match everything; `tag` is
-  // "key" or "key:value".
-  std::vector<api::DeviceInfo> list_devices(const std::string& group, const std::string& tag,
-                                            std::optional<DeviceStatus> status);
+  // Devices (reader / operator): a page of those `query` selects, with how
+  // many it selects in all (device_query.h).
+  struct DevicePage {
+    std::vector<api::DeviceInfo> devices;
+    std::size_t total = 0;
+  };
+  DevicePage query_devices(const DeviceQuery& query);
+  // The dashboard's counts (summarize_devices).
+  Json summarize_devices();
   // With its recent reports.
   Result<api::DeviceInfo> show_device(const std::string& device_id);
   Result<api::DeviceInfo> set_device_status(const std::string& device_id, DeviceStatus status);

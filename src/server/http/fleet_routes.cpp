@@ -106,20 +106,20 @@ void install_operator_routes(Routes& routes, Fleet& fleet) {
                send_json(res, 200, {{"enrollment_tokens", list}});
              });
 
-  routes.get(
-      "/api/v1/devices", Role::kReader, [&fleet](const Request& req, Response& res, const ApiKeyRecord&) {
-        const std::string status_text = req.get_param_value("status");
-        const auto status = api::parse_device_status(status_text);
-        if (!status_text.empty() && !status)
-          return send_error(res, make_error(ErrorCode::kInvalidArgument,
-                                            "status '" + status_text +
-                                                "' must be pending, active, revoked or decommissioned"));
-        Json list = Json::array();
-        for (const auto& device : fleet.list_devices(req.get_param_value("group"), req.get_param_value("tag"),
-                                                     status_text.empty() ? std::nullopt : status))
-          list.push_back(device.to_json());
-        send_json(res, 200, {{"devices", list}});
-      });
+  routes.get("/api/v1/devices", Role::kReader,
+             [&fleet](const Request& req, Response& res, const ApiKeyRecord&) {
+               std::map<std::string, std::string> params(req.params.begin(), req.params.end());
+               auto query = parse_device_query(params);
+               if (!query.ok()) return send_error(res, query.error());
+               Fleet::DevicePage page = fleet.query_devices(*query);
+               Json list = Json::array();
+               for (const auto& device : page.devices) list.push_back(device.to_json());
+               send_json(res, 200, {{"devices", list}, {"total", page.total}, {"offset", query->offset}});
+             });
+  routes.get("/api/v1/fleet/summary", Role::kReader,
+             [&fleet](const Request&, Response& res, const ApiKeyRecord&) {
+               send_json(res, 200, fleet.summarize_devices());
+             });
   routes.get(R"(/api/v1/devices/([^/]+))", Role::kReader,
              [&fleet](const Request& req, Response& res, const ApiKeyRecord&) {
                auto device = fleet.show_device(req.matches[1].str());

@@ -142,7 +142,7 @@ TEST_F(FleetAreaTest, AnEnrollmentTokenExpiresWhenTheClockPassesItsLifetime) {
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.error().code, ErrorCode::kUnauthenticated);
   EXPECT_NE(refused.error().message.find("expired"), std::string::npos) << refused.error().message;
-  EXPECT_EQ(fleet_->list_devices("", "", std::nullopt).size(), 1u);
+  EXPECT_EQ(fleet_->query_devices({}).total, 1u);
 }
 
 TEST_F(FleetAreaTest, ADeviceHeardFromIsSeenAndSavedLikeAPoll) {
