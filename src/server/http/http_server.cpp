@@ -24,6 +24,8 @@ using httplib::Response;
 // is microseconds); idle keep-alive connections are let go after 2 s so they
 // cannot hold the pool.
 constexpr std::size_t kHttpWorkers = 128;
+// Event streams hold their worker for minutes: a quarter of the pool at most.
+constexpr int kMaxEventStreams = static_cast<int>(kHttpWorkers / 4);
 
 void install_error_handlers(httplib::Server& http) {
   // Errors httplib produces itself (no route, body over the payload limit) get a JSON body too.
@@ -147,6 +149,8 @@ Result<std::unique_ptr<HttpServer>> HttpServer::bind(const ServerAreas& areas,
   install_labeling_routes(routes, areas.labeling, areas.samples, areas.prelabeler);
   install_dataset_routes(routes, areas.datasets, areas.samples);
   install_retrain_routes(routes, areas.retrain, areas.drift);
+  auto changes = std::make_unique<ChangeFeed>();
+  install_event_routes(routes, *changes, kMaxEventStreams, areas.clock);
   if (!options.web_dir.empty()) CANOPY_TRY(install_web_files(routes, options.web_dir));
 
   // Refuse an upload before its body is sent (curl sends Expect: 100-continue
@@ -170,9 +174,12 @@ Result<std::unique_ptr<HttpServer>> HttpServer::bind(const ServerAreas& areas,
   auto failures = std::make_unique<FailureLimiter>(areas.clock);
   install_failure_limits(*http, *failures);
   // The logger sees every request's final status, whichever route (or none) answered.
-  http->set_logger([&failures = *failures, &keys = areas.keys, &fleet = areas.fleet](const Request& req,
-                                                                                     const Response& res) {
+  http->set_logger([&failures = *failures, &changes = *changes, &keys = areas.keys, &fleet = areas.fleet](
+                       const Request& req, const Response& res) {
     spdlog::debug("http.request method={} path={} status={}", req.method, req.path, res.status);
+    if (res.status >= 200 && res.status < 300 && req.method != "GET" && req.method != "HEAD")
+      if (auto topic = change_topic(req.path))
+        changes.publish(*topic, req.method, *topic == "access" ? "" : req.path);
     if (res.status == 401 && is_guess(req, keys, fleet))
       failures.record_failure(req.remote_addr, req.path.starts_with("/api/v1/device/") ? "device token"
                                                : req.path == "/api/v1/enroll"          ? "enrollment token"
@@ -202,15 +209,17 @@ Result<std::unique_ptr<HttpServer>> HttpServer::bind(const ServerAreas& areas,
     return bind_error(options.host, port, errno);
   }
   return std::unique_ptr<HttpServer>(new HttpServer(std::move(http), std::move(access), std::move(tls),
-                                                    std::move(failures), routes.list(), port));
+                                                    std::move(failures), std::move(changes), routes.list(),
+                                                    port));
 }
 
 HttpServer::HttpServer(std::unique_ptr<httplib::Server> http, std::unique_ptr<Access> access,
                        std::unique_ptr<TlsCredentials> tls, std::unique_ptr<FailureLimiter> failures,
-                       std::vector<RouteInfo> routes, int port)
+                       std::unique_ptr<ChangeFeed> changes, std::vector<RouteInfo> routes, int port)
     : access_(std::move(access)),
       tls_(std::move(tls)),
       failures_(std::move(failures)),
+      changes_(std::move(changes)),
       http_(std::move(http)),
       routes_(std::move(routes)),
       port_(port) {}
@@ -230,6 +239,9 @@ HttpServer::~HttpServer() = default;
 
 bool HttpServer::serve() { return http_->listen_after_bind(); }
 
-void HttpServer::stop() { http_->stop(); }
+void HttpServer::stop() {
+  changes_->close();  // event streams end, so their workers are free to join
+  http_->stop();
+}
 
 }  // namespace canopy::server

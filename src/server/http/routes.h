@@ -16,6 +16,7 @@
 #include "server/datasets/dataset_versions.h"
 #include "server/field_data/field_data.h"
 #include "server/fleet/fleet.h"
+#include "server/http/change_feed.h"
 #include "server/http/middleware.h"
 #include "server/http/route_table.h"
 #include "server/labeling/label_queue.h"
@@ -72,6 +73,9 @@ void install_dataset_routes(Routes& routes, DatasetVersions& datasets, SampleSto
 // request, cancel, approve and decline), drift reports and alerts, and the
 // lineage of a model version or a sample.
 void install_retrain_routes(Routes& routes, RetrainJobs& jobs, DriftMonitor& drift);
+
+// GET /api/v1/events: `feed` as Server-Sent Events, at most `max_streams` at once.
+void install_event_routes(Routes& routes, ChangeFeed& feed, int max_streams, Clock& clock);
 
 // The web pages under /label/ and /assets/ from `web_dir`; kNotFound when
 // the directory does not hold them.
