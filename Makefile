@@ -34,7 +34,7 @@ test: build fuzz-build browser-deps
 demo: build
 	@bash scripts/demo.sh $(BUILD_DIR)
 
-bench: build
+bench: build browser-deps
 	@bash bench/run.sh $(BUILD_DIR)
 
 clean:

@@ -11,6 +11,9 @@ root=$(cd "$(dirname "$0")/.." && pwd)
   --work "$root/$build_dir/bench-work" --markdown "$root/docs/benchmarks.md"
 "$root/$build_dir/bench/tls_bench" --canopy "$root/$build_dir/apps/canopy" \
   --work "$root/$build_dir/bench-work" --markdown "$root/docs/benchmarks.md"
+# The dashboard's devices page in Chromium with 10,000 devices (about a minute).
+"$root/$build_dir/bench/dashboard_bench" --canopy "$root/$build_dir/apps/canopy" --script "$root/bench/dashboard_bench.mjs" \
+  --work "$root/$build_dir/bench-work" --markdown "$root/docs/benchmarks.md"
 "$root/$build_dir/bench/infer_bench" --ort-script "$root/bench/ort_bench.mjs" \
   --work "$root/$build_dir/bench-work" --markdown "$root/docs/benchmarks.md"
 "$root/$build_dir/bench/train_bench" --work "$root/$build_dir/bench-work" --markdown "$root/docs/benchmarks.md"

@@ -37,3 +37,5 @@ source "$here/lib/apt.sh"
 apt_install_missing install-deps "${packages[@]}"
 # ONNX Runtime (npm) comes after: it needs node, which it installs if missing.
 bash "$here/install-onnxruntime.sh"
+# The web pages' libraries (npm), served by the server itself.
+bash "$here/install-web.sh"

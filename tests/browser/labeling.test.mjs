@@ -12,11 +12,8 @@
 // labeling page's picture should be saved (docs/screenshots).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { createRequire } from "node:module";
-import { chromium } from "playwright-core";
+import { launchBrowser, watchedPage as watched, checkAccessible, assertClean } from "./support.mjs";
 
-const require = createRequire(import.meta.url);
-const AXE_SCRIPT = require.resolve("axe-core/axe.min.js");
 const URL_BASE = process.env.CANOPY_URL;
 const ORIGIN = new URL(URL_BASE).origin;
 const SAMPLES = (process.env.CANOPY_SAMPLES || "").split(",");
@@ -25,48 +22,14 @@ const PASSWORD = process.env.CANOPY_PASSWORD;
 let browser;
 
 before(async () => {
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    args: ["--no-sandbox"],
-    headless: true,
-  });
+  browser = await launchBrowser();
 });
 
 after(async () => {
   await browser?.close();
 });
 
-// A page that records its console errors and every request to another origin.
-async function watchedPage() {
-  // bypassCSP lets the test inject axe-core; the page's own scripts obey the policy.
-  const context = await browser.newContext({ bypassCSP: true, viewport: { width: 1280, height: 800 } });
-  const page = await context.newPage();
-  const problems = { console: [], foreign: [] };
-  page.on("console", (message) => {
-    if (message.type() === "error") problems.console.push(message.text());
-  });
-  page.on("pageerror", (error) => problems.console.push(String(error)));
-  page.on("request", (request) => {
-    const url = request.url();
-    if (!url.startsWith("data:") && new URL(url).origin !== ORIGIN) problems.foreign.push(url);
-  });
-  return { context, page, problems };
-}
-
-async function checkAccessible(page, what) {
-  await page.addScriptTag({ path: AXE_SCRIPT });
-  const result = await page.evaluate(() =>
-    // eslint-disable-next-line no-undef
-    axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] } }),
-  );
-  const violations = result.violations.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target).join(", ")})`);
-  assert.deepEqual(violations, [], `${what} has accessibility violations`);
-}
-
-function assertClean(problems, what) {
-  assert.deepEqual(problems.console, [], `${what} logged console errors`);
-  assert.deepEqual(problems.foreign, [], `${what} made requests to other origins`);
-}
+const watchedPage = () => watched(browser, ORIGIN);
 
 async function signIn(page, user) {
   await page.goto(`${URL_BASE}/label/`);

@@ -150,9 +150,13 @@ const Row kAccessTable[] = {
   {"GET",    R"(/api/v1/lineage/models/([^/]+)/versions/([0-9]+))",            "/api/v1/lineage/models/m/versions/1",          {401, 401, 404, 403, 404, 404, 404}},
   {"GET",    R"(/api/v1/lineage/samples/(.+))",                                "/api/v1/lineage/samples/dev/cam/1",            {401, 401, 200, 403, 200, 200, 200}},
   // The web pages
+  {"GET",    "/dashboard/.*",                                                  "/dashboard/",                                  {200, 200, 200, 200, 200, 200, 200}},
   {"GET",    "/label/.*",                                                      "/label/",                                      {200, 200, 200, 200, 200, 200, 200}},
   {"GET",    "/assets/.*",                                                     "/assets/canopy.css",                           {200, 200, 200, 200, 200, 200, 200}},
+  {"GET",    "/vendor/htm/.*",                                                 "/vendor/htm/standalone.module.js",             {200, 200, 200, 200, 200, 200, 200}},
+  {"GET",    "/vendor/uplot/.*",                                               "/vendor/uplot/uPlot.min.css",                  {200, 200, 200, 200, 200, 200, 200}},
   {"GET",    "/",                                                              "/",                                            {302, 302, 302, 302, 302, 302, 302}},
+  {"GET",    "/dashboard",                                                     "/dashboard",                                   {302, 302, 302, 302, 302, 302, 302}},
   {"GET",    "/label",                                                         "/label",                                       {302, 302, 302, 302, 302, 302, 302}},
 };
 // clang-format on

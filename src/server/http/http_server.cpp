@@ -94,20 +94,33 @@ bool is_guess(const Request& req, ApiKeys& keys, Fleet& fleet) {
 
 // docs/security.md, "Brute force": an address shut out by the limiter gets
 // 429 for every request, before its credentials are looked at.
-void install_failure_limits(httplib::Server& http, FailureLimiter& failures) {
-  http.set_pre_routing_handler([&failures](const Request& req, Response& res) {
-    const std::int64_t wait = failures.wait_ms(req.remote_addr);
-    if (wait == 0) return httplib::Server::HandlerResponse::Unhandled;
-    failures.record_refused();
-    const std::int64_t wait_s = (wait + 999) / 1000;
-    res.set_header("Retry-After", std::to_string(wait_s));
-    send_json(res, 429,
-              {{"error",
-                {{"code", "rate_limited"},
-                 {"message", "too many failed authentications from " + req.remote_addr + "; try again in " +
-                                 std::to_string(wait_s) + " s"}}}});
-    return httplib::Server::HandlerResponse::Handled;
-  });
+httplib::Server::HandlerResponse refuse_if_shut_out(FailureLimiter& failures, const Request& req,
+                                                    Response& res) {
+  const std::int64_t wait = failures.wait_ms(req.remote_addr);
+  if (wait == 0) return httplib::Server::HandlerResponse::Unhandled;
+  failures.record_refused();
+  const std::int64_t wait_s = (wait + 999) / 1000;
+  res.set_header("Retry-After", std::to_string(wait_s));
+  send_json(res, 429,
+            {{"error",
+              {{"code", "rate_limited"},
+               {"message", "too many failed authentications from " + req.remote_addr + "; try again in " +
+                               std::to_string(wait_s) + " s"}}}});
+  return httplib::Server::HandlerResponse::Handled;
+}
+
+// cpp-httplib 0.11 compresses with brotli at its slowest quality (11)
+// whenever a client accepts br, which browsers always do: 180 ms per request
+// for a 50 KB script, on every page load (docs/benchmarks.md, "Dashboard").
+// gzip at zlib's default level takes about a millisecond and compresses the
+// pages' files within a tenth of brotli, so the server offers gzip alone.
+// httplib hands the handler a const request it owns, and reads
+// Accept-Encoding only after routing.
+void prefer_gzip(const Request& req) {
+  auto& headers = const_cast<Request&>(req).headers;
+  auto it = headers.find("Accept-Encoding");
+  if (it == headers.end() || it->second.find("br") == std::string::npos) return;
+  it->second = it->second.find("gzip") == std::string::npos ? "identity" : "gzip";
 }
 
 }  // namespace
@@ -172,7 +185,10 @@ Result<std::unique_ptr<HttpServer>> HttpServer::bind(const ServerAreas& areas,
   install_error_handlers(*http);
   http->set_payload_max_length(static_cast<size_t>(options.max_upload_bytes));
   auto failures = std::make_unique<FailureLimiter>(areas.clock);
-  install_failure_limits(*http, *failures);
+  http->set_pre_routing_handler([&failures = *failures](const Request& req, Response& res) {
+    prefer_gzip(req);
+    return refuse_if_shut_out(failures, req, res);
+  });
   // The logger sees every request's final status, whichever route (or none) answered.
   http->set_logger([&failures = *failures, &changes = *changes, &keys = areas.keys, &fleet = areas.fleet](
                        const Request& req, const Response& res) {

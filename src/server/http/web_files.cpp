@@ -1,4 +1,4 @@
-// The web pages (docs/labeling.md): static files from the web directory,
+// The web pages (docs/dashboard.md, docs/labeling.md): static files from the web directory,
 // served as they are (no build step), with headers that keep a page to its
 // own origin: scripts, styles, images and requests only from this server
 // (Content-Security-Policy), never framed, never sniffed.
@@ -26,15 +26,24 @@ const httplib::Headers kPageHeaders = {
 }  // namespace
 
 Status install_web_files(Routes& routes, const std::filesystem::path& web_dir) {
-  for (const char* page : {"label", "assets"}) {
+  for (const char* page : {"dashboard", "label", "assets"}) {
     const std::filesystem::path dir = web_dir / page;
     if (!routes.public_files(std::string("/") + page + "/", dir, kPageHeaders).ok())
       return make_error(ErrorCode::kNotFound, "the web pages are not in " + web_dir.string() + " (no " +
                                                   dir.string() + "); pass --web-dir DIR");
   }
-  auto to_labeling = [](const Request&, Response& res) { res.set_redirect("/label/"); };
-  routes.get("/", kPublic, to_labeling);
-  routes.get("/label", kPublic, to_labeling);
+  // The libraries from npm (web/package.json), the files the pages load and nothing else of node_modules.
+  const std::pair<const char*, const char*> libraries[] = {{"/vendor/htm/", "htm/preact"},
+                                                           {"/vendor/uplot/", "uplot/dist"}};
+  for (const auto& [prefix, dir] : libraries)
+    if (!routes.public_files(prefix, web_dir / "node_modules" / dir, kPageHeaders).ok())
+      return make_error(ErrorCode::kNotFound, "the web pages' libraries are not installed (no " +
+                                                  (web_dir / "node_modules" / dir).string() +
+                                                  "); run scripts/install-web.sh");
+  auto to_dashboard = [](const Request&, Response& res) { res.set_redirect("/dashboard/"); };
+  routes.get("/", kPublic, to_dashboard);
+  routes.get("/dashboard", kPublic, to_dashboard);
+  routes.get("/label", kPublic, [](const Request&, Response& res) { res.set_redirect("/label/"); });
   return {};
 }
 
