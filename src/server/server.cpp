@@ -16,6 +16,7 @@
 #include "server/area_links.h"
 #include "server/auth/accounts.h"
 #include "server/auth/api_keys.h"
+#include "server/auth/audit_log.h"
 #include "server/field_data/field_data.h"
 #include "server/fleet/fleet.h"
 #include "server/http/http_server.h"
@@ -133,6 +134,7 @@ struct Server::Parts {
   std::unique_ptr<FieldData> field_data;
   std::unique_ptr<SampleStore> samples;
   std::unique_ptr<Accounts> accounts;
+  std::unique_ptr<AuditLog> audit;
   std::optional<SampleStoreSource> sample_source;
   std::unique_ptr<LabelQueue> labeling;
   std::optional<LabeledFieldSamples> labeled;
@@ -216,6 +218,8 @@ Result<std::unique_ptr<Server>> Server::open(ServerOptions options) {
 
   CANOPY_ASSIGN_OR_RETURN(Database accounts_db, connect());
   CANOPY_ASSIGN_OR_RETURN(parts->accounts, Accounts::open(std::move(accounts_db), clock));
+  CANOPY_ASSIGN_OR_RETURN(Database audit_db, connect());
+  CANOPY_ASSIGN_OR_RETURN(parts->audit, AuditLog::open(std::move(audit_db), clock));
 
   parts->sample_source.emplace(*parts->samples);
   CANOPY_ASSIGN_OR_RETURN(Database labeling_db, connect());
@@ -249,8 +253,8 @@ Result<std::unique_ptr<Server>> Server::open(ServerOptions options) {
   CANOPY_ASSIGN_OR_RETURN(
       parts->http,
       HttpServer::bind(
-          ServerAreas{*parts->keys, *parts->accounts, *parts->registry, *parts->runs, *parts->fleet,
-                      *parts->field_data, *parts->samples, *parts->labeling, *parts->datasets,
+          ServerAreas{*parts->keys, *parts->accounts, *parts->audit, *parts->registry, *parts->runs,
+                      *parts->fleet, *parts->field_data, *parts->samples, *parts->labeling, *parts->datasets,
                       *parts->prelabeler, *parts->retrain, *parts->drift, clock},
           HttpServerOptions{options.host, options.port, options.max_upload_bytes, options.web_dir,
                             options.tls_cert_file, options.tls_key_file}));

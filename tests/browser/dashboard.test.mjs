@@ -147,6 +147,21 @@ test("an operator pauses and resumes a rollout, and a device's report shows with
   await context.close();
 });
 
+test("the audit log shows who paused and resumed", async () => {
+  const { context, page, problems } = await watchedPage(browser, ORIGIN);
+  await signIn(page, process.env.CANOPY_ADMIN);
+  await open(page, "#/admin", "Users and keys");
+  const rows = await page.locator("#audit-log tbody tr").allTextContents();
+  const operator = process.env.CANOPY_OPERATOR;
+  assert.ok(rows[0].includes(`${operator}`) && rows[0].includes(`/api/v1/deployments/${DEPLOYMENT}/resume`), rows[0]);
+  assert.ok(rows[1].includes(`/api/v1/deployments/${DEPLOYMENT}/pause`), rows[1]);
+  await page.getByLabel("Made by").fill(operator);
+  await page.keyboard.press("Enter");
+  await page.waitForFunction(() => document.querySelectorAll("#audit-log tbody tr").length === 2);
+  assertClean(problems, "the audit log");
+  await context.close();
+});
+
 test("a reader sees the rollout but not its controls", async () => {
   const { context, page, problems } = await watchedPage(browser, ORIGIN);
   await signIn(page, process.env.CANOPY_READER);

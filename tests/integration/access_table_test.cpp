@@ -68,6 +68,7 @@ const Row kAccessTable[] = {
   {"GET",    "/api/v1/publisher-key",                                          "/api/v1/publisher-key",                        {401, 401, 200, 403, 200, 200, 200}},
   // API keys
   {"GET",    "/api/v1/keys",                                                   "/api/v1/keys",                                 {401, 401, 403, 403, 403, 403, 200}},
+  {"GET",    "/api/v1/audit",                                                  "/api/v1/audit",                                {401, 401, 403, 403, 403, 403, 200}},
   {"POST",   "/api/v1/keys",                                                   "/api/v1/keys",                                 {401, 401, 403, 403, 403, 403, 400}},
   {"DELETE", R"(/api/v1/keys/([^/]+))",                                        "/api/v1/keys/000000000000",                    {401, 401, 403, 403, 403, 403, 404}},
   // Sessions and users

@@ -1,5 +1,6 @@
 // The auth area's routes (docs/api.md, `GET /api/v1/keys` and the two after
-// it): create, list and revoke API keys; admin only.
+// it): create, list and revoke API keys, and read the audit log; admin only.
+#include "common/text.h"
 #include "common/time.h"
 #include "server/http/middleware.h"
 #include "server/http/routes.h"
@@ -23,7 +24,30 @@ Json key_to_json(const ApiKeys& keys, const ApiKeyRecord& key) {
 
 }  // namespace
 
-void install_auth_routes(Routes& routes, ApiKeys& keys) {
+void install_auth_routes(Routes& routes, ApiKeys& keys, AuditLog& audit) {
+  routes.get("/api/v1/audit", Role::kAdmin, [&audit](const Request& req, Response& res, const ApiKeyRecord&) {
+    AuditQuery query;
+    query.actor = req.get_param_value("actor");
+    for (const char* name : {"before", "limit"}) {
+      if (!req.has_param(name)) continue;
+      auto number = parse_int(req.get_param_value(name));
+      if (!number || *number < 1 || (std::string(name) == "limit" && *number > 1000))
+        return send_error(res,
+                          make_error(ErrorCode::kInvalidArgument,
+                                     std::string(name) + " '" + req.get_param_value(name) + "' must be " +
+                                         (std::string(name) == "limit" ? "from 1 to 1000" : "an entry id")));
+      if (std::string(name) == "limit")
+        query.limit = static_cast<int>(*number);
+      else
+        query.before_id = *number;
+    }
+    auto entries = audit.list(query);
+    if (!entries.ok()) return send_error(res, entries.error());
+    Json list = Json::array();
+    for (const AuditEntry& entry : *entries) list.push_back(entry.to_json());
+    send_json(res, 200, {{"entries", list}});
+  });
+
   routes.get("/api/v1/keys", Role::kAdmin, [&keys](const Request&, Response& res, const ApiKeyRecord&) {
     auto listed = keys.list();
     if (!listed.ok()) return send_error(res, listed.error());

@@ -147,13 +147,13 @@ Result<std::unique_ptr<HttpServer>> HttpServer::bind(const ServerAreas& areas,
   http->set_keep_alive_timeout(2);
   http->set_keep_alive_max_count(1000);
 
-  auto access = std::make_unique<Access>(Access{areas.keys, areas.accounts});
+  auto access = std::make_unique<Access>(Access{areas.keys, areas.accounts, areas.audit});
   Routes routes(*http, *access, areas.fleet);
   routes.get("/api/v1/health", kPublic, [](const Request&, Response& res) {
     send_json(res, 200, {{"status", "ok"}});
   });
   install_registry_routes(routes, areas.registry, options.max_upload_bytes);
-  install_auth_routes(routes, areas.keys);
+  install_auth_routes(routes, areas.keys, areas.audit);
   install_session_routes(routes, areas.accounts, areas.clock);
   install_runs_routes(routes, areas.runs);
   install_fleet_routes(routes, areas.fleet, areas.registry);

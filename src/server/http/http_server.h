@@ -16,6 +16,7 @@
 #include "common/error.h"
 #include "server/auth/accounts.h"
 #include "server/auth/api_keys.h"
+#include "server/auth/audit_log.h"
 #include "server/auth/failure_limiter.h"
 #include "server/datasets/dataset_versions.h"
 #include "server/field_data/field_data.h"
@@ -43,6 +44,7 @@ struct Access;
 struct ServerAreas {
   ApiKeys& keys;
   Accounts& accounts;
+  AuditLog& audit;
   Registry& registry;
   RunRecords& runs;
   Fleet& fleet;

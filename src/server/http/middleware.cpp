@@ -1,6 +1,7 @@
 #include "server/http/middleware.h"
 
 #include <openssl/crypto.h>
+#include <spdlog/spdlog.h>
 
 namespace canopy::server {
 
@@ -103,11 +104,28 @@ Result<ApiKeyRecord> authorize(const Access& access, const Request& req, Role ne
   return caller;
 }
 
+namespace {
+
+// After the change succeeded: a failure to record it cannot undo it, so it is logged loudly instead.
+void audit_change(const Access& access, const Request& req, const Response& res, const ApiKeyRecord& caller) {
+  if (req.method == "GET" || req.method == "HEAD" || res.status < 200 || res.status >= 300) return;
+  // The target as sent, with its query, which some changes are made with.
+  Status recorded =
+      access.audit.record({0, "", caller.display_name(), caller.id, std::string(role_name(caller.role)),
+                           req.method, req.target, res.status});
+  if (!recorded.ok())
+    spdlog::error("audit.not_recorded actor={} method={} path={} error={}", caller.display_name(), req.method,
+                  req.path, recorded.error().message);
+}
+
+}  // namespace
+
 httplib::Server::Handler guarded(const Access& access, Role needed, Handler handler) {
   return [&access, needed, handler = std::move(handler)](const Request& req, Response& res) {
     auto key = authorize(access, req, needed);
     if (!key.ok()) return send_error(res, key.error());
     handler(req, res, *key);
+    audit_change(access, req, res, *key);
   };
 }
 
@@ -118,6 +136,7 @@ httplib::Server::HandlerWithContentReader guarded_reader(const Access& access, R
     auto key = authorize(access, req, needed);
     if (!key.ok()) return send_error(res, key.error());
     handler(req, res, reader, *key);
+    audit_change(access, req, res, *key);
   };
 }
 

@@ -18,6 +18,7 @@
 #include "common/json.h"
 #include "server/auth/accounts.h"
 #include "server/auth/api_keys.h"
+#include "server/auth/audit_log.h"
 
 namespace canopy::server {
 
@@ -27,10 +28,11 @@ void send_json(httplib::Response& res, int status, const Json& body);
 void send_error(httplib::Response& res, const Error& error, int status = 0);
 
 // Who may call: programs with an API key, people with a session of the web
-// pages. Both must outlive the routes.
+// pages; and the log of what they changed. All must outlive the routes.
 struct Access {
   const ApiKeys& keys;
   const Accounts& accounts;
+  AuditLog& audit;
 };
 
 // The cookie that carries a session, and the header a page sends its CSRF
@@ -62,7 +64,8 @@ using ReaderHandler = std::function<void(const httplib::Request&, httplib::Respo
                                          const httplib::ContentReader&, const ApiKeyRecord&)>;
 
 // A route handler that runs `handler` only for a key with at least `needed`
-// (Routes, route_table.h, puts it in front of the routes declared with a role).
+// (Routes, route_table.h, puts it in front of the routes declared with a role),
+// and records in the audit log every change it made.
 httplib::Server::Handler guarded(const Access& access, Role needed, Handler handler);
 // The same for a route that reads its body itself (uploads): the body is read
 // only after the key checks out.

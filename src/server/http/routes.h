@@ -13,6 +13,7 @@
 
 #include "server/auth/accounts.h"
 #include "server/auth/api_keys.h"
+#include "server/auth/audit_log.h"
 #include "server/datasets/dataset_versions.h"
 #include "server/field_data/field_data.h"
 #include "server/fleet/fleet.h"
@@ -35,8 +36,8 @@ void install_registry_routes(Routes& routes, Registry& registry, std::uint64_t m
 bool is_upload_route(const httplib::Request& req);
 Error upload_too_large(std::uint64_t max_upload_bytes);
 
-// API keys (admin).
-void install_auth_routes(Routes& routes, ApiKeys& keys);
+// API keys and the audit log (admin).
+void install_auth_routes(Routes& routes, ApiKeys& keys, AuditLog& audit);
 
 // Pipeline run records.
 void install_runs_routes(Routes& routes, RunRecords& runs);

@@ -4,6 +4,8 @@
 import { html, useState, useLive, api, Loading, Ago, Badge, ConfirmButton } from "../ui.js";
 
 const ROLES = ["reader", "labeler", "publisher", "operator", "admin"];
+// The change feed's topics of what keys and people change (devices' own reports are no audit entries).
+const CHANGED_BY_PEOPLE = ["access", "deployments", "devices", "models", "labeling", "datasets", "retrain", "runs", "alerts"];
 
 function RoleSelect({ value, onChange, label }) {
   return html`<select aria-label=${label} value=${value} onChange=${(e) => onChange(e.target.value)}>
@@ -87,8 +89,35 @@ function Keys() {
     <p role="status">${message}</p>`;
 }
 
+// The audit log, newest first, a page at a time, filtered by who made the change.
+function Audit() {
+  const [actor, setActor] = useState("");
+  const [before, setBefore] = useState([]);  // the ids each older page starts before
+  const query = new URLSearchParams({ limit: 50 });
+  if (actor) query.set("actor", actor);
+  if (before.length) query.set("before", before[before.length - 1]);
+  // The newest page follows every change people make; an older one stays put.
+  const { data, error } = useLive(`/api/v1/audit?${query}`, before.length ? [] : CHANGED_BY_PEOPLE);
+  if (!data) return html`<${Loading} error=${error} />`;
+  const entries = data.entries;
+  return html`
+    <form class="filters" role="search" onSubmit=${(e) => e.preventDefault()}>
+      <label>Made by <input value=${actor} placeholder="user or key name" onChange=${(e) => { setActor(e.target.value); setBefore([]); }} /></label>
+    </form>
+    <table class="list" id="audit-log"><thead><tr><th scope="col">When</th><th scope="col">Who</th><th scope="col">Role</th>
+      <th scope="col">Change</th><th scope="col">Status</th></tr></thead>
+    <tbody>${entries.map((e) => html`<tr><td><${Ago} at=${e.at} /></td><td>${e.actor}</td><td>${e.role}</td>
+      <td><code>${e.method} ${e.path}</code></td><td>${e.status}</td></tr>`)}</tbody></table>
+    <nav class="pager" aria-label="Pages of the audit log">
+      <button type="button" disabled=${before.length === 0} onClick=${() => setBefore(before.slice(0, -1))}>Newer</button>
+      <button type="button" disabled=${entries.length < 50}
+        onClick=${() => setBefore([...before, entries[entries.length - 1].id])}>Older</button>
+    </nav>`;
+}
+
 export function AdminPage() {
   return html`<h2>Users and keys</h2>
     <section aria-labelledby="users"><h3 id="users">Users</h3><${Users} /></section>
-    <section aria-labelledby="keys"><h3 id="keys">API keys</h3><${Keys} /></section>`;
+    <section aria-labelledby="keys"><h3 id="keys">API keys</h3><${Keys} /></section>
+    <section aria-labelledby="audit"><h3 id="audit">Audit log</h3><${Audit} /></section>`;
 }
