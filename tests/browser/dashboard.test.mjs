@@ -62,6 +62,7 @@ test("every page loads clean for an admin", async () => {
   const pages = [
     ["#/overview", "Overview", "overview"],
     ["#/devices", "Devices", "devices"],
+    ["#/fields?field=north-field", "Fields", "fields"],
     ["#/deployments", "Deployments", "deployments"],
     [`#/deployments/${DEPLOYMENT}`, /^Deployment \d+/, "deployment"],
     ["#/models", "Models", "models"],
@@ -74,6 +75,10 @@ test("every page loads clean for an admin", async () => {
     await checkAccessible(page, `the ${name} page`);
     await screenshot(page, name);
   }
+  // The field's plan shows the device that sent readings with its soil moisture, in words.
+  await open(page, "#/fields?field=north-field", "Fields");
+  await page.locator("li.tile", { hasText: "soil-1: 0.24 m³/m³, moderate" })
+    .filter({ hasText: "1 open alert: north" }).waitFor();
   // A device in full, reached from the list, and one with an hour of readings and telemetry.
   await open(page, "#/devices", "Devices");
   await page.locator("tbody a").first().click();

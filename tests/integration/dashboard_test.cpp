@@ -20,7 +20,7 @@ class DashboardTest : public FleetFixture {
     ASSERT_EQ(added.status, 201) << added.body;
   }
 
-  // An hour of soil moisture and telemetry from `device`, a reading a minute.
+  // An hour of soil moisture and telemetry from `device`, a reading a minute, and an alert.
   void send_field_records(const SimDevice& device) {
     const std::int64_t start_ms = 1'767'225'600'000;
     Json records = Json::array();
@@ -44,6 +44,17 @@ class DashboardTest : public FleetFixture {
                            {"values", {{"fps", 4.0 + (n % 3) * 0.1}, {"inference_ms", 180.0 + n % 7}}},
                            {"confidence_histogram", {0, 0, 0, 1, 2, 3, 5, 8, 13, 21}}}}});
     }
+    records.push_back({{"stream", "alerts"},
+                       {"seq", 1},
+                       {"at_ms", start_ms + 3'600'000},
+                       {"body",
+                        {{"zone", "north"},
+                         {"condition", "water-stressed"},
+                         {"subject", ""},
+                         {"raised", true},
+                         {"severity", "warning"},
+                         {"plants", 4},
+                         {"message", "4 plants water-stressed in north"}}}});
     auto sent = device_call(device, "POST", "/api/v1/device/records", {{"records", records}});
     ASSERT_EQ(sent.status, 200) << sent.body;
   }

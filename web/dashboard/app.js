@@ -8,12 +8,14 @@ import { OverviewPage } from "./pages/overview.js";
 import { DevicesPage, DevicePage } from "./pages/devices.js";
 import { DeploymentsPage, DeploymentPage } from "./pages/deployments.js";
 import { ModelsPage, ModelPage } from "./pages/models.js";
+import { FieldsPage } from "./pages/fields.js";
 import { LoopPage } from "./pages/loop.js";
 import { AdminPage } from "./pages/admin.js";
 
 const PAGES = [
   { path: "overview", title: "Overview", view: OverviewPage },
   { path: "devices", title: "Devices", view: DevicesPage, detail: DevicePage },
+  { path: "fields", title: "Fields", view: FieldsPage },
   { path: "deployments", title: "Deployments", view: DeploymentsPage, detail: DeploymentPage },
   { path: "models", title: "Models", view: ModelsPage, detail: ModelPage },
   { path: "loop", title: "Data and loop", view: LoopPage },

@@ -194,7 +194,7 @@ DeviceSelection select_devices(const std::vector<const Device*>& devices, const 
 
 Json summarize_devices(const std::vector<const Device*>& devices, std::int64_t now_ms,
                        std::int64_t stale_after_ms) {
-  std::map<std::string, std::int64_t> by_status, by_presence, by_state, by_health, by_model;
+  std::map<std::string, std::int64_t> by_status, by_presence, by_state, by_health, by_model, by_group;
   for (const Device* device : devices) {
     ++by_status[std::string(api::device_status_name(device->status))];
     if (device->status != DeviceStatus::kActive && device->status != DeviceStatus::kPending) continue;
@@ -202,9 +202,11 @@ Json summarize_devices(const std::vector<const Device*>& devices, std::int64_t n
     ++by_state[std::string(api::report_state_name(device->state))];
     ++by_health[device->health.empty() ? "unknown" : device->health];
     ++by_model[model_label(*device)];
+    ++by_group[device->group];
   }
   return {{"total", devices.size()}, {"by_status", by_status}, {"by_presence", by_presence},
-          {"by_state", by_state},    {"by_health", by_health}, {"by_model", by_model}};
+          {"by_state", by_state},    {"by_health", by_health}, {"by_model", by_model},
+          {"by_group", by_group}};
 }
 
 }  // namespace canopy::server

@@ -68,8 +68,9 @@ DeviceSelection select_devices(const std::vector<const Device*>& devices, const 
                                std::int64_t now_ms, std::int64_t stale_after_ms);
 
 // The overview's counts: devices by status, presence, reported state and
-// health, and by model version ("name@version", or "none"). Only devices that
-// are pending or active count towards presence, state, health and model.
+// health, by model version ("name:version", or "none") and by group (the
+// field). Only devices that are pending or active count towards all but
+// status.
 Json summarize_devices(const std::vector<const Device*>& devices, std::int64_t now_ms,
                        std::int64_t stale_after_ms);
 

@@ -150,6 +150,7 @@ TEST_F(DeviceQueryTest, TheSummaryCountsLiveDevicesByEachMeasure) {
   EXPECT_EQ(summary["by_model"], (Json{{"crop:9", 1}, {"crop:10", 1}, {"none", 1}}));
   EXPECT_EQ(summary["by_health"], (Json{{"ok", 2}, {"no-model", 1}}));
   EXPECT_EQ(summary["by_state"], (Json{{"idle", 2}, {"failed", 1}}));
+  EXPECT_EQ(summary["by_group"], (Json{{"field-a", 2}, {"field-b", 1}}));
 }
 
 }  // namespace
