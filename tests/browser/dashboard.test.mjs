@@ -167,14 +167,21 @@ test("the audit log shows who paused and resumed", async () => {
   await context.close();
 });
 
-test("a reader sees the rollout but not its controls", async () => {
+test("a reader sees every page but the admin's, the rollout but not its controls", async () => {
   const { context, page, problems } = await watchedPage(browser, ORIGIN);
   await signIn(page, process.env.CANOPY_READER);
+  for (const [hash, heading] of [["#/overview", "Overview"], ["#/devices", "Devices"], ["#/fields", "Fields"],
+    ["#/models", "Models"], ["#/loop", "Data and loop"]])
+    await open(page, hash, heading);
   await open(page, `#/deployments/${DEPLOYMENT}`, /^Deployment \d+/);
   assert.equal(await page.getByRole("button", { name: /Pause|Resume|Abort|Roll back/ }).count(), 0);
   await page.getByText("need the publisher role or above").waitFor();
   assert.equal(await page.getByRole("link", { name: "Users and keys" }).count(), 0, "no admin page for a reader");
   await checkAccessible(page, "the reader's deployment page");
+  // Signing out ends the live updates: no request fails afterwards.
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.getByLabel("User name").waitFor();
+  await page.waitForTimeout(300);
   assertClean(problems, "the reader's pages");
   await context.close();
 });

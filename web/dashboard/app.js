@@ -61,8 +61,11 @@ function Shell({ session, onSignedOut }) {
   useEffect(() => {
     const follow = () => setRoute(parseHash());
     addEventListener("hashchange", follow);
-    connectLive(setLive);
-    return () => removeEventListener("hashchange", follow);
+    const disconnect = connectLive(setLive);
+    return () => {
+      removeEventListener("hashchange", follow);
+      disconnect();
+    };
   }, []);
   const pages = PAGES.filter((p) => !p.least || roleAllows(session.role, p.least));
   const page = pages.find((p) => p.path === route.page) ?? pages[0];

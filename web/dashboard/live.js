@@ -13,24 +13,24 @@ function deliver(change) {
   for (const listener of listeners) listener(change);
 }
 
-function startPolling() {
+function startPolling(onState) {
   if (pollTimer) return;
   const poll = async () => {
-    try {
-      const response = await fetch(`/api/v1/events?after=${lastId ?? 0}`, { credentials: "same-origin" });
-      if (response.ok) {
-        const body = await response.json();
-        if (body.reset) deliver({ topic: "*" });
-        for (const event of body.events) deliver(event);
-        lastId = body.last_id;
-      }
-    } finally {
-      pollTimer = setTimeout(poll, POLL_MS);
+    const response = await fetch(`/api/v1/events?after=${lastId ?? 0}`, { credentials: "same-origin" });
+    // Signed out, or the session expired: nothing more to follow.
+    if (response.status === 401 || response.status === 403) return onState("stopped");
+    if (response.ok) {
+      const body = await response.json();
+      if (body.reset) deliver({ topic: "*" });
+      for (const event of body.events) deliver(event);
+      lastId = body.last_id;
     }
+    pollTimer = setTimeout(poll, POLL_MS);
   };
   pollTimer = setTimeout(poll, 0);
 }
 
+// Follows the change feed until the returned function is called (signing out).
 export function connectLive(onState) {
   const source = new EventSource("/api/v1/events");
   source.addEventListener("open", () => onState("live"));
@@ -46,8 +46,13 @@ export function connectLive(onState) {
   source.addEventListener("error", () => {
     if (source.readyState !== EventSource.CLOSED) return onState("reconnecting");
     onState("polling");
-    startPolling();
+    startPolling(onState);
   });
+  return () => {
+    source.close();
+    clearTimeout(pollTimer);
+    pollTimer = null;
+  };
 }
 
 // Calls `listener` with each change whose topic is in `topics`; returns the unsubscribe.
