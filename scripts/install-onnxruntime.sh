@@ -12,22 +12,13 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 tool_dir="$root/tools/onnxruntime"
 package_dir="$tool_dir/node_modules/onnxruntime-node"
-stamp="$tool_dir/node_modules/.canopy-install-stamp"
 
-lock_hash="$(sha256sum "$tool_dir/package-lock.json" | cut -d' ' -f1)"
-if command -v node >/dev/null 2>&1 && [ -f "$package_dir/package.json" ] &&
-   [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$lock_hash" ]; then
+# shellcheck source=lib/npm.sh
+source "$root/scripts/lib/npm.sh"
+if npm_is_current "$tool_dir" && [ -f "$package_dir/package.json" ]; then
   exit 0
 fi
-
-if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
-  # shellcheck source=lib/apt.sh
-  source "$root/scripts/lib/apt.sh"
-  apt_install_missing install-onnxruntime nodejs npm
-fi
-
-echo "install-onnxruntime: installing onnxruntime-node into tools/onnxruntime"
-(cd "$tool_dir" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null)
+npm_install install-onnxruntime "$tool_dir"
 
 # The prebuilt binding and library for this machine must be in the package.
 case "$(uname -m)" in
@@ -47,4 +38,4 @@ if ! (cd "$tool_dir" && node -e "require('onnxruntime-node')" >/dev/null); then
   exit 1
 fi
 
-echo "$lock_hash" > "$stamp"
+npm_mark_current "$tool_dir"
