@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "server/http/middleware.h"
+#include "server/http/paced_server.h"
 #include "server/http/routes.h"
 
 namespace canopy::server {
@@ -92,10 +93,19 @@ bool is_guess(const Request& req, ApiKeys& keys, Fleet& fleet) {
   return !key.empty() && !issued(key);
 }
 
-// docs/security.md, "Brute force": an address shut out by the limiter gets
-// 429 for every request, before its credentials are looked at.
-void install_failure_limits(httplib::Server& http, FailureLimiter& failures) {
+// Before any route: a head with too many headers gets 431 (the connection
+// loop stopped reading it after one too many, paced_server.h), and, as
+// docs/security.md "Brute force" says, an address shut out by the limiter
+// gets 429 for every request, before its credentials are looked at.
+void install_pre_routing(httplib::Server& http, FailureLimiter& failures) {
   http.set_pre_routing_handler([&failures](const Request& req, Response& res) {
+    if (client_header_count(req) > kMaxRequestHeaders) {
+      send_error(res,
+                 make_error(ErrorCode::kTooLarge,
+                            "a request may have at most " + std::to_string(kMaxRequestHeaders) + " headers"),
+                 431);
+      return httplib::Server::HandlerResponse::Handled;
+    }
     const std::int64_t wait = failures.wait_ms(req.remote_addr);
     if (wait == 0) return httplib::Server::HandlerResponse::Unhandled;
     failures.record_refused();
@@ -120,13 +130,14 @@ Result<std::unique_ptr<HttpServer>> HttpServer::bind(const ServerAreas& areas,
     return make_error(ErrorCode::kInvalidArgument, "HTTPS needs both a certificate and a key file");
   if (!options.tls_cert_file.empty()) {
     CANOPY_ASSIGN_OR_RETURN(tls, TlsCredentials::load(options.tls_cert_file, options.tls_key_file));
-    auto https = std::make_unique<httplib::SSLServer>(
+    auto https = std::make_unique<PacedServer<httplib::SSLServer>>(
+        options.pace, areas.clock,
         [&credentials = *tls](SSL_CTX& context) { return credentials.configure(context); });
     if (!https->is_valid())
       return make_error(ErrorCode::kInternal, "cannot set up TLS: OpenSSL refused the context");
     http = std::move(https);
   } else {
-    http = std::make_unique<httplib::Server>();
+    http = std::make_unique<PacedServer<httplib::Server>>(options.pace, areas.clock);
   }
   http->set_read_timeout(30);
   http->set_write_timeout(30);
@@ -172,7 +183,7 @@ Result<std::unique_ptr<HttpServer>> HttpServer::bind(const ServerAreas& areas,
   install_error_handlers(*http);
   http->set_payload_max_length(static_cast<size_t>(options.max_upload_bytes));
   auto failures = std::make_unique<FailureLimiter>(areas.clock);
-  install_failure_limits(*http, *failures);
+  install_pre_routing(*http, *failures);
   // The logger sees every request's final status, whichever route (or none) answered.
   http->set_logger([&failures = *failures, &changes = *changes, &keys = areas.keys, &fleet = areas.fleet](
                        const Request& req, const Response& res) {
