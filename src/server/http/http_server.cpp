@@ -25,6 +25,10 @@ using httplib::Response;
 // is microseconds); idle keep-alive connections are let go after 2 s so they
 // cannot hold the pool.
 constexpr std::size_t kHttpWorkers = 128;
+// Connections waiting for a worker: beyond them a connection is closed as
+// soon as it is accepted, so a flood cannot take every file descriptor.
+// Each waits at most the head deadline unless its request has arrived.
+constexpr std::size_t kMaxWaitingConnections = 1'024;
 // Event streams hold their worker for minutes: a quarter of the pool at most.
 constexpr int kMaxEventStreams = static_cast<int>(kHttpWorkers / 4);
 
@@ -131,17 +135,17 @@ Result<std::unique_ptr<HttpServer>> HttpServer::bind(const ServerAreas& areas,
   if (!options.tls_cert_file.empty()) {
     CANOPY_ASSIGN_OR_RETURN(tls, TlsCredentials::load(options.tls_cert_file, options.tls_key_file));
     auto https = std::make_unique<PacedServer<httplib::SSLServer>>(
-        options.pace, areas.clock,
+        options.pace, WorkerLimits{kHttpWorkers, kMaxWaitingConnections}, areas.clock,
         [&credentials = *tls](SSL_CTX& context) { return credentials.configure(context); });
     if (!https->is_valid())
       return make_error(ErrorCode::kInternal, "cannot set up TLS: OpenSSL refused the context");
     http = std::move(https);
   } else {
-    http = std::make_unique<PacedServer<httplib::Server>>(options.pace, areas.clock);
+    http = std::make_unique<PacedServer<httplib::Server>>(
+        options.pace, WorkerLimits{kHttpWorkers, kMaxWaitingConnections}, areas.clock);
   }
   http->set_read_timeout(30);
   http->set_write_timeout(30);
-  http->new_task_queue = [] { return new httplib::ThreadPool(kHttpWorkers); };
   http->set_keep_alive_timeout(2);
   http->set_keep_alive_max_count(1000);
 

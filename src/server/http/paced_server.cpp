@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <type_traits>
@@ -22,6 +23,43 @@ std::size_t client_header_count(const httplib::Request& req) {
 }
 
 namespace {
+
+// What the pool tells the worker about the connection it is about to serve
+// (httplib hands the pool only a closure): when the listener accepted it,
+// and whether it is to be closed unserved.
+thread_local std::int64_t accepted_ms = 0;
+thread_local bool shed = false;
+
+class PacedTaskQueue final : public httplib::TaskQueue {
+ public:
+  PacedTaskQueue(const WorkerLimits& limits, Clock& clock)
+      : pool_(limits.workers), max_waiting_(limits.max_waiting), clock_(clock) {}
+
+  // Called by the listener right after each accept.
+  void enqueue(std::function<void()> serve) override {
+    if (waiting_.load() >= max_waiting_) {
+      // Too many wait already: closed here, on the listener's thread, unread.
+      spdlog::warn("http.connection_refused reason=\"{} connections wait for a worker\"", max_waiting_);
+      shed = true;
+      serve();
+      shed = false;
+      return;
+    }
+    ++waiting_;
+    pool_.enqueue([this, serve = std::move(serve), at = clock_.monotonic_ms()] {
+      --waiting_;
+      accepted_ms = at;
+      serve();
+    });
+  }
+  void shutdown() override { pool_.shutdown(); }
+
+ private:
+  httplib::ThreadPool pool_;
+  const std::size_t max_waiting_;
+  Clock& clock_;
+  std::atomic<std::size_t> waiting_{0};
+};
 
 void address_of(int fd, bool peer, std::string& ip, int& port) {
   sockaddr_storage address{};
@@ -280,8 +318,16 @@ class PacedStream final : public httplib::Stream {
 
 }  // namespace
 
+httplib::TaskQueue* new_paced_task_queue(const WorkerLimits& limits, Clock& clock) {
+  return new PacedTaskQueue(limits, clock);
+}
+
 template <class Base>
 bool PacedServer<Base>::process_and_close_socket(socket_t sock) {
+  if (shed) {
+    ::close(sock);
+    return false;
+  }
   ::fcntl(sock, F_SETFL, ::fcntl(sock, F_GETFL) | O_NONBLOCK);
   SSL* ssl = nullptr;
   if constexpr (std::is_same_v<Base, httplib::SSLServer>) {
@@ -291,7 +337,7 @@ bool PacedServer<Base>::process_and_close_socket(socket_t sock) {
   const auto ms = [](time_t s, time_t us) { return static_cast<int>(s * 1000 + us / 1000); };
   PacedStream stream(sock, ssl, pace_, clock_, ms(this->read_timeout_sec_, this->read_timeout_usec_),
                      ms(this->write_timeout_sec_, this->write_timeout_usec_));
-  std::int64_t since_ms = clock_.monotonic_ms();
+  std::int64_t since_ms = accepted_ms;
   stream.begin_head(since_ms);
   bool served = false;
   const bool secured = std::is_same_v<Base, httplib::Server> || (ssl && stream.accept_tls());

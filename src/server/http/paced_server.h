@@ -29,14 +29,29 @@ constexpr std::size_t kMaxRequestHeadBytes = 64 * 1024;
 // request (REMOTE_ADDR, REMOTE_PORT, LOCAL_ADDR, LOCAL_PORT).
 std::size_t client_header_count(const httplib::Request& req);
 
+// The workers, and the connections that may wait for one: httplib's own
+// pool queues every accepted connection, however many.
+struct WorkerLimits {
+  std::size_t workers = 128;
+  std::size_t max_waiting = 1'024;  // more are closed as soon as accepted
+};
+
+// httplib's thread pool, with each connection's accept time handed to the
+// worker that serves it (its head deadline counts from the accept, so a
+// connection that waited in the queue past it and has sent nothing is let
+// go at once), and the connections waiting for a worker bounded.
+httplib::TaskQueue* new_paced_task_queue(const WorkerLimits& limits, Clock& clock);
+
 // Base is httplib::Server or httplib::SSLServer; the rest of the arguments
 // are Base's. `clock` paces the network, so it is the real clock.
 template <class Base>
 class PacedServer final : public Base {
  public:
   template <class... Args>
-  PacedServer(const ClientPace& pace, Clock& clock, Args&&... args)
-      : Base(std::forward<Args>(args)...), pace_(pace), clock_(clock) {}
+  PacedServer(const ClientPace& pace, const WorkerLimits& workers, Clock& clock, Args&&... args)
+      : Base(std::forward<Args>(args)...), pace_(pace), clock_(clock) {
+    this->new_task_queue = [workers, &clock] { return new_paced_task_queue(workers, clock); };
+  }
 
  private:
   // Overrides httplib's: the same keep-alive loop over one PacedStream.
