@@ -39,11 +39,17 @@ class PacedTaskQueue final : public httplib::TaskQueue {
   void enqueue(std::function<void()> serve) override {
     if (waiting_.load() >= max_waiting_) {
       // Too many wait already: closed here, on the listener's thread, unread.
-      spdlog::warn("http.connection_refused reason=\"{} connections wait for a worker\"", max_waiting_);
+      // Logged once per spell, not per connection, or a flood fills the log.
+      if (refused_++ == 0)
+        spdlog::warn("http.connection_refused reason=\"{} connections wait for a worker\"", max_waiting_);
       shed = true;
       serve();
       shed = false;
       return;
+    }
+    if (refused_ > 0) {
+      spdlog::warn("http.connections_accepted_again refused={}", refused_);
+      refused_ = 0;
     }
     ++waiting_;
     pool_.enqueue([this, serve = std::move(serve), at = clock_.monotonic_ms()] {
@@ -59,6 +65,7 @@ class PacedTaskQueue final : public httplib::TaskQueue {
   const std::size_t max_waiting_;
   Clock& clock_;
   std::atomic<std::size_t> waiting_{0};
+  std::uint64_t refused_ = 0;  // in this spell; the listener's thread alone
 };
 
 void address_of(int fd, bool peer, std::string& ip, int& port) {
