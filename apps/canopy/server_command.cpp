@@ -77,6 +77,14 @@ void register_server_command(CLI::App& app, Globals& globals, int& exit_code) {
   command->add_option_function<std::string>(
       "--tls-key", [&globals](const std::string& v) { globals.flags["tls_key"] = v; },
       "the certificate's private key (PEM; also CANOPY_TLS_KEY)");
+  command->add_option_function<std::string>(
+      "--request-timeout", [&globals](const std::string& v) { globals.flags["request_timeout_s"] = v; },
+      "seconds a client has to send a request's headers (from connecting or from the previous response), "
+      "and a body's first bytes; slower clients are dropped (also CANOPY_REQUEST_TIMEOUT_S; default 10)");
+  command->add_option_function<std::string>(
+      "--min-upload-rate", [&globals](const std::string& v) { globals.flags["min_upload_rate"] = v; },
+      "bytes a second a request body must average after its first --request-timeout seconds; slower "
+      "clients are dropped (also CANOPY_MIN_UPLOAD_RATE; default 1024)");
   auto self_signed = std::make_shared<bool>(false);
   auto allow_plain_http = std::make_shared<bool>(false);
   command->add_flag("--self-signed", *self_signed,
@@ -132,6 +140,12 @@ void register_server_command(CLI::App& app, Globals& globals, int& exit_code) {
     CANOPY_ASSIGN_OR_RETURN(options.job_lease_s, globals.config.get_int("job_lease_s", 60));
     if (options.job_lease_s < 3 || options.job_lease_s > 86'400)
       return make_error(ErrorCode::kInvalidArgument, "--job-lease must be between 3 and 86400 seconds");
+    CANOPY_ASSIGN_OR_RETURN(options.request_timeout_s, globals.config.get_int("request_timeout_s", 10));
+    if (options.request_timeout_s < 1 || options.request_timeout_s > 3600)
+      return make_error(ErrorCode::kInvalidArgument, "--request-timeout must be between 1 and 3600 seconds");
+    CANOPY_ASSIGN_OR_RETURN(options.min_upload_rate, globals.config.get_int("min_upload_rate", 1024));
+    if (options.min_upload_rate < 1)
+      return make_error(ErrorCode::kInvalidArgument, "--min-upload-rate must be at least 1 byte a second");
     options.tls_cert_file = globals.config.get("tls_cert");
     options.tls_key_file = globals.config.get("tls_key");
     options.self_signed = *self_signed;

@@ -257,7 +257,9 @@ Result<std::unique_ptr<Server>> Server::open(ServerOptions options) {
                       *parts->fleet, *parts->field_data, *parts->samples, *parts->labeling, *parts->datasets,
                       *parts->prelabeler, *parts->retrain, *parts->drift, clock},
           HttpServerOptions{options.host, options.port, options.max_upload_bytes, options.web_dir,
-                            options.tls_cert_file, options.tls_key_file}));
+                            options.tls_cert_file, options.tls_key_file,
+                            ClientPace{options.request_timeout_s * 1000, options.request_timeout_s * 1000,
+                                       options.min_upload_rate}}));
   return std::unique_ptr<Server>(new Server(std::move(parts)));
 }
 

@@ -51,6 +51,11 @@ struct ServerOptions {
   std::filesystem::path tls_cert_file, tls_key_file;
   bool self_signed = false;
   bool allow_plain_http = false;
+  // Slow clients (docs/security.md): a request head within this many
+  // seconds of the accept or the previous response; a body's first bytes
+  // within as many, then at least this many bytes a second on average.
+  std::int64_t request_timeout_s = 10;
+  std::int64_t min_upload_rate = 1'024;
 };
 
 class HttpServer;

@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "server/http/middleware.h"
+#include "server/http/paced_server.h"
 #include "server/http/routes.h"
 
 namespace canopy::server {
@@ -24,6 +25,10 @@ using httplib::Response;
 // is microseconds); idle keep-alive connections are let go after 2 s so they
 // cannot hold the pool.
 constexpr std::size_t kHttpWorkers = 128;
+// Connections waiting for a worker: beyond them a connection is closed as
+// soon as it is accepted, so a flood cannot take every file descriptor.
+// Each waits at most the head deadline unless its request has arrived.
+constexpr std::size_t kMaxWaitingConnections = 1'024;
 // Event streams hold their worker for minutes: a quarter of the pool at most.
 constexpr int kMaxEventStreams = static_cast<int>(kHttpWorkers / 4);
 
@@ -92,10 +97,19 @@ bool is_guess(const Request& req, ApiKeys& keys, Fleet& fleet) {
   return !key.empty() && !issued(key);
 }
 
-// docs/security.md, "Brute force": an address shut out by the limiter gets
-// 429 for every request, before its credentials are looked at.
-httplib::Server::HandlerResponse refuse_if_shut_out(FailureLimiter& failures, const Request& req,
-                                                    Response& res) {
+// A head with too many headers gets 431 (the connection loop stopped reading
+// it after one too many, paced_server.h); and, as docs/security.md "Brute
+// force" says, an address shut out by the limiter gets 429 for every request,
+// before its credentials are looked at.
+httplib::Server::HandlerResponse refuse_before_routing(FailureLimiter& failures, const Request& req,
+                                                       Response& res) {
+  if (client_header_count(req) > kMaxRequestHeaders) {
+    send_error(res,
+               make_error(ErrorCode::kTooLarge,
+                          "a request may have at most " + std::to_string(kMaxRequestHeaders) + " headers"),
+               431);
+    return httplib::Server::HandlerResponse::Handled;
+  }
   const std::int64_t wait = failures.wait_ms(req.remote_addr);
   if (wait == 0) return httplib::Server::HandlerResponse::Unhandled;
   failures.record_refused();
@@ -133,17 +147,18 @@ Result<std::unique_ptr<HttpServer>> HttpServer::bind(const ServerAreas& areas,
     return make_error(ErrorCode::kInvalidArgument, "HTTPS needs both a certificate and a key file");
   if (!options.tls_cert_file.empty()) {
     CANOPY_ASSIGN_OR_RETURN(tls, TlsCredentials::load(options.tls_cert_file, options.tls_key_file));
-    auto https = std::make_unique<httplib::SSLServer>(
+    auto https = std::make_unique<PacedServer<httplib::SSLServer>>(
+        options.pace, WorkerLimits{kHttpWorkers, kMaxWaitingConnections}, areas.clock,
         [&credentials = *tls](SSL_CTX& context) { return credentials.configure(context); });
     if (!https->is_valid())
       return make_error(ErrorCode::kInternal, "cannot set up TLS: OpenSSL refused the context");
     http = std::move(https);
   } else {
-    http = std::make_unique<httplib::Server>();
+    http = std::make_unique<PacedServer<httplib::Server>>(
+        options.pace, WorkerLimits{kHttpWorkers, kMaxWaitingConnections}, areas.clock);
   }
   http->set_read_timeout(30);
   http->set_write_timeout(30);
-  http->new_task_queue = [] { return new httplib::ThreadPool(kHttpWorkers); };
   http->set_keep_alive_timeout(2);
   http->set_keep_alive_max_count(1000);
 
@@ -187,7 +202,7 @@ Result<std::unique_ptr<HttpServer>> HttpServer::bind(const ServerAreas& areas,
   auto failures = std::make_unique<FailureLimiter>(areas.clock);
   http->set_pre_routing_handler([&failures = *failures](const Request& req, Response& res) {
     prefer_gzip(req);
-    return refuse_if_shut_out(failures, req, res);
+    return refuse_before_routing(failures, req, res);
   });
   // The logger sees every request's final status, whichever route (or none) answered.
   http->set_logger([&failures = *failures, &changes = *changes, &keys = areas.keys, &fleet = areas.fleet](

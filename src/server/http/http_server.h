@@ -22,6 +22,7 @@
 #include "server/field_data/field_data.h"
 #include "server/fleet/fleet.h"
 #include "server/http/change_feed.h"
+#include "server/http/client_pace.h"
 #include "server/http/route_access.h"
 #include "server/http/tls_credentials.h"
 #include "server/labeling/label_queue.h"
@@ -65,6 +66,8 @@ struct HttpServerOptions {
   std::filesystem::path web_dir;  // the web pages; empty: none served
   // HTTPS with this certificate (chain) and key, both PEM; empty: plain HTTP.
   std::filesystem::path tls_cert_file, tls_key_file;
+  // How slow a client may be before it is dropped (client_pace.h).
+  ClientPace pace;
 };
 
 class HttpServer {
