@@ -204,18 +204,22 @@ Result<std::unique_ptr<HttpServer>> HttpServer::bind(const ServerAreas& areas,
     prefer_gzip(req);
     return refuse_before_routing(failures, req, res);
   });
-  // The logger sees every request's final status, whichever route (or none) answered.
-  http->set_logger([&failures = *failures, &changes = *changes, &keys = areas.keys, &fleet = areas.fleet](
-                       const Request& req, const Response& res) {
+  // The post-routing handler sees every request's final status, whichever
+  // route (or none) answered, before the answer is sent: a guess is counted
+  // before the guesser can send the next one.
+  http->set_post_routing_handler(
+      [&failures = *failures, &keys = areas.keys, &fleet = areas.fleet](const Request& req, Response& res) {
+        if (res.status == 401 && is_guess(req, keys, fleet))
+          failures.record_failure(req.remote_addr, req.path.starts_with("/api/v1/device/") ? "device token"
+                                                   : req.path == "/api/v1/enroll"  ? "enrollment token"
+                                                   : req.path == "/api/v1/session" ? "password"
+                                                                                   : "api key");
+      });
+  http->set_logger([&changes = *changes](const Request& req, const Response& res) {
     spdlog::debug("http.request method={} path={} status={}", req.method, req.path, res.status);
     if (res.status >= 200 && res.status < 300 && req.method != "GET" && req.method != "HEAD")
       if (auto topic = change_topic(req.path))
         changes.publish(*topic, req.method, *topic == "access" ? "" : req.path);
-    if (res.status == 401 && is_guess(req, keys, fleet))
-      failures.record_failure(req.remote_addr, req.path.starts_with("/api/v1/device/") ? "device token"
-                                               : req.path == "/api/v1/enroll"          ? "enrollment token"
-                                               : req.path == "/api/v1/session"         ? "password"
-                                                                                       : "api key");
   });
 
   // httplib's default sets SO_REUSEPORT, with which a second server binds the
