@@ -23,6 +23,8 @@ packages=(
   clang libclang-rt-14-dev libgtest-dev libgmock-dev libbenchmark-dev
   # real clients used by integration tests and the demo
   curl zip unzip
+  # promtool, which checks the server's /metrics text in tests
+  prometheus
   # the server's database read whole by the field outage test (the operator API pages only the newest 1000)
   sqlite3
   # real ONNX models with reference inputs/outputs for the demo and tests

@@ -150,6 +150,8 @@ const Row kAccessTable[] = {
   {"GET",    "/api/v1/drift",                                                  "/api/v1/drift",                                {401, 401, 200, 403, 200, 200, 200}},
   {"GET",    R"(/api/v1/lineage/models/([^/]+)/versions/([0-9]+))",            "/api/v1/lineage/models/m/versions/1",          {401, 401, 404, 403, 404, 404, 404}},
   {"GET",    R"(/api/v1/lineage/samples/(.+))",                                "/api/v1/lineage/samples/dev/cam/1",            {401, 401, 200, 403, 200, 200, 200}},
+  // Monitoring
+  {"GET",    "/metrics",                                                       "/metrics",                                     {401, 401, 200, 403, 200, 200, 200}},
   // The web pages
   {"GET",    "/dashboard/.*",                                                  "/dashboard/",                                  {200, 200, 200, 200, 200, 200, 200}},
   {"GET",    "/label/.*",                                                      "/label/",                                      {200, 200, 200, 200, 200, 200, 200}},

@@ -231,6 +231,10 @@ Status Fleet::report(const std::string& device_id, const api::StatusReport& repo
   CANOPY_TRY(tx.commit());
   undo.commit();
   device = std::move(updated);
+  // A rollback the server ordered names its deployment; a device that fell
+  // back on its own, after its model failed a health check, names none.
+  if (reported_state == ReportState::kRolledBack)
+    ++(deployment_id ? reported_rollbacks_ : reported_fallbacks_);
   spdlog::debug("fleet.report device={} deployment={} state={}", device_id, deployment_id.value_or(0),
                 api::report_state_name(reported_state));
   return {};

@@ -118,6 +118,17 @@ class Fleet {
   DevicePage query_devices(const DeviceQuery& query);
   // The dashboard's counts (summarize_devices).
   Json summarize_devices();
+  // For monitoring (docs/monitoring.md): deployments by state, the rolled-back
+  // ones by what rolled them back (never undone, so these only grow), and the
+  // rollbacks devices reported since the server started, by why.
+  struct DeploymentCounts {
+    std::map<DeploymentState, std::int64_t> by_state;
+    std::int64_t rolled_back_by_failures = 0;  // the failure threshold, with auto_rollback
+    std::int64_t rolled_back_by_operator = 0;
+    std::int64_t device_rollbacks_ordered = 0;  // a rolled-back deployment returned the device
+    std::int64_t device_fallbacks = 0;          // the device's model failed its health check
+  };
+  DeploymentCounts deployment_counts();
   // With its recent reports.
   Result<api::DeviceInfo> show_device(const std::string& device_id);
   Result<api::DeviceInfo> set_device_status(const std::string& device_id, DeviceStatus status);
@@ -191,6 +202,7 @@ class Fleet {
   std::map<std::int64_t, std::int64_t> wake_ms_;                  // deployment id -> RolloutPlan::wake_ms
   std::unordered_map<std::string, api::FieldConfigRecord> field_configs_;  // device id -> newest, with text
   std::vector<std::string> last_seen_dirty_;
+  std::int64_t reported_rollbacks_ = 0, reported_fallbacks_ = 0;  // rolled-back reports since the start
   std::int64_t last_seen_flushed_ms_ = 0;
 };
 

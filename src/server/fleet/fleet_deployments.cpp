@@ -106,6 +106,20 @@ Result<api::DeploymentStatus> Fleet::deployment_status(std::int64_t id) {
   return deployment_status_locked(it->second, true);
 }
 
+Fleet::DeploymentCounts Fleet::deployment_counts() {
+  std::lock_guard state(state_mutex_);
+  DeploymentCounts counts;
+  for (const auto& [id, deployment] : deployments_) {
+    ++counts.by_state[deployment.state];
+    if (deployment.state != DeploymentState::kRolledBack) continue;
+    ++(deployment.reason.starts_with(kRolledBackByPrefix) ? counts.rolled_back_by_operator
+                                                          : counts.rolled_back_by_failures);
+  }
+  counts.device_rollbacks_ordered = reported_rollbacks_;
+  counts.device_fallbacks = reported_fallbacks_;
+  return counts;
+}
+
 Result<api::DeploymentStatus> Fleet::control_deployment(std::int64_t id, const std::string& operation,
                                                         const std::string& by) {
   const std::int64_t now = clock_.wall_ms();
@@ -133,7 +147,7 @@ Result<api::DeploymentStatus> Fleet::control_deployment(std::int64_t id, const s
       reason = "aborted by " + by;
     } else if (operation == "rollback" && live) {
       next = DeploymentState::kRolledBack;
-      reason = "rolled back by " + by;
+      reason = std::string(kRolledBackByPrefix) + by;
     } else {
       return make_error(ErrorCode::kConflict, "deployment " + std::to_string(id) + " is " +
                                                   std::string(api::deployment_state_name(state)) +

@@ -84,6 +84,10 @@ inline constexpr const char* kMemberSuperseded = "superseded";
 // Back on its previous model after the deployment was rolled back.
 inline constexpr const char* kMemberReverted = "reverted";
 
+// The start of the reason of a deployment a person rolled back (the rest
+// names them); a rollback by the failure threshold gives its counts instead.
+inline constexpr std::string_view kRolledBackByPrefix = "rolled back by ";
+
 // A member state that counts as a failure: a reported failure or rollback.
 bool is_failure_state(std::string_view state);
 

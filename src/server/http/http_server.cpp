@@ -163,7 +163,9 @@ Result<std::unique_ptr<HttpServer>> HttpServer::bind(const ServerAreas& areas,
   http->set_keep_alive_max_count(1000);
 
   auto access = std::make_unique<Access>(Access{areas.keys, areas.accounts, areas.audit});
-  Routes routes(*http, *access, areas.fleet);
+  auto metrics = std::make_unique<RequestMetrics>();
+  auto failures = std::make_unique<FailureLimiter>(areas.clock);
+  Routes routes(*http, *access, areas.fleet, *metrics);
   routes.get("/api/v1/health", kPublic, [](const Request&, Response& res) {
     send_json(res, 200, {{"status", "ok"}});
   });
@@ -179,6 +181,8 @@ Result<std::unique_ptr<HttpServer>> HttpServer::bind(const ServerAreas& areas,
   install_retrain_routes(routes, areas.retrain, areas.drift);
   auto changes = std::make_unique<ChangeFeed>();
   install_event_routes(routes, *changes, kMaxEventStreams, areas.clock);
+  install_metrics_routes(
+      routes, MetricsSources{*metrics, *failures, areas.fleet, areas.labeling, areas.retrain, areas.runs});
   if (!options.web_dir.empty()) CANOPY_TRY(install_web_files(routes, options.web_dir));
 
   // Refuse an upload before its body is sent (curl sends Expect: 100-continue
@@ -199,7 +203,6 @@ Result<std::unique_ptr<HttpServer>> HttpServer::bind(const ServerAreas& areas,
       });
   install_error_handlers(*http);
   http->set_payload_max_length(static_cast<size_t>(options.max_upload_bytes));
-  auto failures = std::make_unique<FailureLimiter>(areas.clock);
   http->set_pre_routing_handler([&failures = *failures](const Request& req, Response& res) {
     prefer_gzip(req);
     return refuse_before_routing(failures, req, res);
@@ -243,15 +246,17 @@ Result<std::unique_ptr<HttpServer>> HttpServer::bind(const ServerAreas& areas,
   } else if (!http->bind_to_port(options.host, port)) {
     return bind_error(options.host, port, errno);
   }
-  return std::unique_ptr<HttpServer>(new HttpServer(std::move(http), std::move(access), std::move(tls),
-                                                    std::move(failures), std::move(changes), routes.list(),
-                                                    port));
+  return std::unique_ptr<HttpServer>(new HttpServer(std::move(http), std::move(access), std::move(metrics),
+                                                    std::move(tls), std::move(failures), std::move(changes),
+                                                    routes.list(), port));
 }
 
 HttpServer::HttpServer(std::unique_ptr<httplib::Server> http, std::unique_ptr<Access> access,
-                       std::unique_ptr<TlsCredentials> tls, std::unique_ptr<FailureLimiter> failures,
-                       std::unique_ptr<ChangeFeed> changes, std::vector<RouteInfo> routes, int port)
+                       std::unique_ptr<RequestMetrics> metrics, std::unique_ptr<TlsCredentials> tls,
+                       std::unique_ptr<FailureLimiter> failures, std::unique_ptr<ChangeFeed> changes,
+                       std::vector<RouteInfo> routes, int port)
     : access_(std::move(access)),
+      metrics_(std::move(metrics)),
       tls_(std::move(tls)),
       failures_(std::move(failures)),
       changes_(std::move(changes)),

@@ -23,6 +23,7 @@
 #include "server/fleet/fleet.h"
 #include "server/http/change_feed.h"
 #include "server/http/client_pace.h"
+#include "server/http/request_metrics.h"
 #include "server/http/route_access.h"
 #include "server/http/tls_credentials.h"
 #include "server/labeling/label_queue.h"
@@ -98,9 +99,11 @@ class HttpServer {
 
  private:
   HttpServer(std::unique_ptr<httplib::Server> http, std::unique_ptr<Access> access,
-             std::unique_ptr<TlsCredentials> tls, std::unique_ptr<FailureLimiter> failures,
-             std::unique_ptr<ChangeFeed> changes, std::vector<RouteInfo> routes, int port);
+             std::unique_ptr<RequestMetrics> metrics, std::unique_ptr<TlsCredentials> tls,
+             std::unique_ptr<FailureLimiter> failures, std::unique_ptr<ChangeFeed> changes,
+             std::vector<RouteInfo> routes, int port);
   std::unique_ptr<Access> access_;            // the routes hold references to it
+  std::unique_ptr<RequestMetrics> metrics_;   // the routes count into it
   std::unique_ptr<TlsCredentials> tls_;       // the handshakes hold a pointer to it
   std::unique_ptr<FailureLimiter> failures_;  // the pre-routing handler and the logger hold references
   std::unique_ptr<ChangeFeed> changes_;       // the logger and the event streams hold references

@@ -8,7 +8,8 @@
 // role): kPublic, kDeviceToken or kSignedIn (route_access.h). A handler
 // takes what its check established: nothing, the device's id, the session,
 // or the caller's key record. Handlers of the *_streamed registrations read
-// the body themselves, and only once the caller checks out.
+// the body themselves, and only once the caller checks out. Every handler
+// is timed into the route's RequestMetrics (request_metrics.h).
 // Private to src/server/http/.
 // Thread-safety: registration happens before the server serves; handlers
 // run on httplib's workers.
@@ -26,6 +27,7 @@
 #include "server/fleet/fleet.h"
 #include "server/http/device_auth.h"
 #include "server/http/middleware.h"
+#include "server/http/request_metrics.h"
 #include "server/http/route_access.h"
 
 namespace canopy::server {
@@ -41,40 +43,41 @@ using SessionHandler = std::function<void(const httplib::Request&, httplib::Resp
 
 class Routes {
  public:
-  // `http`, `access` and `fleet` (which checks device tokens) must outlive the routes.
-  Routes(httplib::Server& http, const Access& access, Fleet& fleet)
-      : http_(http), access_(access), fleet_(fleet) {}
+  // `http`, `access`, `fleet` (which checks device tokens) and `metrics`
+  // must outlive the routes.
+  Routes(httplib::Server& http, const Access& access, Fleet& fleet, RequestMetrics& metrics)
+      : http_(http), access_(access), fleet_(fleet), metrics_(metrics) {}
 
   // Routes whose handler gets the request with its whole body (httplib reads it first).
   template <typename Who, typename HandlerFn>
   void get(const std::string& pattern, Who who, HandlerFn handler) {
-    http_.Get(pattern, guard(record("GET", pattern, who), std::move(handler)));
+    http_.Get(pattern, timed(record("GET", pattern, who), guard(who, std::move(handler))));
   }
   template <typename Who, typename HandlerFn>
   void post(const std::string& pattern, Who who, HandlerFn handler) {
-    http_.Post(pattern, guard(record("POST", pattern, who), std::move(handler)));
+    http_.Post(pattern, timed(record("POST", pattern, who), guard(who, std::move(handler))));
   }
   template <typename Who, typename HandlerFn>
   void put(const std::string& pattern, Who who, HandlerFn handler) {
-    http_.Put(pattern, guard(record("PUT", pattern, who), std::move(handler)));
+    http_.Put(pattern, timed(record("PUT", pattern, who), guard(who, std::move(handler))));
   }
   template <typename Who, typename HandlerFn>
   void patch(const std::string& pattern, Who who, HandlerFn handler) {
-    http_.Patch(pattern, guard(record("PATCH", pattern, who), std::move(handler)));
+    http_.Patch(pattern, timed(record("PATCH", pattern, who), guard(who, std::move(handler))));
   }
   template <typename Who, typename HandlerFn>
   void del(const std::string& pattern, Who who, HandlerFn handler) {
-    http_.Delete(pattern, guard(record("DELETE", pattern, who), std::move(handler)));
+    http_.Delete(pattern, timed(record("DELETE", pattern, who), guard(who, std::move(handler))));
   }
 
   // Routes whose handler reads the body itself (uploads, device batches).
   template <typename Who, typename HandlerFn>
   void post_streamed(const std::string& pattern, Who who, HandlerFn handler) {
-    http_.Post(pattern, guard_streamed(record("POST", pattern, who), std::move(handler)));
+    http_.Post(pattern, timed(record("POST", pattern, who), guard_streamed(who, std::move(handler))));
   }
   template <typename Who, typename HandlerFn>
   void put_streamed(const std::string& pattern, Who who, HandlerFn handler) {
-    http_.Put(pattern, guard_streamed(record("PUT", pattern, who), std::move(handler)));
+    http_.Put(pattern, timed(record("PUT", pattern, who), guard_streamed(who, std::move(handler))));
   }
 
   // The files under `dir` to anyone, at `prefix` ("/label/"), each answer
@@ -86,17 +89,20 @@ class Routes {
   const std::vector<RouteInfo>& list() const { return routes_; }
 
  private:
-  // Keeps the route's row; returns `who` for the guard to apply.
+  // Keeps the route's row; returns its metrics for the handler to be timed into.
   template <typename Who>
-  Who record(const char* method, const std::string& pattern, Who who) {
+  RouteMetrics& record(const char* method, const std::string& pattern, Who who) {
     routes_.push_back({method, pattern, declared(who)});
-    return who;
+    return metrics_.add(method, pattern);
   }
   static RouteAccess declared(PublicAccess) { return {RouteAccess::Kind::kPublic}; }
   static RouteAccess declared(DeviceTokenAccess) { return {RouteAccess::Kind::kDeviceToken}; }
   static RouteAccess declared(SignedInAccess) { return {RouteAccess::Kind::kSignedIn}; }
   static RouteAccess declared(Role least_role) { return {RouteAccess::Kind::kRole, least_role}; }
 
+  static httplib::Server::Handler timed(RouteMetrics& route, httplib::Server::Handler handler);
+  static httplib::Server::HandlerWithContentReader timed(RouteMetrics& route,
+                                                         httplib::Server::HandlerWithContentReader handler);
   httplib::Server::Handler guard(PublicAccess, httplib::Server::Handler handler) const;
   httplib::Server::Handler guard(DeviceTokenAccess, DeviceHandler handler) const;
   httplib::Server::Handler guard(SignedInAccess, SessionHandler handler) const;
@@ -110,6 +116,7 @@ class Routes {
   httplib::Server& http_;
   const Access& access_;
   Fleet& fleet_;
+  RequestMetrics& metrics_;
   std::vector<RouteInfo> routes_;
 };
 

@@ -14,11 +14,13 @@
 #include "server/auth/accounts.h"
 #include "server/auth/api_keys.h"
 #include "server/auth/audit_log.h"
+#include "server/auth/failure_limiter.h"
 #include "server/datasets/dataset_versions.h"
 #include "server/field_data/field_data.h"
 #include "server/fleet/fleet.h"
 #include "server/http/change_feed.h"
 #include "server/http/middleware.h"
+#include "server/http/request_metrics.h"
 #include "server/http/route_table.h"
 #include "server/labeling/label_queue.h"
 #include "server/prelabel/prelabeler.h"
@@ -77,6 +79,19 @@ void install_retrain_routes(Routes& routes, RetrainJobs& jobs, DriftMonitor& dri
 
 // GET /api/v1/events: `feed` as Server-Sent Events, at most `max_streams` at once.
 void install_event_routes(Routes& routes, ChangeFeed& feed, int max_streams, Clock& clock);
+
+// What GET /metrics counts; each must outlive the routes.
+struct MetricsSources {
+  const RequestMetrics& requests;
+  const FailureLimiter& failures;
+  Fleet& fleet;
+  LabelQueue& labeling;
+  RetrainJobs& retrain;
+  RunRecords& runs;
+};
+
+// GET /metrics (reader): the server's metrics in the Prometheus text format.
+void install_metrics_routes(Routes& routes, const MetricsSources& sources);
 
 // The web pages under /label/ and /assets/ from `web_dir`; kNotFound when
 // the directory does not hold them.

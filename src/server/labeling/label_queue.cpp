@@ -409,6 +409,23 @@ Result<std::vector<api::LabelRevision>> LabelQueue::revisions(const std::string&
   return out;
 }
 
+Result<std::map<std::string, std::int64_t>> LabelQueue::count_by_state() {
+  std::lock_guard guard(mutex_);
+  CANOPY_TRY(sync_locked());
+  CANOPY_ASSIGN_OR_RETURN(
+      Statement states,
+      db_.prepare(
+          "SELECT CASE WHEN state = 'in_progress' AND lease_until_ms <= ? THEN 'unlabeled' ELSE state END "
+          "AS shown, COUNT(*) FROM label_tasks GROUP BY shown"));
+  states.bind(1, clock_.wall_ms());
+  std::map<std::string, std::int64_t> counts;
+  while (true) {
+    CANOPY_ASSIGN_OR_RETURN(bool row, states.step());
+    if (!row) return counts;
+    counts[states.column_text(0)] = states.column_int(1);
+  }
+}
+
 Result<api::LabelingStats> LabelQueue::stats() {
   std::lock_guard guard(mutex_);
   CANOPY_TRY(sync_locked());

@@ -21,6 +21,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -93,6 +94,10 @@ class LabelQueue {
                                 const std::string& note);
   Result<std::vector<api::LabelRevision>> revisions(const std::string& sample_id);
   Result<api::LabelingStats> stats();
+  // How many tasks are in each state, a lease that ran out counting as
+  // unlabeled (as stats() does); one query on the state index, after the
+  // samples stored since the last look are taken in, for monitoring.
+  Result<std::map<std::string, std::int64_t>> count_by_state();
   // Every labeled (and reviewed) task, or only reviewed ones; of `field`
   // unless empty. In sample id order.
   Result<std::vector<LabeledTask>> labeled(const std::string& field, bool reviewed_only);

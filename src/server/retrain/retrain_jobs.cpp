@@ -463,6 +463,18 @@ Result<std::vector<api::RetrainJob>> RetrainJobs::jobs(const JobQuery& query) {
   return read_jobs(select);
 }
 
+Result<std::map<std::string, std::int64_t>> RetrainJobs::count_by_state() {
+  std::lock_guard lock(mutex_);
+  CANOPY_ASSIGN_OR_RETURN(Statement select,
+                          db_.prepare("SELECT state, COUNT(*) FROM retrain_jobs GROUP BY state"));
+  std::map<std::string, std::int64_t> counts;
+  while (true) {
+    CANOPY_ASSIGN_OR_RETURN(bool row, select.step());
+    if (!row) return counts;
+    counts[select.column_text(0)] = select.column_int(1);
+  }
+}
+
 Result<std::optional<api::RetrainJob>> RetrainJobs::job_of_run(const std::string& run_id) {
   std::lock_guard lock(mutex_);
   CANOPY_ASSIGN_OR_RETURN(

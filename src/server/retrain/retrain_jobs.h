@@ -32,6 +32,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -126,6 +127,8 @@ class RetrainJobs {
   Result<api::RetrainJob> job(std::int64_t id);
   // Newest first.
   Result<std::vector<api::RetrainJob>> jobs(const JobQuery& query);
+  // How many jobs are in each state; one query on the state index, for monitoring.
+  Result<std::map<std::string, std::int64_t>> count_by_state();
   // The job whose pipeline run is `run_id`, or nullopt (lineage).
   Result<std::optional<api::RetrainJob>> job_of_run(const std::string& run_id);
 

@@ -88,6 +88,17 @@ Result<Json> RunRecords::get(const std::string& id) {
   return record;
 }
 
+Result<std::map<std::string, std::int64_t>> RunRecords::count_by_status() {
+  std::lock_guard guard(mutex_);
+  CANOPY_ASSIGN_OR_RETURN(Statement stmt, db_.prepare("SELECT status, COUNT(*) FROM runs GROUP BY status"));
+  std::map<std::string, std::int64_t> counts;
+  while (true) {
+    CANOPY_ASSIGN_OR_RETURN(bool row, stmt.step());
+    if (!row) return counts;
+    counts[stmt.column_text(0)] = stmt.column_int(1);
+  }
+}
+
 Result<Json> RunRecords::list(int limit) {
   std::lock_guard guard(mutex_);
   CANOPY_ASSIGN_OR_RETURN(Statement stmt, db_.prepare("SELECT record, updated_at FROM runs "

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -55,6 +56,9 @@ class RunRecords {
   Result<Json> get(const std::string& id);
   // {"runs": [...]}: summaries of the newest `limit` runs, newest first.
   Result<Json> list(int limit);
+  // How many runs are in each status (running, succeeded, failed,
+  // interrupted); one query over the runs, for monitoring.
+  Result<std::map<std::string, std::int64_t>> count_by_status();
 
  private:
   RunRecords(Database db, RunLineage& lineage, Clock& clock)

@@ -370,5 +370,49 @@ TEST_F(FleetAreaTest, ARollbackSaysWhichDevicesCanGoBackAndWhyOthersCannot) {
   EXPECT_EQ(desired_version(upgraded), 1);
 }
 
+TEST_F(FleetAreaTest, DeploymentCountsTellRollbacksByThresholdFromRollbacksByAPerson) {
+  const std::string secret = token("north");
+  TestDevice a = enroll("a", secret), b = enroll("b", secret);
+  TestDevice c = enroll("c", token("south"));
+  // The threshold: one failure of two admitted devices is over 0.1.
+  auto by_threshold = deploy(2, "north", {{"min_failures", 1}, {"max_failure_ratio", 0.1}});
+  ASSERT_TRUE(by_threshold.ok()) << by_threshold.error().message;
+  api::StatusReport failed;
+  failed.deployment_id = by_threshold->id;
+  failed.state = ReportState::kFailed;
+  ASSERT_TRUE(fleet_->report(a.id, failed).ok());
+  auto by_person = deploy(2, "south");
+  ASSERT_TRUE(by_person.ok()) << by_person.error().message;
+  ASSERT_TRUE(fleet_->control_deployment(by_person->id, "rollback", "ops").ok());
+  ASSERT_TRUE(deploy(1, "south").ok());
+  // Rolled-back reports: one the server ordered, one a device's own fallback.
+  api::StatusReport returned;
+  returned.deployment_id = by_threshold->id;
+  returned.state = ReportState::kRolledBack;
+  ASSERT_TRUE(fleet_->report(b.id, returned).ok());
+  api::StatusReport fell_back;
+  fell_back.state = ReportState::kRolledBack;
+  fell_back.error = "crop@2 failed its health check";
+  ASSERT_TRUE(fleet_->report(c.id, fell_back).ok());
+  ASSERT_TRUE(fleet_->report(c.id, fell_back).ok());
+
+  Fleet::DeploymentCounts counts = fleet_->deployment_counts();
+  EXPECT_EQ(counts.by_state, (std::map<DeploymentState, std::int64_t>{{DeploymentState::kRolledBack, 2},
+                                                                      {DeploymentState::kRunning, 1}}));
+  EXPECT_EQ(counts.rolled_back_by_failures, 1);
+  EXPECT_EQ(counts.rolled_back_by_operator, 1);
+  EXPECT_EQ(counts.device_rollbacks_ordered, 1);
+  EXPECT_EQ(counts.device_fallbacks, 2);
+
+  // Deployments are stored, so their counts survive a restart; the reports
+  // counted are the ones since the start.
+  reopen();
+  counts = fleet_->deployment_counts();
+  EXPECT_EQ(counts.rolled_back_by_failures, 1);
+  EXPECT_EQ(counts.rolled_back_by_operator, 1);
+  EXPECT_EQ(counts.device_rollbacks_ordered, 0);
+  EXPECT_EQ(counts.device_fallbacks, 0);
+}
+
 }  // namespace
 }  // namespace canopy::server
