@@ -267,7 +267,9 @@ TEST_F(SimVirtualTimeTest, TheAgentsAndTheScheduleRunOnVirtualTime) {
       << sim.output();
   EXPECT_TRUE(sim.printed_line("^sim 2026-03-01T00:3[01]:..Z: 2 of 2 agents running.* virtual hours in "))
       << sim.output();
-  EXPECT_TRUE(sim.printed_line("^sim 2026-03-01T02:0[01]:..Z: stopped 2 agents$")) << sim.output();
+  // Stopping the agents takes real time, 1000-fold in virtual time: up to
+  // 0.3 s on two loaded cores (ctest -j2 with the browser and training tests).
+  EXPECT_TRUE(sim.printed_line("^sim 2026-03-01T02:0[0-5]:..Z: stopped 2 agents$")) << sim.output();
   EXPECT_GT(real_s, 7) << "two virtual hours at 1000x";
   EXPECT_LT(real_s, 60);
   for (int device = 1; device <= 2; ++device) {
