@@ -412,6 +412,11 @@ Result<std::vector<api::LabelRevision>> LabelQueue::revisions(const std::string&
 Result<std::map<std::string, std::int64_t>> LabelQueue::count_by_state() {
   std::lock_guard guard(mutex_);
   CANOPY_TRY(sync_locked());
+  return count_by_state_locked();
+}
+
+Result<std::map<std::string, std::int64_t>> LabelQueue::count_by_state_locked() {
+  // A task whose lease ran out is waiting again, whatever its row says.
   CANOPY_ASSIGN_OR_RETURN(
       Statement states,
       db_.prepare(
@@ -430,17 +435,7 @@ Result<api::LabelingStats> LabelQueue::stats() {
   std::lock_guard guard(mutex_);
   CANOPY_TRY(sync_locked());
   api::LabelingStats stats;
-  CANOPY_ASSIGN_OR_RETURN(
-      Statement states,
-      db_.prepare(
-          "SELECT CASE WHEN state = 'in_progress' AND lease_until_ms <= ? THEN 'unlabeled' ELSE state END "
-          "AS shown, COUNT(*) FROM label_tasks GROUP BY shown"));
-  states.bind(1, clock_.wall_ms());
-  while (true) {
-    CANOPY_ASSIGN_OR_RETURN(bool row, states.step());
-    if (!row) break;
-    stats.by_state[states.column_text(0)] = states.column_int(1);
-  }
+  CANOPY_ASSIGN_OR_RETURN(stats.by_state, count_by_state_locked());
   CANOPY_ASSIGN_OR_RETURN(Statement classes,
                           db_.prepare("SELECT label, boxes FROM label_class_counts WHERE boxes > 0"));
   while (true) {

@@ -109,6 +109,8 @@ class LabelQueue {
       : db_(std::move(db)), source_(source), clock_(clock), options_(options) {}
   // Caller holds mutex_: makes tasks of the samples stored since the last call.
   Status sync_locked();
+  // Tasks by the state people see. Caller holds mutex_.
+  Result<std::map<std::string, std::int64_t>> count_by_state_locked();
   Result<api::LabelTask> task_locked(const std::string& sample_id);
   // Caller holds mutex_: the open task `next` hands out, if any.
   Result<std::optional<std::string>> best_open_locked(const api::TaskFilter& filter);
