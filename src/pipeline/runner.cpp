@@ -32,6 +32,10 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// A step's log tail in its run record: some forty lines, enough for the
+// error and what led to it; a record of a hundred steps stays small.
+constexpr std::size_t kLogTailBytes = 4096;
+
 // Set by SIGINT/SIGTERM while a run is in progress; read by every step's process loop.
 std::atomic<bool> g_stop_requested{false};
 static_assert(std::atomic<bool>::is_always_lock_free, "the stop flag is written from a signal handler");
@@ -102,6 +106,25 @@ std::map<std::string, std::string> inherited_environment() {
     if (eq != std::string::npos) env[entry.substr(0, eq)] = entry.substr(eq + 1);
   }
   return env;
+}
+
+// The last `max_bytes` of a step's log, from the first whole line: what the
+// run record carries to the server, so a failure can be read where the
+// worker's workspace cannot. Empty when there is no log (a cached step).
+std::string log_tail(const fs::path& log, std::size_t max_bytes) {
+  std::ifstream in(log, std::ios::binary | std::ios::ate);
+  if (!in) return {};
+  const std::streamoff size = in.tellg();
+  const std::streamoff start = std::max<std::streamoff>(0, size - static_cast<std::streamoff>(max_bytes));
+  in.seekg(start);
+  std::string tail(static_cast<std::size_t>(size - start), '\0');
+  in.read(tail.data(), static_cast<std::streamsize>(tail.size()));
+  tail.resize(static_cast<std::size_t>(in.gcount()));
+  if (start > 0) {
+    const auto newline = tail.find('\n');
+    tail.erase(0, newline == std::string::npos ? tail.size() : newline + 1);
+  }
+  return tail;
 }
 
 // `git rev-parse HEAD` in the pipeline's directory; nullopt outside a repository or without git.
@@ -532,6 +555,9 @@ void Runner::finish_step(StepRun& run, StepStatus status, const std::string& err
     run.record["duration_s"] = seconds;
     run.record.erase("pid");
     if (!error.empty()) run.record["error"] = redactor_.redact(error);
+    // The log's lines were redacted as they were written.
+    if (status != StepStatus::kCached)
+      run.record["log_tail"] = log_tail(workspace_->log_file(run_id_, run.step->name), kLogTailBytes);
     if (!finished_ok(status)) halted_ = true;
     --running_;
     save_locked();

@@ -185,6 +185,11 @@ TEST_F(PipelineTest, AFailingCommandStopsThePipelineWithItsExitCode) {
   EXPECT_EQ(step(r, "third")["status"], "not-run");
   EXPECT_NE(read_bytes(runs_dir() / r["id"].get<std::string>() / "logs/second.log").find("before-failure"),
             std::string::npos);
+  // The record carries the log's end, for the server and the dashboard.
+  const std::string tail = step(r, "second").value("log_tail", "");
+  EXPECT_NE(tail.find("before-failure"), std::string::npos) << tail;
+  EXPECT_NE(tail.find("== exit code 7"), std::string::npos) << tail;
+  EXPECT_FALSE(step(r, "third").contains("log_tail")) << "a step that never ran has no log";
 
   // `a && b` is not stopped by set -e alone; the runner's per-line check stops it.
   write_pipeline("- step:\n    name: only\n    command:\n    - false && true\n    - touch after-and.txt\n");
@@ -289,6 +294,7 @@ TEST_F(PipelineTest, SecretsNeverReachALogOrARecord) {
                           "/api/v1/runs/" + id);
   ASSERT_EQ(stored.exit_code, 0) << stored.output;
   EXPECT_NE(stored.output.find("\"leak\""), std::string::npos) << stored.output;
+  EXPECT_NE(stored.output.find("it was ***"), std::string::npos) << "the failed step's log tail\n" << stored.output;
   for (const std::string& secret : {token, material, password, std::string(ServerProcess::kAdminKey)}) {
     EXPECT_EQ(result.output.find(secret), std::string::npos) << secret << " in the live output";
     auto grep = run_shell("grep -rF -- '" + secret + "' " + (project() / ".canopy").string());
