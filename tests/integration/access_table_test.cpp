@@ -148,6 +148,7 @@ const Row kAccessTable[] = {
   {"POST",   R"(/api/v1/retrain/jobs/([0-9]+)/approve)",                       "/api/v1/retrain/jobs/1/approve",               {401, 401, 403, 403, 404, 404, 404}},
   {"POST",   R"(/api/v1/retrain/jobs/([0-9]+)/decline)",                       "/api/v1/retrain/jobs/1/decline",               {401, 401, 403, 403, 404, 404, 404}},
   {"GET",    "/api/v1/drift",                                                  "/api/v1/drift",                                {401, 401, 200, 403, 200, 200, 200}},
+  {"GET",    "/api/v1/drift/history",                                          "/api/v1/drift/history?model=m:1&field=f",      {401, 401, 404, 403, 404, 404, 404}},
   {"GET",    R"(/api/v1/lineage/models/([^/]+)/versions/([0-9]+))",            "/api/v1/lineage/models/m/versions/1",          {401, 401, 404, 403, 404, 404, 404}},
   {"GET",    R"(/api/v1/lineage/samples/(.+))",                                "/api/v1/lineage/samples/dev/cam/1",            {401, 401, 200, 403, 200, 200, 200}},
   // Monitoring

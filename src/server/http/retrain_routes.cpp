@@ -1,5 +1,6 @@
 // The closed loop's routes (docs/loop.md, docs/api.md): retrain policies,
 // jobs and the workers' leases, drift reports and alerts, lineage.
+#include "common/time.h"
 #include "server/http/middleware.h"
 #include "server/http/routes.h"
 
@@ -11,6 +12,7 @@ using httplib::Request;
 using httplib::Response;
 
 constexpr std::size_t kMaxRequestBody = 64 << 10;
+constexpr std::int64_t kMaxHistoryHours = 24 * 90;  // a season, 2,160 points
 
 Json jobs_json(const std::vector<api::RetrainJob>& jobs) {
   Json rows = Json::array();
@@ -178,6 +180,45 @@ void install_retrain_routes(Routes& routes, RetrainJobs& jobs, DriftMonitor& dri
                for (const api::DriftReport& report : *reports) report_rows.push_back(report.to_json());
                for (const api::DriftAlert& alert : *alerts) alert_rows.push_back(alert.to_json());
                send_json(res, 200, {{"reports", report_rows}, {"alerts", alert_rows}});
+             });
+
+  // One version's measures in one field, hour by hour, for a chart.
+  routes.get("/api/v1/drift/history", Role::kReader,
+             [&drift](const Request& req, Response& res, const ApiKeyRecord&) {
+               const std::string model = req.get_param_value("model"), field = req.get_param_value("field");
+               if (model.empty() || !req.has_param("field"))
+                 return send_error(res,
+                                   make_error(ErrorCode::kInvalidArgument,
+                                              "parameters 'model' (NAME:VERSION) and 'field' are required"));
+               std::int64_t hours = 168;
+               if (req.has_param("hours")) {
+                 auto parsed = positive_number(req.get_param_value("hours"), "hours");
+                 if (!parsed.ok() || *parsed > kMaxHistoryHours)
+                   return send_error(
+                       res, make_error(ErrorCode::kInvalidArgument,
+                                       "hours must be between 1 and " + std::to_string(kMaxHistoryHours)));
+                 hours = *parsed;
+               }
+               auto history = drift.history(model, field, hours * 3'600'000);
+               if (!history.ok()) return send_error(res, history.error());
+               Json points = Json::array();
+               for (const DriftPoint& point : history->points) {
+                 Json row = {{"hour", format_utc(point.hour_ms)}, {"detections", point.detections}};
+                 for (const api::DriftMeasure& measure : point.measures)
+                   row[measure.name] = measure.value ? Json(*measure.value) : Json();
+                 points.push_back(std::move(row));
+               }
+               Json thresholds = Json::object();
+               if (!history->points.empty())
+                 for (const api::DriftMeasure& measure : history->points.front().measures)
+                   thresholds[measure.name] = measure.threshold;
+               send_json(res, 200,
+                         {{"model", model},
+                          {"field", field},
+                          {"window_s", history->window_ms / 1000},
+                          {"reference_from", format_utc(history->reference_from_ms)},
+                          {"thresholds", thresholds},
+                          {"points", points}});
              });
 
   routes.get(R"(/api/v1/lineage/models/([^/]+)/versions/([0-9]+))", Role::kReader,

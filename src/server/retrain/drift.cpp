@@ -1,5 +1,6 @@
 #include "server/retrain/drift.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <numeric>
@@ -11,6 +12,7 @@ namespace {
 
 // A bin's share, never 0: an empty bin on one side is a large shift, not an infinite one.
 constexpr double kSmallestShare = 1e-4;
+constexpr std::int64_t kHourMs = 3'600'000;
 
 std::int64_t total(const api::ConfidenceHistogram& histogram) {
   return std::accumulate(histogram.begin(), histogram.end(), std::int64_t{0});
@@ -28,6 +30,12 @@ api::DriftMeasure missing(const char* name, double threshold, std::string note) 
 
 api::DriftMeasure above(const char* name, double value, double threshold, std::string note) {
   return {name, value, threshold, value >= threshold, std::move(note)};
+}
+
+void add(DriftWindow& into, const DriftWindow& from) {
+  for (std::size_t bin = 0; bin < into.histogram.size(); ++bin) into.histogram[bin] += from.histogram[bin];
+  into.agreement_sum += from.agreement_sum;
+  into.agreement_periods += from.agreement_periods;
 }
 
 }  // namespace
@@ -53,6 +61,38 @@ double low_confidence_share(const api::ConfidenceHistogram& histogram) {
   if (all == 0) return 0;
   const std::int64_t low = std::accumulate(histogram.begin(), histogram.begin() + 5, std::int64_t{0});
   return static_cast<double>(low) / static_cast<double>(all);
+}
+
+DriftWindows drift_windows(const std::vector<DriftHour>& hours, std::int64_t end_ms, std::int64_t window_ms) {
+  DriftWindows out;
+  if (hours.empty()) return out;
+  const std::int64_t reference_end = hours.front().hour_ms + window_ms;
+  out.reference_from_ms = hours.front().hour_ms;
+  out.reference_to_ms = std::min(reference_end, end_ms);
+  out.latest_from_ms = std::max(reference_end, end_ms - window_ms);
+  for (const DriftHour& hour : hours) {
+    if (hour.hour_ms >= end_ms) break;
+    if (hour.hour_ms < reference_end) add(out.reference, hour.counts);
+    if (hour.hour_ms >= out.latest_from_ms) {
+      if (!out.latest) out.latest.emplace();
+      add(*out.latest, hour.counts);
+    }
+  }
+  return out;
+}
+
+std::vector<DriftPoint> drift_history(const std::vector<DriftHour>& hours, std::int64_t since_ms,
+                                      std::int64_t window_ms, const DriftThresholds& thresholds) {
+  std::vector<DriftPoint> points;
+  for (const DriftHour& hour : hours) {
+    if (hour.hour_ms < since_ms) continue;
+    const DriftWindows windows = drift_windows(hours, hour.hour_ms + kHourMs, window_ms);
+    std::vector<api::DriftMeasure> measures =
+        measure_drift(windows.reference, windows.latest, std::nullopt, thresholds);
+    std::erase_if(measures, [](const api::DriftMeasure& m) { return m.name == api::kDriftAccuracy; });
+    points.push_back({hour.hour_ms, hour.counts.detections(), std::move(measures)});
+  }
+  return points;
 }
 
 std::vector<api::DriftMeasure> measure_drift(const std::optional<DriftWindow>& reference,

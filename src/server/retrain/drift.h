@@ -46,6 +46,36 @@ struct DriftWindow {
   std::int64_t detections() const;
 };
 
+// One hour of what the devices reported, as the monitor keeps it.
+struct DriftHour {
+  std::int64_t hour_ms = 0;  // the hour's start
+  DriftWindow counts;
+};
+
+// The two windows compared at `end_ms` over the hours one model version
+// reported in one field (ascending, all before `end_ms`): the reference is
+// the first `window_ms` from its first hour; the latest is the last
+// `window_ms` before `end_ms` that does not overlap the reference, and
+// absent while the reference window has not passed.
+struct DriftWindows {
+  DriftWindow reference;
+  std::optional<DriftWindow> latest;
+  std::int64_t reference_from_ms = 0, reference_to_ms = 0;
+  std::int64_t latest_from_ms = 0;  // the latest window ends at `end_ms`
+};
+DriftWindows drift_windows(const std::vector<DriftHour>& hours, std::int64_t end_ms, std::int64_t window_ms);
+
+// The measures as the monitor would have taken them at the end of each
+// hour in `hours` (one version in one field, ascending) from `since_ms` on,
+// live accuracy aside: it is not kept per hour. For the chart over time.
+struct DriftPoint {
+  std::int64_t hour_ms = 0;
+  std::int64_t detections = 0;  // in that hour
+  std::vector<api::DriftMeasure> measures;
+};
+std::vector<DriftPoint> drift_history(const std::vector<DriftHour>& hours, std::int64_t since_ms,
+                                      std::int64_t window_ms, const DriftThresholds& thresholds);
+
 double population_stability_index(const api::ConfidenceHistogram& reference,
                                   const api::ConfidenceHistogram& current);
 // The share of detections scoring below 0.5; 0 for none.

@@ -39,15 +39,13 @@ CREATE INDEX drift_alerts_by_model ON drift_alerts(model, state);
 
 constexpr std::int64_t kHourMs = 3'600'000;
 
-struct Hour {
-  std::int64_t hour_ms = 0;
-  DriftWindow counts;
-};
-
-void add(DriftWindow& into, const DriftWindow& from) {
-  for (std::size_t bin = 0; bin < into.histogram.size(); ++bin) into.histogram[bin] += from.histogram[bin];
-  into.agreement_sum += from.agreement_sum;
-  into.agreement_periods += from.agreement_periods;
+DriftHour read_hour(Statement& select) {
+  DriftHour hour;
+  hour.hour_ms = select.column_int(2);
+  for (int bin = 0; bin < 10; ++bin) hour.counts.histogram[bin] = select.column_int(3 + bin);
+  hour.counts.agreement_sum = static_cast<double>(select.column_int(13)) / 1000;
+  hour.counts.agreement_periods = select.column_int(14);
+  return hour;
 }
 
 }  // namespace
@@ -95,19 +93,14 @@ Result<std::vector<api::DriftReport>> DriftMonitor::evaluate() {
   for (api::ModelAccuracy& a : accuracies) accuracy_of[{a.model, a.field}] = std::move(a);
 
   std::lock_guard lock(mutex_);
-  std::map<std::pair<std::string, std::string>, std::vector<Hour>> hours;
+  std::map<std::pair<std::string, std::string>, std::vector<DriftHour>> hours;
   {
     CANOPY_ASSIGN_OR_RETURN(Statement select,
                             db_.prepare("SELECT * FROM drift_hours ORDER BY model, field, hour_ms"));
     while (true) {
       CANOPY_ASSIGN_OR_RETURN(bool row, select.step());
       if (!row) break;
-      Hour hour;
-      hour.hour_ms = select.column_int(2);
-      for (int bin = 0; bin < 10; ++bin) hour.counts.histogram[bin] = select.column_int(3 + bin);
-      hour.counts.agreement_sum = static_cast<double>(select.column_int(13)) / 1000;
-      hour.counts.agreement_periods = select.column_int(14);
-      hours[{select.column_text(0), select.column_text(1)}].push_back(hour);
+      hours[{select.column_text(0), select.column_text(1)}].push_back(read_hour(select));
     }
   }
   std::vector<api::DriftReport> reports;
@@ -115,35 +108,51 @@ Result<std::vector<api::DriftReport>> DriftMonitor::evaluate() {
     api::DriftReport report;
     report.model = key.first;
     report.field = key.second;
-    const std::int64_t reference_end = series.front().hour_ms + options_.window_ms;
     const std::int64_t latest_end = series.back().hour_ms + kHourMs;
-    const std::int64_t current_start = std::max(reference_end, latest_end - options_.window_ms);
-    DriftWindow reference, current;
-    bool has_current = false;
-    for (const Hour& hour : series) {
-      if (hour.hour_ms < reference_end) add(reference, hour.counts);
-      if (hour.hour_ms >= current_start) {
-        add(current, hour.counts);
-        has_current = true;
-      }
-    }
-    report.reference_from = format_utc(series.front().hour_ms);
-    report.reference_to = format_utc(std::min(reference_end, latest_end));
-    if (has_current) {
-      report.current_from = format_utc(current_start);
+    const DriftWindows windows = drift_windows(series, latest_end, options_.window_ms);
+    report.reference_from = format_utc(windows.reference_from_ms);
+    report.reference_to = format_utc(windows.reference_to_ms);
+    if (windows.latest) {
+      report.current_from = format_utc(windows.latest_from_ms);
       report.current_to = format_utc(latest_end);
     }
-    report.reference = reference.histogram;
-    report.current = current.histogram;
+    report.reference = windows.reference.histogram;
+    if (windows.latest) report.current = windows.latest->histogram;
     auto accuracy = accuracy_of.find(key);
     report.measures = measure_drift(
-        reference, has_current ? std::optional<DriftWindow>(current) : std::nullopt,
+        windows.reference, windows.latest,
         accuracy == accuracy_of.end() ? std::nullopt : std::optional<api::ModelAccuracy>(accuracy->second),
         options_.thresholds);
     CANOPY_TRY(apply_locked(report));
     reports.push_back(std::move(report));
   }
   return reports;
+}
+
+Result<DriftHistory> DriftMonitor::history(const std::string& model, const std::string& field,
+                                           std::int64_t span_ms) {
+  std::vector<DriftHour> hours;
+  {
+    std::lock_guard lock(mutex_);
+    CANOPY_ASSIGN_OR_RETURN(
+        Statement select,
+        db_.prepare("SELECT * FROM drift_hours WHERE model = ? AND field = ? ORDER BY hour_ms"));
+    select.bind(1, model);
+    select.bind(2, field);
+    while (true) {
+      CANOPY_ASSIGN_OR_RETURN(bool row, select.step());
+      if (!row) break;
+      hours.push_back(read_hour(select));
+    }
+  }
+  if (hours.empty())
+    return make_error(ErrorCode::kNotFound, "no drift data for " + model + " in field '" + field + "'");
+  DriftHistory out;
+  out.window_ms = options_.window_ms;
+  out.reference_from_ms = hours.front().hour_ms;
+  const std::int64_t since_ms = hours.back().hour_ms + kHourMs - span_ms;
+  out.points = drift_history(hours, since_ms, options_.window_ms, options_.thresholds);
+  return out;
 }
 
 Status DriftMonitor::apply_locked(const api::DriftReport& report) {

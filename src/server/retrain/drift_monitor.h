@@ -44,6 +44,13 @@ struct DriftOptions {
   std::int64_t window_ms = 86'400'000;
 };
 
+// A model version's measures in one field, hour by hour.
+struct DriftHistory {
+  std::int64_t window_ms = 0;
+  std::int64_t reference_from_ms = 0;  // the reference window starts here and lasts window_ms
+  std::vector<DriftPoint> points;
+};
+
 class DriftMonitor {
  public:
   static Result<std::unique_ptr<DriftMonitor>> open(Database db, DriftAccuracy& accuracy, Clock& clock,
@@ -59,6 +66,10 @@ class DriftMonitor {
   Status refresh(std::int64_t max_age_ms);
   // Alerts, newest first: open ones only, or every one.
   Result<std::vector<api::DriftAlert>> alerts(bool open_only);
+  // The measures of one model version (NAME:VERSION) in one field at the
+  // end of each hour it reported over the last `span_ms` of its reports
+  // (kNotFound when it has none).
+  Result<DriftHistory> history(const std::string& model, const std::string& field, std::int64_t span_ms);
   // The open alerts of one model version (NAME:VERSION).
   Result<std::vector<api::DriftAlert>> open_alerts(const std::string& model);
 

@@ -71,6 +71,78 @@ TEST(DriftTest, EachMeasureNeedsEnoughDataAndComparesWithItsThreshold) {
   EXPECT_FALSE(named(early, "disagreement").value.has_value());
 }
 
+std::vector<DriftHour> hours_of(const std::vector<std::pair<int, api::ConfidenceHistogram>>& listed) {
+  std::vector<DriftHour> hours;
+  for (const auto& [hour, histogram] : listed) hours.push_back({kT0 + hour * kHour, {histogram, 0, 0}});
+  return hours;
+}
+
+TEST(DriftTest, TheWindowsAreTheFirstDayAndTheLastDayAfterIt) {
+  constexpr std::int64_t kDay = 24 * kHour;
+  std::vector<std::pair<int, api::ConfidenceHistogram>> listed;
+  for (int hour = 0; hour < 72; ++hour) listed.push_back({hour, hour < 24 ? kConfident : kUnsure});
+  const std::vector<DriftHour> hours = hours_of(listed);
+
+  // Until the first day is over there is only the reference.
+  DriftWindows first = drift_windows(hours, kT0 + kDay, kDay);
+  EXPECT_EQ(first.reference.detections(), 24 * 200);
+  EXPECT_FALSE(first.latest.has_value());
+  EXPECT_EQ(first.reference_to_ms, kT0 + kDay);
+  DriftWindows early = drift_windows(hours, kT0 + 5 * kHour, kDay);
+  EXPECT_EQ(early.reference.detections(), 5 * 200) << "hours after the end are not seen";
+  EXPECT_EQ(early.reference_to_ms, kT0 + 5 * kHour);
+  // One hour later the latest window is that hour alone: it never reaches into the reference.
+  DriftWindows second = drift_windows(hours, kT0 + kDay + kHour, kDay);
+  ASSERT_TRUE(second.latest.has_value());
+  EXPECT_EQ(second.latest->detections(), 220);
+  EXPECT_EQ(second.latest_from_ms, kT0 + kDay);
+  // At the end, the last day.
+  DriftWindows last = drift_windows(hours, kT0 + 3 * kDay, kDay);
+  EXPECT_EQ(last.latest_from_ms, kT0 + 2 * kDay);
+  EXPECT_EQ(last.latest->detections(), 24 * 220);
+  EXPECT_EQ(last.reference.detections(), 24 * 200);
+  // Hours missing (a device offline) leave the windows where the clock puts them.
+  DriftWindows gaps =
+      drift_windows(hours_of({{0, kConfident}, {5, kConfident}, {30, kUnsure}}), kT0 + 31 * kHour, kDay);
+  EXPECT_EQ(gaps.reference.detections(), 400);
+  EXPECT_EQ(gaps.latest_from_ms, kT0 + kDay);
+  EXPECT_EQ(gaps.latest->detections(), 220);
+  EXPECT_EQ(drift_windows({}, kT0, kDay).reference.detections(), 0);
+}
+
+TEST(DriftTest, TheHistoryIsWhatTheMonitorWouldHaveMeasuredAtTheEndOfEachHour) {
+  constexpr std::int64_t kDay = 24 * kHour;
+  std::vector<std::pair<int, api::ConfidenceHistogram>> listed;
+  for (int hour = 0; hour < 48; ++hour) listed.push_back({hour, hour < 24 ? kConfident : kUnsure});
+  const std::vector<DriftHour> hours = hours_of(listed);
+  const DriftThresholds thresholds;
+
+  const std::vector<DriftPoint> points = drift_history(hours, 0, kDay, thresholds);
+  ASSERT_EQ(points.size(), 48u);
+  EXPECT_EQ(points[0].hour_ms, kT0);
+  EXPECT_EQ(points[0].detections, 200);
+  ASSERT_EQ(points[0].measures.size(), 3u) << "accuracy is not kept per hour";
+  for (const DriftPoint& point : points)
+    for (const api::DriftMeasure& measure : point.measures) EXPECT_NE(measure.name, "accuracy");
+  // The first day is the reference: nothing to compare with yet.
+  for (int hour = 0; hour < 24; ++hour) EXPECT_FALSE(named(points[hour].measures, "psi").value) << hour;
+  // From the second day on, the shift shows at once and stays.
+  for (int hour = 24; hour < 48; ++hour) {
+    EXPECT_TRUE(named(points[hour].measures, "psi").drifted) << hour;
+    EXPECT_TRUE(named(points[hour].measures, "low_confidence").drifted) << hour;
+    EXPECT_FALSE(named(points[hour].measures, "disagreement").value) << "no shadow model ran";
+  }
+  // The last point is what evaluate() measures now.
+  DriftWindows now = drift_windows(hours, kT0 + 2 * kDay, kDay);
+  EXPECT_NEAR(*named(points.back().measures, "psi").value,
+              population_stability_index(now.reference.histogram, now.latest->histogram), 1e-12);
+  // `since` keeps the last hours only, measured over all of them.
+  const std::vector<DriftPoint> recent = drift_history(hours, kT0 + 40 * kHour, kDay, thresholds);
+  ASSERT_EQ(recent.size(), 8u);
+  EXPECT_EQ(recent.front().hour_ms, kT0 + 40 * kHour);
+  EXPECT_EQ(*named(recent.front().measures, "psi").value, *named(points[40].measures, "psi").value);
+}
+
 class ListedAccuracy final : public DriftAccuracy {
  public:
   std::vector<api::ModelAccuracy> listed;
@@ -129,6 +201,14 @@ TEST(DriftMonitorTest, AShiftInOneFieldRaisesAlertsNamingItThatClearWhenItGoesAw
   auto all = monitor->alerts(false).value();
   ASSERT_EQ(all.size(), 2u);
   EXPECT_EQ(all[0].state, "cleared");
+
+  // North's measures hour by hour, over the last day or all four.
+  DriftHistory north = monitor->history("detector:2", "north", 24 * kHour).value();
+  ASSERT_EQ(north.points.size(), 24u);
+  EXPECT_EQ(north.reference_from_ms, kT0);
+  EXPECT_EQ(north.points.back().hour_ms, kT0 + 95 * kHour);
+  EXPECT_EQ(monitor->history("detector:2", "north", 96 * kHour)->points.size(), 96u);
+  EXPECT_EQ(monitor->history("detector:2", "east", kHour).error().code, ErrorCode::kNotFound);
 
   // The same hours survive a restart.
   monitor.reset();
