@@ -2,12 +2,14 @@
 // page loads with no console error, no request to another origin and no
 // WCAG 2.1 A/AA violation; devices are filtered as you type; an operator
 // pauses and resumes a rollout and sees a device's report within a second;
-// a reader sees no controls. The server, its fleet and its users are set up
+// a retrain job shows its run's steps, log and gate, and its version's
+// lineage leads back to its samples; a reader sees no controls. The server, its fleet and its users are set up
 // by tests/integration/dashboard_test.cpp, which runs this file and then
 // checks the deployment's state.
 //
 // Environment: CANOPY_URL, CANOPY_PASSWORD, CANOPY_ADMIN, CANOPY_OPERATOR,
-// CANOPY_READER (user names), CANOPY_DEPLOYMENT (its id),
+// CANOPY_READER (user names), CANOPY_DEPLOYMENT (its id), CANOPY_JOB (a
+// retrain job that published CANOPY_CHALLENGER, a version awaiting approval),
 // CANOPY_TELEMETRY_DEVICE (a device that sent readings), CANOPY_DEVICE_TOKEN
 // and CANOPY_REPORT (a device's token and the status report it sends while
 // the page is open), CHROMIUM, and CANOPY_SCREENSHOT_DIR when the pages'
@@ -19,6 +21,8 @@ import { launchBrowser, watchedPage, checkAccessible, assertClean } from "./supp
 const URL_BASE = process.env.CANOPY_URL;
 const ORIGIN = new URL(URL_BASE).origin;
 const DEPLOYMENT = process.env.CANOPY_DEPLOYMENT;
+const JOB = process.env.CANOPY_JOB;
+const CHALLENGER = process.env.CANOPY_CHALLENGER;
 
 let browser;
 
@@ -68,6 +72,9 @@ test("every page loads clean for an admin", async () => {
     ["#/models", "Models", "models"],
     ["#/models/crop-disease-detector", "Model crop-disease-detector", "model"],
     ["#/loop", "Data and loop", "loop"],
+    [`#/loop/jobs/${JOB}`, /^Retrain job \d+/, "retrain-job"],
+    [`#/models/crop-disease-detector/versions/${CHALLENGER}`, `crop-disease-detector:${CHALLENGER}`, "lineage"],
+    [`#/loop/drift?model=crop-disease-detector:1&field=north`, "Drift of crop-disease-detector:1 in north", "drift"],
     ["#/admin", "Users and keys", "admin"],
   ];
   for (const [hash, heading, name] of pages) {
@@ -110,6 +117,47 @@ test("devices are filtered as you type, sorted and paged by the server", async (
   const names = await page.locator("tbody tr td:nth-child(2)").allTextContents();
   assert.deepEqual(names, ["cam-1", "cam-10", "cam-11"]);
   assertClean(problems, "the devices page");
+  await context.close();
+});
+
+test("a retrain job shows its run, and its version's lineage leads back to its samples", async () => {
+  const { context, page, problems } = await watchedPage(browser, ORIGIN);
+  await signIn(page, process.env.CANOPY_ADMIN);
+  await open(page, "#/loop", "Data and loop");
+  await page.getByRole("link", { name: JOB, exact: true }).click();
+  await page.getByRole("heading", { level: 2, name: /^Retrain job/ }).waitFor();
+  await page.waitForFunction(() => document.querySelectorAll(".loading").length === 0);
+  // The run's steps, the end of the training log, and the gate with what it measured.
+  const steps = page.getByRole("table").filter({ has: page.getByRole("columnheader", { name: "Step" }) });
+  assert.deepEqual(await steps.locator("tbody td:first-child").allTextContents(), ["train", "deploy"]);
+  await page.getByText("The end of train's log").click();
+  await page.getByLabel("The end of train's log").getByText("epoch 3 loss 0.6").waitFor();
+  const gate = page.locator("tr", { hasText: "train.map50 >= 0.5" });
+  assert.match(await gate.textContent(), /passed.*0\.8.*0\.5/);
+  // The challenger awaits approval: an admin may approve or decline it.
+  await page.getByRole("button", { name: "Approve" }).waitFor();
+  await checkAccessible(page, "a retrain job with its log open");
+  await screenshot(page, "retrain-job");
+
+  // Its version, back to the job and the data, and on to one sample.
+  await page.getByRole("link", { name: `crop-disease-detector:${CHALLENGER}` }).first().click();
+  await page.getByRole("heading", { level: 2, name: `crop-disease-detector:${CHALLENGER}` }).waitFor();
+  await page.getByRole("link", { name: `retrain job ${JOB}` }).waitFor();
+  await page.getByText("3 samples").waitFor();
+  await page.locator("a[href^='#/loop/samples/']").first().click();
+  await page.getByRole("heading", { level: 2, name: /^Sample / }).waitFor();
+  await page.getByText("scenes:1").waitFor();
+  await checkAccessible(page, "a sample's lineage");
+
+  // Drift over time, from the loop page's table: the second day's shift is past its threshold.
+  await open(page, "#/loop", "Data and loop");
+  await page.getByRole("link", { name: "north (crop-disease-detector:1) over time" }).first().click();
+  await page.getByRole("heading", { level: 2, name: "Drift of crop-disease-detector:1 in north" }).waitFor();
+  const psi = page.locator("tr", { hasText: "Population stability index" });
+  await psi.waitFor();
+  const [latest, threshold] = (await psi.locator("td").allTextContents()).slice(1).map(Number);
+  assert.ok(latest > threshold, `psi ${latest} against ${threshold}`);
+  assertClean(problems, "the loop's pages");
   await context.close();
 });
 

@@ -1,5 +1,5 @@
 // The dashboard (docs/dashboard.md): sign-in, the navigation, and the page
-// the address names (#/devices?q=north, #/deployments/3, ...). Pages read
+// the address names (#/devices?q=north, #/deployments/3, #/loop/jobs/7, ...). Pages read
 // the API with the person's session and stay live through one event stream.
 import { html, render, useState, useEffect, roleAllows } from "./ui.js";
 import { currentSession, signIn, signOut } from "/assets/api.js";
@@ -9,7 +9,7 @@ import { DevicesPage, DevicePage } from "./pages/devices.js";
 import { DeploymentsPage, DeploymentPage } from "./pages/deployments.js";
 import { ModelsPage, ModelPage } from "./pages/models.js";
 import { FieldsPage } from "./pages/fields.js";
-import { LoopPage } from "./pages/loop.js";
+import { LoopPage, LoopDetail } from "./pages/loop.js";
 import { AdminPage } from "./pages/admin.js";
 
 const PAGES = [
@@ -18,7 +18,7 @@ const PAGES = [
   { path: "fields", title: "Fields", view: FieldsPage },
   { path: "deployments", title: "Deployments", view: DeploymentsPage, detail: DeploymentPage },
   { path: "models", title: "Models", view: ModelsPage, detail: ModelPage },
-  { path: "loop", title: "Data and loop", view: LoopPage },
+  { path: "loop", title: "Data and loop", view: LoopPage, detail: LoopDetail },
   { path: "admin", title: "Users and keys", view: AdminPage, least: "admin" },
 ];
 

@@ -1,6 +1,9 @@
 // Data and the loop: the samples devices kept and why, the labeling queue,
-// dataset versions, pipeline runs, retrain jobs and drift per field.
+// dataset versions, pipeline runs, retrain jobs and drift per field. Runs,
+// jobs and drift over time open in loop_detail.js.
 import { html, useLive, Loading, Badge, Ago, Counts, roleAllows } from "../ui.js";
+import { JobPage, RunPage, DriftPage } from "./loop_detail.js";
+import { SamplePage } from "./lineage.js";
 
 function Samples() {
   const { data, error } = useLive("/api/v1/samples/stats", ["device/samples", "device/records"]);
@@ -37,7 +40,7 @@ function Runs() {
   if (!data) return html`<${Loading} error=${error} />`;
   if (data.runs.length === 0) return html`<p>No pipeline run yet.</p>`;
   return html`<table class="list"><thead><tr><th scope="col">Run</th><th scope="col">Pipeline</th><th scope="col">Status</th><th scope="col">Steps</th><th scope="col">Started</th></tr></thead>
-    <tbody>${data.runs.map((r) => html`<tr><td>${r.id}</td><td>${r.pipeline}</td><td><${Badge} value=${r.status} /></td>
+    <tbody>${data.runs.map((r) => html`<tr><td><a href="#/loop/runs/${encodeURIComponent(r.id)}">${r.id}</a></td><td>${r.pipeline}</td><td><${Badge} value=${r.status} /></td>
       <td>${r.steps}</td><td><${Ago} at=${r.started_at} /></td></tr>`)}</tbody></table>`;
 }
 
@@ -47,8 +50,12 @@ function RetrainJobs() {
   if (data.jobs.length === 0) return html`<p>No retrain job yet.</p>`;
   return html`<table class="list"><thead><tr><th scope="col">Job</th><th scope="col">Model</th><th scope="col">Why</th><th scope="col">State</th>
       <th scope="col">Progress</th><th scope="col">Run</th><th scope="col">Created</th></tr></thead>
-    <tbody>${data.jobs.map((j) => html`<tr><td>${j.id}</td><td>${j.model}</td><td>${j.reason}</td><td><${Badge} value=${j.state} /></td>
-      <td>${j.progress ?? ""}</td><td>${j.run_id || "—"}</td><td><${Ago} at=${j.created_at} /></td></tr>`)}</tbody></table>`;
+    <tbody>${data.jobs.map((j) => html`<tr><td><a href="#/loop/jobs/${j.id}">${j.id}</a></td><td>${j.model}</td><td>${j.reason}</td><td><${Badge} value=${j.state} /></td>
+      <td>${j.progress ?? ""}</td><td>${j.run_id ? html`<a href="#/loop/runs/${encodeURIComponent(j.run_id)}">${j.run_id}</a>` : "—"}</td><td><${Ago} at=${j.created_at} /></td></tr>`)}</tbody></table>`;
+}
+
+function driftLink(report) {
+  return `#/loop/drift?${new URLSearchParams({ model: report.model, field: report.field })}`;
 }
 
 function DriftReports() {
@@ -57,7 +64,8 @@ function DriftReports() {
   if (data.reports.length === 0) return html`<p>No drift report yet: fields report once devices send telemetry.</p>`;
   return html`<table class="list"><thead><tr><th scope="col">Model</th><th scope="col">Field</th><th scope="col">Measure</th>
       <th scope="col">Value</th><th scope="col">Threshold</th><th scope="col">Drifted</th></tr></thead>
-    <tbody>${data.reports.flatMap((r) => r.measures.map((m) => html`<tr><td>${r.model}</td><td>${r.field}</td><td>${m.name}</td>
+    <tbody>${data.reports.flatMap((r) => r.measures.map((m) => html`<tr><td>${r.model}</td>
+      <td><a href=${driftLink(r)}>${r.field}<span class="visually-hidden"> (${r.model}) over time</span></a></td><td>${m.name}</td>
       <td>${m.value === null ? "—" : m.value.toFixed(3)}</td><td>${m.threshold}</td><td>${m.drifted ? "yes" : "no"}</td></tr>`))}</tbody></table>`;
 }
 
@@ -69,4 +77,15 @@ export function LoopPage({ role }) {
     <section aria-labelledby="runs"><h3 id="runs">Pipeline runs</h3><${Runs} /></section>
     <section aria-labelledby="jobs"><h3 id="jobs">Retrain jobs</h3><${RetrainJobs} /></section>
     <section aria-labelledby="drift-reports"><h3 id="drift-reports">Drift per field</h3><${DriftReports} /></section>`;
+}
+
+// #/loop/jobs/7, #/loop/runs/ID, #/loop/samples/ID, #/loop/drift?model=&field=
+export function LoopDetail({ id, params, role }) {
+  const [kind, ...rest] = id.split("/");
+  const key = rest.join("/");
+  if (kind === "jobs") return html`<${JobPage} id=${key} role=${role} />`;
+  if (kind === "runs") return html`<${RunPage} id=${key} />`;
+  if (kind === "samples") return html`<${SamplePage} id=${key} />`;
+  if (kind === "drift") return html`<${DriftPage} model=${params.get("model")} field=${params.get("field")} />`;
+  return html`<h2>Data and loop</h2><p>Nothing is at this address. <a href="#/loop">Back to the loop</a></p>`;
 }

@@ -1,7 +1,8 @@
 // Models: every model with its versions and aliases; one model in full: its
 // versions with their metrics and lineage, each alias's history, and two
-// versions side by side.
+// versions side by side. One version's lineage is in lineage.js.
 import { html, useState, useLive, Loading, Ago } from "../ui.js";
+import { VersionPage } from "./lineage.js";
 
 const TOPICS = ["models"];
 
@@ -61,18 +62,25 @@ function AliasHistory({ model, alias }) {
     <${Ago} at=${h.changed_at} /> by ${h.changed_by}</li>`)}</ol>`;
 }
 
+// #/models/NAME, or #/models/NAME/versions/3 for one version's lineage.
 export function ModelPage({ id }) {
-  const { data, error } = useLive(`/api/v1/models/${encodeURIComponent(id)}`, TOPICS);
-  if (!data) return html`<h2>Model ${id}</h2><${Loading} error=${error} />`;
+  const [name, part, version] = id.split("/");
+  if (part === "versions" && version) return html`<${VersionPage} model=${name} version=${version} />`;
+  return html`<${Model} name=${name} />`;
+}
+
+function Model({ name }) {
+  const { data, error } = useLive(`/api/v1/models/${encodeURIComponent(name)}`, TOPICS);
+  if (!data) return html`<h2>Model ${name}</h2><${Loading} error=${error} />`;
   const versions = [...data.versions].sort((x, y) => y.version - x.version);
   return html`<h2>Model ${data.name}</h2>
     <p><a href="#/models">All models</a></p>
     <section aria-labelledby="versions"><h3 id="versions">Versions</h3>
       <table class="list"><thead><tr><th scope="col">Version</th><th scope="col">Aliases</th><th scope="col">Created</th>
         <th scope="col">Size</th><th scope="col">Signed by</th><th scope="col">Lineage</th></tr></thead>
-      <tbody>${versions.map((v) => html`<tr><td>${v.version}</td><td>${v.aliases.join(", ") || "—"}</td>
+      <tbody>${versions.map((v) => html`<tr><td><a href="#/models/${encodeURIComponent(data.name)}/versions/${v.version}">${v.version}</a></td><td>${v.aliases.join(", ") || "—"}</td>
         <td><${Ago} at=${v.created_at} /></td><td>${(v.size_bytes / 1024).toFixed(0)} KiB</td><td>${v.signed_by}</td>
-        <td>${v.lineage?.pipeline_run ? `run ${v.lineage.pipeline_run}` : "—"}${v.lineage?.dataset ? `, dataset ${v.lineage.dataset}` : ""}</td></tr>`)}
+        <td>${v.lineage?.pipeline_run ? html`run <a href="#/loop/runs/${encodeURIComponent(v.lineage.pipeline_run)}">${v.lineage.pipeline_run}</a>` : "—"}${v.lineage?.dataset ? `, dataset ${v.lineage.dataset}` : ""}</td></tr>`)}
       </tbody></table></section>
     <section aria-labelledby="aliases"><h3 id="aliases">Aliases and their history</h3>
       ${Object.keys(data.aliases).length === 0 ? html`<p>No alias.</p>` : Object.keys(data.aliases).map((alias) => html`
