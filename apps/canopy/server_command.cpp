@@ -85,6 +85,12 @@ void register_server_command(CLI::App& app, Globals& globals, int& exit_code) {
       "--min-upload-rate", [&globals](const std::string& v) { globals.flags["min_upload_rate"] = v; },
       "bytes a second a request body must average after its first --request-timeout seconds; slower "
       "clients are dropped (also CANOPY_MIN_UPLOAD_RATE; default 1024)");
+  command->add_option_function<std::string>(
+      "--device-certificates", [&globals](const std::string& v) { globals.flags["device_certificates"] = v; },
+      "mutual TLS for devices (needs HTTPS): off, optional or required. Not off: the server asks each "
+      "client for a certificate (browsers and API-key clients may send none), and on the device routes "
+      "and at enrollment a certificate must be over the device's enrolled key; required: a device without "
+      "one is refused (also CANOPY_DEVICE_CERTIFICATES; default off)");
   auto self_signed = std::make_shared<bool>(false);
   auto allow_plain_http = std::make_shared<bool>(false);
   command->add_flag("--self-signed", *self_signed,
@@ -150,6 +156,9 @@ void register_server_command(CLI::App& app, Globals& globals, int& exit_code) {
     options.tls_key_file = globals.config.get("tls_key");
     options.self_signed = *self_signed;
     options.allow_plain_http = *allow_plain_http;
+    const std::string device_certificates = globals.config.get("device_certificates", "off");
+    CANOPY_ASSIGN_OR_RETURN(options.device_certificates,
+                            server::parse_device_certificates(device_certificates));
     if (options.tls_cert_file.empty() != options.tls_key_file.empty() && !options.self_signed)
       return make_error(ErrorCode::kInvalidArgument, "--tls-cert and --tls-key go together");
     exit_code = server::run_server(options);

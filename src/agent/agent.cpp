@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 
+#include "agent/client_certificate.h"
 #include "agent/device_client.h"
 #include "agent/field_work.h"
 #include "agent/identity.h"
@@ -139,6 +140,15 @@ Result<int> run_agent(const AgentOptions& options, ActiveModel& active) {
   CANOPY_TRY(check_transport(options));
   http.ca_file = options.ca_file;
   CANOPY_ASSIGN_OR_RETURN(http.server_pin, server_pin(options));
+  // Offered to every https server: one that does not ask for a client
+  // certificate never sees it, and one with mutual TLS binds it to the key
+  // this device enrolls with (docs/security.md).
+  if (options.server_url.starts_with("https://")) {
+    CANOPY_ASSIGN_OR_RETURN(ClientCertificateFiles certificate,
+                            ensure_client_certificate(options.data_dir, identity));
+    http.client_cert_file = certificate.cert_file.string();
+    http.client_key_file = certificate.key_file.string();
+  }
   DeviceClient client(options.server_url, http);
   Backoff backoff(std::chrono::milliseconds(options.backoff_initial_ms),
                   std::chrono::milliseconds(options.backoff_max_ms));

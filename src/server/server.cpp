@@ -152,6 +152,11 @@ Result<std::unique_ptr<Server>> Server::open(ServerOptions options) {
   Clock& clock = system_clock();
   CANOPY_TRY(init_crypto());
   CANOPY_TRY(check_plain_http(options));
+  // Refused before the data directory is touched, as plain HTTP off loopback is.
+  CANOPY_TRY(check_device_certificates_transport(options.device_certificates,
+                                                 options.self_signed || !options.tls_cert_file.empty()));
+  if (options.device_certificates != DeviceCertificates::kOff)
+    spdlog::info("server.device_certificates mode={}", device_certificates_name(options.device_certificates));
   auto parts = std::make_unique<Parts>();
 
   // One server per data directory: two would interleave writes to one store.
@@ -257,7 +262,7 @@ Result<std::unique_ptr<Server>> Server::open(ServerOptions options) {
                       *parts->fleet, *parts->field_data, *parts->samples, *parts->labeling, *parts->datasets,
                       *parts->prelabeler, *parts->retrain, *parts->drift, clock},
           HttpServerOptions{options.host, options.port, options.max_upload_bytes, options.web_dir,
-                            options.tls_cert_file, options.tls_key_file,
+                            options.tls_cert_file, options.tls_key_file, options.device_certificates,
                             ClientPace{options.request_timeout_s * 1000, options.request_timeout_s * 1000,
                                        options.min_upload_rate}}));
   return std::unique_ptr<Server>(new Server(std::move(parts)));

@@ -22,6 +22,7 @@
 
 #include "common/error.h"
 #include "package/package.h"
+#include "server/http/device_certificates.h"
 
 namespace canopy::server {
 
@@ -51,6 +52,10 @@ struct ServerOptions {
   std::filesystem::path tls_cert_file, tls_key_file;
   bool self_signed = false;
   bool allow_plain_http = false;
+  // Mutual TLS for devices (docs/security.md): whether the server asks
+  // clients for a certificate and binds a device's to its enrolled key.
+  // Anything but off needs HTTPS.
+  DeviceCertificates device_certificates = DeviceCertificates::kOff;
   // Slow clients (docs/security.md): a request head within this many
   // seconds of the accept or the previous response; a body's first bytes
   // within as many, then at least this many bytes a second on average.

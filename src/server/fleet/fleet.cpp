@@ -83,6 +83,13 @@ Result<std::string> Fleet::authenticate_device(std::string_view token) {
   return id;
 }
 
+Result<std::string> Fleet::enrolled_key(const std::string& device_id) {
+  std::lock_guard state(state_mutex_);
+  auto it = devices_.find(device_id);
+  if (it == devices_.end()) return unauthenticated_device();
+  return it->second.public_key;
+}
+
 Result<std::string> Fleet::rotate_token(const std::string& device_id) {
   const std::string token = new_device_token();
   Locks locks{std::unique_lock(db_mutex_), std::unique_lock(state_mutex_)};

@@ -92,6 +92,10 @@ class Fleet {
   // The id of the device a device token belongs to; 401 for an unknown token
   // and for a revoked or decommissioned device.
   Result<std::string> authenticate_device(std::string_view token);
+  // The public key the device enrolled with ("canopy-ed25519-public
+  // <b64>"), to which a server with mutual TLS binds the device's TLS
+  // certificate; 401 for an unknown device.
+  Result<std::string> enrolled_key(const std::string& device_id);
   // POST /api/v1/device/token (docs/fleet.md, "Rotating the device token"):
   // a new token for the device. Both tokens work until the device first
   // uses the new one, which ends the old; a lost answer costs nothing, and

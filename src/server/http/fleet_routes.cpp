@@ -27,12 +27,18 @@ Result<Json> json_body(const Request& req) {
 void install_device_routes(Routes& routes, Fleet& fleet, Registry& registry) {
   // Public: the enrollment token in the body is the credential, checked by the fleet.
   routes.post_streamed("/api/v1/enroll", kPublic,
-                       [&fleet](const Request& req, Response& res, const httplib::ContentReader& reader) {
+                       [&fleet, certificates = routes.device_certificates()](
+                           const Request& req, Response& res, const httplib::ContentReader& reader) {
                          auto body = read_json_body(req, reader, res, kMaxJsonBytes);
                          if (!body.ok()) return send_error(res, body.error());
-                         auto request = api::EnrollRequest::from_json(*body);
-                         auto enrolled =
-                             request.ok() ? fleet.enroll(*request) : Result<api::Enrollment>(request.error());
+                         auto enrolled = [&]() -> Result<api::Enrollment> {
+                           CANOPY_ASSIGN_OR_RETURN(api::EnrollRequest request,
+                                                   api::EnrollRequest::from_json(*body));
+                           // Mutual TLS: the key enrolled must be the certificate's, checked
+                           // before the enrollment token is spent.
+                           CANOPY_TRY(check_enrollment_certificate(certificates, req, request.public_key));
+                           return fleet.enroll(request);
+                         }();
                          if (!enrolled.ok()) {
                            spdlog::warn("fleet.enroll.refused reason=\"{}\"", enrolled.error().message);
                            return send_error(res, enrolled.error());

@@ -145,11 +145,16 @@ Result<std::unique_ptr<HttpServer>> HttpServer::bind(const ServerAreas& areas,
   std::unique_ptr<httplib::Server> http;
   if (options.tls_cert_file.empty() != options.tls_key_file.empty())
     return make_error(ErrorCode::kInvalidArgument, "HTTPS needs both a certificate and a key file");
+  CANOPY_TRY(
+      check_device_certificates_transport(options.device_certificates, !options.tls_cert_file.empty()));
   if (!options.tls_cert_file.empty()) {
     CANOPY_ASSIGN_OR_RETURN(tls, TlsCredentials::load(options.tls_cert_file, options.tls_key_file));
     auto https = std::make_unique<PacedServer<httplib::SSLServer>>(
         options.pace, WorkerLimits{kHttpWorkers, kMaxWaitingConnections}, areas.clock,
-        [&credentials = *tls](SSL_CTX& context) { return credentials.configure(context); });
+        [&credentials = *tls, certificates = options.device_certificates](SSL_CTX& context) {
+          if (certificates != DeviceCertificates::kOff) request_client_certificates(context);
+          return credentials.configure(context);
+        });
     if (!https->is_valid())
       return make_error(ErrorCode::kInternal, "cannot set up TLS: OpenSSL refused the context");
     http = std::move(https);
@@ -165,7 +170,7 @@ Result<std::unique_ptr<HttpServer>> HttpServer::bind(const ServerAreas& areas,
   auto access = std::make_unique<Access>(Access{areas.keys, areas.accounts, areas.audit});
   auto metrics = std::make_unique<RequestMetrics>();
   auto failures = std::make_unique<FailureLimiter>(areas.clock);
-  Routes routes(*http, *access, areas.fleet, *metrics);
+  Routes routes(*http, *access, areas.fleet, *metrics, options.device_certificates);
   routes.get("/api/v1/health", kPublic, [](const Request&, Response& res) {
     send_json(res, 200, {{"status", "ok"}});
   });

@@ -23,6 +23,7 @@
 #include "server/fleet/fleet.h"
 #include "server/http/change_feed.h"
 #include "server/http/client_pace.h"
+#include "server/http/device_certificates.h"
 #include "server/http/request_metrics.h"
 #include "server/http/route_access.h"
 #include "server/http/tls_credentials.h"
@@ -67,6 +68,8 @@ struct HttpServerOptions {
   std::filesystem::path web_dir;  // the web pages; empty: none served
   // HTTPS with this certificate (chain) and key, both PEM; empty: plain HTTP.
   std::filesystem::path tls_cert_file, tls_key_file;
+  // Mutual TLS for devices (device_certificates.h); needs HTTPS. Default off.
+  DeviceCertificates device_certificates = DeviceCertificates::kOff;
   // How slow a client may be before it is dropped (client_pace.h).
   ClientPace pace;
 };

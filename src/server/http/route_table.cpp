@@ -84,7 +84,7 @@ httplib::Server::Handler Routes::guard(PublicAccess, httplib::Server::Handler ha
 }
 
 httplib::Server::Handler Routes::guard(DeviceTokenAccess, DeviceHandler handler) const {
-  return device_guarded(fleet_, std::move(handler));
+  return device_guarded(fleet_, certificates_, std::move(handler));
 }
 
 httplib::Server::Handler Routes::guard(SignedInAccess, SessionHandler handler) const {
@@ -106,7 +106,7 @@ httplib::Server::HandlerWithContentReader Routes::guard_streamed(
 
 httplib::Server::HandlerWithContentReader Routes::guard_streamed(DeviceTokenAccess,
                                                                  DeviceReaderHandler handler) const {
-  return device_guarded_reader(fleet_, std::move(handler));
+  return device_guarded_reader(fleet_, certificates_, std::move(handler));
 }
 
 httplib::Server::HandlerWithContentReader Routes::guard_streamed(Role least_role,

@@ -44,9 +44,14 @@ using SessionHandler = std::function<void(const httplib::Request&, httplib::Resp
 class Routes {
  public:
   // `http`, `access`, `fleet` (which checks device tokens) and `metrics`
-  // must outlive the routes.
-  Routes(httplib::Server& http, const Access& access, Fleet& fleet, RequestMetrics& metrics)
-      : http_(http), access_(access), fleet_(fleet), metrics_(metrics) {}
+  // must outlive the routes. `certificates` says whether device routes also
+  // check the connection's certificate (device_certificates.h).
+  Routes(httplib::Server& http, const Access& access, Fleet& fleet, RequestMetrics& metrics,
+         DeviceCertificates certificates)
+      : http_(http), access_(access), fleet_(fleet), metrics_(metrics), certificates_(certificates) {}
+
+  // For the routes that check a device's certificate themselves (enrollment).
+  DeviceCertificates device_certificates() const { return certificates_; }
 
   // Routes whose handler gets the request with its whole body (httplib reads it first).
   template <typename Who, typename HandlerFn>
@@ -117,6 +122,7 @@ class Routes {
   const Access& access_;
   Fleet& fleet_;
   RequestMetrics& metrics_;
+  const DeviceCertificates certificates_;
   std::vector<RouteInfo> routes_;
 };
 
