@@ -1,16 +1,14 @@
 #include "server/http/tls_credentials.h"
 
-#include <arpa/inet.h>
-#include <openssl/bn.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
-#include <openssl/x509v3.h>
 
 #include "common/files.h"
 #include "common/hash.h"
 #include "common/keys.h"
+#include "common/self_signed.h"
 
 namespace canopy::server {
 
@@ -32,15 +30,8 @@ struct TlsCredentials::Pair {
 
 namespace {
 
-// OpenSSL's reason for the last failure, and the error queue left empty.
-std::string openssl_reason() {
-  const unsigned long code = ERR_get_error();
-  ERR_clear_error();
-  if (code == 0) return "not in PEM format";
-  char text[256];
-  ERR_error_string_n(code, text, sizeof text);
-  return text;
-}
+// Why OpenSSL could not read a PEM file; it says nothing when the text is not PEM at all.
+std::string openssl_reason() { return openssl_error("not in PEM format"); }
 
 struct BioDeleter {
   void operator()(BIO* bio) const { BIO_free(bio); }
@@ -153,60 +144,11 @@ Result<std::string> public_key_pin(const fs::path& cert_file) {
 Result<bool> ensure_self_signed(const fs::path& cert_file, const fs::path& key_file,
                                 const std::vector<std::string>& names) {
   if (fs::exists(cert_file) && fs::exists(key_file)) return false;
-  auto failed = [](const char* step) {
-    return make_error(ErrorCode::kInternal, std::string("cannot make a self-signed certificate (") + step +
-                                                "): " + openssl_reason());
-  };
-  std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key(EVP_EC_gen("P-256"), EVP_PKEY_free);
-  if (!key) return failed("key");
-  std::unique_ptr<X509, decltype(&X509_free)> certificate(X509_new(), X509_free);
-  X509* x = certificate.get();
-  X509_set_version(x, 2);
-  std::unique_ptr<BIGNUM, decltype(&BN_free)> serial(BN_new(), BN_free);
-  BN_rand(serial.get(), 127, BN_RAND_TOP_ANY, BN_RAND_BOTTOM_ANY);
-  BN_to_ASN1_INTEGER(serial.get(), X509_get_serialNumber(x));
-  X509_gmtime_adj(X509_getm_notBefore(x), -3600);  // clocks of clients run a little behind
-  X509_gmtime_adj(X509_getm_notAfter(x), 10L * 365 * 86'400);
-  X509_set_pubkey(x, key.get());
-  X509_NAME* subject = X509_get_subject_name(x);
-  X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_ASC,
-                             reinterpret_cast<const unsigned char*>("canopy server"), -1, -1, 0);
-  X509_set_issuer_name(x, subject);
-  std::string alt_names;
-  for (const std::string& name : names) {
-    unsigned char address[16];
-    const bool is_ip =
-        inet_pton(AF_INET, name.c_str(), address) == 1 || inet_pton(AF_INET6, name.c_str(), address) == 1;
-    alt_names += (alt_names.empty() ? "" : ",") + std::string(is_ip ? "IP:" : "DNS:") + name;
-  }
-  X509V3_CTX extension_context;
-  X509V3_set_ctx_nodb(&extension_context);
-  X509V3_set_ctx(&extension_context, x, x, nullptr, nullptr, 0);
-  for (const auto& [nid, value] : {std::pair{NID_subject_alt_name, alt_names},
-                                   std::pair{NID_basic_constraints, std::string("critical,CA:FALSE")}}) {
-    X509_EXTENSION* extension = X509V3_EXT_conf_nid(nullptr, &extension_context, nid, value.c_str());
-    if (extension == nullptr) return failed("extensions");
-    X509_add_ext(x, extension, -1);
-    X509_EXTENSION_free(extension);
-  }
-  if (X509_sign(x, key.get(), EVP_sha256()) == 0) return failed("signature");
-
-  auto pem = [](auto write) {
-    BioPtr bio(BIO_new(BIO_s_mem()));
-    write(bio.get());
-    char* data = nullptr;
-    const long size = BIO_get_mem_data(bio.get(), &data);
-    return std::string(data, static_cast<std::size_t>(size));
-  };
-  const std::string key_pem =
-      pem([&](BIO* bio) { PEM_write_bio_PrivateKey(bio, key.get(), nullptr, nullptr, 0, nullptr, nullptr); });
-  const std::string cert_pem = pem([&](BIO* bio) { PEM_write_bio_X509(bio, x); });
-  std::error_code ec;
-  fs::create_directories(cert_file.parent_path(), ec);
-  fs::create_directories(key_file.parent_path(), ec);
-  // The key first: a crash between the two leaves no certificate without its key.
-  CANOPY_TRY(write_file_atomic(key_file, key_pem, 0600));
-  CANOPY_TRY(write_file_atomic(cert_file, cert_pem, 0644));
+  SelfSignedRequest request;
+  request.common_name = "canopy server";
+  request.alt_names = names;
+  request.lifetime_s = 10LL * 365 * 86'400;
+  CANOPY_TRY(write_self_signed(request, cert_file, key_file));
   return true;
 }
 

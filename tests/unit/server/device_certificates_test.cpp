@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "common/openssl_handles.h"
+
 namespace canopy::server {
 namespace {
 
@@ -119,14 +121,8 @@ TEST(DeviceCertificatesTest, ARefusalIsUnauthenticatedAndSaysWhy) {
 
 // --- the certificate of a real handshake -----------------------------------
 
-template <class T, void (*Free)(T*)>
-struct Freer {
-  void operator()(T* p) const { Free(p); }
-};
-using KeyPtr = std::unique_ptr<EVP_PKEY, Freer<EVP_PKEY, EVP_PKEY_free>>;
-using X509Ptr = std::unique_ptr<X509, Freer<X509, X509_free>>;
-using ContextPtr = std::unique_ptr<SSL_CTX, Freer<SSL_CTX, SSL_CTX_free>>;
-using SslPtr = std::unique_ptr<SSL, Freer<SSL, SSL_free>>;
+using ContextPtr = std::unique_ptr<SSL_CTX, OpenSslFree<SSL_CTX, SSL_CTX_free>>;
+using SslPtr = std::unique_ptr<SSL, OpenSslFree<SSL, SSL_free>>;
 
 KeyPtr ed25519_key() { return KeyPtr(EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519")); }
 KeyPtr p256_key() { return KeyPtr(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256")); }
