@@ -12,12 +12,6 @@ bool contains(const std::vector<PublicKey>& keys, const PublicKey& key) {
   return std::any_of(keys.begin(), keys.end(), [&](const PublicKey& k) { return k.bytes == key.bytes; });
 }
 
-std::string key_line(const PublicKey& key) {
-  std::string text = key.to_text();
-  if (!text.empty() && text.back() == '\n') text.pop_back();
-  return text;
-}
-
 }  // namespace
 
 KeyAdoption adopt_endorsed_keys(std::vector<PublicKey> trusted,
@@ -69,7 +63,7 @@ Status save_trusted_keys(const std::filesystem::path& data_dir, const std::vecto
   if (!enrollment)
     return make_error(ErrorCode::kNotFound, "the device has not enrolled; no trusted keys to save");
   enrollment->trusted_keys.clear();
-  for (const PublicKey& key : keys) enrollment->trusted_keys.push_back(key_line(key));
+  for (const PublicKey& key : keys) enrollment->trusted_keys.push_back(key.to_line());
   return save_enrollment(data_dir, *enrollment);
 }
 

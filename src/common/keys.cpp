@@ -36,7 +36,9 @@ Result<std::string> base64_decode(std::string_view text) {
 
 std::string PublicKey::key_id() const { return sha256_hex(bytes).substr(0, 16); }
 
-std::string PublicKey::to_text() const { return std::string(kPublicTag) + base64_encode(bytes) + "\n"; }
+std::string PublicKey::to_text() const { return to_line() + "\n"; }
+
+std::string PublicKey::to_line() const { return std::string(kPublicTag) + base64_encode(bytes); }
 
 Result<PublicKey> PublicKey::from_text(std::string_view text) {
   text = trim(text);

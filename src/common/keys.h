@@ -19,7 +19,8 @@ namespace canopy {
 struct PublicKey {
   std::string bytes;  // 32 raw bytes
   std::string key_id() const;
-  std::string to_text() const;
+  std::string to_text() const;  // "canopy-ed25519-public BASE64\n", the .pub file
+  std::string to_line() const;  // the same without the newline, as JSON fields carry it
   static Result<PublicKey> from_text(std::string_view text);
 };
 

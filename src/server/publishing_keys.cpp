@@ -15,13 +15,6 @@ namespace {
 
 fs::path keys_dir(const fs::path& data_dir) { return data_dir / "keys"; }
 
-// The key text without its final newline, the form endorsements carry.
-std::string key_line(const PublicKey& key) {
-  std::string text = key.to_text();
-  if (!text.empty() && text.back() == '\n') text.pop_back();
-  return text;
-}
-
 Result<std::vector<api::KeyEndorsement>> load_endorsements(const fs::path& data_dir) {
   const fs::path file = keys_dir(data_dir) / "endorsements.json";
   std::vector<api::KeyEndorsement> endorsements;
@@ -84,8 +77,8 @@ Result<api::KeyEndorsement> rotate_publishing_key(const fs::path& data_dir) {
   CANOPY_TRY(save_key_pair(next, dir / "next"));
   // 2. Its endorsement by the current key.
   api::KeyEndorsement endorsement;
-  endorsement.key = key_line(next.public_key);
-  endorsement.endorsed_by = key_line(keys.current.public_key);
+  endorsement.key = next.public_key.to_line();
+  endorsement.endorsed_by = keys.current.public_key.to_line();
   endorsement.signature = base64_encode(sign_detached(keys.current, endorsement.signed_text()));
   Json all = Json::array();
   for (const auto& earlier : keys.endorsements) all.push_back(earlier.to_json());

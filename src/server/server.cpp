@@ -202,7 +202,7 @@ Result<std::unique_ptr<Server>> Server::open(ServerOptions options) {
   fleet_options.poll_interval_s = options.poll_interval_s;
   fleet_options.key_endorsements = publishing.endorsements;
   for (const PublicKey& key : trusted_for_devices(publishing.current.public_key, trusted))
-    fleet_options.trusted_keys.push_back(key.to_text().substr(0, key.to_text().size() - 1));
+    fleet_options.trusted_keys.push_back(key.to_line());
   parts->catalog.emplace(*parts->registry);
   CANOPY_ASSIGN_OR_RETURN(Database fleet_db, connect());
   CANOPY_ASSIGN_OR_RETURN(parts->fleet,
