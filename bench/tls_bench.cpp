@@ -7,10 +7,15 @@
 //     today: HTTPS latency against HTTP latency on the same schedule;
 //   - new connections per second: client threads open a connection for one
 //     GET /api/v1/health as fast as they can, so each HTTPS one is a full
-//     handshake; the server's CPU per connection, HTTPS against HTTP.
+//     handshake; the server's CPU per connection, HTTPS against HTTP;
+//   - the same against a third server with mutual TLS required
+//     (--device-certificates required), each connection presenting an
+//     Ed25519 client certificate as an agent does: what the client's
+//     certificate adds to a handshake, against the HTTPS server's.
 // Prints a Markdown table and, with --markdown FILE, replaces the tls
 // section of that file.
 #include <curl/curl.h>
+#include <sodium.h>
 
 #include <CLI/CLI.hpp>
 #include <atomic>
@@ -23,6 +28,7 @@
 #include "bench_server.h"
 #include "common/files.h"
 #include "common/hash.h"
+#include "common/self_signed.h"
 #include "fleet_clients.h"
 #include "report.h"
 
@@ -44,12 +50,18 @@ double seconds_since(Clock::time_point start) {
 
 enum class Connections { kKeptAlive, kNewEach };
 
+// A client certificate and its key, PEM files; empty for none.
+struct ClientCertificate {
+  std::string cert_file, key_file;
+};
+
 // One client thread's connection: a libcurl handle kept across requests, so
 // that it keeps its connection alive, or told to open a new one (with no TLS
 // session to resume) for each request.
 class Connection {
  public:
-  Connection(const Target& target, Connections mode) : target_(target), curl_(curl_easy_init()) {
+  Connection(const Target& target, Connections mode, const ClientCertificate& client = {})
+      : target_(target), curl_(curl_easy_init()) {
     curl_easy_setopt(curl_, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(
         curl_, CURLOPT_WRITEFUNCTION, +[](char*, size_t size, size_t count, void*) { return size * count; });
@@ -59,6 +71,10 @@ class Connection {
       curl_easy_setopt(curl_, CURLOPT_PINNEDPUBLICKEY, target.pin.c_str());
       curl_easy_setopt(curl_, CURLOPT_SSL_VERIFYPEER, 0L);
       curl_easy_setopt(curl_, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
+    if (!client.cert_file.empty()) {
+      curl_easy_setopt(curl_, CURLOPT_SSLCERT, client.cert_file.c_str());
+      curl_easy_setopt(curl_, CURLOPT_SSLKEY, client.key_file.c_str());
     }
     if (mode == Connections::kNewEach) {
       curl_easy_setopt(curl_, CURLOPT_FRESH_CONNECT, 1L);
@@ -127,14 +143,14 @@ struct ConnectionRate {
 
 // New connections for GET /api/v1/health as fast as `threads` threads go.
 ConnectionRate connection_rate(const Target& target, const BenchServer& server, double duration_s,
-                               int threads) {
+                               int threads, const ClientCertificate& client = {}) {
   std::atomic<std::uint64_t> count{0};
   const double cpu_before = server.cpu_seconds();
   const auto start = Clock::now();
   std::vector<std::thread> workers;
   for (int t = 0; t < threads; ++t)
     workers.emplace_back([&] {
-      Connection connection(target, Connections::kNewEach);
+      Connection connection(target, Connections::kNewEach, client);
       while (seconds_since(start) < duration_s) {
         if (connection.get("/api/v1/health", {}, nullptr) != 200) die("health");
         ++count;
@@ -200,6 +216,7 @@ int main(int argc, char** argv) {
   check(save_key_pair(key, work / "publisher"), "save key");
 
   Figures plain, tls;
+  ConnectionRate mutual;
   {
     BenchServer server(canopy_path, work / "plain", work / "publisher.pub");
     plain = measure(Target(server.url()), server, devices, interval_s, duration_s, threads);
@@ -208,6 +225,20 @@ int main(int argc, char** argv) {
     BenchServer server(canopy_path, work / "tls", work / "publisher.pub", {"--self-signed"});
     if (server.tls_pin().empty()) die("the https server printed no pin");
     tls = measure(Target(server.url(), server.tls_pin()), server, devices, interval_s, duration_s, threads);
+  }
+  {
+    BenchServer server(canopy_path, work / "mutual", work / "publisher.pub",
+                       {"--self-signed", "--device-certificates", "required"});
+    if (server.tls_pin().empty()) die("the https server printed no pin");
+    SelfSignedRequest request;  // as the agent makes its own (src/agent/client_certificate.cpp)
+    request.common_name = "canopy-device bench";
+    request.client_auth = true;
+    request.ed25519_seed.resize(32);
+    randombytes_buf(request.ed25519_seed.data(), request.ed25519_seed.size());
+    const ClientCertificate client{(work / "client.crt").string(), (work / "client.key").string()};
+    check(write_self_signed(request, client.cert_file, client.key_file), "client certificate");
+    mutual = connection_rate(Target(server.url(), server.tls_pin()), server, 5, 4, client);
+    std::fprintf(stderr, "mutual TLS: %.0f connections/s\n", mutual.per_second);
   }
 
   const double rate = static_cast<double>(devices) / interval_s;
@@ -229,7 +260,16 @@ int main(int argc, char** argv) {
         << ratio(plain.rate.per_second, tls.rate.per_second) << " |\n"
         << "| server CPU per new connection | " << fmt("%.3f", tls.rate.server_cpu_ms_each) << " ms | "
         << fmt("%.3f", plain.rate.server_cpu_ms_each) << " ms | "
-        << ratio(tls.rate.server_cpu_ms_each, plain.rate.server_cpu_ms_each) << " |\n";
+        << ratio(tls.rate.server_cpu_ms_each, plain.rate.server_cpu_ms_each) << " |\n\n"
+        << "Mutual TLS (`--device-certificates required`), each connection presenting an Ed25519 client "
+           "certificate, against the HTTPS server above; ratios above 1 mean mutual TLS is slower.\n\n"
+        << "| measure | mutual TLS | reference: HTTPS | ratio |\n|---|---|---|---|\n"
+        << "| new connections per second, 4 client threads | " << fmt("%.0f", mutual.per_second) << " | "
+        << fmt("%.0f", tls.rate.per_second) << " | " << ratio(tls.rate.per_second, mutual.per_second)
+        << " |\n"
+        << "| server CPU per new connection | " << fmt("%.3f", mutual.server_cpu_ms_each) << " ms | "
+        << fmt("%.3f", tls.rate.server_cpu_ms_each) << " ms | "
+        << ratio(mutual.server_cpu_ms_each, tls.rate.server_cpu_ms_each) << " |\n";
   std::printf("%s", table.str().c_str());
   if (!markdown.empty())
     check(canopy::bench::replace_section(markdown, "tls-bench", table.str()), "write " + markdown);

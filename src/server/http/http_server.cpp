@@ -29,6 +29,9 @@ constexpr std::size_t kHttpWorkers = 128;
 // soon as it is accepted, so a flood cannot take every file descriptor.
 // Each waits at most the head deadline unless its request has arrived.
 constexpr std::size_t kMaxWaitingConnections = 1'024;
+// Connections the kernel completes before the server accepts them (capped
+// by net.core.somaxconn, 4,096 on current kernels).
+constexpr int kListenBacklog = 1'024;
 // Event streams hold their worker for minutes: a quarter of the pool at most.
 constexpr int kMaxEventStreams = static_cast<int>(kHttpWorkers / 4);
 
@@ -237,10 +240,14 @@ Result<std::unique_ptr<HttpServer>> HttpServer::bind(const ServerAreas& areas,
   // headers and body separately, and over TLS each is a record of its own;
   // with Nagle's algorithm the second waits for the client's delayed ACK,
   // 40 ms per request.
-  http->set_socket_options([](socket_t sock) {
+  // The socket is remembered for the backlog below: httplib calls this for
+  // each address it tries and keeps the last socket it made.
+  auto listening = std::make_shared<socket_t>(-1);
+  http->set_socket_options([listening](socket_t sock) {
     int yes = 1;
     ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
     ::setsockopt(sock, IPPROTO_TCP, TCP_NODELAY, &yes, sizeof yes);
+    *listening = sock;
   });
 
   int port = options.port;
@@ -251,6 +258,13 @@ Result<std::unique_ptr<HttpServer>> HttpServer::bind(const ServerAreas& areas,
   } else if (!http->bind_to_port(options.host, port)) {
     return bind_error(options.host, port, errno);
   }
+  // Debian's libcpp-httplib is built to listen with a backlog of 5. When
+  // handshakes keep both cores busy, a burst of new connections (a fleet
+  // reconnecting after an outage) overflows it, and each dropped SYN waits a
+  // second for its retransmission (docs/benchmarks.md, "TLS"). listen() on a
+  // listening socket sets a new backlog.
+  if (::listen(*listening, kListenBacklog) != 0)
+    spdlog::warn("http.backlog_unchanged backlog={} error=\"{}\"", kListenBacklog, std::strerror(errno));
   return std::unique_ptr<HttpServer>(new HttpServer(std::move(http), std::move(access), std::move(metrics),
                                                     std::move(tls), std::move(failures), std::move(changes),
                                                     routes.list(), port));
