@@ -86,6 +86,10 @@ void register_server_command(CLI::App& app, Globals& globals, int& exit_code) {
       "bytes a second a request body must average after its first --request-timeout seconds; slower "
       "clients are dropped (also CANOPY_MIN_UPLOAD_RATE; default 1024)");
   command->add_option_function<std::string>(
+      "--min-download-rate", [&globals](const std::string& v) { globals.flags["min_download_rate"] = v; },
+      "bytes a second a client must average taking a response after its first --request-timeout "
+      "seconds; slower clients are dropped (also CANOPY_MIN_DOWNLOAD_RATE; default 1024)");
+  command->add_option_function<std::string>(
       "--device-certificates", [&globals](const std::string& v) { globals.flags["device_certificates"] = v; },
       "mutual TLS for devices (needs HTTPS): off, optional or required. Not off: the server asks each "
       "client for a certificate (browsers and API-key clients may send none), and on the device routes "
@@ -152,6 +156,9 @@ void register_server_command(CLI::App& app, Globals& globals, int& exit_code) {
     CANOPY_ASSIGN_OR_RETURN(options.min_upload_rate, globals.config.get_int("min_upload_rate", 1024));
     if (options.min_upload_rate < 1)
       return make_error(ErrorCode::kInvalidArgument, "--min-upload-rate must be at least 1 byte a second");
+    CANOPY_ASSIGN_OR_RETURN(options.min_download_rate, globals.config.get_int("min_download_rate", 1024));
+    if (options.min_download_rate < 1)
+      return make_error(ErrorCode::kInvalidArgument, "--min-download-rate must be at least 1 byte a second");
     options.tls_cert_file = globals.config.get("tls_cert");
     options.tls_key_file = globals.config.get("tls_key");
     options.self_signed = *self_signed;

@@ -264,7 +264,7 @@ Result<std::unique_ptr<Server>> Server::open(ServerOptions options) {
           HttpServerOptions{options.host, options.port, options.max_upload_bytes, options.web_dir,
                             options.tls_cert_file, options.tls_key_file, options.device_certificates,
                             ClientPace{options.request_timeout_s * 1000, options.request_timeout_s * 1000,
-                                       options.min_upload_rate}}));
+                                       options.min_upload_rate, options.min_download_rate}}));
   return std::unique_ptr<Server>(new Server(std::move(parts)));
 }
 

@@ -58,9 +58,11 @@ struct ServerOptions {
   DeviceCertificates device_certificates = DeviceCertificates::kOff;
   // Slow clients (docs/security.md): a request head within this many
   // seconds of the accept or the previous response; a body's first bytes
-  // within as many, then at least this many bytes a second on average.
+  // within as many, then at least this many bytes a second on average; a
+  // response taken by the client at least min_download_rate after as many.
   std::int64_t request_timeout_s = 10;
   std::int64_t min_upload_rate = 1'024;
+  std::int64_t min_download_rate = 1'024;
 };
 
 class HttpServer;

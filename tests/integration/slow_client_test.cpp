@@ -2,7 +2,8 @@
 // slow clients"), against the real server with a short deadline: a head or
 // a body trickled over raw sockets is dropped at its deadline while other
 // clients keep being served, a body sent slowly but fast enough is read
-// whole, and a request with too many headers is answered 431.
+// whole, a download taken too slowly is dropped while one taken fast enough
+// arrives whole, and a request with too many headers is answered 431.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -14,7 +15,9 @@
 #include <string>
 #include <thread>
 
+#include "common/files.h"
 #include "common/http_client.h"
+#include "registry_fixture.h"
 #include "test_support.h"
 
 namespace canopy::testing {
@@ -202,6 +205,87 @@ TEST_F(SlowClientTest, ATlsConnectionThatNeverCompletesItsHandshakeIsDropped) {
   auto health = HttpClient(server.url(), options).get("/api/v1/health");
   ASSERT_TRUE(health.ok()) << health.error().message;
   EXPECT_EQ(health->status, 200);
+}
+
+// A package of 7 MiB, far more than the sockets' buffers hold, downloaded
+// by a client with a 4 KiB receive buffer (so the kernel cannot take the
+// response for it) from a server that wants 200,000 bytes a second after a
+// second's grace.
+class SlowDownloadTest : public RegistryFixture {
+ protected:
+  struct Download {
+    std::size_t bytes = 0;  // head and body
+    std::int64_t ms = 0;    // until the server closed, or the time ran out
+  };
+
+  // GET `path` with "Connection: close", reading at most `bytes_per_s`
+  // (0: as fast as it comes) until the server closes or 30 s pass.
+  Download download(const std::string& path, std::size_t bytes_per_s) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    const int small = 4096;
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(static_cast<std::uint16_t>(port_of(server_->url())));
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+    const std::string request = "GET " + path +
+                                " HTTP/1.1\r\nHost: 127.0.0.1\r\nX-API-KEY: " + ServerProcess::kAdminKey +
+                                "\r\nConnection: close\r\n\r\n";
+    EXPECT_EQ(::send(fd, request.data(), request.size(), MSG_NOSIGNAL), static_cast<ssize_t>(request.size()));
+    Download result;
+    const auto start = steady_clock::now();
+    std::vector<char> buffer(64 << 10);
+    for (;;) {
+      const auto elapsed = steady_clock::now() - start;
+      if (elapsed > std::chrono::seconds(30)) break;
+      // Reading at the rate: no more than the rate allows by now.
+      std::size_t allowed = buffer.size();
+      if (bytes_per_s > 0) {
+        const auto due = static_cast<std::size_t>(std::chrono::duration_cast<milliseconds>(elapsed).count() *
+                                                  static_cast<std::int64_t>(bytes_per_s) / 1000);
+        if (due <= result.bytes) {
+          std::this_thread::sleep_for(milliseconds(10));
+          continue;
+        }
+        allowed = std::min(allowed, due - result.bytes);
+      }
+      pollfd entry{fd, POLLIN, 0};
+      if (::poll(&entry, 1, 100) <= 0) continue;
+      const ssize_t n = ::recv(fd, buffer.data(), allowed, 0);
+      if (n <= 0) break;
+      result.bytes += static_cast<std::size_t>(n);
+    }
+    result.ms = std::chrono::duration_cast<milliseconds>(steady_clock::now() - start).count();
+    ::close(fd);
+    return result;
+  }
+};
+
+TEST_F(SlowDownloadTest, AReaderBelowTheMinimumRateIsDroppedAndOneAboveItGetsItAll) {
+  const fs::path zip =
+      signed_package("crop-disease-detector", random_bytes(7u << 20, 7), signing_key_, "big.zip");
+  ASSERT_EQ(cli("model push " + zip.string()).exit_code, 0);
+  const std::size_t size = fs::file_size(zip);
+  server_.reset();
+  server_ = std::make_unique<ServerProcess>(
+      work_ / "data", std::vector<std::string>{"--trusted-key", (work_ / "signing.pub").string(),
+                                               "--request-timeout", "1", "--min-download-rate", "200000"});
+  const std::string path = "/api/v1/models/crop-disease-detector/versions/1/package";
+
+  // As fast as it comes: the whole package, and its head.
+  const Download fast = download(path, 0);
+  EXPECT_GT(fast.bytes, size);
+  EXPECT_LT(fast.bytes, size + 4096);
+
+  // 50,000 bytes a second, a quarter of the minimum: it would take 140 s,
+  // and is dropped about 1.4 s in (a second's grace, then each second's
+  // bytes earn a quarter of a second).
+  const Download slow = download(path, 50'000);
+  EXPECT_LT(slow.bytes, size / 10);
+  EXPECT_GE(slow.ms, 1'000);
+  EXPECT_LE(slow.ms, 10'000);
+  EXPECT_NE(server_->log().find("phase=response"), std::string::npos) << server_->log();
 }
 
 }  // namespace

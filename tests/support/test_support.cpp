@@ -67,6 +67,10 @@ ServerProcess::~ServerProcess() { stop(); }
 void ServerProcess::start() {
   ++starts_;
   fs::path out = data_dir_.string() + ".stdout." + std::to_string(starts_);
+  // A second ServerProcess on the same data directory counts from 1 again:
+  // the last one's "listening on" line must not be read as this one's.
+  std::error_code ignored;
+  fs::remove(out, ignored);
   std::vector<std::string> argv = {canopy_binary().string(), "server", "--data", data_dir_.string()};
   // An ephemeral port unless the test names one (to restart where clients left it).
   if (std::find(extra_args_.begin(), extra_args_.end(), "--listen") == extra_args_.end())

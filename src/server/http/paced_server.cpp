@@ -5,6 +5,7 @@
 #include <openssl/ssl.h>
 #include <poll.h>
 #include <spdlog/spdlog.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -105,6 +106,7 @@ class PacedStream final : public httplib::Stream {
     phase_ = ReadPhase::kHead;
     phase_start_ms_ = since_ms;
     head_bytes_ = line_bytes_ = lines_ = 0;
+    response_start_ms_ = -1;
   }
   // The head has been read (httplib's setup_request): the body, if any, is paced from now.
   void begin_body() {
@@ -170,15 +172,23 @@ class PacedStream final : public httplib::Stream {
     return read(ptr, size);
   }
 
-  // Each write waits at most the write timeout, as httplib's.
+  // Each write waits at most the write timeout, as httplib's, and never
+  // past the response's deadline (client_pace.h).
   ssize_t write(const char* ptr, size_t size) override {
     if (size == 0) return 0;
     const std::int64_t give_up_ms = clock_.monotonic_ms() + write_timeout_ms_;
+    if (response_start_ms_ < 0) {
+      response_start_ms_ = clock_.monotonic_ms();
+      written_at_response_start_ = written_bytes_;
+    }
     for (;;) {
       short wanted = POLLOUT;
       if (ssl_) {
         const int n = SSL_write(ssl_, ptr, static_cast<int>(std::min<size_t>(size, 1 << 30)));
-        if (n > 0) return n;
+        if (n > 0) {
+          written_bytes_ += static_cast<std::uint64_t>(n);
+          return n;
+        }
         const int error = SSL_get_error(ssl_, n);
         if (error == SSL_ERROR_WANT_READ)
           wanted = POLLIN;
@@ -186,12 +196,22 @@ class PacedStream final : public httplib::Stream {
           return -1;
       } else {
         const ssize_t n = ::send(fd_, ptr, size, MSG_NOSIGNAL);
-        if (n >= 0) return n;
+        if (n >= 0) {
+          written_bytes_ += static_cast<std::uint64_t>(n);
+          return n;
+        }
         if (errno == EINTR) continue;
         if (errno != EAGAIN && errno != EWOULDBLOCK) return -1;
       }
-      const std::int64_t left = give_up_ms - clock_.monotonic_ms();
-      if (left <= 0 || poll_once(wanted, static_cast<int>(left)) <= 0) return -1;
+      const std::int64_t now = clock_.monotonic_ms();
+      const std::int64_t deadline = response_deadline_ms(pace_, response_start_ms_, delivered());
+      if (now >= deadline) {
+        drop("response");
+        return -1;
+      }
+      if (now >= give_up_ms) return -1;
+      // A wait that ends at either time goes round to the checks above.
+      if (poll_once(wanted, static_cast<int>(std::min(give_up_ms, deadline) - now)) < 0) return -1;
     }
   }
 
@@ -297,12 +317,28 @@ class PacedStream final : public httplib::Stream {
     return ip;
   }
 
+  // The bytes of this response the client has taken: those written less
+  // those still queued in the socket. Over TLS the queue holds records, a
+  // few dozen bytes larger than the text they carry, so a client is
+  // credited that much less: nothing a rate in KiB a second notices.
+  std::uint64_t delivered() const {
+    int queued = 0;
+    if (::ioctl(fd_, TIOCOUTQ, &queued) != 0 || queued < 0) queued = 0;
+    const std::uint64_t written = written_bytes_ - written_at_response_start_;
+    return written > static_cast<std::uint64_t>(queued) ? written - static_cast<std::uint64_t>(queued) : 0;
+  }
+
   // Past its deadline the client is not answered either (httplib would
   // answer a failed read with 400, at the client's pace): the socket is
-  // shut down, so the response's write fails at once.
+  // shut down, so the response's write fails at once. Its close resets the
+  // connection (a zero linger): what a slow reader left in the send queue,
+  // megabytes of a package, is thrown away rather than trickled out to it.
   void drop(const char* phase) {
-    spdlog::warn("http.slow_client_dropped address={} phase={} after_ms={} body_bytes={}", peer(), phase,
-                 clock_.monotonic_ms() - phase_start_ms_, body_bytes_);
+    spdlog::warn("http.slow_client_dropped address={} phase={} after_ms={} body_bytes={} response_bytes={}",
+                 peer(), phase, clock_.monotonic_ms() - phase_start_ms_, body_bytes_,
+                 response_start_ms_ < 0 ? 0 : written_bytes_ - written_at_response_start_);
+    const linger reset{1, 0};
+    ::setsockopt(fd_, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
     ::shutdown(fd_, SHUT_RDWR);
   }
 
@@ -315,6 +351,8 @@ class PacedStream final : public httplib::Stream {
   ReadPhase phase_ = ReadPhase::kHead;
   std::int64_t phase_start_ms_ = 0;
   std::uint64_t body_bytes_ = 0;
+  std::int64_t response_start_ms_ = -1;  // the first write of the current response; -1 before it
+  std::uint64_t written_bytes_ = 0, written_at_response_start_ = 0;
   std::size_t head_bytes_ = 0, line_bytes_ = 0, lines_ = 0;
   bool cut_ = false, failed_ = false;
   int synthetic_sent_ = 0;

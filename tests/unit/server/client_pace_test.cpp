@@ -31,6 +31,21 @@ TEST(ClientPaceTest, EveryBodyByteEarnsTimeAtTheMinimumRate) {
   }
 }
 
+TEST(ClientPaceTest, EveryByteTakenOfAResponseEarnsTimeAtTheDownloadRate) {
+  for (std::int64_t rate : {1ll, 7ll, 1'000ll, 1'048'576ll}) {
+    const ClientPace pace{10'000, 5'000, /*min_body_bytes_per_s=*/3, rate};
+    for (std::int64_t start : {0ll, 42ll, 9'000'000ll})
+      for (std::uint64_t bytes = 0; bytes <= 5'000; bytes += 7)
+        EXPECT_EQ(response_deadline_ms(pace, start, bytes),
+                  start + 5'000 + static_cast<std::int64_t>(bytes * 1000 / static_cast<std::uint64_t>(rate)))
+            << rate << " " << start << " " << bytes;
+  }
+  // So many bytes that their time overflows: no deadline.
+  const ClientPace slowest{10'000, 5'000, 1, 1};
+  EXPECT_EQ(response_deadline_ms(slowest, 1'000, std::numeric_limits<std::uint64_t>::max()),
+            std::numeric_limits<std::int64_t>::max());
+}
+
 // A client a little faster than the minimum rate is never behind; one
 // slower falls behind, and the later the closer it is to the rate.
 TEST(ClientPaceTest, OnlyAClientSlowerThanTheMinimumRateFallsBehind) {
