@@ -3,8 +3,11 @@
 // rows and from a keystroke in the filter to the filtered rows, in Chromium
 // (bench/dashboard_bench.mjs); and the compressed script and style a page
 // loads. The reference is the same page on a fleet of 100 in the same run,
-// so the ratio says what the fleet's size costs.
+// so the ratio says what the fleet's size costs. Also what one Prometheus
+// scrape of /metrics costs at each size.
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <sstream>
 #include <thread>
@@ -30,6 +33,24 @@ constexpr const char* kUser = "bench";
 constexpr const char* kPassword = "bench password";
 // Filters a person types: a group and a number (10 matches), a name (111), a tag value (half), nothing.
 constexpr const char* kQueries = "north-field-4242,south-field-12,north,cam-does-not-exist";
+constexpr int kScrapes = 21;
+
+// The median time of a scrape of /metrics, and its size, after one to warm up.
+void time_scrapes(const Target& target, Json& figures) {
+  const std::vector<std::string> headers = {std::string("X-API-KEY: ") + canopy::bench::kAdminKey};
+  std::size_t bytes = canopy::bench::request(target, "GET", "/metrics", headers).body.size();
+  std::vector<double> ms;
+  for (int i = 0; i < kScrapes; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    const HttpResponse response = canopy::bench::request(target, "GET", "/metrics", headers);
+    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+    if (response.status != 200) die("/metrics: HTTP " + std::to_string(response.status));
+    bytes = response.body.size();
+  }
+  std::sort(ms.begin(), ms.end());
+  figures["metrics_ms"] = ms[ms.size() / 2];
+  figures["metrics_bytes"] = bytes;
+}
 
 Json measure(const fs::path& canopy_path, const fs::path& script, const fs::path& work, const fs::path& key,
              int devices) {
@@ -53,13 +74,15 @@ Json measure(const fs::path& canopy_path, const fs::path& script, const fs::path
     auto log = read_file(work / "page.err");
     die("the browser measurement failed: " + (log.ok() ? *log : std::string("(no log)")));
   }
-  return check(parse_json(check(read_file(out), "read " + out.string())), "the browser's figures");
+  Json figures = check(parse_json(check(read_file(out), "read " + out.string())), "the browser's figures");
+  time_scrapes(target, figures);
+  return figures;
 }
 
 std::string row(const std::string& what, double measured, double reference, const std::string& unit,
-                const std::string& goal) {
-  return "| " + what + " | " + fmt("%.0f", measured) + unit + " | " + fmt("%.0f", reference) + unit + " | " +
-         fmt("%.2f", measured / std::max(reference, 1.0)) + " | " + goal + " |\n";
+                const std::string& goal, const char* format = "%.0f") {
+  return "| " + what + " | " + fmt(format, measured) + unit + " | " + fmt(format, reference) + unit + " | " +
+         fmt("%.2f", measured / std::max(reference, 1e-9)) + " | " + goal + " |\n";
 }
 
 }  // namespace
@@ -103,7 +126,11 @@ int main(int argc, char** argv) {
         << row("script loaded by the page, compressed", ms(large, "script_bytes") / 1024,
                ms(small, "script_bytes") / 1024, " KiB", "")
         << row("style loaded by the page, compressed", ms(large, "style_bytes") / 1024,
-               ms(small, "style_bytes") / 1024, " KiB", "script + style ≤ 100 KB");
+               ms(small, "style_bytes") / 1024, " KiB", "script + style ≤ 100 KB")
+        << row("a scrape of /metrics (median of " + std::to_string(kScrapes) + ", new connection each)",
+               ms(large, "metrics_ms"), ms(small, "metrics_ms"), " ms", "", "%.1f")
+        << row("its size", ms(large, "metrics_bytes") / 1024, ms(small, "metrics_bytes") / 1024, " KiB",
+               "the same series at any size");
   std::printf("%s", table.str().c_str());
   if (!markdown.empty())
     check(canopy::bench::replace_section(markdown, "dashboard-bench", table.str()), "write " + markdown);
