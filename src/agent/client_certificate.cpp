@@ -21,16 +21,6 @@ namespace {
 constexpr const char* kCertName = "tls-client.crt";
 constexpr const char* kKeyName = "tls-client.key";
 
-// The raw public key of an Ed25519 EVP_PKEY; "" for any other key.
-std::string raw_ed25519_public(const EVP_PKEY* key) {
-  unsigned char bytes[32];
-  std::size_t size = sizeof bytes;
-  if (key == nullptr || EVP_PKEY_get_id(key) != EVP_PKEY_ED25519 ||
-      EVP_PKEY_get_raw_public_key(key, bytes, &size) != 1)
-    return "";
-  return std::string(reinterpret_cast<const char*>(bytes), size);
-}
-
 BioPtr read_bio(const fs::path& file) {
   auto text = read_file(file);
   if (!text.ok()) return nullptr;

@@ -1,8 +1,8 @@
 #include "server/http/device_certificates.h"
 
-#include <openssl/evp.h>
 #include <openssl/ssl.h>
-#include <openssl/x509.h>
+
+#include "common/openssl_handles.h"
 
 namespace canopy::server {
 
@@ -43,16 +43,7 @@ PeerCertificate peer_certificate(const SSL* ssl) {
   X509* certificate = SSL_get0_peer_certificate(ssl);
   if (certificate == nullptr) return peer;
   peer.presented = true;
-  EVP_PKEY* key = X509_get0_pubkey(certificate);
-  std::size_t size = 0;
-  if (key == nullptr || EVP_PKEY_get_id(key) != EVP_PKEY_ED25519 ||
-      EVP_PKEY_get_raw_public_key(key, nullptr, &size) != 1)
-    return peer;
-  std::string bytes(size, '\0');
-  if (EVP_PKEY_get_raw_public_key(key, reinterpret_cast<unsigned char*>(bytes.data()), &size) == 1) {
-    bytes.resize(size);
-    peer.ed25519_key = std::move(bytes);
-  }
+  peer.ed25519_key = raw_ed25519_public(X509_get0_pubkey(certificate));
   return peer;
 }
 
