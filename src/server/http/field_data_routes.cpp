@@ -22,12 +22,8 @@ using httplib::Response;
 constexpr std::size_t kMaxBatchBytes = 16u << 20;
 
 Result<int> read_limit(const Request& req) {
-  const std::string text = req.get_param_value("limit");
-  if (text.empty()) return api::kDefaultRowsPerRead;
-  CANOPY_ASSIGN_OR_RETURN(std::int64_t limit, positive_number(text, "limit"));
-  if (limit > api::kMaxRowsPerRead)
-    return make_error(ErrorCode::kInvalidArgument,
-                      "limit '" + text + "' may be at most " + std::to_string(api::kMaxRowsPerRead));
+  CANOPY_ASSIGN_OR_RETURN(std::int64_t limit,
+                          number_param(req, "limit", api::kDefaultRowsPerRead, api::kMaxRowsPerRead));
   return static_cast<int>(limit);
 }
 

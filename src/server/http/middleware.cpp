@@ -199,4 +199,14 @@ Result<std::int64_t> positive_number(const std::string& text, const std::string&
   return make_error(ErrorCode::kInvalidArgument, what + " '" + text + "' must be a positive number");
 }
 
+Result<std::int64_t> number_param(const httplib::Request& req, const std::string& name, std::int64_t fallback,
+                                  std::int64_t max) {
+  const std::string text = req.get_param_value(name);
+  if (text.empty()) return fallback;  // absent, or left empty in a form
+  auto number = positive_number(text, name);
+  if (number.ok() && *number <= max) return *number;
+  return make_error(ErrorCode::kInvalidArgument,
+                    name + " '" + text + "' must be from 1 to " + std::to_string(max));
+}
+
 }  // namespace canopy::server

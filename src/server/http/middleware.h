@@ -91,5 +91,9 @@ Result<Json> read_json_body(const httplib::Request& req, const httplib::ContentR
 
 // A path or query number above zero; otherwise "<what> 'TEXT' must be a positive number".
 Result<std::int64_t> positive_number(const std::string& text, const std::string& what);
+// The query parameter `name` as a number from 1 to `max`, or `fallback` when
+// it is absent or empty; otherwise "NAME 'TEXT' must be from 1 to MAX".
+Result<std::int64_t> number_param(const httplib::Request& req, const std::string& name, std::int64_t fallback,
+                                  std::int64_t max);
 
 }  // namespace canopy::server

@@ -190,16 +190,9 @@ void install_retrain_routes(Routes& routes, RetrainJobs& jobs, DriftMonitor& dri
                  return send_error(res,
                                    make_error(ErrorCode::kInvalidArgument,
                                               "parameters 'model' (NAME:VERSION) and 'field' are required"));
-               std::int64_t hours = 168;
-               if (req.has_param("hours")) {
-                 auto parsed = positive_number(req.get_param_value("hours"), "hours");
-                 if (!parsed.ok() || *parsed > kMaxHistoryHours)
-                   return send_error(
-                       res, make_error(ErrorCode::kInvalidArgument,
-                                       "hours must be between 1 and " + std::to_string(kMaxHistoryHours)));
-                 hours = *parsed;
-               }
-               auto history = drift.history(model, field, hours * 3'600'000);
+               auto hours = number_param(req, "hours", 168, kMaxHistoryHours);
+               if (!hours.ok()) return send_error(res, hours.error());
+               auto history = drift.history(model, field, *hours * 3'600'000);
                if (!history.ok()) return send_error(res, history.error());
                Json points = Json::array();
                for (const DriftPoint& point : history->points) {

@@ -22,14 +22,9 @@ void install_runs_routes(Routes& routes, RunRecords& runs) {
       });
 
   routes.get("/api/v1/runs", Role::kReader, [&runs](const Request& req, Response& res, const ApiKeyRecord&) {
-    int limit = 50;
-    if (req.has_param("limit")) {
-      auto parsed = positive_number(req.get_param_value("limit"), "limit");
-      if (!parsed.ok() || *parsed > 1000)
-        return send_error(res, make_error(ErrorCode::kInvalidArgument, "limit must be between 1 and 1000"));
-      limit = static_cast<int>(*parsed);
-    }
-    auto listed = runs.list(limit);
+    auto limit = number_param(req, "limit", 50, 1000);
+    if (!limit.ok()) return send_error(res, limit.error());
+    auto listed = runs.list(static_cast<int>(*limit));
     if (!listed.ok()) return send_error(res, listed.error());
     send_json(res, 200, *listed);
   });
