@@ -68,7 +68,8 @@ class DashboardTest : public FleetFixture {
   // monitor sees the shift and its chart over time has something to show.
   void send_drift_days(const SimDevice& device) {
     const std::int64_t start_ms = 1'767'312'000'000;  // the day after the readings
-    const Json confident = {0, 0, 5, 5, 10, 10, 20, 40, 60, 50}, unsure = {10, 30, 50, 50, 40, 20, 10, 5, 5, 0};
+    const Json confident = {0, 0, 5, 5, 10, 10, 20, 40, 60, 50},
+               unsure = {10, 30, 50, 50, 40, 20, 10, 5, 5, 0};
     Json records = Json::array();
     for (int hour = 0; hour < 48; ++hour)
       records.push_back({{"stream", "telemetry"},
@@ -148,6 +149,23 @@ TEST_F(DashboardTest, EveryPageWorksInChromiumAndAnOperatorControlsARollout) {
   for (const SimDevice& device : north) ASSERT_EQ(report(device, 0, "idle", 0, v1, 0).status, 200);
   send_field_records(north[0]);
   send_drift_days(north[1]);
+  // The drift history the page draws: an hour a point, the shift past its
+  // threshold at the end; bad parameters are refused naming them.
+  const std::string history = "/api/v1/drift/history?model=crop-disease-detector:1&field=north";
+  auto day = admin("GET", history + "&hours=24");
+  ASSERT_EQ(day.status, 200) << day.body;
+  const Json points = body_of(day)["points"];
+  ASSERT_EQ(points.size(), 24u) << day.body;
+  EXPECT_GT(points.back().value("psi", 0.0), body_of(day)["thresholds"].value("psi", 1.0)) << day.body;
+  for (const char* hours : {"0", "2161", "x"}) {
+    auto refused = admin("GET", history + "&hours=" + hours);
+    EXPECT_EQ(refused.status, 400) << hours;
+    EXPECT_NE(refused.body.find("hours '"), std::string::npos) << refused.body;
+  }
+  auto unnamed = admin("GET", "/api/v1/drift/history?model=crop-disease-detector:1");
+  EXPECT_EQ(unnamed.status, 400) << unnamed.body;
+  EXPECT_NE(unnamed.body.find("'field'"), std::string::npos) << unnamed.body;
+  EXPECT_EQ(admin("GET", "/api/v1/drift/history?model=crop-disease-detector:1&field=east").status, 404);
 
   Json created = deploy_to_group(v2, "north-field",
                                  {{"canary", {{"count", 3}}},
