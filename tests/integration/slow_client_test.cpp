@@ -155,6 +155,19 @@ TEST_F(SlowClientTest, ABodyBelowTheMinimumRateIsDroppedAndOneAboveItIsReadWhole
   EXPECT_EQ(steady.received().rfind("HTTP/1.1 4", 0), 0u) << "answered (a bad login): " << steady.received();
 }
 
+TEST_F(SlowClientTest, PaceSettingsOutOfRangeAreRefusedAtStartNamingTheOption) {
+  for (const auto& [option, message] :
+       {std::pair<std::string, std::string>{"--request-timeout 0",
+                                            "--request-timeout must be between 1 and 3600"},
+        {"--min-upload-rate 0", "--min-upload-rate must be at least 1 byte a second"},
+        {"--min-download-rate 0", "--min-download-rate must be at least 1 byte a second"}}) {
+    auto refused = run_shell(canopy_binary().string() + " server --data " + (work_ / "refused").string() +
+                             " --listen 127.0.0.1:0 " + option + " 2>&1");
+    EXPECT_NE(refused.exit_code, 0) << option;
+    EXPECT_NE(refused.output.find(message), std::string::npos) << option << ": " << refused.output;
+  }
+}
+
 std::string request_with_headers(int count) {
   std::string request = "GET /api/v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\n";
   for (int i = 1; i < count; ++i) request += "X-Header-" + std::to_string(i) + ": value\r\n";
