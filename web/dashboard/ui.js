@@ -72,6 +72,12 @@ export function Ago({ at }) {
   return html`<time datetime=${at} title=${at}>${text}</time>`;
 }
 
+// A link to a model version's page (its lineage): versionLink("m", 3) or versionLink("m:3").
+export function versionLink(model, version) {
+  if (version === undefined) [model, version] = model.split(":");
+  return html`<a href="#/models/${encodeURIComponent(model)}/versions/${version}">${model}:${version}</a>`;
+}
+
 export function modelLabel(model) {
   return model ? `${model.name}:${model.version}` : "none";
 }

@@ -2,14 +2,9 @@
 // and versions it came from, with the samples, devices and people behind
 // it and the devices running it now; a sample forward into the datasets
 // that hold it and the models trained on them.
-import { html, useState, useEffect, useLive, api, Loading, Counts } from "../ui.js";
+import { html, useState, useEffect, useLive, api, Loading, Counts, versionLink } from "../ui.js";
 
 const SHOWN_SAMPLES = 100;
-
-function versionLink(ref) {
-  const [model, version] = ref.split(":");
-  return html`<a href="#/models/${encodeURIComponent(model)}/versions/${version}">${ref}</a>`;
-}
 
 // The versions `lineage` descends from, nearest first, each with its own
 // lineage; stops at a version no job made (an upload of its own).
@@ -66,7 +61,7 @@ export function VersionPage({ model, version }) {
     <section aria-labelledby="origin"><h3 id="origin">Where it came from</h3>
       <p>${model}:${version}: <${Origin} lineage=${lineage} />.</p>
       ${ancestors.length > 0 && html`<ol class="ancestry" aria-label="Earlier versions, nearest first">
-        ${ancestors.map((a) => html`<li>${versionLink(`${a.model}:${a.version}`)}: <${Origin} lineage=${a} /></li>`)}</ol>`}
+        ${ancestors.map((a) => html`<li>${versionLink(a.model, a.version)}: <${Origin} lineage=${a} /></li>`)}</ol>`}
       ${lineage.parent && html`<p>Trained from ${versionLink(lineage.parent)}, production when the job was queued.</p>`}
     </section>
     ${lineage.job !== null && html`
@@ -94,6 +89,6 @@ export function SamplePage({ id }) {
     <section aria-labelledby="in-models"><h3 id="in-models">Models trained on it</h3>
       ${data.models.length === 0 ? html`<p>None yet.</p>` : html`
       <table class="list"><thead><tr><th scope="col">Version</th><th scope="col">Job</th><th scope="col">Dataset</th><th scope="col">Devices running it</th></tr></thead>
-      <tbody>${data.models.map((m) => html`<tr><td>${versionLink(`${m.model}:${m.version}`)}</td>
+      <tbody>${data.models.map((m) => html`<tr><td>${versionLink(m.model, m.version)}</td>
         <td><a href="#/loop/jobs/${m.job}">${m.job}</a></td><td>${m.dataset}</td><td>${m.devices_running.length}</td></tr>`)}</tbody></table>`}</section>`;
 }

@@ -2,14 +2,10 @@
 // published and how the promotion went) with its pipeline run; a run's
 // steps, their logs' ends and its gates; one model version's drift in one
 // field over time.
-import { html, useLive, api, Loading, Badge, Ago, ConfirmButton, Chart, roleAllows } from "../ui.js";
+import { html, useLive, api, Loading, Badge, Ago, ConfirmButton, Chart, roleAllows, versionLink } from "../ui.js";
 
 function seconds(value) {
   return typeof value === "number" ? `${value.toFixed(1)} s` : "—";
-}
-
-function versionLink(model, version) {
-  return html`<a href="#/models/${encodeURIComponent(model)}/versions/${version}">${model}:${version}</a>`;
 }
 
 function JobControls({ job, reload }) {
